@@ -1,0 +1,19 @@
+// Writing status + message across the backend ABI boundary (porta_be_message_t).
+#ifndef PORTA_BACKENDS_COMMON_MESSAGE_H_
+#define PORTA_BACKENDS_COMMON_MESSAGE_H_
+
+#include "porta/porta_backend.h"
+
+namespace porta::common {
+
+// Formats printf-style text into |msg| (truncating to its capacity; |msg| may be NULL) and
+// returns |status|, so a backend can write `return Fail(msg, PORTA_ERROR_..., "...", ...);`.
+porta_status_t Fail(porta_be_msg msg, porta_status_t status, const char* format, ...)
+    __attribute__((format(printf, 3, 4)));
+
+// Writes text into |msg| without changing any status (used for "zero devices because ...").
+void SetMessage(porta_be_msg msg, const char* format, ...) __attribute__((format(printf, 2, 3)));
+
+}  // namespace porta::common
+
+#endif  // PORTA_BACKENDS_COMMON_MESSAGE_H_

@@ -1,0 +1,346 @@
+// Public API: buffers, copies and fills, with their validation and cross-device staging.
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+#include <vector>
+
+#include "hal/objects.h"
+#include "hal/runtime.h"
+#include "hal/stream_ops.h"
+
+using porta::hal::BackendFail;
+using porta::hal::BackendMessage;
+using porta::hal::Buffer;
+using porta::hal::Device;
+using porta::hal::Enqueue;
+using porta::hal::Fail;
+using porta::hal::Lookup;
+using porta::hal::Object;
+using porta::hal::Ref;
+using porta::hal::Stream;
+using porta::hal::SyncLocked;
+
+namespace {
+
+// Checks that [offset, offset + size) lies inside |buffer|, without overflow.
+porta_status_t CheckRange(const char* fn, const char* what, const Buffer& buffer, uint64_t offset,
+                          uint64_t size) {
+  if (offset > buffer.size || size > buffer.size - offset) {
+    return Fail(PORTA_ERROR_OUT_OF_RANGE, fn,
+                "%s range [offset %llu, size %llu] does not fit in the buffer of %llu bytes", what,
+                static_cast<unsigned long long>(offset), static_cast<unsigned long long>(size),
+                static_cast<unsigned long long>(buffer.size));
+  }
+  return PORTA_OK;
+}
+
+porta_status_t CheckOnStreamDevice(const char* fn, const char* arg, const Buffer& buffer,
+                                   const Stream& stream) {
+  if (buffer.device.get() != stream.device.get()) {
+    return Fail(PORTA_ERROR_INVALID_ARGUMENT, fn,
+                "%s belongs to device %s but the stream belongs to device %s", arg,
+                buffer.device->label().c_str(), stream.device->label().c_str());
+  }
+  return PORTA_OK;
+}
+
+// A stream of its own on |device|, for staging; destroyed with the object.
+class TemporaryStream {
+ public:
+  explicit TemporaryStream(Device& device) : device_(device) {}
+  ~TemporaryStream() {
+    if (be_ != nullptr) device_.table().stream_destroy(be_);
+  }
+  porta_status_t Create(const char* fn) {
+    BackendMessage message;
+    porta_status_t status = device_.table().stream_create(device_.be(), &be_, message.get());
+    return status == PORTA_OK ? status : BackendFail(status, fn, device_, message);
+  }
+  porta_status_t Sync(const char* fn) {
+    BackendMessage message;
+    porta_status_t status = device_.table().stream_synchronize(be_, message.get());
+    return status == PORTA_OK ? status : BackendFail(status, fn, device_, message);
+  }
+  porta_be_stream_t be() const { return be_; }
+
+ private:
+  Device& device_;
+  porta_be_stream_t be_ = nullptr;
+};
+
+// Copies between devices through host memory, in chunks, blocking until done. The stream's
+// earlier work completes first, so stream order holds.
+porta_status_t StagedCopy(const char* fn, Stream& stream, Buffer& dst, uint64_t dst_offset,
+                          Buffer& src, uint64_t src_offset, uint64_t size) {
+  std::lock_guard<std::mutex> lock(stream.mutex);
+  porta_status_t status = SyncLocked(fn, stream);
+  if (status != PORTA_OK) return status;
+  Device& src_device = *src.device;
+  Device& dst_device = *dst.device;
+  // Work for the device that is not the stream's goes on a temporary stream of that device.
+  TemporaryStream other(&src_device == stream.device.get() ? dst_device : src_device);
+  status = other.Create(fn);
+  if (status != PORTA_OK) return status;
+  porta_be_stream_t src_stream = &src_device == stream.device.get() ? stream.be : other.be();
+  porta_be_stream_t dst_stream = &dst_device == stream.device.get() ? stream.be : other.be();
+
+  constexpr uint64_t kChunk = 16ull << 20;
+  std::vector<uint8_t> staging(static_cast<size_t>(std::min(size, kChunk)));
+  for (uint64_t done = 0; done < size;) {
+    uint64_t n = std::min(kChunk, size - done);
+    BackendMessage message;
+    status = src_device.table().copy_device_to_host(src_stream, staging.data(), src.be,
+                                                    src_offset + done, n, message.get());
+    if (status == PORTA_OK) {
+      status = src_device.table().stream_synchronize(src_stream, message.get());
+    }
+    if (status != PORTA_OK) return BackendFail(status, fn, src_device, message);
+    status = dst_device.table().copy_host_to_device(dst_stream, dst.be, dst_offset + done,
+                                                    staging.data(), n, message.get());
+    if (status == PORTA_OK) {
+      status = dst_device.table().stream_synchronize(dst_stream, message.get());
+    }
+    if (status != PORTA_OK) return BackendFail(status, fn, dst_device, message);
+    done += n;
+  }
+  return PORTA_OK;
+}
+
+}  // namespace
+
+extern "C" {
+
+PORTA_API porta_status_t porta_buffer_alloc(porta_device_t device, uint64_t size,
+                                            porta_memory_kind_t kind, porta_buffer_t* out_buffer) {
+  constexpr const char* kFn = "porta_buffer_alloc";
+  porta_status_t status;
+  Ref<Device> dev = Lookup<Device>(device, kFn, "device", &status);
+  if (!dev) return status;
+  if (out_buffer == nullptr) return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "out_buffer is NULL");
+  *out_buffer = nullptr;
+  if (size == 0) return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "size is 0");
+  const porta_device_info_t& info = dev->info();
+  if (size > info.max_allocation_bytes) {
+    return Fail(PORTA_ERROR_OUT_OF_RANGE, kFn,
+                "size %llu exceeds the device's max_allocation_bytes (%llu) on %s",
+                static_cast<unsigned long long>(size),
+                static_cast<unsigned long long>(info.max_allocation_bytes), dev->label().c_str());
+  }
+  if (kind != PORTA_MEMORY_DEVICE && kind != PORTA_MEMORY_HOST_VISIBLE) {
+    return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "kind %d is not a porta_memory_kind_t",
+                static_cast<int>(kind));
+  }
+  if (kind == PORTA_MEMORY_HOST_VISIBLE && !(info.capabilities & PORTA_CAP_HOST_VISIBLE_MEMORY)) {
+    return Fail(PORTA_ERROR_UNSUPPORTED, kFn,
+                "kind is PORTA_MEMORY_HOST_VISIBLE but device %s has no host-visible memory",
+                dev->label().c_str());
+  }
+  BackendMessage message;
+  porta_be_buffer_t be = nullptr;
+  status = dev->table().buffer_alloc(dev->be(), size, kind, &be, message.get());
+  if (status != PORTA_OK) return BackendFail(status, kFn, *dev, message);
+  auto* buffer = new Buffer(dev, be, size, kind);
+  porta::hal::Registry::Add(buffer, porta::hal::HandleType::kBuffer);
+  *out_buffer = reinterpret_cast<porta_buffer_t>(buffer);
+  return PORTA_OK;
+}
+
+PORTA_API porta_status_t porta_buffer_free(porta_buffer_t buffer) {
+  porta_status_t status;
+  Ref<Buffer> buf = Lookup<Buffer>(buffer, "porta_buffer_free", "buffer", &status);
+  if (!buf) return status;
+  porta::hal::Registry::Remove(buf.get());
+  buf->Release();
+  return PORTA_OK;
+}
+
+PORTA_API porta_status_t porta_buffer_size(porta_buffer_t buffer, uint64_t* out_size) {
+  constexpr const char* kFn = "porta_buffer_size";
+  porta_status_t status;
+  Ref<Buffer> buf = Lookup<Buffer>(buffer, kFn, "buffer", &status);
+  if (!buf) return status;
+  if (out_size == nullptr) return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "out_size is NULL");
+  *out_size = buf->size;
+  return PORTA_OK;
+}
+
+PORTA_API porta_status_t porta_buffer_device(porta_buffer_t buffer, porta_device_t* out_device) {
+  constexpr const char* kFn = "porta_buffer_device";
+  porta_status_t status;
+  Ref<Buffer> buf = Lookup<Buffer>(buffer, kFn, "buffer", &status);
+  if (!buf) return status;
+  if (out_device == nullptr) return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "out_device is NULL");
+  *out_device = reinterpret_cast<porta_device_t>(buf->device.get());
+  return PORTA_OK;
+}
+
+PORTA_API porta_status_t porta_buffer_map(porta_buffer_t buffer, uint64_t offset, uint64_t size,
+                                          void** out_ptr) {
+  constexpr const char* kFn = "porta_buffer_map";
+  porta_status_t status;
+  Ref<Buffer> buf = Lookup<Buffer>(buffer, kFn, "buffer", &status);
+  if (!buf) return status;
+  if (out_ptr == nullptr) return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "out_ptr is NULL");
+  *out_ptr = nullptr;
+  if (buf->kind != PORTA_MEMORY_HOST_VISIBLE) {
+    return Fail(PORTA_ERROR_UNSUPPORTED, kFn,
+                "buffer is device-local; allocate it with PORTA_MEMORY_HOST_VISIBLE to map it");
+  }
+  if (size == 0) return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "size is 0");
+  status = CheckRange(kFn, "map", *buf, offset, size);
+  if (status != PORTA_OK) return status;
+  if (buf->mapped.exchange(true)) {
+    return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "buffer is already mapped; unmap it first");
+  }
+  BackendMessage message;
+  status = buf->device->table().buffer_map(buf->be, offset, size, out_ptr, message.get());
+  if (status != PORTA_OK) {
+    buf->mapped.store(false);
+    return BackendFail(status, kFn, *buf->device, message);
+  }
+  return PORTA_OK;
+}
+
+PORTA_API porta_status_t porta_buffer_unmap(porta_buffer_t buffer) {
+  constexpr const char* kFn = "porta_buffer_unmap";
+  porta_status_t status;
+  Ref<Buffer> buf = Lookup<Buffer>(buffer, kFn, "buffer", &status);
+  if (!buf) return status;
+  if (!buf->mapped.load()) return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "buffer is not mapped");
+  BackendMessage message;
+  status = buf->device->table().buffer_unmap(buf->be, message.get());
+  if (status != PORTA_OK) return BackendFail(status, kFn, *buf->device, message);
+  buf->mapped.store(false);
+  return PORTA_OK;
+}
+
+PORTA_API porta_status_t porta_buffer_native_handle(porta_buffer_t buffer, uint64_t* out_handle) {
+  constexpr const char* kFn = "porta_buffer_native_handle";
+  porta_status_t status;
+  Ref<Buffer> buf = Lookup<Buffer>(buffer, kFn, "buffer", &status);
+  if (!buf) return status;
+  if (out_handle == nullptr) return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "out_handle is NULL");
+  const porta_backend_table_t& table = buf->device->table();
+  if (table.buffer_native_handle == nullptr) {
+    return Fail(PORTA_ERROR_UNSUPPORTED, kFn,
+                "the %s backend (ABI %u.%u) does not provide the buffer_native_handle slot",
+                table.name, table.abi_major, table.abi_minor);
+  }
+  BackendMessage message;
+  status = table.buffer_native_handle(buf->be, out_handle, message.get());
+  return status == PORTA_OK ? status : BackendFail(status, kFn, *buf->device, message);
+}
+
+PORTA_API porta_status_t porta_copy_host_to_device(porta_stream_t stream, porta_buffer_t dst,
+                                                   uint64_t dst_offset, const void* src,
+                                                   uint64_t size) {
+  constexpr const char* kFn = "porta_copy_host_to_device";
+  porta_status_t status;
+  Ref<Stream> s = Lookup<Stream>(stream, kFn, "stream", &status);
+  if (!s) return status;
+  Ref<Buffer> d = Lookup<Buffer>(dst, kFn, "dst", &status);
+  if (!d) return status;
+  if (src == nullptr) return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "src is NULL");
+  if ((status = CheckOnStreamDevice(kFn, "dst", *d, *s)) != PORTA_OK) return status;
+  if ((status = CheckRange(kFn, "dst", *d, dst_offset, size)) != PORTA_OK) return status;
+  if (size == 0) return PORTA_OK;
+  const porta_backend_table_t& t = s->device->table();
+  return Enqueue(kFn, *s, {Ref<Object>::Share(d.get())}, [&](porta_be_msg msg) {
+    return t.copy_host_to_device(s->be, d->be, dst_offset, src, size, msg);
+  });
+}
+
+PORTA_API porta_status_t porta_copy_device_to_host(porta_stream_t stream, void* dst,
+                                                   porta_buffer_t src, uint64_t src_offset,
+                                                   uint64_t size) {
+  constexpr const char* kFn = "porta_copy_device_to_host";
+  porta_status_t status;
+  Ref<Stream> s = Lookup<Stream>(stream, kFn, "stream", &status);
+  if (!s) return status;
+  Ref<Buffer> b = Lookup<Buffer>(src, kFn, "src", &status);
+  if (!b) return status;
+  if (dst == nullptr) return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "dst is NULL");
+  if ((status = CheckOnStreamDevice(kFn, "src", *b, *s)) != PORTA_OK) return status;
+  if ((status = CheckRange(kFn, "src", *b, src_offset, size)) != PORTA_OK) return status;
+  if (size == 0) return PORTA_OK;
+  const porta_backend_table_t& t = s->device->table();
+  return Enqueue(kFn, *s, {Ref<Object>::Share(b.get())}, [&](porta_be_msg msg) {
+    return t.copy_device_to_host(s->be, dst, b->be, src_offset, size, msg);
+  });
+}
+
+PORTA_API porta_status_t porta_copy_device_to_device(porta_stream_t stream, porta_buffer_t dst,
+                                                     uint64_t dst_offset, porta_buffer_t src,
+                                                     uint64_t src_offset, uint64_t size) {
+  constexpr const char* kFn = "porta_copy_device_to_device";
+  porta_status_t status;
+  Ref<Stream> s = Lookup<Stream>(stream, kFn, "stream", &status);
+  if (!s) return status;
+  Ref<Buffer> d = Lookup<Buffer>(dst, kFn, "dst", &status);
+  if (!d) return status;
+  Ref<Buffer> b = Lookup<Buffer>(src, kFn, "src", &status);
+  if (!b) return status;
+  if ((status = CheckRange(kFn, "dst", *d, dst_offset, size)) != PORTA_OK) return status;
+  if ((status = CheckRange(kFn, "src", *b, src_offset, size)) != PORTA_OK) return status;
+  if (d.get() == b.get() && size != 0 && dst_offset < src_offset + size &&
+      src_offset < dst_offset + size) {
+    return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn,
+                "src and dst are the same buffer and the ranges [%llu, +%llu) and [%llu, +%llu) "
+                "overlap",
+                static_cast<unsigned long long>(src_offset), static_cast<unsigned long long>(size),
+                static_cast<unsigned long long>(dst_offset), static_cast<unsigned long long>(size));
+  }
+  Device* stream_device = s->device.get();
+  if (d->device.get() != stream_device && b->device.get() != stream_device) {
+    return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn,
+                "neither dst (device %s) nor src (device %s) belongs to the stream's device %s",
+                d->device->label().c_str(), b->device->label().c_str(),
+                stream_device->label().c_str());
+  }
+  if (size == 0) return PORTA_OK;
+  const porta_backend_table_t& t = stream_device->table();
+  std::vector<Ref<Object>> uses = {Ref<Object>::Share(d.get()), Ref<Object>::Share(b.get())};
+  if (d->device.get() == b->device.get()) {
+    return Enqueue(kFn, *s, std::move(uses), [&](porta_be_msg msg) {
+      return t.copy_device_to_device(s->be, d->be, dst_offset, b->be, src_offset, size, msg);
+    });
+  }
+  if (d->device->backend() == b->device->backend() && t.copy_peer != nullptr) {
+    status = Enqueue(kFn, *s, std::move(uses), [&](porta_be_msg msg) {
+      return t.copy_peer(s->be, d->be, dst_offset, b->be, src_offset, size, msg);
+    });
+    if (status != PORTA_ERROR_UNSUPPORTED) return status;
+  }
+  return StagedCopy(kFn, *s, *d, dst_offset, *b, src_offset, size);
+}
+
+PORTA_API porta_status_t porta_fill_buffer(porta_stream_t stream, porta_buffer_t dst,
+                                           uint64_t offset, uint64_t size, const void* pattern,
+                                           uint32_t pattern_size) {
+  constexpr const char* kFn = "porta_fill_buffer";
+  porta_status_t status;
+  Ref<Stream> s = Lookup<Stream>(stream, kFn, "stream", &status);
+  if (!s) return status;
+  Ref<Buffer> d = Lookup<Buffer>(dst, kFn, "dst", &status);
+  if (!d) return status;
+  if (pattern == nullptr) return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "pattern is NULL");
+  if (pattern_size != 1 && pattern_size != 2 && pattern_size != 4) {
+    return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "pattern_size is %u; it must be 1, 2 or 4",
+                pattern_size);
+  }
+  if (offset % pattern_size != 0 || size % pattern_size != 0) {
+    return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn,
+                "offset %llu and size %llu must be multiples of pattern_size %u",
+                static_cast<unsigned long long>(offset), static_cast<unsigned long long>(size),
+                pattern_size);
+  }
+  if ((status = CheckOnStreamDevice(kFn, "dst", *d, *s)) != PORTA_OK) return status;
+  if ((status = CheckRange(kFn, "dst", *d, offset, size)) != PORTA_OK) return status;
+  if (size == 0) return PORTA_OK;
+  const porta_backend_table_t& t = s->device->table();
+  return Enqueue(kFn, *s, {Ref<Object>::Share(d.get())}, [&](porta_be_msg msg) {
+    return t.fill_buffer(s->be, d->be, offset, size, pattern, pattern_size, msg);
+  });
+}
+
+}  // extern "C"

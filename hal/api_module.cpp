@@ -1,0 +1,304 @@
+// Public API: modules, kernels and launches.
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "hal/objects.h"
+#include "hal/runtime.h"
+#include "hal/stream_ops.h"
+
+using porta::hal::BackendFail;
+using porta::hal::BackendMessage;
+using porta::hal::Buffer;
+using porta::hal::Device;
+using porta::hal::Enqueue;
+using porta::hal::Fail;
+using porta::hal::Kernel;
+using porta::hal::Lookup;
+using porta::hal::Module;
+using porta::hal::Object;
+using porta::hal::Ref;
+using porta::hal::Stream;
+
+namespace {
+
+constexpr uint32_t kMaxScalarSize = 256;
+constexpr uint32_t kMaxArgs = 128;
+
+const char* FormatName(uint32_t format) {
+  switch (format) {
+    case PORTA_FORMAT_HOST:
+      return "host";
+    case PORTA_FORMAT_OPENCL_C:
+      return "opencl-c";
+    case PORTA_FORMAT_SPIRV_KERNEL:
+      return "spirv-kernel";
+    case PORTA_FORMAT_SPIRV_SHADER:
+      return "spirv-shader";
+    case PORTA_FORMAT_PTX:
+      return "ptx";
+    case PORTA_FORMAT_CUBIN:
+      return "cubin";
+    case PORTA_FORMAT_HSACO:
+      return "hsaco";
+  }
+  return "unknown";
+}
+
+std::string FormatList(uint32_t mask) {
+  std::string list;
+  for (uint32_t f = 1; f < PORTA_FORMAT_COUNT; ++f) {
+    if (mask & PORTA_FORMAT_BIT(f)) {
+      if (!list.empty()) list += ", ";
+      list += FormatName(f);
+    }
+  }
+  return list.empty() ? "none" : list;
+}
+
+// Returns the module's kernel |name|, creating its handle on first use. Caller holds no lock.
+porta_status_t GetKernel(const char* fn, Module& module, const char* name, Kernel** out) {
+  std::lock_guard<std::mutex> lock(module.mutex);
+  auto it = module.kernels.find(name);
+  if (it != module.kernels.end()) {
+    *out = it->second.get();
+    return PORTA_OK;
+  }
+  BackendMessage message;
+  porta_be_kernel_t be = nullptr;
+  porta_status_t status =
+      module.device->table().module_get_kernel(module.be, name, &be, message.get());
+  if (status != PORTA_OK) return BackendFail(status, fn, *module.device, message);
+  auto kernel = std::make_unique<Kernel>(&module, be, name);
+  *out = kernel.get();
+  porta::hal::Registry::Add(kernel.get(), porta::hal::HandleType::kKernel);
+  module.kernels.emplace(name, std::move(kernel));
+  return PORTA_OK;
+}
+
+void UnregisterModule(Module& module) {
+  std::lock_guard<std::mutex> lock(module.mutex);
+  for (auto& [name, kernel] : module.kernels) porta::hal::Registry::Remove(kernel.get());
+  porta::hal::Registry::Remove(&module);
+}
+
+porta_status_t CheckLaunchShape(const char* fn, const Device& device,
+                                const porta_launch_config_t& c) {
+  const porta_device_info_t& info = device.info();
+  static const char* const kAxis[] = {"x", "y", "z"};
+  uint64_t items = 1;
+  for (int d = 0; d < 3; ++d) {
+    if (c.grid[d] == 0 || c.block[d] == 0) {
+      return Fail(PORTA_ERROR_INVALID_ARGUMENT, fn, "config->%s[%d] (%s) is 0",
+                  c.grid[d] == 0 ? "grid" : "block", d, kAxis[d]);
+    }
+    if (c.block[d] > info.max_work_group_dims[d]) {
+      return Fail(PORTA_ERROR_OUT_OF_RANGE, fn,
+                  "config->block[%d] (%s) is %u, over the device's max_work_group_dims[%d] = %u", d,
+                  kAxis[d], c.block[d], d, info.max_work_group_dims[d]);
+    }
+    if (info.max_grid_dims[d] != 0 && c.grid[d] > info.max_grid_dims[d]) {
+      return Fail(PORTA_ERROR_OUT_OF_RANGE, fn,
+                  "config->grid[%d] (%s) is %u, over the device's max_grid_dims[%d] = %u", d,
+                  kAxis[d], c.grid[d], d, info.max_grid_dims[d]);
+    }
+    items *= c.block[d];
+  }
+  if (items > info.max_work_group_size) {
+    return Fail(PORTA_ERROR_OUT_OF_RANGE, fn,
+                "work-group of %llu items (block %u x %u x %u) is over the device's "
+                "max_work_group_size %u",
+                static_cast<unsigned long long>(items), c.block[0], c.block[1], c.block[2],
+                info.max_work_group_size);
+  }
+  if (c.local_memory_bytes > info.local_memory_bytes) {
+    return Fail(PORTA_ERROR_OUT_OF_RANGE, fn,
+                "config->local_memory_bytes %llu is over the device's local_memory_bytes %llu",
+                static_cast<unsigned long long>(c.local_memory_bytes),
+                static_cast<unsigned long long>(info.local_memory_bytes));
+  }
+  return PORTA_OK;
+}
+
+}  // namespace
+
+extern "C" {
+
+PORTA_API porta_status_t porta_module_load(porta_device_t device, const porta_module_desc_t* desc,
+                                           porta_module_t* out_module) {
+  constexpr const char* kFn = "porta_module_load";
+  porta_status_t status;
+  Ref<Device> dev = Lookup<Device>(device, kFn, "device", &status);
+  if (!dev) return status;
+  if (out_module == nullptr) return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "out_module is NULL");
+  *out_module = nullptr;
+  if (desc == nullptr) return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "desc is NULL");
+  if (desc->struct_size < sizeof(porta_module_desc_t)) {
+    return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn,
+                "desc->struct_size is %zu; set it to sizeof(porta_module_desc_t) (%zu)",
+                desc->struct_size, sizeof(porta_module_desc_t));
+  }
+  if (desc->source_count == 0 || desc->sources == nullptr) {
+    return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "desc has no sources (source_count %u)",
+                desc->source_count);
+  }
+  uint32_t accepted = dev->info().kernel_formats;
+  const porta_module_source_t* chosen = nullptr;
+  std::string offered;
+  for (uint32_t i = 0; i < desc->source_count; ++i) {
+    const porta_module_source_t& src = desc->sources[i];
+    if (src.format <= 0 || src.format >= PORTA_FORMAT_COUNT) {
+      return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "desc->sources[%u].format %d is unknown", i,
+                  static_cast<int>(src.format));
+    }
+    if (src.data == nullptr || src.size == 0) {
+      return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "desc->sources[%u] has %s", i,
+                  src.data == nullptr ? "NULL data" : "size 0");
+    }
+    if (src.entry_count > 0 && src.entry_names == nullptr) {
+      return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn,
+                  "desc->sources[%u].entry_names is NULL but entry_count is %u", i,
+                  src.entry_count);
+    }
+    for (uint32_t e = 0; e < src.entry_count; ++e) {
+      if (src.entry_names[e] == nullptr || src.entry_names[e][0] == '\0') {
+        return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "desc->sources[%u].entry_names[%u] is %s", i,
+                    e, src.entry_names[e] == nullptr ? "NULL" : "empty");
+      }
+    }
+    if (!offered.empty()) offered += ", ";
+    offered += FormatName(src.format);
+    if (chosen == nullptr && (accepted & PORTA_FORMAT_BIT(src.format))) chosen = &src;
+  }
+  if (chosen == nullptr) {
+    return Fail(PORTA_ERROR_UNSUPPORTED, kFn,
+                "device %s accepts kernel formats [%s]; the module offers only [%s]",
+                dev->label().c_str(), FormatList(accepted).c_str(), offered.c_str());
+  }
+  BackendMessage message;
+  porta_be_module_t be = nullptr;
+  status = dev->table().module_load(dev->be(), chosen, &be, message.get());
+  if (status != PORTA_OK) return BackendFail(status, kFn, *dev, message);
+  auto* module = new Module(dev, be, chosen->format);
+  for (uint32_t e = 0; e < chosen->entry_count; ++e) {
+    Kernel* kernel = nullptr;
+    status = GetKernel(kFn, *module, chosen->entry_names[e], &kernel);
+    if (status != PORTA_OK) {
+      UnregisterModule(*module);
+      module->Release();
+      return status;
+    }
+  }
+  porta::hal::Registry::Add(module, porta::hal::HandleType::kModule);
+  *out_module = reinterpret_cast<porta_module_t>(module);
+  return PORTA_OK;
+}
+
+PORTA_API porta_status_t porta_module_destroy(porta_module_t module) {
+  porta_status_t status;
+  Ref<Module> m = Lookup<Module>(module, "porta_module_destroy", "module", &status);
+  if (!m) return status;
+  UnregisterModule(*m);
+  m->Release();
+  return PORTA_OK;
+}
+
+PORTA_API porta_status_t porta_module_get_kernel(porta_module_t module, const char* name,
+                                                 porta_kernel_t* out_kernel) {
+  constexpr const char* kFn = "porta_module_get_kernel";
+  porta_status_t status;
+  Ref<Module> m = Lookup<Module>(module, kFn, "module", &status);
+  if (!m) return status;
+  if (name == nullptr || name[0] == '\0') {
+    return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "name is %s",
+                name == nullptr ? "NULL" : "empty");
+  }
+  if (out_kernel == nullptr) return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "out_kernel is NULL");
+  *out_kernel = nullptr;
+  Kernel* kernel = nullptr;
+  status = GetKernel(kFn, *m, name, &kernel);
+  if (status != PORTA_OK) return status;
+  *out_kernel = reinterpret_cast<porta_kernel_t>(kernel);
+  return PORTA_OK;
+}
+
+PORTA_API porta_status_t porta_kernel_launch(porta_stream_t stream, porta_kernel_t kernel,
+                                             const porta_launch_config_t* config,
+                                             const porta_kernel_arg_t* args, uint32_t arg_count) {
+  constexpr const char* kFn = "porta_kernel_launch";
+  porta_status_t status;
+  Ref<Stream> s = Lookup<Stream>(stream, kFn, "stream", &status);
+  if (!s) return status;
+  Ref<Kernel> k = Lookup<Kernel>(kernel, kFn, "kernel", &status);
+  if (!k) return status;
+  if (config == nullptr) return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "config is NULL");
+  if (config->struct_size < sizeof(porta_launch_config_t)) {
+    return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn,
+                "config->struct_size is %zu; set it to sizeof(porta_launch_config_t) (%zu)",
+                config->struct_size, sizeof(porta_launch_config_t));
+  }
+  Module& module = *k->module;
+  if (module.device.get() != s->device.get()) {
+    return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn,
+                "kernel '%s' was loaded on device %s but the stream belongs to device %s",
+                k->name.c_str(), module.device->label().c_str(), s->device->label().c_str());
+  }
+  if ((status = CheckLaunchShape(kFn, *s->device, *config)) != PORTA_OK) return status;
+  if (arg_count > 0 && args == nullptr) {
+    return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "args is NULL but arg_count is %u", arg_count);
+  }
+  if (arg_count > kMaxArgs) {
+    return Fail(PORTA_ERROR_OUT_OF_RANGE, kFn, "arg_count %u is over the limit of %u", arg_count,
+                kMaxArgs);
+  }
+  std::vector<Ref<Object>> uses;
+  uses.reserve(arg_count + 1);
+  uses.push_back(Ref<Object>::Share(&module));
+  porta_be_arg_t be_args[kMaxArgs];
+  for (uint32_t i = 0; i < arg_count; ++i) {
+    const porta_kernel_arg_t& a = args[i];
+    porta_be_arg_t& b = be_args[i];
+    b = porta_be_arg_t{a.kind, nullptr, 0, nullptr, 0};
+    if (a.kind == PORTA_ARG_BUFFER) {
+      char name[32];
+      std::snprintf(name, sizeof(name), "args[%u].buffer", i);
+      Ref<Buffer> buf = Lookup<Buffer>(a.buffer, kFn, name, &status);
+      if (!buf) return status;
+      if (buf->device.get() != s->device.get()) {
+        return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn,
+                    "args[%u].buffer belongs to device %s but the stream belongs to device %s", i,
+                    buf->device->label().c_str(), s->device->label().c_str());
+      }
+      if (a.offset >= buf->size) {
+        return Fail(PORTA_ERROR_OUT_OF_RANGE, kFn,
+                    "args[%u].offset %llu is not inside the buffer of %llu bytes", i,
+                    static_cast<unsigned long long>(a.offset),
+                    static_cast<unsigned long long>(buf->size));
+      }
+      b.buffer = buf->be;
+      b.offset = a.offset;
+      uses.push_back(Ref<Object>::Share(buf.get()));
+    } else if (a.kind == PORTA_ARG_SCALAR) {
+      if (a.scalar == nullptr) {
+        return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "args[%u].scalar is NULL", i);
+      }
+      if (a.scalar_size == 0 || a.scalar_size > kMaxScalarSize) {
+        return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn,
+                    "args[%u].scalar_size is %u; it must be 1..%u bytes", i, a.scalar_size,
+                    kMaxScalarSize);
+      }
+      b.scalar = a.scalar;
+      b.scalar_size = a.scalar_size;
+    } else {
+      return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "args[%u].kind %d is not a porta_arg_kind_t",
+                  i, static_cast<int>(a.kind));
+    }
+  }
+  const porta_backend_table_t& t = s->device->table();
+  return Enqueue(kFn, *s, std::move(uses), [&](porta_be_msg msg) {
+    return t.kernel_launch(s->be, k->be, config, be_args, arg_count, msg);
+  });
+}
+
+}  // extern "C"

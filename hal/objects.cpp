@@ -1,0 +1,190 @@
+// Error text, handle registry and object destructors.
+#include "hal/objects.h"
+
+#include <cstdarg>
+#include <cstdio>
+#include <shared_mutex>
+#include <unordered_map>
+
+#include "hal/runtime.h"
+
+namespace porta::hal {
+namespace {
+
+constexpr size_t kMessageCapacity = 64 * 1024;
+
+std::string& LastError() {
+  thread_local std::string text;
+  return text;
+}
+
+std::string FormatV(const char* format, va_list args) {
+  va_list copy;
+  va_copy(copy, args);
+  int needed = std::vsnprintf(nullptr, 0, format, copy);
+  va_end(copy);
+  if (needed <= 0) return std::string();
+  std::string text(static_cast<size_t>(needed), '\0');
+  std::vsnprintf(text.data(), text.size() + 1, format, args);
+  return text;
+}
+
+struct RegistryState {
+  std::shared_mutex mutex;
+  std::unordered_map<const void*, HandleType> live;
+};
+
+RegistryState& State() {
+  static RegistryState* state = new RegistryState();  // never destroyed: handles outlive statics
+  return *state;
+}
+
+}  // namespace
+
+porta_status_t Fail(porta_status_t status, const char* function, const char* format, ...) {
+  va_list args;
+  va_start(args, format);
+  std::string text = FormatV(format, args);
+  va_end(args);
+  LastError() = std::string(function) + ": " + text;
+  return status;
+}
+
+const char* LastErrorText() {
+  return LastError().c_str();
+}
+
+BackendMessage::BackendMessage() {
+  thread_local std::unique_ptr<char[]> storage(new char[kMessageCapacity]);
+  msg_.text = storage.get();
+  msg_.capacity = kMessageCapacity;
+  msg_.text[0] = '\0';
+}
+
+porta_status_t BackendFail(porta_status_t status, const char* function, const Device& device,
+                           const BackendMessage& message) {
+  const char* text = message.text()[0] != '\0' ? message.text() : "(no message from the backend)";
+  return Fail(status, function, "%s (%s backend): %s", device.label().c_str(), device.table().name,
+              text);
+}
+
+const char* HandleTypeName(HandleType type) {
+  switch (type) {
+    case HandleType::kRuntime:
+      return "porta_runtime_t";
+    case HandleType::kDevice:
+      return "porta_device_t";
+    case HandleType::kBuffer:
+      return "porta_buffer_t";
+    case HandleType::kStream:
+      return "porta_stream_t";
+    case HandleType::kEvent:
+      return "porta_event_t";
+    case HandleType::kModule:
+      return "porta_module_t";
+    case HandleType::kKernel:
+      return "porta_kernel_t";
+  }
+  return "unknown handle";
+}
+
+void Registry::Add(const void* handle, HandleType type) {
+  std::unique_lock<std::shared_mutex> lock(State().mutex);
+  State().live[handle] = type;
+}
+
+void Registry::Remove(const void* handle) {
+  std::unique_lock<std::shared_mutex> lock(State().mutex);
+  State().live.erase(handle);
+}
+
+Ref<Object> Registry::Acquire(const void* handle, HandleType type, const char** actual) {
+  std::shared_lock<std::shared_mutex> lock(State().mutex);
+  auto it = State().live.find(handle);
+  if (it == State().live.end()) {
+    *actual = nullptr;
+    return Ref<Object>();
+  }
+  if (it->second != type) {
+    *actual = HandleTypeName(it->second);
+    return Ref<Object>();
+  }
+  // Live handles are registered objects; the const is only for the map key.
+  return Ref<Object>::Share(static_cast<Object*>(const_cast<void*>(handle)));
+}
+
+Device::Device(Runtime* runtime, LoadedBackend* backend, porta_be_device_t be, uint32_t index,
+               const porta_device_info_t& info)
+    : Object(HandleType::kDevice, runtime),
+      runtime_(runtime),
+      backend_(backend),
+      be_(be),
+      info_(info),
+      label_(std::string(backend->table.name) + ":" + std::to_string(index)) {}
+
+Device::~Device() {
+  backend_->table.device_close(be_);
+}
+
+const porta_backend_table_t& Device::table() const {
+  return backend_->table;
+}
+
+Buffer::~Buffer() {
+  if (mapped.load()) {
+    BackendMessage message;
+    device->table().buffer_unmap(be, message.get());
+  }
+  device->table().buffer_free(be);
+}
+
+Kernel::Kernel(Module* module, porta_be_kernel_t be, std::string name)
+    : Object(HandleType::kKernel, module), module(module), be(be), name(std::move(name)) {}
+
+Module::~Module() {
+  kernels.clear();
+  device->table().module_destroy(be);
+}
+
+Stream::~Stream() {
+  device->table().stream_destroy(be);
+}
+
+porta_status_t Stream::CheckSticky(const char* function) {
+  std::lock_guard<std::mutex> lock(pending_mutex_);
+  if (sticky_status_ == PORTA_OK) return PORTA_OK;
+  return Fail(sticky_status_, function, "stream has a sticky error from earlier work: %s",
+              sticky_message_.c_str());
+}
+
+void Stream::SetSticky(porta_status_t status, const std::string& message) {
+  std::lock_guard<std::mutex> lock(pending_mutex_);
+  if (sticky_status_ != PORTA_OK) return;
+  sticky_status_ = status;
+  sticky_message_ = message;
+}
+
+uint64_t Stream::AddWork(std::vector<Ref<Object>> objects) {
+  std::lock_guard<std::mutex> lock(pending_mutex_);
+  ++sequence_;
+  if (!objects.empty()) pending_.push_back(PendingUse{sequence_, std::move(objects)});
+  return sequence_;
+}
+
+void Stream::ReleaseUpTo(uint64_t sequence) {
+  std::deque<PendingUse> done;
+  {
+    std::lock_guard<std::mutex> lock(pending_mutex_);
+    while (!pending_.empty() && pending_.front().sequence <= sequence) {
+      done.push_back(std::move(pending_.front()));
+      pending_.pop_front();
+    }
+  }
+  // Released outside the lock: dropping the last reference calls into the backend.
+}
+
+Event::~Event() {
+  device->table().event_destroy(be);
+}
+
+}  // namespace porta::hal

@@ -1,0 +1,309 @@
+// Internal object model of the runtime: reference-counted objects behind the public handles, the
+// registry that tells live handles from destroyed or foreign ones, and the per-thread error text.
+#ifndef PORTA_HAL_OBJECTS_H_
+#define PORTA_HAL_OBJECTS_H_
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "porta/porta.h"
+#include "porta/porta_backend.h"
+
+namespace porta::hal {
+
+//===------------------------------------------------------------------------------------------===//
+// Errors
+//===------------------------------------------------------------------------------------------===//
+
+// Sets the calling thread's last error to "<function>: <formatted text>" and returns |status|.
+porta_status_t Fail(porta_status_t status, const char* function, const char* format, ...)
+    __attribute__((format(printf, 3, 4)));
+
+// A backend message buffer for one call; the text lives in thread-local storage.
+class BackendMessage {
+ public:
+  BackendMessage();
+  porta_be_msg get() { return &msg_; }
+  const char* text() const { return msg_.text; }
+
+ private:
+  porta_be_message_t msg_;
+};
+
+//===------------------------------------------------------------------------------------------===//
+// Objects and references
+//===------------------------------------------------------------------------------------------===//
+
+enum class HandleType : uint8_t { kRuntime, kDevice, kBuffer, kStream, kEvent, kModule, kKernel };
+
+// Returns the public type name ("porta_buffer_t") of a handle type.
+const char* HandleTypeName(HandleType type);
+
+// Base of every object behind a handle. An object whose lifetime is tied to another one (a device
+// to its runtime, a kernel to its module) forwards its reference count to that owner.
+class Object {
+ public:
+  explicit Object(HandleType type, Object* ref_owner = nullptr)
+      : type_(type), ref_owner_(ref_owner != nullptr ? ref_owner : this) {}
+  virtual ~Object() = default;
+  Object(const Object&) = delete;
+  Object& operator=(const Object&) = delete;
+
+  void Retain() { ref_owner_->refs_.fetch_add(1, std::memory_order_relaxed); }
+  void Release() {
+    Object* owner = ref_owner_;
+    if (owner->refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete owner;
+  }
+  HandleType type() const { return type_; }
+
+ private:
+  std::atomic<uint32_t> refs_{1};
+  HandleType type_;
+  Object* ref_owner_;
+};
+
+// Owning reference to an Object (intrusive).
+template <typename T>
+class Ref {
+ public:
+  Ref() = default;
+  // Adopts a reference the caller already holds.
+  static Ref Adopt(T* object) {
+    Ref ref;
+    ref.object_ = object;
+    return ref;
+  }
+  // Takes a new reference.
+  static Ref Share(T* object) {
+    if (object != nullptr) object->Retain();
+    return Adopt(object);
+  }
+  Ref(const Ref& other) : object_(other.object_) {
+    if (object_ != nullptr) object_->Retain();
+  }
+  Ref(Ref&& other) noexcept : object_(other.object_) { other.object_ = nullptr; }
+  Ref& operator=(Ref other) noexcept {
+    std::swap(object_, other.object_);
+    return *this;
+  }
+  ~Ref() {
+    if (object_ != nullptr) object_->Release();
+  }
+  T* get() const { return object_; }
+  T* operator->() const { return object_; }
+  T& operator*() const { return *object_; }
+  explicit operator bool() const { return object_ != nullptr; }
+
+ private:
+  T* object_ = nullptr;
+};
+
+// The set of live handles. Lookup and reference taking happen under one lock, so a handle that
+// another thread destroys concurrently is either found with a reference held, or not found.
+class Registry {
+ public:
+  static void Add(const void* handle, HandleType type);
+  static void Remove(const void* handle);
+  // Returns the object with a new reference taken, or an empty reference when |handle| is not a
+  // live handle of |type|; then |actual| says what it is instead (or nullptr when not live).
+  static Ref<Object> Acquire(const void* handle, HandleType type, const char** actual);
+};
+
+//===------------------------------------------------------------------------------------------===//
+// Runtime objects
+//===------------------------------------------------------------------------------------------===//
+
+struct LoadedBackend;
+class Runtime;
+
+class Device final : public Object {
+ public:
+  Device(Runtime* runtime, LoadedBackend* backend, porta_be_device_t be, uint32_t index,
+         const porta_device_info_t& info);
+  ~Device() override;
+
+  Runtime* runtime() const { return runtime_; }
+  LoadedBackend* backend() const { return backend_; }
+  const porta_backend_table_t& table() const;
+  porta_be_device_t be() const { return be_; }
+  const porta_device_info_t& info() const { return info_; }
+  // "cpu:0", as used in messages and device filters.
+  const std::string& label() const { return label_; }
+
+ private:
+  Runtime* runtime_;
+  LoadedBackend* backend_;
+  porta_be_device_t be_;
+  porta_device_info_t info_;
+  std::string label_;
+};
+
+class Buffer final : public Object {
+ public:
+  Buffer(Ref<Device> device, porta_be_buffer_t be, uint64_t size, porta_memory_kind_t kind)
+      : Object(HandleType::kBuffer), device(std::move(device)), be(be), size(size), kind(kind) {}
+  ~Buffer() override;
+
+  Ref<Device> device;
+  porta_be_buffer_t be;
+  uint64_t size;
+  porta_memory_kind_t kind;
+  std::atomic<bool> mapped{false};
+};
+
+class Module;
+
+class Kernel final : public Object {
+ public:
+  Kernel(Module* module, porta_be_kernel_t be, std::string name);
+
+  Module* module;
+  porta_be_kernel_t be;
+  std::string name;
+};
+
+class Module final : public Object {
+ public:
+  Module(Ref<Device> device, porta_be_module_t be, porta_kernel_format_t format)
+      : Object(HandleType::kModule), device(std::move(device)), be(be), format(format) {}
+  ~Module() override;
+
+  Ref<Device> device;
+  porta_be_module_t be;
+  porta_kernel_format_t format;
+  std::mutex mutex;  // guards kernels
+  std::map<std::string, std::unique_ptr<Kernel>> kernels;
+};
+
+// Objects that queued work uses, released once that work is known to have completed.
+struct PendingUse {
+  uint64_t sequence;
+  std::vector<Ref<Object>> objects;
+};
+
+class Stream final : public Object {
+ public:
+  Stream(Ref<Device> device, porta_be_stream_t be)
+      : Object(HandleType::kStream), device(std::move(device)), be(be) {}
+  ~Stream() override;
+
+  // Returns the sticky error (with its message set as the thread's last error) or PORTA_OK.
+  // Caller holds |mutex|.
+  porta_status_t CheckSticky(const char* function);
+  // Records a device fault so every later call on the stream returns it. Caller holds |mutex|
+  // or calls from a waiter (the sticky state has its own lock).
+  void SetSticky(porta_status_t status, const std::string& message);
+  // Notes that the work just queued (sequence number returned) uses |objects|.
+  uint64_t AddWork(std::vector<Ref<Object>> objects);
+  // Releases the objects of work up to |sequence| (completed).
+  void ReleaseUpTo(uint64_t sequence);
+
+  Ref<Device> device;
+  porta_be_stream_t be;
+  // Serializes every call on the stream (the backend ABI promises this to backends).
+  std::mutex mutex;
+
+  uint64_t sequence() {
+    std::lock_guard<std::mutex> lock(pending_mutex_);
+    return sequence_;
+  }
+
+ private:
+  std::mutex pending_mutex_;  // guards sequence_, pending_, sticky_*
+  uint64_t sequence_ = 0;
+  std::deque<PendingUse> pending_;
+  porta_status_t sticky_status_ = PORTA_OK;
+  std::string sticky_message_;
+};
+
+class Event final : public Object {
+ public:
+  Event(Ref<Device> device, porta_be_event_t be, uint32_t flags)
+      : Object(HandleType::kEvent), device(std::move(device)), be(be), flags(flags) {}
+  ~Event() override;
+
+  Ref<Device> device;
+  porta_be_event_t be;
+  uint32_t flags;
+  std::mutex mutex;  // guards the recording below
+  Ref<Stream> stream;
+  uint64_t sequence = 0;
+};
+
+//===------------------------------------------------------------------------------------------===//
+// Handle conversion
+//===------------------------------------------------------------------------------------------===//
+
+template <typename T>
+struct HandleTraits;
+template <>
+struct HandleTraits<Runtime> {
+  static constexpr HandleType kType = HandleType::kRuntime;
+};
+template <>
+struct HandleTraits<Device> {
+  static constexpr HandleType kType = HandleType::kDevice;
+};
+template <>
+struct HandleTraits<Buffer> {
+  static constexpr HandleType kType = HandleType::kBuffer;
+};
+template <>
+struct HandleTraits<Stream> {
+  static constexpr HandleType kType = HandleType::kStream;
+};
+template <>
+struct HandleTraits<Event> {
+  static constexpr HandleType kType = HandleType::kEvent;
+};
+template <>
+struct HandleTraits<Module> {
+  static constexpr HandleType kType = HandleType::kModule;
+};
+template <>
+struct HandleTraits<Kernel> {
+  static constexpr HandleType kType = HandleType::kKernel;
+};
+
+// Looks up a public handle; on failure sets the last error ("<function>: <arg> ...") and returns
+// an empty reference. For a kernel the reference keeps its module alive.
+template <typename T>
+Ref<T> Lookup(const void* handle, const char* function, const char* arg, porta_status_t* status) {
+  constexpr HandleType kType = HandleTraits<T>::kType;
+  if (handle == nullptr) {
+    *status = Fail(PORTA_ERROR_INVALID_HANDLE, function, "%s is NULL (expected a %s)", arg,
+                   HandleTypeName(kType));
+    return Ref<T>();
+  }
+  const char* actual = nullptr;
+  Ref<Object> object = Registry::Acquire(handle, kType, &actual);
+  if (!object) {
+    if (actual != nullptr) {
+      *status = Fail(PORTA_ERROR_INVALID_HANDLE, function, "%s (%p) is a %s, not a %s", arg, handle,
+                     actual, HandleTypeName(kType));
+    } else {
+      *status = Fail(PORTA_ERROR_INVALID_HANDLE, function,
+                     "%s (%p) is not a live %s: it was destroyed or never created", arg, handle,
+                     HandleTypeName(kType));
+    }
+    return Ref<T>();
+  }
+  *status = PORTA_OK;
+  T* typed = static_cast<T*>(object.get());
+  typed->Retain();
+  return Ref<T>::Adopt(typed);
+}
+
+// Turns a backend failure into the thread's last error: "<function>: <backend>: <text>".
+porta_status_t BackendFail(porta_status_t status, const char* function, const Device& device,
+                           const BackendMessage& message);
+
+}  // namespace porta::hal
+
+#endif  // PORTA_HAL_OBJECTS_H_

@@ -1,0 +1,73 @@
+// The runtime object: loaded backends (built-in and plugins), their devices, the device filter
+// and the diagnostics of every backend tried.
+#ifndef PORTA_HAL_RUNTIME_H_
+#define PORTA_HAL_RUNTIME_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hal/objects.h"
+
+namespace porta::hal {
+
+// One backend the runtime tried, loaded or not.
+struct LoadedBackend {
+  // Resolved copy of the backend's table: slots beyond the backend's struct_size are NULL.
+  porta_backend_table_t table{};
+  porta_be_backend_t state = nullptr;
+  void* library = nullptr;  // dlopen handle of a plugin; nullptr for built-ins
+  bool initialized = false;
+  porta_backend_report_t report{};
+};
+
+// Everything porta_runtime_create needs to know, resolved from options and the environment.
+struct RuntimeConfig {
+  bool builtins = true;
+  std::vector<std::string> plugin_paths;  // files or folders, in load order
+  std::string device_filter;
+  std::string cache_dir;  // empty: caching disabled
+};
+
+// One element of a device filter: a backend name and a device index, or every device.
+struct FilterEntry {
+  std::string backend;
+  bool all = true;
+  uint32_t index = 0;
+};
+
+// Parses "opencl:0,vulkan:*,cpu"; returns false with |error| set for malformed text.
+bool ParseDeviceFilter(const std::string& text, std::vector<FilterEntry>* entries,
+                       std::string* error);
+
+class Runtime final : public Object {
+ public:
+  Runtime() : Object(HandleType::kRuntime) {}
+  ~Runtime() override;
+
+  // Loads every backend and opens its devices. Never fails because of a backend.
+  void Load(const RuntimeConfig& config);
+  // Applies a parsed filter to the opened devices.
+  void ApplyFilter(const std::vector<FilterEntry>& filter, bool has_filter);
+
+  const std::vector<Device*>& devices() const { return visible_; }
+  const std::vector<std::unique_ptr<LoadedBackend>>& backends() const { return backends_; }
+  std::string Diagnostics() const;
+  // Removes every handle this runtime registered (the runtime and its devices).
+  void Unregister();
+
+ private:
+  void AddBackend(std::unique_ptr<LoadedBackend> backend, porta_backend_entry_fn entry);
+  void LoadPlugin(const std::string& path);
+  void OpenDevices(LoadedBackend* backend);
+
+  porta_backend_host_t host_{};
+  std::string cache_dir_;
+  std::vector<std::unique_ptr<LoadedBackend>> backends_;
+  std::vector<Device*> all_devices_;  // owned: deleted by ~Runtime
+  std::vector<Device*> visible_;
+};
+
+}  // namespace porta::hal
+
+#endif  // PORTA_HAL_RUNTIME_H_

@@ -1,0 +1,38 @@
+// Helpers shared by every API call that queues work on a stream.
+#ifndef PORTA_HAL_STREAM_OPS_H_
+#define PORTA_HAL_STREAM_OPS_H_
+
+#include <mutex>
+#include <utility>
+#include <vector>
+
+#include "hal/objects.h"
+
+namespace porta::hal {
+
+// Runs |enqueue| (which calls one backend slot with the message it is given) under the stream's
+// lock after checking the sticky error, and keeps |uses| alive until the work completes. A
+// device fault reported while queuing becomes the stream's sticky error.
+template <typename Fn>
+porta_status_t Enqueue(const char* function, Stream& stream, std::vector<Ref<Object>> uses,
+                       Fn&& enqueue) {
+  std::lock_guard<std::mutex> lock(stream.mutex);
+  porta_status_t status = stream.CheckSticky(function);
+  if (status != PORTA_OK) return status;
+  BackendMessage message;
+  status = enqueue(message.get());
+  if (status != PORTA_OK) {
+    if (status == PORTA_ERROR_DEVICE_LOST) stream.SetSticky(status, message.text());
+    return BackendFail(status, function, *stream.device, message);
+  }
+  stream.AddWork(std::move(uses));
+  return PORTA_OK;
+}
+
+// Blocks until |stream| is idle and releases what its work used; a fault becomes the sticky
+// error. The caller holds stream.mutex.
+porta_status_t SyncLocked(const char* function, Stream& stream);
+
+}  // namespace porta::hal
+
+#endif  // PORTA_HAL_STREAM_OPS_H_

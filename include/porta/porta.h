@@ -1,0 +1,554 @@
+// Porta: one C API for devices, streams, events, memory and kernels on every accelerator.
+//
+// This header is the whole public contract a framework links against. It compiles as C11 and as
+// C++. Every function that can fail returns a porta_status_t; the detail of the most recent
+// failure on the calling thread is available from porta_last_error_message().
+//
+// Objects: runtime -> device -> buffer, stream, event, module -> kernel. Handles are opaque
+// pointers. Objects that queued work may still use (buffers, modules) are reference counted
+// inside the runtime: destroying one while work is queued is safe, and the memory is released
+// once that work has completed and been observed (a synchronize, a completed query or a
+// completed event wait on the stream that used it).
+//
+// Thread safety: every function may be called from any thread, and a stream may be fed from
+// several threads at once (calls on one stream are serialized by the runtime).
+#ifndef PORTA_PORTA_H_
+#define PORTA_PORTA_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+//===------------------------------------------------------------------------------------------===//
+// Types
+//===------------------------------------------------------------------------------------------===//
+
+#if defined(_WIN32)
+#define PORTA_API_EXPORT __declspec(dllexport)
+#else
+#define PORTA_API_EXPORT __attribute__((visibility("default")))
+#endif
+
+// Marks every function of the public API; exported from libporta.
+#define PORTA_API PORTA_API_EXPORT
+
+// Version of this header. The library reports its own with porta_version().
+#define PORTA_VERSION_MAJOR 0
+#define PORTA_VERSION_MINOR 1
+#define PORTA_VERSION_PATCH 0
+
+// Result of every fallible call. PORTA_OK is 0; PORTA_NOT_READY is a non-error answer of the
+// query functions; everything else is an error whose detail is in porta_last_error_message().
+typedef enum porta_status {
+  PORTA_OK = 0,
+  // A query found work still pending. Not an error.
+  PORTA_NOT_READY = 1,
+  // An argument is NULL where it must not be, zero where zero is illegal, or otherwise malformed.
+  PORTA_ERROR_INVALID_ARGUMENT = 2,
+  // A handle is NULL, already destroyed, or a handle of another kind of object.
+  PORTA_ERROR_INVALID_HANDLE = 3,
+  // The device or host could not provide the memory.
+  PORTA_ERROR_OUT_OF_MEMORY = 4,
+  // The device or backend lacks the capability or format the call needs.
+  PORTA_ERROR_UNSUPPORTED = 5,
+  // A named thing (kernel entry, device index, plugin file) does not exist.
+  PORTA_ERROR_NOT_FOUND = 6,
+  // An offset, size or count falls outside a buffer or exceeds a device limit.
+  PORTA_ERROR_OUT_OF_RANGE = 7,
+  // Building a module failed; the message carries the compiler's log.
+  PORTA_ERROR_BUILD_FAILED = 8,
+  // Work on the device faulted or the device was lost. Sticky on the stream it happened on.
+  PORTA_ERROR_DEVICE_LOST = 9,
+  // A wait with a finite timeout expired before the work completed.
+  PORTA_ERROR_TIMEOUT = 10,
+  // A backend plugin implements an incompatible version of the backend ABI.
+  PORTA_ERROR_ABI_MISMATCH = 11,
+  // The backend's own library reported an error; the message carries its code.
+  PORTA_ERROR_BACKEND = 12,
+} porta_status_t;
+
+// Initializer of a struct that starts with struct_size: sets it, zeroes the rest. Designated in
+// C and C++20 so that -Wmissing-field-initializers stays quiet in applications.
+#if defined(__cplusplus) && __cplusplus < 202002L
+#define PORTA_STRUCT_INIT(type) \
+  { sizeof(type) }
+#else
+#define PORTA_STRUCT_INIT(type) \
+  { .struct_size = sizeof(type) }
+#endif
+
+// Opaque handles.
+typedef struct porta_runtime* porta_runtime_t;
+typedef struct porta_device* porta_device_t;
+typedef struct porta_buffer* porta_buffer_t;
+typedef struct porta_stream* porta_stream_t;
+typedef struct porta_event* porta_event_t;
+typedef struct porta_module* porta_module_t;
+typedef struct porta_kernel* porta_kernel_t;
+
+// What kind of processor a device is.
+typedef enum porta_device_type {
+  PORTA_DEVICE_TYPE_CPU = 1,
+  PORTA_DEVICE_TYPE_GPU = 2,
+  // A neural processing unit.
+  PORTA_DEVICE_TYPE_NPU = 3,
+  // Any other accelerator (DSP, FPGA, custom device).
+  PORTA_DEVICE_TYPE_ACCELERATOR = 4,
+} porta_device_type_t;
+
+// Formats in which kernels can be handed to a device. A device lists the ones it accepts as a
+// bit mask of PORTA_FORMAT_BIT(format) in porta_device_info_t.kernel_formats.
+typedef enum porta_kernel_format {
+  // C functions compiled into the application; data points to porta_host_kernel_t entries.
+  PORTA_FORMAT_HOST = 1,
+  // OpenCL C source text, compiled by the driver at load time.
+  PORTA_FORMAT_OPENCL_C = 2,
+  // OpenCL-flavour SPIR-V (Kernel capability), as Level Zero and OpenCL 2.1+ take.
+  PORTA_FORMAT_SPIRV_KERNEL = 3,
+  // Vulkan compute SPIR-V (Shader capability).
+  PORTA_FORMAT_SPIRV_SHADER = 4,
+  // CUDA PTX text, JIT-compiled by the driver.
+  PORTA_FORMAT_PTX = 5,
+  // CUDA cubin or fatbin.
+  PORTA_FORMAT_CUBIN = 6,
+  // AMD HIP code object.
+  PORTA_FORMAT_HSACO = 7,
+} porta_kernel_format_t;
+
+// Number of porta_kernel_format_t values plus one; formats are 1..PORTA_FORMAT_COUNT-1.
+#define PORTA_FORMAT_COUNT 8
+#define PORTA_FORMAT_BIT(format) (1u << (uint32_t)(format))
+
+// Capability flags of porta_device_info_t.capabilities.
+#define PORTA_CAP_FP16 (1ull << 0)
+#define PORTA_CAP_BF16 (1ull << 1)
+#define PORTA_CAP_FP64 (1ull << 2)
+#define PORTA_CAP_INT64 (1ull << 3)
+// 32-bit atomics on global and local memory.
+#define PORTA_CAP_ATOMICS (1ull << 4)
+// Buffers can be allocated with PORTA_MEMORY_HOST_VISIBLE and mapped.
+#define PORTA_CAP_HOST_VISIBLE_MEMORY (1ull << 5)
+// Device and host share one physical memory (integrated GPUs, the CPU).
+#define PORTA_CAP_UNIFIED_MEMORY (1ull << 6)
+#define PORTA_CAP_INT8 (1ull << 7)
+// Events recorded on the device's streams carry timestamps (porta_event_elapsed_ms works).
+#define PORTA_CAP_TIMESTAMPS (1ull << 8)
+
+#define PORTA_NAME_SIZE 256
+#define PORTA_MAX_SUBGROUP_SIZES 8
+
+// Everything Porta knows about a device. Set struct_size (PORTA_DEVICE_INFO_INIT does) before
+// calling porta_device_get_info; fields that start beyond struct_size are not written.
+typedef struct porta_device_info {
+  size_t struct_size;
+  // Device and vendor names exactly as the driver reports them.
+  char name[PORTA_NAME_SIZE];
+  char vendor[PORTA_NAME_SIZE];
+  // Backend that drives the device: "cpu", "opencl", "vulkan", "cuda", "hip", "level_zero", or
+  // a plugin's own name.
+  char backend[64];
+  porta_device_type_t type;
+  // Architecture as the vendor names it: "sm_90", "gfx90a", "x86_64", "OpenCL C 1.2 ...".
+  char architecture[PORTA_NAME_SIZE];
+  char driver_version[PORTA_NAME_SIZE];
+  // Index of the device inside its backend.
+  uint32_t backend_device_index;
+  uint64_t global_memory_bytes;
+  // Largest single buffer porta_buffer_alloc accepts.
+  uint64_t max_allocation_bytes;
+  uint32_t compute_units;
+  // Largest work-group (block) size in work items, and the largest size in each dimension.
+  uint32_t max_work_group_size;
+  uint32_t max_work_group_dims[3];
+  // Largest grid (number of work-groups) in each dimension.
+  uint32_t max_grid_dims[3];
+  // Local (shared) memory available to one work-group, in bytes.
+  uint64_t local_memory_bytes;
+  // Subgroup (warp, wavefront, SIMD width) sizes the device supports.
+  uint32_t subgroup_sizes[PORTA_MAX_SUBGROUP_SIZES];
+  uint32_t subgroup_size_count;
+  // PORTA_CAP_* flags.
+  uint64_t capabilities;
+  // Bit mask of PORTA_FORMAT_BIT(porta_kernel_format_t).
+  uint32_t kernel_formats;
+  // Device UUID as the driver reports it; all zero when the driver has none.
+  uint8_t uuid[16];
+} porta_device_info_t;
+
+#define PORTA_DEVICE_INFO_INIT PORTA_STRUCT_INIT(porta_device_info_t)
+
+// Where a buffer lives.
+typedef enum porta_memory_kind {
+  // Fastest memory for the device; not mappable on the host.
+  PORTA_MEMORY_DEVICE = 0,
+  // Memory the host can map with porta_buffer_map (needs PORTA_CAP_HOST_VISIBLE_MEMORY).
+  PORTA_MEMORY_HOST_VISIBLE = 1,
+} porta_memory_kind_t;
+
+// Flags of porta_event_create.
+#define PORTA_EVENT_DEFAULT 0u
+// The event carries no timestamp; porta_event_elapsed_ms on it fails. Cheaper on some backends.
+#define PORTA_EVENT_DISABLE_TIMING (1u << 0)
+
+// Flags of porta_runtime_options_t.flags.
+// Do not register the backends built into libporta (only plugins are loaded).
+#define PORTA_RUNTIME_NO_BUILTIN_BACKENDS (1u << 0)
+// Ignore the PORTA_PLUGIN_PATH environment variable.
+#define PORTA_RUNTIME_IGNORE_PLUGIN_PATH_ENV (1u << 1)
+
+// Options of porta_runtime_create. Set struct_size (PORTA_RUNTIME_OPTIONS_INIT does).
+typedef struct porta_runtime_options {
+  size_t struct_size;
+  // Extra plugins: colon-separated shared-library files or folders (every lib*.so inside is
+  // tried). Loaded after the built-in backends and after PORTA_PLUGIN_PATH. May be NULL.
+  const char* plugin_paths;
+  // Device filter and order, same syntax as the PORTA_DEVICES environment variable, e.g.
+  // "opencl:0,vulkan:*,cpu". NULL means use PORTA_DEVICES; an empty string means no filter.
+  const char* device_filter;
+  // PORTA_RUNTIME_* flags.
+  uint32_t flags;
+} porta_runtime_options_t;
+
+#define PORTA_RUNTIME_OPTIONS_INIT PORTA_STRUCT_INIT(porta_runtime_options_t)
+
+// One backend the runtime tried to load, as reported by porta_runtime_backend_report.
+typedef struct porta_backend_report {
+  size_t struct_size;
+  // Backend name ("cpu", "opencl", ...) or, when loading failed before the name was known, the
+  // plugin file's base name.
+  char name[64];
+  // "built-in" or the plugin's file path.
+  char source[1024];
+  // Nonzero when the backend loaded and initialized (it may still have zero devices).
+  int32_t loaded;
+  // Devices the backend found, before the device filter.
+  uint32_t device_count;
+  // ABI version the backend implements; zero when unknown.
+  uint32_t abi_major;
+  uint32_t abi_minor;
+  // Why it did not load, or why it has no devices; empty when it loaded with devices.
+  char reason[2048];
+} porta_backend_report_t;
+
+#define PORTA_BACKEND_REPORT_INIT PORTA_STRUCT_INIT(porta_backend_report_t)
+
+// A host-format kernel sees one work-group at a time. Buffer arguments arrive as host pointers
+// (base address plus the launch offset), scalar arguments as pointers to their bytes.
+typedef struct porta_host_arg {
+  void* ptr;
+  // Bytes of a scalar; for a buffer, bytes from ptr to the end of the buffer.
+  uint64_t size;
+} porta_host_arg_t;
+
+// The work-group a host-format kernel is called for.
+typedef struct porta_host_group {
+  uint32_t group_id[3];
+  uint32_t group_count[3];
+  uint32_t group_size[3];
+  // Dynamic local memory of this work-group (NULL when the launch asked for none), aligned to 64
+  // bytes; private to the call.
+  void* local_memory;
+  uint64_t local_memory_bytes;
+  const porta_host_arg_t* args;
+  uint32_t arg_count;
+} porta_host_group_t;
+
+// A host-format kernel: called once per work-group, possibly concurrently for different groups.
+// Returns 0 on success; any other value is a device fault that becomes the stream's sticky
+// PORTA_ERROR_DEVICE_LOST, with the value in the message.
+typedef int32_t (*porta_host_kernel_fn)(const porta_host_group_t* group);
+
+// One entry of a PORTA_FORMAT_HOST module: the source's data points to an array of these and its
+// size is the array's size in bytes.
+typedef struct porta_host_kernel {
+  const char* name;
+  porta_host_kernel_fn fn;
+} porta_host_kernel_t;
+
+// One way to build a module. porta_module_load takes the first source whose format the device
+// accepts.
+typedef struct porta_module_source {
+  porta_kernel_format_t format;
+  // Source text (not necessarily NUL-terminated), binary, or porta_host_kernel_t array.
+  const void* data;
+  size_t size;
+  // Compiler options passed to the driver (OpenCL C build options, PTX JIT is not affected);
+  // may be NULL.
+  const char* build_options;
+  // Kernels the module must contain; loading fails with PORTA_ERROR_NOT_FOUND naming the first
+  // missing one. May be NULL when entry_count is 0.
+  const char* const* entry_names;
+  uint32_t entry_count;
+} porta_module_source_t;
+
+// Arguments of porta_module_load. Set struct_size (PORTA_MODULE_DESC_INIT does).
+typedef struct porta_module_desc {
+  size_t struct_size;
+  const porta_module_source_t* sources;
+  uint32_t source_count;
+} porta_module_desc_t;
+
+#define PORTA_MODULE_DESC_INIT PORTA_STRUCT_INIT(porta_module_desc_t)
+
+// Kind of a kernel argument.
+typedef enum porta_arg_kind {
+  PORTA_ARG_BUFFER = 1,
+  PORTA_ARG_SCALAR = 2,
+} porta_arg_kind_t;
+
+// One kernel argument: a buffer plus a byte offset, or the bytes of a scalar (copied at launch).
+typedef struct porta_kernel_arg {
+  porta_arg_kind_t kind;
+  porta_buffer_t buffer;
+  uint64_t offset;
+  const void* scalar;
+  uint32_t scalar_size;
+} porta_kernel_arg_t;
+
+// Grid and work-group shape of a launch. Set struct_size (PORTA_LAUNCH_CONFIG_INIT does).
+typedef struct porta_launch_config {
+  size_t struct_size;
+  // Number of work-groups in each dimension (CUDA's grid, OpenCL's global size / local size).
+  uint32_t grid[3];
+  // Work items of one work-group in each dimension.
+  uint32_t block[3];
+  // Dynamic local memory per work-group in bytes. How a kernel reaches it depends on the format:
+  // see docs/api_guide.md ("Dynamic local memory").
+  uint64_t local_memory_bytes;
+} porta_launch_config_t;
+
+#if defined(__cplusplus) && __cplusplus < 202002L
+#define PORTA_LAUNCH_CONFIG_INIT \
+  { sizeof(porta_launch_config_t), {1u, 1u, 1u}, {1u, 1u, 1u}, 0u }
+#else
+#define PORTA_LAUNCH_CONFIG_INIT                                                                \
+  {                                                                                             \
+    .struct_size = sizeof(porta_launch_config_t), .grid = {1u, 1u, 1u}, .block = { 1u, 1u, 1u } \
+  }
+#endif
+
+//===------------------------------------------------------------------------------------------===//
+// API
+//===------------------------------------------------------------------------------------------===//
+
+// Writes the library's version (which may be newer than this header's). Any pointer may be NULL.
+PORTA_API void porta_version(uint32_t* major, uint32_t* minor, uint32_t* patch);
+
+// Returns the library's version as "major.minor.patch". Never NULL.
+PORTA_API const char* porta_version_string(void);
+
+// Returns the name of a status code ("PORTA_ERROR_OUT_OF_RANGE"), or "PORTA_STATUS_UNKNOWN".
+PORTA_API const char* porta_status_string(porta_status_t status);
+
+// Returns the detail of the most recent failed call on the calling thread: which argument, which
+// limit, the backend's own error code, a compiler log. Successful calls leave it unchanged. The
+// text stays valid until the next failing call on this thread. Never NULL ("" before any
+// failure).
+PORTA_API const char* porta_last_error_message(void);
+
+// --- Runtime -------------------------------------------------------------------------------------
+
+// Creates a runtime: registers the built-in backends, loads the plugins named by
+// PORTA_PLUGIN_PATH and |options|, opens every device and applies the device filter. A backend
+// or plugin that fails is skipped and reported in the diagnostics; it never fails the call.
+// |options| may be NULL for defaults. Returns PORTA_ERROR_INVALID_ARGUMENT when the device filter
+// cannot be parsed.
+PORTA_API porta_status_t porta_runtime_create(const porta_runtime_options_t* options,
+                                              porta_runtime_t* out_runtime);
+
+// Releases the application's reference to |runtime|. Devices, buffers and other objects that
+// are still alive keep the backends loaded until they are destroyed.
+PORTA_API porta_status_t porta_runtime_destroy(porta_runtime_t runtime);
+
+// Writes the number of devices that passed the device filter.
+PORTA_API porta_status_t porta_runtime_device_count(porta_runtime_t runtime, uint32_t* out_count);
+
+// Writes device |index| (0 <= index < count) in filter order. Device handles are owned by the
+// runtime and valid for its lifetime. Returns PORTA_ERROR_OUT_OF_RANGE for a bad index.
+PORTA_API porta_status_t porta_runtime_device(porta_runtime_t runtime, uint32_t index,
+                                              porta_device_t* out_device);
+
+// Writes the number of backends the runtime tried (built-in and plugins, loaded or not).
+PORTA_API porta_status_t porta_runtime_backend_count(porta_runtime_t runtime, uint32_t* out_count);
+
+// Fills |report| for backend |index|. Set report->struct_size first.
+PORTA_API porta_status_t porta_runtime_backend_report(porta_runtime_t runtime, uint32_t index,
+                                                      porta_backend_report_t* report);
+
+// Writes a human-readable list of every backend tried, loaded or not and why, into |buffer| as
+// a NUL-terminated string, truncated to |buffer_size|. |out_required| (may be NULL) receives the
+// size needed including the NUL. |buffer| may be NULL when |buffer_size| is 0.
+PORTA_API porta_status_t porta_runtime_diagnostics(porta_runtime_t runtime, char* buffer,
+                                                   size_t buffer_size, size_t* out_required);
+
+// --- Devices -------------------------------------------------------------------------------------
+
+// Fills |info|; set info->struct_size first (PORTA_DEVICE_INFO_INIT). Returns
+// PORTA_ERROR_INVALID_ARGUMENT when struct_size is smaller than the first field's end.
+PORTA_API porta_status_t porta_device_get_info(porta_device_t device, porta_device_info_t* info);
+
+// --- Buffers -------------------------------------------------------------------------------------
+
+// Allocates |size| bytes of |kind| memory on |device|. Returns PORTA_ERROR_INVALID_ARGUMENT for
+// size 0, PORTA_ERROR_OUT_OF_RANGE (with the limit) when |size| exceeds the device's
+// max_allocation_bytes, PORTA_ERROR_UNSUPPORTED for host-visible memory on a device without it.
+// The contents start undefined.
+PORTA_API porta_status_t porta_buffer_alloc(porta_device_t device, uint64_t size,
+                                            porta_memory_kind_t kind, porta_buffer_t* out_buffer);
+
+// Releases the application's reference to |buffer|. Queued work that uses the buffer keeps the
+// memory alive until it completes; the handle is invalid immediately.
+PORTA_API porta_status_t porta_buffer_free(porta_buffer_t buffer);
+
+// Writes the buffer's size in bytes.
+PORTA_API porta_status_t porta_buffer_size(porta_buffer_t buffer, uint64_t* out_size);
+
+// Writes the device that owns |buffer|.
+PORTA_API porta_status_t porta_buffer_device(porta_buffer_t buffer, porta_device_t* out_device);
+
+// Maps bytes [offset, offset + size) of a host-visible buffer and writes a host pointer to them.
+// The call does not wait for queued work: synchronize the streams that use the buffer first.
+// One mapping per buffer at a time. Returns PORTA_ERROR_UNSUPPORTED for a device-local buffer,
+// PORTA_ERROR_OUT_OF_RANGE when the range does not fit, PORTA_ERROR_INVALID_ARGUMENT when the
+// buffer is already mapped.
+PORTA_API porta_status_t porta_buffer_map(porta_buffer_t buffer, uint64_t offset, uint64_t size,
+                                          void** out_ptr);
+
+// Ends the mapping of |buffer|; host writes become visible to later device work. Returns
+// PORTA_ERROR_INVALID_ARGUMENT when the buffer is not mapped.
+PORTA_API porta_status_t porta_buffer_unmap(porta_buffer_t buffer);
+
+// Writes the backend's native handle of the buffer: a cl_mem, a VkBuffer (as uint64_t), a
+// CUdeviceptr or hipDeviceptr_t, a Level Zero pointer, or the host address for the CPU.
+// Returns PORTA_ERROR_UNSUPPORTED when the backend does not expose one.
+PORTA_API porta_status_t porta_buffer_native_handle(porta_buffer_t buffer, uint64_t* out_handle);
+
+// --- Streams -------------------------------------------------------------------------------------
+
+// Creates an in-order, asynchronous work queue on |device|.
+PORTA_API porta_status_t porta_stream_create(porta_device_t device, porta_stream_t* out_stream);
+
+// Waits for the stream's queued work, then destroys it. A sticky device error is not returned
+// here; destroying never fails on a valid handle.
+PORTA_API porta_status_t porta_stream_destroy(porta_stream_t stream);
+
+// Waits until every piece of work queued on |stream| has completed. Returns the stream's sticky
+// error (PORTA_ERROR_DEVICE_LOST with the fault's detail) if any work faulted; the error stays on
+// the stream and every later call on it returns it too.
+PORTA_API porta_status_t porta_stream_synchronize(porta_stream_t stream);
+
+// Returns PORTA_OK when all queued work has completed, PORTA_NOT_READY while some is pending, or
+// the stream's sticky error.
+PORTA_API porta_status_t porta_stream_query(porta_stream_t stream);
+
+// Copies |size| bytes from host memory |src| into |dst| at |dst_offset|, in stream order.
+// |src| must stay valid and unchanged until the copy completes (synchronize the stream, or wait
+// on an event recorded after the copy). Returns PORTA_ERROR_OUT_OF_RANGE, with the buffer's size
+// in the message, when the range does not fit inside |dst|. |dst| must belong to the stream's
+// device. A size of 0 is a no-op.
+PORTA_API porta_status_t porta_copy_host_to_device(porta_stream_t stream, porta_buffer_t dst,
+                                                   uint64_t dst_offset, const void* src,
+                                                   uint64_t size);
+
+// Copies |size| bytes of |src| at |src_offset| into host memory |dst|, in stream order. |dst|
+// must stay valid until the copy completes; its contents are defined only after that.
+PORTA_API porta_status_t porta_copy_device_to_host(porta_stream_t stream, void* dst,
+                                                   porta_buffer_t src, uint64_t src_offset,
+                                                   uint64_t size);
+
+// Copies |size| bytes between two buffers, in stream order. The buffers may belong to different
+// devices, even of different backends, as long as one of them belongs to the stream's device.
+// Such a copy uses the backend's peer path when it has one; otherwise it is staged through host
+// memory and the call blocks until it has completed. Overlapping ranges of one buffer are
+// rejected with PORTA_ERROR_INVALID_ARGUMENT.
+PORTA_API porta_status_t porta_copy_device_to_device(porta_stream_t stream, porta_buffer_t dst,
+                                                     uint64_t dst_offset, porta_buffer_t src,
+                                                     uint64_t src_offset, uint64_t size);
+
+// Fills |size| bytes of |dst| at |offset| with a repeated pattern of |pattern_size| bytes
+// (1, 2 or 4), in stream order. |offset| and |size| must be multiples of |pattern_size|
+// (PORTA_ERROR_INVALID_ARGUMENT otherwise). The pattern is copied at call time.
+PORTA_API porta_status_t porta_fill_buffer(porta_stream_t stream, porta_buffer_t dst,
+                                           uint64_t offset, uint64_t size, const void* pattern,
+                                           uint32_t pattern_size);
+
+// --- Events --------------------------------------------------------------------------------------
+
+// Creates an event on |device| with PORTA_EVENT_* |flags|. A new event counts as complete.
+PORTA_API porta_status_t porta_event_create(porta_device_t device, uint32_t flags,
+                                            porta_event_t* out_event);
+
+// Destroys |event|. Pending work it was recorded after is not affected.
+PORTA_API porta_status_t porta_event_destroy(porta_event_t event);
+
+// Records |event| at the current end of |stream|: the event completes when all work queued on
+// the stream before this call has completed. Re-recording replaces the previous point. The stream
+// must belong to the event's device (PORTA_ERROR_INVALID_ARGUMENT otherwise).
+PORTA_API porta_status_t porta_event_record(porta_event_t event, porta_stream_t stream);
+
+// Makes work queued on |stream| after this call wait until |event| completes. The event may
+// belong to another device, even of another backend; then the call blocks the host until the
+// event completes. The wait captures the event's current recording.
+PORTA_API porta_status_t porta_stream_wait_event(porta_stream_t stream, porta_event_t event);
+
+// Blocks the host until |event| completes or |timeout_ns| nanoseconds pass (UINT64_MAX waits
+// forever). Returns PORTA_ERROR_TIMEOUT on expiry, or the sticky error of the stream the event
+// was recorded on when work before it faulted.
+PORTA_API porta_status_t porta_event_wait(porta_event_t event, uint64_t timeout_ns);
+
+// Returns PORTA_OK when |event| has completed, PORTA_NOT_READY when not yet, or the sticky error
+// of the stream it was recorded on.
+PORTA_API porta_status_t porta_event_query(porta_event_t event);
+
+// Writes the time in milliseconds between two completed events of one device. Returns
+// PORTA_NOT_READY when either has not completed, PORTA_ERROR_INVALID_ARGUMENT when they belong
+// to different devices, were never recorded, or were created with PORTA_EVENT_DISABLE_TIMING.
+PORTA_API porta_status_t porta_event_elapsed_ms(porta_event_t start, porta_event_t end,
+                                                float* out_ms);
+
+// --- Modules and kernels -------------------------------------------------------------------------
+
+// Builds a module on |device| from the first of desc->sources whose format the device accepts.
+// Returns PORTA_ERROR_UNSUPPORTED naming the formats the device accepts when none fits,
+// PORTA_ERROR_BUILD_FAILED with the compiler's log, PORTA_ERROR_NOT_FOUND naming a missing entry.
+PORTA_API porta_status_t porta_module_load(porta_device_t device, const porta_module_desc_t* desc,
+                                           porta_module_t* out_module);
+
+// Releases the application's reference to |module|; its kernel handles become invalid at once.
+// Launches already queued keep the module alive until they complete.
+PORTA_API porta_status_t porta_module_destroy(porta_module_t module);
+
+// Writes the kernel called |name| in |module|. The kernel handle belongs to the module: it is
+// valid until the module is destroyed, and getting the same name twice returns the same handle.
+// Returns PORTA_ERROR_NOT_FOUND when there is no such kernel.
+PORTA_API porta_status_t porta_module_get_kernel(porta_module_t module, const char* name,
+                                                 porta_kernel_t* out_kernel);
+
+// Queues |kernel| on |stream| with |arg_count| arguments. Validates the launch against the
+// device's limits (grid, work-group size and dimensions, local memory) and each argument
+// (buffer handle, device, offset within the buffer, scalar size 1..256 bytes) and returns
+// PORTA_ERROR_OUT_OF_RANGE or PORTA_ERROR_INVALID_ARGUMENT naming the offending value.
+PORTA_API porta_status_t porta_kernel_launch(porta_stream_t stream, porta_kernel_t kernel,
+                                             const porta_launch_config_t* config,
+                                             const porta_kernel_arg_t* args, uint32_t arg_count);
+
+// Builds a buffer argument.
+static inline porta_kernel_arg_t porta_arg_buffer(porta_buffer_t buffer, uint64_t offset) {
+  porta_kernel_arg_t arg = {PORTA_ARG_BUFFER, buffer, offset, NULL, 0u};
+  return arg;
+}
+
+// Builds a scalar argument from |size| bytes at |value| (copied when the kernel is launched).
+static inline porta_kernel_arg_t porta_arg_scalar(const void* value, uint32_t size) {
+  porta_kernel_arg_t arg = {PORTA_ARG_SCALAR, NULL, 0u, value, size};
+  return arg;
+}
+
+#ifdef __cplusplus
+}  // extern "C"
+#endif
+
+#endif  // PORTA_PORTA_H_

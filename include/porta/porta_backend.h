@@ -1,0 +1,237 @@
+// Porta backend ABI: the contract between libporta and a backend, built in or shipped by a
+// vendor as a plugin (a shared library).
+//
+// A plugin exports exactly one symbol, porta_backend_entry (PORTA_BACKEND_ENTRY_SYMBOL), and hides
+// everything else. The runtime calls it with a porta_backend_host_t that offers the runtime's ABI
+// major and highest minor; the plugin answers with a pointer to its static function table, whose
+// abi_major / abi_minor say what it implements and whose struct_size says how many slots it has.
+//
+// Compatibility rules:
+// - A different major is refused (PORTA_ERROR_ABI_MISMATCH, reported in the diagnostics).
+// - An older minor is accepted: slots beyond the plugin's struct_size are treated as absent.
+// - The table only ever grows at its end. Slots marked "required" must be non-NULL in every
+//   version that has them (a NULL one is a load error naming the slot); optional slots may be
+//   NULL, and the runtime then answers PORTA_ERROR_UNSUPPORTED or takes a generic path.
+// - Errors cross the boundary as a porta_status_t plus text the backend writes into a
+//   porta_be_message_t the runtime owns. No C++ exception or C++ type crosses the boundary.
+// - The entry function does no work beyond returning the table; the plugin does nothing in static
+//   constructors. All set-up happens in init.
+//
+// Threading: the runtime serializes all calls on one stream. Calls on different streams,
+// devices, buffers and events may arrive concurrently from different threads.
+//
+// Object lifetimes are managed by the runtime: it never destroys a buffer or module while work
+// queued on a stream may still use it, it destroys every object of a device before closing the
+// device, and closes every device before shutdown.
+#ifndef PORTA_PORTA_BACKEND_H_
+#define PORTA_PORTA_BACKEND_H_
+
+#include "porta/porta.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+//===------------------------------------------------------------------------------------------===//
+// Types
+//===------------------------------------------------------------------------------------------===//
+
+// ABI version of this header. Minor 1 appended buffer_native_handle and copy_peer.
+#define PORTA_BACKEND_ABI_MAJOR 1u
+#define PORTA_BACKEND_ABI_MINOR 1u
+
+// Name of the one symbol a plugin exports.
+#define PORTA_BACKEND_ENTRY_SYMBOL "porta_backend_entry"
+
+// Opaque backend-side objects; each backend defines the structs.
+typedef struct porta_be_backend* porta_be_backend_t;
+typedef struct porta_be_device* porta_be_device_t;
+typedef struct porta_be_buffer* porta_be_buffer_t;
+typedef struct porta_be_stream* porta_be_stream_t;
+typedef struct porta_be_event* porta_be_event_t;
+typedef struct porta_be_module* porta_be_module_t;
+typedef struct porta_be_kernel* porta_be_kernel_t;
+
+// Runtime-owned text buffer for an error message (and a compiler's log). The backend writes a
+// NUL-terminated string of at most capacity bytes, truncating if needed. It is also used to
+// report why a backend has zero devices (device_count returning PORTA_OK with count 0).
+typedef struct porta_be_message {
+  char* text;
+  size_t capacity;
+} porta_be_message_t;
+
+// Log levels of porta_backend_host_t.log.
+#define PORTA_LOG_ERROR 0
+#define PORTA_LOG_WARNING 1
+#define PORTA_LOG_INFO 2
+#define PORTA_LOG_DEBUG 3
+
+// What the runtime offers a backend.
+typedef struct porta_backend_host {
+  size_t struct_size;
+  // ABI major the runtime speaks and the highest minor it knows.
+  uint32_t abi_major;
+  uint32_t abi_minor;
+  // Porta's version string ("0.1.0"); part of on-disk cache keys.
+  const char* porta_version;
+  // Folder for on-disk caches (compiled programs, pipeline caches), already created; NULL when
+  // caching is disabled. Each backend uses its own subfolder.
+  const char* cache_dir;
+  // Diagnostic log sink; may be NULL.
+  void (*log)(void* log_user, int level, const char* text);
+  void* log_user;
+} porta_backend_host_t;
+
+// A kernel argument as the backend sees it: buffers are already resolved to backend buffers and
+// checked (the offset lies within the buffer, the buffer belongs to the stream's device).
+typedef struct porta_be_arg {
+  porta_arg_kind_t kind;
+  porta_be_buffer_t buffer;
+  uint64_t offset;
+  const void* scalar;
+  uint32_t scalar_size;
+} porta_be_arg_t;
+
+typedef porta_be_message_t* porta_be_msg;
+
+// The function table. Slots are grouped by the ABI minor that introduced them; never reorder.
+typedef struct porta_backend_table {
+  // sizeof the table as the backend was compiled; the runtime reads no slot beyond it.
+  size_t struct_size;
+  // ABI version the backend implements.
+  uint32_t abi_major;
+  uint32_t abi_minor;
+  // Short lower-case backend name ("cpu", "opencl", "acme_npu").
+  const char* name;
+
+  // ---- ABI 1.0 --------------------------------------------------------------------------------
+
+  // Required. Sets the backend up (loads the vendor library, enumerates devices). A failure
+  // skips the backend and its message goes into the diagnostics.
+  porta_status_t (*init)(const porta_backend_host_t* host, porta_be_backend_t* out_backend,
+                         porta_be_msg msg);
+  // Required. Releases everything init acquired. Every device is closed before.
+  void (*shutdown)(porta_be_backend_t backend);
+  // Required. Writes the number of devices. With zero devices, writes the reason into msg.
+  porta_status_t (*device_count)(porta_be_backend_t backend, uint32_t* out_count, porta_be_msg msg);
+  // Required. Opens device |index| (< device_count).
+  porta_status_t (*device_open)(porta_be_backend_t backend, uint32_t index,
+                                porta_be_device_t* out_device, porta_be_msg msg);
+  // Required.
+  void (*device_close)(porta_be_device_t device);
+  // Required. Fills every field of |info| (the runtime passes a full-size, zeroed struct).
+  porta_status_t (*device_get_info)(porta_be_device_t device, porta_device_info_t* info,
+                                    porta_be_msg msg);
+
+  // Required. |size| is nonzero and within max_allocation_bytes; |kind| is supported.
+  porta_status_t (*buffer_alloc)(porta_be_device_t device, uint64_t size, porta_memory_kind_t kind,
+                                 porta_be_buffer_t* out_buffer, porta_be_msg msg);
+  // Required. No queued work uses the buffer any more.
+  void (*buffer_free)(porta_be_buffer_t buffer);
+  // Required. Only called for host-visible buffers with an in-range, nonempty range, and never
+  // while the buffer is already mapped.
+  porta_status_t (*buffer_map)(porta_be_buffer_t buffer, uint64_t offset, uint64_t size,
+                               void** out_ptr, porta_be_msg msg);
+  // Required.
+  porta_status_t (*buffer_unmap)(porta_be_buffer_t buffer, porta_be_msg msg);
+
+  // Required. Creates an in-order asynchronous queue.
+  porta_status_t (*stream_create)(porta_be_device_t device, porta_be_stream_t* out_stream,
+                                  porta_be_msg msg);
+  // Required. The stream has been synchronized and no event waits on it.
+  void (*stream_destroy)(porta_be_stream_t stream);
+  // Required. Blocks until queued work completes; returns a device fault as
+  // PORTA_ERROR_DEVICE_LOST (and keeps returning it).
+  porta_status_t (*stream_synchronize)(porta_be_stream_t stream, porta_be_msg msg);
+  // Required. PORTA_OK when idle, PORTA_NOT_READY when busy, or the sticky error.
+  porta_status_t (*stream_query)(porta_be_stream_t stream, porta_be_msg msg);
+
+  // Required. Ranges are checked and nonempty; buffers belong to the stream's device.
+  porta_status_t (*copy_host_to_device)(porta_be_stream_t stream, porta_be_buffer_t dst,
+                                        uint64_t dst_offset, const void* src, uint64_t size,
+                                        porta_be_msg msg);
+  // Required.
+  porta_status_t (*copy_device_to_host)(porta_be_stream_t stream, void* dst, porta_be_buffer_t src,
+                                        uint64_t src_offset, uint64_t size, porta_be_msg msg);
+  // Required. Both buffers belong to the stream's device; ranges do not overlap.
+  porta_status_t (*copy_device_to_device)(porta_be_stream_t stream, porta_be_buffer_t dst,
+                                          uint64_t dst_offset, porta_be_buffer_t src,
+                                          uint64_t src_offset, uint64_t size, porta_be_msg msg);
+  // Required. |pattern_size| is 1, 2 or 4; offset and size are multiples of it.
+  porta_status_t (*fill_buffer)(porta_be_stream_t stream, porta_be_buffer_t dst, uint64_t offset,
+                                uint64_t size, const void* pattern, uint32_t pattern_size,
+                                porta_be_msg msg);
+
+  // Required. A new event counts as complete.
+  porta_status_t (*event_create)(porta_be_device_t device, uint32_t flags,
+                                 porta_be_event_t* out_event, porta_be_msg msg);
+  // Required.
+  void (*event_destroy)(porta_be_event_t event);
+  // Required. The stream belongs to the event's device.
+  porta_status_t (*event_record)(porta_be_event_t event, porta_be_stream_t stream,
+                                 porta_be_msg msg);
+  // Required. The event belongs to the stream's device.
+  porta_status_t (*stream_wait_event)(porta_be_stream_t stream, porta_be_event_t event,
+                                      porta_be_msg msg);
+  // Required. PORTA_ERROR_TIMEOUT on expiry; UINT64_MAX waits forever.
+  porta_status_t (*event_wait)(porta_be_event_t event, uint64_t timeout_ns, porta_be_msg msg);
+  // Required. PORTA_OK, PORTA_NOT_READY or the recorded stream's sticky error.
+  porta_status_t (*event_query)(porta_be_event_t event, porta_be_msg msg);
+  // Required. Both events belong to one device; PORTA_NOT_READY when either is incomplete.
+  porta_status_t (*event_elapsed_ms)(porta_be_event_t start, porta_be_event_t end, float* out_ms,
+                                     porta_be_msg msg);
+
+  // Required. |source| has a format the device declared in kernel_formats. Returns
+  // PORTA_ERROR_BUILD_FAILED with the compiler log in msg.
+  porta_status_t (*module_load)(porta_be_device_t device, const porta_module_source_t* source,
+                                porta_be_module_t* out_module, porta_be_msg msg);
+  // Required. No queued launch uses the module any more.
+  void (*module_destroy)(porta_be_module_t module);
+  // Required. The kernel belongs to the module and lives as long as it. PORTA_ERROR_NOT_FOUND
+  // when the module has no such entry.
+  porta_status_t (*module_get_kernel)(porta_be_module_t module, const char* name,
+                                      porta_be_kernel_t* out_kernel, porta_be_msg msg);
+  // Required. The configuration is within the device's limits; buffer arguments belong to the
+  // stream's device and their offsets lie within them.
+  porta_status_t (*kernel_launch)(porta_be_stream_t stream, porta_be_kernel_t kernel,
+                                  const porta_launch_config_t* config, const porta_be_arg_t* args,
+                                  uint32_t arg_count, porta_be_msg msg);
+
+  // ---- ABI 1.1 --------------------------------------------------------------------------------
+
+  // Optional. Writes the native handle (see porta_buffer_native_handle).
+  porta_status_t (*buffer_native_handle)(porta_be_buffer_t buffer, uint64_t* out_handle,
+                                         porta_be_msg msg);
+  // Optional. Copies between buffers of two different devices of this backend, in the order of
+  // |stream| (which belongs to one of the two devices). May return PORTA_ERROR_UNSUPPORTED for a
+  // pair of devices without a peer path; the runtime then stages through the host.
+  porta_status_t (*copy_peer)(porta_be_stream_t stream, porta_be_buffer_t dst, uint64_t dst_offset,
+                              porta_be_buffer_t src, uint64_t src_offset, uint64_t size,
+                              porta_be_msg msg);
+} porta_backend_table_t;
+
+// Signature of porta_backend_entry. Returns PORTA_OK and the backend's static table, or an error
+// (PORTA_ERROR_ABI_MISMATCH when the plugin cannot serve the offered major) with text in msg.
+typedef porta_status_t (*porta_backend_entry_fn)(const porta_backend_host_t* host,
+                                                 const porta_backend_table_t** out_table,
+                                                 porta_be_msg msg);
+
+//===------------------------------------------------------------------------------------------===//
+// Implementation details
+//===------------------------------------------------------------------------------------------===//
+
+// Declares a plugin's exported entry with C linkage and default visibility:
+//   PORTA_BACKEND_EXPORT porta_status_t porta_backend_entry(const porta_backend_host_t* host,
+//                                                          const porta_backend_table_t** out_table,
+//                                                          porta_be_msg msg) { ... }
+#ifdef __cplusplus
+#define PORTA_BACKEND_EXPORT extern "C" PORTA_API_EXPORT
+#else
+#define PORTA_BACKEND_EXPORT PORTA_API_EXPORT
+#endif
+
+#ifdef __cplusplus
+}  // extern "C"
+#endif
+
+#endif  // PORTA_PORTA_BACKEND_H_
