@@ -209,6 +209,10 @@ class Stream final : public Object {
   // Serializes every call on the stream (the backend ABI promises this to backends).
   std::mutex mutex;
 
+  size_t pending_count() {
+    std::lock_guard<std::mutex> lock(pending_mutex_);
+    return pending_.size();
+  }
   uint64_t sequence() {
     std::lock_guard<std::mutex> lock(pending_mutex_);
     return sequence_;

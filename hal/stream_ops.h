@@ -10,6 +10,9 @@
 
 namespace porta::hal {
 
+// Pending-use entries after which queuing work also polls the stream for completion.
+constexpr size_t kPendingQueryThreshold = 1024;
+
 // Runs |enqueue| (which calls one backend slot with the message it is given) under the stream's
 // lock after checking the sticky error, and keeps |uses| alive until the work completes. A
 // device fault reported while queuing becomes the stream's sticky error.
@@ -25,7 +28,15 @@ porta_status_t Enqueue(const char* function, Stream& stream, std::vector<Ref<Obj
     if (status == PORTA_ERROR_DEVICE_LOST) stream.SetSticky(status, message.text());
     return BackendFail(status, function, *stream.device, message);
   }
-  stream.AddWork(std::move(uses));
+  uint64_t sequence = stream.AddWork(std::move(uses));
+  // An application that never synchronizes must not grow the pending list without bound: every
+  // so often ask the backend whether the stream has drained.
+  if (stream.pending_count() > kPendingQueryThreshold) {
+    BackendMessage idle;
+    if (stream.device->table().stream_query(stream.be, idle.get()) == PORTA_OK) {
+      stream.ReleaseUpTo(sequence);
+    }
+  }
   return PORTA_OK;
 }
 
