@@ -1,0 +1,218 @@
+#include "backends/cpu/cpu_stream.h"
+
+#include <exception>
+#include <new>
+#include <utility>
+
+#include "backends/common/message.h"
+
+namespace porta::cpu {
+
+using common::Fail;
+
+namespace {
+// Longer timeouts wait forever: adding them to steady_clock::now() could overflow its int64.
+constexpr uint64_t kForeverNs = uint64_t{1} << 60;
+}  // namespace
+
+//===--- EventPoint ---------------------------------------------------------------------------===//
+
+void EventPoint::Complete(porta_status_t status, const std::string& message) {
+  const auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    status_ = status;
+    message_ = message;
+    time_ = now;
+    complete_ = true;
+  }
+  completed_cv_.notify_all();
+}
+
+bool EventPoint::Wait(uint64_t timeout_ns) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (timeout_ns >= kForeverNs) {
+    completed_cv_.wait(lock, [this] { return complete_; });
+    return true;
+  }
+  return completed_cv_.wait_for(lock, std::chrono::nanoseconds(timeout_ns),
+                                [this] { return complete_; });
+}
+
+porta_status_t EventPoint::Query(porta_be_msg msg) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!complete_) return PORTA_NOT_READY;
+  if (status_ != PORTA_OK) return Fail(msg, status_, "%s", message_.c_str());
+  return PORTA_OK;
+}
+
+bool EventPoint::CompletionTime(std::chrono::steady_clock::time_point* out) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!complete_) return false;
+  *out = time_;
+  return true;
+}
+
+//===--- Stream -------------------------------------------------------------------------------===//
+
+Stream::Stream(Device* device) : device_(device) {
+  worker_ = std::thread([this] { WorkerLoop(); });
+}
+
+Stream::~Stream() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+  }
+  work_cv_.notify_one();
+  worker_.join();
+}
+
+porta_status_t Stream::StickyError(porta_be_msg msg) const {
+  return Fail(msg, PORTA_ERROR_DEVICE_LOST, "%s", fault_message_.c_str());
+}
+
+porta_status_t Stream::Enqueue(Command command, porta_be_msg msg) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (faulted_) return StickyError(msg);
+    queue_.push_back(std::move(command));
+  }
+  work_cv_.notify_one();
+  return PORTA_OK;
+}
+
+porta_status_t Stream::Synchronize(porta_be_msg msg) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  idle_cv_.wait(lock, [this] { return queue_.empty() && !busy_; });
+  if (faulted_) return StickyError(msg);
+  return PORTA_OK;
+}
+
+porta_status_t Stream::Query(porta_be_msg msg) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (faulted_) return StickyError(msg);
+  return queue_.empty() && !busy_ ? PORTA_OK : PORTA_NOT_READY;
+}
+
+void Stream::WorkerLoop() {
+  Scratch scratch;
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (;;) {
+    work_cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+    // On stop the queue is drained first, so no recorded event is left incomplete.
+    if (queue_.empty()) return;
+    Command command = std::move(queue_.front());
+    queue_.pop_front();
+    busy_ = true;
+    const bool skip = faulted_;
+    lock.unlock();
+
+    bool failed = false;
+    std::string fault;
+    if (!skip) {
+      if (command.wait) command.wait->Wait(UINT64_MAX);
+      if (command.work) {
+        try {
+          failed = !command.work(&fault, scratch);
+        } catch (const std::bad_alloc&) {
+          failed = true;
+          fault = "host out of memory while executing a stream command";
+        } catch (const std::exception& e) {
+          failed = true;
+          fault = std::string("stream command failed: ") + e.what();
+        }
+      }
+    }
+    // Captured state (argument copies, kernel tables) is released outside the lock.
+    command.work = nullptr;
+    command.wait.reset();
+
+    lock.lock();
+    if (failed && !faulted_) {
+      faulted_ = true;
+      fault_message_ = std::move(fault);
+    }
+    if (command.signal) {
+      const porta_status_t status = faulted_ ? PORTA_ERROR_DEVICE_LOST : PORTA_OK;
+      const std::string message = faulted_ ? fault_message_ : std::string();
+      lock.unlock();
+      command.signal->Complete(status, message);
+      command.signal.reset();
+      lock.lock();
+    }
+    busy_ = false;
+    if (queue_.empty()) idle_cv_.notify_all();
+  }
+}
+
+//===--- Event --------------------------------------------------------------------------------===//
+
+std::shared_ptr<EventPoint> Event::Current() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return point_;
+}
+
+porta_status_t Event::Record(Stream* stream, porta_be_msg msg) {
+  auto point = std::make_shared<EventPoint>();
+  Command command;
+  command.signal = point;
+  const porta_status_t status = stream->Enqueue(std::move(command), msg);
+  if (status != PORTA_OK) {
+    // Recorded behind a fault: the event reports that fault rather than a stale older point.
+    point->Complete(status, msg != nullptr && msg->text != nullptr ? msg->text : "");
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  point_ = std::move(point);
+  return status;
+}
+
+porta_status_t Event::MakeStreamWait(Stream* stream, porta_be_msg msg) {
+  std::shared_ptr<EventPoint> point = Current();
+  if (!point) return PORTA_OK;
+  Command command;
+  command.wait = std::move(point);
+  return stream->Enqueue(std::move(command), msg);
+}
+
+porta_status_t Event::Wait(uint64_t timeout_ns, porta_be_msg msg) {
+  std::shared_ptr<EventPoint> point = Current();
+  if (!point) return PORTA_OK;
+  if (!point->Wait(timeout_ns)) {
+    return Fail(msg, PORTA_ERROR_TIMEOUT, "the event did not complete within %llu ns",
+                static_cast<unsigned long long>(timeout_ns));
+  }
+  return point->Query(msg);
+}
+
+porta_status_t Event::Query(porta_be_msg msg) {
+  std::shared_ptr<EventPoint> point = Current();
+  if (!point) return PORTA_OK;
+  return point->Query(msg);
+}
+
+porta_status_t Event::ElapsedMs(Event* start, Event* end, float* out_ms, porta_be_msg msg) {
+  const char* which[2] = {"start", "end"};
+  Event* events[2] = {start, end};
+  std::shared_ptr<EventPoint> points[2];
+  for (int i = 0; i < 2; ++i) {
+    if (events[i]->flags_ & PORTA_EVENT_DISABLE_TIMING) {
+      return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
+                  "the %s event was created with PORTA_EVENT_DISABLE_TIMING", which[i]);
+    }
+    points[i] = events[i]->Current();
+    if (!points[i]) {
+      return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT, "the %s event was never recorded", which[i]);
+    }
+  }
+  std::chrono::steady_clock::time_point times[2];
+  for (int i = 0; i < 2; ++i) {
+    const porta_status_t status = points[i]->Query(msg);
+    if (status != PORTA_OK) return status;
+    points[i]->CompletionTime(&times[i]);
+  }
+  *out_ms = std::chrono::duration<float, std::milli>(times[1] - times[0]).count();
+  return PORTA_OK;
+}
+
+}  // namespace porta::cpu

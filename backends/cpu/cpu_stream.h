@@ -1,0 +1,112 @@
+// CPU streams (an in-order queue run by a worker thread) and events (points in such a queue).
+#ifndef PORTA_BACKENDS_CPU_CPU_STREAM_H_
+#define PORTA_BACKENDS_CPU_CPU_STREAM_H_
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "backends/cpu/cpu_objects.h"
+#include "backends/cpu/thread_pool.h"
+
+namespace porta::cpu {
+
+// One recording of an event: completes when the stream's worker reaches it. Re-recording an event
+// makes a new point, so a stream that captured the old one keeps waiting for the old one.
+class EventPoint {
+ public:
+  // Marks the point complete with |status| (PORTA_OK or the stream's sticky error) and the time.
+  void Complete(porta_status_t status, const std::string& message);
+  // Waits up to |timeout_ns| (UINT64_MAX: forever); returns whether the point completed.
+  bool Wait(uint64_t timeout_ns);
+  // PORTA_OK, PORTA_NOT_READY or the recorded stream's sticky error (text into msg).
+  porta_status_t Query(porta_be_msg msg);
+  // When complete: writes the completion time and returns true.
+  bool CompletionTime(std::chrono::steady_clock::time_point* out);
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable completed_cv_;
+  bool complete_ = false;
+  porta_status_t status_ = PORTA_OK;
+  std::string message_;
+  std::chrono::steady_clock::time_point time_;
+};
+
+// Work the stream's worker executes. |work| returns false and writes a description into |fault|
+// when the work faulted; it runs with the worker's scratch, used for work-groups it executes.
+struct Command {
+  std::function<bool(std::string* fault, Scratch& scratch)> work;
+  // Completed when the command is reached, even on a faulted stream (so waiters never hang).
+  std::shared_ptr<EventPoint> signal;
+  // The worker blocks until this point completes before going on.
+  std::shared_ptr<EventPoint> wait;
+};
+
+// An asynchronous in-order queue. A fault (a kernel returning nonzero) is sticky: commands queued
+// behind it are skipped, except that events behind it still complete, carrying the fault.
+class Stream {
+ public:
+  // Starts the worker thread. Throws std::system_error when it cannot be started.
+  explicit Stream(Device* device);
+  // Runs what is still queued, then joins the worker.
+  ~Stream();
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+
+  // Queues |command|; returns the sticky error instead once the stream has faulted.
+  porta_status_t Enqueue(Command command, porta_be_msg msg);
+  porta_status_t Synchronize(porta_be_msg msg);
+  porta_status_t Query(porta_be_msg msg);
+
+  Device* device() const { return device_; }
+
+ private:
+  void WorkerLoop();
+  porta_status_t StickyError(porta_be_msg msg) const;
+
+  Device* device_;
+  std::mutex mutex_;
+  std::condition_variable work_cv_;
+  std::condition_variable idle_cv_;
+  std::deque<Command> queue_;
+  bool busy_ = false;
+  bool stop_ = false;
+  bool faulted_ = false;
+  std::string fault_message_;
+  std::thread worker_;
+};
+
+// An event: the point of its latest recording (none until first recorded, which counts as
+// complete).
+class Event {
+ public:
+  Event(Device* device, uint32_t flags) : device_(device), flags_(flags) {}
+
+  porta_status_t Record(Stream* stream, porta_be_msg msg);
+  // Makes |stream| wait for the current recording.
+  porta_status_t MakeStreamWait(Stream* stream, porta_be_msg msg);
+  porta_status_t Wait(uint64_t timeout_ns, porta_be_msg msg);
+  porta_status_t Query(porta_be_msg msg);
+  static porta_status_t ElapsedMs(Event* start, Event* end, float* out_ms, porta_be_msg msg);
+
+  Device* device() const { return device_; }
+
+ private:
+  std::shared_ptr<EventPoint> Current();
+
+  Device* device_;
+  uint32_t flags_;
+  std::mutex mutex_;
+  std::shared_ptr<EventPoint> point_;
+};
+
+}  // namespace porta::cpu
+
+#endif  // PORTA_BACKENDS_CPU_CPU_STREAM_H_
