@@ -1,0 +1,140 @@
+// The runtime-independent corners of porta.h: status names, version reporting and the
+// thread-local last-error message.
+#include <cstdio>
+#include <future>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include <gtest/gtest.h>
+
+#include "porta/porta.h"
+#include "test_support.h"
+
+namespace porta_test {
+namespace {
+
+TEST(StatusStringTest, NamesEveryStatus) {
+  const std::pair<porta_status_t, const char*> kNames[] = {
+      {PORTA_OK, "PORTA_OK"},
+      {PORTA_NOT_READY, "PORTA_NOT_READY"},
+      {PORTA_ERROR_INVALID_ARGUMENT, "PORTA_ERROR_INVALID_ARGUMENT"},
+      {PORTA_ERROR_INVALID_HANDLE, "PORTA_ERROR_INVALID_HANDLE"},
+      {PORTA_ERROR_OUT_OF_MEMORY, "PORTA_ERROR_OUT_OF_MEMORY"},
+      {PORTA_ERROR_UNSUPPORTED, "PORTA_ERROR_UNSUPPORTED"},
+      {PORTA_ERROR_NOT_FOUND, "PORTA_ERROR_NOT_FOUND"},
+      {PORTA_ERROR_OUT_OF_RANGE, "PORTA_ERROR_OUT_OF_RANGE"},
+      {PORTA_ERROR_BUILD_FAILED, "PORTA_ERROR_BUILD_FAILED"},
+      {PORTA_ERROR_DEVICE_LOST, "PORTA_ERROR_DEVICE_LOST"},
+      {PORTA_ERROR_TIMEOUT, "PORTA_ERROR_TIMEOUT"},
+      {PORTA_ERROR_ABI_MISMATCH, "PORTA_ERROR_ABI_MISMATCH"},
+      {PORTA_ERROR_BACKEND, "PORTA_ERROR_BACKEND"},
+  };
+  for (const auto& [status, name] : kNames) {
+    const char* text = porta_status_string(status);
+    ASSERT_NE(text, nullptr) << name;
+    EXPECT_STREQ(text, name);
+  }
+}
+
+TEST(StatusStringTest, UnknownValuesHaveAFixedName) {
+  for (int value : {-1, 13, 100, 0x7fffffff}) {
+    const char* text = porta_status_string(static_cast<porta_status_t>(value));
+    ASSERT_NE(text, nullptr) << value;
+    EXPECT_STREQ(text, "PORTA_STATUS_UNKNOWN") << value;
+  }
+}
+
+TEST(VersionTest, MatchesTheHeaderMacros) {
+  uint32_t major = 99;
+  uint32_t minor = 99;
+  uint32_t patch = 99;
+  porta_version(&major, &minor, &patch);
+  EXPECT_EQ(major, static_cast<uint32_t>(PORTA_VERSION_MAJOR));
+  EXPECT_EQ(minor, static_cast<uint32_t>(PORTA_VERSION_MINOR));
+  EXPECT_EQ(patch, static_cast<uint32_t>(PORTA_VERSION_PATCH));
+
+  char expected[64];
+  std::snprintf(expected, sizeof(expected), "%u.%u.%u", major, minor, patch);
+  ASSERT_NE(porta_version_string(), nullptr);
+  EXPECT_STREQ(porta_version_string(), expected);
+}
+
+TEST(VersionTest, AcceptsNullPointers) {
+  porta_version(nullptr, nullptr, nullptr);
+  uint32_t minor = 99;
+  porta_version(nullptr, &minor, nullptr);
+  EXPECT_EQ(minor, static_cast<uint32_t>(PORTA_VERSION_MINOR));
+}
+
+// Produces a failure whose message names a device index; the runtime has no devices.
+std::string FailWithOutOfRange(porta_runtime_t runtime, uint32_t index) {
+  porta_device_t device = nullptr;
+  EXPECT_EQ(porta_runtime_device(runtime, index, &device), PORTA_ERROR_OUT_OF_RANGE);
+  return porta_last_error_message();
+}
+
+TEST(LastErrorTest, MessageIsPerThread) {
+  CleanEnvironment environment;
+  RuntimePtr runtime;
+  ASSERT_EQ(CreateRuntime({}, &runtime), PORTA_OK) << porta_last_error_message();
+
+  // Thread B fails first, then thread A fails differently while B is still alive; B's message
+  // must not change, and A's must be A's own.
+  std::promise<void> b_failed;
+  std::promise<void> a_failed;
+  std::string b_before;
+  std::string b_after;
+  std::thread b([&] {
+    b_before = FailWithOutOfRange(runtime.get(), 4242);
+    b_failed.set_value();
+    a_failed.get_future().wait();
+    b_after = porta_last_error_message();
+  });
+  b_failed.get_future().wait();
+  std::string a_message;
+  std::thread a([&] {
+    EXPECT_STREQ(porta_last_error_message(), "");
+    uint32_t* null_count = nullptr;
+    EXPECT_EQ(porta_runtime_device_count(runtime.get(), null_count), PORTA_ERROR_INVALID_ARGUMENT);
+    a_message = porta_last_error_message();
+    a_failed.set_value();
+  });
+  a.join();
+  b.join();
+
+  EXPECT_TRUE(ContainsNumber(b_before, 4242)) << b_before;
+  EXPECT_EQ(b_after, b_before);
+  EXPECT_FALSE(a_message.empty());
+  EXPECT_NE(a_message, b_before);
+  EXPECT_FALSE(ContainsNumber(a_message, 4242)) << a_message;
+}
+
+TEST(LastErrorTest, SuccessLeavesTheMessageUnchanged) {
+  CleanEnvironment environment;
+  RuntimePtr runtime;
+  ASSERT_EQ(CreateRuntime({}, &runtime), PORTA_OK);
+  std::string failure = FailWithOutOfRange(runtime.get(), 7);
+  ASSERT_FALSE(failure.empty());
+  uint32_t count = 99;
+  ASSERT_EQ(porta_runtime_device_count(runtime.get(), &count), PORTA_OK);
+  EXPECT_EQ(count, 0u);
+  EXPECT_EQ(porta_last_error_message(), failure);
+}
+
+TEST(LastErrorTest, BadHandlesAndArgumentsFailCleanly) {
+  porta_runtime_t runtime = nullptr;
+  EXPECT_EQ(porta_runtime_create(nullptr, nullptr), PORTA_ERROR_INVALID_ARGUMENT);
+  EXPECT_STRNE(porta_last_error_message(), "");
+  uint32_t count = 0;
+  EXPECT_EQ(porta_runtime_device_count(runtime, &count), PORTA_ERROR_INVALID_HANDLE);
+  EXPECT_STRNE(porta_last_error_message(), "");
+  porta_runtime_options_t options = PORTA_RUNTIME_OPTIONS_INIT;
+  options.struct_size = 1;
+  EXPECT_EQ(porta_runtime_create(&options, &runtime), PORTA_ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(porta_last_error_message()).find("struct_size"), std::string::npos)
+      << porta_last_error_message();
+}
+
+}  // namespace
+}  // namespace porta_test

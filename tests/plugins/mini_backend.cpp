@@ -1,0 +1,571 @@
+// A small but complete in-memory backend used to test the plugin loader. Buffers live in host
+// memory, streams execute every command synchronously at enqueue time, and modules accept the
+// host kernel format, so everything the runtime does with a plugin can be observed end to end.
+//
+// The same source is compiled into several plugins; each compile-time option turns it into one
+// of the cases the loader must handle:
+//   MINI_NAME="x"              table name, also used in device names (required)
+//   MINI_DEVICES_ENV="VAR"     environment variable that overrides the device count (default 1)
+//   MINI_ABI_MAJOR=n           answer this ABI major instead of the header's
+//   MINI_OLD_MINOR             answer ABI 1.0 with a table that ends before the 1.1 slots
+//   MINI_MISSING_STREAM_QUERY  leave the required stream_query slot NULL
+//   MINI_INIT_FAILS            init fails with PORTA_ERROR_BACKEND and a message
+//   MINI_ZERO_DEVICES          report zero devices, with the reason
+//   MINI_NO_ENTRY              do not export porta_backend_entry at all
+//
+// By the ABI's rule a plugin does no work in static constructors: every global here is
+// constant-initialized (enforced with constinit) and all state is created in init.
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "backends/common/message.h"
+#include "porta/porta_backend.h"
+
+#ifndef MINI_NAME
+#error "MINI_NAME must name the test backend"
+#endif
+#ifndef MINI_ABI_MAJOR
+#define MINI_ABI_MAJOR PORTA_BACKEND_ABI_MAJOR
+#endif
+
+using porta::common::Fail;
+using porta::common::SetMessage;
+
+struct porta_be_backend {
+  uint32_t device_count = 0;
+  const porta_backend_host_t* host = nullptr;
+};
+
+struct porta_be_device {
+  porta_be_backend* backend = nullptr;
+  uint32_t index = 0;
+};
+
+struct porta_be_buffer {
+  porta_be_device* device = nullptr;
+  uint8_t* data = nullptr;
+  uint64_t size = 0;
+  porta_memory_kind_t kind = PORTA_MEMORY_DEVICE;
+};
+
+struct porta_be_stream {
+  porta_be_device* device = nullptr;
+  // First fault of the stream; once set, every later command returns it.
+  porta_status_t sticky = PORTA_OK;
+  std::string sticky_message;
+};
+
+struct porta_be_event {
+  porta_be_device* device = nullptr;
+  uint32_t flags = 0;
+  // Recording and reading may come from different threads.
+  std::mutex mutex;
+  bool recorded = false;
+  std::chrono::steady_clock::time_point time;
+  porta_status_t status = PORTA_OK;
+  std::string message;
+};
+
+struct porta_be_kernel {
+  std::string name;
+  porta_host_kernel_fn fn = nullptr;
+};
+
+struct porta_be_module {
+  std::vector<std::unique_ptr<porta_be_kernel>> kernels;
+};
+
+namespace {
+
+constexpr uint64_t kGlobalMemoryBytes = 256ull << 20;
+constexpr uint64_t kMaxAllocationBytes = 64ull << 20;
+constexpr uint32_t kMaxWorkGroupSize = 256;
+constexpr uint64_t kLocalMemoryBytes = 32u << 10;
+constexpr uint32_t kMaxDevices = 8;
+
+// Every command on a faulted stream fails with the stream's first error.
+porta_status_t CheckSticky(const porta_be_stream* stream, porta_be_msg msg) {
+  if (stream->sticky == PORTA_OK) return PORTA_OK;
+  return Fail(msg, stream->sticky, "%s", stream->sticky_message.c_str());
+}
+
+[[maybe_unused]] porta_status_t ReadDeviceCount(uint32_t* out_count, porta_be_msg msg) {
+  *out_count = 1;
+#ifdef MINI_DEVICES_ENV
+  const char* text = std::getenv(MINI_DEVICES_ENV);
+  if (text != nullptr && *text != '\0') {
+    char* end = nullptr;
+    unsigned long value = std::strtoul(text, &end, 10);
+    if (*end != '\0' || value > kMaxDevices) {
+      return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT, "%s=\"%s\" is not a device count 0..%u",
+                  MINI_DEVICES_ENV, text, kMaxDevices);
+    }
+    *out_count = static_cast<uint32_t>(value);
+  }
+#else
+  (void)msg;
+#endif
+  return PORTA_OK;
+}
+
+porta_status_t Init(const porta_backend_host_t* host, porta_be_backend_t* out_backend,
+                    porta_be_msg msg) {
+#ifdef MINI_INIT_FAILS
+  (void)host;
+  (void)out_backend;
+  return Fail(msg, PORTA_ERROR_BACKEND, "mini %s: simulated driver failure (code 42)", MINI_NAME);
+#else
+  uint32_t count = 0;
+  porta_status_t status = ReadDeviceCount(&count, msg);
+  if (status != PORTA_OK) return status;
+#ifdef MINI_ZERO_DEVICES
+  count = 0;
+#endif
+  auto* backend = new (std::nothrow) porta_be_backend;
+  if (backend == nullptr) return Fail(msg, PORTA_ERROR_OUT_OF_MEMORY, "mini: no memory");
+  backend->device_count = count;
+  backend->host = host;
+  if (host->log != nullptr) {
+    std::string text =
+        std::string("mini ") + MINI_NAME + ": " + std::to_string(count) + " device(s)";
+    host->log(host->log_user, PORTA_LOG_INFO, text.c_str());
+  }
+  *out_backend = backend;
+  return PORTA_OK;
+#endif
+}
+
+void Shutdown(porta_be_backend_t backend) {
+  delete backend;
+}
+
+porta_status_t DeviceCount(porta_be_backend_t backend, uint32_t* out_count, porta_be_msg msg) {
+  *out_count = backend->device_count;
+  if (backend->device_count == 0) {
+#ifdef MINI_ZERO_DEVICES
+    SetMessage(msg, "mini %s: no devices on a simulated empty machine", MINI_NAME);
+#else
+    SetMessage(msg, "mini %s: device count set to 0 by the environment", MINI_NAME);
+#endif
+  }
+  return PORTA_OK;
+}
+
+porta_status_t DeviceOpen(porta_be_backend_t backend, uint32_t index, porta_be_device_t* out_device,
+                          porta_be_msg msg) {
+  if (index >= backend->device_count) {
+    return Fail(msg, PORTA_ERROR_OUT_OF_RANGE, "mini: device index %u >= count %u", index,
+                backend->device_count);
+  }
+  auto* device = new (std::nothrow) porta_be_device{backend, index};
+  if (device == nullptr) return Fail(msg, PORTA_ERROR_OUT_OF_MEMORY, "mini: no memory");
+  *out_device = device;
+  return PORTA_OK;
+}
+
+void DeviceClose(porta_be_device_t device) {
+  delete device;
+}
+
+void CopyName(char* dst, size_t capacity, const std::string& text) {
+  size_t n = std::min(capacity - 1, text.size());
+  std::memcpy(dst, text.data(), n);
+  dst[n] = '\0';
+}
+
+porta_status_t DeviceGetInfo(porta_be_device_t device, porta_device_info_t* info,
+                             porta_be_msg /*msg*/) {
+  CopyName(info->name, sizeof(info->name),
+           std::string(MINI_NAME) + " device " + std::to_string(device->index));
+  CopyName(info->vendor, sizeof(info->vendor), "Porta tests");
+  CopyName(info->backend, sizeof(info->backend), MINI_NAME);
+  info->type = PORTA_DEVICE_TYPE_ACCELERATOR;
+  CopyName(info->architecture, sizeof(info->architecture), "host-memory");
+  CopyName(info->driver_version, sizeof(info->driver_version), "1.0");
+  info->backend_device_index = device->index;
+  info->global_memory_bytes = kGlobalMemoryBytes;
+  info->max_allocation_bytes = kMaxAllocationBytes;
+  info->compute_units = 1;
+  info->max_work_group_size = kMaxWorkGroupSize;
+  info->max_work_group_dims[0] = kMaxWorkGroupSize;
+  info->max_work_group_dims[1] = kMaxWorkGroupSize;
+  info->max_work_group_dims[2] = 64;
+  info->max_grid_dims[0] = 65535;
+  info->max_grid_dims[1] = 65535;
+  info->max_grid_dims[2] = 65535;
+  info->local_memory_bytes = kLocalMemoryBytes;
+  info->subgroup_sizes[0] = 1;
+  info->subgroup_size_count = 1;
+  info->capabilities = PORTA_CAP_INT64 | PORTA_CAP_INT8 | PORTA_CAP_HOST_VISIBLE_MEMORY |
+                       PORTA_CAP_UNIFIED_MEMORY | PORTA_CAP_TIMESTAMPS;
+  info->kernel_formats = PORTA_FORMAT_BIT(PORTA_FORMAT_HOST);
+  // Distinct per plugin and device so that UUID-based matching can tell the devices apart.
+  for (size_t i = 0; i < sizeof(info->uuid); ++i) {
+    const char* name = MINI_NAME;
+    info->uuid[i] = static_cast<uint8_t>(i < std::strlen(name) ? name[i] : device->index + 1);
+  }
+  return PORTA_OK;
+}
+
+porta_status_t BufferAlloc(porta_be_device_t device, uint64_t size, porta_memory_kind_t kind,
+                           porta_be_buffer_t* out_buffer, porta_be_msg msg) {
+  auto* buffer = new (std::nothrow) porta_be_buffer{device, nullptr, size, kind};
+  if (buffer == nullptr) return Fail(msg, PORTA_ERROR_OUT_OF_MEMORY, "mini: no memory");
+  buffer->data = static_cast<uint8_t*>(std::malloc(static_cast<size_t>(size)));
+  if (buffer->data == nullptr) {
+    delete buffer;
+    return Fail(msg, PORTA_ERROR_OUT_OF_MEMORY, "mini: malloc of %llu bytes failed",
+                static_cast<unsigned long long>(size));
+  }
+  *out_buffer = buffer;
+  return PORTA_OK;
+}
+
+void BufferFree(porta_be_buffer_t buffer) {
+  std::free(buffer->data);
+  delete buffer;
+}
+
+porta_status_t BufferMap(porta_be_buffer_t buffer, uint64_t offset, uint64_t /*size*/,
+                         void** out_ptr, porta_be_msg /*msg*/) {
+  *out_ptr = buffer->data + offset;
+  return PORTA_OK;
+}
+
+porta_status_t BufferUnmap(porta_be_buffer_t /*buffer*/, porta_be_msg /*msg*/) {
+  return PORTA_OK;
+}
+
+porta_status_t StreamCreate(porta_be_device_t device, porta_be_stream_t* out_stream,
+                            porta_be_msg msg) {
+  auto* stream = new (std::nothrow) porta_be_stream;
+  if (stream == nullptr) return Fail(msg, PORTA_ERROR_OUT_OF_MEMORY, "mini: no memory");
+  stream->device = device;
+  *out_stream = stream;
+  return PORTA_OK;
+}
+
+void StreamDestroy(porta_be_stream_t stream) {
+  delete stream;
+}
+
+// Commands run at enqueue time, so waiting only has to report a fault.
+porta_status_t StreamSynchronize(porta_be_stream_t stream, porta_be_msg msg) {
+  return CheckSticky(stream, msg);
+}
+
+[[maybe_unused]] porta_status_t StreamQuery(porta_be_stream_t stream, porta_be_msg msg) {
+  return CheckSticky(stream, msg);
+}
+
+porta_status_t CopyHostToDevice(porta_be_stream_t stream, porta_be_buffer_t dst,
+                                uint64_t dst_offset, const void* src, uint64_t size,
+                                porta_be_msg msg) {
+  if (porta_status_t status = CheckSticky(stream, msg); status != PORTA_OK) return status;
+  std::memcpy(dst->data + dst_offset, src, static_cast<size_t>(size));
+  return PORTA_OK;
+}
+
+porta_status_t CopyDeviceToHost(porta_be_stream_t stream, void* dst, porta_be_buffer_t src,
+                                uint64_t src_offset, uint64_t size, porta_be_msg msg) {
+  if (porta_status_t status = CheckSticky(stream, msg); status != PORTA_OK) return status;
+  std::memcpy(dst, src->data + src_offset, static_cast<size_t>(size));
+  return PORTA_OK;
+}
+
+porta_status_t CopyDeviceToDevice(porta_be_stream_t stream, porta_be_buffer_t dst,
+                                  uint64_t dst_offset, porta_be_buffer_t src, uint64_t src_offset,
+                                  uint64_t size, porta_be_msg msg) {
+  if (porta_status_t status = CheckSticky(stream, msg); status != PORTA_OK) return status;
+  std::memmove(dst->data + dst_offset, src->data + src_offset, static_cast<size_t>(size));
+  return PORTA_OK;
+}
+
+porta_status_t FillBuffer(porta_be_stream_t stream, porta_be_buffer_t dst, uint64_t offset,
+                          uint64_t size, const void* pattern, uint32_t pattern_size,
+                          porta_be_msg msg) {
+  if (porta_status_t status = CheckSticky(stream, msg); status != PORTA_OK) return status;
+  for (uint64_t i = 0; i < size; i += pattern_size) {
+    std::memcpy(dst->data + offset + i, pattern, pattern_size);
+  }
+  return PORTA_OK;
+}
+
+porta_status_t EventCreate(porta_be_device_t device, uint32_t flags, porta_be_event_t* out_event,
+                           porta_be_msg msg) {
+  auto* event = new (std::nothrow) porta_be_event;
+  if (event == nullptr) return Fail(msg, PORTA_ERROR_OUT_OF_MEMORY, "mini: no memory");
+  event->device = device;
+  event->flags = flags;
+  *out_event = event;
+  return PORTA_OK;
+}
+
+void EventDestroy(porta_be_event_t event) {
+  delete event;
+}
+
+porta_status_t EventRecord(porta_be_event_t event, porta_be_stream_t stream, porta_be_msg /*msg*/) {
+  std::lock_guard<std::mutex> lock(event->mutex);
+  event->recorded = true;
+  event->time = std::chrono::steady_clock::now();
+  event->status = stream->sticky;
+  event->message = stream->sticky_message;
+  return PORTA_OK;
+}
+
+// Work before the event has already run, so the wait only has to propagate a fault.
+porta_status_t StreamWaitEvent(porta_be_stream_t stream, porta_be_event_t /*event*/,
+                               porta_be_msg msg) {
+  return CheckSticky(stream, msg);
+}
+
+porta_status_t EventQuery(porta_be_event_t event, porta_be_msg msg) {
+  std::lock_guard<std::mutex> lock(event->mutex);
+  if (event->status != PORTA_OK) return Fail(msg, event->status, "%s", event->message.c_str());
+  return PORTA_OK;
+}
+
+porta_status_t EventWait(porta_be_event_t event, uint64_t /*timeout_ns*/, porta_be_msg msg) {
+  return EventQuery(event, msg);
+}
+
+porta_status_t EventElapsedMs(porta_be_event_t start, porta_be_event_t end, float* out_ms,
+                              porta_be_msg msg) {
+  std::chrono::steady_clock::time_point t0;
+  std::chrono::steady_clock::time_point t1;
+  {
+    std::lock_guard<std::mutex> lock(start->mutex);
+    if (!start->recorded || (start->flags & PORTA_EVENT_DISABLE_TIMING) != 0) {
+      return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT, "mini: start event has no timestamp");
+    }
+    t0 = start->time;
+  }
+  {
+    std::lock_guard<std::mutex> lock(end->mutex);
+    if (!end->recorded || (end->flags & PORTA_EVENT_DISABLE_TIMING) != 0) {
+      return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT, "mini: end event has no timestamp");
+    }
+    t1 = end->time;
+  }
+  *out_ms = std::chrono::duration<float, std::milli>(t1 - t0).count();
+  return PORTA_OK;
+}
+
+porta_status_t ModuleLoad(porta_be_device_t /*device*/, const porta_module_source_t* source,
+                          porta_be_module_t* out_module, porta_be_msg msg) {
+  if (source->format != PORTA_FORMAT_HOST) {
+    return Fail(msg, PORTA_ERROR_UNSUPPORTED, "mini: only the host kernel format is accepted");
+  }
+  if (source->data == nullptr || source->size % sizeof(porta_host_kernel_t) != 0) {
+    return Fail(msg, PORTA_ERROR_BUILD_FAILED,
+                "mini: host module size %zu is not a multiple of porta_host_kernel_t (%zu)",
+                source->size, sizeof(porta_host_kernel_t));
+  }
+  auto module = std::make_unique<porta_be_module>();
+  const auto* entries = static_cast<const porta_host_kernel_t*>(source->data);
+  for (size_t i = 0; i < source->size / sizeof(porta_host_kernel_t); ++i) {
+    if (entries[i].name == nullptr || entries[i].fn == nullptr) {
+      return Fail(msg, PORTA_ERROR_BUILD_FAILED, "mini: host kernel entry %zu has no %s", i,
+                  entries[i].name == nullptr ? "name" : "function");
+    }
+    module->kernels.push_back(
+        std::make_unique<porta_be_kernel>(porta_be_kernel{entries[i].name, entries[i].fn}));
+  }
+  for (uint32_t i = 0; i < source->entry_count; ++i) {
+    const char* wanted = source->entry_names[i];
+    bool found = std::any_of(module->kernels.begin(), module->kernels.end(),
+                             [&](const auto& kernel) { return kernel->name == wanted; });
+    if (!found) return Fail(msg, PORTA_ERROR_NOT_FOUND, "mini: no kernel named '%s'", wanted);
+  }
+  *out_module = module.release();
+  return PORTA_OK;
+}
+
+void ModuleDestroy(porta_be_module_t module) {
+  delete module;
+}
+
+porta_status_t ModuleGetKernel(porta_be_module_t module, const char* name,
+                               porta_be_kernel_t* out_kernel, porta_be_msg msg) {
+  for (const auto& kernel : module->kernels) {
+    if (kernel->name == name) {
+      *out_kernel = kernel.get();
+      return PORTA_OK;
+    }
+  }
+  return Fail(msg, PORTA_ERROR_NOT_FOUND, "mini: no kernel named '%s'", name);
+}
+
+porta_status_t KernelLaunch(porta_be_stream_t stream, porta_be_kernel_t kernel,
+                            const porta_launch_config_t* config, const porta_be_arg_t* args,
+                            uint32_t arg_count, porta_be_msg msg) {
+  if (porta_status_t status = CheckSticky(stream, msg); status != PORTA_OK) return status;
+  std::vector<porta_host_arg_t> host_args(arg_count);
+  for (uint32_t i = 0; i < arg_count; ++i) {
+    if (args[i].kind == PORTA_ARG_BUFFER) {
+      host_args[i].ptr = args[i].buffer->data + args[i].offset;
+      host_args[i].size = args[i].buffer->size - args[i].offset;
+    } else {
+      host_args[i].ptr = const_cast<void*>(args[i].scalar);
+      host_args[i].size = args[i].scalar_size;
+    }
+  }
+  // Rounded up to the alignment, as aligned_alloc requires a multiple of it.
+  uint64_t local_bytes = (config->local_memory_bytes + 63) / 64 * 64;
+  std::unique_ptr<void, decltype(&std::free)> local(
+      local_bytes == 0 ? nullptr : std::aligned_alloc(64, static_cast<size_t>(local_bytes)),
+      &std::free);
+  if (local_bytes != 0 && local == nullptr) {
+    return Fail(msg, PORTA_ERROR_OUT_OF_MEMORY, "mini: no memory for %llu bytes of local memory",
+                static_cast<unsigned long long>(local_bytes));
+  }
+  porta_host_group_t group = {};
+  for (int d = 0; d < 3; ++d) {
+    group.group_count[d] = config->grid[d];
+    group.group_size[d] = config->block[d];
+  }
+  group.local_memory = local.get();
+  group.local_memory_bytes = config->local_memory_bytes;
+  group.args = host_args.data();
+  group.arg_count = arg_count;
+  for (uint32_t z = 0; z < config->grid[2]; ++z) {
+    for (uint32_t y = 0; y < config->grid[1]; ++y) {
+      for (uint32_t x = 0; x < config->grid[0]; ++x) {
+        group.group_id[0] = x;
+        group.group_id[1] = y;
+        group.group_id[2] = z;
+        int32_t result = kernel->fn(&group);
+        if (result != 0) {
+          // A fault is reported by the next synchronize, like on an asynchronous device.
+          stream->sticky = PORTA_ERROR_DEVICE_LOST;
+          stream->sticky_message = "mini: kernel '" + kernel->name + "' returned " +
+                                   std::to_string(result) + " in work-group (" + std::to_string(x) +
+                                   ", " + std::to_string(y) + ", " + std::to_string(z) + ")";
+          return PORTA_OK;
+        }
+      }
+    }
+  }
+  return PORTA_OK;
+}
+
+[[maybe_unused]] porta_status_t BufferNativeHandle(porta_be_buffer_t buffer, uint64_t* out_handle,
+                                                   porta_be_msg /*msg*/) {
+  *out_handle = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(buffer->data));
+  return PORTA_OK;
+}
+
+// Both devices belong to this backend and all memory is host memory.
+[[maybe_unused]] porta_status_t CopyPeer(porta_be_stream_t stream, porta_be_buffer_t dst,
+                                         uint64_t dst_offset, porta_be_buffer_t src,
+                                         uint64_t src_offset, uint64_t size, porta_be_msg msg) {
+  return CopyDeviceToDevice(stream, dst, dst_offset, src, src_offset, size, msg);
+}
+
+// The ABI 1.0 variant still fills the 1.1 slots, with functions that fail loudly: a runtime that
+// read past the table's struct_size would call them and the tests would see this error.
+[[maybe_unused]] porta_status_t TripwireNativeHandle(porta_be_buffer_t, uint64_t*,
+                                                     porta_be_msg msg) {
+  return Fail(msg, PORTA_ERROR_BACKEND,
+              "mini: buffer_native_handle called although it lies beyond struct_size");
+}
+
+[[maybe_unused]] porta_status_t TripwireCopyPeer(porta_be_stream_t, porta_be_buffer_t, uint64_t,
+                                                 porta_be_buffer_t, uint64_t, uint64_t,
+                                                 porta_be_msg msg) {
+  return Fail(msg, PORTA_ERROR_BACKEND,
+              "mini: copy_peer called although it lies beyond struct_size");
+}
+
+#ifdef MINI_OLD_MINOR
+constexpr size_t kTableSize = offsetof(porta_backend_table_t, buffer_native_handle);
+constexpr uint32_t kAbiMinor = 0;
+#else
+constexpr size_t kTableSize = sizeof(porta_backend_table_t);
+constexpr uint32_t kAbiMinor = PORTA_BACKEND_ABI_MINOR;
+#endif
+
+constinit const porta_backend_table_t kTable = {
+    .struct_size = kTableSize,
+    .abi_major = MINI_ABI_MAJOR,
+    .abi_minor = kAbiMinor,
+    .name = MINI_NAME,
+    .init = Init,
+    .shutdown = Shutdown,
+    .device_count = DeviceCount,
+    .device_open = DeviceOpen,
+    .device_close = DeviceClose,
+    .device_get_info = DeviceGetInfo,
+    .buffer_alloc = BufferAlloc,
+    .buffer_free = BufferFree,
+    .buffer_map = BufferMap,
+    .buffer_unmap = BufferUnmap,
+    .stream_create = StreamCreate,
+    .stream_destroy = StreamDestroy,
+    .stream_synchronize = StreamSynchronize,
+#ifdef MINI_MISSING_STREAM_QUERY
+    .stream_query = nullptr,
+#else
+    .stream_query = StreamQuery,
+#endif
+    .copy_host_to_device = CopyHostToDevice,
+    .copy_device_to_host = CopyDeviceToHost,
+    .copy_device_to_device = CopyDeviceToDevice,
+    .fill_buffer = FillBuffer,
+    .event_create = EventCreate,
+    .event_destroy = EventDestroy,
+    .event_record = EventRecord,
+    .stream_wait_event = StreamWaitEvent,
+    .event_wait = EventWait,
+    .event_query = EventQuery,
+    .event_elapsed_ms = EventElapsedMs,
+    .module_load = ModuleLoad,
+    .module_destroy = ModuleDestroy,
+    .module_get_kernel = ModuleGetKernel,
+    .kernel_launch = KernelLaunch,
+#ifdef MINI_OLD_MINOR
+    .buffer_native_handle = TripwireNativeHandle,
+    .copy_peer = TripwireCopyPeer,
+#else
+    .buffer_native_handle = BufferNativeHandle,
+    .copy_peer = CopyPeer,
+#endif
+};
+
+porta_status_t Entry(const porta_backend_host_t* host, const porta_backend_table_t** out_table,
+                     porta_be_msg msg) {
+  // The ABI-2 variant answers regardless, so that refusing it is the runtime's job.
+  if (MINI_ABI_MAJOR == PORTA_BACKEND_ABI_MAJOR && host->abi_major != PORTA_BACKEND_ABI_MAJOR) {
+    return Fail(msg, PORTA_ERROR_ABI_MISMATCH, "mini %s implements ABI major %u, offered %u",
+                MINI_NAME, PORTA_BACKEND_ABI_MAJOR, host->abi_major);
+  }
+  *out_table = &kTable;
+  return PORTA_OK;
+}
+
+}  // namespace
+
+#ifdef MINI_NO_ENTRY
+// A plugin whose author forgot to export the entry: the function exists but stays hidden.
+extern "C" porta_status_t porta_mini_hidden_entry(const porta_backend_host_t* host,
+                                                  const porta_backend_table_t** out_table,
+                                                  porta_be_msg msg) {
+  return Entry(host, out_table, msg);
+}
+#else
+PORTA_BACKEND_EXPORT porta_status_t porta_backend_entry(const porta_backend_host_t* host,
+                                                        const porta_backend_table_t** out_table,
+                                                        porta_be_msg msg) {
+  return Entry(host, out_table, msg);
+}
+#endif
