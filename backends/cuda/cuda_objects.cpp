@@ -1,0 +1,626 @@
+// Memory, streams, events, modules and launches of the CUDA backend.
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "backends/common/message.h"
+#include "backends/cuda/cuda_backend.h"
+
+namespace porta::cuda {
+namespace {
+
+using common::Fail;
+
+Device* AsDevice(porta_be_device_t device) {
+  return reinterpret_cast<Device*>(device);
+}
+Buffer* AsBuffer(porta_be_buffer_t buffer) {
+  return reinterpret_cast<Buffer*>(buffer);
+}
+Stream* AsStream(porta_be_stream_t stream) {
+  return reinterpret_cast<Stream*>(stream);
+}
+Event* AsEvent(porta_be_event_t event) {
+  return reinterpret_cast<Event*>(event);
+}
+Module* AsModule(porta_be_module_t module) {
+  return reinterpret_cast<Module*>(module);
+}
+Kernel* AsKernel(porta_be_kernel_t kernel) {
+  return reinterpret_cast<Kernel*>(kernel);
+}
+
+// The default dynamic + static shared memory limit; beyond it a kernel must opt in.
+constexpr uint64_t kDefaultSharedLimit = 48 * 1024;
+
+// Returns the sticky error of |sticky| (with its message) or PORTA_OK.
+porta_status_t StickyStatus(StickyError* sticky, porta_be_msg msg) {
+  std::lock_guard<std::mutex> lock(sticky->mutex);
+  if (sticky->status != PORTA_OK) common::SetMessage(msg, "%s", sticky->message.c_str());
+  return sticky->status;
+}
+
+// Reports a failed driver call made for work on a stream; a device fault becomes sticky.
+porta_status_t StreamFail(const Driver& driver, StickyError* sticky, CUresult result,
+                          const char* what, porta_be_msg msg) {
+  const porta_status_t status = Driver::StatusOf(result);
+  const std::string text = std::string(what) + " failed: " + driver.ErrorText(result);
+  if (status == PORTA_ERROR_DEVICE_LOST && sticky != nullptr) {
+    std::lock_guard<std::mutex> lock(sticky->mutex);
+    if (sticky->status == PORTA_OK) {
+      sticky->status = status;
+      sticky->message = "the device faulted: " + text;
+    }
+  }
+  return Fail(msg, status, "%s", text.c_str());
+}
+
+// Common prologue of stream work: the sticky error, then the device's context.
+porta_status_t BeginStreamWork(Stream* stream, porta_be_msg msg) {
+  const porta_status_t sticky = StickyStatus(stream->sticky.get(), msg);
+  if (sticky != PORTA_OK) return sticky;
+  return MakeCurrent(stream->device, msg);
+}
+
+porta_status_t StreamResult(Stream* stream, CUresult result, const char* what, porta_be_msg msg) {
+  if (result == CUDA_SUCCESS) return PORTA_OK;
+  return StreamFail(*stream->device->driver, stream->sticky.get(), result, what, msg);
+}
+
+}  // namespace
+
+porta_status_t BufferAlloc(porta_be_device_t be, uint64_t size, porta_memory_kind_t kind,
+                           porta_be_buffer_t* out_buffer, porta_be_msg msg) {
+  Device* device = AsDevice(be);
+  const Driver& driver = *device->driver;
+  const porta_status_t current = MakeCurrent(device, msg);
+  if (current != PORTA_OK) return current;
+  auto buffer = std::make_unique<Buffer>();
+  buffer->device = device;
+  buffer->size = size;
+  if (kind == PORTA_MEMORY_HOST_VISIBLE) {
+    if (!device->can_map_host) {
+      return Fail(msg, PORTA_ERROR_UNSUPPORTED,
+                  "CUDA device %u cannot map host memory (CU_DEVICE_ATTRIBUTE_CAN_MAP_HOST_MEMORY "
+                  "is 0)",
+                  device->index);
+    }
+    // Pinned host memory mapped into the device: the host maps it without a copy, and kernels
+    // read it across the bus.
+    CUresult result = driver.cuMemHostAlloc(&buffer->host, size,
+                                            CU_MEMHOSTALLOC_DEVICEMAP | CU_MEMHOSTALLOC_PORTABLE);
+    if (result != CUDA_SUCCESS) {
+      const std::string what = "cuMemHostAlloc of " + std::to_string(size) + " bytes";
+      return driver.Fail(result, what.c_str(), msg);
+    }
+    result = driver.cuMemHostGetDevicePointer_v2(&buffer->pointer, buffer->host, 0);
+    if (result != CUDA_SUCCESS) {
+      driver.cuMemFreeHost(buffer->host);
+      return driver.Fail(result, "cuMemHostGetDevicePointer", msg);
+    }
+  } else {
+    const CUresult result = driver.cuMemAlloc_v2(&buffer->pointer, size);
+    if (result != CUDA_SUCCESS) {
+      const std::string what = "cuMemAlloc of " + std::to_string(size) + " bytes";
+      return driver.Fail(result, what.c_str(), msg);
+    }
+  }
+  *out_buffer = reinterpret_cast<porta_be_buffer_t>(buffer.release());
+  return PORTA_OK;
+}
+
+void BufferFree(porta_be_buffer_t be) {
+  Buffer* buffer = AsBuffer(be);
+  const Driver& driver = *buffer->device->driver;
+  MakeCurrent(buffer->device, nullptr);
+  if (buffer->host != nullptr) {
+    driver.cuMemFreeHost(buffer->host);
+  } else {
+    driver.cuMemFree_v2(buffer->pointer);
+  }
+  delete buffer;
+}
+
+porta_status_t BufferMap(porta_be_buffer_t be, uint64_t offset, uint64_t size, void** out_ptr,
+                         porta_be_msg msg) {
+  (void)size;
+  Buffer* buffer = AsBuffer(be);
+  if (buffer->host == nullptr) {
+    return Fail(msg, PORTA_ERROR_UNSUPPORTED, "a device-local CUDA buffer cannot be mapped");
+  }
+  *out_ptr = static_cast<unsigned char*>(buffer->host) + offset;
+  return PORTA_OK;
+}
+
+porta_status_t BufferUnmap(porta_be_buffer_t be, porta_be_msg msg) {
+  (void)msg;
+  // Mapped pinned memory is coherent with the device: nothing to flush.
+  (void)be;
+  return PORTA_OK;
+}
+
+porta_status_t BufferNativeHandle(porta_be_buffer_t be, uint64_t* out_handle, porta_be_msg msg) {
+  (void)msg;
+  *out_handle = static_cast<uint64_t>(AsBuffer(be)->pointer);
+  return PORTA_OK;
+}
+
+porta_status_t StreamCreate(porta_be_device_t be, porta_be_stream_t* out_stream, porta_be_msg msg) {
+  Device* device = AsDevice(be);
+  const porta_status_t current = MakeCurrent(device, msg);
+  if (current != PORTA_OK) return current;
+  auto stream = std::make_unique<Stream>();
+  stream->device = device;
+  // Non-blocking: no implicit ordering against the legacy default stream, which other CUDA code
+  // in the process may be using.
+  const CUresult result = device->driver->cuStreamCreate(&stream->stream, CU_STREAM_NON_BLOCKING);
+  if (result != CUDA_SUCCESS) return device->driver->Fail(result, "cuStreamCreate", msg);
+  *out_stream = reinterpret_cast<porta_be_stream_t>(stream.release());
+  return PORTA_OK;
+}
+
+void StreamDestroy(porta_be_stream_t be) {
+  Stream* stream = AsStream(be);
+  MakeCurrent(stream->device, nullptr);
+  stream->device->driver->cuStreamDestroy_v2(stream->stream);
+  delete stream;
+}
+
+porta_status_t StreamSynchronize(porta_be_stream_t be, porta_be_msg msg) {
+  Stream* stream = AsStream(be);
+  const porta_status_t begin = BeginStreamWork(stream, msg);
+  if (begin != PORTA_OK) return begin;
+  return StreamResult(stream, stream->device->driver->cuStreamSynchronize(stream->stream),
+                      "cuStreamSynchronize", msg);
+}
+
+porta_status_t StreamQuery(porta_be_stream_t be, porta_be_msg msg) {
+  Stream* stream = AsStream(be);
+  const porta_status_t begin = BeginStreamWork(stream, msg);
+  if (begin != PORTA_OK) return begin;
+  const CUresult result = stream->device->driver->cuStreamQuery(stream->stream);
+  if (result == CUDA_ERROR_NOT_READY) return PORTA_NOT_READY;
+  return StreamResult(stream, result, "cuStreamQuery", msg);
+}
+
+porta_status_t CopyHostToDevice(porta_be_stream_t be, porta_be_buffer_t dst, uint64_t dst_offset,
+                                const void* src, uint64_t size, porta_be_msg msg) {
+  Stream* stream = AsStream(be);
+  const porta_status_t begin = BeginStreamWork(stream, msg);
+  if (begin != PORTA_OK) return begin;
+  // From pageable memory the driver stages the data before returning, so |src| may change
+  // afterwards; from pinned memory the copy is truly asynchronous, as the API contract allows.
+  const CUresult result = stream->device->driver->cuMemcpyHtoDAsync_v2(
+      AsBuffer(dst)->pointer + dst_offset, src, size, stream->stream);
+  return StreamResult(stream, result, "cuMemcpyHtoDAsync", msg);
+}
+
+porta_status_t CopyDeviceToHost(porta_be_stream_t be, void* dst, porta_be_buffer_t src,
+                                uint64_t src_offset, uint64_t size, porta_be_msg msg) {
+  Stream* stream = AsStream(be);
+  const porta_status_t begin = BeginStreamWork(stream, msg);
+  if (begin != PORTA_OK) return begin;
+  const CUresult result = stream->device->driver->cuMemcpyDtoHAsync_v2(
+      dst, AsBuffer(src)->pointer + src_offset, size, stream->stream);
+  return StreamResult(stream, result, "cuMemcpyDtoHAsync", msg);
+}
+
+porta_status_t CopyDeviceToDevice(porta_be_stream_t be, porta_be_buffer_t dst, uint64_t dst_offset,
+                                  porta_be_buffer_t src, uint64_t src_offset, uint64_t size,
+                                  porta_be_msg msg) {
+  Stream* stream = AsStream(be);
+  const porta_status_t begin = BeginStreamWork(stream, msg);
+  if (begin != PORTA_OK) return begin;
+  const CUresult result = stream->device->driver->cuMemcpyDtoDAsync_v2(
+      AsBuffer(dst)->pointer + dst_offset, AsBuffer(src)->pointer + src_offset, size,
+      stream->stream);
+  return StreamResult(stream, result, "cuMemcpyDtoDAsync", msg);
+}
+
+porta_status_t CopyPeer(porta_be_stream_t be, porta_be_buffer_t dst_be, uint64_t dst_offset,
+                        porta_be_buffer_t src_be, uint64_t src_offset, uint64_t size,
+                        porta_be_msg msg) {
+  Stream* stream = AsStream(be);
+  Buffer* dst = AsBuffer(dst_be);
+  Buffer* src = AsBuffer(src_be);
+  const porta_status_t begin = BeginStreamWork(stream, msg);
+  if (begin != PORTA_OK) return begin;
+  Device* here = stream->device;
+  Device* other = dst->device == here ? src->device : dst->device;
+  const Driver& driver = *here->driver;
+  int can_access = 0;
+  CUresult result = driver.cuDeviceCanAccessPeer(&can_access, here->device, other->device);
+  if (result != CUDA_SUCCESS) return driver.Fail(result, "cuDeviceCanAccessPeer", msg);
+  if (can_access == 0) {
+    return Fail(msg, PORTA_ERROR_UNSUPPORTED,
+                "CUDA devices %u and %u have no peer path (cuDeviceCanAccessPeer is 0)",
+                here->index, other->index);
+  }
+  {
+    Backend* backend = here->backend;
+    std::lock_guard<std::mutex> lock(backend->peer_mutex);
+    const auto pair = std::make_pair(here->device, other->device);
+    if (backend->peers_enabled.count(pair) == 0) {
+      result = driver.cuCtxEnablePeerAccess(other->context, 0);
+      if (result != CUDA_SUCCESS && result != CUDA_ERROR_PEER_ACCESS_ALREADY_ENABLED) {
+        return driver.Fail(result, "cuCtxEnablePeerAccess", msg);
+      }
+      backend->peers_enabled.insert(pair);
+    }
+  }
+  result = driver.cuMemcpyPeerAsync(dst->pointer + dst_offset, dst->device->context,
+                                    src->pointer + src_offset, src->device->context, size,
+                                    stream->stream);
+  return StreamResult(stream, result, "cuMemcpyPeerAsync", msg);
+}
+
+porta_status_t FillBuffer(porta_be_stream_t be, porta_be_buffer_t dst_be, uint64_t offset,
+                          uint64_t size, const void* pattern, uint32_t pattern_size,
+                          porta_be_msg msg) {
+  Stream* stream = AsStream(be);
+  const porta_status_t begin = BeginStreamWork(stream, msg);
+  if (begin != PORTA_OK) return begin;
+  const Driver& driver = *stream->device->driver;
+  const CUdeviceptr dst = AsBuffer(dst_be)->pointer + offset;
+  CUresult result = CUDA_SUCCESS;
+  switch (pattern_size) {
+    case 1: {
+      uint8_t value = 0;
+      std::memcpy(&value, pattern, 1);
+      result = driver.cuMemsetD8Async(dst, value, size, stream->stream);
+      break;
+    }
+    case 2: {
+      uint16_t value = 0;
+      std::memcpy(&value, pattern, 2);
+      result = driver.cuMemsetD16Async(dst, value, size / 2, stream->stream);
+      break;
+    }
+    case 4: {
+      uint32_t value = 0;
+      std::memcpy(&value, pattern, 4);
+      result = driver.cuMemsetD32Async(dst, value, size / 4, stream->stream);
+      break;
+    }
+    default:
+      return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT, "fill pattern size %u is not 1, 2 or 4",
+                  pattern_size);
+  }
+  return StreamResult(stream, result, "cuMemsetAsync", msg);
+}
+
+porta_status_t EventCreate(porta_be_device_t be, uint32_t flags, porta_be_event_t* out_event,
+                           porta_be_msg msg) {
+  Device* device = AsDevice(be);
+  const porta_status_t current = MakeCurrent(device, msg);
+  if (current != PORTA_OK) return current;
+  auto event = std::make_unique<Event>();
+  event->device = device;
+  event->timing = (flags & PORTA_EVENT_DISABLE_TIMING) == 0;
+  const CUresult result = device->driver->cuEventCreate(
+      &event->event, event->timing ? CU_EVENT_DEFAULT : CU_EVENT_DISABLE_TIMING);
+  if (result != CUDA_SUCCESS) return device->driver->Fail(result, "cuEventCreate", msg);
+  *out_event = reinterpret_cast<porta_be_event_t>(event.release());
+  return PORTA_OK;
+}
+
+void EventDestroy(porta_be_event_t be) {
+  Event* event = AsEvent(be);
+  MakeCurrent(event->device, nullptr);
+  event->device->driver->cuEventDestroy_v2(event->event);
+  delete event;
+}
+
+porta_status_t EventRecord(porta_be_event_t be, porta_be_stream_t stream_be, porta_be_msg msg) {
+  Event* event = AsEvent(be);
+  Stream* stream = AsStream(stream_be);
+  const porta_status_t begin = BeginStreamWork(stream, msg);
+  if (begin != PORTA_OK) return begin;
+  std::lock_guard<std::mutex> lock(event->mutex);
+  const CUresult result = stream->device->driver->cuEventRecord(event->event, stream->stream);
+  if (result != CUDA_SUCCESS) return StreamResult(stream, result, "cuEventRecord", msg);
+  event->recorded = true;
+  event->recorded_on = stream->sticky;
+  return PORTA_OK;
+}
+
+porta_status_t StreamWaitEvent(porta_be_stream_t stream_be, porta_be_event_t be, porta_be_msg msg) {
+  Stream* stream = AsStream(stream_be);
+  const porta_status_t begin = BeginStreamWork(stream, msg);
+  if (begin != PORTA_OK) return begin;
+  // cuStreamWaitEvent captures the event's most recent record, which is the API's contract.
+  const CUresult result =
+      stream->device->driver->cuStreamWaitEvent(stream->stream, AsEvent(be)->event, 0);
+  return StreamResult(stream, result, "cuStreamWaitEvent", msg);
+}
+
+namespace {
+
+// The stream an event was last recorded on, or null.
+std::shared_ptr<StickyError> RecordedOn(Event* event) {
+  std::lock_guard<std::mutex> lock(event->mutex);
+  return event->recorded_on;
+}
+
+porta_status_t EventResult(Event* event, const std::shared_ptr<StickyError>& sticky,
+                           CUresult result, const char* what, porta_be_msg msg) {
+  if (result == CUDA_SUCCESS) return PORTA_OK;
+  return StreamFail(*event->device->driver, sticky.get(), result, what, msg);
+}
+
+}  // namespace
+
+porta_status_t EventWait(porta_be_event_t be, uint64_t timeout_ns, porta_be_msg msg) {
+  Event* event = AsEvent(be);
+  const Driver& driver = *event->device->driver;
+  const std::shared_ptr<StickyError> sticky = RecordedOn(event);
+  if (sticky != nullptr) {
+    const porta_status_t status = StickyStatus(sticky.get(), msg);
+    if (status != PORTA_OK) return status;
+  }
+  const porta_status_t current = MakeCurrent(event->device, msg);
+  if (current != PORTA_OK) return current;
+  if (timeout_ns == UINT64_MAX) {
+    return EventResult(event, sticky, driver.cuEventSynchronize(event->event), "cuEventSynchronize",
+                       msg);
+  }
+  // The driver has no timed wait: poll, backing off from 20 us to 1 ms so a short wait stays
+  // short and a long one does not burn a core.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(timeout_ns);
+  std::chrono::microseconds pause(20);
+  for (;;) {
+    const CUresult result = driver.cuEventQuery(event->event);
+    if (result != CUDA_ERROR_NOT_READY) {
+      return EventResult(event, sticky, result, "cuEventQuery", msg);
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) {
+      return Fail(msg, PORTA_ERROR_TIMEOUT, "the CUDA event did not complete within %llu ns",
+                  static_cast<unsigned long long>(timeout_ns));
+    }
+    std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(pause, deadline - now));
+    pause = std::min(pause * 2, std::chrono::microseconds(1000));
+  }
+}
+
+porta_status_t EventQuery(porta_be_event_t be, porta_be_msg msg) {
+  Event* event = AsEvent(be);
+  const std::shared_ptr<StickyError> sticky = RecordedOn(event);
+  if (sticky != nullptr) {
+    const porta_status_t status = StickyStatus(sticky.get(), msg);
+    if (status != PORTA_OK) return status;
+  }
+  const porta_status_t current = MakeCurrent(event->device, msg);
+  if (current != PORTA_OK) return current;
+  const CUresult result = event->device->driver->cuEventQuery(event->event);
+  if (result == CUDA_ERROR_NOT_READY) return PORTA_NOT_READY;
+  return EventResult(event, sticky, result, "cuEventQuery", msg);
+}
+
+porta_status_t EventElapsedMs(porta_be_event_t start_be, porta_be_event_t end_be, float* out_ms,
+                              porta_be_msg msg) {
+  Event* start = AsEvent(start_be);
+  Event* end = AsEvent(end_be);
+  if (!start->timing || !end->timing) {
+    return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
+                "elapsed time needs two events created without PORTA_EVENT_DISABLE_TIMING");
+  }
+  if (RecordedOn(start) == nullptr || RecordedOn(end) == nullptr) {
+    return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT, "elapsed time needs two recorded events");
+  }
+  const porta_status_t current = MakeCurrent(start->device, msg);
+  if (current != PORTA_OK) return current;
+  const CUresult result =
+      start->device->driver->cuEventElapsedTime(out_ms, start->event, end->event);
+  if (result == CUDA_ERROR_NOT_READY) return PORTA_NOT_READY;
+  if (result != CUDA_SUCCESS) return start->device->driver->Fail(result, "cuEventElapsedTime", msg);
+  return PORTA_OK;
+}
+
+porta_status_t ModuleLoad(porta_be_device_t be, const porta_module_source_t* source,
+                          porta_be_module_t* out_module, porta_be_msg msg) {
+  Device* device = AsDevice(be);
+  const Driver& driver = *device->driver;
+  const porta_status_t current = MakeCurrent(device, msg);
+  if (current != PORTA_OK) return current;
+  if (source->format != PORTA_FORMAT_PTX && source->format != PORTA_FORMAT_CUBIN) {
+    return Fail(msg, PORTA_ERROR_UNSUPPORTED,
+                "the CUDA backend loads ptx and cubin modules, not format %d",
+                static_cast<int>(source->format));
+  }
+  // PTX must be NUL-terminated and a cubin or fatbin 8-byte aligned; the caller's bytes are
+  // neither necessarily, so they are copied.
+  std::vector<uint64_t> image((source->size + sizeof(uint64_t)) / sizeof(uint64_t), 0);
+  std::memcpy(image.data(), source->data, source->size);
+
+  char error_log[8192] = {};
+  char info_log[4096] = {};
+  CUjit_option options[] = {CU_JIT_ERROR_LOG_BUFFER, CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES,
+                            CU_JIT_INFO_LOG_BUFFER, CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES};
+  void* values[] = {error_log, reinterpret_cast<void*>(sizeof(error_log) - 1), info_log,
+                    reinterpret_cast<void*>(sizeof(info_log) - 1)};
+  auto module = std::make_unique<Module>();
+  module->device = device;
+  const CUresult result =
+      driver.cuModuleLoadDataEx(&module->module, image.data(), 4, options, values);
+  if (result != CUDA_SUCCESS) {
+    porta_status_t status = Driver::StatusOf(result);
+    if (status == PORTA_ERROR_BACKEND) status = PORTA_ERROR_BUILD_FAILED;
+    return Fail(msg, status, "cuModuleLoadDataEx (%s, %zu bytes) failed on %s: %s\n%s%s",
+                source->format == PORTA_FORMAT_PTX ? "ptx" : "cubin", source->size,
+                device->backend->driver->library_name().c_str(), driver.ErrorText(result).c_str(),
+                error_log, info_log);
+  }
+  *out_module = reinterpret_cast<porta_be_module_t>(module.release());
+  return PORTA_OK;
+}
+
+void ModuleDestroy(porta_be_module_t be) {
+  Module* module = AsModule(be);
+  MakeCurrent(module->device, nullptr);
+  module->device->driver->cuModuleUnload(module->module);
+  delete module;
+}
+
+porta_status_t ModuleGetKernel(porta_be_module_t be, const char* name,
+                               porta_be_kernel_t* out_kernel, porta_be_msg msg) {
+  Module* module = AsModule(be);
+  const Driver& driver = *module->device->driver;
+  std::lock_guard<std::mutex> lock(module->mutex);
+  auto found = module->kernels.find(name);
+  if (found != module->kernels.end()) {
+    *out_kernel = reinterpret_cast<porta_be_kernel_t>(found->second.get());
+    return PORTA_OK;
+  }
+  const porta_status_t current = MakeCurrent(module->device, msg);
+  if (current != PORTA_OK) return current;
+  auto kernel = std::make_unique<Kernel>();
+  kernel->module = module;
+  kernel->name = name;
+  CUresult result = driver.cuModuleGetFunction(&kernel->function, module->module, name);
+  if (result == CUDA_ERROR_NOT_FOUND) {
+    return Fail(msg, PORTA_ERROR_NOT_FOUND, "the CUDA module has no kernel named \"%s\"", name);
+  }
+  if (result != CUDA_SUCCESS) return driver.Fail(result, "cuModuleGetFunction", msg);
+  result = driver.cuFuncGetAttribute(&kernel->max_threads, CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK,
+                                     kernel->function);
+  if (result == CUDA_SUCCESS) {
+    result = driver.cuFuncGetAttribute(&kernel->static_shared, CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES,
+                                       kernel->function);
+  }
+  if (result != CUDA_SUCCESS) return driver.Fail(result, "cuFuncGetAttribute", msg);
+  if (driver.cuFuncGetParamInfo != nullptr) {
+    // The driver answers CUDA_ERROR_INVALID_VALUE for the first index past the last parameter.
+    kernel->params_known = true;
+    for (size_t index = 0;; ++index) {
+      size_t offset = 0;
+      size_t size = 0;
+      if (driver.cuFuncGetParamInfo(kernel->function, index, &offset, &size) != CUDA_SUCCESS) {
+        break;
+      }
+      kernel->param_sizes.push_back(size);
+    }
+  }
+  *out_kernel = reinterpret_cast<porta_be_kernel_t>(kernel.get());
+  module->kernels.emplace(name, std::move(kernel));
+  return PORTA_OK;
+}
+
+namespace {
+
+// Checks the argument list against the kernel's parameters when the driver reports them: a
+// short list would make cuLaunchKernel read past it.
+porta_status_t CheckArguments(const Kernel* kernel, const porta_be_arg_t* args, uint32_t arg_count,
+                              porta_be_msg msg) {
+  if (!kernel->params_known) return PORTA_OK;
+  if (arg_count != kernel->param_sizes.size()) {
+    return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
+                "kernel \"%s\" takes %zu arguments; the launch passes %u", kernel->name.c_str(),
+                kernel->param_sizes.size(), arg_count);
+  }
+  for (uint32_t i = 0; i < arg_count; ++i) {
+    const size_t given =
+        args[i].kind == PORTA_ARG_BUFFER ? sizeof(CUdeviceptr) : args[i].scalar_size;
+    if (given != kernel->param_sizes[i]) {
+      return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
+                  "argument %u of kernel \"%s\" is %zu bytes; the launch passes %zu (%s)", i,
+                  kernel->name.c_str(), kernel->param_sizes[i], given,
+                  args[i].kind == PORTA_ARG_BUFFER ? "a buffer" : "a scalar");
+    }
+  }
+  return PORTA_OK;
+}
+
+// Lets |kernel| use |bytes| of dynamic shared memory where that exceeds the default limit.
+porta_status_t EnableSharedMemory(Kernel* kernel, uint64_t bytes, porta_be_msg msg) {
+  const Device* device = kernel->module->device;
+  const uint64_t static_bytes = static_cast<uint64_t>(kernel->static_shared);
+  const uint64_t optin = static_cast<uint64_t>(device->shared_per_block_optin);
+  if (static_bytes + bytes > optin) {
+    return Fail(msg, PORTA_ERROR_OUT_OF_RANGE,
+                "kernel \"%s\" uses %llu bytes of static shared memory; with %llu dynamic bytes "
+                "it exceeds the device's %llu-byte limit",
+                kernel->name.c_str(), static_cast<unsigned long long>(static_bytes),
+                static_cast<unsigned long long>(bytes), static_cast<unsigned long long>(optin));
+  }
+  if (static_bytes + bytes <= kDefaultSharedLimit) return PORTA_OK;
+  std::lock_guard<std::mutex> lock(kernel->mutex);
+  if (kernel->dynamic_shared_limit >= bytes) return PORTA_OK;
+  const CUresult result = device->driver->cuFuncSetAttribute(
+      kernel->function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, static_cast<int>(bytes));
+  if (result != CUDA_SUCCESS) {
+    return device->driver->Fail(result, "cuFuncSetAttribute(MAX_DYNAMIC_SHARED_SIZE_BYTES)", msg);
+  }
+  kernel->dynamic_shared_limit = bytes;
+  return PORTA_OK;
+}
+
+}  // namespace
+
+porta_status_t KernelLaunch(porta_be_stream_t stream_be, porta_be_kernel_t kernel_be,
+                            const porta_launch_config_t* config, const porta_be_arg_t* args,
+                            uint32_t arg_count, porta_be_msg msg) {
+  Stream* stream = AsStream(stream_be);
+  Kernel* kernel = AsKernel(kernel_be);
+  const porta_status_t begin = BeginStreamWork(stream, msg);
+  if (begin != PORTA_OK) return begin;
+  const uint64_t threads =
+      uint64_t{config->block[0]} * uint64_t{config->block[1]} * uint64_t{config->block[2]};
+  if (threads > static_cast<uint64_t>(kernel->max_threads)) {
+    return Fail(msg, PORTA_ERROR_OUT_OF_RANGE,
+                "kernel \"%s\" runs at most %d threads per block (its register use limits it); "
+                "the launch asks for %llu",
+                kernel->name.c_str(), kernel->max_threads,
+                static_cast<unsigned long long>(threads));
+  }
+  porta_status_t status = CheckArguments(kernel, args, arg_count, msg);
+  if (status != PORTA_OK) return status;
+  status = EnableSharedMemory(kernel, config->local_memory_bytes, msg);
+  if (status != PORTA_OK) return status;
+
+  // Without cuFuncGetParamInfo the parameter count is unknown; padding the pointer array with
+  // zeroed slots keeps a too-short argument list from reading past it.
+  constexpr uint32_t kInline = 32;
+  static const uint64_t kZeros[32] = {};
+  CUdeviceptr inline_pointers[kInline];
+  void* inline_params[kInline];
+  std::vector<CUdeviceptr> heap_pointers;
+  std::vector<void*> heap_params;
+  CUdeviceptr* pointers = inline_pointers;
+  void** params = inline_params;
+  const uint32_t slots = std::max(arg_count, kInline);
+  if (slots > kInline) {
+    heap_pointers.resize(slots);
+    heap_params.resize(slots);
+    pointers = heap_pointers.data();
+    params = heap_params.data();
+  }
+  for (uint32_t i = 0; i < slots; ++i) {
+    if (i >= arg_count) {
+      params[i] = const_cast<uint64_t*>(kZeros);
+    } else if (args[i].kind == PORTA_ARG_BUFFER) {
+      pointers[i] = AsBuffer(args[i].buffer)->pointer + args[i].offset;
+      params[i] = &pointers[i];
+    } else {
+      // cuLaunchKernel copies the values before it returns, so the caller's bytes suffice.
+      params[i] = const_cast<void*>(args[i].scalar);
+    }
+  }
+  const CUresult result = stream->device->driver->cuLaunchKernel(
+      kernel->function, config->grid[0], config->grid[1], config->grid[2], config->block[0],
+      config->block[1], config->block[2], static_cast<unsigned int>(config->local_memory_bytes),
+      stream->stream, params, nullptr);
+  if (result == CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES || result == CUDA_ERROR_INVALID_VALUE) {
+    return Fail(msg, PORTA_ERROR_OUT_OF_RANGE,
+                "cuLaunchKernel of \"%s\" (grid %ux%ux%u, block %ux%ux%u, %llu shared bytes) "
+                "failed: %s",
+                kernel->name.c_str(), config->grid[0], config->grid[1], config->grid[2],
+                config->block[0], config->block[1], config->block[2],
+                static_cast<unsigned long long>(config->local_memory_bytes),
+                stream->device->driver->ErrorText(result).c_str());
+  }
+  return StreamResult(stream, result, "cuLaunchKernel", msg);
+}
+
+}  // namespace porta::cuda

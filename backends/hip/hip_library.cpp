@@ -1,0 +1,95 @@
+#include "backends/hip/hip_library.h"
+
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <vector>
+
+#include "backends/common/message.h"
+
+namespace porta::hip {
+
+bool Library::Load(std::string* why) {
+  std::vector<std::string> names = {"libamdhip64.so.6", "libamdhip64.so.5", "libamdhip64.so"};
+  const char* override_name = std::getenv("PORTA_HIP_LIBRARY");
+  if (override_name != nullptr && override_name[0] != '\0') names = {override_name};
+  std::string error;
+  library_ = common::DynamicLibrary::Open(names, &error);
+  if (library_ == nullptr) {
+    *why = "cannot open the HIP runtime (" + names.front() + "; is ROCm installed?): " + error;
+    return false;
+  }
+  std::string missing;
+  decltype(&::hipInit) init = nullptr;
+  library_->Load(&init, "hipInit", &missing);
+#define PORTA_HIP_RESOLVE(symbol) library_->Load(&symbol, #symbol, &missing);
+  PORTA_HIP_FUNCTIONS(PORTA_HIP_RESOLVE)
+#undef PORTA_HIP_RESOLVE
+  library_->Load(&hipMalloc, "hipMalloc", &missing);
+  library_->Load(&hipHostMalloc, "hipHostMalloc", &missing);
+  library_->Load(&hipGetDeviceProperties, "hipGetDeviceProperties", nullptr);
+  library_->Load(&hipDeviceGetUuid, "hipDeviceGetUuid", nullptr);
+  if (!missing.empty()) {
+    *why = library_->name() + " is not a usable HIP runtime: it lacks " + missing;
+    return false;
+  }
+  const hipError_t init_error = init(0);
+  if (init_error != hipSuccess) {
+    *why = "hipInit failed in " + library_->name() + ": " + ErrorText(init_error);
+    // Without the amdgpu kernel driver there is no /dev/kfd; saying so saves a user a search.
+    struct stat info;
+    if (stat("/dev/kfd", &info) != 0) *why += " (/dev/kfd is missing: no amdgpu kernel driver)";
+    return false;
+  }
+  const hipError_t version_error = hipRuntimeGetVersion(&version_);
+  if (version_error != hipSuccess) {
+    *why = "hipRuntimeGetVersion failed: " + ErrorText(version_error);
+    return false;
+  }
+  return true;
+}
+
+std::string Library::ErrorText(hipError_t error) const {
+  const char* name = hipGetErrorName != nullptr ? hipGetErrorName(error) : nullptr;
+  const char* text = hipGetErrorString != nullptr ? hipGetErrorString(error) : nullptr;
+  std::string out = name != nullptr ? name : "HIP error";
+  out += " (" + std::to_string(static_cast<int>(error)) + ")";
+  if (text != nullptr && (name == nullptr || std::string(name) != text)) {
+    out += std::string(": ") + text;
+  }
+  return out;
+}
+
+porta_status_t Library::Fail(hipError_t error, const char* what, porta_be_msg msg) const {
+  return common::Fail(msg, StatusOf(error), "%s failed: %s", what, ErrorText(error).c_str());
+}
+
+porta_status_t Library::StatusOf(hipError_t error) {
+  switch (error) {
+    case hipSuccess:
+      return PORTA_OK;
+    case hipErrorNotReady:
+      return PORTA_NOT_READY;
+    case hipErrorOutOfMemory:
+      return PORTA_ERROR_OUT_OF_MEMORY;
+    case hipErrorNotFound:
+      return PORTA_ERROR_NOT_FOUND;
+    case hipErrorNotSupported:
+      return PORTA_ERROR_UNSUPPORTED;
+    case hipErrorInvalidImage:
+    case hipErrorNoBinaryForGpu:
+    case hipErrorInvalidKernelFile:
+    case hipErrorSharedObjectInitFailed:
+      return PORTA_ERROR_BUILD_FAILED;
+    case hipErrorIllegalAddress:
+    case hipErrorLaunchFailure:
+    case hipErrorAssert:
+    case hipErrorLaunchTimeOut:
+    case hipErrorECCNotCorrectable:
+      return PORTA_ERROR_DEVICE_LOST;
+    default:
+      return PORTA_ERROR_BACKEND;
+  }
+}
+
+}  // namespace porta::hip

@@ -1,0 +1,563 @@
+// Memory, streams, events, modules and launches of the HIP backend.
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "backends/common/message.h"
+#include "backends/hip/hip_backend.h"
+
+namespace porta::hip {
+namespace {
+
+using common::Fail;
+
+Device* AsDevice(porta_be_device_t device) {
+  return reinterpret_cast<Device*>(device);
+}
+Buffer* AsBuffer(porta_be_buffer_t buffer) {
+  return reinterpret_cast<Buffer*>(buffer);
+}
+Stream* AsStream(porta_be_stream_t stream) {
+  return reinterpret_cast<Stream*>(stream);
+}
+Event* AsEvent(porta_be_event_t event) {
+  return reinterpret_cast<Event*>(event);
+}
+Module* AsModule(porta_be_module_t module) {
+  return reinterpret_cast<Module*>(module);
+}
+Kernel* AsKernel(porta_be_kernel_t kernel) {
+  return reinterpret_cast<Kernel*>(kernel);
+}
+
+void* Offset(void* pointer, uint64_t offset) {
+  return static_cast<unsigned char*>(pointer) + offset;
+}
+
+// Returns the sticky error of |sticky| (with its message) or PORTA_OK.
+porta_status_t StickyStatus(StickyError* sticky, porta_be_msg msg) {
+  std::lock_guard<std::mutex> lock(sticky->mutex);
+  if (sticky->status != PORTA_OK) common::SetMessage(msg, "%s", sticky->message.c_str());
+  return sticky->status;
+}
+
+// Reports a failed HIP call made for work on a stream; a device fault becomes sticky.
+porta_status_t StreamFail(const Library& library, StickyError* sticky, hipError_t result,
+                          const char* what, porta_be_msg msg) {
+  const porta_status_t status = Library::StatusOf(result);
+  const std::string text = std::string(what) + " failed: " + library.ErrorText(result);
+  if (status == PORTA_ERROR_DEVICE_LOST && sticky != nullptr) {
+    std::lock_guard<std::mutex> lock(sticky->mutex);
+    if (sticky->status == PORTA_OK) {
+      sticky->status = status;
+      sticky->message = "the device faulted: " + text;
+    }
+  }
+  return Fail(msg, status, "%s", text.c_str());
+}
+
+// Common prologue of stream work: the sticky error, then the device's context.
+porta_status_t BeginStreamWork(Stream* stream, porta_be_msg msg) {
+  const porta_status_t sticky = StickyStatus(stream->sticky.get(), msg);
+  if (sticky != PORTA_OK) return sticky;
+  return MakeCurrent(stream->device, msg);
+}
+
+porta_status_t StreamResult(Stream* stream, hipError_t result, const char* what, porta_be_msg msg) {
+  if (result == hipSuccess) return PORTA_OK;
+  return StreamFail(*stream->device->library, stream->sticky.get(), result, what, msg);
+}
+
+}  // namespace
+
+porta_status_t BufferAlloc(porta_be_device_t be, uint64_t size, porta_memory_kind_t kind,
+                           porta_be_buffer_t* out_buffer, porta_be_msg msg) {
+  Device* device = AsDevice(be);
+  const Library& library = *device->library;
+  const porta_status_t current = MakeCurrent(device, msg);
+  if (current != PORTA_OK) return current;
+  auto buffer = std::make_unique<Buffer>();
+  buffer->device = device;
+  buffer->size = size;
+  if (kind == PORTA_MEMORY_HOST_VISIBLE) {
+    if (!device->can_map_host) {
+      return Fail(msg, PORTA_ERROR_UNSUPPORTED,
+                  "HIP device %d cannot map host memory (hipDeviceAttributeCanMapHostMemory is 0)",
+                  device->ordinal);
+    }
+    // Pinned host memory mapped into the device: the host maps it without a copy, and kernels
+    // read it across the bus.
+    hipError_t result =
+        library.hipHostMalloc(&buffer->host, size, hipHostMallocMapped | hipHostMallocPortable);
+    if (result != hipSuccess) {
+      const std::string what = "hipHostMalloc of " + std::to_string(size) + " bytes";
+      return library.Fail(result, what.c_str(), msg);
+    }
+    result = library.hipHostGetDevicePointer(&buffer->pointer, buffer->host, 0);
+    if (result != hipSuccess) {
+      static_cast<void>(library.hipHostFree(buffer->host));
+      return library.Fail(result, "hipHostGetDevicePointer", msg);
+    }
+  } else {
+    const hipError_t result = library.hipMalloc(&buffer->pointer, size);
+    if (result != hipSuccess) {
+      const std::string what = "hipMalloc of " + std::to_string(size) + " bytes";
+      return library.Fail(result, what.c_str(), msg);
+    }
+  }
+  *out_buffer = reinterpret_cast<porta_be_buffer_t>(buffer.release());
+  return PORTA_OK;
+}
+
+void BufferFree(porta_be_buffer_t be) {
+  Buffer* buffer = AsBuffer(be);
+  const Library& library = *buffer->device->library;
+  MakeCurrent(buffer->device, nullptr);
+  if (buffer->host != nullptr) {
+    static_cast<void>(library.hipHostFree(buffer->host));
+  } else {
+    static_cast<void>(library.hipFree(buffer->pointer));
+  }
+  delete buffer;
+}
+
+porta_status_t BufferMap(porta_be_buffer_t be, uint64_t offset, uint64_t size, void** out_ptr,
+                         porta_be_msg msg) {
+  (void)size;
+  Buffer* buffer = AsBuffer(be);
+  if (buffer->host == nullptr) {
+    return Fail(msg, PORTA_ERROR_UNSUPPORTED, "a device-local HIP buffer cannot be mapped");
+  }
+  *out_ptr = static_cast<unsigned char*>(buffer->host) + offset;
+  return PORTA_OK;
+}
+
+porta_status_t BufferUnmap(porta_be_buffer_t be, porta_be_msg msg) {
+  (void)msg;
+  // Mapped pinned memory is coherent with the device: nothing to flush.
+  (void)be;
+  return PORTA_OK;
+}
+
+porta_status_t BufferNativeHandle(porta_be_buffer_t be, uint64_t* out_handle, porta_be_msg msg) {
+  (void)msg;
+  *out_handle = reinterpret_cast<uint64_t>(AsBuffer(be)->pointer);
+  return PORTA_OK;
+}
+
+porta_status_t StreamCreate(porta_be_device_t be, porta_be_stream_t* out_stream, porta_be_msg msg) {
+  Device* device = AsDevice(be);
+  const porta_status_t current = MakeCurrent(device, msg);
+  if (current != PORTA_OK) return current;
+  auto stream = std::make_unique<Stream>();
+  stream->device = device;
+  // Non-blocking: no implicit ordering against the null stream, which other HIP code in the
+  // process may be using.
+  const hipError_t result =
+      device->library->hipStreamCreateWithFlags(&stream->stream, hipStreamNonBlocking);
+  if (result != hipSuccess) return device->library->Fail(result, "hipStreamCreateWithFlags", msg);
+  *out_stream = reinterpret_cast<porta_be_stream_t>(stream.release());
+  return PORTA_OK;
+}
+
+void StreamDestroy(porta_be_stream_t be) {
+  Stream* stream = AsStream(be);
+  MakeCurrent(stream->device, nullptr);
+  static_cast<void>(stream->device->library->hipStreamDestroy(stream->stream));
+  delete stream;
+}
+
+porta_status_t StreamSynchronize(porta_be_stream_t be, porta_be_msg msg) {
+  Stream* stream = AsStream(be);
+  const porta_status_t begin = BeginStreamWork(stream, msg);
+  if (begin != PORTA_OK) return begin;
+  return StreamResult(stream, stream->device->library->hipStreamSynchronize(stream->stream),
+                      "hipStreamSynchronize", msg);
+}
+
+porta_status_t StreamQuery(porta_be_stream_t be, porta_be_msg msg) {
+  Stream* stream = AsStream(be);
+  const porta_status_t begin = BeginStreamWork(stream, msg);
+  if (begin != PORTA_OK) return begin;
+  const hipError_t result = stream->device->library->hipStreamQuery(stream->stream);
+  if (result == hipErrorNotReady) return PORTA_NOT_READY;
+  return StreamResult(stream, result, "hipStreamQuery", msg);
+}
+
+porta_status_t CopyHostToDevice(porta_be_stream_t be, porta_be_buffer_t dst, uint64_t dst_offset,
+                                const void* src, uint64_t size, porta_be_msg msg) {
+  Stream* stream = AsStream(be);
+  const porta_status_t begin = BeginStreamWork(stream, msg);
+  if (begin != PORTA_OK) return begin;
+  // From pageable memory the runtime stages the data before returning, so |src| may change
+  // afterwards; from pinned memory the copy is truly asynchronous, as the API contract allows.
+  const hipError_t result = stream->device->library->hipMemcpyHtoDAsync(
+      Offset(AsBuffer(dst)->pointer, dst_offset), const_cast<void*>(src), size, stream->stream);
+  return StreamResult(stream, result, "hipMemcpyHtoDAsync", msg);
+}
+
+porta_status_t CopyDeviceToHost(porta_be_stream_t be, void* dst, porta_be_buffer_t src,
+                                uint64_t src_offset, uint64_t size, porta_be_msg msg) {
+  Stream* stream = AsStream(be);
+  const porta_status_t begin = BeginStreamWork(stream, msg);
+  if (begin != PORTA_OK) return begin;
+  const hipError_t result = stream->device->library->hipMemcpyDtoHAsync(
+      dst, Offset(AsBuffer(src)->pointer, src_offset), size, stream->stream);
+  return StreamResult(stream, result, "hipMemcpyDtoHAsync", msg);
+}
+
+porta_status_t CopyDeviceToDevice(porta_be_stream_t be, porta_be_buffer_t dst, uint64_t dst_offset,
+                                  porta_be_buffer_t src, uint64_t src_offset, uint64_t size,
+                                  porta_be_msg msg) {
+  Stream* stream = AsStream(be);
+  const porta_status_t begin = BeginStreamWork(stream, msg);
+  if (begin != PORTA_OK) return begin;
+  const hipError_t result = stream->device->library->hipMemcpyDtoDAsync(
+      Offset(AsBuffer(dst)->pointer, dst_offset), Offset(AsBuffer(src)->pointer, src_offset), size,
+      stream->stream);
+  return StreamResult(stream, result, "hipMemcpyDtoDAsync", msg);
+}
+
+porta_status_t CopyPeer(porta_be_stream_t be, porta_be_buffer_t dst_be, uint64_t dst_offset,
+                        porta_be_buffer_t src_be, uint64_t src_offset, uint64_t size,
+                        porta_be_msg msg) {
+  Stream* stream = AsStream(be);
+  Buffer* dst = AsBuffer(dst_be);
+  Buffer* src = AsBuffer(src_be);
+  const porta_status_t begin = BeginStreamWork(stream, msg);
+  if (begin != PORTA_OK) return begin;
+  Device* here = stream->device;
+  Device* other = dst->device == here ? src->device : dst->device;
+  const Library& library = *here->library;
+  int can_access = 0;
+  hipError_t result = library.hipDeviceCanAccessPeer(&can_access, here->ordinal, other->ordinal);
+  if (result != hipSuccess) return library.Fail(result, "hipDeviceCanAccessPeer", msg);
+  if (can_access == 0) {
+    return Fail(msg, PORTA_ERROR_UNSUPPORTED,
+                "HIP devices %d and %d have no peer path (hipDeviceCanAccessPeer is 0)",
+                here->ordinal, other->ordinal);
+  }
+  {
+    Backend* backend = here->backend;
+    std::lock_guard<std::mutex> lock(backend->peer_mutex);
+    const auto pair = std::make_pair(here->ordinal, other->ordinal);
+    if (backend->peers_enabled.count(pair) == 0) {
+      // BeginStreamWork made |here| current, which is the device that gains access.
+      result = library.hipDeviceEnablePeerAccess(other->ordinal, 0);
+      if (result != hipSuccess && result != hipErrorPeerAccessAlreadyEnabled) {
+        return library.Fail(result, "hipDeviceEnablePeerAccess", msg);
+      }
+      backend->peers_enabled.insert(pair);
+    }
+  }
+  result = library.hipMemcpyPeerAsync(Offset(dst->pointer, dst_offset), dst->device->ordinal,
+                                      Offset(src->pointer, src_offset), src->device->ordinal, size,
+                                      stream->stream);
+  return StreamResult(stream, result, "hipMemcpyPeerAsync", msg);
+}
+
+porta_status_t FillBuffer(porta_be_stream_t be, porta_be_buffer_t dst_be, uint64_t offset,
+                          uint64_t size, const void* pattern, uint32_t pattern_size,
+                          porta_be_msg msg) {
+  Stream* stream = AsStream(be);
+  const porta_status_t begin = BeginStreamWork(stream, msg);
+  if (begin != PORTA_OK) return begin;
+  const Library& library = *stream->device->library;
+  void* dst = Offset(AsBuffer(dst_be)->pointer, offset);
+  hipError_t result = hipSuccess;
+  switch (pattern_size) {
+    case 1: {
+      uint8_t value = 0;
+      std::memcpy(&value, pattern, 1);
+      result = library.hipMemsetD8Async(dst, value, size, stream->stream);
+      break;
+    }
+    case 2: {
+      uint16_t value = 0;
+      std::memcpy(&value, pattern, 2);
+      result = library.hipMemsetD16Async(dst, value, size / 2, stream->stream);
+      break;
+    }
+    case 4: {
+      uint32_t value = 0;
+      std::memcpy(&value, pattern, 4);
+      result = library.hipMemsetD32Async(dst, static_cast<int>(value), size / 4, stream->stream);
+      break;
+    }
+    default:
+      return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT, "fill pattern size %u is not 1, 2 or 4",
+                  pattern_size);
+  }
+  return StreamResult(stream, result, "hipMemsetD*Async", msg);
+}
+
+porta_status_t EventCreate(porta_be_device_t be, uint32_t flags, porta_be_event_t* out_event,
+                           porta_be_msg msg) {
+  Device* device = AsDevice(be);
+  const porta_status_t current = MakeCurrent(device, msg);
+  if (current != PORTA_OK) return current;
+  auto event = std::make_unique<Event>();
+  event->device = device;
+  event->timing = (flags & PORTA_EVENT_DISABLE_TIMING) == 0;
+  const hipError_t result = device->library->hipEventCreateWithFlags(
+      &event->event, event->timing ? hipEventDefault : hipEventDisableTiming);
+  if (result != hipSuccess) return device->library->Fail(result, "hipEventCreateWithFlags", msg);
+  *out_event = reinterpret_cast<porta_be_event_t>(event.release());
+  return PORTA_OK;
+}
+
+void EventDestroy(porta_be_event_t be) {
+  Event* event = AsEvent(be);
+  MakeCurrent(event->device, nullptr);
+  static_cast<void>(event->device->library->hipEventDestroy(event->event));
+  delete event;
+}
+
+porta_status_t EventRecord(porta_be_event_t be, porta_be_stream_t stream_be, porta_be_msg msg) {
+  Event* event = AsEvent(be);
+  Stream* stream = AsStream(stream_be);
+  const porta_status_t begin = BeginStreamWork(stream, msg);
+  if (begin != PORTA_OK) return begin;
+  std::lock_guard<std::mutex> lock(event->mutex);
+  const hipError_t result = stream->device->library->hipEventRecord(event->event, stream->stream);
+  if (result != hipSuccess) return StreamResult(stream, result, "hipEventRecord", msg);
+  event->recorded_on = stream->sticky;
+  return PORTA_OK;
+}
+
+porta_status_t StreamWaitEvent(porta_be_stream_t stream_be, porta_be_event_t be, porta_be_msg msg) {
+  Stream* stream = AsStream(stream_be);
+  const porta_status_t begin = BeginStreamWork(stream, msg);
+  if (begin != PORTA_OK) return begin;
+  // hipStreamWaitEvent captures the event's most recent record, which is the API's contract.
+  const hipError_t result =
+      stream->device->library->hipStreamWaitEvent(stream->stream, AsEvent(be)->event, 0);
+  return StreamResult(stream, result, "hipStreamWaitEvent", msg);
+}
+
+namespace {
+
+// The stream an event was last recorded on, or null.
+std::shared_ptr<StickyError> RecordedOn(Event* event) {
+  std::lock_guard<std::mutex> lock(event->mutex);
+  return event->recorded_on;
+}
+
+porta_status_t EventResult(Event* event, const std::shared_ptr<StickyError>& sticky,
+                           hipError_t result, const char* what, porta_be_msg msg) {
+  if (result == hipSuccess) return PORTA_OK;
+  return StreamFail(*event->device->library, sticky.get(), result, what, msg);
+}
+
+}  // namespace
+
+porta_status_t EventWait(porta_be_event_t be, uint64_t timeout_ns, porta_be_msg msg) {
+  Event* event = AsEvent(be);
+  const Library& library = *event->device->library;
+  const std::shared_ptr<StickyError> sticky = RecordedOn(event);
+  if (sticky != nullptr) {
+    const porta_status_t status = StickyStatus(sticky.get(), msg);
+    if (status != PORTA_OK) return status;
+  }
+  const porta_status_t current = MakeCurrent(event->device, msg);
+  if (current != PORTA_OK) return current;
+  if (timeout_ns == UINT64_MAX) {
+    return EventResult(event, sticky, library.hipEventSynchronize(event->event),
+                       "hipEventSynchronize", msg);
+  }
+  // HIP has no timed wait: poll, backing off from 20 us to 1 ms so a short wait stays
+  // short and a long one does not burn a core.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(timeout_ns);
+  std::chrono::microseconds pause(20);
+  for (;;) {
+    const hipError_t result = library.hipEventQuery(event->event);
+    if (result != hipErrorNotReady) {
+      return EventResult(event, sticky, result, "hipEventQuery", msg);
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) {
+      return Fail(msg, PORTA_ERROR_TIMEOUT, "the HIP event did not complete within %llu ns",
+                  static_cast<unsigned long long>(timeout_ns));
+    }
+    std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(pause, deadline - now));
+    pause = std::min(pause * 2, std::chrono::microseconds(1000));
+  }
+}
+
+porta_status_t EventQuery(porta_be_event_t be, porta_be_msg msg) {
+  Event* event = AsEvent(be);
+  const std::shared_ptr<StickyError> sticky = RecordedOn(event);
+  if (sticky != nullptr) {
+    const porta_status_t status = StickyStatus(sticky.get(), msg);
+    if (status != PORTA_OK) return status;
+  }
+  const porta_status_t current = MakeCurrent(event->device, msg);
+  if (current != PORTA_OK) return current;
+  const hipError_t result = event->device->library->hipEventQuery(event->event);
+  if (result == hipErrorNotReady) return PORTA_NOT_READY;
+  return EventResult(event, sticky, result, "hipEventQuery", msg);
+}
+
+porta_status_t EventElapsedMs(porta_be_event_t start_be, porta_be_event_t end_be, float* out_ms,
+                              porta_be_msg msg) {
+  Event* start = AsEvent(start_be);
+  Event* end = AsEvent(end_be);
+  if (!start->timing || !end->timing) {
+    return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
+                "elapsed time needs two events created without PORTA_EVENT_DISABLE_TIMING");
+  }
+  if (RecordedOn(start) == nullptr || RecordedOn(end) == nullptr) {
+    return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT, "elapsed time needs two recorded events");
+  }
+  const porta_status_t current = MakeCurrent(start->device, msg);
+  if (current != PORTA_OK) return current;
+  const hipError_t result =
+      start->device->library->hipEventElapsedTime(out_ms, start->event, end->event);
+  if (result == hipErrorNotReady) return PORTA_NOT_READY;
+  if (result != hipSuccess) return start->device->library->Fail(result, "hipEventElapsedTime", msg);
+  return PORTA_OK;
+}
+
+porta_status_t ModuleLoad(porta_be_device_t be, const porta_module_source_t* source,
+                          porta_be_module_t* out_module, porta_be_msg msg) {
+  Device* device = AsDevice(be);
+  const Library& library = *device->library;
+  const porta_status_t current = MakeCurrent(device, msg);
+  if (current != PORTA_OK) return current;
+  if (source->format != PORTA_FORMAT_HSACO) {
+    return Fail(msg, PORTA_ERROR_UNSUPPORTED, "the HIP backend loads hsaco modules, not format %d",
+                static_cast<int>(source->format));
+  }
+  // Code objects and offload bundles are ELF and bundle files that the loader reads in place;
+  // the caller's bytes need not be aligned, so they are copied.
+  std::vector<uint64_t> image((source->size + sizeof(uint64_t)) / sizeof(uint64_t), 0);
+  std::memcpy(image.data(), source->data, source->size);
+  auto module = std::make_unique<Module>();
+  module->device = device;
+  const hipError_t result = library.hipModuleLoadData(&module->module, image.data());
+  if (result != hipSuccess) {
+    porta_status_t status = Library::StatusOf(result);
+    if (status == PORTA_ERROR_BACKEND) status = PORTA_ERROR_BUILD_FAILED;
+    return Fail(msg, status,
+                "hipModuleLoadData (hsaco, %zu bytes) failed on HIP device %d (%s): %s; the code "
+                "object must contain code for %s",
+                source->size, device->ordinal, device->architecture.c_str(),
+                library.ErrorText(result).c_str(), device->architecture.c_str());
+  }
+  *out_module = reinterpret_cast<porta_be_module_t>(module.release());
+  return PORTA_OK;
+}
+
+void ModuleDestroy(porta_be_module_t be) {
+  Module* module = AsModule(be);
+  MakeCurrent(module->device, nullptr);
+  static_cast<void>(module->device->library->hipModuleUnload(module->module));
+  delete module;
+}
+
+porta_status_t ModuleGetKernel(porta_be_module_t be, const char* name,
+                               porta_be_kernel_t* out_kernel, porta_be_msg msg) {
+  Module* module = AsModule(be);
+  const Library& library = *module->device->library;
+  std::lock_guard<std::mutex> lock(module->mutex);
+  auto found = module->kernels.find(name);
+  if (found != module->kernels.end()) {
+    *out_kernel = reinterpret_cast<porta_be_kernel_t>(found->second.get());
+    return PORTA_OK;
+  }
+  const porta_status_t current = MakeCurrent(module->device, msg);
+  if (current != PORTA_OK) return current;
+  auto kernel = std::make_unique<Kernel>();
+  kernel->module = module;
+  kernel->name = name;
+  hipError_t result = library.hipModuleGetFunction(&kernel->function, module->module, name);
+  if (result == hipErrorNotFound || result == hipErrorInvalidDeviceFunction) {
+    return Fail(msg, PORTA_ERROR_NOT_FOUND, "the HIP module has no kernel named \"%s\"", name);
+  }
+  if (result != hipSuccess) return library.Fail(result, "hipModuleGetFunction", msg);
+  result = library.hipFuncGetAttribute(&kernel->max_threads,
+                                       HIP_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, kernel->function);
+  if (result == hipSuccess) {
+    result = library.hipFuncGetAttribute(&kernel->static_shared,
+                                         HIP_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES, kernel->function);
+  }
+  if (result != hipSuccess) return library.Fail(result, "hipFuncGetAttribute", msg);
+  *out_kernel = reinterpret_cast<porta_be_kernel_t>(kernel.get());
+  module->kernels.emplace(name, std::move(kernel));
+  return PORTA_OK;
+}
+
+porta_status_t KernelLaunch(porta_be_stream_t stream_be, porta_be_kernel_t kernel_be,
+                            const porta_launch_config_t* config, const porta_be_arg_t* args,
+                            uint32_t arg_count, porta_be_msg msg) {
+  Stream* stream = AsStream(stream_be);
+  Kernel* kernel = AsKernel(kernel_be);
+  const porta_status_t begin = BeginStreamWork(stream, msg);
+  if (begin != PORTA_OK) return begin;
+  const uint64_t threads =
+      uint64_t{config->block[0]} * uint64_t{config->block[1]} * uint64_t{config->block[2]};
+  if (kernel->max_threads > 0 && threads > static_cast<uint64_t>(kernel->max_threads)) {
+    return Fail(msg, PORTA_ERROR_OUT_OF_RANGE,
+                "kernel \"%s\" runs at most %d threads per block; the launch asks for %llu",
+                kernel->name.c_str(), kernel->max_threads,
+                static_cast<unsigned long long>(threads));
+  }
+  // AMD GPUs have no opt-in beyond the per-block LDS limit, which the device reports.
+  const uint64_t limit = static_cast<uint64_t>(stream->device->shared_per_block);
+  const uint64_t static_bytes = static_cast<uint64_t>(kernel->static_shared);
+  if (static_bytes + config->local_memory_bytes > limit) {
+    return Fail(msg, PORTA_ERROR_OUT_OF_RANGE,
+                "kernel \"%s\" uses %llu bytes of static shared memory; with %llu dynamic bytes "
+                "it exceeds the device's %llu-byte limit",
+                kernel->name.c_str(), static_cast<unsigned long long>(static_bytes),
+                static_cast<unsigned long long>(config->local_memory_bytes),
+                static_cast<unsigned long long>(limit));
+  }
+
+  // HIP reads as many parameters as the kernel declares; padding the pointer array with zeroed
+  // slots keeps a too-short argument list from reading past it.
+  constexpr uint32_t kInline = 32;
+  static const uint64_t kZeros[32] = {};
+  void* inline_pointers[kInline];
+  void* inline_params[kInline];
+  std::vector<void*> heap_pointers;
+  std::vector<void*> heap_params;
+  void** pointers = inline_pointers;
+  void** params = inline_params;
+  const uint32_t slots = std::max(arg_count, kInline);
+  if (slots > kInline) {
+    heap_pointers.resize(slots);
+    heap_params.resize(slots);
+    pointers = heap_pointers.data();
+    params = heap_params.data();
+  }
+  for (uint32_t i = 0; i < slots; ++i) {
+    if (i >= arg_count) {
+      params[i] = const_cast<uint64_t*>(kZeros);
+    } else if (args[i].kind == PORTA_ARG_BUFFER) {
+      pointers[i] = Offset(AsBuffer(args[i].buffer)->pointer, args[i].offset);
+      params[i] = &pointers[i];
+    } else {
+      // hipModuleLaunchKernel copies the values before it returns.
+      params[i] = const_cast<void*>(args[i].scalar);
+    }
+  }
+  const hipError_t result = stream->device->library->hipModuleLaunchKernel(
+      kernel->function, config->grid[0], config->grid[1], config->grid[2], config->block[0],
+      config->block[1], config->block[2], static_cast<unsigned int>(config->local_memory_bytes),
+      stream->stream, params, nullptr);
+  if (result == hipErrorLaunchOutOfResources || result == hipErrorInvalidValue ||
+      result == hipErrorInvalidConfiguration) {
+    return Fail(msg, PORTA_ERROR_OUT_OF_RANGE,
+                "hipModuleLaunchKernel of \"%s\" (grid %ux%ux%u, block %ux%ux%u, %llu shared "
+                "bytes) failed: %s",
+                kernel->name.c_str(), config->grid[0], config->grid[1], config->grid[2],
+                config->block[0], config->block[1], config->block[2],
+                static_cast<unsigned long long>(config->local_memory_bytes),
+                stream->device->library->ErrorText(result).c_str());
+  }
+  return StreamResult(stream, result, "hipModuleLaunchKernel", msg);
+}
+
+}  // namespace porta::hip

@@ -1,0 +1,195 @@
+// Objects of the Level Zero backend and the table slots implemented in level_zero_backend.cpp
+// (drivers, devices, memory), level_zero_stream.cpp (streams, copies, events) and
+// level_zero_module.cpp (modules and launches).
+#ifndef PORTA_BACKENDS_LEVEL_ZERO_LEVEL_ZERO_BACKEND_H_
+#define PORTA_BACKENDS_LEVEL_ZERO_LEVEL_ZERO_BACKEND_H_
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "backends/level_zero/level_zero_library.h"
+#include "porta/porta_backend.h"
+
+namespace porta::level_zero {
+
+// One driver (one per GPU vendor stack) and the context Porta uses for all its devices, so that
+// memory of one device can be copied to another of the same driver.
+struct DriverEntry {
+  ze_driver_handle_t driver = nullptr;
+  ze_context_handle_t context = nullptr;
+  ze_api_version_t api_version = ZE_API_VERSION_1_0;
+  uint32_t driver_version = 0;
+};
+
+// The loaded loader, its drivers and their GPU devices. With no usable loader or driver,
+// |library| is null or |devices| empty, and |zero_reason| says why.
+struct Backend {
+  std::unique_ptr<Library> library;
+  std::vector<DriverEntry> drivers;
+  struct DeviceEntry {
+    size_t driver = 0;
+    ze_device_handle_t device = nullptr;
+  };
+  std::vector<DeviceEntry> devices;
+  std::string zero_reason;
+  ~Backend();
+};
+
+struct Device {
+  Backend* backend = nullptr;
+  const Library* library = nullptr;
+  uint32_t index = 0;
+  const DriverEntry* driver = nullptr;
+  ze_context_handle_t context = nullptr;
+  ze_device_handle_t device = nullptr;
+  ze_device_properties_t properties = {};
+  // Ordinal of the first command queue group that runs compute work.
+  uint32_t compute_ordinal = 0;
+  // Shared (migrating) allocations serve host-visible buffers where the device has them;
+  // otherwise host allocations do.
+  bool shared_allocations = false;
+  // The device reads and writes ordinary malloc'ed memory, so copies need no staging buffer.
+  bool system_memory_access = false;
+  // Nanoseconds per global timestamp tick, and the mask of its valid bits.
+  double ns_per_tick = 1.0;
+  uint64_t timestamp_mask = ~uint64_t{0};
+};
+
+struct Buffer {
+  Device* device = nullptr;
+  void* pointer = nullptr;
+  uint64_t size = 0;
+  bool host_visible = false;
+};
+
+// The sticky error of a stream, shared with the events recorded on it.
+struct StickyError {
+  std::mutex mutex;
+  porta_status_t status = PORTA_OK;
+  std::string message;
+};
+
+// One recording of a Porta event: a Level Zero event (its own one-entry pool) and, for timing,
+// the device timestamp written when it was signaled. A re-record that finds the previous
+// recording still referenced by queued work gets a fresh one, so a stream that already waits
+// on the old point keeps waiting on it.
+struct Recording {
+  const Library* library = nullptr;
+  ze_context_handle_t context = nullptr;
+  ze_event_pool_handle_t pool = nullptr;
+  ze_event_handle_t event = nullptr;
+  uint64_t* timestamp = nullptr;
+  ~Recording();
+};
+
+// Commands appended between two submissions: a command list, the fence that tells when the
+// queue has run it, and what must stay alive until then.
+struct Batch {
+  ze_command_list_handle_t list = nullptr;
+  ze_fence_handle_t fence = nullptr;
+  uint32_t commands = 0;
+  std::vector<std::shared_ptr<Recording>> recordings;
+  std::vector<void*> staging;
+  std::vector<std::unique_ptr<uint32_t>> patterns;
+};
+
+// An in-order stream: a command queue fed with command lists. Work is appended to the open
+// batch and submitted when the stream is synchronized or queried, when an event is recorded,
+// when a copy needs its result on the host, and every kBatchLimit commands.
+struct Stream {
+  Device* device = nullptr;
+  ze_command_queue_handle_t queue = nullptr;
+  std::unique_ptr<Batch> open;
+  std::deque<std::unique_ptr<Batch>> in_flight;
+  std::vector<std::unique_ptr<Batch>> spare;
+  std::shared_ptr<StickyError> sticky = std::make_shared<StickyError>();
+};
+
+struct Event {
+  Device* device = nullptr;
+  bool timing = false;
+  std::mutex mutex;
+  std::shared_ptr<Recording> current;
+  std::shared_ptr<StickyError> recorded_on;
+};
+
+struct Module;
+
+struct Kernel {
+  Module* module = nullptr;
+  ze_kernel_handle_t kernel = nullptr;
+  std::string name;
+  uint32_t arg_count = 0;
+  // Arguments and the group size are state of the kernel object until the launch is appended.
+  std::mutex mutex;
+};
+
+struct Module {
+  Device* device = nullptr;
+  ze_module_handle_t module = nullptr;
+  std::mutex mutex;
+  std::map<std::string, std::unique_ptr<Kernel>> kernels;
+};
+
+// Appends to the stream's open batch (creating one if needed): |batch| receives it. Fails with
+// the stream's sticky error, if any.
+porta_status_t OpenBatch(Stream* stream, Batch** batch, porta_be_msg msg);
+// Appends the barrier that keeps the stream in order after a command, and counts the command.
+porta_status_t EndCommand(Stream* stream, Batch* batch, porta_be_msg msg);
+
+// Slots implemented in level_zero_backend.cpp.
+porta_status_t BufferAlloc(porta_be_device_t device, uint64_t size, porta_memory_kind_t kind,
+                           porta_be_buffer_t* out_buffer, porta_be_msg msg);
+void BufferFree(porta_be_buffer_t buffer);
+porta_status_t BufferMap(porta_be_buffer_t buffer, uint64_t offset, uint64_t size, void** out_ptr,
+                         porta_be_msg msg);
+porta_status_t BufferUnmap(porta_be_buffer_t buffer, porta_be_msg msg);
+porta_status_t BufferNativeHandle(porta_be_buffer_t buffer, uint64_t* out_handle, porta_be_msg msg);
+
+// Slots implemented in level_zero_stream.cpp.
+porta_status_t StreamCreate(porta_be_device_t device, porta_be_stream_t* out_stream,
+                            porta_be_msg msg);
+void StreamDestroy(porta_be_stream_t stream);
+porta_status_t StreamSynchronize(porta_be_stream_t stream, porta_be_msg msg);
+porta_status_t StreamQuery(porta_be_stream_t stream, porta_be_msg msg);
+porta_status_t CopyHostToDevice(porta_be_stream_t stream, porta_be_buffer_t dst,
+                                uint64_t dst_offset, const void* src, uint64_t size,
+                                porta_be_msg msg);
+porta_status_t CopyDeviceToHost(porta_be_stream_t stream, void* dst, porta_be_buffer_t src,
+                                uint64_t src_offset, uint64_t size, porta_be_msg msg);
+porta_status_t CopyDeviceToDevice(porta_be_stream_t stream, porta_be_buffer_t dst,
+                                  uint64_t dst_offset, porta_be_buffer_t src, uint64_t src_offset,
+                                  uint64_t size, porta_be_msg msg);
+porta_status_t CopyPeer(porta_be_stream_t stream, porta_be_buffer_t dst, uint64_t dst_offset,
+                        porta_be_buffer_t src, uint64_t src_offset, uint64_t size,
+                        porta_be_msg msg);
+porta_status_t FillBuffer(porta_be_stream_t stream, porta_be_buffer_t dst, uint64_t offset,
+                          uint64_t size, const void* pattern, uint32_t pattern_size,
+                          porta_be_msg msg);
+porta_status_t EventCreate(porta_be_device_t device, uint32_t flags, porta_be_event_t* out_event,
+                           porta_be_msg msg);
+void EventDestroy(porta_be_event_t event);
+porta_status_t EventRecord(porta_be_event_t event, porta_be_stream_t stream, porta_be_msg msg);
+porta_status_t StreamWaitEvent(porta_be_stream_t stream, porta_be_event_t event, porta_be_msg msg);
+porta_status_t EventWait(porta_be_event_t event, uint64_t timeout_ns, porta_be_msg msg);
+porta_status_t EventQuery(porta_be_event_t event, porta_be_msg msg);
+porta_status_t EventElapsedMs(porta_be_event_t start, porta_be_event_t end, float* out_ms,
+                              porta_be_msg msg);
+
+// Slots implemented in level_zero_module.cpp.
+porta_status_t ModuleLoad(porta_be_device_t device, const porta_module_source_t* source,
+                          porta_be_module_t* out_module, porta_be_msg msg);
+void ModuleDestroy(porta_be_module_t module);
+porta_status_t ModuleGetKernel(porta_be_module_t module, const char* name,
+                               porta_be_kernel_t* out_kernel, porta_be_msg msg);
+porta_status_t KernelLaunch(porta_be_stream_t stream, porta_be_kernel_t kernel,
+                            const porta_launch_config_t* config, const porta_be_arg_t* args,
+                            uint32_t arg_count, porta_be_msg msg);
+
+}  // namespace porta::level_zero
+
+#endif  // PORTA_BACKENDS_LEVEL_ZERO_LEVEL_ZERO_BACKEND_H_

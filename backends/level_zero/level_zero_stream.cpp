@@ -1,0 +1,502 @@
+// Streams (a command queue fed with batches of commands), copies and events of the Level Zero
+// backend.
+#include <cstring>
+
+#include "backends/common/message.h"
+#include "backends/level_zero/level_zero_backend.h"
+
+namespace porta::level_zero {
+namespace {
+
+using common::Fail;
+
+Device* AsDevice(porta_be_device_t device) {
+  return reinterpret_cast<Device*>(device);
+}
+Buffer* AsBuffer(porta_be_buffer_t buffer) {
+  return reinterpret_cast<Buffer*>(buffer);
+}
+Stream* AsStream(porta_be_stream_t stream) {
+  return reinterpret_cast<Stream*>(stream);
+}
+Event* AsEvent(porta_be_event_t event) {
+  return reinterpret_cast<Event*>(event);
+}
+
+// A batch is submitted once it holds this many commands, so a long run of launches without a
+// synchronize still reaches the device.
+constexpr uint32_t kBatchLimit = 256;
+
+void* Offset(void* pointer, uint64_t offset) {
+  return static_cast<unsigned char*>(pointer) + offset;
+}
+
+porta_status_t StickyStatus(StickyError* sticky, porta_be_msg msg) {
+  std::lock_guard<std::mutex> lock(sticky->mutex);
+  if (sticky->status != PORTA_OK) common::SetMessage(msg, "%s", sticky->message.c_str());
+  return sticky->status;
+}
+
+// Reports a failed call made for work on a stream; device loss becomes sticky.
+porta_status_t StreamFail(StickyError* sticky, ze_result_t result, const char* what,
+                          porta_be_msg msg) {
+  const porta_status_t status = Library::StatusOf(result);
+  const std::string text = std::string(what) + " failed: " + Library::ErrorText(result);
+  if (status == PORTA_ERROR_DEVICE_LOST && sticky != nullptr) {
+    std::lock_guard<std::mutex> lock(sticky->mutex);
+    if (sticky->status == PORTA_OK) {
+      sticky->status = status;
+      sticky->message = "the device faulted: " + text;
+    }
+  }
+  return Fail(msg, status, "%s", text.c_str());
+}
+
+void DestroyBatch(const Device* device, Batch* batch) {
+  const Library& library = *device->library;
+  for (void* staging : batch->staging) library.zeMemFree(device->context, staging);
+  if (batch->fence != nullptr) library.zeFenceDestroy(batch->fence);
+  if (batch->list != nullptr) library.zeCommandListDestroy(batch->list);
+  delete batch;
+}
+
+// Submits the open batch, if it holds any command.
+porta_status_t Flush(Stream* stream, porta_be_msg msg) {
+  if (stream->open == nullptr || stream->open->commands == 0) return PORTA_OK;
+  const Library& library = *stream->device->library;
+  Batch* batch = stream->open.get();
+  ze_result_t result = library.zeCommandListClose(batch->list);
+  if (result == ZE_RESULT_SUCCESS) {
+    result =
+        library.zeCommandQueueExecuteCommandLists(stream->queue, 1, &batch->list, batch->fence);
+  }
+  if (result != ZE_RESULT_SUCCESS) {
+    return StreamFail(stream->sticky.get(), result, "zeCommandQueueExecuteCommandLists", msg);
+  }
+  stream->in_flight.push_back(std::move(stream->open));
+  return PORTA_OK;
+}
+
+// Recycles submitted batches that have completed, oldest first; with |wait|, waits for all.
+porta_status_t Retire(Stream* stream, bool wait, porta_be_msg msg) {
+  const Library& library = *stream->device->library;
+  while (!stream->in_flight.empty()) {
+    Batch* batch = stream->in_flight.front().get();
+    const ze_result_t result = wait ? library.zeFenceHostSynchronize(batch->fence, UINT64_MAX)
+                                    : library.zeFenceQueryStatus(batch->fence);
+    if (result == ZE_RESULT_NOT_READY) return PORTA_NOT_READY;
+    if (result != ZE_RESULT_SUCCESS) {
+      return StreamFail(stream->sticky.get(), result, "zeFenceHostSynchronize", msg);
+    }
+    for (void* staging : batch->staging) library.zeMemFree(stream->device->context, staging);
+    batch->staging.clear();
+    batch->recordings.clear();
+    batch->patterns.clear();
+    batch->commands = 0;
+    library.zeFenceReset(batch->fence);
+    library.zeCommandListReset(batch->list);
+    stream->spare.push_back(std::move(stream->in_flight.front()));
+    stream->in_flight.pop_front();
+  }
+  return PORTA_OK;
+}
+
+}  // namespace
+
+porta_status_t OpenBatch(Stream* stream, Batch** out_batch, porta_be_msg msg) {
+  const porta_status_t sticky = StickyStatus(stream->sticky.get(), msg);
+  if (sticky != PORTA_OK) return sticky;
+  if (stream->open == nullptr) {
+    if (!stream->spare.empty()) {
+      stream->open = std::move(stream->spare.back());
+      stream->spare.pop_back();
+    } else {
+      const Device* device = stream->device;
+      const Library& library = *device->library;
+      Batch* raw = new Batch;
+      ze_command_list_desc_t list_desc = {};
+      list_desc.stype = ZE_STRUCTURE_TYPE_COMMAND_LIST_DESC;
+      list_desc.commandQueueGroupOrdinal = device->compute_ordinal;
+      ze_result_t result =
+          library.zeCommandListCreate(device->context, device->device, &list_desc, &raw->list);
+      if (result == ZE_RESULT_SUCCESS) {
+        ze_fence_desc_t fence_desc = {};
+        fence_desc.stype = ZE_STRUCTURE_TYPE_FENCE_DESC;
+        result = library.zeFenceCreate(stream->queue, &fence_desc, &raw->fence);
+      }
+      if (result != ZE_RESULT_SUCCESS) {
+        DestroyBatch(device, raw);
+        return library.Fail(result, "zeCommandListCreate", msg);
+      }
+      stream->open.reset(raw);
+    }
+  }
+  *out_batch = stream->open.get();
+  return PORTA_OK;
+}
+
+porta_status_t EndCommand(Stream* stream, Batch* batch, porta_be_msg msg) {
+  // Commands of one list may overlap; a barrier after each keeps the stream in order.
+  const ze_result_t result =
+      stream->device->library->zeCommandListAppendBarrier(batch->list, nullptr, 0, nullptr);
+  if (result != ZE_RESULT_SUCCESS) {
+    return StreamFail(stream->sticky.get(), result, "zeCommandListAppendBarrier", msg);
+  }
+  if (++batch->commands >= kBatchLimit) return Flush(stream, msg);
+  return PORTA_OK;
+}
+
+porta_status_t StreamCreate(porta_be_device_t be, porta_be_stream_t* out_stream, porta_be_msg msg) {
+  Device* device = AsDevice(be);
+  auto stream = std::make_unique<Stream>();
+  stream->device = device;
+  ze_command_queue_desc_t desc = {};
+  desc.stype = ZE_STRUCTURE_TYPE_COMMAND_QUEUE_DESC;
+  desc.ordinal = device->compute_ordinal;
+  desc.mode = ZE_COMMAND_QUEUE_MODE_ASYNCHRONOUS;
+  desc.priority = ZE_COMMAND_QUEUE_PRIORITY_NORMAL;
+  const ze_result_t result =
+      device->library->zeCommandQueueCreate(device->context, device->device, &desc, &stream->queue);
+  if (result != ZE_RESULT_SUCCESS)
+    return device->library->Fail(result, "zeCommandQueueCreate", msg);
+  *out_stream = reinterpret_cast<porta_be_stream_t>(stream.release());
+  return PORTA_OK;
+}
+
+void StreamDestroy(porta_be_stream_t be) {
+  Stream* stream = AsStream(be);
+  const Device* device = stream->device;
+  // The runtime synchronized the stream; waiting again only matters after a device fault.
+  Flush(stream, nullptr);
+  Retire(stream, true, nullptr);
+  for (auto& batch : stream->in_flight) DestroyBatch(device, batch.release());
+  for (auto& batch : stream->spare) DestroyBatch(device, batch.release());
+  if (stream->open != nullptr) DestroyBatch(device, stream->open.release());
+  device->library->zeCommandQueueDestroy(stream->queue);
+  delete stream;
+}
+
+porta_status_t StreamSynchronize(porta_be_stream_t be, porta_be_msg msg) {
+  Stream* stream = AsStream(be);
+  porta_status_t status = StickyStatus(stream->sticky.get(), msg);
+  if (status != PORTA_OK) return status;
+  status = Flush(stream, msg);
+  if (status != PORTA_OK) return status;
+  return Retire(stream, true, msg);
+}
+
+porta_status_t StreamQuery(porta_be_stream_t be, porta_be_msg msg) {
+  Stream* stream = AsStream(be);
+  porta_status_t status = StickyStatus(stream->sticky.get(), msg);
+  if (status != PORTA_OK) return status;
+  status = Flush(stream, msg);
+  if (status != PORTA_OK) return status;
+  return Retire(stream, false, msg);
+}
+
+porta_status_t CopyHostToDevice(porta_be_stream_t be, porta_be_buffer_t dst, uint64_t dst_offset,
+                                const void* src, uint64_t size, porta_be_msg msg) {
+  Stream* stream = AsStream(be);
+  const Device* device = stream->device;
+  const Library& library = *device->library;
+  Batch* batch = nullptr;
+  porta_status_t status = OpenBatch(stream, &batch, msg);
+  if (status != PORTA_OK) return status;
+  const void* from = src;
+  if (!device->system_memory_access) {
+    // The device cannot read pageable memory: the bytes go through a host allocation, taken
+    // now, so |src| is free to change as soon as the call returns.
+    ze_host_mem_alloc_desc_t desc = {};
+    desc.stype = ZE_STRUCTURE_TYPE_HOST_MEM_ALLOC_DESC;
+    void* staging = nullptr;
+    const ze_result_t result = library.zeMemAllocHost(device->context, &desc, size, 64, &staging);
+    if (result != ZE_RESULT_SUCCESS) return library.Fail(result, "zeMemAllocHost (staging)", msg);
+    std::memcpy(staging, src, size);
+    batch->staging.push_back(staging);
+    from = staging;
+  }
+  const ze_result_t result = library.zeCommandListAppendMemoryCopy(
+      batch->list, Offset(AsBuffer(dst)->pointer, dst_offset), from, size, nullptr, 0, nullptr);
+  if (result != ZE_RESULT_SUCCESS) {
+    return StreamFail(stream->sticky.get(), result, "zeCommandListAppendMemoryCopy", msg);
+  }
+  return EndCommand(stream, batch, msg);
+}
+
+porta_status_t CopyDeviceToHost(porta_be_stream_t be, void* dst, porta_be_buffer_t src,
+                                uint64_t src_offset, uint64_t size, porta_be_msg msg) {
+  Stream* stream = AsStream(be);
+  const Device* device = stream->device;
+  const Library& library = *device->library;
+  Batch* batch = nullptr;
+  porta_status_t status = OpenBatch(stream, &batch, msg);
+  if (status != PORTA_OK) return status;
+  void* to = dst;
+  void* staging = nullptr;
+  if (!device->system_memory_access) {
+    ze_host_mem_alloc_desc_t desc = {};
+    desc.stype = ZE_STRUCTURE_TYPE_HOST_MEM_ALLOC_DESC;
+    const ze_result_t result = library.zeMemAllocHost(device->context, &desc, size, 64, &staging);
+    if (result != ZE_RESULT_SUCCESS) return library.Fail(result, "zeMemAllocHost (staging)", msg);
+    to = staging;
+  }
+  ze_result_t result = library.zeCommandListAppendMemoryCopy(
+      batch->list, to, Offset(AsBuffer(src)->pointer, src_offset), size, nullptr, 0, nullptr);
+  if (result != ZE_RESULT_SUCCESS) {
+    if (staging != nullptr) library.zeMemFree(device->context, staging);
+    return StreamFail(stream->sticky.get(), result, "zeCommandListAppendMemoryCopy", msg);
+  }
+  status = EndCommand(stream, batch, msg);
+  if (status != PORTA_OK || staging == nullptr) {
+    if (staging != nullptr) library.zeMemFree(device->context, staging);
+    return status;
+  }
+  // Level Zero has no host callbacks to move the staged bytes later, so this copy completes
+  // before it returns, as a CUDA copy into pageable memory does.
+  status = Flush(stream, msg);
+  if (status == PORTA_OK) status = Retire(stream, true, msg);
+  if (status == PORTA_OK) std::memcpy(dst, staging, size);
+  library.zeMemFree(device->context, staging);
+  return status;
+}
+
+porta_status_t CopyDeviceToDevice(porta_be_stream_t be, porta_be_buffer_t dst, uint64_t dst_offset,
+                                  porta_be_buffer_t src, uint64_t src_offset, uint64_t size,
+                                  porta_be_msg msg) {
+  Stream* stream = AsStream(be);
+  Batch* batch = nullptr;
+  porta_status_t status = OpenBatch(stream, &batch, msg);
+  if (status != PORTA_OK) return status;
+  const ze_result_t result = stream->device->library->zeCommandListAppendMemoryCopy(
+      batch->list, Offset(AsBuffer(dst)->pointer, dst_offset),
+      Offset(AsBuffer(src)->pointer, src_offset), size, nullptr, 0, nullptr);
+  if (result != ZE_RESULT_SUCCESS) {
+    return StreamFail(stream->sticky.get(), result, "zeCommandListAppendMemoryCopy", msg);
+  }
+  return EndCommand(stream, batch, msg);
+}
+
+porta_status_t CopyPeer(porta_be_stream_t be, porta_be_buffer_t dst, uint64_t dst_offset,
+                        porta_be_buffer_t src, uint64_t src_offset, uint64_t size,
+                        porta_be_msg msg) {
+  Stream* stream = AsStream(be);
+  Device* here = stream->device;
+  Device* other = AsBuffer(dst)->device == here ? AsBuffer(src)->device : AsBuffer(dst)->device;
+  ze_bool_t can_access = false;
+  if (here->driver != other->driver ||
+      here->library->zeDeviceCanAccessPeer(here->device, other->device, &can_access) !=
+          ZE_RESULT_SUCCESS ||
+      !can_access) {
+    return Fail(msg, PORTA_ERROR_UNSUPPORTED,
+                "Level Zero devices %u and %u have no peer path (different drivers, or "
+                "zeDeviceCanAccessPeer is false)",
+                here->index, other->index);
+  }
+  // Both allocations live in the driver's one context, so an ordinary copy reaches the peer.
+  return CopyDeviceToDevice(be, dst, dst_offset, src, src_offset, size, msg);
+}
+
+porta_status_t FillBuffer(porta_be_stream_t be, porta_be_buffer_t dst, uint64_t offset,
+                          uint64_t size, const void* pattern, uint32_t pattern_size,
+                          porta_be_msg msg) {
+  Stream* stream = AsStream(be);
+  Batch* batch = nullptr;
+  porta_status_t status = OpenBatch(stream, &batch, msg);
+  if (status != PORTA_OK) return status;
+  // The pattern is read when the command runs, so the batch keeps a copy until then.
+  auto copy = std::make_unique<uint32_t>(0u);
+  std::memcpy(copy.get(), pattern, pattern_size);
+  const ze_result_t result = stream->device->library->zeCommandListAppendMemoryFill(
+      batch->list, Offset(AsBuffer(dst)->pointer, offset), copy.get(), pattern_size, size, nullptr,
+      0, nullptr);
+  batch->patterns.push_back(std::move(copy));
+  if (result != ZE_RESULT_SUCCESS) {
+    return StreamFail(stream->sticky.get(), result, "zeCommandListAppendMemoryFill", msg);
+  }
+  return EndCommand(stream, batch, msg);
+}
+
+Recording::~Recording() {
+  if (event != nullptr) library->zeEventDestroy(event);
+  if (pool != nullptr) library->zeEventPoolDestroy(pool);
+  if (timestamp != nullptr) library->zeMemFree(context, timestamp);
+}
+
+namespace {
+
+porta_status_t NewRecording(const Device* device, std::shared_ptr<Recording>* out,
+                            porta_be_msg msg) {
+  const Library& library = *device->library;
+  auto recording = std::make_shared<Recording>();
+  recording->library = &library;
+  recording->context = device->context;
+  ze_event_pool_desc_t pool_desc = {};
+  pool_desc.stype = ZE_STRUCTURE_TYPE_EVENT_POOL_DESC;
+  pool_desc.flags = ZE_EVENT_POOL_FLAG_HOST_VISIBLE;
+  pool_desc.count = 1;
+  ze_device_handle_t handle = device->device;
+  ze_result_t result =
+      library.zeEventPoolCreate(device->context, &pool_desc, 1, &handle, &recording->pool);
+  if (result != ZE_RESULT_SUCCESS) return library.Fail(result, "zeEventPoolCreate", msg);
+  ze_event_desc_t event_desc = {};
+  event_desc.stype = ZE_STRUCTURE_TYPE_EVENT_DESC;
+  event_desc.index = 0;
+  // Host scope on signal: the timestamp written before it is visible to the host once the
+  // event reads as signaled.
+  event_desc.signal = ZE_EVENT_SCOPE_FLAG_HOST;
+  event_desc.wait = ZE_EVENT_SCOPE_FLAG_HOST;
+  result = library.zeEventCreate(recording->pool, &event_desc, &recording->event);
+  if (result != ZE_RESULT_SUCCESS) return library.Fail(result, "zeEventCreate", msg);
+  ze_host_mem_alloc_desc_t host_desc = {};
+  host_desc.stype = ZE_STRUCTURE_TYPE_HOST_MEM_ALLOC_DESC;
+  void* timestamp = nullptr;
+  result = library.zeMemAllocHost(device->context, &host_desc, sizeof(uint64_t), sizeof(uint64_t),
+                                  &timestamp);
+  if (result != ZE_RESULT_SUCCESS) return library.Fail(result, "zeMemAllocHost (timestamp)", msg);
+  recording->timestamp = static_cast<uint64_t*>(timestamp);
+  *recording->timestamp = 0;
+  *out = std::move(recording);
+  return PORTA_OK;
+}
+
+std::shared_ptr<Recording> CurrentRecording(Event* event,
+                                            std::shared_ptr<StickyError>* recorded_on) {
+  std::lock_guard<std::mutex> lock(event->mutex);
+  if (recorded_on != nullptr) *recorded_on = event->recorded_on;
+  return event->current;
+}
+
+}  // namespace
+
+porta_status_t EventCreate(porta_be_device_t be, uint32_t flags, porta_be_event_t* out_event,
+                           porta_be_msg msg) {
+  (void)msg;
+  auto event = std::make_unique<Event>();
+  event->device = AsDevice(be);
+  event->timing = (flags & PORTA_EVENT_DISABLE_TIMING) == 0;
+  *out_event = reinterpret_cast<porta_be_event_t>(event.release());
+  return PORTA_OK;
+}
+
+void EventDestroy(porta_be_event_t be) {
+  delete AsEvent(be);
+}
+
+porta_status_t EventRecord(porta_be_event_t be, porta_be_stream_t stream_be, porta_be_msg msg) {
+  Event* event = AsEvent(be);
+  Stream* stream = AsStream(stream_be);
+  const Library& library = *stream->device->library;
+  Batch* batch = nullptr;
+  porta_status_t status = OpenBatch(stream, &batch, msg);
+  if (status != PORTA_OK) return status;
+  std::lock_guard<std::mutex> lock(event->mutex);
+  std::shared_ptr<Recording> recording = event->current;
+  // Reusable only when no queued work refers to it any more (batches hold references until
+  // their fence has signaled, which implies the event has too).
+  if (recording != nullptr && recording.use_count() == 2) {
+    const ze_result_t result = library.zeEventHostReset(recording->event);
+    if (result != ZE_RESULT_SUCCESS) return library.Fail(result, "zeEventHostReset", msg);
+  } else {
+    status = NewRecording(stream->device, &recording, msg);
+    if (status != PORTA_OK) return status;
+  }
+  // The barrier after the previous command orders the timestamp write after all earlier work.
+  const ze_result_t result =
+      event->timing ? library.zeCommandListAppendWriteGlobalTimestamp(
+                          batch->list, recording->timestamp, recording->event, 0, nullptr)
+                    : library.zeCommandListAppendBarrier(batch->list, recording->event, 0, nullptr);
+  if (result != ZE_RESULT_SUCCESS) {
+    return StreamFail(stream->sticky.get(), result, "recording an event", msg);
+  }
+  batch->recordings.push_back(recording);
+  event->current = std::move(recording);
+  event->recorded_on = stream->sticky;
+  status = EndCommand(stream, batch, msg);
+  if (status != PORTA_OK) return status;
+  // Submitted now, so the host and other streams can observe the event without this stream
+  // being synchronized first.
+  return Flush(stream, msg);
+}
+
+porta_status_t StreamWaitEvent(porta_be_stream_t stream_be, porta_be_event_t be, porta_be_msg msg) {
+  Stream* stream = AsStream(stream_be);
+  const std::shared_ptr<Recording> recording = CurrentRecording(AsEvent(be), nullptr);
+  // A never-recorded event counts as complete.
+  if (recording == nullptr) return StickyStatus(stream->sticky.get(), msg);
+  Batch* batch = nullptr;
+  porta_status_t status = OpenBatch(stream, &batch, msg);
+  if (status != PORTA_OK) return status;
+  ze_event_handle_t handle = recording->event;
+  const ze_result_t result =
+      stream->device->library->zeCommandListAppendWaitOnEvents(batch->list, 1, &handle);
+  if (result != ZE_RESULT_SUCCESS) {
+    return StreamFail(stream->sticky.get(), result, "zeCommandListAppendWaitOnEvents", msg);
+  }
+  batch->recordings.push_back(recording);
+  return EndCommand(stream, batch, msg);
+}
+
+porta_status_t EventWait(porta_be_event_t be, uint64_t timeout_ns, porta_be_msg msg) {
+  Event* event = AsEvent(be);
+  std::shared_ptr<StickyError> sticky;
+  const std::shared_ptr<Recording> recording = CurrentRecording(event, &sticky);
+  if (sticky != nullptr) {
+    const porta_status_t status = StickyStatus(sticky.get(), msg);
+    if (status != PORTA_OK) return status;
+  }
+  if (recording == nullptr) return PORTA_OK;
+  const ze_result_t result =
+      event->device->library->zeEventHostSynchronize(recording->event, timeout_ns);
+  if (result == ZE_RESULT_NOT_READY) {
+    return Fail(msg, PORTA_ERROR_TIMEOUT, "the Level Zero event did not complete within %llu ns",
+                static_cast<unsigned long long>(timeout_ns));
+  }
+  if (result != ZE_RESULT_SUCCESS) {
+    return StreamFail(sticky.get(), result, "zeEventHostSynchronize", msg);
+  }
+  return PORTA_OK;
+}
+
+porta_status_t EventQuery(porta_be_event_t be, porta_be_msg msg) {
+  Event* event = AsEvent(be);
+  std::shared_ptr<StickyError> sticky;
+  const std::shared_ptr<Recording> recording = CurrentRecording(event, &sticky);
+  if (sticky != nullptr) {
+    const porta_status_t status = StickyStatus(sticky.get(), msg);
+    if (status != PORTA_OK) return status;
+  }
+  if (recording == nullptr) return PORTA_OK;
+  const ze_result_t result = event->device->library->zeEventQueryStatus(recording->event);
+  if (result == ZE_RESULT_NOT_READY) return PORTA_NOT_READY;
+  if (result != ZE_RESULT_SUCCESS)
+    return StreamFail(sticky.get(), result, "zeEventQueryStatus", msg);
+  return PORTA_OK;
+}
+
+porta_status_t EventElapsedMs(porta_be_event_t start_be, porta_be_event_t end_be, float* out_ms,
+                              porta_be_msg msg) {
+  Event* start = AsEvent(start_be);
+  Event* end = AsEvent(end_be);
+  if (!start->timing || !end->timing) {
+    return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
+                "elapsed time needs two events created without PORTA_EVENT_DISABLE_TIMING");
+  }
+  const std::shared_ptr<Recording> first = CurrentRecording(start, nullptr);
+  const std::shared_ptr<Recording> second = CurrentRecording(end, nullptr);
+  if (first == nullptr || second == nullptr) {
+    return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT, "elapsed time needs two recorded events");
+  }
+  const Library& library = *start->device->library;
+  for (const auto& recording : {first, second}) {
+    const ze_result_t result = library.zeEventQueryStatus(recording->event);
+    if (result == ZE_RESULT_NOT_READY) return PORTA_NOT_READY;
+    if (result != ZE_RESULT_SUCCESS) return library.Fail(result, "zeEventQueryStatus", msg);
+  }
+  const Device* device = start->device;
+  // The global timer wraps at its valid width; the difference modulo that width is exact.
+  const uint64_t ticks = (*second->timestamp - *first->timestamp) & device->timestamp_mask;
+  *out_ms = static_cast<float>(static_cast<double>(ticks) * device->ns_per_tick / 1e6);
+  return PORTA_OK;
+}
+
+}  // namespace porta::level_zero

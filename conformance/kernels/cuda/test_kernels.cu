@@ -1,0 +1,37 @@
+// The CTS test kernels in CUDA-C (contract in ../README.md), built by nvcc into a fatbin and PTX
+// and by hipcc into an AMD code object. Kernel parameters arrive in order: buffers as device
+// pointers already offset, scalars by value.
+#include "porta_cuda_compat.h"
+
+PORTA_KERNEL void vector_add(const float* a, const float* b, float* c, unsigned int n) {
+  const size_t i = PORTA_GLOBAL_ID_X();
+  if (i < n) c[i] = a[i] + b[i];
+}
+
+PORTA_KERNEL void scale_add(float* y, const float* x, float alpha, unsigned int n) {
+  const size_t i = PORTA_GLOBAL_ID_X();
+  if (i < n) y[i] = alpha * x[i] + y[i];
+}
+
+// Tree reduction in the launch's dynamic shared memory (blockDim.x floats); blockDim.x is a
+// power of two, so the tree halves evenly.
+PORTA_KERNEL void reduce_sum(const float* in, float* out, unsigned int n) {
+  PORTA_DYNAMIC_SHARED(float, partial);
+  const unsigned int lid = threadIdx.x;
+  const size_t i = PORTA_GLOBAL_ID_X();
+  partial[lid] = i < n ? in[i] : 0.0f;
+  __syncthreads();
+  for (unsigned int stride = blockDim.x / 2; stride > 0; stride /= 2) {
+    if (lid < stride) partial[lid] += partial[lid + stride];
+    __syncthreads();
+  }
+  if (lid == 0) out[blockIdx.x] = partial[0];
+}
+
+PORTA_KERNEL void index_2d(unsigned int* out, unsigned int width, unsigned int height) {
+  const size_t x = PORTA_GLOBAL_ID_X();
+  const size_t y = PORTA_GLOBAL_ID_Y();
+  if (x < width && y < height) {
+    out[y * width + x] = (static_cast<unsigned int>(y) << 16) | static_cast<unsigned int>(x);
+  }
+}
