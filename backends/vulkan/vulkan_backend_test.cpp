@@ -1,0 +1,292 @@
+// Tests of the Vulkan backend through its ABI table alone (no runtime): discovery without a
+// loader or a driver, the on-disk pipeline cache, and the copy, fill and event paths with and
+// without forced staging.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "porta/porta_backend.h"
+
+extern "C" porta_status_t porta_vulkan_backend_entry(const porta_backend_host_t* host,
+                                                     const porta_backend_table_t** out_table,
+                                                     porta_be_msg msg);
+
+namespace {
+
+// Sets an environment variable for the life of the object and restores the old value after.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = getenv(name)) {
+      had_old_ = true;
+      old_ = old;
+    }
+    setenv(name, value, 1);
+  }
+  ~ScopedEnv() {
+    if (had_old_) {
+      setenv(name_.c_str(), old_.c_str(), 1);
+    } else {
+      unsetenv(name_.c_str());
+    }
+  }
+
+ private:
+  std::string name_;
+  bool had_old_ = false;
+  std::string old_;
+};
+
+// One initialized backend with its log captured.
+class Session {
+ public:
+  explicit Session(const std::string& cache_dir = "") : cache_dir_(cache_dir) {
+    message_.text = text_;
+    message_.capacity = sizeof(text_);
+    host_.struct_size = sizeof(host_);
+    host_.abi_major = PORTA_BACKEND_ABI_MAJOR;
+    host_.abi_minor = PORTA_BACKEND_ABI_MINOR;
+    host_.porta_version = "test";
+    host_.cache_dir = cache_dir_.empty() ? nullptr : cache_dir_.c_str();
+    host_.log = [](void* user, int /*level*/, const char* text) {
+      auto* self = static_cast<Session*>(user);
+      std::lock_guard<std::mutex> lock(self->log_mutex_);
+      self->log_ += text;
+      self->log_ += "\n";
+    };
+    host_.log_user = this;
+    EXPECT_EQ(porta_vulkan_backend_entry(&host_, &table_, &message_), PORTA_OK);
+    EXPECT_EQ(table_->init(&host_, &backend_, &message_), PORTA_OK) << text_;
+    text_[0] = '\0';
+    EXPECT_EQ(table_->device_count(backend_, &device_count_, &message_), PORTA_OK);
+    reason_ = text_;
+  }
+  ~Session() {
+    if (device_ != nullptr) table_->device_close(device_);
+    table_->shutdown(backend_);
+  }
+
+  porta_be_device_t OpenDevice() {
+    EXPECT_EQ(table_->device_open(backend_, 0, &device_, &message_), PORTA_OK) << text_;
+    return device_;
+  }
+  void CloseDevice() {
+    table_->device_close(device_);
+    device_ = nullptr;
+  }
+
+  const porta_backend_table_t* t() const { return table_; }
+  porta_be_msg msg() { return &message_; }
+  const char* text() const { return text_; }
+  uint32_t device_count() const { return device_count_; }
+  const std::string& reason() const { return reason_; }
+  std::string log() {
+    std::lock_guard<std::mutex> lock(log_mutex_);
+    return log_;
+  }
+
+ private:
+  std::string cache_dir_;
+  porta_backend_host_t host_{};
+  const porta_backend_table_t* table_ = nullptr;
+  porta_be_backend_t backend_ = nullptr;
+  porta_be_device_t device_ = nullptr;
+  char text_[8192] = {};
+  porta_be_message_t message_{};
+  uint32_t device_count_ = 0;
+  std::string reason_;
+  std::mutex log_mutex_;
+  std::string log_;
+};
+
+TEST(VulkanDiscovery, NoLoaderMeansZeroDevicesWithAReason) {
+  ScopedEnv library("PORTA_VULKAN_LIBRARY", "/nonexistent/libvulkan.so.1");
+  Session session;
+  EXPECT_EQ(session.device_count(), 0u);
+  EXPECT_NE(session.reason().find("loader could not be opened"), std::string::npos)
+      << session.reason();
+  EXPECT_NE(session.reason().find("/nonexistent/libvulkan.so.1"), std::string::npos);
+}
+
+TEST(VulkanDiscovery, NoDriverMeansZeroDevicesWithAReason) {
+  // Both spellings: older loaders read VK_ICD_FILENAMES, newer ones prefer VK_DRIVER_FILES.
+  ScopedEnv icd("VK_ICD_FILENAMES", "/nonexistent/porta_no_driver.json");
+  ScopedEnv driver("VK_DRIVER_FILES", "/nonexistent/porta_no_driver.json");
+  Session session;
+  EXPECT_EQ(session.device_count(), 0u);
+  EXPECT_FALSE(session.reason().empty());
+  EXPECT_TRUE(session.reason().find("vkCreateInstance") != std::string::npos ||
+              session.reason().find("no physical device") != std::string::npos)
+      << session.reason();
+}
+
+TEST(VulkanDiscovery, DeviceInfoIsFilled) {
+  Session session;
+  if (session.device_count() == 0) GTEST_SKIP() << "no Vulkan device: " << session.reason();
+  porta_be_device_t device = session.OpenDevice();
+  porta_device_info_t info{};
+  info.struct_size = sizeof(info);
+  ASSERT_EQ(session.t()->device_get_info(device, &info, session.msg()), PORTA_OK);
+  EXPECT_STREQ(info.backend, "vulkan");
+  EXPECT_GT(std::strlen(info.name), 0u);
+  EXPECT_GT(std::strlen(info.driver_version), 0u);
+  EXPECT_GT(info.global_memory_bytes, 0u);
+  EXPECT_GT(info.max_allocation_bytes, 0u);
+  EXPECT_GE(info.max_work_group_size, 128u);  // Vulkan's guaranteed minimum
+  EXPECT_GE(info.local_memory_bytes, 16384u);
+  EXPECT_GE(info.subgroup_size_count, 1u);
+  EXPECT_EQ(info.kernel_formats, PORTA_FORMAT_BIT(PORTA_FORMAT_SPIRV_SHADER));
+  EXPECT_TRUE(info.capabilities & PORTA_CAP_HOST_VISIBLE_MEMORY);
+}
+
+// Exercises copies, fills and events on device 0 and checks every byte against a host model.
+void RunCopyAndFill(Session& session) {
+  const porta_backend_table_t* t = session.t();
+  porta_be_device_t device = session.OpenDevice();
+  porta_be_stream_t stream = nullptr;
+  ASSERT_EQ(t->stream_create(device, &stream, session.msg()), PORTA_OK) << session.text();
+  constexpr uint64_t kSize = 4096;
+  porta_be_buffer_t a = nullptr;
+  porta_be_buffer_t b = nullptr;
+  ASSERT_EQ(t->buffer_alloc(device, kSize, PORTA_MEMORY_DEVICE, &a, session.msg()), PORTA_OK);
+  ASSERT_EQ(t->buffer_alloc(device, kSize, PORTA_MEMORY_HOST_VISIBLE, &b, session.msg()), PORTA_OK);
+
+  std::vector<uint8_t> model(kSize);
+  for (uint64_t i = 0; i < kSize; ++i) model[i] = static_cast<uint8_t>(i * 7 + 1);
+  ASSERT_EQ(t->copy_host_to_device(stream, a, 0, model.data(), kSize, session.msg()), PORTA_OK);
+  struct Fill {
+    uint64_t offset;
+    uint64_t size;
+    uint32_t pattern;
+    uint32_t pattern_size;
+  };
+  const Fill fills[] = {{1, 1, 0xab, 1},    {5, 2, 0xcd, 1},     {9, 10, 0x5a, 1},
+                        {32, 64, 0x11, 1},  {102, 2, 0xbeef, 2}, {106, 30, 0x1234, 2},
+                        {200, 64, 0x77, 1}, {300, 1, 0x42, 1},   {400, 8, 0xdeadbeef, 4},
+                        {3, 0, 0x99, 1}};
+  for (const Fill& fill : fills) {
+    if (fill.size == 0) continue;
+    ASSERT_EQ(t->fill_buffer(stream, a, fill.offset, fill.size, &fill.pattern, fill.pattern_size,
+                             session.msg()),
+              PORTA_OK)
+        << session.text();
+    for (uint64_t i = 0; i < fill.size; ++i) {
+      model[fill.offset + i] = static_cast<uint8_t>(fill.pattern >> (8 * (i % fill.pattern_size)));
+    }
+  }
+  ASSERT_EQ(t->copy_device_to_device(stream, b, 0, a, 0, kSize, session.msg()), PORTA_OK);
+  std::vector<uint8_t> result(kSize, 0);
+  ASSERT_EQ(t->copy_device_to_host(stream, result.data(), b, 0, kSize, session.msg()), PORTA_OK);
+
+  // Only an event wait is observed: the read-back must still have landed in |result|.
+  porta_be_event_t start = nullptr;
+  porta_be_event_t end = nullptr;
+  ASSERT_EQ(t->event_create(device, PORTA_EVENT_DEFAULT, &start, session.msg()), PORTA_OK);
+  ASSERT_EQ(t->event_create(device, PORTA_EVENT_DEFAULT, &end, session.msg()), PORTA_OK);
+  ASSERT_EQ(t->event_record(end, stream, session.msg()), PORTA_OK) << session.text();
+  ASSERT_EQ(t->event_wait(end, UINT64_MAX, session.msg()), PORTA_OK) << session.text();
+  EXPECT_EQ(result, model);
+
+  void* mapped = nullptr;
+  ASSERT_EQ(t->buffer_map(b, 0, kSize, &mapped, session.msg()), PORTA_OK);
+  EXPECT_EQ(std::memcmp(mapped, model.data(), kSize), 0);
+  ASSERT_EQ(t->buffer_unmap(b, session.msg()), PORTA_OK);
+
+  ASSERT_EQ(t->event_record(start, stream, session.msg()), PORTA_OK);
+  ASSERT_EQ(t->fill_buffer(stream, a, 0, kSize, &fills[0].pattern, 1, session.msg()), PORTA_OK);
+  ASSERT_EQ(t->event_record(end, stream, session.msg()), PORTA_OK);
+  ASSERT_EQ(t->stream_synchronize(stream, session.msg()), PORTA_OK) << session.text();
+  float ms = -1.0f;
+  porta_device_info_t info{};
+  info.struct_size = sizeof(info);
+  ASSERT_EQ(t->device_get_info(device, &info, session.msg()), PORTA_OK);
+  if (info.capabilities & PORTA_CAP_TIMESTAMPS) {
+    ASSERT_EQ(t->event_elapsed_ms(start, end, &ms, session.msg()), PORTA_OK) << session.text();
+    EXPECT_GE(ms, 0.0f);
+  }
+
+  // A buffer whose size is not a whole number of words: the last word is partly outside it.
+  porta_be_buffer_t odd = nullptr;
+  ASSERT_EQ(t->buffer_alloc(device, 7, PORTA_MEMORY_DEVICE, &odd, session.msg()), PORTA_OK);
+  const uint8_t zero = 0;
+  const uint8_t five = 5;
+  ASSERT_EQ(t->fill_buffer(stream, odd, 0, 7, &zero, 1, session.msg()), PORTA_OK);
+  ASSERT_EQ(t->fill_buffer(stream, odd, 5, 2, &five, 1, session.msg()), PORTA_OK);
+  uint8_t odd_result[7] = {};
+  ASSERT_EQ(t->copy_device_to_host(stream, odd_result, odd, 0, 7, session.msg()), PORTA_OK);
+  ASSERT_EQ(t->stream_synchronize(stream, session.msg()), PORTA_OK) << session.text();
+  const uint8_t odd_expected[7] = {0, 0, 0, 0, 0, 5, 5};
+  EXPECT_EQ(std::memcmp(odd_result, odd_expected, 7), 0);
+  t->buffer_free(odd);
+
+  t->event_destroy(start);
+  t->event_destroy(end);
+  t->buffer_free(a);
+  t->buffer_free(b);
+  t->stream_destroy(stream);
+}
+
+TEST(VulkanCommands, CopiesFillsAndEvents) {
+  Session session;
+  if (session.device_count() == 0) GTEST_SKIP() << "no Vulkan device: " << session.reason();
+  RunCopyAndFill(session);
+}
+
+TEST(VulkanCommands, CopiesFillsAndEventsWithForcedStaging) {
+  ScopedEnv staging("PORTA_VULKAN_FORCE_STAGING", "1");
+  Session session;
+  if (session.device_count() == 0) GTEST_SKIP() << "no Vulkan device: " << session.reason();
+  RunCopyAndFill(session);
+}
+
+TEST(VulkanCommands, CopiesFillsAndEventsWithoutPushDescriptors) {
+  ScopedEnv push("PORTA_VULKAN_DISABLE_PUSH_DESCRIPTOR", "1");
+  Session session;
+  if (session.device_count() == 0) GTEST_SKIP() << "no Vulkan device: " << session.reason();
+  RunCopyAndFill(session);
+}
+
+TEST(VulkanPipelineCache, WrittenAtCloseAndReusedAtOpen) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() /
+      ("porta_vulkan_cache_test_" + std::to_string(static_cast<long>(getpid())));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  {
+    Session session(dir.string());
+    if (session.device_count() == 0) GTEST_SKIP() << "no Vulkan device: " << session.reason();
+    porta_be_device_t device = session.OpenDevice();
+    porta_be_stream_t stream = nullptr;
+    porta_be_buffer_t buffer = nullptr;
+    ASSERT_EQ(session.t()->stream_create(device, &stream, session.msg()), PORTA_OK);
+    ASSERT_EQ(session.t()->buffer_alloc(device, 64, PORTA_MEMORY_DEVICE, &buffer, session.msg()),
+              PORTA_OK);
+    // An unaligned 1-byte fill runs the built-in fill shader, which creates a pipeline.
+    const uint8_t pattern = 0x3c;
+    ASSERT_EQ(session.t()->fill_buffer(stream, buffer, 3, 5, &pattern, 1, session.msg()), PORTA_OK);
+    ASSERT_EQ(session.t()->stream_synchronize(stream, session.msg()), PORTA_OK);
+    session.t()->buffer_free(buffer);
+    session.t()->stream_destroy(stream);
+    session.CloseDevice();
+    EXPECT_NE(session.log().find("pipeline cache: stored"), std::string::npos) << session.log();
+  }
+  size_t files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir / "vulkan")) {
+    if (entry.path().extension() == ".bin") ++files;
+  }
+  EXPECT_EQ(files, 1u);
+  {
+    Session session(dir.string());
+    session.OpenDevice();
+    EXPECT_NE(session.log().find("pipeline cache: loaded"), std::string::npos) << session.log();
+  }
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace

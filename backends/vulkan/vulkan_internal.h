@@ -1,0 +1,332 @@
+// Internal objects of the Vulkan backend. The porta_be_* handles of the ABI are these types
+// behind reinterpret_cast; they live in this namespace (not as the ABI's struct names) so that
+// several built-in backends linked into one libporta never define the same class twice.
+#ifndef PORTA_BACKENDS_VULKAN_VULKAN_INTERNAL_H_
+#define PORTA_BACKENDS_VULKAN_VULKAN_INTERNAL_H_
+
+#include <atomic>
+#include <cstdarg>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "backends/vulkan/spirv_reflect.h"
+#include "backends/vulkan/vulkan_api.h"
+#include "porta/porta_backend.h"
+
+namespace porta::vulkan {
+
+// Validation-layer messages of severity ERROR, kept until a Porta call reports them.
+class ValidationLog {
+ public:
+  void Add(const std::string& text);
+  // Moves every pending message into |out| (newline separated); false when there is none.
+  bool Take(std::string* out);
+  uint64_t total() const { return total_.load(); }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::string> pending_;
+  std::atomic<uint64_t> total_{0};
+};
+
+// A physical device that qualifies as a Porta device, with everything read from it at init.
+struct PhysicalDevice {
+  VkPhysicalDevice handle = VK_NULL_HANDLE;
+  uint32_t queue_family = 0;
+  uint32_t queue_count = 0;
+  VkPhysicalDeviceProperties properties{};
+  VkPhysicalDeviceMemoryProperties memory{};
+  uint32_t timestamp_valid_bits = 0;
+  uint32_t max_push_descriptors = 0;  // 0 when VK_KHR_push_descriptor is absent
+  // Optional features the device has; each is enabled at device creation.
+  VkPhysicalDeviceFeatures core_features{};
+  VkPhysicalDeviceVulkan11Features features11{};
+  VkPhysicalDeviceVulkan12Features features12{};
+  porta_device_info_t info{};
+};
+
+// The backend: the loader, one VkInstance and the qualifying physical devices.
+struct Backend {
+  porta_backend_host_t host{};
+  std::string cache_dir;
+  std::string porta_version;
+  InstanceApi vk;
+  VkInstance instance = VK_NULL_HANDLE;
+  VkDebugUtilsMessengerEXT messenger = VK_NULL_HANDLE;
+  bool validation = false;
+  bool force_staging = false;
+  bool disable_push_descriptor = false;
+  std::vector<PhysicalDevice> devices;
+  // Why there are no devices (or which physical devices were skipped).
+  std::string reason;
+  ValidationLog validation_log;
+
+  void Log(int level, const char* format, ...) __attribute__((format(printf, 3, 4)));
+};
+
+// A VkQueue shared by the streams assigned to it; vkQueueSubmit needs external synchronization.
+struct Queue {
+  VkQueue queue = VK_NULL_HANDLE;
+  std::mutex mutex;
+};
+
+// A host-visible, coherent buffer used to move bytes between host memory and device buffers.
+struct StagingBlock {
+  VkBuffer buffer = VK_NULL_HANDLE;
+  VkDeviceMemory memory = VK_NULL_HANDLE;
+  uint8_t* mapped = nullptr;
+  uint64_t size = 0;
+};
+
+// Descriptor-set and pipeline layout for one argument shape (buffer count, push-constant bytes).
+struct Layout {
+  VkDescriptorSetLayout set_layout = VK_NULL_HANDLE;
+  VkPipelineLayout pipeline_layout = VK_NULL_HANDLE;
+  uint32_t buffer_count = 0;
+  uint32_t push_bytes = 0;
+  // Descriptors are pushed with vkCmdPushDescriptorSetKHR instead of allocated sets.
+  bool push_descriptor = false;
+};
+
+struct Module;
+struct Kernel;
+
+// An open device.
+struct Device {
+  Backend* backend = nullptr;
+  const PhysicalDevice* physical = nullptr;
+  DeviceApi vk;
+  VkDevice device = VK_NULL_HANDLE;
+  std::vector<std::unique_ptr<Queue>> queues;
+  std::atomic<uint32_t> next_queue{0};
+
+  VkPipelineCache pipeline_cache = VK_NULL_HANDLE;
+  std::string pipeline_cache_key;
+  std::atomic<bool> pipeline_cache_dirty{false};
+
+  std::mutex staging_mutex;
+  std::vector<StagingBlock> free_staging;
+  uint64_t free_staging_bytes = 0;
+
+  std::mutex layout_mutex;
+  std::map<std::pair<uint32_t, uint32_t>, std::unique_ptr<Layout>> layouts;
+
+  // The built-in 1- and 2-byte fill shader, loaded on first use.
+  std::mutex fill_mutex;
+  Module* fill_module = nullptr;
+  Kernel* fill_kernel = nullptr;
+
+  std::atomic<bool> lost{false};
+  std::mutex lost_mutex;
+  std::string lost_reason;
+
+  // Picks a memory type allowed by |type_bits| with every |required| flag, preferring
+  // |preferred| flags and avoiding |avoided| ones. UINT32_MAX when none has |required|.
+  uint32_t FindMemoryType(uint32_t type_bits, VkMemoryPropertyFlags required,
+                          VkMemoryPropertyFlags preferred, VkMemoryPropertyFlags avoided) const;
+  // Creates a buffer with its own memory of a type chosen as in FindMemoryType.
+  porta_status_t CreateBuffer(uint64_t size, VkBufferUsageFlags usage,
+                              VkMemoryPropertyFlags required, VkMemoryPropertyFlags preferred,
+                              VkMemoryPropertyFlags avoided, VkBuffer* out_buffer,
+                              VkDeviceMemory* out_memory, uint32_t* out_type, porta_be_msg msg);
+  // A staging block of at least |size| bytes, reused from earlier copies when one is free.
+  porta_status_t AcquireStaging(uint64_t size, StagingBlock* out, porta_be_msg msg);
+  void ReleaseStaging(const StagingBlock& block);
+  // The layout for |buffer_count| storage buffers and |push_bytes| of push constants.
+  porta_status_t GetLayout(uint32_t buffer_count, uint32_t push_bytes, const Layout** out,
+                           porta_be_msg msg);
+  // Turns a failed VkResult into a Porta status with |what| and the result's name. Device loss
+  // is recorded and becomes sticky for every stream of the device.
+  porta_status_t Check(VkResult result, const char* what, porta_be_msg msg);
+  // PORTA_ERROR_DEVICE_LOST with the recorded reason when the device was lost, else PORTA_OK.
+  porta_status_t LostStatus(porta_be_msg msg);
+};
+
+// A device buffer.
+struct Buffer {
+  Device* device = nullptr;
+  VkBuffer buffer = VK_NULL_HANDLE;
+  VkDeviceMemory memory = VK_NULL_HANDLE;
+  uint64_t size = 0;
+  // Size of the VkBuffer: |size| rounded up to whole 32-bit words, so that shaders (the fill
+  // shader, kernels reading bytes as words) can touch the last partial word.
+  uint64_t padded_size = 0;
+  porta_memory_kind_t kind = PORTA_MEMORY_DEVICE;
+  // Persistent host mapping: always for PORTA_MEMORY_HOST_VISIBLE, and for device buffers whose
+  // memory happens to be host-visible and coherent unless PORTA_VULKAN_FORCE_STAGING is set.
+  uint8_t* mapped = nullptr;
+};
+
+// A loaded SPIR-V module.
+struct Module {
+  Device* device = nullptr;
+  VkShaderModule shader = VK_NULL_HANDLE;
+  SpirvModuleInfo info;
+  std::mutex mutex;
+  std::unordered_map<std::string, std::unique_ptr<Kernel>> kernels;
+};
+
+// One entry point of a module with its pipelines, one per argument signature and launch shape.
+struct Kernel {
+  Module* module = nullptr;
+  const SpirvEntryPoint* entry = nullptr;
+  std::mutex mutex;
+  struct Pipeline {
+    VkPipeline pipeline = VK_NULL_HANDLE;
+    const Layout* layout = nullptr;
+  };
+  std::unordered_map<std::string, Pipeline> pipelines;
+};
+
+class StreamCore;
+
+// A timeline wait a submission carries: on |stream|'s semaphore reaching |value|.
+struct TimelineWait {
+  std::shared_ptr<StreamCore> stream;
+  uint64_t value = 0;
+};
+
+// A copy from staging memory to the caller's memory that must run once the GPU has written it.
+struct HostCopy {
+  void* dst = nullptr;
+  const uint8_t* src = nullptr;
+  size_t size = 0;
+};
+
+// Commands recorded into one command buffer and submitted together, plus everything that must
+// stay alive (or run on the host) until the GPU has executed them.
+struct Batch {
+  VkCommandBuffer cmd = VK_NULL_HANDLE;
+  uint32_t commands = 0;
+  uint64_t value = 0;  // timeline value signalled when the batch completes
+  VkPipeline bound_pipeline = VK_NULL_HANDLE;
+  std::vector<StagingBlock> staging;
+  uint64_t staging_used = 0;  // bytes used of staging.back()
+  uint64_t staging_bytes = 0;
+  std::vector<HostCopy> host_copies;
+  std::vector<VkDescriptorPool> descriptor_pools;
+  std::vector<VkQueryPool> dead_query_pools;
+  std::vector<TimelineWait> waits;
+};
+
+// The state of a stream. Shared with the events recorded on it, which outlive the stream handle.
+class StreamCore : public std::enable_shared_from_this<StreamCore> {
+ public:
+  ~StreamCore();
+  static porta_status_t Create(Device* device, std::shared_ptr<StreamCore>* out, porta_be_msg msg);
+
+  Device* device() const { return device_; }
+  VkSemaphore timeline() const { return timeline_; }
+
+  std::mutex& mutex() { return mutex_; }
+  Batch& open_batch() { return open_; }
+
+  // The functions named *Locked expect the caller to hold mutex(); the others take it.
+
+  // Starts a command in the open batch: returns the sticky error, or a command buffer ready to
+  // record into, with a barrier after the previous command (streams are in order).
+  porta_status_t BeginCommandLocked(VkCommandBuffer* out_cmd, porta_be_msg msg);
+  // Ends a command begun by BeginCommandLocked; submits when the batch has grown large.
+  porta_status_t EndCommandLocked(porta_be_msg msg);
+  // Space for |size| bytes of staging memory that lives until the open batch retires.
+  porta_status_t AllocateStagingLocked(uint64_t size, VkBuffer* out_buffer, uint64_t* out_offset,
+                                       uint8_t** out_ptr, porta_be_msg msg);
+  // A descriptor set of |layout| that lives until the open batch retires.
+  porta_status_t AllocateDescriptorSetLocked(const Layout& layout, VkDescriptorSet* out,
+                                             porta_be_msg msg);
+  // Submits the open batch when it holds commands or waits, and writes the timeline value that
+  // marks the end of everything queued so far.
+  porta_status_t FlushLocked(uint64_t* out_value, porta_be_msg msg);
+  porta_status_t Flush(uint64_t* out_value, porta_be_msg msg);
+  // Adds a wait for |wait| to the next submission.
+  void AddWaitLocked(const TimelineWait& wait) { open_.waits.push_back(wait); }
+  // True when nothing is recorded, waited for or in flight, so the host may touch buffers
+  // directly and still be in stream order. Retires what has completed first.
+  bool IdleLocked();
+  // Destroys |pool| once the batch that signals |value| has retired (it may still write to it).
+  void DeferDestroyQueryPool(VkQueryPool pool, uint64_t value);
+
+  // Blocks until the timeline reaches |value| (or |timeout_ns| passes) and retires what
+  // completed, including the host copies of the streams this one waited on.
+  porta_status_t Wait(uint64_t value, uint64_t timeout_ns, porta_be_msg msg);
+  // PORTA_OK when everything queued has completed, PORTA_NOT_READY otherwise. Submits the open
+  // batch only when nothing is in flight: that guarantees progress to a caller that polls,
+  // without turning frequent polling (the runtime polls while work piles up) into one
+  // submission per command.
+  porta_status_t Query(porta_be_msg msg);
+  // Retires completed batches; PORTA_OK when the timeline has reached |value|, else
+  // PORTA_NOT_READY (or the sticky error).
+  porta_status_t Poll(uint64_t value, porta_be_msg msg);
+
+ private:
+  explicit StreamCore(Device* device) : device_(device) {}
+  porta_status_t StickyLocked(porta_be_msg msg);
+  porta_status_t FailLocked(porta_status_t status, const std::string& text, porta_be_msg msg);
+  // Retires every batch whose value the timeline has reached; their cross-stream waits go to
+  // pending_upstream_ so those streams are retired too, after the lock is released.
+  porta_status_t RetireLocked(porta_be_msg msg);
+  void RetireBatch(Batch* batch);
+  porta_status_t WaitOldestLocked(porta_be_msg msg);
+  // Retires the streams collected in pending_upstream_ (called without the lock).
+  void RetirePendingUpstream();
+
+  Device* device_;
+  Queue* queue_ = nullptr;
+  VkSemaphore timeline_ = VK_NULL_HANDLE;
+  VkCommandPool pool_ = VK_NULL_HANDLE;
+  std::vector<VkCommandBuffer> free_cmds_;
+  std::vector<VkDescriptorPool> free_descriptor_pools_;
+  std::mutex mutex_;
+  uint64_t submitted_ = 0;
+  uint64_t retired_ = 0;
+  Batch open_;
+  std::deque<Batch> in_flight_;
+  uint64_t in_flight_staging_ = 0;
+  // Waits of retired batches whose streams still need retiring up to the waited value.
+  std::vector<TimelineWait> pending_upstream_;
+  porta_status_t sticky_ = PORTA_OK;
+  std::string sticky_message_;
+};
+
+// The ABI's stream handle.
+struct Stream {
+  std::shared_ptr<StreamCore> core;
+};
+
+// An event: a point (timeline value) on the stream it was last recorded on.
+struct Event {
+  Device* device = nullptr;
+  uint32_t flags = 0;
+  VkQueryPool query_pool = VK_NULL_HANDLE;  // one timestamp; null without timing
+  std::mutex mutex;
+  std::shared_ptr<StreamCore> stream;  // null until recorded
+  uint64_t value = 0;
+};
+
+// Returns PORTA_ERROR_BACKEND with the pending validation messages when there are any,
+// otherwise |status|. Called at the end of every fallible entry point.
+porta_status_t CheckValidation(Device* device, porta_status_t status, porta_be_msg msg);
+
+// Loads |words| as a module (used for user modules and the built-in fill shader).
+porta_status_t LoadModule(Device* device, const uint32_t* words, size_t word_count,
+                          Module** out_module, porta_be_msg msg);
+void DestroyModule(Module* module);
+porta_status_t GetKernel(Module* module, const char* name, Kernel** out_kernel, porta_be_msg msg);
+// Records a launch of |kernel| on |stream|.
+porta_status_t LaunchKernel(StreamCore* stream, Kernel* kernel, const porta_launch_config_t* config,
+                            const porta_be_arg_t* args, uint32_t arg_count, porta_be_msg msg);
+
+// The backend entry points implemented in the files named after them.
+porta_status_t DeviceOpen(Backend* backend, uint32_t index, Device** out, porta_be_msg msg);
+void DeviceClose(Device* device);
+porta_status_t FillBuffer(StreamCore* stream, Buffer* dst, uint64_t offset, uint64_t size,
+                          const void* pattern, uint32_t pattern_size, porta_be_msg msg);
+
+}  // namespace porta::vulkan
+
+#endif  // PORTA_BACKENDS_VULKAN_VULKAN_INTERNAL_H_

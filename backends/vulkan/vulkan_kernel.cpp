@@ -1,0 +1,441 @@
+// Modules, kernels and launches: how Porta's argument list maps onto a compute pipeline.
+//
+// Buffer arguments become storage buffers of descriptor set 0 (binding i for the i-th buffer);
+// scalar arguments are packed in order into one push-constant block, each at an offset aligned
+// to its own size; specialization constants 0, 1, 2 carry the work-group size and 3 the dynamic
+// local memory size in bytes. Pipelines are cached per kernel and per launch signature.
+#include <cinttypes>
+#include <cstring>
+
+#include "backends/common/message.h"
+#include "backends/vulkan/vulkan_internal.h"
+#include "backends/vulkan/vulkan_table.h"
+
+extern const unsigned char porta_vulkan_shader_fill_spv[];
+extern const std::size_t porta_vulkan_shader_fill_spv_size;
+
+namespace porta::vulkan {
+namespace {
+
+using common::Fail;
+
+constexpr uint32_t kLocalMemorySpecId = 3;
+
+// Where scalar |size| bytes go in the push-constant block: aligned to their own size when that
+// is a power of two up to 16 (as std430 lays out scalars and vectors), else to 4.
+uint32_t ScalarAlignment(uint32_t size) {
+  return (size <= 16 && (size & (size - 1)) == 0) ? size : 4;
+}
+
+porta_status_t CreatePipeline(Kernel* kernel, const Layout* layout, const uint32_t spec[4],
+                              VkPipeline* out, porta_be_msg msg) {
+  Module* module = kernel->module;
+  Device* device = module->device;
+  VkSpecializationMapEntry entries[4];
+  uint32_t entry_count = 0;
+  for (uint32_t id = 0; id < 4; ++id) {
+    // Only constants the module declares: the map must not name ids the shader lacks.
+    if (module->info.spec_id_mask & (1u << id)) {
+      entries[entry_count++] = {id, id * 4, 4};
+    }
+  }
+  VkSpecializationInfo specialization{entry_count, entries, 4 * sizeof(uint32_t), spec};
+  VkComputePipelineCreateInfo info{VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO};
+  info.stage.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO;
+  info.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
+  info.stage.module = module->shader;
+  info.stage.pName = kernel->entry->name.c_str();
+  info.stage.pSpecializationInfo = entry_count > 0 ? &specialization : nullptr;
+  info.layout = layout->pipeline_layout;
+  const VkResult result = device->vk.vkCreateComputePipelines(
+      device->device, device->pipeline_cache, 1, &info, nullptr, out);
+  if (result == VK_ERROR_DEVICE_LOST) return device->Check(result, "vkCreateComputePipelines", msg);
+  if (result != VK_SUCCESS) {
+    return Fail(msg, PORTA_ERROR_BUILD_FAILED,
+                "vulkan: creating the compute pipeline of kernel '%s' failed with %s (%d)",
+                kernel->entry->name.c_str(), ResultName(result), static_cast<int>(result));
+  }
+  device->pipeline_cache_dirty.store(true);
+  return PORTA_OK;
+}
+
+// Checks a launch against what the kernel's SPIR-V declares and finds (or creates) its
+// pipeline. Packs the scalars into |push| (push_bytes long).
+porta_status_t PreparePipeline(Kernel* kernel, const porta_launch_config_t* config,
+                               const porta_be_arg_t* args, uint32_t arg_count,
+                               std::vector<uint8_t>* push, Kernel::Pipeline* out,
+                               porta_be_msg msg) {
+  Device* device = kernel->module->device;
+  const SpirvEntryPoint& entry = *kernel->entry;
+  const char* name = entry.name.c_str();
+  const VkPhysicalDeviceLimits& limits = device->physical->properties.limits;
+
+  std::string key(reinterpret_cast<const char*>(config->block), sizeof(config->block));
+  key.append(reinterpret_cast<const char*>(&config->local_memory_bytes),
+             sizeof(config->local_memory_bytes));
+  uint32_t buffer_count = 0;
+  uint32_t push_offset = 0;
+  push->clear();
+  for (uint32_t i = 0; i < arg_count; ++i) {
+    const porta_be_arg_t& arg = args[i];
+    if (arg.kind == PORTA_ARG_BUFFER) {
+      key.push_back('b');
+      const uint64_t alignment = limits.minStorageBufferOffsetAlignment;
+      if (alignment > 1 && arg.offset % alignment != 0) {
+        return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
+                    "vulkan: argument %u of kernel '%s': buffer offset %" PRIu64
+                    " is not a multiple of the device's minStorageBufferOffsetAlignment (%" PRIu64
+                    ")",
+                    i, name, arg.offset, alignment);
+      }
+      if (arg.offset >= reinterpret_cast<Buffer*>(arg.buffer)->size) {
+        return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
+                    "vulkan: argument %u of kernel '%s': buffer offset %" PRIu64
+                    " leaves no bytes to bind",
+                    i, name, arg.offset);
+      }
+      ++buffer_count;
+    } else {
+      key.push_back('s');
+      key.append(reinterpret_cast<const char*>(&arg.scalar_size), sizeof(arg.scalar_size));
+      const uint32_t align = ScalarAlignment(arg.scalar_size);
+      push_offset = (push_offset + align - 1) / align * align;
+      push->resize(push_offset + arg.scalar_size);
+      std::memcpy(push->data() + push_offset, arg.scalar, arg.scalar_size);
+      push_offset += arg.scalar_size;
+    }
+  }
+  const uint32_t push_bytes = (push_offset + 3) / 4 * 4;
+  push->resize(push_bytes);
+  if (push_bytes > limits.maxPushConstantsSize) {
+    return Fail(msg, PORTA_ERROR_OUT_OF_RANGE,
+                "vulkan: the scalar arguments of kernel '%s' take %u bytes of push constants; "
+                "the device's maxPushConstantsSize is %u",
+                name, push_bytes, limits.maxPushConstantsSize);
+  }
+  if (entry.push_constant_bytes > push_bytes) {
+    return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
+                "vulkan: kernel '%s' declares a %u-byte push-constant block but the launch's "
+                "scalar arguments fill only %u bytes",
+                name, entry.push_constant_bytes, push_bytes);
+  }
+  if (!entry.bindings.empty() && entry.bindings.back() >= buffer_count) {
+    return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
+                "vulkan: kernel '%s' uses storage buffer binding %u but the launch passes %u "
+                "buffer argument(s)",
+                name, entry.bindings.back(), buffer_count);
+  }
+  const uint32_t spec_mask = kernel->module->info.spec_id_mask;
+  for (int d = 0; d < 3; ++d) {
+    const bool fixed = entry.local_size[d] != 0 && !(spec_mask & (1u << d));
+    if (fixed && config->block[d] != entry.local_size[d]) {
+      return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
+                  "vulkan: kernel '%s' has a fixed work-group size (%u, %u, %u) without "
+                  "local_size_*_id; the launch asks for block (%u, %u, %u)",
+                  name, entry.local_size[0], entry.local_size[1], entry.local_size[2],
+                  config->block[0], config->block[1], config->block[2]);
+    }
+  }
+  if (config->local_memory_bytes > 0 && !(spec_mask & (1u << kLocalMemorySpecId))) {
+    return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
+                "vulkan: the launch asks for %" PRIu64
+                " bytes of dynamic local memory but kernel '%s' declares no specialization "
+                "constant %u to size it with",
+                config->local_memory_bytes, name, kLocalMemorySpecId);
+  }
+
+  std::lock_guard<std::mutex> lock(kernel->mutex);
+  auto it = kernel->pipelines.find(key);
+  if (it != kernel->pipelines.end()) {
+    *out = it->second;
+    return PORTA_OK;
+  }
+  Kernel::Pipeline pipeline;
+  porta_status_t status = device->GetLayout(buffer_count, push_bytes, &pipeline.layout, msg);
+  if (status != PORTA_OK) return status;
+  const uint32_t spec[4] = {config->block[0], config->block[1], config->block[2],
+                            static_cast<uint32_t>(config->local_memory_bytes)};
+  status = CreatePipeline(kernel, pipeline.layout, spec, &pipeline.pipeline, msg);
+  if (status != PORTA_OK) return status;
+  kernel->pipelines.emplace(std::move(key), pipeline);
+  *out = pipeline;
+  return PORTA_OK;
+}
+
+// ---- ABI slots --------------------------------------------------------------------------------
+
+porta_status_t ModuleLoad(porta_be_device_t handle, const porta_module_source_t* source,
+                          porta_be_module_t* out_module, porta_be_msg msg) {
+  auto* device = reinterpret_cast<Device*>(handle);
+  if (source->format != PORTA_FORMAT_SPIRV_SHADER) {
+    return Fail(msg, PORTA_ERROR_UNSUPPORTED,
+                "vulkan: kernel format %d is not accepted; the device takes spirv-shader only",
+                static_cast<int>(source->format));
+  }
+  if (source->data == nullptr || source->size == 0 || source->size % 4 != 0) {
+    return Fail(msg, PORTA_ERROR_BUILD_FAILED,
+                "vulkan: a SPIR-V module must be a nonempty sequence of 32-bit words; got %zu "
+                "bytes",
+                source->size);
+  }
+  // The caller's bytes need not be 4-byte aligned.
+  std::vector<uint32_t> words(source->size / 4);
+  std::memcpy(words.data(), source->data, source->size);
+  Module* module = nullptr;
+  porta_status_t status = LoadModule(device, words.data(), words.size(), &module, msg);
+  if (status != PORTA_OK) return status;
+  for (uint32_t i = 0; i < source->entry_count; ++i) {
+    const char* name = source->entry_names != nullptr ? source->entry_names[i] : nullptr;
+    if (name == nullptr || module->info.Find(name) == nullptr) {
+      DestroyModule(module);
+      return Fail(msg, PORTA_ERROR_NOT_FOUND,
+                  "vulkan: the SPIR-V module has no GLCompute entry point named '%s'",
+                  name != nullptr ? name : "(null)");
+    }
+  }
+  *out_module = reinterpret_cast<porta_be_module_t>(module);
+  return CheckValidation(device, PORTA_OK, msg);
+}
+
+void ModuleDestroy(porta_be_module_t module) {
+  DestroyModule(reinterpret_cast<Module*>(module));
+}
+
+porta_status_t ModuleGetKernel(porta_be_module_t module, const char* name,
+                               porta_be_kernel_t* out_kernel, porta_be_msg msg) {
+  Kernel* kernel = nullptr;
+  porta_status_t status = GetKernel(reinterpret_cast<Module*>(module), name, &kernel, msg);
+  if (status == PORTA_OK) *out_kernel = reinterpret_cast<porta_be_kernel_t>(kernel);
+  return status;
+}
+
+porta_status_t KernelLaunch(porta_be_stream_t stream, porta_be_kernel_t kernel,
+                            const porta_launch_config_t* config, const porta_be_arg_t* args,
+                            uint32_t arg_count, porta_be_msg msg) {
+  StreamCore* core = reinterpret_cast<Stream*>(stream)->core.get();
+  const porta_status_t status =
+      LaunchKernel(core, reinterpret_cast<Kernel*>(kernel), config, args, arg_count, msg);
+  return CheckValidation(core->device(), status, msg);
+}
+
+}  // namespace
+
+porta_status_t LoadModule(Device* device, const uint32_t* words, size_t word_count,
+                          Module** out_module, porta_be_msg msg) {
+  auto module = std::make_unique<Module>();
+  module->device = device;
+  std::string error;
+  if (!ReflectSpirv(words, word_count, &module->info, &error)) {
+    return Fail(msg, PORTA_ERROR_BUILD_FAILED, "vulkan: %s", error.c_str());
+  }
+  VkShaderModuleCreateInfo info{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
+  info.codeSize = word_count * 4;
+  info.pCode = words;
+  const VkResult result =
+      device->vk.vkCreateShaderModule(device->device, &info, nullptr, &module->shader);
+  std::string validation;
+  if (device->backend->validation_log.Take(&validation)) {
+    // The layer runs spirv-val on the module: its findings are the build log.
+    if (result == VK_SUCCESS) {
+      device->vk.vkDestroyShaderModule(device->device, module->shader, nullptr);
+    }
+    return Fail(msg, PORTA_ERROR_BUILD_FAILED, "vulkan: the SPIR-V module is invalid: %s",
+                validation.c_str());
+  }
+  if (result != VK_SUCCESS) {
+    return Fail(msg, PORTA_ERROR_BUILD_FAILED, "vulkan: vkCreateShaderModule failed with %s (%d)",
+                ResultName(result), static_cast<int>(result));
+  }
+  *out_module = module.release();
+  return PORTA_OK;
+}
+
+void DestroyModule(Module* module) {
+  if (module == nullptr) return;
+  Device* device = module->device;
+  for (auto& [name, kernel] : module->kernels) {
+    for (auto& [key, pipeline] : kernel->pipelines) {
+      device->vk.vkDestroyPipeline(device->device, pipeline.pipeline, nullptr);
+    }
+  }
+  device->vk.vkDestroyShaderModule(device->device, module->shader, nullptr);
+  delete module;
+}
+
+porta_status_t GetKernel(Module* module, const char* name, Kernel** out_kernel, porta_be_msg msg) {
+  std::lock_guard<std::mutex> lock(module->mutex);
+  auto it = module->kernels.find(name);
+  if (it != module->kernels.end()) {
+    *out_kernel = it->second.get();
+    return PORTA_OK;
+  }
+  const SpirvEntryPoint* entry = module->info.Find(name);
+  if (entry == nullptr) {
+    std::string names;
+    for (const SpirvEntryPoint& candidate : module->info.entry_points) {
+      names += (names.empty() ? "" : ", ") + candidate.name;
+    }
+    return Fail(msg, PORTA_ERROR_NOT_FOUND,
+                "vulkan: the module has no GLCompute entry point '%s' (it has: %s)", name,
+                names.c_str());
+  }
+  auto kernel = std::make_unique<Kernel>();
+  kernel->module = module;
+  kernel->entry = entry;
+  *out_kernel = kernel.get();
+  module->kernels.emplace(name, std::move(kernel));
+  return PORTA_OK;
+}
+
+porta_status_t LaunchKernel(StreamCore* core, Kernel* kernel, const porta_launch_config_t* config,
+                            const porta_be_arg_t* args, uint32_t arg_count, porta_be_msg msg) {
+  Device* device = core->device();
+  std::vector<uint8_t> push;
+  Kernel::Pipeline pipeline;
+  porta_status_t status = PreparePipeline(kernel, config, args, arg_count, &push, &pipeline, msg);
+  if (status != PORTA_OK) return status;
+  const Layout& layout = *pipeline.layout;
+  const uint64_t max_range = device->physical->properties.limits.maxStorageBufferRange;
+  std::vector<VkDescriptorBufferInfo> infos;
+  infos.reserve(layout.buffer_count);
+  for (uint32_t i = 0; i < arg_count; ++i) {
+    if (args[i].kind != PORTA_ARG_BUFFER) continue;
+    const Buffer* buffer = reinterpret_cast<const Buffer*>(args[i].buffer);
+    infos.push_back({buffer->buffer, args[i].offset,
+                     std::min<uint64_t>(buffer->padded_size - args[i].offset, max_range)});
+  }
+  std::vector<VkWriteDescriptorSet> writes(infos.size());
+  for (uint32_t i = 0; i < infos.size(); ++i) {
+    writes[i] = {VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
+    writes[i].dstBinding = i;
+    writes[i].descriptorCount = 1;
+    writes[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+    writes[i].pBufferInfo = &infos[i];
+  }
+
+  const DeviceApi& vk = device->vk;
+  std::lock_guard<std::mutex> lock(core->mutex());
+  VkDescriptorSet set = VK_NULL_HANDLE;
+  if (!writes.empty() && !layout.push_descriptor) {
+    status = core->AllocateDescriptorSetLocked(layout, &set, msg);
+    if (status != PORTA_OK) return status;
+    for (VkWriteDescriptorSet& write : writes) write.dstSet = set;
+    vk.vkUpdateDescriptorSets(device->device, static_cast<uint32_t>(writes.size()), writes.data(),
+                              0, nullptr);
+  }
+  VkCommandBuffer cmd = VK_NULL_HANDLE;
+  status = core->BeginCommandLocked(&cmd, msg);
+  if (status != PORTA_OK) return status;
+  Batch& batch = core->open_batch();
+  if (batch.bound_pipeline != pipeline.pipeline) {
+    vk.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline.pipeline);
+    batch.bound_pipeline = pipeline.pipeline;
+  }
+  if (!writes.empty()) {
+    if (layout.push_descriptor) {
+      vk.vkCmdPushDescriptorSetKHR(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, layout.pipeline_layout, 0,
+                                   static_cast<uint32_t>(writes.size()), writes.data());
+    } else {
+      vk.vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, layout.pipeline_layout, 0, 1,
+                                 &set, 0, nullptr);
+    }
+  }
+  if (!push.empty()) {
+    vk.vkCmdPushConstants(cmd, layout.pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
+                          static_cast<uint32_t>(push.size()), push.data());
+  }
+  vk.vkCmdDispatch(cmd, config->grid[0], config->grid[1], config->grid[2]);
+  return core->EndCommandLocked(msg);
+}
+
+porta_status_t FillBuffer(StreamCore* core, Buffer* dst, uint64_t offset, uint64_t size,
+                          const void* pattern, uint32_t pattern_size, porta_be_msg msg) {
+  Device* device = core->device();
+  uint32_t word = 0;
+  if (pattern_size == 1) {
+    word = *static_cast<const uint8_t*>(pattern) * 0x01010101u;
+  } else if (pattern_size == 2) {
+    uint16_t half = 0;
+    std::memcpy(&half, pattern, 2);
+    word = half | (static_cast<uint32_t>(half) << 16);
+  } else {
+    std::memcpy(&word, pattern, 4);
+  }
+  const uint64_t end = offset + size;
+  const uint64_t middle_begin = (offset + 3) & ~uint64_t{3};
+  const uint64_t middle_end = end & ~uint64_t{3};
+  if (middle_end > middle_begin) {
+    std::lock_guard<std::mutex> lock(core->mutex());
+    VkCommandBuffer cmd = VK_NULL_HANDLE;
+    porta_status_t status = core->BeginCommandLocked(&cmd, msg);
+    if (status != PORTA_OK) return status;
+    device->vk.vkCmdFillBuffer(cmd, dst->buffer, middle_begin, middle_end - middle_begin, word);
+    status = core->EndCommandLocked(msg);
+    if (status != PORTA_OK) return status;
+  }
+
+  // Partial words at the edges: (word byte offset, byte mask) for the head and the tail.
+  uint64_t edge_offsets[2];
+  uint32_t edge_masks[2];
+  uint32_t edges = 0;
+  auto mask_of = [](uint64_t first_byte, uint64_t last_byte) {
+    uint32_t mask = 0;
+    for (uint64_t b = first_byte; b <= last_byte; ++b) mask |= 0xffu << (8 * b);
+    return mask;
+  };
+  const uint64_t head_word = offset & ~uint64_t{3};
+  if (offset % 4 != 0) {
+    const uint64_t last = std::min<uint64_t>(end, head_word + 4) - 1;
+    edge_offsets[edges] = head_word;
+    edge_masks[edges++] = mask_of(offset - head_word, last - head_word);
+  }
+  if (end % 4 != 0 && (end & ~uint64_t{3}) != head_word) {
+    edge_offsets[edges] = end & ~uint64_t{3};
+    edge_masks[edges++] = mask_of(0, end % 4 - 1);
+  } else if (end % 4 != 0 && offset % 4 == 0) {
+    // Range starts aligned and ends inside the same word.
+    edge_offsets[edges] = head_word;
+    edge_masks[edges++] = mask_of(0, end % 4 - 1);
+  }
+  if (edges == 0) return PORTA_OK;
+
+  Kernel* kernel = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(device->fill_mutex);
+    if (device->fill_kernel == nullptr) {
+      std::vector<uint32_t> words(porta_vulkan_shader_fill_spv_size / 4);
+      std::memcpy(words.data(), porta_vulkan_shader_fill_spv, words.size() * 4);
+      porta_status_t status =
+          LoadModule(device, words.data(), words.size(), &device->fill_module, msg);
+      if (status != PORTA_OK) return status;
+      status = GetKernel(device->fill_module, "main", &device->fill_kernel, msg);
+      if (status != PORTA_OK) return status;
+    }
+    kernel = device->fill_kernel;
+  }
+  // Bind at an offset the device accepts; word indices are relative to it.
+  const uint64_t alignment =
+      std::max<uint64_t>(4, device->physical->properties.limits.minStorageBufferOffsetAlignment);
+  const uint64_t base = edge_offsets[0] / alignment * alignment;
+  uint32_t scalars[6] = {word,          edges, static_cast<uint32_t>((edge_offsets[0] - base) / 4),
+                         edge_masks[0], 0,     0};
+  if (edges == 2) {
+    scalars[4] = static_cast<uint32_t>((edge_offsets[1] - base) / 4);
+    scalars[5] = edge_masks[1];
+  }
+  porta_be_arg_t args[7];
+  args[0] = {PORTA_ARG_BUFFER, reinterpret_cast<porta_be_buffer_t>(dst), base, nullptr, 0};
+  for (int i = 0; i < 6; ++i) args[i + 1] = {PORTA_ARG_SCALAR, nullptr, 0, &scalars[i], 4};
+  porta_launch_config_t config = PORTA_LAUNCH_CONFIG_INIT;
+  config.block[0] = 2;
+  return LaunchKernel(core, kernel, &config, args, 7, msg);
+}
+
+void AddModuleSlots(porta_backend_table_t* table) {
+  table->module_load = ModuleLoad;
+  table->module_destroy = ModuleDestroy;
+  table->module_get_kernel = ModuleGetKernel;
+  table->kernel_launch = KernelLaunch;
+}
+
+}  // namespace porta::vulkan

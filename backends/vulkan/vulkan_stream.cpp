@@ -1,0 +1,449 @@
+// Streams: command recording into batches, submission ordered by a timeline semaphore, and
+// retirement of completed batches (host copies of read-backs, staging and descriptor memory).
+#include <cinttypes>
+#include <cstring>
+
+#include "backends/common/message.h"
+#include "backends/vulkan/vulkan_internal.h"
+
+namespace porta::vulkan {
+namespace {
+
+using common::Fail;
+
+// A batch is submitted once it holds this many commands, so the GPU starts early on long
+// sequences without paying a submission per command.
+constexpr uint32_t kBatchCommands = 128;
+// Back-pressure: recording blocks on the oldest batch beyond these amounts in flight.
+constexpr size_t kMaxBatchesInFlight = 64;
+constexpr uint64_t kMaxStagingInFlight = uint64_t{512} << 20;
+constexpr uint32_t kDescriptorPoolSets = 64;
+constexpr uint32_t kDescriptorPoolBuffers = 512;
+
+constexpr VkAccessFlags kDeviceWrites = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+constexpr VkAccessFlags kDeviceAccesses = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
+                                          VK_ACCESS_TRANSFER_READ_BIT |
+                                          VK_ACCESS_TRANSFER_WRITE_BIT;
+constexpr VkPipelineStageFlags kDeviceStages =
+    VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
+
+}  // namespace
+
+porta_status_t StreamCore::Create(Device* device, std::shared_ptr<StreamCore>* out,
+                                  porta_be_msg msg) {
+  std::shared_ptr<StreamCore> core(new StreamCore(device));
+  const DeviceApi& vk = device->vk;
+  core->queue_ = device->queues[device->next_queue.fetch_add(1) % device->queues.size()].get();
+  VkSemaphoreTypeCreateInfo type{VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO};
+  type.semaphoreType = VK_SEMAPHORE_TYPE_TIMELINE;
+  type.initialValue = 0;
+  VkSemaphoreCreateInfo semaphore{VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO, &type};
+  porta_status_t status =
+      device->Check(vk.vkCreateSemaphore(device->device, &semaphore, nullptr, &core->timeline_),
+                    "vkCreateSemaphore (timeline)", msg);
+  if (status != PORTA_OK) return status;
+  VkCommandPoolCreateInfo pool{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+  pool.flags =
+      VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT | VK_COMMAND_POOL_CREATE_TRANSIENT_BIT;
+  pool.queueFamilyIndex = device->physical->queue_family;
+  status = device->Check(vk.vkCreateCommandPool(device->device, &pool, nullptr, &core->pool_),
+                         "vkCreateCommandPool", msg);
+  if (status != PORTA_OK) return status;
+  *out = std::move(core);
+  return PORTA_OK;
+}
+
+StreamCore::~StreamCore() {
+  const DeviceApi& vk = device_->vk;
+  if (!in_flight_.empty() && !device_->lost.load()) {
+    // The runtime synchronizes a stream before destroying it, so this only happens on error
+    // paths; the GPU must be done with the batches before their memory goes away.
+    VkSemaphoreWaitInfo wait{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO};
+    wait.semaphoreCount = 1;
+    wait.pSemaphores = &timeline_;
+    wait.pValues = &submitted_;
+    vk.vkWaitSemaphores(device_->device, &wait, UINT64_MAX);
+  }
+  auto release = [this, &vk](Batch& batch) {
+    for (const StagingBlock& block : batch.staging) device_->ReleaseStaging(block);
+    for (VkDescriptorPool pool : batch.descriptor_pools) {
+      vk.vkDestroyDescriptorPool(device_->device, pool, nullptr);
+    }
+    for (VkQueryPool pool : batch.dead_query_pools) {
+      vk.vkDestroyQueryPool(device_->device, pool, nullptr);
+    }
+  };
+  for (Batch& batch : in_flight_) release(batch);
+  release(open_);
+  for (VkDescriptorPool pool : free_descriptor_pools_) {
+    vk.vkDestroyDescriptorPool(device_->device, pool, nullptr);
+  }
+  // Destroying the pool frees its command buffers.
+  if (pool_ != VK_NULL_HANDLE) vk.vkDestroyCommandPool(device_->device, pool_, nullptr);
+  if (timeline_ != VK_NULL_HANDLE) vk.vkDestroySemaphore(device_->device, timeline_, nullptr);
+}
+
+porta_status_t StreamCore::StickyLocked(porta_be_msg msg) {
+  if (sticky_ == PORTA_OK && device_->lost.load()) {
+    sticky_ = PORTA_ERROR_DEVICE_LOST;
+    std::lock_guard<std::mutex> lock(device_->lost_mutex);
+    sticky_message_ = "vulkan: the device was lost: " + device_->lost_reason;
+  }
+  if (sticky_ == PORTA_OK) return PORTA_OK;
+  return Fail(msg, sticky_, "%s", sticky_message_.c_str());
+}
+
+porta_status_t StreamCore::FailLocked(porta_status_t status, const std::string& text,
+                                      porta_be_msg msg) {
+  if (sticky_ == PORTA_OK) {
+    sticky_ = device_->lost.load() ? PORTA_ERROR_DEVICE_LOST : status;
+    sticky_message_ = text;
+  }
+  return StickyLocked(msg);
+}
+
+porta_status_t StreamCore::BeginCommandLocked(VkCommandBuffer* out_cmd, porta_be_msg msg) {
+  if (porta_status_t sticky = StickyLocked(msg); sticky != PORTA_OK) return sticky;
+  const DeviceApi& vk = device_->vk;
+  if (open_.cmd == VK_NULL_HANDLE) {
+    VkCommandBuffer cmd = VK_NULL_HANDLE;
+    if (!free_cmds_.empty()) {
+      cmd = free_cmds_.back();
+      free_cmds_.pop_back();
+    } else {
+      VkCommandBufferAllocateInfo info{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+      info.commandPool = pool_;
+      info.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+      info.commandBufferCount = 1;
+      porta_status_t status =
+          device_->Check(vk.vkAllocateCommandBuffers(device_->device, &info, &cmd),
+                         "vkAllocateCommandBuffers", msg);
+      if (status != PORTA_OK) return status;
+    }
+    VkCommandBufferBeginInfo begin{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+    begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+    // The pool allows per-buffer reset, so beginning a recycled buffer resets it.
+    porta_status_t status =
+        device_->Check(vk.vkBeginCommandBuffer(cmd, &begin), "vkBeginCommandBuffer", msg);
+    if (status != PORTA_OK) {
+      free_cmds_.push_back(cmd);
+      return status;
+    }
+    open_.cmd = cmd;
+    open_.commands = 0;
+    open_.bound_pipeline = VK_NULL_HANDLE;
+  } else if (open_.commands > 0) {
+    // Streams are in order: each command sees every earlier command's writes.
+    VkMemoryBarrier barrier{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+    barrier.srcAccessMask = kDeviceWrites;
+    barrier.dstAccessMask = kDeviceAccesses;
+    vk.vkCmdPipelineBarrier(open_.cmd, kDeviceStages, kDeviceStages, 0, 1, &barrier, 0, nullptr, 0,
+                            nullptr);
+  }
+  *out_cmd = open_.cmd;
+  return PORTA_OK;
+}
+
+porta_status_t StreamCore::EndCommandLocked(porta_be_msg msg) {
+  ++open_.commands;
+  if (open_.commands < kBatchCommands) return PORTA_OK;
+  uint64_t value = 0;
+  return FlushLocked(&value, msg);
+}
+
+porta_status_t StreamCore::AllocateStagingLocked(uint64_t size, VkBuffer* out_buffer,
+                                                 uint64_t* out_offset, uint8_t** out_ptr,
+                                                 porta_be_msg msg) {
+  // 16-byte alignment keeps every copy region friendly to the driver's fast paths.
+  const uint64_t offset = (open_.staging_used + 15) & ~uint64_t{15};
+  if (open_.staging.empty() || offset + size > open_.staging.back().size) {
+    StagingBlock block;
+    porta_status_t status = device_->AcquireStaging(size, &block, msg);
+    if (status != PORTA_OK) return status;
+    open_.staging.push_back(block);
+    open_.staging_used = 0;
+    open_.staging_bytes += block.size;
+    return AllocateStagingLocked(size, out_buffer, out_offset, out_ptr, msg);
+  }
+  const StagingBlock& block = open_.staging.back();
+  *out_buffer = block.buffer;
+  *out_offset = offset;
+  *out_ptr = block.mapped + offset;
+  open_.staging_used = offset + size;
+  return PORTA_OK;
+}
+
+porta_status_t StreamCore::AllocateDescriptorSetLocked(const Layout& layout, VkDescriptorSet* out,
+                                                       porta_be_msg msg) {
+  const DeviceApi& vk = device_->vk;
+  VkDescriptorSetAllocateInfo info{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO};
+  info.descriptorSetCount = 1;
+  info.pSetLayouts = &layout.set_layout;
+  if (!open_.descriptor_pools.empty()) {
+    info.descriptorPool = open_.descriptor_pools.back();
+    if (vk.vkAllocateDescriptorSets(device_->device, &info, out) == VK_SUCCESS) return PORTA_OK;
+  }
+  // The current pool is full (or there is none): take a fresh one.
+  VkDescriptorPool pool = VK_NULL_HANDLE;
+  if (!free_descriptor_pools_.empty() && layout.buffer_count <= kDescriptorPoolBuffers) {
+    pool = free_descriptor_pools_.back();
+    free_descriptor_pools_.pop_back();
+  } else {
+    VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                              std::max(kDescriptorPoolBuffers, layout.buffer_count)};
+    VkDescriptorPoolCreateInfo create{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
+    create.maxSets = kDescriptorPoolSets;
+    create.poolSizeCount = 1;
+    create.pPoolSizes = &size;
+    porta_status_t status =
+        device_->Check(vk.vkCreateDescriptorPool(device_->device, &create, nullptr, &pool),
+                       "vkCreateDescriptorPool", msg);
+    if (status != PORTA_OK) return status;
+  }
+  open_.descriptor_pools.push_back(pool);
+  info.descriptorPool = pool;
+  return device_->Check(vk.vkAllocateDescriptorSets(device_->device, &info, out),
+                        "vkAllocateDescriptorSets", msg);
+}
+
+porta_status_t StreamCore::Flush(uint64_t* out_value, porta_be_msg msg) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return FlushLocked(out_value, msg);
+}
+
+porta_status_t StreamCore::FlushLocked(uint64_t* out_value, porta_be_msg msg) {
+  *out_value = submitted_;
+  if (porta_status_t sticky = StickyLocked(msg); sticky != PORTA_OK) return sticky;
+  if (open_.cmd == VK_NULL_HANDLE && open_.waits.empty()) return PORTA_OK;
+  const DeviceApi& vk = device_->vk;
+  if (open_.cmd != VK_NULL_HANDLE) {
+    // Makes device writes visible to host reads of staging and mapped memory once the timeline
+    // signal is observed on the host.
+    VkMemoryBarrier barrier{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+    barrier.srcAccessMask = kDeviceWrites;
+    barrier.dstAccessMask = VK_ACCESS_HOST_READ_BIT | VK_ACCESS_HOST_WRITE_BIT;
+    vk.vkCmdPipelineBarrier(open_.cmd, kDeviceStages, VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &barrier, 0,
+                            nullptr, 0, nullptr);
+    const VkResult end = vk.vkEndCommandBuffer(open_.cmd);
+    if (end != VK_SUCCESS) {
+      device_->Check(end, "vkEndCommandBuffer", nullptr);
+      return FailLocked(PORTA_ERROR_BACKEND,
+                        std::string("vulkan: vkEndCommandBuffer failed with ") + ResultName(end) +
+                            "; the stream's queued work was dropped",
+                        msg);
+    }
+  }
+
+  // Every submission waits for the stream's previous one (command buffers of separate
+  // submissions are otherwise unordered) and for the events waited on since.
+  std::vector<VkSemaphore> wait_semaphores;
+  std::vector<uint64_t> wait_values;
+  std::vector<VkPipelineStageFlags> wait_stages;
+  if (submitted_ > 0) {
+    wait_semaphores.push_back(timeline_);
+    wait_values.push_back(submitted_);
+    wait_stages.push_back(VK_PIPELINE_STAGE_ALL_COMMANDS_BIT);
+  }
+  for (const TimelineWait& wait : open_.waits) {
+    wait_semaphores.push_back(wait.stream->timeline());
+    wait_values.push_back(wait.value);
+    wait_stages.push_back(VK_PIPELINE_STAGE_ALL_COMMANDS_BIT);
+  }
+  const uint64_t signal_value = submitted_ + 1;
+  VkTimelineSemaphoreSubmitInfo timeline{VK_STRUCTURE_TYPE_TIMELINE_SEMAPHORE_SUBMIT_INFO};
+  timeline.waitSemaphoreValueCount = static_cast<uint32_t>(wait_values.size());
+  timeline.pWaitSemaphoreValues = wait_values.data();
+  timeline.signalSemaphoreValueCount = 1;
+  timeline.pSignalSemaphoreValues = &signal_value;
+  VkSubmitInfo submit{VK_STRUCTURE_TYPE_SUBMIT_INFO, &timeline};
+  submit.waitSemaphoreCount = static_cast<uint32_t>(wait_semaphores.size());
+  submit.pWaitSemaphores = wait_semaphores.data();
+  submit.pWaitDstStageMask = wait_stages.data();
+  submit.commandBufferCount = open_.cmd != VK_NULL_HANDLE ? 1 : 0;
+  submit.pCommandBuffers = &open_.cmd;
+  submit.signalSemaphoreCount = 1;
+  submit.pSignalSemaphores = &timeline_;
+  VkResult result;
+  {
+    std::lock_guard<std::mutex> queue_lock(queue_->mutex);
+    result = vk.vkQueueSubmit(queue_->queue, 1, &submit, VK_NULL_HANDLE);
+  }
+  if (result != VK_SUCCESS) {
+    device_->Check(result, "vkQueueSubmit", nullptr);
+    if (open_.cmd != VK_NULL_HANDLE) free_cmds_.push_back(open_.cmd);
+    open_.cmd = VK_NULL_HANDLE;
+    open_.host_copies.clear();
+    open_.waits.clear();
+    return FailLocked(PORTA_ERROR_BACKEND,
+                      std::string("vulkan: vkQueueSubmit failed with ") + ResultName(result) +
+                          "; the stream's queued work was dropped",
+                      msg);
+  }
+  submitted_ = signal_value;
+  open_.value = signal_value;
+  in_flight_staging_ += open_.staging_bytes;
+  in_flight_.push_back(std::move(open_));
+  open_ = Batch{};
+  *out_value = submitted_;
+  while (in_flight_.size() > kMaxBatchesInFlight || in_flight_staging_ > kMaxStagingInFlight) {
+    if (porta_status_t status = WaitOldestLocked(msg); status != PORTA_OK) return status;
+  }
+  return PORTA_OK;
+}
+
+void StreamCore::RetireBatch(Batch* batch) {
+  const DeviceApi& vk = device_->vk;
+  for (const HostCopy& copy : batch->host_copies) std::memcpy(copy.dst, copy.src, copy.size);
+  for (const StagingBlock& block : batch->staging) device_->ReleaseStaging(block);
+  for (VkDescriptorPool pool : batch->descriptor_pools) {
+    vk.vkResetDescriptorPool(device_->device, pool, 0);
+    free_descriptor_pools_.push_back(pool);
+  }
+  for (VkQueryPool pool : batch->dead_query_pools) {
+    vk.vkDestroyQueryPool(device_->device, pool, nullptr);
+  }
+  if (batch->cmd != VK_NULL_HANDLE) free_cmds_.push_back(batch->cmd);
+  for (TimelineWait& wait : batch->waits) pending_upstream_.push_back(std::move(wait));
+  in_flight_staging_ -= batch->staging_bytes;
+}
+
+porta_status_t StreamCore::RetireLocked(porta_be_msg msg) {
+  if (in_flight_.empty()) {
+    retired_ = submitted_;
+    return PORTA_OK;
+  }
+  uint64_t value = 0;
+  const VkResult result =
+      device_->vk.vkGetSemaphoreCounterValue(device_->device, timeline_, &value);
+  if (result != VK_SUCCESS) {
+    device_->Check(result, "vkGetSemaphoreCounterValue", nullptr);
+    return FailLocked(
+        PORTA_ERROR_BACKEND,
+        std::string("vulkan: vkGetSemaphoreCounterValue failed with ") + ResultName(result), msg);
+  }
+  while (!in_flight_.empty() && in_flight_.front().value <= value) {
+    RetireBatch(&in_flight_.front());
+    in_flight_.pop_front();
+  }
+  retired_ = std::max(retired_, value);
+  return PORTA_OK;
+}
+
+porta_status_t StreamCore::WaitOldestLocked(porta_be_msg msg) {
+  if (in_flight_.empty()) return PORTA_OK;
+  const uint64_t value = in_flight_.front().value;
+  VkSemaphoreWaitInfo wait{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO};
+  wait.semaphoreCount = 1;
+  wait.pSemaphores = &timeline_;
+  wait.pValues = &value;
+  const VkResult result = device_->vk.vkWaitSemaphores(device_->device, &wait, UINT64_MAX);
+  if (result != VK_SUCCESS) {
+    device_->Check(result, "vkWaitSemaphores", nullptr);
+    return FailLocked(PORTA_ERROR_BACKEND,
+                      std::string("vulkan: vkWaitSemaphores failed with ") + ResultName(result),
+                      msg);
+  }
+  return RetireLocked(msg);
+}
+
+bool StreamCore::IdleLocked() {
+  if (open_.cmd != VK_NULL_HANDLE || !open_.waits.empty()) return false;
+  if (RetireLocked(nullptr) != PORTA_OK) return false;
+  // Host copies of upstream streams may still be pending; they write only host memory the
+  // caller handed to those streams, never the buffers a direct copy touches.
+  return in_flight_.empty() && sticky_ == PORTA_OK;
+}
+
+void StreamCore::DeferDestroyQueryPool(VkQueryPool pool, uint64_t value) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (Batch& batch : in_flight_) {
+    if (batch.value >= value) {
+      batch.dead_query_pools.push_back(pool);
+      return;
+    }
+  }
+  device_->vk.vkDestroyQueryPool(device_->device, pool, nullptr);
+}
+
+void StreamCore::RetirePendingUpstream() {
+  std::vector<TimelineWait> upstream;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    upstream.swap(pending_upstream_);
+  }
+  // The waited values have completed (a batch that waited on them has), so Poll retires them.
+  for (const TimelineWait& wait : upstream) wait.stream->Poll(wait.value, nullptr);
+}
+
+porta_status_t StreamCore::Wait(uint64_t value, uint64_t timeout_ns, porta_be_msg msg) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (porta_status_t sticky = StickyLocked(msg); sticky != PORTA_OK) return sticky;
+    if (value > submitted_) {
+      return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
+                  "vulkan: waiting for timeline value %" PRIu64
+                  " beyond the last submitted %" PRIu64,
+                  value, submitted_);
+    }
+    if (value <= retired_ && pending_upstream_.empty()) return PORTA_OK;
+  }
+  if (value > 0) {
+    // Without the lock: other threads keep recording on this stream while the host waits.
+    VkSemaphoreWaitInfo wait{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO};
+    wait.semaphoreCount = 1;
+    wait.pSemaphores = &timeline_;
+    wait.pValues = &value;
+    const VkResult result = device_->vk.vkWaitSemaphores(device_->device, &wait, timeout_ns);
+    if (result == VK_TIMEOUT) {
+      return Fail(msg, PORTA_ERROR_TIMEOUT, "vulkan: the wait timed out after %" PRIu64 " ns",
+                  timeout_ns);
+    }
+    if (result != VK_SUCCESS) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      device_->Check(result, "vkWaitSemaphores", nullptr);
+      return FailLocked(PORTA_ERROR_BACKEND,
+                        std::string("vulkan: vkWaitSemaphores failed with ") + ResultName(result),
+                        msg);
+    }
+  }
+  porta_status_t status;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    status = RetireLocked(msg);
+  }
+  RetirePendingUpstream();
+  return status;
+}
+
+porta_status_t StreamCore::Query(porta_be_msg msg) {
+  porta_status_t status;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    status = RetireLocked(msg);
+    const bool open = open_.cmd != VK_NULL_HANDLE || !open_.waits.empty();
+    if (status == PORTA_OK && open && in_flight_.empty()) {
+      uint64_t value = 0;
+      status = FlushLocked(&value, msg);
+      if (status == PORTA_OK) status = RetireLocked(msg);
+    }
+    if (status == PORTA_OK) status = StickyLocked(msg);
+    const bool pending = open_.cmd != VK_NULL_HANDLE || !open_.waits.empty() || !in_flight_.empty();
+    if (status == PORTA_OK && pending) status = PORTA_NOT_READY;
+  }
+  RetirePendingUpstream();
+  return status;
+}
+
+porta_status_t StreamCore::Poll(uint64_t value, porta_be_msg msg) {
+  porta_status_t status;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    status = RetireLocked(msg);
+    if (status == PORTA_OK) status = StickyLocked(msg);
+    if (status == PORTA_OK && retired_ < value) status = PORTA_NOT_READY;
+  }
+  RetirePendingUpstream();
+  return status;
+}
+
+}  // namespace porta::vulkan

@@ -1,0 +1,544 @@
+#include "tools/bench/bench_vulkan.h"
+
+#include <dlfcn.h>
+
+// Functions come from the dlopen'ed loader, never from linking libvulkan.
+#ifndef VK_NO_PROTOTYPES
+#define VK_NO_PROTOTYPES
+#endif
+#include <vulkan/vulkan.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tools/bench/bench_util.h"
+
+namespace {
+
+using porta::bench::Median;
+using porta::bench::NowSeconds;
+
+// An empty compute shader, entry point "empty", local size (64, 1, 1); built from
+//   #version 450
+//   layout(local_size_x = 64) in;
+//   void main() {}
+// with glslc, the entry point renamed as conformance/kernels/vulkan/compile_kernel.cmake does,
+// and debug names stripped. Kept as words so porta-bench needs no shader compiler.
+const uint32_t kEmptyShader[] = {
+    0x07230203, 0x00010000, 0x00070000, 0x0000000b, 0x00000000, 0x00020011, 0x00000001, 0x0006000b,
+    0x00000001, 0x4c534c47, 0x6474732e, 0x3035342e, 0x00000000, 0x0003000e, 0x00000000, 0x00000001,
+    0x0005000f, 0x00000005, 0x00000002, 0x74706d65, 0x00000079, 0x00060010, 0x00000002, 0x00000011,
+    0x00000040, 0x00000001, 0x00000001, 0x00040047, 0x00000003, 0x0000000b, 0x00000019, 0x00020013,
+    0x00000004, 0x00030021, 0x00000005, 0x00000004, 0x00040015, 0x00000006, 0x00000020, 0x00000000,
+    0x00040017, 0x00000007, 0x00000006, 0x00000003, 0x0004002b, 0x00000006, 0x00000008, 0x00000040,
+    0x0004002b, 0x00000006, 0x00000009, 0x00000001, 0x0006002c, 0x00000007, 0x00000003, 0x00000008,
+    0x00000009, 0x00000009, 0x00050036, 0x00000004, 0x00000002, 0x00000000, 0x00000005, 0x000200f8,
+    0x0000000a, 0x000100fd, 0x00010038};
+constexpr uint32_t kBlock = 64;
+
+struct Config {
+  int repetitions = 7;
+  int dispatches = 10000;
+  int latency_iterations = 500;
+  uint64_t copy_bytes = uint64_t{64} << 20;
+};
+
+struct Row {
+  std::string name;
+  std::string unit;
+  double porta = 0.0;
+  double raw = 0.0;
+};
+
+#define BENCH_VK_INSTANCE_FUNCTIONS(X)                                          \
+  X(vkDestroyInstance)                                                          \
+  X(vkEnumeratePhysicalDevices)                                                 \
+  X(vkGetPhysicalDeviceProperties2) X(vkGetPhysicalDeviceQueueFamilyProperties) \
+      X(vkGetPhysicalDeviceMemoryProperties) X(vkCreateDevice) X(vkGetDeviceProcAddr)
+#define BENCH_VK_DEVICE_FUNCTIONS(X)                                                              \
+  X(vkDestroyDevice)                                                                              \
+  X(vkGetDeviceQueue)                                                                             \
+  X(vkCreateCommandPool) X(vkDestroyCommandPool) X(vkAllocateCommandBuffers)                      \
+      X(vkBeginCommandBuffer) X(vkEndCommandBuffer) X(vkCmdBindPipeline) X(vkCmdDispatch)         \
+          X(vkCmdPipelineBarrier) X(vkCmdCopyBuffer) X(vkQueueSubmit) X(vkCreateSemaphore)        \
+              X(vkDestroySemaphore) X(vkWaitSemaphores) X(vkCreateShaderModule)                   \
+                  X(vkDestroyShaderModule) X(vkCreatePipelineLayout) X(vkDestroyPipelineLayout)   \
+                      X(vkCreateComputePipelines) X(vkDestroyPipeline) X(vkCreateBuffer)          \
+                          X(vkDestroyBuffer) X(vkGetBufferMemoryRequirements) X(vkAllocateMemory) \
+                              X(vkFreeMemory) X(vkBindBufferMemory) X(vkMapMemory)
+
+// A buffer with its own memory.
+struct RawBuffer {
+  VkBuffer buffer = VK_NULL_HANDLE;
+  VkDeviceMemory memory = VK_NULL_HANDLE;
+  void* mapped = nullptr;
+};
+
+// The baseline: what an application written directly against Vulkan does for the same work, on
+// the same physical device (matched by UUID), with its own instance, device and pipeline.
+class RawVulkan {
+ public:
+  ~RawVulkan();
+  bool Init(const uint8_t uuid[16], std::string* error);
+
+  // Records |count| dispatches of the empty pipeline (with the barrier an in-order stream
+  // needs between them) into one command buffer, submits it and waits.
+  bool Dispatches(int count);
+  // Copies |bytes| between buffers with one vkCmdCopyBuffer, submits and waits.
+  bool Copy(const RawBuffer& dst, const RawBuffer& src, uint64_t bytes);
+  // A buffer of |bytes|; |host| asks for host-visible coherent memory (mapped).
+  bool CreateBuffer(uint64_t bytes, bool host, RawBuffer* out);
+  void DestroyBuffer(const RawBuffer& buffer);
+
+ private:
+  bool Submit();
+  void* library_ = nullptr;
+  PFN_vkGetInstanceProcAddr vkGetInstanceProcAddr = nullptr;
+#define BENCH_DECLARE(name) PFN_##name name = nullptr;
+  BENCH_VK_INSTANCE_FUNCTIONS(BENCH_DECLARE)
+  BENCH_VK_DEVICE_FUNCTIONS(BENCH_DECLARE)
+#undef BENCH_DECLARE
+  VkInstance instance_ = VK_NULL_HANDLE;
+  VkPhysicalDevice physical_ = VK_NULL_HANDLE;
+  VkPhysicalDeviceMemoryProperties memory_{};
+  VkDevice device_ = VK_NULL_HANDLE;
+  VkQueue queue_ = VK_NULL_HANDLE;
+  VkCommandPool pool_ = VK_NULL_HANDLE;
+  VkCommandBuffer cmd_ = VK_NULL_HANDLE;
+  VkSemaphore timeline_ = VK_NULL_HANDLE;
+  uint64_t value_ = 0;
+  VkShaderModule shader_ = VK_NULL_HANDLE;
+  VkPipelineLayout layout_ = VK_NULL_HANDLE;
+  VkPipeline pipeline_ = VK_NULL_HANDLE;
+};
+
+RawVulkan::~RawVulkan() {
+  if (device_ != VK_NULL_HANDLE) {
+    if (pipeline_ != VK_NULL_HANDLE) vkDestroyPipeline(device_, pipeline_, nullptr);
+    if (layout_ != VK_NULL_HANDLE) vkDestroyPipelineLayout(device_, layout_, nullptr);
+    if (shader_ != VK_NULL_HANDLE) vkDestroyShaderModule(device_, shader_, nullptr);
+    if (timeline_ != VK_NULL_HANDLE) vkDestroySemaphore(device_, timeline_, nullptr);
+    if (pool_ != VK_NULL_HANDLE) vkDestroyCommandPool(device_, pool_, nullptr);
+    vkDestroyDevice(device_, nullptr);
+  }
+  if (instance_ != VK_NULL_HANDLE) vkDestroyInstance(instance_, nullptr);
+  if (library_ != nullptr) dlclose(library_);
+}
+
+bool RawVulkan::Init(const uint8_t uuid[16], std::string* error) {
+  const char* name = std::getenv("PORTA_VULKAN_LIBRARY");
+  library_ =
+      dlopen(name != nullptr && name[0] != '\0' ? name : "libvulkan.so.1", RTLD_NOW | RTLD_LOCAL);
+  if (library_ == nullptr) {
+    *error = std::string("dlopen of the Vulkan loader failed: ") + dlerror();
+    return false;
+  }
+  vkGetInstanceProcAddr =
+      reinterpret_cast<PFN_vkGetInstanceProcAddr>(dlsym(library_, "vkGetInstanceProcAddr"));
+  auto create_instance = vkGetInstanceProcAddr == nullptr
+                             ? nullptr
+                             : reinterpret_cast<PFN_vkCreateInstance>(
+                                   vkGetInstanceProcAddr(VK_NULL_HANDLE, "vkCreateInstance"));
+  if (create_instance == nullptr) {
+    *error = "the Vulkan loader lacks vkGetInstanceProcAddr / vkCreateInstance";
+    return false;
+  }
+  VkApplicationInfo app{VK_STRUCTURE_TYPE_APPLICATION_INFO};
+  app.apiVersion = VK_API_VERSION_1_2;
+  VkInstanceCreateInfo instance_info{VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
+  instance_info.pApplicationInfo = &app;
+  if (create_instance(&instance_info, nullptr, &instance_) != VK_SUCCESS) {
+    *error = "vkCreateInstance failed";
+    return false;
+  }
+  std::string missing;
+#define BENCH_LOAD_INSTANCE(fn)                                           \
+  fn = reinterpret_cast<PFN_##fn>(vkGetInstanceProcAddr(instance_, #fn)); \
+  if (fn == nullptr) missing += " " #fn;
+  BENCH_VK_INSTANCE_FUNCTIONS(BENCH_LOAD_INSTANCE)
+#undef BENCH_LOAD_INSTANCE
+  if (!missing.empty()) {
+    *error = "the Vulkan instance lacks" + missing;
+    return false;
+  }
+  uint32_t count = 0;
+  vkEnumeratePhysicalDevices(instance_, &count, nullptr);
+  std::vector<VkPhysicalDevice> devices(count);
+  vkEnumeratePhysicalDevices(instance_, &count, devices.data());
+  for (VkPhysicalDevice candidate : devices) {
+    VkPhysicalDeviceIDProperties id{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_ID_PROPERTIES};
+    VkPhysicalDeviceProperties2 props{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, &id};
+    vkGetPhysicalDeviceProperties2(candidate, &props);
+    if (std::memcmp(id.deviceUUID, uuid, VK_UUID_SIZE) == 0) physical_ = candidate;
+  }
+  if (physical_ == VK_NULL_HANDLE) {
+    *error = "no physical device has the Porta device's UUID";
+    return false;
+  }
+  vkGetPhysicalDeviceMemoryProperties(physical_, &memory_);
+  vkGetPhysicalDeviceQueueFamilyProperties(physical_, &count, nullptr);
+  std::vector<VkQueueFamilyProperties> families(count);
+  vkGetPhysicalDeviceQueueFamilyProperties(physical_, &count, families.data());
+  uint32_t family = UINT32_MAX;
+  for (uint32_t i = 0; i < count && family == UINT32_MAX; ++i) {
+    if (families[i].queueFlags & VK_QUEUE_COMPUTE_BIT) family = i;
+  }
+  const float priority = 1.0f;
+  VkDeviceQueueCreateInfo queue_info{VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
+  queue_info.queueFamilyIndex = family;
+  queue_info.queueCount = 1;
+  queue_info.pQueuePriorities = &priority;
+  VkPhysicalDeviceVulkan12Features features12{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
+  features12.timelineSemaphore = VK_TRUE;
+  VkDeviceCreateInfo device_info{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, &features12};
+  device_info.queueCreateInfoCount = 1;
+  device_info.pQueueCreateInfos = &queue_info;
+  if (family == UINT32_MAX ||
+      vkCreateDevice(physical_, &device_info, nullptr, &device_) != VK_SUCCESS) {
+    *error = "vkCreateDevice failed (or no compute queue)";
+    return false;
+  }
+#define BENCH_LOAD_DEVICE(fn)                                         \
+  fn = reinterpret_cast<PFN_##fn>(vkGetDeviceProcAddr(device_, #fn)); \
+  if (fn == nullptr) missing += " " #fn;
+  BENCH_VK_DEVICE_FUNCTIONS(BENCH_LOAD_DEVICE)
+#undef BENCH_LOAD_DEVICE
+  if (!missing.empty()) {
+    *error = "the Vulkan device lacks" + missing;
+    return false;
+  }
+  vkGetDeviceQueue(device_, family, 0, &queue_);
+  VkCommandPoolCreateInfo pool_info{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+  pool_info.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
+  pool_info.queueFamilyIndex = family;
+  VkCommandBufferAllocateInfo cmd_info{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+  cmd_info.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+  cmd_info.commandBufferCount = 1;
+  VkSemaphoreTypeCreateInfo type{VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO};
+  type.semaphoreType = VK_SEMAPHORE_TYPE_TIMELINE;
+  VkSemaphoreCreateInfo semaphore_info{VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO, &type};
+  VkShaderModuleCreateInfo shader_info{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
+  shader_info.codeSize = sizeof(kEmptyShader);
+  shader_info.pCode = kEmptyShader;
+  VkPipelineLayoutCreateInfo layout_info{VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO};
+  bool ok = vkCreateCommandPool(device_, &pool_info, nullptr, &pool_) == VK_SUCCESS;
+  cmd_info.commandPool = pool_;
+  ok = ok && vkAllocateCommandBuffers(device_, &cmd_info, &cmd_) == VK_SUCCESS;
+  ok = ok && vkCreateSemaphore(device_, &semaphore_info, nullptr, &timeline_) == VK_SUCCESS;
+  ok = ok && vkCreateShaderModule(device_, &shader_info, nullptr, &shader_) == VK_SUCCESS;
+  ok = ok && vkCreatePipelineLayout(device_, &layout_info, nullptr, &layout_) == VK_SUCCESS;
+  if (ok) {
+    VkComputePipelineCreateInfo pipeline_info{VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO};
+    pipeline_info.stage.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO;
+    pipeline_info.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
+    pipeline_info.stage.module = shader_;
+    pipeline_info.stage.pName = "empty";
+    pipeline_info.layout = layout_;
+    ok = vkCreateComputePipelines(device_, VK_NULL_HANDLE, 1, &pipeline_info, nullptr,
+                                  &pipeline_) == VK_SUCCESS;
+  }
+  if (!ok) *error = "creating the raw Vulkan command pool, semaphore or pipeline failed";
+  return ok;
+}
+
+bool RawVulkan::Submit() {
+  if (vkEndCommandBuffer(cmd_) != VK_SUCCESS) return false;
+  const uint64_t signal = ++value_;
+  VkTimelineSemaphoreSubmitInfo timeline{VK_STRUCTURE_TYPE_TIMELINE_SEMAPHORE_SUBMIT_INFO};
+  timeline.signalSemaphoreValueCount = 1;
+  timeline.pSignalSemaphoreValues = &signal;
+  VkSubmitInfo submit{VK_STRUCTURE_TYPE_SUBMIT_INFO, &timeline};
+  submit.commandBufferCount = 1;
+  submit.pCommandBuffers = &cmd_;
+  submit.signalSemaphoreCount = 1;
+  submit.pSignalSemaphores = &timeline_;
+  if (vkQueueSubmit(queue_, 1, &submit, VK_NULL_HANDLE) != VK_SUCCESS) return false;
+  VkSemaphoreWaitInfo wait{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO};
+  wait.semaphoreCount = 1;
+  wait.pSemaphores = &timeline_;
+  wait.pValues = &signal;
+  return vkWaitSemaphores(device_, &wait, UINT64_MAX) == VK_SUCCESS;
+}
+
+bool RawVulkan::Dispatches(int count) {
+  VkCommandBufferBeginInfo begin{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+  begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+  if (vkBeginCommandBuffer(cmd_, &begin) != VK_SUCCESS) return false;
+  vkCmdBindPipeline(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline_);
+  VkMemoryBarrier barrier{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+  barrier.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT;
+  barrier.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT;
+  for (int i = 0; i < count; ++i) {
+    if (i > 0) {
+      vkCmdPipelineBarrier(cmd_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                           VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &barrier, 0, nullptr, 0,
+                           nullptr);
+    }
+    vkCmdDispatch(cmd_, 1, 1, 1);
+  }
+  return Submit();
+}
+
+bool RawVulkan::Copy(const RawBuffer& dst, const RawBuffer& src, uint64_t bytes) {
+  VkCommandBufferBeginInfo begin{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+  begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+  if (vkBeginCommandBuffer(cmd_, &begin) != VK_SUCCESS) return false;
+  const VkBufferCopy region{0, 0, bytes};
+  vkCmdCopyBuffer(cmd_, src.buffer, dst.buffer, 1, &region);
+  VkMemoryBarrier barrier{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+  barrier.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
+  barrier.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
+  vkCmdPipelineBarrier(cmd_, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_HOST_BIT, 0, 1,
+                       &barrier, 0, nullptr, 0, nullptr);
+  return Submit();
+}
+
+bool RawVulkan::CreateBuffer(uint64_t bytes, bool host, RawBuffer* out) {
+  VkBufferCreateInfo info{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
+  info.size = bytes;
+  info.usage = VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT |
+               VK_BUFFER_USAGE_STORAGE_BUFFER_BIT;
+  if (vkCreateBuffer(device_, &info, nullptr, &out->buffer) != VK_SUCCESS) return false;
+  VkMemoryRequirements requirements{};
+  vkGetBufferMemoryRequirements(device_, out->buffer, &requirements);
+  const VkMemoryPropertyFlags want =
+      host ? VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT
+           : VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT;
+  uint32_t type = UINT32_MAX;
+  for (uint32_t i = 0; i < memory_.memoryTypeCount && type == UINT32_MAX; ++i) {
+    if ((requirements.memoryTypeBits & (1u << i)) &&
+        (memory_.memoryTypes[i].propertyFlags & want) == want) {
+      type = i;
+    }
+  }
+  VkMemoryAllocateInfo allocate{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
+  allocate.allocationSize = requirements.size;
+  allocate.memoryTypeIndex = type;
+  if (type == UINT32_MAX ||
+      vkAllocateMemory(device_, &allocate, nullptr, &out->memory) != VK_SUCCESS ||
+      vkBindBufferMemory(device_, out->buffer, out->memory, 0) != VK_SUCCESS) {
+    return false;
+  }
+  return !host ||
+         vkMapMemory(device_, out->memory, 0, VK_WHOLE_SIZE, 0, &out->mapped) == VK_SUCCESS;
+}
+
+void RawVulkan::DestroyBuffer(const RawBuffer& buffer) {
+  if (buffer.buffer != VK_NULL_HANDLE) vkDestroyBuffer(device_, buffer.buffer, nullptr);
+  if (buffer.memory != VK_NULL_HANDLE) vkFreeMemory(device_, buffer.memory, nullptr);
+}
+
+// Median seconds of |repetitions| runs of |fn|; false as soon as one run fails.
+template <typename Fn>
+bool TimeMedian(int repetitions, Fn fn, double* out_seconds) {
+  std::vector<double> samples;
+  for (int i = 0; i < repetitions; ++i) {
+    const double start = NowSeconds();
+    if (!fn()) return false;
+    samples.push_back(NowSeconds() - start);
+  }
+  *out_seconds = Median(samples);
+  return true;
+}
+
+// Porta objects of one device's run, released however the run ends.
+struct PortaObjects {
+  porta_stream_t stream = nullptr;
+  porta_module_t module = nullptr;
+  porta_buffer_t buffers[2] = {nullptr, nullptr};
+  ~PortaObjects() {
+    for (porta_buffer_t buffer : buffers) {
+      if (buffer != nullptr) porta_buffer_free(buffer);
+    }
+    if (module != nullptr) porta_module_destroy(module);
+    if (stream != nullptr) porta_stream_destroy(stream);
+  }
+};
+
+bool BenchDevice(porta_device_t device, const porta_device_info_t& info, const Config& config,
+                 std::vector<Row>* rows, std::string* error) {
+  auto check = [error](porta_status_t status, const char* what) {
+    if (status == PORTA_OK) return true;
+    *error = std::string(what) + " failed: " + porta_status_string(status) + ": " +
+             porta_last_error_message();
+    return false;
+  };
+  PortaObjects objects;
+  porta_module_source_t source = {
+      PORTA_FORMAT_SPIRV_SHADER, kEmptyShader, sizeof(kEmptyShader), nullptr, nullptr, 0};
+  porta_module_desc_t desc = PORTA_MODULE_DESC_INIT;
+  desc.sources = &source;
+  desc.source_count = 1;
+  porta_kernel_t kernel = nullptr;
+  if (!check(porta_stream_create(device, &objects.stream), "porta_stream_create") ||
+      !check(porta_module_load(device, &desc, &objects.module), "porta_module_load") ||
+      !check(porta_module_get_kernel(objects.module, "empty", &kernel),
+             "porta_module_get_kernel")) {
+    return false;
+  }
+  RawVulkan raw;
+  if (!raw.Init(info.uuid, error)) return false;
+  porta_launch_config_t launch = PORTA_LAUNCH_CONFIG_INIT;
+  launch.block[0] = kBlock;
+  porta_stream_t stream = objects.stream;
+  auto porta_dispatches = [&](int count) {
+    for (int i = 0; i < count; ++i) {
+      if (!check(porta_kernel_launch(stream, kernel, &launch, nullptr, 0), "porta_kernel_launch")) {
+        return false;
+      }
+    }
+    return check(porta_stream_synchronize(stream), "porta_stream_synchronize");
+  };
+  const char* raw_failed = "a raw Vulkan call failed";
+  // Warm-up: pipelines created, command buffers and staging allocated on both sides.
+  if (!porta_dispatches(16) || !raw.Dispatches(16)) {
+    if (error->empty()) *error = raw_failed;
+    return false;
+  }
+
+  double porta_s = 0.0;
+  double raw_s = 0.0;
+  if (!TimeMedian(
+          config.repetitions, [&] { return porta_dispatches(config.dispatches); }, &porta_s) ||
+      !TimeMedian(
+          config.repetitions, [&] { return raw.Dispatches(config.dispatches); }, &raw_s)) {
+    if (error->empty()) *error = raw_failed;
+    return false;
+  }
+  rows->push_back({"empty dispatch throughput", "us/dispatch", porta_s * 1e6 / config.dispatches,
+                   raw_s * 1e6 / config.dispatches});
+
+  auto latency = [&](auto one) {
+    return [&, one] {
+      for (int i = 0; i < config.latency_iterations; ++i) {
+        if (!one()) return false;
+      }
+      return true;
+    };
+  };
+  if (!TimeMedian(config.repetitions, latency([&] { return porta_dispatches(1); }), &porta_s) ||
+      !TimeMedian(config.repetitions, latency([&] { return raw.Dispatches(1); }), &raw_s)) {
+    if (error->empty()) *error = raw_failed;
+    return false;
+  }
+  rows->push_back({"dispatch-to-completion latency", "us",
+                   porta_s * 1e6 / config.latency_iterations,
+                   raw_s * 1e6 / config.latency_iterations});
+
+  // Copies: Porta's copy calls against the raw staging path (memcpy into a mapped host-visible
+  // buffer plus vkCmdCopyBuffer, and the reverse), and buffer-to-buffer copies.
+  const uint64_t bytes = config.copy_bytes;
+  std::vector<uint8_t> host(bytes, 0x5a);
+  RawBuffer raw_device[2];
+  RawBuffer raw_staging;
+  bool ok = raw.CreateBuffer(bytes, false, &raw_device[0]) &&
+            raw.CreateBuffer(bytes, false, &raw_device[1]) &&
+            raw.CreateBuffer(bytes, true, &raw_staging);
+  ok = ok &&
+       check(porta_buffer_alloc(device, bytes, PORTA_MEMORY_DEVICE, &objects.buffers[0]),
+             "porta_buffer_alloc") &&
+       check(porta_buffer_alloc(device, bytes, PORTA_MEMORY_DEVICE, &objects.buffers[1]),
+             "porta_buffer_alloc");
+  const double gigabytes = static_cast<double>(bytes) / 1e9;
+  struct CopyCase {
+    const char* name;
+    std::function<bool()> porta;
+    std::function<bool()> raw;
+  };
+  const CopyCase cases[] = {
+      {"copy host-to-device",
+       [&] {
+         return check(porta_copy_host_to_device(stream, objects.buffers[0], 0, host.data(), bytes),
+                      "porta_copy_host_to_device") &&
+                check(porta_stream_synchronize(stream), "porta_stream_synchronize");
+       },
+       [&] {
+         std::memcpy(raw_staging.mapped, host.data(), bytes);
+         return raw.Copy(raw_device[0], raw_staging, bytes);
+       }},
+      {"copy device-to-host",
+       [&] {
+         return check(porta_copy_device_to_host(stream, host.data(), objects.buffers[0], 0, bytes),
+                      "porta_copy_device_to_host") &&
+                check(porta_stream_synchronize(stream), "porta_stream_synchronize");
+       },
+       [&] {
+         if (!raw.Copy(raw_staging, raw_device[0], bytes)) return false;
+         std::memcpy(host.data(), raw_staging.mapped, bytes);
+         return true;
+       }},
+      {"copy device-to-device",
+       [&] {
+         return check(porta_copy_device_to_device(stream, objects.buffers[1], 0, objects.buffers[0],
+                                                  0, bytes),
+                      "porta_copy_device_to_device") &&
+                check(porta_stream_synchronize(stream), "porta_stream_synchronize");
+       },
+       [&] { return raw.Copy(raw_device[1], raw_device[0], bytes); }},
+  };
+  for (const CopyCase& copy : cases) {
+    if (!ok) break;
+    ok = copy.porta() && copy.raw() &&  // warm-up
+         TimeMedian(config.repetitions, copy.porta, &porta_s) &&
+         TimeMedian(config.repetitions, copy.raw, &raw_s);
+    if (ok) {
+      char name[96];
+      std::snprintf(name, sizeof(name), "%s %llu MiB", copy.name,
+                    static_cast<unsigned long long>(bytes >> 20));
+      rows->push_back({name, "GB/s", gigabytes / porta_s, gigabytes / raw_s});
+    }
+  }
+  for (const RawBuffer& buffer : raw_device) raw.DestroyBuffer(buffer);
+  raw.DestroyBuffer(raw_staging);
+  if (!ok && error->empty()) *error = raw_failed;
+  return ok;
+}
+
+}  // namespace
+
+int porta_bench_vulkan(porta_runtime_t runtime, std::FILE* out) {
+  Config config;
+  if (porta::bench::QuickMode()) {
+    config.repetitions = 3;
+    config.dispatches = 500;
+    config.latency_iterations = 50;
+    config.copy_bytes = uint64_t{4} << 20;
+  }
+  uint32_t count = 0;
+  if (porta_runtime_device_count(runtime, &count) != PORTA_OK) {
+    std::fprintf(out, "vulkan: porta_runtime_device_count failed: %s\n",
+                 porta_last_error_message());
+    return 1;
+  }
+  std::fprintf(out, "%-34s %-40s %12s %-12s %12s %8s\n", "device", "benchmark", "porta", "unit",
+               "raw vulkan", "ratio");
+  int measured = 0;
+  for (uint32_t index = 0; index < count; ++index) {
+    porta_device_t device = nullptr;
+    porta_device_info_t info = PORTA_DEVICE_INFO_INIT;
+    if (porta_runtime_device(runtime, index, &device) != PORTA_OK ||
+        porta_device_get_info(device, &info) != PORTA_OK ||
+        std::strcmp(info.backend, "vulkan") != 0) {
+      continue;
+    }
+    std::vector<Row> rows;
+    std::string error;
+    if (!BenchDevice(device, info, config, &rows, &error)) {
+      std::fprintf(out, "vulkan: %s: %s\n", info.name, error.c_str());
+      return 1;
+    }
+    for (const Row& row : rows) {
+      // For times a ratio above 1 means Porta is slower; for bandwidths, below 1.
+      std::fprintf(out, "%-34.34s %-40s %12.3f %-12s %12.3f %8.3f\n", info.name, row.name.c_str(),
+                   row.porta, row.unit.c_str(), row.raw, row.raw > 0.0 ? row.porta / row.raw : 0.0);
+    }
+    ++measured;
+  }
+  if (measured == 0) std::fprintf(out, "vulkan: no Vulkan device in this runtime\n");
+  return 0;
+}
