@@ -1,0 +1,328 @@
+// Streams are in-order command queues; events are markers on them. Timing comes from the
+// markers' profiling info, device faults from negative event states, and both are sticky on the
+// stream they happened on.
+#include <chrono>
+#include <new>
+#include <thread>
+
+#include "backends/common/message.h"
+#include "backends/opencl/opencl_objects.h"
+
+namespace porta::opencl {
+namespace {
+
+// Copies the event's current marker with a reference of its own, so a concurrent re-record
+// cannot release it under the caller.
+cl_event RetainMarker(Event* event, std::shared_ptr<StreamState>* state) {
+  std::lock_guard<std::mutex> lock(event->mutex);
+  if (event->marker != nullptr) event->device->api->clRetainEvent(event->marker);
+  if (state != nullptr) *state = event->stream_state;
+  return event->marker;
+}
+
+cl_int ExecutionStatus(const ClApi& api, cl_event marker, cl_int* out) {
+  return api.clGetEventInfo(marker, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof(*out), out, nullptr);
+}
+
+porta_status_t Faulted(const std::shared_ptr<StreamState>& state, cl_int execution_status,
+                       porta_be_msg msg) {
+  const std::string text = std::string("opencl: work on the device failed with ") +
+                           ClErrorName(execution_status) + " (" + std::to_string(execution_status) +
+                           ")";
+  if (state != nullptr) {
+    state->SetSticky(PORTA_ERROR_DEVICE_LOST, text);
+    return state->Check(msg);
+  }
+  return common::Fail(msg, PORTA_ERROR_DEVICE_LOST, "%s", text.c_str());
+}
+
+}  // namespace
+
+void StreamState::SetSticky(porta_status_t error, const std::string& text) {
+  std::lock_guard<std::mutex> lock(mutex);
+  if (status.load() != PORTA_OK) return;
+  message = text;
+  status.store(error);
+}
+
+porta_status_t StreamState::Check(porta_be_msg msg) {
+  const porta_status_t current = status.load(std::memory_order_acquire);
+  if (current == PORTA_OK) return PORTA_OK;
+  std::lock_guard<std::mutex> lock(mutex);
+  return common::Fail(msg, current, "%s", message.c_str());
+}
+
+porta_status_t StreamEnqueueFailed(Stream* stream, cl_int error, const char* call,
+                                   porta_be_msg msg) {
+  if (error == CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST || error == CL_DEVICE_NOT_AVAILABLE) {
+    stream->state->SetSticky(PORTA_ERROR_DEVICE_LOST, std::string("opencl: ") + call +
+                                                          " failed: " + ClErrorName(error) +
+                                                          "; earlier work on the device failed");
+    return stream->state->Check(msg);
+  }
+  return ClFail(msg, error, call);
+}
+
+porta_status_t StreamCreate(porta_be_device_t device_handle, porta_be_stream_t* out,
+                            porta_be_msg msg) {
+  Device* device = As<Device>(device_handle);
+  auto stream = std::unique_ptr<Stream>(new (std::nothrow) Stream());
+  if (stream == nullptr) return common::Fail(msg, PORTA_ERROR_OUT_OF_MEMORY, "opencl: stream");
+  cl_int error = CL_SUCCESS;
+  // clCreateCommandQueue (1.2) rather than the 2.0 variant: it exists on every platform Porta
+  // accepts, and an in-order queue with profiling is all a stream needs.
+  stream->queue = device->api->clCreateCommandQueue(
+      device->context, device->id, device->profiling ? CL_QUEUE_PROFILING_ENABLE : 0, &error);
+  if (error != CL_SUCCESS) return ClFail(msg, error, "clCreateCommandQueue");
+  stream->device = device;
+  *out = ToHandle<porta_be_stream_t>(stream.release());
+  return PORTA_OK;
+}
+
+void StreamDestroy(porta_be_stream_t handle) {
+  Stream* stream = As<Stream>(handle);
+  if (stream == nullptr) return;
+  if (stream->probe != nullptr) stream->device->api->clReleaseEvent(stream->probe);
+  stream->device->api->clFinish(stream->queue);
+  stream->device->api->clReleaseCommandQueue(stream->queue);
+  delete stream;
+}
+
+porta_status_t StreamSynchronize(porta_be_stream_t handle, porta_be_msg msg) {
+  Stream* stream = As<Stream>(handle);
+  const uint64_t generation = stream->generation;
+  const cl_int error = stream->device->api->clFinish(stream->queue);
+  if (error == CL_SUCCESS) stream->idle_generation = generation;
+  if (error != CL_SUCCESS) {
+    stream->state->SetSticky(PORTA_ERROR_DEVICE_LOST, std::string("opencl: clFinish failed: ") +
+                                                          ClErrorName(error) + " (" +
+                                                          std::to_string(error) + ")");
+  }
+  return stream->state->Check(msg);
+}
+
+porta_status_t StreamQuery(porta_be_stream_t handle, porta_be_msg msg) {
+  Stream* stream = As<Stream>(handle);
+  porta_status_t status = stream->state->Check(msg);
+  if (status != PORTA_OK) return status;
+  if (stream->idle_generation == stream->generation) return PORTA_OK;
+  const ClApi& api = *stream->device->api;
+  cl_int execution = CL_QUEUED;
+  // An in-order queue is idle exactly when a marker behind its last command has completed. While
+  // an earlier probe is pending nothing newer can have finished, so the answer costs one
+  // clGetEventInfo and no new command: the runtime may ask after every launch.
+  if (stream->probe != nullptr) {
+    const cl_int error = ExecutionStatus(api, stream->probe, &execution);
+    if (error != CL_SUCCESS) return ClFail(msg, error, "clGetEventInfo");
+    if (execution < 0) return Faulted(stream->state, execution, msg);
+    if (execution != CL_COMPLETE) return PORTA_NOT_READY;
+    stream->idle_generation = stream->probe_generation;
+    if (stream->probe_generation == stream->generation) return PORTA_OK;
+  }
+  // Probes at most every 20 us: a poller that asks after each launch gets "not ready" for free
+  // in between, and an answer is never more than one probe interval stale. A query after a
+  // quiet spell gets a short grace period instead, since a fresh marker behind finished work
+  // completes within microseconds and "not ready" would merely mean it was just queued.
+  const auto now = std::chrono::steady_clock::now();
+  const auto since_last = now - stream->probe_time;
+  if (since_last < std::chrono::microseconds(20)) return PORTA_NOT_READY;
+  cl_event marker = nullptr;
+  const cl_int enqueued = api.clEnqueueMarkerWithWaitList(stream->queue, 0, nullptr, &marker);
+  if (enqueued != CL_SUCCESS) {
+    return StreamEnqueueFailed(stream, enqueued, "clEnqueueMarkerWithWaitList", msg);
+  }
+  api.clFlush(stream->queue);
+  if (stream->probe != nullptr) api.clReleaseEvent(stream->probe);
+  stream->probe = marker;
+  stream->probe_generation = stream->generation;
+  stream->probe_time = now;
+  const auto grace =
+      now + (since_last > std::chrono::milliseconds(1) ? std::chrono::microseconds(50)
+                                                       : std::chrono::microseconds(0));
+  for (;;) {
+    const cl_int error = ExecutionStatus(api, marker, &execution);
+    if (error != CL_SUCCESS) return ClFail(msg, error, "clGetEventInfo");
+    if (execution <= CL_COMPLETE || std::chrono::steady_clock::now() >= grace) break;
+    std::this_thread::yield();
+  }
+  if (execution < 0) return Faulted(stream->state, execution, msg);
+  if (execution != CL_COMPLETE) return PORTA_NOT_READY;
+  stream->idle_generation = stream->probe_generation;
+  return PORTA_OK;
+}
+
+porta_status_t EventCreate(porta_be_device_t device_handle, uint32_t flags, porta_be_event_t* out,
+                           porta_be_msg msg) {
+  auto event = std::unique_ptr<Event>(new (std::nothrow) Event());
+  if (event == nullptr) return common::Fail(msg, PORTA_ERROR_OUT_OF_MEMORY, "opencl: event");
+  event->device = As<Device>(device_handle);
+  event->flags = flags;
+  *out = ToHandle<porta_be_event_t>(event.release());
+  return PORTA_OK;
+}
+
+void EventDestroy(porta_be_event_t handle) {
+  Event* event = As<Event>(handle);
+  if (event == nullptr) return;
+  if (event->marker != nullptr) event->device->api->clReleaseEvent(event->marker);
+  delete event;
+}
+
+porta_status_t EventRecord(porta_be_event_t event_handle, porta_be_stream_t stream_handle,
+                           porta_be_msg msg) {
+  Event* event = As<Event>(event_handle);
+  Stream* stream = As<Stream>(stream_handle);
+  const ClApi& api = *stream->device->api;
+  cl_event marker = nullptr;
+  const cl_int error = api.clEnqueueMarkerWithWaitList(stream->queue, 0, nullptr, &marker);
+  if (error != CL_SUCCESS)
+    return StreamEnqueueFailed(stream, error, "clEnqueueMarkerWithWaitList", msg);
+  // Waiters on other queues or threads only make progress once the marker reaches the device.
+  api.clFlush(stream->queue);
+  cl_event previous = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(event->mutex);
+    previous = event->marker;
+    event->marker = marker;
+    event->stream_state = stream->state;
+  }
+  if (previous != nullptr) api.clReleaseEvent(previous);
+  api.clRetainEvent(marker);
+  if (stream->probe != nullptr) api.clReleaseEvent(stream->probe);
+  stream->probe = marker;
+  stream->probe_generation = stream->generation;
+  return PORTA_OK;
+}
+
+porta_status_t StreamWaitEvent(porta_be_stream_t stream_handle, porta_be_event_t event_handle,
+                               porta_be_msg msg) {
+  Stream* stream = As<Stream>(stream_handle);
+  Event* event = As<Event>(event_handle);
+  const ClApi& api = *stream->device->api;
+  std::shared_ptr<StreamState> state;
+  cl_event marker = RetainMarker(event, &state);
+  if (marker == nullptr) return PORTA_OK;
+  cl_int error = CL_SUCCESS;
+  if (event->device->context == stream->device->context) {
+    error = api.clEnqueueBarrierWithWaitList(stream->queue, 1, &marker, nullptr);
+    api.clReleaseEvent(marker);
+    if (error != CL_SUCCESS)
+      return StreamEnqueueFailed(stream, error, "clEnqueueBarrierWithWaitList", msg);
+    ++stream->generation;
+    return PORTA_OK;
+  }
+  // An event of another context cannot be in this queue's wait list: wait on the host instead.
+  error = api.clWaitForEvents(1, &marker);
+  cl_int execution = CL_COMPLETE;
+  ExecutionStatus(api, marker, &execution);
+  api.clReleaseEvent(marker);
+  if (execution < 0) return Faulted(state, execution, msg);
+  if (error != CL_SUCCESS) return ClFail(msg, error, "clWaitForEvents");
+  return PORTA_OK;
+}
+
+porta_status_t EventWait(porta_be_event_t handle, uint64_t timeout_ns, porta_be_msg msg) {
+  Event* event = As<Event>(handle);
+  const ClApi& api = *event->device->api;
+  std::shared_ptr<StreamState> state;
+  cl_event marker = RetainMarker(event, &state);
+  if (marker == nullptr) return PORTA_OK;
+  cl_int execution = CL_QUEUED;
+  cl_int error = CL_SUCCESS;
+  if (timeout_ns == UINT64_MAX) {
+    api.clWaitForEvents(1, &marker);
+    error = ExecutionStatus(api, marker, &execution);
+  } else {
+    // OpenCL has no timed wait: poll, yielding first (short waits are the common case) and then
+    // sleeping with a growing interval capped at 1 ms.
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::nanoseconds(std::min<uint64_t>(timeout_ns, INT64_MAX / 2));
+    auto pause = std::chrono::microseconds(10);
+    for (int round = 0;; ++round) {
+      error = ExecutionStatus(api, marker, &execution);
+      if (error != CL_SUCCESS || execution <= CL_COMPLETE) break;
+      if (std::chrono::steady_clock::now() >= deadline) break;
+      if (round < 64) {
+        std::this_thread::yield();
+      } else {
+        std::this_thread::sleep_for(pause);
+        pause = std::min(pause * 2, std::chrono::microseconds(1000));
+      }
+    }
+  }
+  api.clReleaseEvent(marker);
+  if (error != CL_SUCCESS) return ClFail(msg, error, "clGetEventInfo");
+  if (execution < 0) return Faulted(state, execution, msg);
+  if (execution != CL_COMPLETE) {
+    return common::Fail(msg, PORTA_ERROR_TIMEOUT,
+                        "opencl: the event did not complete within %llu ns",
+                        static_cast<unsigned long long>(timeout_ns));
+  }
+  return state != nullptr ? state->Check(msg) : PORTA_OK;
+}
+
+porta_status_t EventQuery(porta_be_event_t handle, porta_be_msg msg) {
+  Event* event = As<Event>(handle);
+  const ClApi& api = *event->device->api;
+  std::shared_ptr<StreamState> state;
+  cl_event marker = RetainMarker(event, &state);
+  if (marker == nullptr) return PORTA_OK;
+  cl_int execution = CL_QUEUED;
+  const cl_int error = ExecutionStatus(api, marker, &execution);
+  api.clReleaseEvent(marker);
+  if (error != CL_SUCCESS) return ClFail(msg, error, "clGetEventInfo");
+  if (execution < 0) return Faulted(state, execution, msg);
+  if (state != nullptr && state->Check(nullptr) != PORTA_OK) return state->Check(msg);
+  return execution == CL_COMPLETE ? PORTA_OK : PORTA_NOT_READY;
+}
+
+porta_status_t EventElapsedMs(porta_be_event_t start_handle, porta_be_event_t end_handle,
+                              float* out_ms, porta_be_msg msg) {
+  Event* start = As<Event>(start_handle);
+  Event* end = As<Event>(end_handle);
+  const ClApi& api = *start->device->api;
+  if ((start->flags | end->flags) & PORTA_EVENT_DISABLE_TIMING) {
+    return common::Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
+                        "opencl: an event was created with PORTA_EVENT_DISABLE_TIMING");
+  }
+  if (!start->device->profiling) {
+    return common::Fail(msg, PORTA_ERROR_UNSUPPORTED,
+                        "opencl: the device does not support queue profiling");
+  }
+  cl_event markers[2] = {RetainMarker(start, nullptr), RetainMarker(end, nullptr)};
+  porta_status_t status = PORTA_OK;
+  cl_ulong stamps[2] = {0, 0};
+  for (int i = 0; i < 2 && status == PORTA_OK; ++i) {
+    if (markers[i] == nullptr) {
+      status = common::Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
+                            "opencl: the %s event was never "
+                            "recorded",
+                            i == 0 ? "start" : "end");
+      break;
+    }
+    cl_int execution = CL_QUEUED;
+    cl_int error = ExecutionStatus(api, markers[i], &execution);
+    if (error == CL_SUCCESS && execution < 0) {
+      status = common::Fail(msg, PORTA_ERROR_DEVICE_LOST, "opencl: work before the %s event failed",
+                            i == 0 ? "start" : "end");
+    } else if (error == CL_SUCCESS && execution != CL_COMPLETE) {
+      status = common::Fail(msg, PORTA_NOT_READY, "opencl: the %s event has not completed",
+                            i == 0 ? "start" : "end");
+    } else if (error == CL_SUCCESS) {
+      error = api.clGetEventProfilingInfo(markers[i], CL_PROFILING_COMMAND_END, sizeof(cl_ulong),
+                                          &stamps[i], nullptr);
+    }
+    if (error != CL_SUCCESS && status == PORTA_OK) {
+      status = ClFail(msg, error, "clGetEventProfilingInfo");
+    }
+  }
+  for (cl_event marker : markers) {
+    if (marker != nullptr) api.clReleaseEvent(marker);
+  }
+  if (status != PORTA_OK) return status;
+  const double delta = static_cast<double>(stamps[1]) - static_cast<double>(stamps[0]);
+  *out_ms = static_cast<float>(delta / 1.0e6);
+  return PORTA_OK;
+}
+
+}  // namespace porta::opencl

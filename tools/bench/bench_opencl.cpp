@@ -1,0 +1,395 @@
+#include "tools/bench/bench_opencl.h"
+
+#define CL_TARGET_OPENCL_VERSION 300
+#define CL_USE_DEPRECATED_OPENCL_1_2_APIS
+#include <CL/cl.h>
+
+#include <cstring>
+#include <ctime>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backends/common/dynamic_library.h"
+#include "tools/bench/bench_util.h"
+
+namespace {
+
+using porta::bench::Median;
+using porta::bench::NowSeconds;
+
+constexpr char kEmptyKernel[] = "__kernel void porta_bench_empty(__global uint* data, uint n) {}\n";
+
+// The raw OpenCL calls of the baseline, opened at run time like the backend does.
+struct RawCl {
+  std::unique_ptr<porta::common::DynamicLibrary> library;
+#define PORTA_RAW_CL(name) decltype(&::name) name = nullptr;
+// clang-format off
+#define PORTA_RAW_CL_LIST                                                                        \
+  PORTA_RAW_CL(clGetMemObjectInfo) PORTA_RAW_CL(clGetContextInfo) PORTA_RAW_CL(clGetDeviceInfo) \
+  PORTA_RAW_CL(clRetainContext) PORTA_RAW_CL(clReleaseContext)                                   \
+  PORTA_RAW_CL(clCreateCommandQueue) PORTA_RAW_CL(clReleaseCommandQueue)                         \
+  PORTA_RAW_CL(clCreateProgramWithSource) PORTA_RAW_CL(clBuildProgram)                           \
+  PORTA_RAW_CL(clReleaseProgram) PORTA_RAW_CL(clCreateKernel) PORTA_RAW_CL(clReleaseKernel)      \
+  PORTA_RAW_CL(clSetKernelArg) PORTA_RAW_CL(clEnqueueNDRangeKernel) PORTA_RAW_CL(clFinish)       \
+  PORTA_RAW_CL(clCreateBuffer) PORTA_RAW_CL(clReleaseMemObject)                                  \
+  PORTA_RAW_CL(clEnqueueWriteBuffer) PORTA_RAW_CL(clEnqueueReadBuffer)                           \
+  PORTA_RAW_CL(clEnqueueCopyBuffer)
+  // clang-format on
+  PORTA_RAW_CL_LIST
+#undef PORTA_RAW_CL
+
+  bool Load(std::string* error) {
+    library = porta::common::DynamicLibrary::Open({"libOpenCL.so.1", "libOpenCL.so"}, error);
+    if (library == nullptr) return false;
+    std::string missing;
+#define PORTA_RAW_CL(name) library->Load(&name, #name, &missing);
+    PORTA_RAW_CL_LIST
+#undef PORTA_RAW_CL
+    if (!missing.empty()) *error = "libOpenCL lacks " + missing;
+    return missing.empty();
+  }
+};
+
+struct Config {
+  int repetitions;
+  int launches;
+  int latency_iterations;
+  uint64_t copy_bytes;
+  int copies;
+};
+
+struct Row {
+  const char* name;
+  const char* unit;
+  double porta;
+  double raw;
+};
+
+class Failure {
+ public:
+  explicit Failure(std::string text) : text_(std::move(text)) {}
+  const std::string& text() const { return text_; }
+
+ private:
+  std::string text_;
+};
+
+void Check(porta_status_t status, const char* call) {
+  if (status != PORTA_OK) {
+    throw Failure(std::string(call) + " failed: " + porta_status_string(status) + ": " +
+                  porta_last_error_message());
+  }
+}
+
+void CheckCl(cl_int error, const char* call) {
+  if (error != CL_SUCCESS)
+    throw Failure(std::string(call) + " failed: OpenCL error " + std::to_string(error));
+}
+
+double ThreadCpuSeconds() {
+  timespec now{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
+}
+
+// Median over repetitions of |run|, which returns seconds for one repetition.
+double MedianSeconds(int repetitions, const std::function<double()>& run) {
+  std::vector<double> samples;
+  for (int r = 0; r < repetitions; ++r) samples.push_back(run());
+  return Median(samples);
+}
+
+// Owns the Porta objects and the raw OpenCL objects of one device.
+class DeviceBench {
+ public:
+  DeviceBench(const RawCl& cl, porta_device_t device, int same_name_index, const Config& config)
+      : cl_(cl), device_(device), config_(config) {
+    Check(porta_stream_create(device, &stream_), "porta_stream_create");
+    Check(porta_buffer_alloc(device, 64, PORTA_MEMORY_DEVICE, &arg_buffer_), "porta_buffer_alloc");
+    Check(porta_buffer_alloc(device, config.copy_bytes, PORTA_MEMORY_DEVICE, &src_),
+          "porta_buffer_alloc");
+    Check(porta_buffer_alloc(device, config.copy_bytes, PORTA_MEMORY_DEVICE, &dst_),
+          "porta_buffer_alloc");
+    porta_module_source_t source = {
+        PORTA_FORMAT_OPENCL_C, kEmptyKernel, sizeof(kEmptyKernel) - 1, nullptr, nullptr, 0};
+    porta_module_desc_t desc = PORTA_MODULE_DESC_INIT;
+    desc.sources = &source;
+    desc.source_count = 1;
+    Check(porta_module_load(device, &desc, &module_), "porta_module_load");
+    Check(porta_module_get_kernel(module_, "porta_bench_empty", &kernel_),
+          "porta_module_get_kernel");
+
+    // The raw side shares Porta's context, so both measure the same device and driver state.
+    uint64_t handle = 0;
+    Check(porta_buffer_native_handle(arg_buffer_, &handle), "porta_buffer_native_handle");
+    cl_mem porta_mem = reinterpret_cast<cl_mem>(handle);
+    CheckCl(cl_.clGetMemObjectInfo(porta_mem, CL_MEM_CONTEXT, sizeof(context_), &context_, nullptr),
+            "clGetMemObjectInfo");
+    cl_.clRetainContext(context_);
+    raw_device_ = FindDevice(same_name_index);
+    cl_int error = CL_SUCCESS;
+    queue_ = cl_.clCreateCommandQueue(context_, raw_device_, 0, &error);
+    CheckCl(error, "clCreateCommandQueue");
+    const char* text = kEmptyKernel;
+    const size_t length = sizeof(kEmptyKernel) - 1;
+    program_ = cl_.clCreateProgramWithSource(context_, 1, &text, &length, &error);
+    CheckCl(error, "clCreateProgramWithSource");
+    CheckCl(cl_.clBuildProgram(program_, 1, &raw_device_, "", nullptr, nullptr), "clBuildProgram");
+    raw_kernel_ = cl_.clCreateKernel(program_, "porta_bench_empty", &error);
+    CheckCl(error, "clCreateKernel");
+    raw_arg_ = cl_.clCreateBuffer(context_, CL_MEM_READ_WRITE, 64, nullptr, &error);
+    CheckCl(error, "clCreateBuffer");
+    raw_src_ = cl_.clCreateBuffer(context_, CL_MEM_READ_WRITE, config.copy_bytes, nullptr, &error);
+    CheckCl(error, "clCreateBuffer");
+    raw_dst_ = cl_.clCreateBuffer(context_, CL_MEM_READ_WRITE, config.copy_bytes, nullptr, &error);
+    CheckCl(error, "clCreateBuffer");
+    host_.assign(config.copy_bytes, 1);
+  }
+
+  ~DeviceBench() {
+    if (raw_dst_ != nullptr) cl_.clReleaseMemObject(raw_dst_);
+    if (raw_src_ != nullptr) cl_.clReleaseMemObject(raw_src_);
+    if (raw_arg_ != nullptr) cl_.clReleaseMemObject(raw_arg_);
+    if (raw_kernel_ != nullptr) cl_.clReleaseKernel(raw_kernel_);
+    if (program_ != nullptr) cl_.clReleaseProgram(program_);
+    if (queue_ != nullptr) cl_.clReleaseCommandQueue(queue_);
+    if (context_ != nullptr) cl_.clReleaseContext(context_);
+    if (module_ != nullptr) porta_module_destroy(module_);
+    for (porta_buffer_t buffer : {arg_buffer_, src_, dst_}) {
+      if (buffer != nullptr) porta_buffer_free(buffer);
+    }
+    if (stream_ != nullptr) porta_stream_destroy(stream_);
+  }
+
+  std::vector<Row> Run() {
+    std::vector<Row> rows;
+    const int launches = config_.launches;
+    const int iterations = config_.latency_iterations;
+    // Warm both paths (first launches page in driver code and build caches).
+    PortaLaunches(32, false);
+    RawLaunches(32, false);
+    rows.push_back(
+        {"empty-kernel launch throughput", "us/launch",
+         1e6 * MedianSeconds(config_.repetitions, [&] { return PortaLaunches(launches, false); }) /
+             launches,
+         1e6 * MedianSeconds(config_.repetitions, [&] { return RawLaunches(launches, false); }) /
+             launches});
+    // CPU time of the calling thread in the launch calls alone (the queue drains afterwards,
+    // untimed): the part of the launch cost that is Porta's own, without the device's execution
+    // time, and steady on a loaded machine where wall time is not.
+    rows.push_back({"launch call (thread CPU time)", "us/launch",
+                    1e6 *
+                        MedianSeconds(config_.repetitions,
+                                      [&] { return PortaLaunches(launches, false, true); }) /
+                        launches,
+                    1e6 * MedianSeconds(config_.repetitions, [&] {
+                      return RawLaunches(launches, false, true);
+                    }) / launches});
+    rows.push_back(
+        {"launch-to-completion latency", "us/launch",
+         1e6 * MedianSeconds(config_.repetitions, [&] { return PortaLaunches(iterations, true); }) /
+             iterations,
+         1e6 * MedianSeconds(config_.repetitions, [&] { return RawLaunches(iterations, true); }) /
+             iterations});
+    const double bytes = static_cast<double>(config_.copy_bytes) * config_.copies;
+    const uint64_t size = config_.copy_bytes;
+    rows.push_back({"host-to-device bandwidth", "GB/s",
+                    bytes / 1e9 /
+                        MedianSeconds(config_.repetitions,
+                                      [&] {
+                                        return PortaCopies([&] {
+                                          Check(porta_copy_host_to_device(stream_, src_, 0,
+                                                                          host_.data(), size),
+                                                "porta_copy_host_to_device");
+                                        });
+                                      }),
+                    bytes / 1e9 / MedianSeconds(config_.repetitions, [&] {
+                      return RawCopies([&] {
+                        CheckCl(cl_.clEnqueueWriteBuffer(queue_, raw_src_, CL_FALSE, 0, size,
+                                                         host_.data(), 0, nullptr, nullptr),
+                                "clEnqueueWriteBuffer");
+                      });
+                    })});
+    rows.push_back({"device-to-host bandwidth", "GB/s",
+                    bytes / 1e9 /
+                        MedianSeconds(config_.repetitions,
+                                      [&] {
+                                        return PortaCopies([&] {
+                                          Check(porta_copy_device_to_host(stream_, host_.data(),
+                                                                          src_, 0, size),
+                                                "porta_copy_device_to_host");
+                                        });
+                                      }),
+                    bytes / 1e9 / MedianSeconds(config_.repetitions, [&] {
+                      return RawCopies([&] {
+                        CheckCl(cl_.clEnqueueReadBuffer(queue_, raw_src_, CL_FALSE, 0, size,
+                                                        host_.data(), 0, nullptr, nullptr),
+                                "clEnqueueReadBuffer");
+                      });
+                    })});
+    rows.push_back(
+        {"device-to-device bandwidth", "GB/s",
+         bytes / 1e9 /
+             MedianSeconds(config_.repetitions,
+                           [&] {
+                             return PortaCopies([&] {
+                               Check(porta_copy_device_to_device(stream_, dst_, 0, src_, 0, size),
+                                     "porta_copy_device_to_device");
+                             });
+                           }),
+         bytes / 1e9 / MedianSeconds(config_.repetitions, [&] {
+           return RawCopies([&] {
+             CheckCl(cl_.clEnqueueCopyBuffer(queue_, raw_src_, raw_dst_, 0, 0, size, 0, nullptr,
+                                             nullptr),
+                     "clEnqueueCopyBuffer");
+           });
+         })});
+    return rows;
+  }
+
+ private:
+  cl_device_id FindDevice(int same_name_index) {
+    porta_device_info_t info = PORTA_DEVICE_INFO_INIT;
+    Check(porta_device_get_info(device_, &info), "porta_device_get_info");
+    size_t bytes = 0;
+    CheckCl(cl_.clGetContextInfo(context_, CL_CONTEXT_DEVICES, 0, nullptr, &bytes),
+            "clGetContextInfo");
+    std::vector<cl_device_id> devices(bytes / sizeof(cl_device_id));
+    CheckCl(cl_.clGetContextInfo(context_, CL_CONTEXT_DEVICES, bytes, devices.data(), nullptr),
+            "clGetContextInfo");
+    int seen = 0;
+    for (cl_device_id candidate : devices) {
+      char name[PORTA_NAME_SIZE] = "";
+      cl_.clGetDeviceInfo(candidate, CL_DEVICE_NAME, sizeof(name), name, nullptr);
+      if (std::strcmp(name, info.name) == 0 && seen++ == same_name_index) return candidate;
+    }
+    throw Failure(std::string("no device named '") + info.name + "' in Porta's OpenCL context");
+  }
+
+  // Seconds for |count| launches until the queue has drained, or, with |calls_only|, for the
+  // launch calls alone.
+  double PortaLaunches(int count, bool synchronize_each, bool calls_only = false) {
+    porta_launch_config_t config = PORTA_LAUNCH_CONFIG_INIT;
+    const uint32_t n = 1;
+    const porta_kernel_arg_t args[2] = {porta_arg_buffer(arg_buffer_, 0),
+                                        porta_arg_scalar(&n, sizeof(n))};
+    const double cpu_start = ThreadCpuSeconds();
+    const double start = NowSeconds();
+    for (int i = 0; i < count; ++i) {
+      Check(porta_kernel_launch(stream_, kernel_, &config, args, 2), "porta_kernel_launch");
+      if (synchronize_each) Check(porta_stream_synchronize(stream_), "porta_stream_synchronize");
+    }
+    const double calls = ThreadCpuSeconds() - cpu_start;
+    Check(porta_stream_synchronize(stream_), "porta_stream_synchronize");
+    return calls_only ? calls : NowSeconds() - start;
+  }
+
+  double RawLaunches(int count, bool synchronize_each, bool calls_only = false) {
+    const size_t one = 1;
+    const cl_uint n = 1;
+    const double cpu_start = ThreadCpuSeconds();
+    const double start = NowSeconds();
+    for (int i = 0; i < count; ++i) {
+      // Arguments are set on every launch, as Porta's launch takes them every time.
+      CheckCl(cl_.clSetKernelArg(raw_kernel_, 0, sizeof(cl_mem), &raw_arg_), "clSetKernelArg");
+      CheckCl(cl_.clSetKernelArg(raw_kernel_, 1, sizeof(n), &n), "clSetKernelArg");
+      CheckCl(cl_.clEnqueueNDRangeKernel(queue_, raw_kernel_, 1, nullptr, &one, &one, 0, nullptr,
+                                         nullptr),
+              "clEnqueueNDRangeKernel");
+      if (synchronize_each) CheckCl(cl_.clFinish(queue_), "clFinish");
+    }
+    const double calls = ThreadCpuSeconds() - cpu_start;
+    CheckCl(cl_.clFinish(queue_), "clFinish");
+    return calls_only ? calls : NowSeconds() - start;
+  }
+
+  double PortaCopies(const std::function<void()>& copy) {
+    const double start = NowSeconds();
+    for (int i = 0; i < config_.copies; ++i) copy();
+    Check(porta_stream_synchronize(stream_), "porta_stream_synchronize");
+    return NowSeconds() - start;
+  }
+
+  double RawCopies(const std::function<void()>& copy) {
+    const double start = NowSeconds();
+    for (int i = 0; i < config_.copies; ++i) copy();
+    CheckCl(cl_.clFinish(queue_), "clFinish");
+    return NowSeconds() - start;
+  }
+
+  const RawCl& cl_;
+  porta_device_t device_;
+  Config config_;
+  porta_stream_t stream_ = nullptr;
+  porta_buffer_t arg_buffer_ = nullptr;
+  porta_buffer_t src_ = nullptr;
+  porta_buffer_t dst_ = nullptr;
+  porta_module_t module_ = nullptr;
+  porta_kernel_t kernel_ = nullptr;
+  cl_context context_ = nullptr;
+  cl_device_id raw_device_ = nullptr;
+  cl_command_queue queue_ = nullptr;
+  cl_program program_ = nullptr;
+  cl_kernel raw_kernel_ = nullptr;
+  cl_mem raw_arg_ = nullptr;
+  cl_mem raw_src_ = nullptr;
+  cl_mem raw_dst_ = nullptr;
+  std::vector<uint8_t> host_;
+};
+
+}  // namespace
+
+int porta_bench_opencl(porta_runtime_t runtime, std::FILE* out) {
+  const bool quick = porta::bench::QuickMode();
+  const Config config = quick ? Config{3, 500, 100, uint64_t{4} << 20, 2}
+                              : Config{7, 20000, 2000, uint64_t{64} << 20, 4};
+  uint32_t count = 0;
+  if (porta_runtime_device_count(runtime, &count) != PORTA_OK) {
+    std::fprintf(out, "opencl: porta_runtime_device_count failed: %s\n",
+                 porta_last_error_message());
+    return 1;
+  }
+  std::vector<std::pair<porta_device_t, porta_device_info_t>> devices;
+  for (uint32_t i = 0; i < count; ++i) {
+    porta_device_t device = nullptr;
+    porta_device_info_t info = PORTA_DEVICE_INFO_INIT;
+    if (porta_runtime_device(runtime, i, &device) != PORTA_OK ||
+        porta_device_get_info(device, &info) != PORTA_OK) {
+      continue;
+    }
+    if (std::strcmp(info.backend, "opencl") == 0) devices.emplace_back(device, info);
+  }
+  if (devices.empty()) {
+    std::fprintf(out, "opencl: no OpenCL device to measure\n");
+    return 0;
+  }
+  RawCl cl;
+  std::string error;
+  if (!cl.Load(&error)) {
+    std::fprintf(out, "opencl: the raw baseline cannot open libOpenCL: %s\n", error.c_str());
+    return 1;
+  }
+  std::fprintf(out, "%-34s %-32s %12s %12s %-10s %8s\n", "device", "benchmark", "porta", "raw",
+               "unit", "porta/raw");
+  int status = 0;
+  for (size_t d = 0; d < devices.size(); ++d) {
+    const porta_device_info_t& info = devices[d].second;
+    int same_name_index = 0;
+    for (size_t e = 0; e < d; ++e) {
+      if (std::strcmp(devices[e].second.name, info.name) == 0) ++same_name_index;
+    }
+    try {
+      DeviceBench bench(cl, devices[d].first, same_name_index, config);
+      for (const Row& row : bench.Run()) {
+        std::fprintf(out, "%-34.34s %-32s %12.3f %12.3f %-10s %8.3f\n", info.name, row.name,
+                     row.porta, row.raw, row.unit, row.raw > 0 ? row.porta / row.raw : 0.0);
+      }
+    } catch (const Failure& failure) {
+      std::fprintf(out, "opencl: %s: %s\n", info.name, failure.text().c_str());
+      status = 1;
+    }
+  }
+  return status;
+}
