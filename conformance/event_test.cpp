@@ -1,0 +1,243 @@
+// Events: record / wait / query, ordering across streams and devices, timings, and the timeout
+// path of porta_event_wait. Tests that need work to be deterministically pending hold a stream
+// with the host gate kernel (devices that accept PORTA_FORMAT_HOST).
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include "conformance/cts.h"
+#include "conformance/gate.h"
+
+namespace porta_cts {
+namespace {
+
+class EventTest : public StreamTest {
+ protected:
+  // Loads the gate and closes it on |stream|.
+  void CloseGate(HostGate* gate, porta_stream_t stream) {
+    ASSERT_PORTA_OK(gate->Load(device_));
+    ASSERT_PORTA_OK(gate->Close(stream));
+  }
+};
+
+TEST_P(EventTest, UnrecordedEventIsComplete) {
+  for (uint32_t flags : {PORTA_EVENT_DEFAULT, PORTA_EVENT_DISABLE_TIMING}) {
+    EventHandle event;
+    ASSERT_PORTA_OK(porta_event_create(device_, flags, event.out()));
+    EXPECT_PORTA_OK(porta_event_query(event.get()));
+    EXPECT_PORTA_OK(porta_event_wait(event.get(), 0));
+    EXPECT_PORTA_OK(porta_event_wait(event.get(), UINT64_MAX));
+    // A stream waiting on a never-recorded event does not wait at all.
+    EXPECT_PORTA_OK(porta_stream_wait_event(stream_.get(), event.get()));
+    EXPECT_PORTA_OK(porta_stream_synchronize(stream_.get()));
+    EXPECT_PORTA_OK(porta_event_destroy(event.release()));
+  }
+}
+
+TEST_P(EventTest, RecordWaitQuery) {
+  constexpr uint64_t kSize = 1u << 20;
+  BufferHandle buffer;
+  ASSERT_PORTA_OK(porta_buffer_alloc(device_, kSize, PORTA_MEMORY_DEVICE, buffer.out()));
+  const std::vector<uint8_t> data = RandomBytes(kSize, 1);
+  std::vector<uint8_t> read(kSize);
+  SyncOnExit sync(stream_.get());
+  EventHandle event;
+  ASSERT_PORTA_OK(porta_event_create(device_, PORTA_EVENT_DEFAULT, event.out()));
+  ASSERT_PORTA_OK(porta_copy_host_to_device(stream_.get(), buffer.get(), 0, data.data(), kSize));
+  ASSERT_PORTA_OK(porta_copy_device_to_host(stream_.get(), read.data(), buffer.get(), 0, kSize));
+  ASSERT_PORTA_OK(porta_event_record(event.get(), stream_.get()));
+  const porta_status_t early = porta_event_query(event.get());
+  EXPECT_TRUE(early == PORTA_OK || early == PORTA_NOT_READY) << porta_status_string(early);
+  ASSERT_PORTA_OK(porta_event_wait(event.get(), UINT64_MAX));
+  EXPECT_PORTA_OK(porta_event_query(event.get()));
+  EXPECT_EQ(read, data) << "the event completed before the work recorded before it";
+}
+
+TEST_P(EventTest, WaitWithZeroTimeoutNeverHangs) {
+  constexpr uint64_t kSize = 16u << 20;
+  BufferHandle a, b;
+  ASSERT_PORTA_OK(porta_buffer_alloc(device_, kSize, PORTA_MEMORY_DEVICE, a.out()));
+  ASSERT_PORTA_OK(porta_buffer_alloc(device_, kSize, PORTA_MEMORY_DEVICE, b.out()));
+  const uint8_t zero = 0;
+  ASSERT_PORTA_OK(porta_fill_buffer(stream_.get(), a.get(), 0, kSize, &zero, 1));
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_PORTA_OK(porta_copy_device_to_device(stream_.get(), b.get(), 0, a.get(), 0, kSize));
+  }
+  EventHandle event;
+  ASSERT_PORTA_OK(porta_event_create(device_, PORTA_EVENT_DEFAULT, event.out()));
+  ASSERT_PORTA_OK(porta_event_record(event.get(), stream_.get()));
+  const porta_status_t status = porta_event_wait(event.get(), 0);
+  EXPECT_TRUE(status == PORTA_OK || status == PORTA_ERROR_TIMEOUT) << porta_status_string(status);
+  EXPECT_PORTA_OK(porta_event_wait(event.get(), UINT64_MAX));
+}
+
+TEST_P(EventTest, WaitTimesOutWhileWorkIsBlocked) {
+  PORTA_CTS_REQUIRE_FORMAT(info_, PORTA_FORMAT_HOST);
+  HostGate gate;
+  CloseGate(&gate, stream_.get());
+  if (HasFatalFailure()) return;
+  EventHandle event;
+  ASSERT_PORTA_OK(porta_event_create(device_, PORTA_EVENT_DEFAULT, event.out()));
+  ASSERT_PORTA_OK(porta_event_record(event.get(), stream_.get()));
+  EXPECT_PORTA_STATUS(PORTA_NOT_READY, porta_event_query(event.get()));
+  EXPECT_PORTA_STATUS(PORTA_ERROR_TIMEOUT, porta_event_wait(event.get(), 0));
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_PORTA_STATUS(PORTA_ERROR_TIMEOUT, porta_event_wait(event.get(), 5'000'000));
+  const auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(waited, std::chrono::milliseconds(4)) << "a 5 ms wait returned early";
+  EXPECT_LT(waited, std::chrono::seconds(5)) << "a 5 ms wait took far too long";
+  gate.Open();
+  EXPECT_PORTA_OK(porta_event_wait(event.get(), UINT64_MAX));
+  EXPECT_PORTA_OK(porta_event_query(event.get()));
+}
+
+TEST_P(EventTest, StreamWaitEventOrdersWorkAcrossStreams) {
+  const bool gated = (info_.kernel_formats & PORTA_FORMAT_BIT(PORTA_FORMAT_HOST)) != 0;
+  HostGate gate;
+  if (gated) {
+    CloseGate(&gate, stream_.get());
+    if (HasFatalFailure()) return;
+  }
+  constexpr uint64_t kSize = 256u << 10;
+  BufferHandle buffer;
+  ASSERT_PORTA_OK(porta_buffer_alloc(device_, kSize, PORTA_MEMORY_DEVICE, buffer.out()));
+  const std::vector<uint8_t> data = RandomBytes(kSize, 2);
+  std::vector<uint8_t> read(kSize, 0);
+  SyncOnExit sync(stream_.get(), &gate);
+  EventHandle event;
+  ASSERT_PORTA_OK(porta_event_create(device_, PORTA_EVENT_DISABLE_TIMING, event.out()));
+  ASSERT_PORTA_OK(porta_copy_host_to_device(stream_.get(), buffer.get(), 0, data.data(), kSize));
+  ASSERT_PORTA_OK(porta_event_record(event.get(), stream_.get()));
+
+  StreamHandle consumer;
+  ASSERT_PORTA_OK(porta_stream_create(device_, consumer.out()));
+  SyncOnExit sync_consumer(consumer.get(), &gate);
+  ASSERT_PORTA_OK(porta_stream_wait_event(consumer.get(), event.get()));
+  ASSERT_PORTA_OK(porta_copy_device_to_host(consumer.get(), read.data(), buffer.get(), 0, kSize));
+  if (gated) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    EXPECT_PORTA_STATUS(PORTA_NOT_READY, porta_stream_query(consumer.get()));
+    EXPECT_EQ(read[0], 0u);
+    gate.Open();
+  }
+  ASSERT_PORTA_OK(porta_stream_synchronize(consumer.get()));
+  EXPECT_EQ(read, data) << "the waiting stream ran before the event's work completed";
+}
+
+TEST_P(EventTest, StreamWaitEventAcrossDevices) {
+  PORTA_CTS_REQUIRE_DEVICES(2);
+  const porta_device_t other = OtherDevices(device_).front();
+  constexpr uint64_t kSize = 256u << 10;
+  BufferHandle local, remote;
+  ASSERT_PORTA_OK(porta_buffer_alloc(device_, kSize, PORTA_MEMORY_DEVICE, local.out()));
+  ASSERT_PORTA_OK(porta_buffer_alloc(other, kSize, PORTA_MEMORY_DEVICE, remote.out()));
+  const std::vector<uint8_t> data = RandomBytes(kSize, 3);
+  std::vector<uint8_t> read(kSize, 0);
+  SyncOnExit sync(stream_.get());
+  EventHandle event;
+  ASSERT_PORTA_OK(porta_event_create(device_, PORTA_EVENT_DEFAULT, event.out()));
+  ASSERT_PORTA_OK(porta_copy_host_to_device(stream_.get(), local.get(), 0, data.data(), kSize));
+  ASSERT_PORTA_OK(porta_event_record(event.get(), stream_.get()));
+
+  StreamHandle other_stream;
+  ASSERT_PORTA_OK(porta_stream_create(other, other_stream.out()));
+  SyncOnExit sync_other(other_stream.get());
+  ASSERT_PORTA_OK(porta_stream_wait_event(other_stream.get(), event.get()));
+  ASSERT_PORTA_OK(
+      porta_copy_device_to_device(other_stream.get(), remote.get(), 0, local.get(), 0, kSize));
+  ASSERT_PORTA_OK(
+      porta_copy_device_to_host(other_stream.get(), read.data(), remote.get(), 0, kSize));
+  ASSERT_PORTA_OK(porta_stream_synchronize(other_stream.get()));
+  EXPECT_EQ(read, data);
+}
+
+TEST_P(EventTest, ReRecordingReplacesThePoint) {
+  PORTA_CTS_REQUIRE_FORMAT(info_, PORTA_FORMAT_HOST);
+  HostGate gate;
+  CloseGate(&gate, stream_.get());
+  if (HasFatalFailure()) return;
+  EventHandle event;
+  ASSERT_PORTA_OK(porta_event_create(device_, PORTA_EVENT_DEFAULT, event.out()));
+  ASSERT_PORTA_OK(porta_event_record(event.get(), stream_.get()));
+  EXPECT_PORTA_STATUS(PORTA_NOT_READY, porta_event_query(event.get()));
+  StreamHandle idle;
+  ASSERT_PORTA_OK(porta_stream_create(device_, idle.out()));
+  ASSERT_PORTA_OK(porta_event_record(event.get(), idle.get()));
+  EXPECT_PORTA_OK(porta_event_wait(event.get(), 5'000'000'000ull))
+      << "the event still waits for its previous recording";
+  gate.Open();
+}
+
+TEST_P(EventTest, StreamWaitCapturesTheCurrentRecording) {
+  PORTA_CTS_REQUIRE_FORMAT(info_, PORTA_FORMAT_HOST);
+  HostGate gate;
+  CloseGate(&gate, stream_.get());
+  if (HasFatalFailure()) return;
+  EventHandle event;
+  ASSERT_PORTA_OK(porta_event_create(device_, PORTA_EVENT_DEFAULT, event.out()));
+  ASSERT_PORTA_OK(porta_event_record(event.get(), stream_.get()));
+  StreamHandle waiter, idle;
+  ASSERT_PORTA_OK(porta_stream_create(device_, waiter.out()));
+  ASSERT_PORTA_OK(porta_stream_create(device_, idle.out()));
+  ASSERT_PORTA_OK(porta_stream_wait_event(waiter.get(), event.get()));
+  // Neither re-recording nor destroying the event releases the wait already queued.
+  ASSERT_PORTA_OK(porta_event_record(event.get(), idle.get()));
+  ASSERT_PORTA_OK(porta_event_destroy(event.release()));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_PORTA_STATUS(PORTA_NOT_READY, porta_stream_query(waiter.get()));
+  gate.Open();
+  EXPECT_PORTA_OK(porta_stream_synchronize(waiter.get()));
+}
+
+TEST_P(EventTest, ElapsedTimeIsNonNegativeAndIncreasing) {
+  PORTA_CTS_REQUIRE_CAP(info_, PORTA_CAP_TIMESTAMPS);
+  constexpr uint64_t kSize = 8u << 20;
+  BufferHandle a, b;
+  ASSERT_PORTA_OK(porta_buffer_alloc(device_, kSize, PORTA_MEMORY_DEVICE, a.out()));
+  ASSERT_PORTA_OK(porta_buffer_alloc(device_, kSize, PORTA_MEMORY_DEVICE, b.out()));
+  EventHandle events[3];
+  for (auto& event : events) {
+    ASSERT_PORTA_OK(porta_event_create(device_, PORTA_EVENT_DEFAULT, event.out()));
+  }
+  const uint8_t one = 1;
+  ASSERT_PORTA_OK(porta_event_record(events[0].get(), stream_.get()));
+  ASSERT_PORTA_OK(porta_fill_buffer(stream_.get(), a.get(), 0, kSize, &one, 1));
+  ASSERT_PORTA_OK(porta_event_record(events[1].get(), stream_.get()));
+  ASSERT_PORTA_OK(porta_copy_device_to_device(stream_.get(), b.get(), 0, a.get(), 0, kSize));
+  ASSERT_PORTA_OK(porta_event_record(events[2].get(), stream_.get()));
+  ASSERT_PORTA_OK(porta_stream_synchronize(stream_.get()));
+  float t01 = -1, t02 = -1, t12 = -1, t00 = -1;
+  ASSERT_PORTA_OK(porta_event_elapsed_ms(events[0].get(), events[1].get(), &t01));
+  ASSERT_PORTA_OK(porta_event_elapsed_ms(events[0].get(), events[2].get(), &t02));
+  ASSERT_PORTA_OK(porta_event_elapsed_ms(events[1].get(), events[2].get(), &t12));
+  ASSERT_PORTA_OK(porta_event_elapsed_ms(events[0].get(), events[0].get(), &t00));
+  EXPECT_GE(t01, 0.0f);
+  EXPECT_GE(t12, 0.0f);
+  EXPECT_GE(t02, t01);
+  EXPECT_GE(t02, t12);
+  EXPECT_FLOAT_EQ(t00, 0.0f);
+}
+
+TEST_P(EventTest, ElapsedTimeIsNotReadyWhilePending) {
+  PORTA_CTS_REQUIRE_CAP(info_, PORTA_CAP_TIMESTAMPS);
+  PORTA_CTS_REQUIRE_FORMAT(info_, PORTA_FORMAT_HOST);
+  EventHandle start, end;
+  ASSERT_PORTA_OK(porta_event_create(device_, PORTA_EVENT_DEFAULT, start.out()));
+  ASSERT_PORTA_OK(porta_event_create(device_, PORTA_EVENT_DEFAULT, end.out()));
+  ASSERT_PORTA_OK(porta_event_record(start.get(), stream_.get()));
+  HostGate gate;
+  CloseGate(&gate, stream_.get());
+  if (HasFatalFailure()) return;
+  ASSERT_PORTA_OK(porta_event_record(end.get(), stream_.get()));
+  float ms = -1;
+  EXPECT_PORTA_STATUS(PORTA_NOT_READY, porta_event_elapsed_ms(start.get(), end.get(), &ms));
+  gate.Open();
+  ASSERT_PORTA_OK(porta_event_wait(end.get(), UINT64_MAX));
+  ASSERT_PORTA_OK(porta_event_elapsed_ms(start.get(), end.get(), &ms));
+  EXPECT_GE(ms, 0.0f);
+}
+
+PORTA_CTS_INSTANTIATE(EventTest);
+
+}  // namespace
+}  // namespace porta_cts

@@ -1,0 +1,88 @@
+// Assembles module sources from the generated registry and the host kernel table.
+#include "conformance/kernels/test_kernels.h"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+#include "conformance/kernels/kernel_registry.h"
+
+namespace porta_cts {
+namespace {
+
+// Binary formats first: they load fastest and exercise the vendor's native path, while text and
+// host formats are the fallback every device has.
+constexpr std::array<porta_kernel_format_t, 7> kPreferenceOrder = {
+    PORTA_FORMAT_CUBIN,        PORTA_FORMAT_HSACO,    PORTA_FORMAT_PTX, PORTA_FORMAT_SPIRV_SHADER,
+    PORTA_FORMAT_SPIRV_KERNEL, PORTA_FORMAT_OPENCL_C, PORTA_FORMAT_HOST};
+
+void AppendSources(const char* kernel, porta_kernel_format_t format,
+                   std::vector<porta_module_source_t>* out) {
+  if (format == PORTA_FORMAT_HOST) {
+#if defined(PORTA_CTS_HAVE_HOST_KERNELS)
+    for (const porta_host_kernel_t& entry : internal::HostTestKernels()) {
+      if (std::strcmp(entry.name, kernel) != 0) continue;
+      porta_module_source_t source = {};
+      source.format = PORTA_FORMAT_HOST;
+      source.data = &entry;
+      source.size = sizeof(entry);
+      source.entry_names = &entry.name;
+      source.entry_count = 1;
+      out->push_back(source);
+    }
+#endif
+    return;
+  }
+  for (const internal::RegisteredKernelSource& entry : internal::RegisteredKernelSources()) {
+    if (entry.format != format || std::strcmp(entry.kernel[0], kernel) != 0) continue;
+    porta_module_source_t source = {};
+    source.format = format;
+    source.data = entry.data;
+    source.size = entry.size;
+    source.build_options = entry.build_options;
+    source.entry_names = entry.kernel;
+    source.entry_count = 1;
+    out->push_back(source);
+  }
+}
+
+}  // namespace
+
+std::vector<porta_module_source_t> TestModuleSources(const char* kernel) {
+  std::vector<porta_module_source_t> sources;
+  if (kernel == nullptr) return sources;
+  for (porta_kernel_format_t format : kPreferenceOrder) AppendSources(kernel, format, &sources);
+  return sources;
+}
+
+std::vector<porta_kernel_format_t> TestKernelFormats(const char* kernel) {
+  std::vector<porta_kernel_format_t> formats;
+  for (const porta_module_source_t& source : TestModuleSources(kernel)) {
+    if (std::find(formats.begin(), formats.end(), source.format) == formats.end()) {
+      formats.push_back(source.format);
+    }
+  }
+  return formats;
+}
+
+const char* KernelFormatName(porta_kernel_format_t format) {
+  switch (format) {
+    case PORTA_FORMAT_HOST:
+      return "host";
+    case PORTA_FORMAT_OPENCL_C:
+      return "opencl-c";
+    case PORTA_FORMAT_SPIRV_KERNEL:
+      return "spirv-kernel";
+    case PORTA_FORMAT_SPIRV_SHADER:
+      return "spirv-shader";
+    case PORTA_FORMAT_PTX:
+      return "ptx";
+    case PORTA_FORMAT_CUBIN:
+      return "cubin";
+    case PORTA_FORMAT_HSACO:
+      return "hsaco";
+  }
+  return "unknown";
+}
+
+}  // namespace porta_cts

@@ -1,0 +1,177 @@
+// porta-cts: the Porta conformance test suite. Parses its own flags, creates the runtime and
+// enumerates the devices before gtest registers the parameterized tests (the device list is the
+// parameter set), then runs every test once per device and prints a per-device summary.
+#include <gtest/gtest.h>
+
+#include <cctype>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "conformance/cts.h"
+#include "conformance/report.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "Usage: porta-cts [options] [gtest options]\n"
+    "  --plugin PATH          test only the backend plugin PATH (a shared library or a folder);\n"
+    "                         the built-in backends and PORTA_PLUGIN_PATH are ignored\n"
+    "  --devices FILTER       device filter, PORTA_DEVICES syntax (e.g. \"opencl:0,cpu\")\n"
+    "  --junit FILE           write JUnit XML results to FILE\n"
+    "  --run-known-failures   run known failures with normal pass/fail semantics\n"
+    "  --help                 this text, then gtest's options\n";
+
+struct Flags {
+  std::string plugin;
+  bool has_plugin = false;
+  std::string devices;
+  bool has_devices = false;
+  std::string junit;
+  bool run_known_failures = false;
+  bool help = false;
+};
+
+// Takes "--name VALUE" or "--name=VALUE" at argv[*i]; advances *i past a separate value.
+bool TakeValue(const char* name, int argc, char** argv, int* i, std::string* value, bool* ok) {
+  const size_t length = std::strlen(name);
+  const char* arg = argv[*i];
+  if (std::strncmp(arg, name, length) != 0) return false;
+  if (arg[length] == '=') {
+    *value = arg + length + 1;
+    return true;
+  }
+  if (arg[length] != '\0') return false;
+  if (*i + 1 >= argc) {
+    std::fprintf(stderr, "porta-cts: %s needs a value\n", name);
+    *ok = false;
+    return true;
+  }
+  *value = argv[++*i];
+  return true;
+}
+
+// Removes the CTS's own flags from argv (gtest rejects nothing, but would ignore them silently).
+bool ParseFlags(int* argc, char** argv, Flags* flags) {
+  bool ok = true;
+  int out = 1;
+  for (int i = 1; i < *argc; ++i) {
+    const char* arg = argv[i];
+    if (TakeValue("--plugin", *argc, argv, &i, &flags->plugin, &ok)) {
+      flags->has_plugin = true;
+    } else if (TakeValue("--devices", *argc, argv, &i, &flags->devices, &ok)) {
+      flags->has_devices = true;
+    } else if (TakeValue("--junit", *argc, argv, &i, &flags->junit, &ok)) {
+      if (ok && flags->junit.empty()) {
+        std::fprintf(stderr, "porta-cts: --junit needs a file name\n");
+        ok = false;
+      }
+    } else if (std::strcmp(arg, "--run-known-failures") == 0) {
+      flags->run_known_failures = true;
+    } else {
+      if (std::strcmp(arg, "--help") == 0 || std::strcmp(arg, "-h") == 0) flags->help = true;
+      argv[out++] = argv[i];
+    }
+  }
+  argv[out] = nullptr;
+  *argc = out;
+  return ok;
+}
+
+std::string Sanitize(const char* text) {
+  std::string out;
+  for (const char* c = text; *c != '\0'; ++c) {
+    out += std::isalnum(static_cast<unsigned char>(*c)) ? *c : '_';
+  }
+  return out.empty() ? "device" : out;
+}
+
+std::string Diagnostics(porta_runtime_t runtime) {
+  size_t required = 0;
+  if (porta_runtime_diagnostics(runtime, nullptr, 0, &required) != PORTA_OK || required == 0) {
+    return "(no diagnostics: " + std::string(porta_last_error_message()) + ")";
+  }
+  std::string text(required, '\0');
+  if (porta_runtime_diagnostics(runtime, text.data(), text.size(), &required) != PORTA_OK) {
+    return "(no diagnostics: " + std::string(porta_last_error_message()) + ")";
+  }
+  text.resize(std::strlen(text.c_str()));
+  return text;
+}
+
+// Creates the runtime and fills the environment's device list. Returns false with a message when
+// there is nothing to test.
+bool SetUpDevices(const Flags& flags) {
+  porta_cts::Environment* env = porta_cts::MutableEnv();
+  env->plugin_path = flags.plugin;
+  env->has_device_filter = flags.has_devices;
+  env->device_filter = flags.devices;
+  env->run_known_failures = flags.run_known_failures;
+  const porta_runtime_options_t options = porta_cts::RuntimeOptions();
+  porta_status_t status = porta_runtime_create(&options, &env->runtime);
+  if (status != PORTA_OK) {
+    std::fprintf(stderr, "porta-cts: porta_runtime_create failed: %s: %s\n",
+                 porta_status_string(status), porta_last_error_message());
+    return false;
+  }
+  uint32_t count = 0;
+  status = porta_runtime_device_count(env->runtime, &count);
+  if (status != PORTA_OK) {
+    std::fprintf(stderr, "porta-cts: porta_runtime_device_count failed: %s: %s\n",
+                 porta_status_string(status), porta_last_error_message());
+    return false;
+  }
+  for (uint32_t i = 0; i < count; ++i) {
+    porta_cts::DeviceParam param;
+    param.index = i;
+    porta_device_info_t info = PORTA_DEVICE_INFO_INIT;
+    if (porta_runtime_device(env->runtime, i, &param.device) != PORTA_OK ||
+        porta_device_get_info(param.device, &info) != PORTA_OK) {
+      std::fprintf(stderr, "porta-cts: cannot query device %u: %s\n", i,
+                   porta_last_error_message());
+      return false;
+    }
+    param.backend = info.backend;
+    param.name = info.name;
+    param.id = Sanitize(info.backend) + "_" + std::to_string(i);
+    env->devices.push_back(param);
+  }
+  std::printf("porta-cts %s: %u device(s)%s%s\n", porta_version_string(), count,
+              flags.has_plugin ? " from plugin " : "", flags.plugin.c_str());
+  for (const porta_cts::DeviceParam& param : env->devices) {
+    std::printf("  %s: %s\n", param.id.c_str(), param.name.c_str());
+  }
+  if (count == 0) {
+    std::fprintf(stderr, "porta-cts: no device to test. Backends tried:\n%s\n",
+                 Diagnostics(env->runtime).c_str());
+    return false;
+  }
+  std::fflush(stdout);
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags flags;
+  if (!ParseFlags(&argc, argv, &flags)) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  if (flags.help) std::fputs(kUsage, stdout);
+  int exit_code = 1;
+  if (flags.help || SetUpDevices(flags)) {
+    testing::InitGoogleTest(&argc, argv);
+    auto* reporter = new porta_cts::Reporter(flags.junit);
+    // gtest owns and deletes appended listeners.
+    testing::UnitTest::GetInstance()->listeners().Append(reporter);
+    const int gtest_result = RUN_ALL_TESTS();
+    exit_code = flags.help ? gtest_result : (reporter->run_failed() ? 1 : 0);
+  }
+  porta_cts::Environment* env = porta_cts::MutableEnv();
+  env->devices.clear();
+  if (env->runtime != nullptr) porta_runtime_destroy(env->runtime);
+  env->runtime = nullptr;
+  return exit_code;
+}

@@ -1,0 +1,344 @@
+// Buffers: allocation, mapping, copies in every direction with offsets and odd sizes, fills,
+// large and many buffers, cross-device copies, and freeing a buffer queued work still uses.
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "conformance/cts.h"
+#include "conformance/gate.h"
+
+namespace porta_cts {
+namespace {
+
+class MemoryTest : public StreamTest {};
+
+testing::AssertionResult BytesEqual(const std::vector<uint8_t>& actual,
+                                    const std::vector<uint8_t>& expected) {
+  if (actual.size() != expected.size()) {
+    return testing::AssertionFailure() << "size " << actual.size() << " != " << expected.size();
+  }
+  for (size_t i = 0; i < actual.size(); ++i) {
+    if (actual[i] != expected[i]) {
+      return testing::AssertionFailure() << "first difference at byte " << i << ": got "
+                                         << int{actual[i]} << ", expected " << int{expected[i]};
+    }
+  }
+  return testing::AssertionSuccess();
+}
+
+TEST_P(MemoryTest, AllocReportsSizeAndDevice) {
+  for (uint64_t size :
+       {uint64_t{1}, uint64_t{3}, uint64_t{4096}, uint64_t{65537}, uint64_t{(1u << 20) + 7}}) {
+    SCOPED_TRACE("size " + std::to_string(size));
+    BufferHandle buffer;
+    ASSERT_PORTA_OK(porta_buffer_alloc(device_, size, PORTA_MEMORY_DEVICE, buffer.out()));
+    uint64_t reported = 0;
+    ASSERT_PORTA_OK(porta_buffer_size(buffer.get(), &reported));
+    EXPECT_EQ(reported, size);
+    porta_device_t owner = nullptr;
+    ASSERT_PORTA_OK(porta_buffer_device(buffer.get(), &owner));
+    EXPECT_EQ(owner, device_);
+    EXPECT_PORTA_OK(porta_buffer_free(buffer.release()));
+  }
+}
+
+TEST_P(MemoryTest, NativeHandleIsAvailableOrUnsupported) {
+  BufferHandle buffer;
+  ASSERT_PORTA_OK(porta_buffer_alloc(device_, 256, PORTA_MEMORY_DEVICE, buffer.out()));
+  uint64_t handle = 0;
+  const porta_status_t status = porta_buffer_native_handle(buffer.get(), &handle);
+  EXPECT_TRUE(status == PORTA_OK || status == PORTA_ERROR_UNSUPPORTED)
+      << porta_status_string(status) << ": " << porta_last_error_message();
+}
+
+TEST_P(MemoryTest, HostVisibleMapRoundTrip) {
+  PORTA_CTS_REQUIRE_CAP(info_, PORTA_CAP_HOST_VISIBLE_MEMORY);
+  constexpr uint64_t kSize = 4096 + 13;
+  BufferHandle buffer;
+  ASSERT_PORTA_OK(porta_buffer_alloc(device_, kSize, PORTA_MEMORY_HOST_VISIBLE, buffer.out()));
+
+  // Host writes through a mapping reach device copies...
+  const std::vector<uint8_t> written = RandomBytes(kSize, 1);
+  void* ptr = nullptr;
+  ASSERT_PORTA_OK(porta_buffer_map(buffer.get(), 0, kSize, &ptr));
+  ASSERT_NE(ptr, nullptr);
+  std::memcpy(ptr, written.data(), kSize);
+  ASSERT_PORTA_OK(porta_buffer_unmap(buffer.get()));
+  std::vector<uint8_t> read(kSize);
+  ASSERT_TRUE(ReadBuffer(stream_.get(), buffer.get(), 0, kSize, read.data()));
+  EXPECT_TRUE(BytesEqual(read, written));
+
+  // ...and device writes are visible through a later mapping of a subrange.
+  const std::vector<uint8_t> copied = RandomBytes(kSize, 2);
+  ASSERT_PORTA_OK(porta_copy_host_to_device(stream_.get(), buffer.get(), 0, copied.data(), kSize));
+  ASSERT_PORTA_OK(porta_stream_synchronize(stream_.get()));
+  constexpr uint64_t kOffset = 101;
+  constexpr uint64_t kLength = 2003;
+  ASSERT_PORTA_OK(porta_buffer_map(buffer.get(), kOffset, kLength, &ptr));
+  ASSERT_NE(ptr, nullptr);
+  const std::vector<uint8_t> mapped(static_cast<uint8_t*>(ptr),
+                                    static_cast<uint8_t*>(ptr) + kLength);
+  ASSERT_PORTA_OK(porta_buffer_unmap(buffer.get()));
+  EXPECT_TRUE(BytesEqual(
+      mapped, std::vector<uint8_t>(copied.begin() + kOffset, copied.begin() + kOffset + kLength)));
+}
+
+TEST_P(MemoryTest, HostVisibleMapSubrangeWritesLandAtTheOffset) {
+  PORTA_CTS_REQUIRE_CAP(info_, PORTA_CAP_HOST_VISIBLE_MEMORY);
+  constexpr uint64_t kSize = 1000;
+  BufferHandle buffer;
+  ASSERT_PORTA_OK(porta_buffer_alloc(device_, kSize, PORTA_MEMORY_HOST_VISIBLE, buffer.out()));
+  std::vector<uint8_t> model(kSize, 0x11);
+  ASSERT_PORTA_OK(porta_fill_buffer(stream_.get(), buffer.get(), 0, kSize, &model[0], 1));
+  ASSERT_PORTA_OK(porta_stream_synchronize(stream_.get()));
+  void* ptr = nullptr;
+  ASSERT_PORTA_OK(porta_buffer_map(buffer.get(), 333, 17, &ptr));
+  std::memset(ptr, 0x77, 17);
+  ASSERT_PORTA_OK(porta_buffer_unmap(buffer.get()));
+  std::fill(model.begin() + 333, model.begin() + 350, 0x77);
+  std::vector<uint8_t> read(kSize);
+  ASSERT_TRUE(ReadBuffer(stream_.get(), buffer.get(), 0, kSize, read.data()));
+  EXPECT_TRUE(BytesEqual(read, model));
+}
+
+TEST_P(MemoryTest, HostToDeviceAtOffsetsWithOddSizes) {
+  constexpr uint64_t kSize = 4099;
+  BufferHandle buffer;
+  ASSERT_PORTA_OK(porta_buffer_alloc(device_, kSize, PORTA_MEMORY_DEVICE, buffer.out()));
+  const std::vector<uint8_t> initial = RandomBytes(kSize, 3);
+  std::vector<uint8_t> model = initial;
+  ASSERT_PORTA_OK(porta_copy_host_to_device(stream_.get(), buffer.get(), 0, initial.data(), kSize));
+  // Sources stay alive until the final synchronize, as the API requires.
+  std::vector<std::vector<uint8_t>> sources;
+  SyncOnExit sync(stream_.get());
+  const std::pair<uint64_t, uint64_t> ranges[] = {{0, 1},       {1, 7},    {3, 13},
+                                                  {1000, 1023}, {4098, 1}, {2047, 2052}};
+  uint32_t seed = 10;
+  for (const auto& [offset, size] : ranges) {
+    sources.push_back(RandomBytes(size, seed++));
+    ASSERT_PORTA_OK(
+        porta_copy_host_to_device(stream_.get(), buffer.get(), offset, sources.back().data(), size))
+        << "offset " << offset << " size " << size;
+    std::copy(sources.back().begin(), sources.back().end(), model.begin() + offset);
+  }
+  // Read back whole and in odd pieces at odd offsets.
+  std::vector<uint8_t> whole(kSize);
+  ASSERT_TRUE(ReadBuffer(stream_.get(), buffer.get(), 0, kSize, whole.data()));
+  EXPECT_TRUE(BytesEqual(whole, model));
+  for (const auto& [offset, size] : ranges) {
+    std::vector<uint8_t> piece(size);
+    ASSERT_TRUE(ReadBuffer(stream_.get(), buffer.get(), offset, size, piece.data()));
+    EXPECT_TRUE(BytesEqual(
+        piece, std::vector<uint8_t>(model.begin() + offset, model.begin() + offset + size)))
+        << "offset " << offset << " size " << size;
+  }
+}
+
+TEST_P(MemoryTest, ZeroSizeHostToDeviceIsANoOp) {
+  BufferHandle buffer;
+  ASSERT_PORTA_OK(porta_buffer_alloc(device_, 16, PORTA_MEMORY_DEVICE, buffer.out()));
+  const uint8_t byte = 0;
+  EXPECT_PORTA_OK(porta_copy_host_to_device(stream_.get(), buffer.get(), 16, &byte, 0));
+  EXPECT_PORTA_OK(porta_stream_synchronize(stream_.get()));
+}
+
+TEST_P(MemoryTest, DeviceToDeviceAtOffsetsWithOddSizes) {
+  constexpr uint64_t kSize = 3001;
+  BufferHandle src, dst;
+  ASSERT_PORTA_OK(porta_buffer_alloc(device_, kSize, PORTA_MEMORY_DEVICE, src.out()));
+  ASSERT_PORTA_OK(porta_buffer_alloc(device_, kSize, PORTA_MEMORY_DEVICE, dst.out()));
+  const std::vector<uint8_t> src_data = RandomBytes(kSize, 4);
+  const std::vector<uint8_t> initial = RandomBytes(kSize, 5);
+  std::vector<uint8_t> model = initial;
+  SyncOnExit sync(stream_.get());
+  ASSERT_PORTA_OK(porta_copy_host_to_device(stream_.get(), src.get(), 0, src_data.data(), kSize));
+  ASSERT_PORTA_OK(porta_copy_host_to_device(stream_.get(), dst.get(), 0, initial.data(), kSize));
+  struct Copy {
+    uint64_t dst_offset, src_offset, size;
+  };
+  for (const Copy& c : {Copy{0, 0, 1}, Copy{5, 3, 7}, Copy{100, 1, 999}, Copy{3000, 0, 1},
+                        Copy{0, 2000, 1001}, Copy{1500, 1500, 1501}}) {
+    ASSERT_PORTA_OK(porta_copy_device_to_device(stream_.get(), dst.get(), c.dst_offset, src.get(),
+                                                c.src_offset, c.size))
+        << c.dst_offset << " <- " << c.src_offset << " size " << c.size;
+    std::copy(src_data.begin() + c.src_offset, src_data.begin() + c.src_offset + c.size,
+              model.begin() + c.dst_offset);
+  }
+  std::vector<uint8_t> read(kSize);
+  ASSERT_TRUE(ReadBuffer(stream_.get(), dst.get(), 0, kSize, read.data()));
+  EXPECT_TRUE(BytesEqual(read, model));
+}
+
+TEST_P(MemoryTest, DeviceToDeviceWithinOneBuffer) {
+  constexpr uint64_t kSize = 1024;
+  BufferHandle buffer;
+  ASSERT_PORTA_OK(porta_buffer_alloc(device_, kSize, PORTA_MEMORY_DEVICE, buffer.out()));
+  // The copy source stays untouched until the synchronize; the model is a separate vector.
+  const std::vector<uint8_t> initial = RandomBytes(kSize, 6);
+  std::vector<uint8_t> model = initial;
+  SyncOnExit sync(stream_.get());
+  ASSERT_PORTA_OK(porta_copy_host_to_device(stream_.get(), buffer.get(), 0, initial.data(), kSize));
+  // Adjacent but not overlapping ranges are legal.
+  ASSERT_PORTA_OK(
+      porta_copy_device_to_device(stream_.get(), buffer.get(), 512, buffer.get(), 0, 512));
+  ASSERT_PORTA_OK(
+      porta_copy_device_to_device(stream_.get(), buffer.get(), 3, buffer.get(), 700, 101));
+  std::copy(model.begin(), model.begin() + 512, model.begin() + 512);
+  std::copy(model.begin() + 700, model.begin() + 801, model.begin() + 3);
+  std::vector<uint8_t> read(kSize);
+  ASSERT_TRUE(ReadBuffer(stream_.get(), buffer.get(), 0, kSize, read.data()));
+  EXPECT_TRUE(BytesEqual(read, model));
+}
+
+TEST_P(MemoryTest, FillWithEveryPatternSizeAtOffsets) {
+  constexpr uint64_t kSize = 2048 + 4;
+  BufferHandle buffer;
+  ASSERT_PORTA_OK(porta_buffer_alloc(device_, kSize, PORTA_MEMORY_DEVICE, buffer.out()));
+  std::vector<uint8_t> model(kSize, 0);
+  const uint8_t zero = 0;
+  ASSERT_PORTA_OK(porta_fill_buffer(stream_.get(), buffer.get(), 0, kSize, &zero, 1));
+  const uint8_t pattern[4] = {0xef, 0xbe, 0xad, 0xde};
+  struct Fill {
+    uint32_t pattern_size;
+    uint64_t offset, size;
+  };
+  // Starts and ends on and off 4-byte boundaries: backends whose native fill works in words
+  // (Vulkan, CUDA memset D32) must handle the odd head and tail bytes themselves.
+  for (const Fill& f : {Fill{1, 1, 3}, Fill{1, 17, 255}, Fill{1, 40, 7}, Fill{1, 53, 1},
+                        Fill{1, 60, 1}, Fill{2, 300, 2}, Fill{2, 402, 998}, Fill{2, 1420, 6},
+                        Fill{4, 1404, 4}, Fill{4, 1500, 552}, Fill{4, 0, 4}}) {
+    ASSERT_PORTA_OK(
+        porta_fill_buffer(stream_.get(), buffer.get(), f.offset, f.size, pattern, f.pattern_size))
+        << "pattern " << f.pattern_size << " offset " << f.offset << " size " << f.size;
+    for (uint64_t i = 0; i < f.size; ++i) model[f.offset + i] = pattern[i % f.pattern_size];
+  }
+  std::vector<uint8_t> read(kSize);
+  ASSERT_TRUE(ReadBuffer(stream_.get(), buffer.get(), 0, kSize, read.data()));
+  EXPECT_TRUE(BytesEqual(read, model));
+}
+
+TEST_P(MemoryTest, FillReachesTheEndOfOddSizedBuffers) {
+  // A fill that ends at the end of a buffer whose size is not a multiple of 4 has no whole word
+  // to cover its tail.
+  for (uint64_t size :
+       {uint64_t{1}, uint64_t{3}, uint64_t{6}, uint64_t{263}, uint64_t{1030}, uint64_t{4099}}) {
+    SCOPED_TRACE("size " + std::to_string(size));
+    BufferHandle buffer;
+    ASSERT_PORTA_OK(porta_buffer_alloc(device_, size, PORTA_MEMORY_DEVICE, buffer.out()));
+    const uint8_t value = static_cast<uint8_t>(size);
+    ASSERT_PORTA_OK(porta_fill_buffer(stream_.get(), buffer.get(), 0, size, &value, 1));
+    std::vector<uint8_t> read(size);
+    ASSERT_TRUE(ReadBuffer(stream_.get(), buffer.get(), 0, size, read.data()));
+    EXPECT_TRUE(BytesEqual(read, std::vector<uint8_t>(size, value)));
+    if (size % 4 != 2) continue;
+    const uint16_t pair = 0xa55a;
+    ASSERT_PORTA_OK(porta_fill_buffer(stream_.get(), buffer.get(), 0, size, &pair, 2));
+    std::vector<uint8_t> expected(size);
+    for (uint64_t i = 0; i < size; ++i) expected[i] = (i % 2 == 0) ? 0x5a : 0xa5;
+    ASSERT_TRUE(ReadBuffer(stream_.get(), buffer.get(), 0, size, read.data()));
+    EXPECT_TRUE(BytesEqual(read, expected));
+  }
+}
+
+TEST_P(MemoryTest, LargeBuffer) {
+  const uint64_t size = std::min<uint64_t>(info_.max_allocation_bytes, uint64_t{64} << 20) & ~3ull;
+  BufferHandle buffer;
+  ASSERT_PORTA_OK(porta_buffer_alloc(device_, size, PORTA_MEMORY_DEVICE, buffer.out()));
+  const uint32_t pattern = 0x5a5a0001u;
+  ASSERT_PORTA_OK(porta_fill_buffer(stream_.get(), buffer.get(), 0, size, &pattern, 4));
+  // Marks at both ends catch offset truncation to 32 bits or to a smaller mapping.
+  const uint32_t head = 0x12345678u, tail = 0x9abcdef0u;
+  std::vector<uint32_t> read(size / 4);
+  SyncOnExit sync(stream_.get());
+  ASSERT_PORTA_OK(porta_copy_host_to_device(stream_.get(), buffer.get(), 0, &head, 4));
+  ASSERT_PORTA_OK(porta_copy_host_to_device(stream_.get(), buffer.get(), size - 4, &tail, 4));
+  ASSERT_TRUE(ReadBuffer(stream_.get(), buffer.get(), 0, size, read.data()));
+  EXPECT_EQ(read.front(), head);
+  EXPECT_EQ(read.back(), tail);
+  const auto bad = std::find_if(read.begin() + 1, read.end() - 1,
+                                [&](uint32_t value) { return value != pattern; });
+  EXPECT_EQ(bad, read.end() - 1) << "word " << (bad - read.begin()) << " is 0x" << std::hex
+                                 << (bad != read.end() ? *bad : 0u);
+}
+
+TEST_P(MemoryTest, ManyBuffers) {
+  constexpr uint32_t kCount = 512;
+  std::vector<BufferHandle> buffers(kCount);
+  for (uint32_t i = 0; i < kCount; ++i) {
+    const uint64_t size = 4 * (1 + i % 61);
+    ASSERT_PORTA_OK(porta_buffer_alloc(device_, size, PORTA_MEMORY_DEVICE, buffers[i].out()))
+        << "buffer " << i;
+    ASSERT_PORTA_OK(porta_fill_buffer(stream_.get(), buffers[i].get(), 0, size, &i, 4));
+  }
+  std::vector<uint32_t> read(kCount);
+  SyncOnExit sync(stream_.get());
+  for (uint32_t i = 0; i < kCount; ++i) {
+    const uint64_t size = 4 * (1 + i % 61);
+    ASSERT_PORTA_OK(
+        porta_copy_device_to_host(stream_.get(), &read[i], buffers[i].get(), size - 4, 4));
+  }
+  ASSERT_PORTA_OK(porta_stream_synchronize(stream_.get()));
+  for (uint32_t i = 0; i < kCount; ++i) EXPECT_EQ(read[i], i) << "buffer " << i;
+  // Free in an interleaved order so a backend's free list sees holes.
+  for (uint32_t i = 0; i < kCount; i += 2) EXPECT_PORTA_OK(porta_buffer_free(buffers[i].release()));
+  for (uint32_t i = 1; i < kCount; i += 2) EXPECT_PORTA_OK(porta_buffer_free(buffers[i].release()));
+}
+
+TEST_P(MemoryTest, CrossDeviceCopies) {
+  PORTA_CTS_REQUIRE_DEVICES(2);
+  const porta_device_t other = OtherDevices(device_).front();
+  constexpr uint64_t kSize = 100003;
+  BufferHandle local, remote, back;
+  ASSERT_PORTA_OK(porta_buffer_alloc(device_, kSize, PORTA_MEMORY_DEVICE, local.out()));
+  ASSERT_PORTA_OK(porta_buffer_alloc(other, kSize + 5, PORTA_MEMORY_DEVICE, remote.out()));
+  ASSERT_PORTA_OK(porta_buffer_alloc(device_, kSize, PORTA_MEMORY_DEVICE, back.out()));
+  const std::vector<uint8_t> data = RandomBytes(kSize, 7);
+  SyncOnExit sync(stream_.get());
+  ASSERT_PORTA_OK(porta_copy_host_to_device(stream_.get(), local.get(), 0, data.data(), kSize));
+  // This device's stream pushes to the other device, then pulls back from it.
+  ASSERT_PORTA_OK(
+      porta_copy_device_to_device(stream_.get(), remote.get(), 5, local.get(), 0, kSize));
+  ASSERT_PORTA_OK(
+      porta_copy_device_to_device(stream_.get(), back.get(), 0, remote.get(), 5, kSize));
+  std::vector<uint8_t> read(kSize);
+  ASSERT_TRUE(ReadBuffer(stream_.get(), back.get(), 0, kSize, read.data()));
+  EXPECT_TRUE(BytesEqual(read, data));
+
+  // The other device's own stream sees the data too.
+  StreamHandle other_stream;
+  ASSERT_PORTA_OK(porta_stream_create(other, other_stream.out()));
+  std::vector<uint8_t> remote_read(kSize);
+  ASSERT_TRUE(ReadBuffer(other_stream.get(), remote.get(), 5, kSize, remote_read.data()));
+  EXPECT_TRUE(BytesEqual(remote_read, data));
+}
+
+TEST_P(MemoryTest, FreeWhileQueuedWorkUsesTheBufferIsSafe) {
+  constexpr uint64_t kSize = 4u << 20;
+  HostGate gate;
+  const bool gated = (info_.kernel_formats & PORTA_FORMAT_BIT(PORTA_FORMAT_HOST)) != 0;
+  if (gated) {
+    // Hold the stream so the free below certainly happens while the copies are pending.
+    ASSERT_PORTA_OK(gate.Load(device_));
+    ASSERT_PORTA_OK(gate.Close(stream_.get()));
+  }
+  const std::vector<uint8_t> data = RandomBytes(kSize, 8);
+  std::vector<uint8_t> read(kSize);
+  SyncOnExit sync(stream_.get(), &gate);
+  BufferHandle src, dst;
+  ASSERT_PORTA_OK(porta_buffer_alloc(device_, kSize, PORTA_MEMORY_DEVICE, src.out()));
+  ASSERT_PORTA_OK(porta_buffer_alloc(device_, kSize, PORTA_MEMORY_DEVICE, dst.out()));
+  ASSERT_PORTA_OK(porta_copy_host_to_device(stream_.get(), src.get(), 0, data.data(), kSize));
+  ASSERT_PORTA_OK(porta_copy_device_to_device(stream_.get(), dst.get(), 0, src.get(), 0, kSize));
+  EXPECT_PORTA_OK(porta_buffer_free(src.release()));
+  ASSERT_PORTA_OK(porta_copy_device_to_host(stream_.get(), read.data(), dst.get(), 0, kSize));
+  EXPECT_PORTA_OK(porta_buffer_free(dst.release()));
+  if (gated) gate.Open();
+  ASSERT_PORTA_OK(porta_stream_synchronize(stream_.get()));
+  EXPECT_TRUE(BytesEqual(read, data));
+}
+
+PORTA_CTS_INSTANTIATE(MemoryTest);
+
+}  // namespace
+}  // namespace porta_cts

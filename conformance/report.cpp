@@ -1,0 +1,271 @@
+// The CTS reporter: known-failure inversion, per-device summary and JUnit XML (see report.h).
+#include "conformance/report.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "conformance/cts.h"
+
+namespace porta_cts {
+namespace {
+
+// "Devices/MemoryTest" -> "MemoryTest"; "Copy/cpu_0" -> ("Copy", "cpu_0").
+std::string StripPrefix(const std::string& suite) {
+  const size_t slash = suite.find('/');
+  return slash == std::string::npos ? suite : suite.substr(slash + 1);
+}
+
+void SplitName(const std::string& name, std::string* test, std::string* device_id) {
+  const size_t slash = name.rfind('/');
+  if (slash == std::string::npos) {
+    *test = name;
+    device_id->clear();
+  } else {
+    *test = name.substr(0, slash);
+    *device_id = name.substr(slash + 1);
+  }
+}
+
+const DeviceParam* FindDevice(const std::string& id) {
+  for (const DeviceParam& param : Env().devices) {
+    if (param.id == id) return &param;
+  }
+  return nullptr;
+}
+
+std::string XmlEscape(const std::string& text) {
+  std::string out;
+  out.reserve(text.size());
+  for (unsigned char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      default:
+        // XML 1.0 forbids most control characters even escaped; drop them.
+        if (c < 0x20 && c != '\n' && c != '\t' && c != '\r') break;
+        out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Reporter::Reporter(std::string junit_path) : junit_path_(std::move(junit_path)) {}
+
+void Reporter::OnTestStart(const testing::TestInfo& test) {
+  current_failures_.clear();
+  std::string name, device_id;
+  SplitName(test.name(), &name, &device_id);
+  const DeviceParam* device = FindDevice(device_id);
+  if (device == nullptr || Env().run_known_failures) return;
+  const std::string match_name = StripPrefix(test.test_suite_name()) + "." + name;
+  const KnownFailure* known =
+      FindKnownFailure(KnownFailures(), device->backend, device->name, match_name);
+  if (known != nullptr) {
+    std::printf("[ KNOWN    ] expected to fail on %s: %s\n", device_id.c_str(), known->reason);
+    std::fflush(stdout);
+  }
+}
+
+void Reporter::OnTestPartResult(const testing::TestPartResult& result) {
+  if (!result.failed()) return;
+  std::ostringstream text;
+  if (result.file_name() != nullptr)
+    text << result.file_name() << ":" << result.line_number() << "\n";
+  text << result.message();
+  current_failures_.push_back(text.str());
+}
+
+void Reporter::OnTestEnd(const testing::TestInfo& test) {
+  Record record;
+  record.suite = test.test_suite_name();
+  std::string name;
+  SplitName(test.name(), &name, &record.device_id);
+  record.name = test.name();
+  record.match_name = StripPrefix(record.suite) + "." + name;
+  const testing::TestResult& result = *test.result();
+  record.seconds = static_cast<double>(result.elapsed_time()) / 1000.0;
+  record.failures = std::move(current_failures_);
+  current_failures_.clear();
+
+  const DeviceParam* device = FindDevice(record.device_id);
+  const KnownFailure* known = device == nullptr ? nullptr
+                                                : FindKnownFailure(KnownFailures(), device->backend,
+                                                                   device->name, record.match_name);
+  if (known != nullptr) record.known_reason = known->reason;
+  record.outcome =
+      ClassifyOutcome(result.Failed(), result.Skipped(), known, Env().run_known_failures);
+  if (record.outcome == Outcome::kSkipped) {
+    record.skip_reason = TakeSkipReason(record.suite + "." + record.name);
+    if (record.skip_reason.empty()) record.skip_reason = "(no capability recorded)";
+  }
+  if (record.outcome == Outcome::kKnownFailure || record.outcome == Outcome::kUnexpectedPass) {
+    std::printf("[ %-8s ] %s.%s: %s\n",
+                record.outcome == Outcome::kKnownFailure ? "KNOWN" : "UNEXPECT",
+                record.suite.c_str(), record.name.c_str(),
+                record.outcome == Outcome::kKnownFailure
+                    ? ("failed as declared: " + record.known_reason).c_str()
+                    : ("UNEXPECTED PASS of a known failure: " + record.known_reason).c_str());
+    std::fflush(stdout);
+  }
+  records_.push_back(std::move(record));
+}
+
+void Reporter::OnTestProgramEnd(const testing::UnitTest& unit_test) {
+  run_failed_ = unit_test.ad_hoc_test_result().Failed();
+  for (const Record& record : records_) {
+    if (record.outcome == Outcome::kFailed || record.outcome == Outcome::kUnexpectedPass) {
+      run_failed_ = true;
+    }
+  }
+  PrintSummary();
+  if (!junit_path_.empty() && !WriteJUnit(unit_test)) {
+    std::fprintf(stderr, "porta-cts: could not write JUnit XML to %s\n", junit_path_.c_str());
+    run_failed_ = true;
+  }
+}
+
+void Reporter::PrintSummary() const {
+  std::map<std::string, DeviceCounts> counts;
+  // Devices first in runtime order, so a device whose tests were all filtered out still shows.
+  std::vector<std::string> order;
+  for (const DeviceParam& param : Env().devices) order.push_back(param.id);
+  for (const Record& record : records_) {
+    const std::string key = record.device_id.empty() ? "(no device)" : record.device_id;
+    if (counts.find(key) == counts.end() &&
+        std::find(order.begin(), order.end(), key) == order.end()) {
+      order.push_back(key);
+    }
+    DeviceCounts& c = counts[key];
+    const std::string full = record.suite + "." + record.name;
+    switch (record.outcome) {
+      case Outcome::kPassed:
+        ++c.passed;
+        break;
+      case Outcome::kFailed:
+        ++c.failed;
+        c.failed_tests.push_back(full);
+        break;
+      case Outcome::kSkipped:
+        ++c.skipped;
+        ++c.skip_reasons[record.skip_reason];
+        break;
+      case Outcome::kKnownFailure:
+        ++c.known_failures;
+        break;
+      case Outcome::kUnexpectedPass:
+        ++c.unexpected_passes;
+        c.unexpected_tests.push_back(full + " (" + record.known_reason + ")");
+        break;
+    }
+  }
+
+  std::printf("\n==================== porta-cts summary ====================\n");
+  for (const std::string& id : order) {
+    const DeviceCounts& c = counts[id];
+    const DeviceParam* device = FindDevice(id);
+    if (device != nullptr) {
+      std::printf("%s  [%s] %s\n", id.c_str(), device->backend.c_str(), device->name.c_str());
+    } else {
+      std::printf("%s\n", id.c_str());
+    }
+    std::printf("  passed %d, failed %d, skipped %d, known failures %d, unexpected passes %d\n",
+                c.passed, c.failed, c.skipped, c.known_failures, c.unexpected_passes);
+    for (const auto& [reason, n] : c.skip_reasons) {
+      std::printf("  skipped for lack of %s: %d\n", reason.c_str(), n);
+    }
+    for (const std::string& test : c.failed_tests) std::printf("  FAILED: %s\n", test.c_str());
+    for (const std::string& test : c.unexpected_tests) {
+      std::printf("  UNEXPECTED PASS: %s\n", test.c_str());
+    }
+  }
+  std::printf("Result: %s\n", run_failed_ ? "FAIL" : "PASS");
+  std::fflush(stdout);
+}
+
+bool Reporter::WriteJUnit(const testing::UnitTest& unit_test) const {
+  std::map<std::string, std::vector<const Record*>> suites;
+  std::vector<std::string> suite_order;
+  int failures = 0, skipped = 0;
+  for (const Record& record : records_) {
+    if (suites.find(record.suite) == suites.end()) suite_order.push_back(record.suite);
+    suites[record.suite].push_back(&record);
+    if (record.outcome == Outcome::kFailed || record.outcome == Outcome::kUnexpectedPass) {
+      ++failures;
+    }
+    if (record.outcome == Outcome::kSkipped || record.outcome == Outcome::kKnownFailure) {
+      ++skipped;
+    }
+  }
+  std::ofstream out(junit_path_);
+  if (!out) return false;
+  out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  out << "<testsuites name=\"porta-cts\" tests=\"" << records_.size() << "\" failures=\""
+      << failures << "\" skipped=\"" << skipped << "\" errors=\"0\" time=\""
+      << static_cast<double>(unit_test.elapsed_time()) / 1000.0 << "\">\n";
+  for (const std::string& suite : suite_order) {
+    const std::vector<const Record*>& records = suites[suite];
+    int suite_failures = 0, suite_skipped = 0;
+    double seconds = 0;
+    for (const Record* record : records) {
+      seconds += record->seconds;
+      suite_failures +=
+          record->outcome == Outcome::kFailed || record->outcome == Outcome::kUnexpectedPass;
+      suite_skipped +=
+          record->outcome == Outcome::kSkipped || record->outcome == Outcome::kKnownFailure;
+    }
+    out << "  <testsuite name=\"" << XmlEscape(suite) << "\" tests=\"" << records.size()
+        << "\" failures=\"" << suite_failures << "\" skipped=\"" << suite_skipped
+        << "\" errors=\"0\" time=\"" << seconds << "\">\n";
+    for (const Record* record : records) {
+      out << "    <testcase classname=\"" << XmlEscape(suite) << "\" name=\""
+          << XmlEscape(record->name) << "\" time=\"" << record->seconds << "\"";
+      std::string failure_text;
+      for (const std::string& failure : record->failures) failure_text += failure + "\n";
+      switch (record->outcome) {
+        case Outcome::kPassed:
+          out << "/>\n";
+          break;
+        case Outcome::kFailed:
+          out << ">\n      <failure message=\""
+              << XmlEscape(record->failures.empty() ? "failed" : record->failures.front()) << "\">"
+              << XmlEscape(failure_text) << "</failure>\n    </testcase>\n";
+          break;
+        case Outcome::kSkipped:
+          out << ">\n      <skipped message=\"device lacks " << XmlEscape(record->skip_reason)
+              << "\"/>\n    </testcase>\n";
+          break;
+        case Outcome::kKnownFailure:
+          out << ">\n      <skipped message=\"known failure: " << XmlEscape(record->known_reason)
+              << "\"/>\n      <system-out>" << XmlEscape(failure_text)
+              << "</system-out>\n    </testcase>\n";
+          break;
+        case Outcome::kUnexpectedPass:
+          out << ">\n      <failure message=\"UNEXPECTED PASS of known failure: "
+              << XmlEscape(record->known_reason) << "\"/>\n    </testcase>\n";
+          break;
+      }
+    }
+    out << "  </testsuite>\n";
+  }
+  out << "</testsuites>\n";
+  return static_cast<bool>(out);
+}
+
+}  // namespace porta_cts
