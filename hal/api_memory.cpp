@@ -245,7 +245,9 @@ PORTA_API porta_status_t porta_copy_host_to_device(porta_stream_t stream, porta_
   if ((status = CheckRange(kFn, "dst", *d, dst_offset, size)) != PORTA_OK) return status;
   if (size == 0) return PORTA_OK;
   const porta_backend_table_t& t = s->device->table();
-  return Enqueue(kFn, *s, {Ref<Object>::Share(d.get())}, [&](porta_be_msg msg) {
+  porta::hal::UseList uses;
+  uses.Add(Ref<Buffer>::Share(d.get()));
+  return Enqueue(kFn, *s, uses, [&](porta_be_msg msg) {
     return t.copy_host_to_device(s->be, d->be, dst_offset, src, size, msg);
   });
 }
@@ -264,7 +266,9 @@ PORTA_API porta_status_t porta_copy_device_to_host(porta_stream_t stream, void* 
   if ((status = CheckRange(kFn, "src", *b, src_offset, size)) != PORTA_OK) return status;
   if (size == 0) return PORTA_OK;
   const porta_backend_table_t& t = s->device->table();
-  return Enqueue(kFn, *s, {Ref<Object>::Share(b.get())}, [&](porta_be_msg msg) {
+  porta::hal::UseList uses;
+  uses.Add(Ref<Buffer>::Share(b.get()));
+  return Enqueue(kFn, *s, uses, [&](porta_be_msg msg) {
     return t.copy_device_to_host(s->be, dst, b->be, src_offset, size, msg);
   });
 }
@@ -299,14 +303,16 @@ PORTA_API porta_status_t porta_copy_device_to_device(porta_stream_t stream, port
   }
   if (size == 0) return PORTA_OK;
   const porta_backend_table_t& t = stream_device->table();
-  std::vector<Ref<Object>> uses = {Ref<Object>::Share(d.get()), Ref<Object>::Share(b.get())};
+  porta::hal::UseList uses;
+  uses.Add(Ref<Buffer>::Share(d.get()));
+  uses.Add(Ref<Buffer>::Share(b.get()));
   if (d->device.get() == b->device.get()) {
-    return Enqueue(kFn, *s, std::move(uses), [&](porta_be_msg msg) {
+    return Enqueue(kFn, *s, uses, [&](porta_be_msg msg) {
       return t.copy_device_to_device(s->be, d->be, dst_offset, b->be, src_offset, size, msg);
     });
   }
   if (d->device->backend() == b->device->backend() && t.copy_peer != nullptr) {
-    status = Enqueue(kFn, *s, std::move(uses), [&](porta_be_msg msg) {
+    status = Enqueue(kFn, *s, uses, [&](porta_be_msg msg) {
       return t.copy_peer(s->be, d->be, dst_offset, b->be, src_offset, size, msg);
     });
     if (status != PORTA_ERROR_UNSUPPORTED) return status;
@@ -338,7 +344,9 @@ PORTA_API porta_status_t porta_fill_buffer(porta_stream_t stream, porta_buffer_t
   if ((status = CheckRange(kFn, "dst", *d, offset, size)) != PORTA_OK) return status;
   if (size == 0) return PORTA_OK;
   const porta_backend_table_t& t = s->device->table();
-  return Enqueue(kFn, *s, {Ref<Object>::Share(d.get())}, [&](porta_be_msg msg) {
+  porta::hal::UseList uses;
+  uses.Add(Ref<Buffer>::Share(d.get()));
+  return Enqueue(kFn, *s, uses, [&](porta_be_msg msg) {
     return t.fill_buffer(s->be, d->be, offset, size, pattern, pattern_size, msg);
   });
 }

@@ -148,9 +148,12 @@ PORTA_API porta_status_t porta_module_load(porta_device_t device, const porta_mo
   std::string offered;
   for (uint32_t i = 0; i < desc->source_count; ++i) {
     const porta_module_source_t& src = desc->sources[i];
-    if (src.format <= 0 || src.format >= PORTA_FORMAT_COUNT) {
+    // Read as an integer: a C caller may pass a value outside the enum.
+    int32_t format;
+    std::memcpy(&format, &src.format, sizeof(format));
+    if (format <= 0 || format >= PORTA_FORMAT_COUNT) {
       return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "desc->sources[%u].format %d is unknown", i,
-                  static_cast<int>(src.format));
+                  format);
     }
     if (src.data == nullptr || src.size == 0) {
       return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "desc->sources[%u] has %s", i,
@@ -168,8 +171,8 @@ PORTA_API porta_status_t porta_module_load(porta_device_t device, const porta_mo
       }
     }
     if (!offered.empty()) offered += ", ";
-    offered += FormatName(src.format);
-    if (chosen == nullptr && (accepted & PORTA_FORMAT_BIT(src.format))) chosen = &src;
+    offered += FormatName(static_cast<uint32_t>(format));
+    if (chosen == nullptr && (accepted & PORTA_FORMAT_BIT(format))) chosen = &src;
   }
   if (chosen == nullptr) {
     return Fail(PORTA_ERROR_UNSUPPORTED, kFn,
@@ -252,18 +255,18 @@ PORTA_API porta_status_t porta_kernel_launch(porta_stream_t stream, porta_kernel
     return Fail(PORTA_ERROR_OUT_OF_RANGE, kFn, "arg_count %u is over the limit of %u", arg_count,
                 kMaxArgs);
   }
-  std::vector<Ref<Object>> uses;
-  uses.reserve(arg_count + 1);
-  uses.push_back(Ref<Object>::Share(&module));
+  porta::hal::UseList uses;
+  uses.Add(Ref<Module>::Share(&module));
   porta_be_arg_t be_args[kMaxArgs];
   for (uint32_t i = 0; i < arg_count; ++i) {
     const porta_kernel_arg_t& a = args[i];
     porta_be_arg_t& b = be_args[i];
+    // Read as an integer: a C caller may pass a value outside the enum.
+    int32_t kind;
+    std::memcpy(&kind, &a.kind, sizeof(kind));
     b = porta_be_arg_t{a.kind, nullptr, 0, nullptr, 0};
-    if (a.kind == PORTA_ARG_BUFFER) {
-      char name[32];
-      std::snprintf(name, sizeof(name), "args[%u].buffer", i);
-      Ref<Buffer> buf = Lookup<Buffer>(a.buffer, kFn, name, &status);
+    if (kind == PORTA_ARG_BUFFER) {
+      Ref<Buffer> buf = Lookup<Buffer>(a.buffer, kFn, {"args", i, "buffer"}, &status);
       if (!buf) return status;
       if (buf->device.get() != s->device.get()) {
         return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn,
@@ -278,8 +281,8 @@ PORTA_API porta_status_t porta_kernel_launch(porta_stream_t stream, porta_kernel
       }
       b.buffer = buf->be;
       b.offset = a.offset;
-      uses.push_back(Ref<Object>::Share(buf.get()));
-    } else if (a.kind == PORTA_ARG_SCALAR) {
+      uses.Add(std::move(buf));
+    } else if (kind == PORTA_ARG_SCALAR) {
       if (a.scalar == nullptr) {
         return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "args[%u].scalar is NULL", i);
       }
@@ -292,11 +295,11 @@ PORTA_API porta_status_t porta_kernel_launch(porta_stream_t stream, porta_kernel
       b.scalar_size = a.scalar_size;
     } else {
       return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "args[%u].kind %d is not a porta_arg_kind_t",
-                  i, static_cast<int>(a.kind));
+                  i, kind);
     }
   }
   const porta_backend_table_t& t = s->device->table();
-  return Enqueue(kFn, *s, std::move(uses), [&](porta_be_msg msg) {
+  return Enqueue(kFn, *s, uses, [&](porta_be_msg msg) {
     return t.kernel_launch(s->be, k->be, config, be_args, arg_count, msg);
   });
 }

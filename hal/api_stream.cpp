@@ -178,7 +178,9 @@ PORTA_API porta_status_t porta_event_record(porta_event_t event, porta_stream_t 
   BackendMessage message;
   status = s->device->table().event_record(e->be, s->be, message.get());
   if (status != PORTA_OK) return BackendFail(status, kFn, *s->device, message);
-  uint64_t sequence = s->AddWork({Ref<Object>::Share(e.get())});
+  porta::hal::UseList uses;
+  uses.Add(Ref<Event>::Share(e.get()));
+  uint64_t sequence = s->AddWork(uses);
   std::lock_guard<std::mutex> event_lock(e->mutex);
   e->stream = s;
   e->sequence = sequence;
@@ -200,7 +202,9 @@ PORTA_API porta_status_t porta_stream_wait_event(porta_stream_t stream, porta_ev
     return FinishEventStatus(kFn, *e, recording, status, message);
   }
   const porta_backend_table_t& t = s->device->table();
-  return Enqueue(kFn, *s, {Ref<Object>::Share(e.get())},
+  porta::hal::UseList uses;
+  uses.Add(Ref<Event>::Share(e.get()));
+  return Enqueue(kFn, *s, uses,
                  [&](porta_be_msg msg) { return t.stream_wait_event(s->be, e->be, msg); });
 }
 

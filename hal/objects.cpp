@@ -164,23 +164,25 @@ void Stream::SetSticky(porta_status_t status, const std::string& message) {
   sticky_message_ = message;
 }
 
-uint64_t Stream::AddWork(std::vector<Ref<Object>> objects) {
+uint64_t Stream::AddWork(UseList& uses) {
   std::lock_guard<std::mutex> lock(pending_mutex_);
   ++sequence_;
-  if (!objects.empty()) pending_.push_back(PendingUse{sequence_, std::move(objects)});
+  for (size_t i = 0; i < uses.size(); ++i) pending_.push_back(Pending{sequence_, uses.data()[i]});
+  uses.Clear();
   return sequence_;
 }
 
 void Stream::ReleaseUpTo(uint64_t sequence) {
-  std::deque<PendingUse> done;
+  std::vector<Object*> done;
   {
     std::lock_guard<std::mutex> lock(pending_mutex_);
     while (!pending_.empty() && pending_.front().sequence <= sequence) {
-      done.push_back(std::move(pending_.front()));
+      done.push_back(pending_.front().object);
       pending_.pop_front();
     }
   }
   // Released outside the lock: dropping the last reference calls into the backend.
+  for (Object* object : done) object->Release();
 }
 
 Event::~Event() {

@@ -95,6 +95,12 @@ class Ref {
   ~Ref() {
     if (object_ != nullptr) object_->Release();
   }
+  // Gives up ownership of the reference without releasing it.
+  T* Detach() {
+    T* object = object_;
+    object_ = nullptr;
+    return object;
+  }
   T* get() const { return object_; }
   T* operator->() const { return object_; }
   T& operator*() const { return *object_; }
@@ -181,10 +187,32 @@ class Module final : public Object {
   std::map<std::string, std::unique_ptr<Kernel>> kernels;
 };
 
-// Objects that queued work uses, released once that work is known to have completed.
-struct PendingUse {
-  uint64_t sequence;
-  std::vector<Ref<Object>> objects;
+// References held by one piece of work being queued (its module and buffers, or an event),
+// gathered on the stack and handed to the stream once the work is queued. Whatever was not
+// handed over is released on destruction.
+class UseList {
+ public:
+  // Enough for a launch: its module plus the largest argument list.
+  static constexpr size_t kCapacity = 130;
+  UseList() = default;
+  UseList(const UseList&) = delete;
+  UseList& operator=(const UseList&) = delete;
+  ~UseList() {
+    for (size_t i = 0; i < count_; ++i) objects_[i]->Release();
+  }
+  // Takes over |ref|; the caller ensures at most kCapacity additions.
+  template <typename T>
+  void Add(Ref<T> ref) {
+    objects_[count_++] = ref.Detach();
+  }
+  Object* const* data() const { return objects_; }
+  size_t size() const { return count_; }
+  // Forgets the references after they have been handed over.
+  void Clear() { count_ = 0; }
+
+ private:
+  Object* objects_[kCapacity];
+  size_t count_ = 0;
 };
 
 class Stream final : public Object {
@@ -199,8 +227,9 @@ class Stream final : public Object {
   // Records a device fault so every later call on the stream returns it. Caller holds |mutex|
   // or calls from a waiter (the sticky state has its own lock).
   void SetSticky(porta_status_t status, const std::string& message);
-  // Notes that the work just queued (sequence number returned) uses |objects|.
-  uint64_t AddWork(std::vector<Ref<Object>> objects);
+  // Notes that the work just queued (sequence number returned) uses |uses|, taking over their
+  // references.
+  uint64_t AddWork(UseList& uses);
   // Releases the objects of work up to |sequence| (completed).
   void ReleaseUpTo(uint64_t sequence);
 
@@ -221,7 +250,12 @@ class Stream final : public Object {
  private:
   std::mutex pending_mutex_;  // guards sequence_, pending_, sticky_*
   uint64_t sequence_ = 0;
-  std::deque<PendingUse> pending_;
+  // One entry per object used by queued work, in queue order.
+  struct Pending {
+    uint64_t sequence;
+    Object* object;
+  };
+  std::deque<Pending> pending_;
   porta_status_t sticky_status_ = PORTA_OK;
   std::string sticky_message_;
 };
@@ -275,33 +309,46 @@ struct HandleTraits<Kernel> {
   static constexpr HandleType kType = HandleType::kKernel;
 };
 
+// The name of an argument in messages: "stream", or "args[3].buffer" (formatted only on failure).
+struct ArgName {
+  ArgName(const char* name) : name(name) {}  // NOLINT: implicit by design
+  ArgName(const char* array, uint32_t index, const char* field)
+      : name(array), index(index), field(field) {}
+  std::string str() const {
+    if (field == nullptr) return name;
+    return std::string(name) + "[" + std::to_string(index) + "]." + field;
+  }
+  const char* name;
+  uint32_t index = 0;
+  const char* field = nullptr;
+};
+
 // Looks up a public handle; on failure sets the last error ("<function>: <arg> ...") and returns
 // an empty reference. For a kernel the reference keeps its module alive.
 template <typename T>
-Ref<T> Lookup(const void* handle, const char* function, const char* arg, porta_status_t* status) {
+Ref<T> Lookup(const void* handle, const char* function, const ArgName& arg_name,
+              porta_status_t* status) {
   constexpr HandleType kType = HandleTraits<T>::kType;
-  if (handle == nullptr) {
-    *status = Fail(PORTA_ERROR_INVALID_HANDLE, function, "%s is NULL (expected a %s)", arg,
-                   HandleTypeName(kType));
-    return Ref<T>();
-  }
   const char* actual = nullptr;
-  Ref<Object> object = Registry::Acquire(handle, kType, &actual);
+  Ref<Object> object;
+  if (handle != nullptr) object = Registry::Acquire(handle, kType, &actual);
   if (!object) {
-    if (actual != nullptr) {
-      *status = Fail(PORTA_ERROR_INVALID_HANDLE, function, "%s (%p) is a %s, not a %s", arg, handle,
-                     actual, HandleTypeName(kType));
+    std::string arg = arg_name.str();
+    if (handle == nullptr) {
+      *status = Fail(PORTA_ERROR_INVALID_HANDLE, function, "%s is NULL (expected a %s)",
+                     arg.c_str(), HandleTypeName(kType));
+    } else if (actual != nullptr) {
+      *status = Fail(PORTA_ERROR_INVALID_HANDLE, function, "%s (%p) is a %s, not a %s", arg.c_str(),
+                     handle, actual, HandleTypeName(kType));
     } else {
       *status = Fail(PORTA_ERROR_INVALID_HANDLE, function,
-                     "%s (%p) is not a live %s: it was destroyed or never created", arg, handle,
-                     HandleTypeName(kType));
+                     "%s (%p) is not a live %s: it was destroyed or never created", arg.c_str(),
+                     handle, HandleTypeName(kType));
     }
     return Ref<T>();
   }
   *status = PORTA_OK;
-  T* typed = static_cast<T*>(object.get());
-  typed->Retain();
-  return Ref<T>::Adopt(typed);
+  return Ref<T>::Adopt(static_cast<T*>(object.Detach()));
 }
 
 // Turns a backend failure into the thread's last error: "<function>: <backend>: <text>".

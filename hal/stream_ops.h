@@ -3,22 +3,20 @@
 #define PORTA_HAL_STREAM_OPS_H_
 
 #include <mutex>
-#include <utility>
-#include <vector>
 
 #include "hal/objects.h"
 
 namespace porta::hal {
 
-// Pending-use entries after which queuing work also polls the stream for completion.
-constexpr size_t kPendingQueryThreshold = 1024;
+// Pending uses (objects held by queued work) after which queuing work also polls the stream for
+// completion.
+constexpr size_t kPendingQueryThreshold = 4096;
 
 // Runs |enqueue| (which calls one backend slot with the message it is given) under the stream's
 // lock after checking the sticky error, and keeps |uses| alive until the work completes. A
 // device fault reported while queuing becomes the stream's sticky error.
 template <typename Fn>
-porta_status_t Enqueue(const char* function, Stream& stream, std::vector<Ref<Object>> uses,
-                       Fn&& enqueue) {
+porta_status_t Enqueue(const char* function, Stream& stream, UseList& uses, Fn&& enqueue) {
   std::lock_guard<std::mutex> lock(stream.mutex);
   porta_status_t status = stream.CheckSticky(function);
   if (status != PORTA_OK) return status;
@@ -28,7 +26,7 @@ porta_status_t Enqueue(const char* function, Stream& stream, std::vector<Ref<Obj
     if (status == PORTA_ERROR_DEVICE_LOST) stream.SetSticky(status, message.text());
     return BackendFail(status, function, *stream.device, message);
   }
-  uint64_t sequence = stream.AddWork(std::move(uses));
+  uint64_t sequence = stream.AddWork(uses);
   // An application that never synchronizes must not grow the pending list without bound: every
   // so often ask the backend whether the stream has drained.
   if (stream.pending_count() > kPendingQueryThreshold) {
