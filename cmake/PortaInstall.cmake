@@ -1,0 +1,61 @@
+# Installation: libporta, the public headers, the tools, and the files other build systems use to
+# find Porta — a CMake package (find_package(Porta) gives the imported target Porta::porta) and
+# a pkg-config file (porta.pc).
+include(CMakePackageConfigHelpers)
+
+set(PORTA_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/Porta)
+
+install(TARGETS porta EXPORT PortaTargets
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT runtime NAMELINK_COMPONENT development
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT development
+        RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT runtime
+        INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(FILES ${PROJECT_SOURCE_DIR}/include/porta/porta.h
+              ${PROJECT_SOURCE_DIR}/include/porta/porta_backend.h
+        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/porta COMPONENT development)
+
+foreach(tool IN ITEMS porta-info porta-bench porta-cts)
+  if(TARGET ${tool})
+    # The tools find libporta next to them after installation, wherever the prefix is.
+    set_property(TARGET ${tool} APPEND PROPERTY INSTALL_RPATH "$ORIGIN/../${CMAKE_INSTALL_LIBDIR}")
+    install(TARGETS ${tool} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT tools)
+  endif()
+endforeach()
+
+install(EXPORT PortaTargets NAMESPACE Porta:: FILE PortaTargets.cmake
+        DESTINATION ${PORTA_INSTALL_CMAKEDIR} COMPONENT development)
+configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/PortaConfig.cmake.in
+                              ${PROJECT_BINARY_DIR}/PortaConfig.cmake
+                              INSTALL_DESTINATION ${PORTA_INSTALL_CMAKEDIR})
+# 0.x releases may break the API between minors, so a 0.1 request is not met by 0.2.
+if(PROJECT_VERSION_MAJOR EQUAL 0)
+  set(porta_compatibility SameMinorVersion)
+else()
+  set(porta_compatibility SameMajorVersion)
+endif()
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/PortaConfigVersion.cmake
+                                 VERSION ${PROJECT_VERSION} COMPATIBILITY ${porta_compatibility})
+install(FILES ${PROJECT_BINARY_DIR}/PortaConfig.cmake ${PROJECT_BINARY_DIR}/PortaConfigVersion.cmake
+        DESTINATION ${PORTA_INSTALL_CMAKEDIR} COMPONENT development)
+
+# pkg-config: the file is written at install time, because `cmake --install --prefix` may choose
+# another prefix than the one configured. Paths are relative to ${prefix}.
+if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
+  set(PORTA_PC_LIBDIR "${CMAKE_INSTALL_LIBDIR}")
+else()
+  set(PORTA_PC_LIBDIR "\${prefix}/${CMAKE_INSTALL_LIBDIR}")
+endif()
+if(IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
+  set(PORTA_PC_INCLUDEDIR "${CMAKE_INSTALL_INCLUDEDIR}")
+else()
+  set(PORTA_PC_INCLUDEDIR "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
+endif()
+# Left as a placeholder now and filled in by the install step below.
+set(PORTA_PC_PREFIX "@PORTA_PC_PREFIX@")
+configure_file(${PROJECT_SOURCE_DIR}/cmake/porta.pc.in ${PROJECT_BINARY_DIR}/porta.pc.in @ONLY)
+install(CODE "
+  set(PORTA_PC_PREFIX \"\${CMAKE_INSTALL_PREFIX}\")
+  set(porta_pc \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/pkgconfig/porta.pc\")
+  message(STATUS \"Installing: \${porta_pc}\")
+  configure_file(\"${PROJECT_BINARY_DIR}/porta.pc.in\" \"\${porta_pc}\" @ONLY)
+  " COMPONENT development)

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs what is missing (scripts/setup.sh), builds Porta with the default preset, prints what
+# the runtime finds (porta-info) and runs the vector_add sample on every device.
+#
+# PORTA_BUILD_JOBS=N limits the build's parallel jobs (default: ninja's choice).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+cmake --preset default
+cmake --build --preset default ${PORTA_BUILD_JOBS:+--parallel "$PORTA_BUILD_JOBS"}
+
+echo
+build/tools/porta-info
+echo
+build/samples/vector_add/vector_add

@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# What CI runs (.ci/run): installs what is missing, builds the default and asan presets, and runs
+# every test suite —
+#   - ctest in build/ (unit tests, tool and sample tests; the CTS is run per device below),
+#   - the CTS on all devices together (cross-device tests), then per device: CPU; OpenCL (PoCL), also with PORTA_OPENCL_PROFILE=npu; Vulkan
+#     (lavapipe) with PORTA_VULKAN_VALIDATION=1, also with PORTA_VULKAN_FORCE_STAGING=1; CUDA,
+#     HIP and Level Zero where their hardware is present,
+#   - the asan build's CTS on the CPU device and its ctest (leak-checked without the vendor
+#     drivers, then again with them, unchecked for leaks, because PoCL and Mesa leak at exit),
+#   - an install into a temporary prefix, used by tests/install_consumer (CMake) and pkg-config.
+# A suite is skipped, with the reason printed, only when its backend was not built (or, for
+# CUDA/HIP/Level Zero, has no device here). Ends with "N passed, N failed"; exits nonzero on any
+# failure. JUnit XML of the CTS runs goes to build/test-results/.
+#
+# PORTA_BUILD_JOBS=N limits the build's parallel jobs; PORTA_TEST_JOBS=N runs N ctest tests at
+# once (default 2).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+passed=0
+failed=0
+failed_suites=()
+skipped=()
+total_start=$SECONDS
+
+finish() {
+  echo
+  for entry in "${skipped[@]+"${skipped[@]}"}"; do echo "skipped: $entry"; done
+  for name in "${failed_suites[@]+"${failed_suites[@]}"}"; do echo "FAILED: $name"; done
+  echo "total time: $((SECONDS - total_start)) s"
+  echo "$passed passed, $failed failed"
+  [[ $failed -eq 0 ]]
+  exit
+}
+
+# suite NAME COMMAND...: runs one suite and counts it.
+suite() {
+  local name=$1
+  shift
+  echo
+  echo "=== $name"
+  local start=$SECONDS
+  if "$@"; then
+    passed=$((passed + 1))
+    echo "=== $name: passed ($((SECONDS - start)) s)"
+  else
+    failed=$((failed + 1))
+    failed_suites+=("$name")
+    echo "=== $name: FAILED ($((SECONDS - start)) s)"
+  fi
+}
+
+skip() {
+  echo
+  echo "=== $1: skipped: $2"
+  skipped+=("$1 ($2)")
+}
+
+build_args=()
+[[ -n "${PORTA_BUILD_JOBS:-}" ]] && build_args=(--parallel "$PORTA_BUILD_JOBS")
+test_jobs=${PORTA_TEST_JOBS:-2}
+
+suite "setup" scripts/setup.sh
+suite "build default" bash -c "cmake --preset default && cmake --build --preset default ${build_args[*]-}"
+if [[ " ${failed_suites[*]-} " == *" build default "* || " ${failed_suites[*]-} " == *" setup "* ]]; then
+  finish
+fi
+suite "build asan" bash -c "cmake --preset asan && cmake --build --preset asan ${build_args[*]-}"
+
+# The CTS target is left out here: the CTS runs below, on all devices together and then per
+# device with the environment each device needs.
+suite "ctest default" ctest --preset default --exclude-regex '^cts$' --parallel "$test_jobs" \
+  --timeout 600
+
+results=build/test-results
+mkdir -p "$results"
+
+# backend_built NAME: the build packages every backend it built as a stand-alone plugin.
+backend_built() { [[ -e "build/plugins/libporta_plugin_$1.so" ]]; }
+
+# device_count NAME: prints "<count> <reason>" for backend NAME, from porta-info's JSON.
+device_count() {
+  build/tools/porta-info --json | python3 -c '
+import json, sys
+report = json.load(sys.stdin)
+name = sys.argv[1]
+count = sum(1 for d in report["devices"] if d.get("backend") == name)
+reasons = [b["reason"] for b in report["backends"] if b["name"] == name and b["reason"]]
+print(count, "; ".join(reasons) or "no reason given")' "$1"
+}
+
+# cts LABEL FILTER [VAR=VALUE...]: the CTS on the devices FILTER selects, with extra environment.
+cts() {
+  local label=$1 filter=$2
+  shift 2
+  suite "cts $label" env "$@" build/conformance/porta-cts --devices "$filter" \
+    --junit "$results/cts-$label.xml"
+}
+
+# Every device at once: the only run where the cross-device tests (copies and event waits between
+# devices of different backends) have a second device.
+suite "cts all devices" env -u PORTA_DEVICES build/conformance/porta-cts \
+  --junit "$results/cts-all-devices.xml"
+
+if backend_built cpu; then
+  cts cpu cpu
+else
+  skip "cts cpu" "the cpu backend was not built"
+fi
+
+if backend_built opencl; then
+  cts opencl opencl
+  cts opencl-npu-profile opencl PORTA_OPENCL_PROFILE=npu
+else
+  skip "cts opencl" "the opencl backend was not built (OpenCL headers not found)"
+fi
+
+if backend_built vulkan; then
+  cts vulkan-validation vulkan PORTA_VULKAN_VALIDATION=1
+  cts vulkan-force-staging vulkan PORTA_VULKAN_VALIDATION=1 PORTA_VULKAN_FORCE_STAGING=1
+else
+  skip "cts vulkan" "the vulkan backend was not built (Vulkan headers not found)"
+fi
+
+# No CI machine has these devices: run their CTS wherever one is present.
+for backend in cuda hip level_zero; do
+  if ! backend_built "$backend"; then
+    skip "cts $backend" "the $backend backend was not built"
+    continue
+  fi
+  read -r count reason < <(device_count "$backend")
+  if [[ "${count:-0}" -gt 0 ]]; then
+    cts "$backend" "$backend"
+  else
+    skip "cts $backend" "built, but no $backend device on this machine: $reason"
+  fi
+done
+
+if [[ " ${failed_suites[*]-} " == *" build asan "* ]]; then
+  skip "asan suites" "the asan build failed"
+else
+  # PoCL and Mesa leak a few hundred bytes at exit, inside libraries that are already dlclosed by
+  # then, so LeakSanitizer cannot name them in a suppression. Leak checking therefore runs with the
+  # vendor libraries kept out (PORTA_*_LIBRARY pointing nowhere: those backends still load and
+  # report no device), and the tests that need the drivers run again under ASan and UBSan without
+  # leak checking.
+  no_drivers=(PORTA_OPENCL_LIBRARY=/nonexistent/libOpenCL.so.1
+              PORTA_VULKAN_LIBRARY=/nonexistent/libvulkan.so.1)
+  sanitizers=(ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1)
+  suite "asan cts cpu" env "${no_drivers[@]}" "${sanitizers[@]}" \
+    build-asan/conformance/porta-cts --devices cpu --junit "$results/asan-cts-cpu.xml"
+  suite "asan ctest" env "${no_drivers[@]}" "${sanitizers[@]}" \
+    ctest --preset asan --exclude-regex '^(cts|porta_opencl_tests|porta_vulkan_tests)$' \
+    --parallel "$test_jobs" --timeout 600
+  suite "asan ctest with drivers" env ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --preset asan --exclude-regex '^cts$' --parallel "$test_jobs" --timeout 600
+fi
+
+# install_consumer: installs build/ into a temporary prefix and uses it like a framework would.
+install_consumer() {
+  local prefix libdir
+  prefix=$(mktemp -d /tmp/porta-install.XXXXXX) || return 1
+  libdir=$(sed -n 's/^CMAKE_INSTALL_LIBDIR:PATH=//p' build/CMakeCache.txt)
+  (
+    set -e
+    cmake --install build --prefix "$prefix" >/dev/null
+    env -u PORTA_DEVICES "$prefix/bin/porta-info" >/dev/null
+    cmake -S tests/install_consumer -B "$prefix/consumer-build" -G Ninja \
+      -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+    cmake --build "$prefix/consumer-build"
+    env -u PORTA_DEVICES "$prefix/consumer-build/porta_install_consumer"
+    local flags
+    flags=$(PKG_CONFIG_PATH="$prefix/$libdir/pkgconfig" pkg-config --cflags --libs porta)
+    echo "pkg-config porta: $flags"
+    # shellcheck disable=SC2086  # the flags are meant to split
+    cc -std=c11 -Wall -Wextra -Werror tests/install_consumer/main.c $flags \
+      -Wl,-rpath,"$prefix/$libdir" -o "$prefix/pkg-config-consumer"
+    env -u PORTA_DEVICES "$prefix/pkg-config-consumer"
+  )
+  local status=$?
+  rm -rf "$prefix"
+  return $status
+}
+suite "install consumer" install_consumer
+
+finish

@@ -1,0 +1,322 @@
+// porta-info: prints what the Porta runtime finds on this machine — its version, every backend
+// it tried (loaded or not, and why) and every device with all of porta_device_info_t — as text
+// or, with --json, as one JSON document.
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "porta/porta.h"
+#include "tools/common/device_names.h"
+#include "tools/common/json_writer.h"
+
+namespace {
+
+using porta::tools::CapabilityNames;
+using porta::tools::DeviceTypeName;
+using porta::tools::JoinOrNone;
+using porta::tools::JsonWriter;
+using porta::tools::KernelFormatNames;
+using porta::tools::UuidHex;
+
+struct Options {
+  bool json = false;
+  std::string plugin_paths;
+  bool has_device_filter = false;
+  std::string device_filter;
+};
+
+void PrintUsage(std::FILE* out) {
+  std::fputs(
+      "usage: porta-info [--json] [--plugin PATH]... [--devices FILTER]\n"
+      "\n"
+      "Prints the Porta version, every backend the runtime tried (built-in and plugins, loaded\n"
+      "or not, and why) and every device with all of its properties.\n"
+      "\n"
+      "  --json            print one JSON document instead of text\n"
+      "  --plugin PATH     also load this plugin file or folder (repeatable; added to\n"
+      "                    PORTA_PLUGIN_PATH)\n"
+      "  --devices FILTER  device filter, same syntax as PORTA_DEVICES (e.g. \"opencl:0,cpu\");\n"
+      "                    overrides PORTA_DEVICES\n"
+      "  --help            print this text\n",
+      out);
+}
+
+// Returns false (after printing why) on a bad command line.
+bool ParseOptions(int argc, char** argv, Options* options, bool* help) {
+  for (int i = 1; i < argc; ++i) {
+    const char* arg = argv[i];
+    if (std::strcmp(arg, "--json") == 0) {
+      options->json = true;
+    } else if (std::strcmp(arg, "--help") == 0 || std::strcmp(arg, "-h") == 0) {
+      *help = true;
+    } else if (std::strcmp(arg, "--plugin") == 0 || std::strcmp(arg, "--devices") == 0) {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "porta-info: %s needs a value\n", arg);
+        return false;
+      }
+      const char* value = argv[++i];
+      if (std::strcmp(arg, "--plugin") == 0) {
+        if (!options->plugin_paths.empty()) options->plugin_paths += ':';
+        options->plugin_paths += value;
+      } else {
+        options->has_device_filter = true;
+        options->device_filter = value;
+      }
+    } else {
+      std::fprintf(stderr, "porta-info: unknown argument '%s'\n", arg);
+      return false;
+    }
+  }
+  return true;
+}
+
+struct DeviceEntry {
+  porta_status_t status = PORTA_OK;
+  std::string error;
+  porta_device_info_t info = PORTA_DEVICE_INFO_INIT;
+};
+
+struct Report {
+  std::vector<porta_backend_report_t> backends;
+  std::vector<DeviceEntry> devices;
+};
+
+// Collects every backend report and device; a failing query is kept with its message so that
+// one broken backend does not hide the others.
+porta_status_t Collect(porta_runtime_t runtime, Report* report) {
+  uint32_t backend_count = 0;
+  porta_status_t status = porta_runtime_backend_count(runtime, &backend_count);
+  if (status != PORTA_OK) return status;
+  for (uint32_t i = 0; i < backend_count; ++i) {
+    porta_backend_report_t backend = PORTA_BACKEND_REPORT_INIT;
+    status = porta_runtime_backend_report(runtime, i, &backend);
+    if (status != PORTA_OK) {
+      std::snprintf(backend.name, sizeof(backend.name), "backend %u", i);
+      std::snprintf(backend.reason, sizeof(backend.reason), "report failed: %s: %s",
+                    porta_status_string(status), porta_last_error_message());
+    }
+    report->backends.push_back(backend);
+  }
+  uint32_t device_count = 0;
+  status = porta_runtime_device_count(runtime, &device_count);
+  if (status != PORTA_OK) return status;
+  for (uint32_t i = 0; i < device_count; ++i) {
+    DeviceEntry entry;
+    porta_device_t device = nullptr;
+    entry.status = porta_runtime_device(runtime, i, &device);
+    if (entry.status == PORTA_OK) entry.status = porta_device_get_info(device, &entry.info);
+    if (entry.status != PORTA_OK) entry.error = porta_last_error_message();
+    report->devices.push_back(entry);
+  }
+  return PORTA_OK;
+}
+
+std::vector<std::string> SubgroupSizes(const porta_device_info_t& info) {
+  std::vector<std::string> sizes;
+  const uint32_t count = info.subgroup_size_count < PORTA_MAX_SUBGROUP_SIZES
+                             ? info.subgroup_size_count
+                             : PORTA_MAX_SUBGROUP_SIZES;
+  for (uint32_t i = 0; i < count; ++i) sizes.push_back(std::to_string(info.subgroup_sizes[i]));
+  return sizes;
+}
+
+void PrintText(const Report& report) {
+  std::printf("Porta %s (header %d.%d.%d)\n\n", porta_version_string(), PORTA_VERSION_MAJOR,
+              PORTA_VERSION_MINOR, PORTA_VERSION_PATCH);
+  std::printf("Backends (%zu):\n", report.backends.size());
+  for (const porta_backend_report_t& backend : report.backends) {
+    std::printf("  %-12s %-10s abi %u.%u  devices %u  source %s\n", backend.name,
+                backend.loaded ? "loaded" : "not loaded", backend.abi_major, backend.abi_minor,
+                backend.device_count, backend.source);
+    if (backend.reason[0] != '\0') std::printf("               reason: %s\n", backend.reason);
+  }
+  std::printf("\nDevices (%zu):\n", report.devices.size());
+  for (size_t i = 0; i < report.devices.size(); ++i) {
+    const DeviceEntry& entry = report.devices[i];
+    if (entry.status != PORTA_OK) {
+      std::printf("  [%zu] error: %s: %s\n", i, porta_status_string(entry.status),
+                  entry.error.c_str());
+      continue;
+    }
+    const porta_device_info_t& info = entry.info;
+    std::printf("  [%zu] %s\n", i, info.name);
+    std::printf("      vendor                %s\n", info.vendor);
+    std::printf("      backend               %s (device %u)\n", info.backend,
+                info.backend_device_index);
+    std::printf("      type                  %s\n", DeviceTypeName(info.type).c_str());
+    std::printf("      architecture          %s\n", info.architecture);
+    std::printf("      driver version        %s\n", info.driver_version);
+    std::printf("      global memory         %" PRIu64 " bytes (%.1f MiB)\n",
+                info.global_memory_bytes,
+                static_cast<double>(info.global_memory_bytes) / 1048576.0);
+    std::printf("      max allocation        %" PRIu64 " bytes (%.1f MiB)\n",
+                info.max_allocation_bytes,
+                static_cast<double>(info.max_allocation_bytes) / 1048576.0);
+    std::printf("      compute units         %u\n", info.compute_units);
+    std::printf("      max work-group size   %u\n", info.max_work_group_size);
+    std::printf("      max work-group dims   %u x %u x %u\n", info.max_work_group_dims[0],
+                info.max_work_group_dims[1], info.max_work_group_dims[2]);
+    std::printf("      max grid dims         %u x %u x %u\n", info.max_grid_dims[0],
+                info.max_grid_dims[1], info.max_grid_dims[2]);
+    std::printf("      local memory          %" PRIu64 " bytes\n", info.local_memory_bytes);
+    std::printf("      subgroup sizes        %s (count %u)\n",
+                JoinOrNone(SubgroupSizes(info), ", ").c_str(), info.subgroup_size_count);
+    std::printf("      capabilities          0x%" PRIx64 ": %s\n", info.capabilities,
+                JoinOrNone(CapabilityNames(info.capabilities), ", ").c_str());
+    std::printf("      kernel formats        0x%x: %s\n", info.kernel_formats,
+                JoinOrNone(KernelFormatNames(info.kernel_formats), ", ").c_str());
+    std::printf("      uuid                  %s\n", UuidHex(info.uuid).c_str());
+  }
+  if (report.devices.empty()) std::printf("  (none)\n");
+}
+
+void WriteUintArray(JsonWriter& json, const uint32_t* values, size_t count) {
+  json.BeginArray();
+  for (size_t i = 0; i < count; ++i) json.Uint(values[i]);
+  json.EndArray();
+}
+
+void WriteStringArray(JsonWriter& json, const std::vector<std::string>& values) {
+  json.BeginArray();
+  for (const std::string& value : values) json.String(value);
+  json.EndArray();
+}
+
+void PrintJson(const Report& report) {
+  JsonWriter json(stdout);
+  json.BeginObject();
+  json.Key("version");
+  json.String(porta_version_string());
+  json.Key("header_version");
+  json.String(std::to_string(PORTA_VERSION_MAJOR) + "." + std::to_string(PORTA_VERSION_MINOR) +
+              "." + std::to_string(PORTA_VERSION_PATCH));
+  json.Key("backends");
+  json.BeginArray();
+  for (const porta_backend_report_t& backend : report.backends) {
+    json.BeginObject();
+    json.Key("name");
+    json.String(backend.name);
+    json.Key("source");
+    json.String(backend.source);
+    json.Key("loaded");
+    json.Bool(backend.loaded != 0);
+    json.Key("abi_major");
+    json.Uint(backend.abi_major);
+    json.Key("abi_minor");
+    json.Uint(backend.abi_minor);
+    json.Key("device_count");
+    json.Uint(backend.device_count);
+    json.Key("reason");
+    json.String(backend.reason);
+    json.EndObject();
+  }
+  json.EndArray();
+  json.Key("devices");
+  json.BeginArray();
+  for (size_t i = 0; i < report.devices.size(); ++i) {
+    const DeviceEntry& entry = report.devices[i];
+    const porta_device_info_t& info = entry.info;
+    json.BeginObject();
+    json.Key("index");
+    json.Uint(i);
+    if (entry.status != PORTA_OK) {
+      json.Key("error");
+      json.String(std::string(porta_status_string(entry.status)) + ": " + entry.error);
+      json.EndObject();
+      continue;
+    }
+    json.Key("name");
+    json.String(info.name);
+    json.Key("vendor");
+    json.String(info.vendor);
+    json.Key("backend");
+    json.String(info.backend);
+    json.Key("type");
+    json.String(DeviceTypeName(info.type));
+    json.Key("architecture");
+    json.String(info.architecture);
+    json.Key("driver_version");
+    json.String(info.driver_version);
+    json.Key("backend_device_index");
+    json.Uint(info.backend_device_index);
+    json.Key("global_memory_bytes");
+    json.Uint(info.global_memory_bytes);
+    json.Key("max_allocation_bytes");
+    json.Uint(info.max_allocation_bytes);
+    json.Key("compute_units");
+    json.Uint(info.compute_units);
+    json.Key("max_work_group_size");
+    json.Uint(info.max_work_group_size);
+    json.Key("max_work_group_dims");
+    WriteUintArray(json, info.max_work_group_dims, 3);
+    json.Key("max_grid_dims");
+    WriteUintArray(json, info.max_grid_dims, 3);
+    json.Key("local_memory_bytes");
+    json.Uint(info.local_memory_bytes);
+    json.Key("subgroup_sizes");
+    WriteUintArray(json, info.subgroup_sizes,
+                   info.subgroup_size_count < PORTA_MAX_SUBGROUP_SIZES ? info.subgroup_size_count
+                                                                       : PORTA_MAX_SUBGROUP_SIZES);
+    json.Key("subgroup_size_count");
+    json.Uint(info.subgroup_size_count);
+    json.Key("capabilities");
+    json.Uint(info.capabilities);
+    json.Key("capability_names");
+    WriteStringArray(json, CapabilityNames(info.capabilities));
+    json.Key("kernel_formats");
+    json.Uint(info.kernel_formats);
+    json.Key("kernel_format_names");
+    WriteStringArray(json, KernelFormatNames(info.kernel_formats));
+    json.Key("uuid");
+    json.String(UuidHex(info.uuid));
+    json.EndObject();
+  }
+  json.EndArray();
+  json.EndObject();
+  json.Finish();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options options;
+  bool help = false;
+  if (!ParseOptions(argc, argv, &options, &help)) {
+    PrintUsage(stderr);
+    return 2;
+  }
+  if (help) {
+    PrintUsage(stdout);
+    return 0;
+  }
+
+  porta_runtime_options_t runtime_options = PORTA_RUNTIME_OPTIONS_INIT;
+  if (!options.plugin_paths.empty()) runtime_options.plugin_paths = options.plugin_paths.c_str();
+  if (options.has_device_filter) runtime_options.device_filter = options.device_filter.c_str();
+  porta_runtime_t runtime = nullptr;
+  porta_status_t status = porta_runtime_create(&runtime_options, &runtime);
+  if (status != PORTA_OK) {
+    std::fprintf(stderr, "porta-info: porta_runtime_create failed: %s: %s\n",
+                 porta_status_string(status), porta_last_error_message());
+    return 1;
+  }
+
+  Report report;
+  status = Collect(runtime, &report);
+  if (status != PORTA_OK) {
+    std::fprintf(stderr, "porta-info: querying the runtime failed: %s: %s\n",
+                 porta_status_string(status), porta_last_error_message());
+    porta_runtime_destroy(runtime);
+    return 1;
+  }
+  if (options.json) {
+    PrintJson(report);
+  } else {
+    PrintText(report);
+  }
+  std::fflush(stdout);
+  porta_runtime_destroy(runtime);
+  return 0;
+}
