@@ -26,32 +26,12 @@ namespace {
 constexpr uint32_t kMaxScalarSize = 256;
 constexpr uint32_t kMaxArgs = 128;
 
-const char* FormatName(uint32_t format) {
-  switch (format) {
-    case PORTA_FORMAT_HOST:
-      return "host";
-    case PORTA_FORMAT_OPENCL_C:
-      return "opencl-c";
-    case PORTA_FORMAT_SPIRV_KERNEL:
-      return "spirv-kernel";
-    case PORTA_FORMAT_SPIRV_SHADER:
-      return "spirv-shader";
-    case PORTA_FORMAT_PTX:
-      return "ptx";
-    case PORTA_FORMAT_CUBIN:
-      return "cubin";
-    case PORTA_FORMAT_HSACO:
-      return "hsaco";
-  }
-  return "unknown";
-}
-
 std::string FormatList(uint32_t mask) {
   std::string list;
   for (uint32_t f = 1; f < PORTA_FORMAT_COUNT; ++f) {
     if (mask & PORTA_FORMAT_BIT(f)) {
       if (!list.empty()) list += ", ";
-      list += FormatName(f);
+      list += porta_kernel_format_name(static_cast<int32_t>(f));
     }
   }
   return list.empty() ? "none" : list;
@@ -125,6 +105,27 @@ porta_status_t CheckLaunchShape(const char* fn, const Device& device,
 
 extern "C" {
 
+PORTA_API const char* porta_kernel_format_name(int32_t format) {
+  switch (format) {
+    case PORTA_FORMAT_HOST:
+      return "host";
+    case PORTA_FORMAT_OPENCL_C:
+      return "opencl-c";
+    case PORTA_FORMAT_SPIRV_KERNEL:
+      return "spirv-kernel";
+    case PORTA_FORMAT_SPIRV_SHADER:
+      return "spirv-shader";
+    case PORTA_FORMAT_PTX:
+      return "ptx";
+    case PORTA_FORMAT_CUBIN:
+      return "cubin";
+    case PORTA_FORMAT_HSACO:
+      return "hsaco";
+    default:
+      return "unknown";
+  }
+}
+
 PORTA_API porta_status_t porta_module_load(porta_device_t device, const porta_module_desc_t* desc,
                                            porta_module_t* out_module) {
   constexpr const char* kFn = "porta_module_load";
@@ -171,7 +172,7 @@ PORTA_API porta_status_t porta_module_load(porta_device_t device, const porta_mo
       }
     }
     if (!offered.empty()) offered += ", ";
-    offered += FormatName(static_cast<uint32_t>(format));
+    offered += porta_kernel_format_name(format);
     if (chosen == nullptr && (accepted & PORTA_FORMAT_BIT(format))) chosen = &src;
   }
   if (chosen == nullptr) {

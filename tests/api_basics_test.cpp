@@ -45,6 +45,25 @@ TEST(StatusStringTest, UnknownValuesHaveAFixedName) {
   }
 }
 
+TEST(KernelFormatNameTest, EveryFormatHasItsNameAndOthersAreUnknown) {
+  const std::pair<porta_kernel_format_t, const char*> kNames[] = {
+      {PORTA_FORMAT_HOST, "host"},
+      {PORTA_FORMAT_OPENCL_C, "opencl-c"},
+      {PORTA_FORMAT_SPIRV_KERNEL, "spirv-kernel"},
+      {PORTA_FORMAT_SPIRV_SHADER, "spirv-shader"},
+      {PORTA_FORMAT_PTX, "ptx"},
+      {PORTA_FORMAT_CUBIN, "cubin"},
+      {PORTA_FORMAT_HSACO, "hsaco"},
+  };
+  static_assert(sizeof(kNames) / sizeof(kNames[0]) == PORTA_FORMAT_COUNT - 1);
+  for (const auto& [format, name] : kNames) {
+    EXPECT_STREQ(porta_kernel_format_name(format), name);
+  }
+  for (int32_t value : {0, PORTA_FORMAT_COUNT, -1, 1000}) {
+    EXPECT_STREQ(porta_kernel_format_name(value), "unknown") << value;
+  }
+}
+
 TEST(VersionTest, MatchesTheHeaderMacros) {
   uint32_t major = 99;
   uint32_t minor = 99;

@@ -66,23 +66,7 @@ std::vector<porta_kernel_format_t> TestKernelFormats(const char* kernel) {
 }
 
 const char* KernelFormatName(porta_kernel_format_t format) {
-  switch (format) {
-    case PORTA_FORMAT_HOST:
-      return "host";
-    case PORTA_FORMAT_OPENCL_C:
-      return "opencl-c";
-    case PORTA_FORMAT_SPIRV_KERNEL:
-      return "spirv-kernel";
-    case PORTA_FORMAT_SPIRV_SHADER:
-      return "spirv-shader";
-    case PORTA_FORMAT_PTX:
-      return "ptx";
-    case PORTA_FORMAT_CUBIN:
-      return "cubin";
-    case PORTA_FORMAT_HSACO:
-      return "hsaco";
-  }
-  return "unknown";
+  return porta_kernel_format_name(static_cast<int32_t>(format));
 }
 
 }  // namespace porta_cts

@@ -343,6 +343,10 @@ PORTA_API const char* porta_version_string(void);
 // Returns the name of a status code ("PORTA_ERROR_OUT_OF_RANGE"), or "PORTA_STATUS_UNKNOWN".
 PORTA_API const char* porta_status_string(porta_status_t status);
 
+// Returns the short name of a kernel format ("host", "opencl-c", "spirv-kernel", "spirv-shader",
+// "ptx", "cubin", "hsaco"), or "unknown". Takes an integer so any value can be asked about.
+PORTA_API const char* porta_kernel_format_name(int32_t format);
+
 // Returns the detail of the most recent failed call on the calling thread: which argument, which
 // limit, the backend's own error code, a compiler log. Successful calls leave it unchanged. The
 // text stays valid until the next failing call on this thread. Never NULL ("" before any

@@ -1,6 +1,7 @@
 #include "tools/common/device_names.h"
 
 #include <cstdio>
+#include <cstring>
 
 namespace porta::tools {
 
@@ -19,24 +20,8 @@ std::string DeviceTypeName(porta_device_type_t type) {
 }
 
 std::string KernelFormatName(uint32_t format) {
-  switch (format) {
-    case PORTA_FORMAT_HOST:
-      return "host";
-    case PORTA_FORMAT_OPENCL_C:
-      return "opencl-c";
-    case PORTA_FORMAT_SPIRV_KERNEL:
-      return "spirv-kernel";
-    case PORTA_FORMAT_SPIRV_SHADER:
-      return "spirv-shader";
-    case PORTA_FORMAT_PTX:
-      return "ptx";
-    case PORTA_FORMAT_CUBIN:
-      return "cubin";
-    case PORTA_FORMAT_HSACO:
-      return "hsaco";
-    default:
-      return "unknown(" + std::to_string(format) + ")";
-  }
+  const char* name = porta_kernel_format_name(static_cast<int32_t>(format));
+  return std::strcmp(name, "unknown") == 0 ? "unknown(" + std::to_string(format) + ")" : name;
 }
 
 std::vector<std::string> KernelFormatNames(uint32_t mask) {
