@@ -13,12 +13,7 @@ namespace {
 
 using common::Fail;
 
-Backend* AsBackend(porta_be_backend_t backend) {
-  return reinterpret_cast<Backend*>(backend);
-}
-Device* AsDevice(porta_be_device_t device) {
-  return reinterpret_cast<Device*>(device);
-}
+}  // namespace
 
 porta_status_t Init(const porta_backend_host_t* host, porta_be_backend_t* out_backend,
                     porta_be_msg msg) {
@@ -55,11 +50,11 @@ porta_status_t Init(const porta_backend_host_t* host, porta_be_backend_t* out_ba
 }
 
 void Shutdown(porta_be_backend_t backend) {
-  delete AsBackend(backend);
+  delete As<Backend>(backend);
 }
 
 porta_status_t DeviceCount(porta_be_backend_t be, uint32_t* out_count, porta_be_msg msg) {
-  Backend* backend = AsBackend(be);
+  Backend* backend = As<Backend>(be);
   *out_count = static_cast<uint32_t>(backend->devices.size());
   if (*out_count == 0) common::SetMessage(msg, "%s", backend->zero_reason.c_str());
   return PORTA_OK;
@@ -67,7 +62,7 @@ porta_status_t DeviceCount(porta_be_backend_t be, uint32_t* out_count, porta_be_
 
 porta_status_t DeviceOpen(porta_be_backend_t be, uint32_t index, porta_be_device_t* out_device,
                           porta_be_msg msg) {
-  Backend* backend = AsBackend(be);
+  Backend* backend = As<Backend>(be);
   if (index >= backend->devices.size()) {
     return Fail(msg, PORTA_ERROR_OUT_OF_RANGE, "CUDA device index %u is out of range (%zu devices)",
                 index, backend->devices.size());
@@ -97,17 +92,21 @@ porta_status_t DeviceOpen(porta_be_backend_t be, uint32_t index, porta_be_device
 }
 
 void DeviceClose(porta_be_device_t be) {
-  Device* device = AsDevice(be);
+  Device* device = As<Device>(be);
   device->driver->cuDevicePrimaryCtxRelease_v2(device->device);
   delete device;
 }
+
+namespace {
 
 void CopyName(char* dst, size_t capacity, const char* src) {
   std::snprintf(dst, capacity, "%s", src);
 }
 
+}  // namespace
+
 porta_status_t DeviceGetInfo(porta_be_device_t be, porta_device_info_t* info, porta_be_msg msg) {
-  Device* device = AsDevice(be);
+  Device* device = As<Device>(be);
   const Driver& driver = *device->driver;
   const CUdevice dev = device->device;
   // Attributes every device since compute capability 3.0 reports; a failure here means the
@@ -186,43 +185,9 @@ porta_status_t DeviceGetInfo(porta_be_device_t be, porta_device_info_t* info, po
   return PORTA_OK;
 }
 
-const porta_backend_table_t kTable = {
-    sizeof(porta_backend_table_t),
-    PORTA_BACKEND_ABI_MAJOR,
-    PORTA_BACKEND_ABI_MINOR,
-    "cuda",
-    Init,
-    Shutdown,
-    DeviceCount,
-    DeviceOpen,
-    DeviceClose,
-    DeviceGetInfo,
-    BufferAlloc,
-    BufferFree,
-    BufferMap,
-    BufferUnmap,
-    StreamCreate,
-    StreamDestroy,
-    StreamSynchronize,
-    StreamQuery,
-    CopyHostToDevice,
-    CopyDeviceToHost,
-    CopyDeviceToDevice,
-    FillBuffer,
-    EventCreate,
-    EventDestroy,
-    EventRecord,
-    StreamWaitEvent,
-    EventWait,
-    EventQuery,
-    EventElapsedMs,
-    ModuleLoad,
-    ModuleDestroy,
-    ModuleGetKernel,
-    KernelLaunch,
-    BufferNativeHandle,
-    CopyPeer,
-};
+namespace {
+
+const porta_backend_table_t kTable = PORTA_BACKEND_TABLE("cuda");
 
 }  // namespace
 
@@ -242,17 +207,5 @@ porta_status_t MakeCurrent(const Device* device, porta_be_msg msg) {
 extern "C" porta_status_t porta_cuda_backend_entry(const porta_backend_host_t* host,
                                                    const porta_backend_table_t** out_table,
                                                    porta_be_msg msg) {
-  if (host == nullptr || out_table == nullptr) {
-    return porta::common::Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
-                               "porta_cuda_backend_entry: host and out_table must not be NULL");
-  }
-  if (host->abi_major != PORTA_BACKEND_ABI_MAJOR) {
-    return porta::common::Fail(msg, PORTA_ERROR_ABI_MISMATCH,
-                               "the cuda backend implements backend ABI %u.%u; the runtime offers "
-                               "%u.%u",
-                               PORTA_BACKEND_ABI_MAJOR, PORTA_BACKEND_ABI_MINOR, host->abi_major,
-                               host->abi_minor);
-  }
-  *out_table = &porta::cuda::kTable;
-  return PORTA_OK;
+  return porta::common::ServeTable(porta::cuda::kTable, host, out_table, msg);
 }

@@ -1,10 +1,9 @@
 // Memory, streams, events, modules and launches of the CUDA backend.
 #include <algorithm>
-#include <chrono>
 #include <cstring>
-#include <thread>
 
 #include "backends/common/message.h"
+#include "backends/common/poll.h"
 #include "backends/cuda/cuda_backend.h"
 
 namespace porta::cuda {
@@ -12,53 +11,19 @@ namespace {
 
 using common::Fail;
 
-Device* AsDevice(porta_be_device_t device) {
-  return reinterpret_cast<Device*>(device);
-}
-Buffer* AsBuffer(porta_be_buffer_t buffer) {
-  return reinterpret_cast<Buffer*>(buffer);
-}
-Stream* AsStream(porta_be_stream_t stream) {
-  return reinterpret_cast<Stream*>(stream);
-}
-Event* AsEvent(porta_be_event_t event) {
-  return reinterpret_cast<Event*>(event);
-}
-Module* AsModule(porta_be_module_t module) {
-  return reinterpret_cast<Module*>(module);
-}
-Kernel* AsKernel(porta_be_kernel_t kernel) {
-  return reinterpret_cast<Kernel*>(kernel);
-}
-
 // The default dynamic + static shared memory limit; beyond it a kernel must opt in.
 constexpr uint64_t kDefaultSharedLimit = 48 * 1024;
-
-// Returns the sticky error of |sticky| (with its message) or PORTA_OK.
-porta_status_t StickyStatus(StickyError* sticky, porta_be_msg msg) {
-  std::lock_guard<std::mutex> lock(sticky->mutex);
-  if (sticky->status != PORTA_OK) common::SetMessage(msg, "%s", sticky->message.c_str());
-  return sticky->status;
-}
 
 // Reports a failed driver call made for work on a stream; a device fault becomes sticky.
 porta_status_t StreamFail(const Driver& driver, StickyError* sticky, CUresult result,
                           const char* what, porta_be_msg msg) {
-  const porta_status_t status = Driver::StatusOf(result);
-  const std::string text = std::string(what) + " failed: " + driver.ErrorText(result);
-  if (status == PORTA_ERROR_DEVICE_LOST && sticky != nullptr) {
-    std::lock_guard<std::mutex> lock(sticky->mutex);
-    if (sticky->status == PORTA_OK) {
-      sticky->status = status;
-      sticky->message = "the device faulted: " + text;
-    }
-  }
-  return Fail(msg, status, "%s", text.c_str());
+  return common::FailStreamWork(sticky, Driver::StatusOf(result),
+                                std::string(what) + " failed: " + driver.ErrorText(result), msg);
 }
 
 // Common prologue of stream work: the sticky error, then the device's context.
 porta_status_t BeginStreamWork(Stream* stream, porta_be_msg msg) {
-  const porta_status_t sticky = StickyStatus(stream->sticky.get(), msg);
+  const porta_status_t sticky = stream->sticky->Check(msg);
   if (sticky != PORTA_OK) return sticky;
   return MakeCurrent(stream->device, msg);
 }
@@ -72,7 +37,7 @@ porta_status_t StreamResult(Stream* stream, CUresult result, const char* what, p
 
 porta_status_t BufferAlloc(porta_be_device_t be, uint64_t size, porta_memory_kind_t kind,
                            porta_be_buffer_t* out_buffer, porta_be_msg msg) {
-  Device* device = AsDevice(be);
+  Device* device = As<Device>(be);
   const Driver& driver = *device->driver;
   const porta_status_t current = MakeCurrent(device, msg);
   if (current != PORTA_OK) return current;
@@ -111,7 +76,7 @@ porta_status_t BufferAlloc(porta_be_device_t be, uint64_t size, porta_memory_kin
 }
 
 void BufferFree(porta_be_buffer_t be) {
-  Buffer* buffer = AsBuffer(be);
+  Buffer* buffer = As<Buffer>(be);
   const Driver& driver = *buffer->device->driver;
   MakeCurrent(buffer->device, nullptr);
   if (buffer->host != nullptr) {
@@ -125,7 +90,7 @@ void BufferFree(porta_be_buffer_t be) {
 porta_status_t BufferMap(porta_be_buffer_t be, uint64_t offset, uint64_t size, void** out_ptr,
                          porta_be_msg msg) {
   (void)size;
-  Buffer* buffer = AsBuffer(be);
+  Buffer* buffer = As<Buffer>(be);
   if (buffer->host == nullptr) {
     return Fail(msg, PORTA_ERROR_UNSUPPORTED, "a device-local CUDA buffer cannot be mapped");
   }
@@ -142,12 +107,12 @@ porta_status_t BufferUnmap(porta_be_buffer_t be, porta_be_msg msg) {
 
 porta_status_t BufferNativeHandle(porta_be_buffer_t be, uint64_t* out_handle, porta_be_msg msg) {
   (void)msg;
-  *out_handle = static_cast<uint64_t>(AsBuffer(be)->pointer);
+  *out_handle = static_cast<uint64_t>(As<Buffer>(be)->pointer);
   return PORTA_OK;
 }
 
 porta_status_t StreamCreate(porta_be_device_t be, porta_be_stream_t* out_stream, porta_be_msg msg) {
-  Device* device = AsDevice(be);
+  Device* device = As<Device>(be);
   const porta_status_t current = MakeCurrent(device, msg);
   if (current != PORTA_OK) return current;
   auto stream = std::make_unique<Stream>();
@@ -161,14 +126,14 @@ porta_status_t StreamCreate(porta_be_device_t be, porta_be_stream_t* out_stream,
 }
 
 void StreamDestroy(porta_be_stream_t be) {
-  Stream* stream = AsStream(be);
+  Stream* stream = As<Stream>(be);
   MakeCurrent(stream->device, nullptr);
   stream->device->driver->cuStreamDestroy_v2(stream->stream);
   delete stream;
 }
 
 porta_status_t StreamSynchronize(porta_be_stream_t be, porta_be_msg msg) {
-  Stream* stream = AsStream(be);
+  Stream* stream = As<Stream>(be);
   const porta_status_t begin = BeginStreamWork(stream, msg);
   if (begin != PORTA_OK) return begin;
   return StreamResult(stream, stream->device->driver->cuStreamSynchronize(stream->stream),
@@ -176,7 +141,7 @@ porta_status_t StreamSynchronize(porta_be_stream_t be, porta_be_msg msg) {
 }
 
 porta_status_t StreamQuery(porta_be_stream_t be, porta_be_msg msg) {
-  Stream* stream = AsStream(be);
+  Stream* stream = As<Stream>(be);
   const porta_status_t begin = BeginStreamWork(stream, msg);
   if (begin != PORTA_OK) return begin;
   const CUresult result = stream->device->driver->cuStreamQuery(stream->stream);
@@ -186,34 +151,34 @@ porta_status_t StreamQuery(porta_be_stream_t be, porta_be_msg msg) {
 
 porta_status_t CopyHostToDevice(porta_be_stream_t be, porta_be_buffer_t dst, uint64_t dst_offset,
                                 const void* src, uint64_t size, porta_be_msg msg) {
-  Stream* stream = AsStream(be);
+  Stream* stream = As<Stream>(be);
   const porta_status_t begin = BeginStreamWork(stream, msg);
   if (begin != PORTA_OK) return begin;
   // From pageable memory the driver stages the data before returning, so |src| may change
   // afterwards; from pinned memory the copy is truly asynchronous, as the API contract allows.
   const CUresult result = stream->device->driver->cuMemcpyHtoDAsync_v2(
-      AsBuffer(dst)->pointer + dst_offset, src, size, stream->stream);
+      As<Buffer>(dst)->pointer + dst_offset, src, size, stream->stream);
   return StreamResult(stream, result, "cuMemcpyHtoDAsync", msg);
 }
 
 porta_status_t CopyDeviceToHost(porta_be_stream_t be, void* dst, porta_be_buffer_t src,
                                 uint64_t src_offset, uint64_t size, porta_be_msg msg) {
-  Stream* stream = AsStream(be);
+  Stream* stream = As<Stream>(be);
   const porta_status_t begin = BeginStreamWork(stream, msg);
   if (begin != PORTA_OK) return begin;
   const CUresult result = stream->device->driver->cuMemcpyDtoHAsync_v2(
-      dst, AsBuffer(src)->pointer + src_offset, size, stream->stream);
+      dst, As<Buffer>(src)->pointer + src_offset, size, stream->stream);
   return StreamResult(stream, result, "cuMemcpyDtoHAsync", msg);
 }
 
 porta_status_t CopyDeviceToDevice(porta_be_stream_t be, porta_be_buffer_t dst, uint64_t dst_offset,
                                   porta_be_buffer_t src, uint64_t src_offset, uint64_t size,
                                   porta_be_msg msg) {
-  Stream* stream = AsStream(be);
+  Stream* stream = As<Stream>(be);
   const porta_status_t begin = BeginStreamWork(stream, msg);
   if (begin != PORTA_OK) return begin;
   const CUresult result = stream->device->driver->cuMemcpyDtoDAsync_v2(
-      AsBuffer(dst)->pointer + dst_offset, AsBuffer(src)->pointer + src_offset, size,
+      As<Buffer>(dst)->pointer + dst_offset, As<Buffer>(src)->pointer + src_offset, size,
       stream->stream);
   return StreamResult(stream, result, "cuMemcpyDtoDAsync", msg);
 }
@@ -221,9 +186,9 @@ porta_status_t CopyDeviceToDevice(porta_be_stream_t be, porta_be_buffer_t dst, u
 porta_status_t CopyPeer(porta_be_stream_t be, porta_be_buffer_t dst_be, uint64_t dst_offset,
                         porta_be_buffer_t src_be, uint64_t src_offset, uint64_t size,
                         porta_be_msg msg) {
-  Stream* stream = AsStream(be);
-  Buffer* dst = AsBuffer(dst_be);
-  Buffer* src = AsBuffer(src_be);
+  Stream* stream = As<Stream>(be);
+  Buffer* dst = As<Buffer>(dst_be);
+  Buffer* src = As<Buffer>(src_be);
   const porta_status_t begin = BeginStreamWork(stream, msg);
   if (begin != PORTA_OK) return begin;
   Device* here = stream->device;
@@ -258,11 +223,11 @@ porta_status_t CopyPeer(porta_be_stream_t be, porta_be_buffer_t dst_be, uint64_t
 porta_status_t FillBuffer(porta_be_stream_t be, porta_be_buffer_t dst_be, uint64_t offset,
                           uint64_t size, const void* pattern, uint32_t pattern_size,
                           porta_be_msg msg) {
-  Stream* stream = AsStream(be);
+  Stream* stream = As<Stream>(be);
   const porta_status_t begin = BeginStreamWork(stream, msg);
   if (begin != PORTA_OK) return begin;
   const Driver& driver = *stream->device->driver;
-  const CUdeviceptr dst = AsBuffer(dst_be)->pointer + offset;
+  const CUdeviceptr dst = As<Buffer>(dst_be)->pointer + offset;
   CUresult result = CUDA_SUCCESS;
   switch (pattern_size) {
     case 1: {
@@ -292,7 +257,7 @@ porta_status_t FillBuffer(porta_be_stream_t be, porta_be_buffer_t dst_be, uint64
 
 porta_status_t EventCreate(porta_be_device_t be, uint32_t flags, porta_be_event_t* out_event,
                            porta_be_msg msg) {
-  Device* device = AsDevice(be);
+  Device* device = As<Device>(be);
   const porta_status_t current = MakeCurrent(device, msg);
   if (current != PORTA_OK) return current;
   auto event = std::make_unique<Event>();
@@ -306,15 +271,15 @@ porta_status_t EventCreate(porta_be_device_t be, uint32_t flags, porta_be_event_
 }
 
 void EventDestroy(porta_be_event_t be) {
-  Event* event = AsEvent(be);
+  Event* event = As<Event>(be);
   MakeCurrent(event->device, nullptr);
   event->device->driver->cuEventDestroy_v2(event->event);
   delete event;
 }
 
 porta_status_t EventRecord(porta_be_event_t be, porta_be_stream_t stream_be, porta_be_msg msg) {
-  Event* event = AsEvent(be);
-  Stream* stream = AsStream(stream_be);
+  Event* event = As<Event>(be);
+  Stream* stream = As<Stream>(stream_be);
   const porta_status_t begin = BeginStreamWork(stream, msg);
   if (begin != PORTA_OK) return begin;
   std::lock_guard<std::mutex> lock(event->mutex);
@@ -326,12 +291,12 @@ porta_status_t EventRecord(porta_be_event_t be, porta_be_stream_t stream_be, por
 }
 
 porta_status_t StreamWaitEvent(porta_be_stream_t stream_be, porta_be_event_t be, porta_be_msg msg) {
-  Stream* stream = AsStream(stream_be);
+  Stream* stream = As<Stream>(stream_be);
   const porta_status_t begin = BeginStreamWork(stream, msg);
   if (begin != PORTA_OK) return begin;
   // cuStreamWaitEvent captures the event's most recent record, which is the API's contract.
   const CUresult result =
-      stream->device->driver->cuStreamWaitEvent(stream->stream, AsEvent(be)->event, 0);
+      stream->device->driver->cuStreamWaitEvent(stream->stream, As<Event>(be)->event, 0);
   return StreamResult(stream, result, "cuStreamWaitEvent", msg);
 }
 
@@ -352,11 +317,11 @@ porta_status_t EventResult(Event* event, const std::shared_ptr<StickyError>& sti
 }  // namespace
 
 porta_status_t EventWait(porta_be_event_t be, uint64_t timeout_ns, porta_be_msg msg) {
-  Event* event = AsEvent(be);
+  Event* event = As<Event>(be);
   const Driver& driver = *event->device->driver;
   const std::shared_ptr<StickyError> sticky = RecordedOn(event);
   if (sticky != nullptr) {
-    const porta_status_t status = StickyStatus(sticky.get(), msg);
+    const porta_status_t status = sticky->Check(msg);
     if (status != PORTA_OK) return status;
   }
   const porta_status_t current = MakeCurrent(event->device, msg);
@@ -365,30 +330,24 @@ porta_status_t EventWait(porta_be_event_t be, uint64_t timeout_ns, porta_be_msg 
     return EventResult(event, sticky, driver.cuEventSynchronize(event->event), "cuEventSynchronize",
                        msg);
   }
-  // The driver has no timed wait: poll, backing off from 20 us to 1 ms so a short wait stays
-  // short and a long one does not burn a core.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(timeout_ns);
-  std::chrono::microseconds pause(20);
-  for (;;) {
-    const CUresult result = driver.cuEventQuery(event->event);
-    if (result != CUDA_ERROR_NOT_READY) {
-      return EventResult(event, sticky, result, "cuEventQuery", msg);
-    }
-    const auto now = std::chrono::steady_clock::now();
-    if (now >= deadline) {
-      return Fail(msg, PORTA_ERROR_TIMEOUT, "the CUDA event did not complete within %llu ns",
-                  static_cast<unsigned long long>(timeout_ns));
-    }
-    std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(pause, deadline - now));
-    pause = std::min(pause * 2, std::chrono::microseconds(1000));
+  // The driver has no timed wait: poll, backing off from 20 us to 1 ms.
+  CUresult result = CUDA_ERROR_NOT_READY;
+  const bool done = common::PollUntilDone(timeout_ns, [&] {
+    result = driver.cuEventQuery(event->event);
+    return result != CUDA_ERROR_NOT_READY;
+  });
+  if (!done) {
+    return Fail(msg, PORTA_ERROR_TIMEOUT, "the CUDA event did not complete within %llu ns",
+                static_cast<unsigned long long>(timeout_ns));
   }
+  return EventResult(event, sticky, result, "cuEventQuery", msg);
 }
 
 porta_status_t EventQuery(porta_be_event_t be, porta_be_msg msg) {
-  Event* event = AsEvent(be);
+  Event* event = As<Event>(be);
   const std::shared_ptr<StickyError> sticky = RecordedOn(event);
   if (sticky != nullptr) {
-    const porta_status_t status = StickyStatus(sticky.get(), msg);
+    const porta_status_t status = sticky->Check(msg);
     if (status != PORTA_OK) return status;
   }
   const porta_status_t current = MakeCurrent(event->device, msg);
@@ -400,8 +359,8 @@ porta_status_t EventQuery(porta_be_event_t be, porta_be_msg msg) {
 
 porta_status_t EventElapsedMs(porta_be_event_t start_be, porta_be_event_t end_be, float* out_ms,
                               porta_be_msg msg) {
-  Event* start = AsEvent(start_be);
-  Event* end = AsEvent(end_be);
+  Event* start = As<Event>(start_be);
+  Event* end = As<Event>(end_be);
   if (!start->timing || !end->timing) {
     return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
                 "elapsed time needs two events created without PORTA_EVENT_DISABLE_TIMING");
@@ -420,7 +379,7 @@ porta_status_t EventElapsedMs(porta_be_event_t start_be, porta_be_event_t end_be
 
 porta_status_t ModuleLoad(porta_be_device_t be, const porta_module_source_t* source,
                           porta_be_module_t* out_module, porta_be_msg msg) {
-  Device* device = AsDevice(be);
+  Device* device = As<Device>(be);
   const Driver& driver = *device->driver;
   const porta_status_t current = MakeCurrent(device, msg);
   if (current != PORTA_OK) return current;
@@ -457,7 +416,7 @@ porta_status_t ModuleLoad(porta_be_device_t be, const porta_module_source_t* sou
 }
 
 void ModuleDestroy(porta_be_module_t be) {
-  Module* module = AsModule(be);
+  Module* module = As<Module>(be);
   MakeCurrent(module->device, nullptr);
   module->device->driver->cuModuleUnload(module->module);
   delete module;
@@ -465,7 +424,7 @@ void ModuleDestroy(porta_be_module_t be) {
 
 porta_status_t ModuleGetKernel(porta_be_module_t be, const char* name,
                                porta_be_kernel_t* out_kernel, porta_be_msg msg) {
-  Module* module = AsModule(be);
+  Module* module = As<Module>(be);
   const Driver& driver = *module->device->driver;
   std::lock_guard<std::mutex> lock(module->mutex);
   auto found = module->kernels.find(name);
@@ -561,8 +520,8 @@ porta_status_t EnableSharedMemory(Kernel* kernel, uint64_t bytes, porta_be_msg m
 porta_status_t KernelLaunch(porta_be_stream_t stream_be, porta_be_kernel_t kernel_be,
                             const porta_launch_config_t* config, const porta_be_arg_t* args,
                             uint32_t arg_count, porta_be_msg msg) {
-  Stream* stream = AsStream(stream_be);
-  Kernel* kernel = AsKernel(kernel_be);
+  Stream* stream = As<Stream>(stream_be);
+  Kernel* kernel = As<Kernel>(kernel_be);
   const porta_status_t begin = BeginStreamWork(stream, msg);
   if (begin != PORTA_OK) return begin;
   const uint64_t threads =
@@ -600,7 +559,7 @@ porta_status_t KernelLaunch(porta_be_stream_t stream_be, porta_be_kernel_t kerne
     if (i >= arg_count) {
       params[i] = const_cast<uint64_t*>(kZeros);
     } else if (args[i].kind == PORTA_ARG_BUFFER) {
-      pointers[i] = AsBuffer(args[i].buffer)->pointer + args[i].offset;
+      pointers[i] = As<Buffer>(args[i].buffer)->pointer + args[i].offset;
       params[i] = &pointers[i];
     } else {
       // cuLaunchKernel copies the values before it returns, so the caller's bytes suffice.

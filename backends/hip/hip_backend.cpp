@@ -12,12 +12,7 @@ namespace {
 
 using common::Fail;
 
-Backend* AsBackend(porta_be_backend_t backend) {
-  return reinterpret_cast<Backend*>(backend);
-}
-Device* AsDevice(porta_be_device_t device) {
-  return reinterpret_cast<Device*>(device);
-}
+}  // namespace
 
 porta_status_t Init(const porta_backend_host_t* host, porta_be_backend_t* out_backend,
                     porta_be_msg msg) {
@@ -43,15 +38,17 @@ porta_status_t Init(const porta_backend_host_t* host, porta_be_backend_t* out_ba
 }
 
 void Shutdown(porta_be_backend_t backend) {
-  delete AsBackend(backend);
+  delete As<Backend>(backend);
 }
 
 porta_status_t DeviceCount(porta_be_backend_t be, uint32_t* out_count, porta_be_msg msg) {
-  Backend* backend = AsBackend(be);
+  Backend* backend = As<Backend>(be);
   *out_count = static_cast<uint32_t>(backend->device_count);
   if (*out_count == 0) common::SetMessage(msg, "%s", backend->zero_reason.c_str());
   return PORTA_OK;
 }
+
+namespace {
 
 // "gfx90a:sramecc+:xnack-" -> "gfx90a": the feature suffix is a property of the code object,
 // not the architecture name users match against.
@@ -62,9 +59,11 @@ std::string BaseArchitecture(const char* gcn_arch_name) {
   return name;
 }
 
+}  // namespace
+
 porta_status_t DeviceOpen(porta_be_backend_t be, uint32_t index, porta_be_device_t* out_device,
                           porta_be_msg msg) {
-  Backend* backend = AsBackend(be);
+  Backend* backend = As<Backend>(be);
   if (index >= static_cast<uint32_t>(backend->device_count)) {
     return Fail(msg, PORTA_ERROR_OUT_OF_RANGE, "HIP device index %u is out of range (%d devices)",
                 index, backend->device_count);
@@ -100,15 +99,19 @@ porta_status_t DeviceOpen(porta_be_backend_t be, uint32_t index, porta_be_device
 }
 
 void DeviceClose(porta_be_device_t be) {
-  delete AsDevice(be);
+  delete As<Device>(be);
 }
+
+namespace {
 
 bool StartsWith(const std::string& text, const char* prefix) {
   return text.rfind(prefix, 0) == 0;
 }
 
+}  // namespace
+
 porta_status_t DeviceGetInfo(porta_be_device_t be, porta_device_info_t* info, porta_be_msg msg) {
-  Device* device = AsDevice(be);
+  Device* device = As<Device>(be);
   const Library& library = *device->library;
   char name[PORTA_NAME_SIZE] = {};
   hipError_t error = library.hipDeviceGetName(name, sizeof(name) - 1, device->ordinal);
@@ -176,43 +179,9 @@ porta_status_t DeviceGetInfo(porta_be_device_t be, porta_device_info_t* info, po
   return PORTA_OK;
 }
 
-const porta_backend_table_t kTable = {
-    sizeof(porta_backend_table_t),
-    PORTA_BACKEND_ABI_MAJOR,
-    PORTA_BACKEND_ABI_MINOR,
-    "hip",
-    Init,
-    Shutdown,
-    DeviceCount,
-    DeviceOpen,
-    DeviceClose,
-    DeviceGetInfo,
-    BufferAlloc,
-    BufferFree,
-    BufferMap,
-    BufferUnmap,
-    StreamCreate,
-    StreamDestroy,
-    StreamSynchronize,
-    StreamQuery,
-    CopyHostToDevice,
-    CopyDeviceToHost,
-    CopyDeviceToDevice,
-    FillBuffer,
-    EventCreate,
-    EventDestroy,
-    EventRecord,
-    StreamWaitEvent,
-    EventWait,
-    EventQuery,
-    EventElapsedMs,
-    ModuleLoad,
-    ModuleDestroy,
-    ModuleGetKernel,
-    KernelLaunch,
-    BufferNativeHandle,
-    CopyPeer,
-};
+namespace {
+
+const porta_backend_table_t kTable = PORTA_BACKEND_TABLE("hip");
 
 }  // namespace
 
@@ -231,17 +200,5 @@ porta_status_t MakeCurrent(const Device* device, porta_be_msg msg) {
 extern "C" porta_status_t porta_hip_backend_entry(const porta_backend_host_t* host,
                                                   const porta_backend_table_t** out_table,
                                                   porta_be_msg msg) {
-  if (host == nullptr || out_table == nullptr) {
-    return porta::common::Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
-                               "porta_hip_backend_entry: host and out_table must not be NULL");
-  }
-  if (host->abi_major != PORTA_BACKEND_ABI_MAJOR) {
-    return porta::common::Fail(msg, PORTA_ERROR_ABI_MISMATCH,
-                               "the hip backend implements backend ABI %u.%u; the runtime offers "
-                               "%u.%u",
-                               PORTA_BACKEND_ABI_MAJOR, PORTA_BACKEND_ABI_MINOR, host->abi_major,
-                               host->abi_minor);
-  }
-  *out_table = &porta::hip::kTable;
-  return PORTA_OK;
+  return porta::common::ServeTable(porta::hip::kTable, host, out_table, msg);
 }

@@ -11,10 +11,16 @@
 #include <utility>
 #include <vector>
 
+#include "backends/common/backend_table.h"
+#include "backends/common/handles.h"
+#include "backends/common/sticky_error.h"
 #include "backends/hip/hip_library.h"
 #include "porta/porta_backend.h"
 
 namespace porta::hip {
+
+using common::As;
+using common::StickyError;
 
 // The loaded runtime and its device count. With no usable runtime, |library| is null and
 // |zero_reason| says why.
@@ -44,13 +50,6 @@ struct Buffer {
   void* pointer = nullptr;
   void* host = nullptr;
   uint64_t size = 0;
-};
-
-// The sticky error of a stream, shared with the events recorded on it.
-struct StickyError {
-  std::mutex mutex;
-  porta_status_t status = PORTA_OK;
-  std::string message;
 };
 
 struct Stream {
@@ -87,50 +86,8 @@ struct Module {
 // Makes |device| the calling thread's current HIP device (a no-op when it already is).
 porta_status_t MakeCurrent(const Device* device, porta_be_msg msg);
 
-// Slots implemented in hip_objects.cpp.
-porta_status_t BufferAlloc(porta_be_device_t device, uint64_t size, porta_memory_kind_t kind,
-                           porta_be_buffer_t* out_buffer, porta_be_msg msg);
-void BufferFree(porta_be_buffer_t buffer);
-porta_status_t BufferMap(porta_be_buffer_t buffer, uint64_t offset, uint64_t size, void** out_ptr,
-                         porta_be_msg msg);
-porta_status_t BufferUnmap(porta_be_buffer_t buffer, porta_be_msg msg);
-porta_status_t BufferNativeHandle(porta_be_buffer_t buffer, uint64_t* out_handle, porta_be_msg msg);
-porta_status_t StreamCreate(porta_be_device_t device, porta_be_stream_t* out_stream,
-                            porta_be_msg msg);
-void StreamDestroy(porta_be_stream_t stream);
-porta_status_t StreamSynchronize(porta_be_stream_t stream, porta_be_msg msg);
-porta_status_t StreamQuery(porta_be_stream_t stream, porta_be_msg msg);
-porta_status_t CopyHostToDevice(porta_be_stream_t stream, porta_be_buffer_t dst,
-                                uint64_t dst_offset, const void* src, uint64_t size,
-                                porta_be_msg msg);
-porta_status_t CopyDeviceToHost(porta_be_stream_t stream, void* dst, porta_be_buffer_t src,
-                                uint64_t src_offset, uint64_t size, porta_be_msg msg);
-porta_status_t CopyDeviceToDevice(porta_be_stream_t stream, porta_be_buffer_t dst,
-                                  uint64_t dst_offset, porta_be_buffer_t src, uint64_t src_offset,
-                                  uint64_t size, porta_be_msg msg);
-porta_status_t CopyPeer(porta_be_stream_t stream, porta_be_buffer_t dst, uint64_t dst_offset,
-                        porta_be_buffer_t src, uint64_t src_offset, uint64_t size,
-                        porta_be_msg msg);
-porta_status_t FillBuffer(porta_be_stream_t stream, porta_be_buffer_t dst, uint64_t offset,
-                          uint64_t size, const void* pattern, uint32_t pattern_size,
-                          porta_be_msg msg);
-porta_status_t EventCreate(porta_be_device_t device, uint32_t flags, porta_be_event_t* out_event,
-                           porta_be_msg msg);
-void EventDestroy(porta_be_event_t event);
-porta_status_t EventRecord(porta_be_event_t event, porta_be_stream_t stream, porta_be_msg msg);
-porta_status_t StreamWaitEvent(porta_be_stream_t stream, porta_be_event_t event, porta_be_msg msg);
-porta_status_t EventWait(porta_be_event_t event, uint64_t timeout_ns, porta_be_msg msg);
-porta_status_t EventQuery(porta_be_event_t event, porta_be_msg msg);
-porta_status_t EventElapsedMs(porta_be_event_t start, porta_be_event_t end, float* out_ms,
-                              porta_be_msg msg);
-porta_status_t ModuleLoad(porta_be_device_t device, const porta_module_source_t* source,
-                          porta_be_module_t* out_module, porta_be_msg msg);
-void ModuleDestroy(porta_be_module_t module);
-porta_status_t ModuleGetKernel(porta_be_module_t module, const char* name,
-                               porta_be_kernel_t* out_kernel, porta_be_msg msg);
-porta_status_t KernelLaunch(porta_be_stream_t stream, porta_be_kernel_t kernel,
-                            const porta_launch_config_t* config, const porta_be_arg_t* args,
-                            uint32_t arg_count, porta_be_msg msg);
+// The table slots: Init ... DeviceGetInfo in hip_backend.cpp, the rest in hip_objects.cpp.
+PORTA_DECLARE_BACKEND_SLOTS()
 
 }  // namespace porta::hip
 

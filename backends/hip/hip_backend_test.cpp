@@ -2,12 +2,11 @@
 // zero devices and a reason; with one, memory, streams and events must work.
 #include <gtest/gtest.h>
 
-#include <chrono>
-#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "backends/common/backend_test_support.h"
 #include "porta/porta_backend.h"
 
 extern "C" porta_status_t porta_hip_backend_entry(const porta_backend_host_t* host,
@@ -16,91 +15,19 @@ extern "C" porta_status_t porta_hip_backend_entry(const porta_backend_host_t* ho
 
 namespace {
 
-porta_backend_host_t Host(uint32_t major = PORTA_BACKEND_ABI_MAJOR) {
-  return {sizeof(porta_backend_host_t),
-          major,
-          PORTA_BACKEND_ABI_MINOR,
-          "0.1.0",
-          nullptr,
-          nullptr,
-          nullptr};
-}
-
-struct Message {
-  char text[4096] = {};
-  porta_be_message_t msg = {text, sizeof(text)};
-  porta_be_msg get() { return &msg; }
-};
-
-const porta_backend_table_t* Table() {
-  const porta_backend_host_t host = Host();
-  const porta_backend_table_t* table = nullptr;
-  Message message;
-  EXPECT_EQ(porta_hip_backend_entry(&host, &table, message.get()), PORTA_OK) << message.text;
-  return table;
-}
-
-// Sets an environment variable for one test and restores it afterwards.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    const char* old = std::getenv(name);
-    if (old != nullptr) old_ = old;
-    had_ = old != nullptr;
-    setenv(name, value, 1);
-  }
-  ~ScopedEnv() {
-    if (had_) {
-      setenv(name_.c_str(), old_.c_str(), 1);
-    } else {
-      unsetenv(name_.c_str());
-    }
-  }
-
- private:
-  std::string name_;
-  std::string old_;
-  bool had_ = false;
-};
+using porta::test::Message;
 
 TEST(HipBackend, EntryReturnsCompleteTable) {
-  const porta_backend_table_t* table = Table();
-  ASSERT_NE(table, nullptr);
-  EXPECT_STREQ(table->name, "hip");
-  EXPECT_EQ(table->abi_major, PORTA_BACKEND_ABI_MAJOR);
-  EXPECT_EQ(table->struct_size, sizeof(porta_backend_table_t));
-  // Every slot, required and optional, is implemented.
-  const auto* slots = reinterpret_cast<void* const*>(&table->init);
-  const size_t count =
-      (sizeof(porta_backend_table_t) - offsetof(porta_backend_table_t, init)) / sizeof(void*);
-  for (size_t i = 0; i < count; ++i) EXPECT_NE(slots[i], nullptr) << "slot " << i;
+  porta::test::ExpectCompleteTable(porta_hip_backend_entry, "hip");
 }
 
 TEST(HipBackend, EntryRefusesOtherMajor) {
-  const porta_backend_host_t host = Host(PORTA_BACKEND_ABI_MAJOR + 1);
-  const porta_backend_table_t* table = nullptr;
-  Message message;
-  EXPECT_EQ(porta_hip_backend_entry(&host, &table, message.get()), PORTA_ERROR_ABI_MISMATCH);
-  EXPECT_NE(std::string(message.text).find("ABI"), std::string::npos) << message.text;
+  porta::test::ExpectRefusesOtherMajor(porta_hip_backend_entry);
 }
 
 TEST(HipBackend, MissingLibraryGivesZeroDevicesAndReason) {
-  ScopedEnv env("PORTA_HIP_LIBRARY", "/nonexistent/porta-test/libamdhip64.so");
-  const porta_backend_table_t* table = Table();
-  ASSERT_NE(table, nullptr);
-  const porta_backend_host_t host = Host();
-  Message message;
-  porta_be_backend_t backend = nullptr;
-  ASSERT_EQ(table->init(&host, &backend, message.get()), PORTA_OK) << message.text;
-  uint32_t count = 99;
-  ASSERT_EQ(table->device_count(backend, &count, message.get()), PORTA_OK);
-  EXPECT_EQ(count, 0u);
-  EXPECT_NE(std::string(message.text).find("/nonexistent/porta-test/libamdhip64.so"),
-            std::string::npos)
-      << message.text;
-  porta_be_device_t device = nullptr;
-  EXPECT_EQ(table->device_open(backend, 0, &device, message.get()), PORTA_ERROR_OUT_OF_RANGE);
-  table->shutdown(backend);
+  porta::test::ExpectMissingLibraryGivesZeroDevices(porta_hip_backend_entry, "PORTA_HIP_LIBRARY",
+                                                    "/nonexistent/porta-test/libamdhip64.so");
 }
 
 // Exercises one device through the table; only runs where ROCm and an AMD GPU exist.
@@ -158,25 +85,7 @@ void SmokeTestDevice(const porta_backend_table_t* table, porta_be_backend_t back
 }
 
 TEST(HipBackend, DefaultLibraryInitializesCleanly) {
-  const porta_backend_table_t* table = Table();
-  ASSERT_NE(table, nullptr);
-  const porta_backend_host_t host = Host();
-  Message message;
-  porta_be_backend_t backend = nullptr;
-  const auto begin = std::chrono::steady_clock::now();
-  ASSERT_EQ(table->init(&host, &backend, message.get()), PORTA_OK) << message.text;
-  uint32_t count = 0;
-  ASSERT_EQ(table->device_count(backend, &count, message.get()), PORTA_OK);
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
-  if (count == 0) {
-    // No runtime, or a runtime without a GPU: the reason names the library.
-    EXPECT_NE(std::string(message.text).find("libamdhip64"), std::string::npos) << message.text;
-    EXPECT_LT(seconds, 5.0) << "init without a GPU must be fast";
-    std::printf("hip: zero devices: %s\n", message.text);
-  }
-  for (uint32_t i = 0; i < count; ++i) SmokeTestDevice(table, backend, i);
-  table->shutdown(backend);
+  porta::test::ExpectDefaultLibraryWorks(porta_hip_backend_entry, "libamdhip64", SmokeTestDevice);
 }
 
 }  // namespace

@@ -1,65 +1,27 @@
 // Memory, streams, events, modules and launches of the HIP backend.
 #include <algorithm>
-#include <chrono>
 #include <cstring>
-#include <thread>
 
 #include "backends/common/message.h"
+#include "backends/common/poll.h"
 #include "backends/hip/hip_backend.h"
 
 namespace porta::hip {
 namespace {
 
 using common::Fail;
-
-Device* AsDevice(porta_be_device_t device) {
-  return reinterpret_cast<Device*>(device);
-}
-Buffer* AsBuffer(porta_be_buffer_t buffer) {
-  return reinterpret_cast<Buffer*>(buffer);
-}
-Stream* AsStream(porta_be_stream_t stream) {
-  return reinterpret_cast<Stream*>(stream);
-}
-Event* AsEvent(porta_be_event_t event) {
-  return reinterpret_cast<Event*>(event);
-}
-Module* AsModule(porta_be_module_t module) {
-  return reinterpret_cast<Module*>(module);
-}
-Kernel* AsKernel(porta_be_kernel_t kernel) {
-  return reinterpret_cast<Kernel*>(kernel);
-}
-
-void* Offset(void* pointer, uint64_t offset) {
-  return static_cast<unsigned char*>(pointer) + offset;
-}
-
-// Returns the sticky error of |sticky| (with its message) or PORTA_OK.
-porta_status_t StickyStatus(StickyError* sticky, porta_be_msg msg) {
-  std::lock_guard<std::mutex> lock(sticky->mutex);
-  if (sticky->status != PORTA_OK) common::SetMessage(msg, "%s", sticky->message.c_str());
-  return sticky->status;
-}
+using common::Offset;
 
 // Reports a failed HIP call made for work on a stream; a device fault becomes sticky.
 porta_status_t StreamFail(const Library& library, StickyError* sticky, hipError_t result,
                           const char* what, porta_be_msg msg) {
-  const porta_status_t status = Library::StatusOf(result);
-  const std::string text = std::string(what) + " failed: " + library.ErrorText(result);
-  if (status == PORTA_ERROR_DEVICE_LOST && sticky != nullptr) {
-    std::lock_guard<std::mutex> lock(sticky->mutex);
-    if (sticky->status == PORTA_OK) {
-      sticky->status = status;
-      sticky->message = "the device faulted: " + text;
-    }
-  }
-  return Fail(msg, status, "%s", text.c_str());
+  return common::FailStreamWork(sticky, Library::StatusOf(result),
+                                std::string(what) + " failed: " + library.ErrorText(result), msg);
 }
 
 // Common prologue of stream work: the sticky error, then the device's context.
 porta_status_t BeginStreamWork(Stream* stream, porta_be_msg msg) {
-  const porta_status_t sticky = StickyStatus(stream->sticky.get(), msg);
+  const porta_status_t sticky = stream->sticky->Check(msg);
   if (sticky != PORTA_OK) return sticky;
   return MakeCurrent(stream->device, msg);
 }
@@ -73,7 +35,7 @@ porta_status_t StreamResult(Stream* stream, hipError_t result, const char* what,
 
 porta_status_t BufferAlloc(porta_be_device_t be, uint64_t size, porta_memory_kind_t kind,
                            porta_be_buffer_t* out_buffer, porta_be_msg msg) {
-  Device* device = AsDevice(be);
+  Device* device = As<Device>(be);
   const Library& library = *device->library;
   const porta_status_t current = MakeCurrent(device, msg);
   if (current != PORTA_OK) return current;
@@ -111,7 +73,7 @@ porta_status_t BufferAlloc(porta_be_device_t be, uint64_t size, porta_memory_kin
 }
 
 void BufferFree(porta_be_buffer_t be) {
-  Buffer* buffer = AsBuffer(be);
+  Buffer* buffer = As<Buffer>(be);
   const Library& library = *buffer->device->library;
   MakeCurrent(buffer->device, nullptr);
   if (buffer->host != nullptr) {
@@ -125,7 +87,7 @@ void BufferFree(porta_be_buffer_t be) {
 porta_status_t BufferMap(porta_be_buffer_t be, uint64_t offset, uint64_t size, void** out_ptr,
                          porta_be_msg msg) {
   (void)size;
-  Buffer* buffer = AsBuffer(be);
+  Buffer* buffer = As<Buffer>(be);
   if (buffer->host == nullptr) {
     return Fail(msg, PORTA_ERROR_UNSUPPORTED, "a device-local HIP buffer cannot be mapped");
   }
@@ -142,12 +104,12 @@ porta_status_t BufferUnmap(porta_be_buffer_t be, porta_be_msg msg) {
 
 porta_status_t BufferNativeHandle(porta_be_buffer_t be, uint64_t* out_handle, porta_be_msg msg) {
   (void)msg;
-  *out_handle = reinterpret_cast<uint64_t>(AsBuffer(be)->pointer);
+  *out_handle = reinterpret_cast<uint64_t>(As<Buffer>(be)->pointer);
   return PORTA_OK;
 }
 
 porta_status_t StreamCreate(porta_be_device_t be, porta_be_stream_t* out_stream, porta_be_msg msg) {
-  Device* device = AsDevice(be);
+  Device* device = As<Device>(be);
   const porta_status_t current = MakeCurrent(device, msg);
   if (current != PORTA_OK) return current;
   auto stream = std::make_unique<Stream>();
@@ -162,14 +124,14 @@ porta_status_t StreamCreate(porta_be_device_t be, porta_be_stream_t* out_stream,
 }
 
 void StreamDestroy(porta_be_stream_t be) {
-  Stream* stream = AsStream(be);
+  Stream* stream = As<Stream>(be);
   MakeCurrent(stream->device, nullptr);
   static_cast<void>(stream->device->library->hipStreamDestroy(stream->stream));
   delete stream;
 }
 
 porta_status_t StreamSynchronize(porta_be_stream_t be, porta_be_msg msg) {
-  Stream* stream = AsStream(be);
+  Stream* stream = As<Stream>(be);
   const porta_status_t begin = BeginStreamWork(stream, msg);
   if (begin != PORTA_OK) return begin;
   return StreamResult(stream, stream->device->library->hipStreamSynchronize(stream->stream),
@@ -177,7 +139,7 @@ porta_status_t StreamSynchronize(porta_be_stream_t be, porta_be_msg msg) {
 }
 
 porta_status_t StreamQuery(porta_be_stream_t be, porta_be_msg msg) {
-  Stream* stream = AsStream(be);
+  Stream* stream = As<Stream>(be);
   const porta_status_t begin = BeginStreamWork(stream, msg);
   if (begin != PORTA_OK) return begin;
   const hipError_t result = stream->device->library->hipStreamQuery(stream->stream);
@@ -187,44 +149,44 @@ porta_status_t StreamQuery(porta_be_stream_t be, porta_be_msg msg) {
 
 porta_status_t CopyHostToDevice(porta_be_stream_t be, porta_be_buffer_t dst, uint64_t dst_offset,
                                 const void* src, uint64_t size, porta_be_msg msg) {
-  Stream* stream = AsStream(be);
+  Stream* stream = As<Stream>(be);
   const porta_status_t begin = BeginStreamWork(stream, msg);
   if (begin != PORTA_OK) return begin;
   // From pageable memory the runtime stages the data before returning, so |src| may change
   // afterwards; from pinned memory the copy is truly asynchronous, as the API contract allows.
   const hipError_t result = stream->device->library->hipMemcpyHtoDAsync(
-      Offset(AsBuffer(dst)->pointer, dst_offset), const_cast<void*>(src), size, stream->stream);
+      Offset(As<Buffer>(dst)->pointer, dst_offset), const_cast<void*>(src), size, stream->stream);
   return StreamResult(stream, result, "hipMemcpyHtoDAsync", msg);
 }
 
 porta_status_t CopyDeviceToHost(porta_be_stream_t be, void* dst, porta_be_buffer_t src,
                                 uint64_t src_offset, uint64_t size, porta_be_msg msg) {
-  Stream* stream = AsStream(be);
+  Stream* stream = As<Stream>(be);
   const porta_status_t begin = BeginStreamWork(stream, msg);
   if (begin != PORTA_OK) return begin;
   const hipError_t result = stream->device->library->hipMemcpyDtoHAsync(
-      dst, Offset(AsBuffer(src)->pointer, src_offset), size, stream->stream);
+      dst, Offset(As<Buffer>(src)->pointer, src_offset), size, stream->stream);
   return StreamResult(stream, result, "hipMemcpyDtoHAsync", msg);
 }
 
 porta_status_t CopyDeviceToDevice(porta_be_stream_t be, porta_be_buffer_t dst, uint64_t dst_offset,
                                   porta_be_buffer_t src, uint64_t src_offset, uint64_t size,
                                   porta_be_msg msg) {
-  Stream* stream = AsStream(be);
+  Stream* stream = As<Stream>(be);
   const porta_status_t begin = BeginStreamWork(stream, msg);
   if (begin != PORTA_OK) return begin;
   const hipError_t result = stream->device->library->hipMemcpyDtoDAsync(
-      Offset(AsBuffer(dst)->pointer, dst_offset), Offset(AsBuffer(src)->pointer, src_offset), size,
-      stream->stream);
+      Offset(As<Buffer>(dst)->pointer, dst_offset), Offset(As<Buffer>(src)->pointer, src_offset),
+      size, stream->stream);
   return StreamResult(stream, result, "hipMemcpyDtoDAsync", msg);
 }
 
 porta_status_t CopyPeer(porta_be_stream_t be, porta_be_buffer_t dst_be, uint64_t dst_offset,
                         porta_be_buffer_t src_be, uint64_t src_offset, uint64_t size,
                         porta_be_msg msg) {
-  Stream* stream = AsStream(be);
-  Buffer* dst = AsBuffer(dst_be);
-  Buffer* src = AsBuffer(src_be);
+  Stream* stream = As<Stream>(be);
+  Buffer* dst = As<Buffer>(dst_be);
+  Buffer* src = As<Buffer>(src_be);
   const porta_status_t begin = BeginStreamWork(stream, msg);
   if (begin != PORTA_OK) return begin;
   Device* here = stream->device;
@@ -260,11 +222,11 @@ porta_status_t CopyPeer(porta_be_stream_t be, porta_be_buffer_t dst_be, uint64_t
 porta_status_t FillBuffer(porta_be_stream_t be, porta_be_buffer_t dst_be, uint64_t offset,
                           uint64_t size, const void* pattern, uint32_t pattern_size,
                           porta_be_msg msg) {
-  Stream* stream = AsStream(be);
+  Stream* stream = As<Stream>(be);
   const porta_status_t begin = BeginStreamWork(stream, msg);
   if (begin != PORTA_OK) return begin;
   const Library& library = *stream->device->library;
-  void* dst = Offset(AsBuffer(dst_be)->pointer, offset);
+  void* dst = Offset(As<Buffer>(dst_be)->pointer, offset);
   hipError_t result = hipSuccess;
   switch (pattern_size) {
     case 1: {
@@ -294,7 +256,7 @@ porta_status_t FillBuffer(porta_be_stream_t be, porta_be_buffer_t dst_be, uint64
 
 porta_status_t EventCreate(porta_be_device_t be, uint32_t flags, porta_be_event_t* out_event,
                            porta_be_msg msg) {
-  Device* device = AsDevice(be);
+  Device* device = As<Device>(be);
   const porta_status_t current = MakeCurrent(device, msg);
   if (current != PORTA_OK) return current;
   auto event = std::make_unique<Event>();
@@ -308,15 +270,15 @@ porta_status_t EventCreate(porta_be_device_t be, uint32_t flags, porta_be_event_
 }
 
 void EventDestroy(porta_be_event_t be) {
-  Event* event = AsEvent(be);
+  Event* event = As<Event>(be);
   MakeCurrent(event->device, nullptr);
   static_cast<void>(event->device->library->hipEventDestroy(event->event));
   delete event;
 }
 
 porta_status_t EventRecord(porta_be_event_t be, porta_be_stream_t stream_be, porta_be_msg msg) {
-  Event* event = AsEvent(be);
-  Stream* stream = AsStream(stream_be);
+  Event* event = As<Event>(be);
+  Stream* stream = As<Stream>(stream_be);
   const porta_status_t begin = BeginStreamWork(stream, msg);
   if (begin != PORTA_OK) return begin;
   std::lock_guard<std::mutex> lock(event->mutex);
@@ -327,12 +289,12 @@ porta_status_t EventRecord(porta_be_event_t be, porta_be_stream_t stream_be, por
 }
 
 porta_status_t StreamWaitEvent(porta_be_stream_t stream_be, porta_be_event_t be, porta_be_msg msg) {
-  Stream* stream = AsStream(stream_be);
+  Stream* stream = As<Stream>(stream_be);
   const porta_status_t begin = BeginStreamWork(stream, msg);
   if (begin != PORTA_OK) return begin;
   // hipStreamWaitEvent captures the event's most recent record, which is the API's contract.
   const hipError_t result =
-      stream->device->library->hipStreamWaitEvent(stream->stream, AsEvent(be)->event, 0);
+      stream->device->library->hipStreamWaitEvent(stream->stream, As<Event>(be)->event, 0);
   return StreamResult(stream, result, "hipStreamWaitEvent", msg);
 }
 
@@ -353,11 +315,11 @@ porta_status_t EventResult(Event* event, const std::shared_ptr<StickyError>& sti
 }  // namespace
 
 porta_status_t EventWait(porta_be_event_t be, uint64_t timeout_ns, porta_be_msg msg) {
-  Event* event = AsEvent(be);
+  Event* event = As<Event>(be);
   const Library& library = *event->device->library;
   const std::shared_ptr<StickyError> sticky = RecordedOn(event);
   if (sticky != nullptr) {
-    const porta_status_t status = StickyStatus(sticky.get(), msg);
+    const porta_status_t status = sticky->Check(msg);
     if (status != PORTA_OK) return status;
   }
   const porta_status_t current = MakeCurrent(event->device, msg);
@@ -366,30 +328,24 @@ porta_status_t EventWait(porta_be_event_t be, uint64_t timeout_ns, porta_be_msg 
     return EventResult(event, sticky, library.hipEventSynchronize(event->event),
                        "hipEventSynchronize", msg);
   }
-  // HIP has no timed wait: poll, backing off from 20 us to 1 ms so a short wait stays
-  // short and a long one does not burn a core.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(timeout_ns);
-  std::chrono::microseconds pause(20);
-  for (;;) {
-    const hipError_t result = library.hipEventQuery(event->event);
-    if (result != hipErrorNotReady) {
-      return EventResult(event, sticky, result, "hipEventQuery", msg);
-    }
-    const auto now = std::chrono::steady_clock::now();
-    if (now >= deadline) {
-      return Fail(msg, PORTA_ERROR_TIMEOUT, "the HIP event did not complete within %llu ns",
-                  static_cast<unsigned long long>(timeout_ns));
-    }
-    std::this_thread::sleep_for(std::min<std::chrono::nanoseconds>(pause, deadline - now));
-    pause = std::min(pause * 2, std::chrono::microseconds(1000));
+  // HIP has no timed wait: poll, backing off from 20 us to 1 ms.
+  hipError_t result = hipErrorNotReady;
+  const bool done = common::PollUntilDone(timeout_ns, [&] {
+    result = library.hipEventQuery(event->event);
+    return result != hipErrorNotReady;
+  });
+  if (!done) {
+    return Fail(msg, PORTA_ERROR_TIMEOUT, "the HIP event did not complete within %llu ns",
+                static_cast<unsigned long long>(timeout_ns));
   }
+  return EventResult(event, sticky, result, "hipEventQuery", msg);
 }
 
 porta_status_t EventQuery(porta_be_event_t be, porta_be_msg msg) {
-  Event* event = AsEvent(be);
+  Event* event = As<Event>(be);
   const std::shared_ptr<StickyError> sticky = RecordedOn(event);
   if (sticky != nullptr) {
-    const porta_status_t status = StickyStatus(sticky.get(), msg);
+    const porta_status_t status = sticky->Check(msg);
     if (status != PORTA_OK) return status;
   }
   const porta_status_t current = MakeCurrent(event->device, msg);
@@ -401,8 +357,8 @@ porta_status_t EventQuery(porta_be_event_t be, porta_be_msg msg) {
 
 porta_status_t EventElapsedMs(porta_be_event_t start_be, porta_be_event_t end_be, float* out_ms,
                               porta_be_msg msg) {
-  Event* start = AsEvent(start_be);
-  Event* end = AsEvent(end_be);
+  Event* start = As<Event>(start_be);
+  Event* end = As<Event>(end_be);
   if (!start->timing || !end->timing) {
     return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
                 "elapsed time needs two events created without PORTA_EVENT_DISABLE_TIMING");
@@ -421,7 +377,7 @@ porta_status_t EventElapsedMs(porta_be_event_t start_be, porta_be_event_t end_be
 
 porta_status_t ModuleLoad(porta_be_device_t be, const porta_module_source_t* source,
                           porta_be_module_t* out_module, porta_be_msg msg) {
-  Device* device = AsDevice(be);
+  Device* device = As<Device>(be);
   const Library& library = *device->library;
   const porta_status_t current = MakeCurrent(device, msg);
   if (current != PORTA_OK) return current;
@@ -450,7 +406,7 @@ porta_status_t ModuleLoad(porta_be_device_t be, const porta_module_source_t* sou
 }
 
 void ModuleDestroy(porta_be_module_t be) {
-  Module* module = AsModule(be);
+  Module* module = As<Module>(be);
   MakeCurrent(module->device, nullptr);
   static_cast<void>(module->device->library->hipModuleUnload(module->module));
   delete module;
@@ -458,7 +414,7 @@ void ModuleDestroy(porta_be_module_t be) {
 
 porta_status_t ModuleGetKernel(porta_be_module_t be, const char* name,
                                porta_be_kernel_t* out_kernel, porta_be_msg msg) {
-  Module* module = AsModule(be);
+  Module* module = As<Module>(be);
   const Library& library = *module->device->library;
   std::lock_guard<std::mutex> lock(module->mutex);
   auto found = module->kernels.find(name);
@@ -491,8 +447,8 @@ porta_status_t ModuleGetKernel(porta_be_module_t be, const char* name,
 porta_status_t KernelLaunch(porta_be_stream_t stream_be, porta_be_kernel_t kernel_be,
                             const porta_launch_config_t* config, const porta_be_arg_t* args,
                             uint32_t arg_count, porta_be_msg msg) {
-  Stream* stream = AsStream(stream_be);
-  Kernel* kernel = AsKernel(kernel_be);
+  Stream* stream = As<Stream>(stream_be);
+  Kernel* kernel = As<Kernel>(kernel_be);
   const porta_status_t begin = BeginStreamWork(stream, msg);
   if (begin != PORTA_OK) return begin;
   const uint64_t threads =
@@ -536,7 +492,7 @@ porta_status_t KernelLaunch(porta_be_stream_t stream_be, porta_be_kernel_t kerne
     if (i >= arg_count) {
       params[i] = const_cast<uint64_t*>(kZeros);
     } else if (args[i].kind == PORTA_ARG_BUFFER) {
-      pointers[i] = Offset(AsBuffer(args[i].buffer)->pointer, args[i].offset);
+      pointers[i] = Offset(As<Buffer>(args[i].buffer)->pointer, args[i].offset);
       params[i] = &pointers[i];
     } else {
       // hipModuleLaunchKernel copies the values before it returns.

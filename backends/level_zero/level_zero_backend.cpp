@@ -13,16 +13,6 @@ namespace {
 
 using common::Fail;
 
-Backend* AsBackend(porta_be_backend_t backend) {
-  return reinterpret_cast<Backend*>(backend);
-}
-Device* AsDevice(porta_be_device_t device) {
-  return reinterpret_cast<Device*>(device);
-}
-Buffer* AsBuffer(porta_be_buffer_t buffer) {
-  return reinterpret_cast<Buffer*>(buffer);
-}
-
 // Finds every GPU of every driver; returns the reason when there is none.
 std::string Enumerate(Backend* backend) {
   const Library& library = *backend->library;
@@ -83,6 +73,8 @@ std::string Enumerate(Backend* backend) {
          " driver(s) and no GPU" + problems;
 }
 
+}  // namespace
+
 porta_status_t Init(const porta_backend_host_t* host, porta_be_backend_t* out_backend,
                     porta_be_msg msg) {
   (void)host;
@@ -100,11 +92,11 @@ porta_status_t Init(const porta_backend_host_t* host, porta_be_backend_t* out_ba
 }
 
 void Shutdown(porta_be_backend_t backend) {
-  delete AsBackend(backend);
+  delete As<Backend>(backend);
 }
 
 porta_status_t DeviceCount(porta_be_backend_t be, uint32_t* out_count, porta_be_msg msg) {
-  Backend* backend = AsBackend(be);
+  Backend* backend = As<Backend>(be);
   *out_count = static_cast<uint32_t>(backend->devices.size());
   if (*out_count == 0) common::SetMessage(msg, "%s", backend->zero_reason.c_str());
   return PORTA_OK;
@@ -112,7 +104,7 @@ porta_status_t DeviceCount(porta_be_backend_t be, uint32_t* out_count, porta_be_
 
 porta_status_t DeviceOpen(porta_be_backend_t be, uint32_t index, porta_be_device_t* out_device,
                           porta_be_msg msg) {
-  Backend* backend = AsBackend(be);
+  Backend* backend = As<Backend>(be);
   if (index >= backend->devices.size()) {
     return Fail(msg, PORTA_ERROR_OUT_OF_RANGE,
                 "Level Zero device index %u is out of range (%zu devices)", index,
@@ -177,11 +169,11 @@ porta_status_t DeviceOpen(porta_be_backend_t be, uint32_t index, porta_be_device
 }
 
 void DeviceClose(porta_be_device_t be) {
-  delete AsDevice(be);
+  delete As<Device>(be);
 }
 
 porta_status_t DeviceGetInfo(porta_be_device_t be, porta_device_info_t* info, porta_be_msg msg) {
-  Device* device = AsDevice(be);
+  Device* device = As<Device>(be);
   const Library& library = *device->library;
   const ze_device_properties_t& properties = device->properties;
   ze_device_compute_properties_t compute = {};
@@ -245,43 +237,9 @@ porta_status_t DeviceGetInfo(porta_be_device_t be, porta_device_info_t* info, po
   return PORTA_OK;
 }
 
-const porta_backend_table_t kTable = {
-    sizeof(porta_backend_table_t),
-    PORTA_BACKEND_ABI_MAJOR,
-    PORTA_BACKEND_ABI_MINOR,
-    "level_zero",
-    Init,
-    Shutdown,
-    DeviceCount,
-    DeviceOpen,
-    DeviceClose,
-    DeviceGetInfo,
-    BufferAlloc,
-    BufferFree,
-    BufferMap,
-    BufferUnmap,
-    StreamCreate,
-    StreamDestroy,
-    StreamSynchronize,
-    StreamQuery,
-    CopyHostToDevice,
-    CopyDeviceToHost,
-    CopyDeviceToDevice,
-    FillBuffer,
-    EventCreate,
-    EventDestroy,
-    EventRecord,
-    StreamWaitEvent,
-    EventWait,
-    EventQuery,
-    EventElapsedMs,
-    ModuleLoad,
-    ModuleDestroy,
-    ModuleGetKernel,
-    KernelLaunch,
-    BufferNativeHandle,
-    CopyPeer,
-};
+namespace {
+
+const porta_backend_table_t kTable = PORTA_BACKEND_TABLE("level_zero");
 
 }  // namespace
 
@@ -292,7 +250,7 @@ Backend::~Backend() {
 
 porta_status_t BufferAlloc(porta_be_device_t be, uint64_t size, porta_memory_kind_t kind,
                            porta_be_buffer_t* out_buffer, porta_be_msg msg) {
-  Device* device = AsDevice(be);
+  Device* device = As<Device>(be);
   const Library& library = *device->library;
   auto buffer = std::make_unique<Buffer>();
   buffer->device = device;
@@ -327,7 +285,7 @@ porta_status_t BufferAlloc(porta_be_device_t be, uint64_t size, porta_memory_kin
 }
 
 void BufferFree(porta_be_buffer_t be) {
-  Buffer* buffer = AsBuffer(be);
+  Buffer* buffer = As<Buffer>(be);
   buffer->device->library->zeMemFree(buffer->device->context, buffer->pointer);
   delete buffer;
 }
@@ -335,7 +293,7 @@ void BufferFree(porta_be_buffer_t be) {
 porta_status_t BufferMap(porta_be_buffer_t be, uint64_t offset, uint64_t size, void** out_ptr,
                          porta_be_msg msg) {
   (void)size;
-  Buffer* buffer = AsBuffer(be);
+  Buffer* buffer = As<Buffer>(be);
   if (!buffer->host_visible) {
     return Fail(msg, PORTA_ERROR_UNSUPPORTED, "a device-local Level Zero buffer cannot be mapped");
   }
@@ -352,7 +310,7 @@ porta_status_t BufferUnmap(porta_be_buffer_t be, porta_be_msg msg) {
 
 porta_status_t BufferNativeHandle(porta_be_buffer_t be, uint64_t* out_handle, porta_be_msg msg) {
   (void)msg;
-  *out_handle = reinterpret_cast<uint64_t>(AsBuffer(be)->pointer);
+  *out_handle = reinterpret_cast<uint64_t>(As<Buffer>(be)->pointer);
   return PORTA_OK;
 }
 
@@ -362,18 +320,5 @@ porta_status_t BufferNativeHandle(porta_be_buffer_t be, uint64_t* out_handle, po
 extern "C" porta_status_t porta_level_zero_backend_entry(const porta_backend_host_t* host,
                                                          const porta_backend_table_t** out_table,
                                                          porta_be_msg msg) {
-  if (host == nullptr || out_table == nullptr) {
-    return porta::common::Fail(
-        msg, PORTA_ERROR_INVALID_ARGUMENT,
-        "porta_level_zero_backend_entry: host and out_table must not be NULL");
-  }
-  if (host->abi_major != PORTA_BACKEND_ABI_MAJOR) {
-    return porta::common::Fail(msg, PORTA_ERROR_ABI_MISMATCH,
-                               "the level_zero backend implements backend ABI %u.%u; the runtime "
-                               "offers %u.%u",
-                               PORTA_BACKEND_ABI_MAJOR, PORTA_BACKEND_ABI_MINOR, host->abi_major,
-                               host->abi_minor);
-  }
-  *out_table = &porta::level_zero::kTable;
-  return PORTA_OK;
+  return porta::common::ServeTable(porta::level_zero::kTable, host, out_table, msg);
 }

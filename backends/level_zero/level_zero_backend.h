@@ -11,10 +11,16 @@
 #include <string>
 #include <vector>
 
+#include "backends/common/backend_table.h"
+#include "backends/common/handles.h"
+#include "backends/common/sticky_error.h"
 #include "backends/level_zero/level_zero_library.h"
 #include "porta/porta_backend.h"
 
 namespace porta::level_zero {
+
+using common::As;
+using common::StickyError;
 
 // One driver (one per GPU vendor stack) and the context Porta uses for all its devices, so that
 // memory of one device can be copied to another of the same driver.
@@ -64,13 +70,6 @@ struct Buffer {
   void* pointer = nullptr;
   uint64_t size = 0;
   bool host_visible = false;
-};
-
-// The sticky error of a stream, shared with the events recorded on it.
-struct StickyError {
-  std::mutex mutex;
-  porta_status_t status = PORTA_OK;
-  std::string message;
 };
 
 // One recording of a Porta event: a Level Zero event (its own one-entry pool) and, for timing,
@@ -141,54 +140,9 @@ porta_status_t OpenBatch(Stream* stream, Batch** batch, porta_be_msg msg);
 // Appends the barrier that keeps the stream in order after a command, and counts the command.
 porta_status_t EndCommand(Stream* stream, Batch* batch, porta_be_msg msg);
 
-// Slots implemented in level_zero_backend.cpp.
-porta_status_t BufferAlloc(porta_be_device_t device, uint64_t size, porta_memory_kind_t kind,
-                           porta_be_buffer_t* out_buffer, porta_be_msg msg);
-void BufferFree(porta_be_buffer_t buffer);
-porta_status_t BufferMap(porta_be_buffer_t buffer, uint64_t offset, uint64_t size, void** out_ptr,
-                         porta_be_msg msg);
-porta_status_t BufferUnmap(porta_be_buffer_t buffer, porta_be_msg msg);
-porta_status_t BufferNativeHandle(porta_be_buffer_t buffer, uint64_t* out_handle, porta_be_msg msg);
-
-// Slots implemented in level_zero_stream.cpp.
-porta_status_t StreamCreate(porta_be_device_t device, porta_be_stream_t* out_stream,
-                            porta_be_msg msg);
-void StreamDestroy(porta_be_stream_t stream);
-porta_status_t StreamSynchronize(porta_be_stream_t stream, porta_be_msg msg);
-porta_status_t StreamQuery(porta_be_stream_t stream, porta_be_msg msg);
-porta_status_t CopyHostToDevice(porta_be_stream_t stream, porta_be_buffer_t dst,
-                                uint64_t dst_offset, const void* src, uint64_t size,
-                                porta_be_msg msg);
-porta_status_t CopyDeviceToHost(porta_be_stream_t stream, void* dst, porta_be_buffer_t src,
-                                uint64_t src_offset, uint64_t size, porta_be_msg msg);
-porta_status_t CopyDeviceToDevice(porta_be_stream_t stream, porta_be_buffer_t dst,
-                                  uint64_t dst_offset, porta_be_buffer_t src, uint64_t src_offset,
-                                  uint64_t size, porta_be_msg msg);
-porta_status_t CopyPeer(porta_be_stream_t stream, porta_be_buffer_t dst, uint64_t dst_offset,
-                        porta_be_buffer_t src, uint64_t src_offset, uint64_t size,
-                        porta_be_msg msg);
-porta_status_t FillBuffer(porta_be_stream_t stream, porta_be_buffer_t dst, uint64_t offset,
-                          uint64_t size, const void* pattern, uint32_t pattern_size,
-                          porta_be_msg msg);
-porta_status_t EventCreate(porta_be_device_t device, uint32_t flags, porta_be_event_t* out_event,
-                           porta_be_msg msg);
-void EventDestroy(porta_be_event_t event);
-porta_status_t EventRecord(porta_be_event_t event, porta_be_stream_t stream, porta_be_msg msg);
-porta_status_t StreamWaitEvent(porta_be_stream_t stream, porta_be_event_t event, porta_be_msg msg);
-porta_status_t EventWait(porta_be_event_t event, uint64_t timeout_ns, porta_be_msg msg);
-porta_status_t EventQuery(porta_be_event_t event, porta_be_msg msg);
-porta_status_t EventElapsedMs(porta_be_event_t start, porta_be_event_t end, float* out_ms,
-                              porta_be_msg msg);
-
-// Slots implemented in level_zero_module.cpp.
-porta_status_t ModuleLoad(porta_be_device_t device, const porta_module_source_t* source,
-                          porta_be_module_t* out_module, porta_be_msg msg);
-void ModuleDestroy(porta_be_module_t module);
-porta_status_t ModuleGetKernel(porta_be_module_t module, const char* name,
-                               porta_be_kernel_t* out_kernel, porta_be_msg msg);
-porta_status_t KernelLaunch(porta_be_stream_t stream, porta_be_kernel_t kernel,
-                            const porta_launch_config_t* config, const porta_be_arg_t* args,
-                            uint32_t arg_count, porta_be_msg msg);
+// The table slots: Init ... BufferNativeHandle in level_zero_backend.cpp, streams, copies and
+// events in level_zero_stream.cpp, modules and launches in level_zero_module.cpp.
+PORTA_DECLARE_BACKEND_SLOTS()
 
 }  // namespace porta::level_zero
 

@@ -9,22 +9,6 @@ namespace {
 
 using common::Fail;
 
-Device* AsDevice(porta_be_device_t device) {
-  return reinterpret_cast<Device*>(device);
-}
-Buffer* AsBuffer(porta_be_buffer_t buffer) {
-  return reinterpret_cast<Buffer*>(buffer);
-}
-Stream* AsStream(porta_be_stream_t stream) {
-  return reinterpret_cast<Stream*>(stream);
-}
-Module* AsModule(porta_be_module_t module) {
-  return reinterpret_cast<Module*>(module);
-}
-Kernel* AsKernel(porta_be_kernel_t kernel) {
-  return reinterpret_cast<Kernel*>(kernel);
-}
-
 // The text of a module build log (empty when there is none).
 std::string BuildLog(const Library& library, ze_module_build_log_handle_t log) {
   if (log == nullptr) return "";
@@ -45,7 +29,7 @@ std::string BuildLog(const Library& library, ze_module_build_log_handle_t log) {
 
 porta_status_t ModuleLoad(porta_be_device_t be, const porta_module_source_t* source,
                           porta_be_module_t* out_module, porta_be_msg msg) {
-  Device* device = AsDevice(be);
+  Device* device = As<Device>(be);
   const Library& library = *device->library;
   if (source->format != PORTA_FORMAT_SPIRV_KERNEL) {
     return Fail(msg, PORTA_ERROR_UNSUPPORTED,
@@ -76,7 +60,7 @@ porta_status_t ModuleLoad(porta_be_device_t be, const porta_module_source_t* sou
 }
 
 void ModuleDestroy(porta_be_module_t be) {
-  Module* module = AsModule(be);
+  Module* module = As<Module>(be);
   const Library& library = *module->device->library;
   for (auto& entry : module->kernels) library.zeKernelDestroy(entry.second->kernel);
   library.zeModuleDestroy(module->module);
@@ -85,7 +69,7 @@ void ModuleDestroy(porta_be_module_t be) {
 
 porta_status_t ModuleGetKernel(porta_be_module_t be, const char* name,
                                porta_be_kernel_t* out_kernel, porta_be_msg msg) {
-  Module* module = AsModule(be);
+  Module* module = As<Module>(be);
   const Library& library = *module->device->library;
   std::lock_guard<std::mutex> lock(module->mutex);
   auto found = module->kernels.find(name);
@@ -146,7 +130,7 @@ porta_status_t SetArguments(const Library& library, Kernel* kernel,
   for (uint32_t i = 0; i < arg_count; ++i) {
     if (args[i].kind == PORTA_ARG_BUFFER) {
       void* pointer =
-          static_cast<unsigned char*>(AsBuffer(args[i].buffer)->pointer) + args[i].offset;
+          static_cast<unsigned char*>(As<Buffer>(args[i].buffer)->pointer) + args[i].offset;
       result = library.zeKernelSetArgumentValue(kernel->kernel, i, sizeof(pointer), &pointer);
     } else {
       result =
@@ -179,8 +163,8 @@ porta_status_t SetArguments(const Library& library, Kernel* kernel,
 porta_status_t KernelLaunch(porta_be_stream_t stream_be, porta_be_kernel_t kernel_be,
                             const porta_launch_config_t* config, const porta_be_arg_t* args,
                             uint32_t arg_count, porta_be_msg msg) {
-  Stream* stream = AsStream(stream_be);
-  Kernel* kernel = AsKernel(kernel_be);
+  Stream* stream = As<Stream>(stream_be);
+  Kernel* kernel = As<Kernel>(kernel_be);
   const Library& library = *stream->device->library;
   Batch* batch = nullptr;
   porta_status_t status = OpenBatch(stream, &batch, msg);

@@ -9,47 +9,17 @@ namespace porta::level_zero {
 namespace {
 
 using common::Fail;
-
-Device* AsDevice(porta_be_device_t device) {
-  return reinterpret_cast<Device*>(device);
-}
-Buffer* AsBuffer(porta_be_buffer_t buffer) {
-  return reinterpret_cast<Buffer*>(buffer);
-}
-Stream* AsStream(porta_be_stream_t stream) {
-  return reinterpret_cast<Stream*>(stream);
-}
-Event* AsEvent(porta_be_event_t event) {
-  return reinterpret_cast<Event*>(event);
-}
+using common::Offset;
 
 // A batch is submitted once it holds this many commands, so a long run of launches without a
 // synchronize still reaches the device.
 constexpr uint32_t kBatchLimit = 256;
 
-void* Offset(void* pointer, uint64_t offset) {
-  return static_cast<unsigned char*>(pointer) + offset;
-}
-
-porta_status_t StickyStatus(StickyError* sticky, porta_be_msg msg) {
-  std::lock_guard<std::mutex> lock(sticky->mutex);
-  if (sticky->status != PORTA_OK) common::SetMessage(msg, "%s", sticky->message.c_str());
-  return sticky->status;
-}
-
 // Reports a failed call made for work on a stream; device loss becomes sticky.
 porta_status_t StreamFail(StickyError* sticky, ze_result_t result, const char* what,
                           porta_be_msg msg) {
-  const porta_status_t status = Library::StatusOf(result);
-  const std::string text = std::string(what) + " failed: " + Library::ErrorText(result);
-  if (status == PORTA_ERROR_DEVICE_LOST && sticky != nullptr) {
-    std::lock_guard<std::mutex> lock(sticky->mutex);
-    if (sticky->status == PORTA_OK) {
-      sticky->status = status;
-      sticky->message = "the device faulted: " + text;
-    }
-  }
-  return Fail(msg, status, "%s", text.c_str());
+  return common::FailStreamWork(sticky, Library::StatusOf(result),
+                                std::string(what) + " failed: " + Library::ErrorText(result), msg);
 }
 
 void DestroyBatch(const Device* device, Batch* batch) {
@@ -104,7 +74,7 @@ porta_status_t Retire(Stream* stream, bool wait, porta_be_msg msg) {
 }  // namespace
 
 porta_status_t OpenBatch(Stream* stream, Batch** out_batch, porta_be_msg msg) {
-  const porta_status_t sticky = StickyStatus(stream->sticky.get(), msg);
+  const porta_status_t sticky = stream->sticky->Check(msg);
   if (sticky != PORTA_OK) return sticky;
   if (stream->open == nullptr) {
     if (!stream->spare.empty()) {
@@ -147,7 +117,7 @@ porta_status_t EndCommand(Stream* stream, Batch* batch, porta_be_msg msg) {
 }
 
 porta_status_t StreamCreate(porta_be_device_t be, porta_be_stream_t* out_stream, porta_be_msg msg) {
-  Device* device = AsDevice(be);
+  Device* device = As<Device>(be);
   auto stream = std::make_unique<Stream>();
   stream->device = device;
   ze_command_queue_desc_t desc = {};
@@ -164,7 +134,7 @@ porta_status_t StreamCreate(porta_be_device_t be, porta_be_stream_t* out_stream,
 }
 
 void StreamDestroy(porta_be_stream_t be) {
-  Stream* stream = AsStream(be);
+  Stream* stream = As<Stream>(be);
   const Device* device = stream->device;
   // The runtime synchronized the stream; waiting again only matters after a device fault.
   Flush(stream, nullptr);
@@ -177,8 +147,8 @@ void StreamDestroy(porta_be_stream_t be) {
 }
 
 porta_status_t StreamSynchronize(porta_be_stream_t be, porta_be_msg msg) {
-  Stream* stream = AsStream(be);
-  porta_status_t status = StickyStatus(stream->sticky.get(), msg);
+  Stream* stream = As<Stream>(be);
+  porta_status_t status = stream->sticky->Check(msg);
   if (status != PORTA_OK) return status;
   status = Flush(stream, msg);
   if (status != PORTA_OK) return status;
@@ -186,8 +156,8 @@ porta_status_t StreamSynchronize(porta_be_stream_t be, porta_be_msg msg) {
 }
 
 porta_status_t StreamQuery(porta_be_stream_t be, porta_be_msg msg) {
-  Stream* stream = AsStream(be);
-  porta_status_t status = StickyStatus(stream->sticky.get(), msg);
+  Stream* stream = As<Stream>(be);
+  porta_status_t status = stream->sticky->Check(msg);
   if (status != PORTA_OK) return status;
   status = Flush(stream, msg);
   if (status != PORTA_OK) return status;
@@ -196,7 +166,7 @@ porta_status_t StreamQuery(porta_be_stream_t be, porta_be_msg msg) {
 
 porta_status_t CopyHostToDevice(porta_be_stream_t be, porta_be_buffer_t dst, uint64_t dst_offset,
                                 const void* src, uint64_t size, porta_be_msg msg) {
-  Stream* stream = AsStream(be);
+  Stream* stream = As<Stream>(be);
   const Device* device = stream->device;
   const Library& library = *device->library;
   Batch* batch = nullptr;
@@ -216,7 +186,7 @@ porta_status_t CopyHostToDevice(porta_be_stream_t be, porta_be_buffer_t dst, uin
     from = staging;
   }
   const ze_result_t result = library.zeCommandListAppendMemoryCopy(
-      batch->list, Offset(AsBuffer(dst)->pointer, dst_offset), from, size, nullptr, 0, nullptr);
+      batch->list, Offset(As<Buffer>(dst)->pointer, dst_offset), from, size, nullptr, 0, nullptr);
   if (result != ZE_RESULT_SUCCESS) {
     return StreamFail(stream->sticky.get(), result, "zeCommandListAppendMemoryCopy", msg);
   }
@@ -225,7 +195,7 @@ porta_status_t CopyHostToDevice(porta_be_stream_t be, porta_be_buffer_t dst, uin
 
 porta_status_t CopyDeviceToHost(porta_be_stream_t be, void* dst, porta_be_buffer_t src,
                                 uint64_t src_offset, uint64_t size, porta_be_msg msg) {
-  Stream* stream = AsStream(be);
+  Stream* stream = As<Stream>(be);
   const Device* device = stream->device;
   const Library& library = *device->library;
   Batch* batch = nullptr;
@@ -241,7 +211,7 @@ porta_status_t CopyDeviceToHost(porta_be_stream_t be, void* dst, porta_be_buffer
     to = staging;
   }
   ze_result_t result = library.zeCommandListAppendMemoryCopy(
-      batch->list, to, Offset(AsBuffer(src)->pointer, src_offset), size, nullptr, 0, nullptr);
+      batch->list, to, Offset(As<Buffer>(src)->pointer, src_offset), size, nullptr, 0, nullptr);
   if (result != ZE_RESULT_SUCCESS) {
     if (staging != nullptr) library.zeMemFree(device->context, staging);
     return StreamFail(stream->sticky.get(), result, "zeCommandListAppendMemoryCopy", msg);
@@ -263,13 +233,13 @@ porta_status_t CopyDeviceToHost(porta_be_stream_t be, void* dst, porta_be_buffer
 porta_status_t CopyDeviceToDevice(porta_be_stream_t be, porta_be_buffer_t dst, uint64_t dst_offset,
                                   porta_be_buffer_t src, uint64_t src_offset, uint64_t size,
                                   porta_be_msg msg) {
-  Stream* stream = AsStream(be);
+  Stream* stream = As<Stream>(be);
   Batch* batch = nullptr;
   porta_status_t status = OpenBatch(stream, &batch, msg);
   if (status != PORTA_OK) return status;
   const ze_result_t result = stream->device->library->zeCommandListAppendMemoryCopy(
-      batch->list, Offset(AsBuffer(dst)->pointer, dst_offset),
-      Offset(AsBuffer(src)->pointer, src_offset), size, nullptr, 0, nullptr);
+      batch->list, Offset(As<Buffer>(dst)->pointer, dst_offset),
+      Offset(As<Buffer>(src)->pointer, src_offset), size, nullptr, 0, nullptr);
   if (result != ZE_RESULT_SUCCESS) {
     return StreamFail(stream->sticky.get(), result, "zeCommandListAppendMemoryCopy", msg);
   }
@@ -279,9 +249,10 @@ porta_status_t CopyDeviceToDevice(porta_be_stream_t be, porta_be_buffer_t dst, u
 porta_status_t CopyPeer(porta_be_stream_t be, porta_be_buffer_t dst, uint64_t dst_offset,
                         porta_be_buffer_t src, uint64_t src_offset, uint64_t size,
                         porta_be_msg msg) {
-  Stream* stream = AsStream(be);
+  Stream* stream = As<Stream>(be);
   Device* here = stream->device;
-  Device* other = AsBuffer(dst)->device == here ? AsBuffer(src)->device : AsBuffer(dst)->device;
+  Device* other =
+      As<Buffer>(dst)->device == here ? As<Buffer>(src)->device : As<Buffer>(dst)->device;
   ze_bool_t can_access = false;
   if (here->driver != other->driver ||
       here->library->zeDeviceCanAccessPeer(here->device, other->device, &can_access) !=
@@ -299,7 +270,7 @@ porta_status_t CopyPeer(porta_be_stream_t be, porta_be_buffer_t dst, uint64_t ds
 porta_status_t FillBuffer(porta_be_stream_t be, porta_be_buffer_t dst, uint64_t offset,
                           uint64_t size, const void* pattern, uint32_t pattern_size,
                           porta_be_msg msg) {
-  Stream* stream = AsStream(be);
+  Stream* stream = As<Stream>(be);
   Batch* batch = nullptr;
   porta_status_t status = OpenBatch(stream, &batch, msg);
   if (status != PORTA_OK) return status;
@@ -307,8 +278,8 @@ porta_status_t FillBuffer(porta_be_stream_t be, porta_be_buffer_t dst, uint64_t 
   auto copy = std::make_unique<uint32_t>(0u);
   std::memcpy(copy.get(), pattern, pattern_size);
   const ze_result_t result = stream->device->library->zeCommandListAppendMemoryFill(
-      batch->list, Offset(AsBuffer(dst)->pointer, offset), copy.get(), pattern_size, size, nullptr,
-      0, nullptr);
+      batch->list, Offset(As<Buffer>(dst)->pointer, offset), copy.get(), pattern_size, size,
+      nullptr, 0, nullptr);
   batch->patterns.push_back(std::move(copy));
   if (result != ZE_RESULT_SUCCESS) {
     return StreamFail(stream->sticky.get(), result, "zeCommandListAppendMemoryFill", msg);
@@ -372,19 +343,19 @@ porta_status_t EventCreate(porta_be_device_t be, uint32_t flags, porta_be_event_
                            porta_be_msg msg) {
   (void)msg;
   auto event = std::make_unique<Event>();
-  event->device = AsDevice(be);
+  event->device = As<Device>(be);
   event->timing = (flags & PORTA_EVENT_DISABLE_TIMING) == 0;
   *out_event = reinterpret_cast<porta_be_event_t>(event.release());
   return PORTA_OK;
 }
 
 void EventDestroy(porta_be_event_t be) {
-  delete AsEvent(be);
+  delete As<Event>(be);
 }
 
 porta_status_t EventRecord(porta_be_event_t be, porta_be_stream_t stream_be, porta_be_msg msg) {
-  Event* event = AsEvent(be);
-  Stream* stream = AsStream(stream_be);
+  Event* event = As<Event>(be);
+  Stream* stream = As<Stream>(stream_be);
   const Library& library = *stream->device->library;
   Batch* batch = nullptr;
   porta_status_t status = OpenBatch(stream, &batch, msg);
@@ -419,10 +390,10 @@ porta_status_t EventRecord(porta_be_event_t be, porta_be_stream_t stream_be, por
 }
 
 porta_status_t StreamWaitEvent(porta_be_stream_t stream_be, porta_be_event_t be, porta_be_msg msg) {
-  Stream* stream = AsStream(stream_be);
-  const std::shared_ptr<Recording> recording = CurrentRecording(AsEvent(be), nullptr);
+  Stream* stream = As<Stream>(stream_be);
+  const std::shared_ptr<Recording> recording = CurrentRecording(As<Event>(be), nullptr);
   // A never-recorded event counts as complete.
-  if (recording == nullptr) return StickyStatus(stream->sticky.get(), msg);
+  if (recording == nullptr) return stream->sticky->Check(msg);
   Batch* batch = nullptr;
   porta_status_t status = OpenBatch(stream, &batch, msg);
   if (status != PORTA_OK) return status;
@@ -437,11 +408,11 @@ porta_status_t StreamWaitEvent(porta_be_stream_t stream_be, porta_be_event_t be,
 }
 
 porta_status_t EventWait(porta_be_event_t be, uint64_t timeout_ns, porta_be_msg msg) {
-  Event* event = AsEvent(be);
+  Event* event = As<Event>(be);
   std::shared_ptr<StickyError> sticky;
   const std::shared_ptr<Recording> recording = CurrentRecording(event, &sticky);
   if (sticky != nullptr) {
-    const porta_status_t status = StickyStatus(sticky.get(), msg);
+    const porta_status_t status = sticky->Check(msg);
     if (status != PORTA_OK) return status;
   }
   if (recording == nullptr) return PORTA_OK;
@@ -458,11 +429,11 @@ porta_status_t EventWait(porta_be_event_t be, uint64_t timeout_ns, porta_be_msg 
 }
 
 porta_status_t EventQuery(porta_be_event_t be, porta_be_msg msg) {
-  Event* event = AsEvent(be);
+  Event* event = As<Event>(be);
   std::shared_ptr<StickyError> sticky;
   const std::shared_ptr<Recording> recording = CurrentRecording(event, &sticky);
   if (sticky != nullptr) {
-    const porta_status_t status = StickyStatus(sticky.get(), msg);
+    const porta_status_t status = sticky->Check(msg);
     if (status != PORTA_OK) return status;
   }
   if (recording == nullptr) return PORTA_OK;
@@ -475,8 +446,8 @@ porta_status_t EventQuery(porta_be_event_t be, porta_be_msg msg) {
 
 porta_status_t EventElapsedMs(porta_be_event_t start_be, porta_be_event_t end_be, float* out_ms,
                               porta_be_msg msg) {
-  Event* start = AsEvent(start_be);
-  Event* end = AsEvent(end_be);
+  Event* start = As<Event>(start_be);
+  Event* end = As<Event>(end_be);
   if (!start->timing || !end->timing) {
     return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
                 "elapsed time needs two events created without PORTA_EVENT_DISABLE_TIMING");

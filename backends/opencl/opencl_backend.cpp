@@ -102,6 +102,8 @@ void FindDevices(Backend* backend) {
   }
 }
 
+}  // namespace
+
 porta_status_t Init(const porta_backend_host_t* host, porta_be_backend_t* out_backend,
                     porta_be_msg msg) {
   if (host == nullptr || out_backend == nullptr) {
@@ -161,43 +163,9 @@ porta_status_t DeviceCount(porta_be_backend_t handle, uint32_t* out_count, porta
   return PORTA_OK;
 }
 
-const porta_backend_table_t kTable = {
-    sizeof(porta_backend_table_t),
-    PORTA_BACKEND_ABI_MAJOR,
-    PORTA_BACKEND_ABI_MINOR,
-    "opencl",
-    Init,
-    Shutdown,
-    DeviceCount,
-    DeviceOpen,
-    DeviceClose,
-    DeviceGetInfo,
-    BufferAlloc,
-    BufferFree,
-    BufferMap,
-    BufferUnmap,
-    StreamCreate,
-    StreamDestroy,
-    StreamSynchronize,
-    StreamQuery,
-    CopyHostToDevice,
-    CopyDeviceToHost,
-    CopyDeviceToDevice,
-    FillBuffer,
-    EventCreate,
-    EventDestroy,
-    EventRecord,
-    StreamWaitEvent,
-    EventWait,
-    EventQuery,
-    EventElapsedMs,
-    ModuleLoad,
-    ModuleDestroy,
-    ModuleGetKernel,
-    KernelLaunch,
-    BufferNativeHandle,
-    CopyPeer,
-};
+namespace {
+
+const porta_backend_table_t kTable = PORTA_BACKEND_TABLE("opencl");
 
 }  // namespace
 }  // namespace porta::opencl

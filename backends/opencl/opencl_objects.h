@@ -12,7 +12,10 @@
 #include <string>
 #include <vector>
 
+#include "backends/common/backend_table.h"
 #include "backends/common/disk_cache.h"
+#include "backends/common/handles.h"
+#include "backends/common/sticky_error.h"
 #include "backends/opencl/cl_api.h"
 #include "backends/opencl/quirks.h"
 
@@ -104,16 +107,7 @@ struct Device {
 
 // A stream's sticky error, shared with the events recorded on it so that a wait on an event can
 // report (and set) the error after the stream is gone.
-struct StreamState {
-  std::atomic<porta_status_t> status{PORTA_OK};
-  std::mutex mutex;
-  std::string message;
-
-  // Records the first error; later ones are ignored so that the root cause stays visible.
-  void SetSticky(porta_status_t error, const std::string& text);
-  // Returns PORTA_OK or the sticky error with its message written into |msg|.
-  porta_status_t Check(porta_be_msg msg);
-};
+using StreamState = common::StickyError;
 
 struct Stream {
   Device* device = nullptr;
@@ -170,15 +164,8 @@ struct Module {
   std::map<std::string, std::unique_ptr<Kernel>> kernels;
 };
 
-// Casts between the ABI's opaque handles and the backend's objects.
-template <typename T, typename Handle>
-T* As(Handle handle) {
-  return reinterpret_cast<T*>(handle);
-}
-template <typename Handle, typename T>
-Handle ToHandle(T* object) {
-  return reinterpret_cast<Handle>(object);
-}
+using common::As;
+using common::ToHandle;
 
 // Creates (once) the device's utility queue and returns it, or NULL with the reason in |msg|.
 cl_command_queue UtilityQueue(Device* device, porta_be_msg msg);
@@ -200,63 +187,19 @@ cl_int EnqueueKernel(Device* device, cl_command_queue queue, cl_kernel kernel,
                      uint32_t dims, const void* const* values, const size_t* sizes, uint32_t count,
                      int* failed_arg = nullptr);
 
-// Table slots, grouped by the file that implements them.
-// opencl_device.cpp
-porta_status_t DeviceOpen(porta_be_backend_t backend, uint32_t index, porta_be_device_t* out,
-                          porta_be_msg msg);
-void DeviceClose(porta_be_device_t device);
-porta_status_t DeviceGetInfo(porta_be_device_t device, porta_device_info_t* info, porta_be_msg msg);
+// The table slots: Init, Shutdown and DeviceCount in opencl_backend.cpp, DeviceOpen ...
+// DeviceGetInfo in opencl_device.cpp, memory and copies in opencl_memory.cpp, streams and events in
+// opencl_stream.cpp, modules and launches in opencl_module.cpp.
+PORTA_DECLARE_BACKEND_SLOTS()
+
 // opencl_memory.cpp
-porta_status_t BufferAlloc(porta_be_device_t device, uint64_t size, porta_memory_kind_t kind,
-                           porta_be_buffer_t* out, porta_be_msg msg);
-void BufferFree(porta_be_buffer_t buffer);
-porta_status_t BufferMap(porta_be_buffer_t buffer, uint64_t offset, uint64_t size, void** out_ptr,
-                         porta_be_msg msg);
-porta_status_t BufferUnmap(porta_be_buffer_t buffer, porta_be_msg msg);
-porta_status_t BufferNativeHandle(porta_be_buffer_t buffer, uint64_t* out, porta_be_msg msg);
-porta_status_t CopyHostToDevice(porta_be_stream_t stream, porta_be_buffer_t dst,
-                                uint64_t dst_offset, const void* src, uint64_t size,
-                                porta_be_msg msg);
-porta_status_t CopyDeviceToHost(porta_be_stream_t stream, void* dst, porta_be_buffer_t src,
-                                uint64_t src_offset, uint64_t size, porta_be_msg msg);
-porta_status_t CopyDeviceToDevice(porta_be_stream_t stream, porta_be_buffer_t dst,
-                                  uint64_t dst_offset, porta_be_buffer_t src, uint64_t src_offset,
-                                  uint64_t size, porta_be_msg msg);
-porta_status_t CopyPeer(porta_be_stream_t stream, porta_be_buffer_t dst, uint64_t dst_offset,
-                        porta_be_buffer_t src, uint64_t src_offset, uint64_t size,
-                        porta_be_msg msg);
-porta_status_t FillBuffer(porta_be_stream_t stream, porta_be_buffer_t dst, uint64_t offset,
-                          uint64_t size, const void* pattern, uint32_t pattern_size,
-                          porta_be_msg msg);
 // Returns the cl_mem to pass for |buffer| at |offset| (a cached sub-buffer when the offset is
 // aligned), or NULL when the offset is not aligned for a sub-buffer.
 porta_status_t BufferArgument(Buffer* buffer, uint64_t offset, cl_mem* out, porta_be_msg msg);
 // opencl_stream.cpp
-porta_status_t StreamCreate(porta_be_device_t device, porta_be_stream_t* out, porta_be_msg msg);
-void StreamDestroy(porta_be_stream_t stream);
-porta_status_t StreamSynchronize(porta_be_stream_t stream, porta_be_msg msg);
-porta_status_t StreamQuery(porta_be_stream_t stream, porta_be_msg msg);
-porta_status_t EventCreate(porta_be_device_t device, uint32_t flags, porta_be_event_t* out,
-                           porta_be_msg msg);
-void EventDestroy(porta_be_event_t event);
-porta_status_t EventRecord(porta_be_event_t event, porta_be_stream_t stream, porta_be_msg msg);
-porta_status_t StreamWaitEvent(porta_be_stream_t stream, porta_be_event_t event, porta_be_msg msg);
-porta_status_t EventWait(porta_be_event_t event, uint64_t timeout_ns, porta_be_msg msg);
-porta_status_t EventQuery(porta_be_event_t event, porta_be_msg msg);
-porta_status_t EventElapsedMs(porta_be_event_t start, porta_be_event_t end, float* out_ms,
-                              porta_be_msg msg);
 // Turns an enqueue failure on |stream| into a status, making device faults sticky.
 porta_status_t StreamEnqueueFailed(Stream* stream, cl_int error, const char* call,
                                    porta_be_msg msg);
-// opencl_module.cpp
-porta_status_t ModuleLoad(porta_be_device_t device, const porta_module_source_t* source,
-                          porta_be_module_t* out, porta_be_msg msg);
-void ModuleDestroy(porta_be_module_t module);
-porta_status_t ModuleGetKernel(porta_be_module_t module, const char* name, porta_be_kernel_t* out,
-                               porta_be_msg msg);
-porta_status_t KernelLaunch(porta_be_stream_t stream, porta_be_kernel_t kernel,
-                            const porta_launch_config_t* config, const porta_be_arg_t* args,
-                            uint32_t arg_count, porta_be_msg msg);
 
 }  // namespace porta::opencl
 

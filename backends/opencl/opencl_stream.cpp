@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "backends/common/message.h"
+#include "backends/common/poll.h"
 #include "backends/opencl/opencl_objects.h"
 
 namespace porta::opencl {
@@ -30,7 +31,7 @@ porta_status_t Faulted(const std::shared_ptr<StreamState>& state, cl_int executi
                            ClErrorName(execution_status) + " (" + std::to_string(execution_status) +
                            ")";
   if (state != nullptr) {
-    state->SetSticky(PORTA_ERROR_DEVICE_LOST, text);
+    state->Set(PORTA_ERROR_DEVICE_LOST, text);
     return state->Check(msg);
   }
   return common::Fail(msg, PORTA_ERROR_DEVICE_LOST, "%s", text.c_str());
@@ -38,26 +39,12 @@ porta_status_t Faulted(const std::shared_ptr<StreamState>& state, cl_int executi
 
 }  // namespace
 
-void StreamState::SetSticky(porta_status_t error, const std::string& text) {
-  std::lock_guard<std::mutex> lock(mutex);
-  if (status.load() != PORTA_OK) return;
-  message = text;
-  status.store(error);
-}
-
-porta_status_t StreamState::Check(porta_be_msg msg) {
-  const porta_status_t current = status.load(std::memory_order_acquire);
-  if (current == PORTA_OK) return PORTA_OK;
-  std::lock_guard<std::mutex> lock(mutex);
-  return common::Fail(msg, current, "%s", message.c_str());
-}
-
 porta_status_t StreamEnqueueFailed(Stream* stream, cl_int error, const char* call,
                                    porta_be_msg msg) {
   if (error == CL_EXEC_STATUS_ERROR_FOR_EVENTS_IN_WAIT_LIST || error == CL_DEVICE_NOT_AVAILABLE) {
-    stream->state->SetSticky(PORTA_ERROR_DEVICE_LOST, std::string("opencl: ") + call +
-                                                          " failed: " + ClErrorName(error) +
-                                                          "; earlier work on the device failed");
+    stream->state->Set(PORTA_ERROR_DEVICE_LOST, std::string("opencl: ") + call +
+                                                    " failed: " + ClErrorName(error) +
+                                                    "; earlier work on the device failed");
     return stream->state->Check(msg);
   }
   return ClFail(msg, error, call);
@@ -94,9 +81,9 @@ porta_status_t StreamSynchronize(porta_be_stream_t handle, porta_be_msg msg) {
   const cl_int error = stream->device->api->clFinish(stream->queue);
   if (error == CL_SUCCESS) stream->idle_generation = generation;
   if (error != CL_SUCCESS) {
-    stream->state->SetSticky(PORTA_ERROR_DEVICE_LOST, std::string("opencl: clFinish failed: ") +
-                                                          ClErrorName(error) + " (" +
-                                                          std::to_string(error) + ")");
+    stream->state->Set(PORTA_ERROR_DEVICE_LOST, std::string("opencl: clFinish failed: ") +
+                                                    ClErrorName(error) + " (" +
+                                                    std::to_string(error) + ")");
   }
   return stream->state->Check(msg);
 }
@@ -235,20 +222,15 @@ porta_status_t EventWait(porta_be_event_t handle, uint64_t timeout_ns, porta_be_
   } else {
     // OpenCL has no timed wait: poll, yielding first (short waits are the common case) and then
     // sleeping with a growing interval capped at 1 ms.
-    const auto deadline = std::chrono::steady_clock::now() +
-                          std::chrono::nanoseconds(std::min<uint64_t>(timeout_ns, INT64_MAX / 2));
-    auto pause = std::chrono::microseconds(10);
-    for (int round = 0;; ++round) {
-      error = ExecutionStatus(api, marker, &execution);
-      if (error != CL_SUCCESS || execution <= CL_COMPLETE) break;
-      if (std::chrono::steady_clock::now() >= deadline) break;
-      if (round < 64) {
-        std::this_thread::yield();
-      } else {
-        std::this_thread::sleep_for(pause);
-        pause = std::min(pause * 2, std::chrono::microseconds(1000));
-      }
-    }
+    const common::PollPacing pacing = {64, std::chrono::microseconds(10),
+                                       std::chrono::microseconds(1000)};
+    common::PollUntilDone(
+        timeout_ns,
+        [&] {
+          error = ExecutionStatus(api, marker, &execution);
+          return error != CL_SUCCESS || execution <= CL_COMPLETE;
+        },
+        pacing);
   }
   api.clReleaseEvent(marker);
   if (error != CL_SUCCESS) return ClFail(msg, error, "clGetEventInfo");

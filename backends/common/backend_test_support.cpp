@@ -1,0 +1,107 @@
+#include "backends/common/backend_test_support.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+
+namespace porta::test {
+
+porta_backend_host_t Host(uint32_t major) {
+  return {sizeof(porta_backend_host_t),
+          major,
+          PORTA_BACKEND_ABI_MINOR,
+          "0.1.0",
+          nullptr,
+          nullptr,
+          nullptr};
+}
+
+ScopedEnv::ScopedEnv(const char* name, const char* value) : name_(name) {
+  const char* old = std::getenv(name);
+  if (old != nullptr) old_ = old;
+  had_ = old != nullptr;
+  setenv(name, value, 1);
+}
+
+ScopedEnv::~ScopedEnv() {
+  if (had_) {
+    setenv(name_.c_str(), old_.c_str(), 1);
+  } else {
+    unsetenv(name_.c_str());
+  }
+}
+
+const porta_backend_table_t* Table(porta_backend_entry_fn entry) {
+  const porta_backend_host_t host = Host();
+  const porta_backend_table_t* table = nullptr;
+  Message message;
+  EXPECT_EQ(entry(&host, &table, message.get()), PORTA_OK) << message.text;
+  return table;
+}
+
+void ExpectCompleteTable(porta_backend_entry_fn entry, const char* name) {
+  const porta_backend_table_t* table = Table(entry);
+  ASSERT_NE(table, nullptr);
+  EXPECT_STREQ(table->name, name);
+  EXPECT_EQ(table->abi_major, PORTA_BACKEND_ABI_MAJOR);
+  EXPECT_EQ(table->struct_size, sizeof(porta_backend_table_t));
+  // Every slot, required and optional, is implemented.
+  const auto* slots = reinterpret_cast<void* const*>(&table->init);
+  const size_t count =
+      (sizeof(porta_backend_table_t) - offsetof(porta_backend_table_t, init)) / sizeof(void*);
+  for (size_t i = 0; i < count; ++i) EXPECT_NE(slots[i], nullptr) << "slot " << i;
+}
+
+void ExpectRefusesOtherMajor(porta_backend_entry_fn entry) {
+  const porta_backend_host_t host = Host(PORTA_BACKEND_ABI_MAJOR + 1);
+  const porta_backend_table_t* table = nullptr;
+  Message message;
+  EXPECT_EQ(entry(&host, &table, message.get()), PORTA_ERROR_ABI_MISMATCH);
+  EXPECT_NE(std::string(message.text).find("ABI"), std::string::npos) << message.text;
+}
+
+void ExpectMissingLibraryGivesZeroDevices(porta_backend_entry_fn entry, const char* env_var,
+                                          const char* missing_path) {
+  ScopedEnv env(env_var, missing_path);
+  const porta_backend_table_t* table = Table(entry);
+  ASSERT_NE(table, nullptr);
+  const porta_backend_host_t host = Host();
+  Message message;
+  porta_be_backend_t backend = nullptr;
+  ASSERT_EQ(table->init(&host, &backend, message.get()), PORTA_OK) << message.text;
+  uint32_t count = 99;
+  ASSERT_EQ(table->device_count(backend, &count, message.get()), PORTA_OK);
+  EXPECT_EQ(count, 0u);
+  EXPECT_NE(std::string(message.text).find(missing_path), std::string::npos) << message.text;
+  porta_be_device_t device = nullptr;
+  EXPECT_EQ(table->device_open(backend, 0, &device, message.get()), PORTA_ERROR_OUT_OF_RANGE);
+  table->shutdown(backend);
+}
+
+void ExpectDefaultLibraryWorks(porta_backend_entry_fn entry, const char* library_hint,
+                               DeviceCheck check) {
+  const porta_backend_table_t* table = Table(entry);
+  ASSERT_NE(table, nullptr);
+  const porta_backend_host_t host = Host();
+  Message message;
+  porta_be_backend_t backend = nullptr;
+  const auto begin = std::chrono::steady_clock::now();
+  ASSERT_EQ(table->init(&host, &backend, message.get()), PORTA_OK) << message.text;
+  uint32_t count = 0;
+  ASSERT_EQ(table->device_count(backend, &count, message.get()), PORTA_OK);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+  if (count == 0) {
+    // No vendor library, or one without a device: the reason names the library.
+    EXPECT_NE(std::string(message.text).find(library_hint), std::string::npos) << message.text;
+    EXPECT_LT(seconds, 5.0) << "init without a device must be fast";
+    std::printf("%s: zero devices: %s\n", table->name, message.text);
+  }
+  for (uint32_t i = 0; i < count; ++i) check(table, backend, i);
+  table->shutdown(backend);
+}
+
+}  // namespace porta::test

@@ -1,0 +1,62 @@
+// Test scaffolding shared by the backends' unit tests, which drive a backend's table directly as
+// the runtime does. Linked only into test executables (porta_backend_test_support).
+#ifndef PORTA_BACKENDS_COMMON_BACKEND_TEST_SUPPORT_H_
+#define PORTA_BACKENDS_COMMON_BACKEND_TEST_SUPPORT_H_
+
+#include <cstdint>
+#include <string>
+
+#include "porta/porta_backend.h"
+
+namespace porta::test {
+
+// The host description the runtime passes to a backend, offering ABI |major|.
+porta_backend_host_t Host(uint32_t major = PORTA_BACKEND_ABI_MAJOR);
+
+// A message buffer as the runtime passes it to the backend.
+struct Message {
+  char text[4096] = {};
+  porta_be_message_t msg = {text, sizeof(text)};
+  porta_be_msg get() { return &msg; }
+};
+
+// Sets an environment variable for one test and restores it afterwards.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value);
+  ~ScopedEnv();
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+
+ private:
+  std::string name_;
+  std::string old_;
+  bool had_ = false;
+};
+
+// The table |entry| returns for the current ABI (a test failure and null when it fails).
+const porta_backend_table_t* Table(porta_backend_entry_fn entry);
+
+// Checks that |entry| returns a table named |name| for the current ABI with every slot set.
+void ExpectCompleteTable(porta_backend_entry_fn entry, const char* name);
+
+// Checks that |entry| refuses another ABI major with PORTA_ERROR_ABI_MISMATCH and says so.
+void ExpectRefusesOtherMajor(porta_backend_entry_fn entry);
+
+// Checks that with the vendor library override |env_var| naming |missing_path|, the backend
+// initializes with zero devices, a reason that names the path, and no device to open.
+void ExpectMissingLibraryGivesZeroDevices(porta_backend_entry_fn entry, const char* env_var,
+                                          const char* missing_path);
+
+// Runs one opened device's checks; |index| is below the backend's device count.
+using DeviceCheck = void (*)(const porta_backend_table_t* table, porta_be_backend_t backend,
+                             uint32_t index);
+
+// Initializes the backend with its default vendor library. With zero devices, checks that init
+// was fast and that the reason names |library_hint|; otherwise runs |check| on every device.
+void ExpectDefaultLibraryWorks(porta_backend_entry_fn entry, const char* library_hint,
+                               DeviceCheck check);
+
+}  // namespace porta::test
+
+#endif  // PORTA_BACKENDS_COMMON_BACKEND_TEST_SUPPORT_H_
