@@ -17,13 +17,6 @@ int32_t EmptyKernel(const porta_host_group_t* group) {
 
 const porta_host_kernel_t kEmptyKernels[] = {{"empty", EmptyKernel}};
 
-bool Check(porta_status_t status, const char* what, std::string* error) {
-  if (status == PORTA_OK) return true;
-  *error = std::string(what) + " failed: " + porta_status_string(status) + ": " +
-           porta_last_error_message();
-  return false;
-}
-
 // The irreducible cost of running work off-thread: hand a task to a waiting worker through a
 // condition variable and wait for its completion notice. A host stream cannot do better than
 // this, so it is the honest baseline for launch + synchronize latency.
@@ -73,20 +66,6 @@ class HandoffWorker {
   std::thread thread_;
 };
 
-// Porta objects of one device's run, released however the run ends.
-struct DeviceObjects {
-  porta_stream_t stream = nullptr;
-  porta_module_t module = nullptr;
-  porta_buffer_t buffers[2] = {nullptr, nullptr};
-  ~DeviceObjects() {
-    for (porta_buffer_t buffer : buffers) {
-      if (buffer != nullptr) porta_buffer_free(buffer);
-    }
-    if (module != nullptr) porta_module_destroy(module);
-    if (stream != nullptr) porta_stream_destroy(stream);
-  }
-};
-
 porta_host_group_t OneGroup() {
   porta_host_group_t group;
   std::memset(&group, 0, sizeof(group));
@@ -97,21 +76,8 @@ porta_host_group_t OneGroup() {
   return group;
 }
 
-BenchRow MakeRow(const std::string& device, const char* name, const char* unit, double porta,
-                 const char* baseline_name, double baseline) {
-  BenchRow row;
-  row.device = device;
-  row.name = name;
-  row.unit = unit;
-  row.porta = porta;
-  row.baseline_name = baseline_name;
-  row.baseline = baseline;
-  row.ratio = baseline > 0.0 ? porta / baseline : 0.0;
-  return row;
-}
-
 bool BenchLaunch(const std::string& device_name, porta_stream_t stream, porta_kernel_t kernel,
-                 const CpuBenchConfig& config, std::vector<BenchRow>* rows, std::string* error) {
+                 const BenchConfig& config, std::vector<BenchRow>* rows, std::string* error) {
   porta_launch_config_t launch = PORTA_LAUNCH_CONFIG_INIT;
   // Warm-up: the first launches pay for thread start-up and first-touch allocations.
   for (int i = 0; i < 100; ++i) {
@@ -129,18 +95,18 @@ bool BenchLaunch(const std::string& device_name, porta_stream_t stream, porta_ke
   HandoffWorker worker;
   for (int rep = 0; rep < config.repetitions; ++rep) {
     double start = NowSeconds();
-    for (int i = 0; i < config.throughput_launches; ++i) {
+    for (int i = 0; i < config.launches; ++i) {
       if (!Check(porta_kernel_launch(stream, kernel, &launch, nullptr, 0), "porta_kernel_launch",
                  error)) {
         return false;
       }
     }
     if (!Check(porta_stream_synchronize(stream), "porta_stream_synchronize", error)) return false;
-    porta_throughput.push_back((NowSeconds() - start) * 1e6 / config.throughput_launches);
+    porta_throughput.push_back((NowSeconds() - start) * 1e6 / config.launches);
 
     start = NowSeconds();
-    for (int i = 0; i < config.throughput_launches; ++i) direct(&group);
-    raw_throughput.push_back((NowSeconds() - start) * 1e6 / config.throughput_launches);
+    for (int i = 0; i < config.launches; ++i) direct(&group);
+    raw_throughput.push_back((NowSeconds() - start) * 1e6 / config.launches);
 
     start = NowSeconds();
     for (int i = 0; i < config.latency_iterations; ++i) {
@@ -173,10 +139,10 @@ std::string SizeText(uint64_t bytes) {
 enum class CopyKind { kHostToDevice, kDeviceToHost, kDeviceToDevice };
 
 bool TimePortaCopy(CopyKind kind, porta_stream_t stream, porta_buffer_t a, porta_buffer_t b,
-                   std::vector<unsigned char>& host, const CpuBenchConfig& config,
-                   double* out_seconds, std::string* error) {
+                   std::vector<unsigned char>& host, const BenchConfig& config, double* out_seconds,
+                   std::string* error) {
   const double start = NowSeconds();
-  for (int i = 0; i < config.copies_per_repetition; ++i) {
+  for (int i = 0; i < config.copies; ++i) {
     porta_status_t status = PORTA_OK;
     switch (kind) {
       case CopyKind::kHostToDevice:
@@ -197,7 +163,7 @@ bool TimePortaCopy(CopyKind kind, porta_stream_t stream, porta_buffer_t a, porta
 }
 
 bool BenchCopies(const std::string& device_name, porta_device_t device, porta_stream_t stream,
-                 DeviceObjects* objects, const CpuBenchConfig& config, std::vector<BenchRow>* rows,
+                 PortaObjects* objects, const BenchConfig& config, std::vector<BenchRow>* rows,
                  std::string* error) {
   for (porta_buffer_t& buffer : objects->buffers) {
     if (!Check(porta_buffer_alloc(device, config.copy_bytes, PORTA_MEMORY_DEVICE, &buffer),
@@ -218,7 +184,7 @@ bool BenchCopies(const std::string& device_name, porta_device_t device, porta_st
   const CopyCase cases[] = {{CopyKind::kHostToDevice, "copy host to device"},
                             {CopyKind::kDeviceToHost, "copy device to host"},
                             {CopyKind::kDeviceToDevice, "copy device to device"}};
-  const double bytes = static_cast<double>(config.copy_bytes) * config.copies_per_repetition;
+  const double bytes = static_cast<double>(config.copy_bytes) * config.copies;
   for (const CopyCase& copy : cases) {
     double seconds = 0.0;
     if (!TimePortaCopy(copy.kind, stream, objects->buffers[0], objects->buffers[1], host, config,
@@ -234,7 +200,7 @@ bool BenchCopies(const std::string& device_name, porta_device_t device, porta_st
       porta_gbps.push_back(bytes / seconds / 1e9);
 
       const double start = NowSeconds();
-      for (int i = 0; i < config.copies_per_repetition; ++i) {
+      for (int i = 0; i < config.copies; ++i) {
         std::memcpy(raw_dst.data(), raw_src.data(), config.copy_bytes);
       }
       // Reading one byte back keeps the copies from being optimized away.
@@ -249,44 +215,25 @@ bool BenchCopies(const std::string& device_name, porta_device_t device, porta_st
   return true;
 }
 
-bool BenchDevice(porta_device_t device, const std::string& device_name,
-                 const CpuBenchConfig& config, std::vector<BenchRow>* rows, std::string* error) {
-  DeviceObjects objects;
-  if (!Check(porta_stream_create(device, &objects.stream), "porta_stream_create", error)) {
-    return false;
-  }
-  porta_module_source_t source = {PORTA_FORMAT_HOST, kEmptyKernels, sizeof(kEmptyKernels),
-                                  nullptr,           nullptr,       0};
-  porta_module_desc_t desc = PORTA_MODULE_DESC_INIT;
-  desc.sources = &source;
-  desc.source_count = 1;
-  if (!Check(porta_module_load(device, &desc, &objects.module), "porta_module_load", error)) {
-    return false;
-  }
+bool BenchDevice(porta_device_t device, const std::string& device_name, const BenchConfig& config,
+                 std::vector<BenchRow>* rows, std::string* error) {
+  PortaObjects objects;
+  const porta_module_source_t source = {PORTA_FORMAT_HOST, kEmptyKernels, sizeof(kEmptyKernels),
+                                        nullptr,           nullptr,       0};
   porta_kernel_t kernel = nullptr;
-  if (!Check(porta_module_get_kernel(objects.module, "empty", &kernel), "porta_module_get_kernel",
-             error)) {
-    return false;
-  }
+  if (!CreateStreamAndKernel(device, source, "empty", &objects, &kernel, error)) return false;
   return BenchLaunch(device_name, objects.stream, kernel, config, rows, error) &&
          BenchCopies(device_name, device, objects.stream, &objects, config, rows, error);
 }
 
 }  // namespace
 
-CpuBenchConfig CpuBenchConfigFor(bool quick) {
-  CpuBenchConfig config;
-  if (quick) {
-    config.repetitions = 3;
-    config.throughput_launches = 1000;
-    config.latency_iterations = 100;
-    config.copy_bytes = uint64_t{1} << 20;
-    config.copies_per_repetition = 2;
-  }
-  return config;
+BenchConfig CpuBenchConfigFor(bool quick) {
+  return quick ? BenchConfig{3, 1000, 100, uint64_t{1} << 20, 2}
+               : BenchConfig{7, 20000, 2000, uint64_t{64} << 20, 4};
 }
 
-bool RunCpuBench(porta_runtime_t runtime, const CpuBenchConfig& config, std::vector<BenchRow>* rows,
+bool RunCpuBench(porta_runtime_t runtime, const BenchConfig& config, std::vector<BenchRow>* rows,
                  std::string* error) {
   uint32_t count = 0;
   if (!Check(porta_runtime_device_count(runtime, &count), "porta_runtime_device_count", error)) {

@@ -11,10 +11,8 @@
 #include "backends/common/dynamic_library.h"
 #include "tools/bench/bench_util.h"
 
+namespace porta::bench {
 namespace {
-
-using porta::bench::Median;
-using porta::bench::NowSeconds;
 
 // An empty kernel in PTX, so the benchmark needs no compiler: everything a launch of it costs
 // is overhead. sm_50 PTX is JIT-compiled for whatever GPU runs it.
@@ -66,37 +64,6 @@ struct RawCuda {
   }
 };
 
-struct Config {
-  int repetitions;
-  int launches;
-  int latency_iterations;
-  uint64_t copy_bytes;
-  int copies;
-};
-
-struct Row {
-  const char* name;
-  const char* unit;
-  double porta;
-  double raw;
-};
-
-class Failure {
- public:
-  explicit Failure(std::string text) : text_(std::move(text)) {}
-  const std::string& text() const { return text_; }
-
- private:
-  std::string text_;
-};
-
-void Check(porta_status_t status, const char* call) {
-  if (status != PORTA_OK) {
-    throw Failure(std::string(call) + " failed: " + porta_status_string(status) + ": " +
-                  porta_last_error_message());
-  }
-}
-
 void CheckCu(const RawCuda& cu, CUresult result, const char* call) {
   if (result == CUDA_SUCCESS) return;
   const char* name = nullptr;
@@ -119,36 +86,25 @@ class Cleanup {
   std::function<void()> fn_;
 };
 
-// Median over the repetitions of |fn|, which returns one sample.
-double MedianOf(int repetitions, const std::function<double()>& fn) {
-  std::vector<double> samples;
-  for (int rep = 0; rep < repetitions; ++rep) samples.push_back(fn());
-  return Median(samples);
-}
+// The table's layout: the raw figure beside Porta's, the unit after both.
+constexpr Column kColumns[] = {{Field::kDevice, 34, "device"}, {Field::kName, 32, "benchmark"},
+                               {Field::kPorta, 12, "porta"},   {Field::kBaseline, 12, "raw"},
+                               {Field::kUnit, 10, "unit"},     {Field::kRatio, 8, "ratio"}};
 
-std::vector<Row> BenchDevice(const RawCuda& cu, porta_device_t device, uint32_t ordinal,
-                             const Config& config) {
+std::vector<BenchRow> BenchDevice(const RawCuda& cu, porta_device_t device, uint32_t ordinal,
+                                  const std::string& device_name, const BenchConfig& config) {
   // Porta side.
-  porta_stream_t stream = nullptr;
-  porta_module_t module = nullptr;
-  porta_buffer_t buffers[2] = {nullptr, nullptr};
-  Cleanup porta_cleanup([&] {
-    for (porta_buffer_t buffer : buffers) {
-      if (buffer != nullptr) porta_buffer_free(buffer);
-    }
-    if (module != nullptr) porta_module_destroy(module);
-    if (stream != nullptr) porta_stream_destroy(stream);
-  });
-  Check(porta_stream_create(device, &stream), "porta_stream_create");
-  porta_module_source_t source = {PORTA_FORMAT_PTX, kEmptyPtx, sizeof(kEmptyPtx) - 1,
-                                  nullptr,          nullptr,   0};
-  porta_module_desc_t desc = PORTA_MODULE_DESC_INIT;
-  desc.sources = &source;
-  desc.source_count = 1;
-  Check(porta_module_load(device, &desc, &module), "porta_module_load");
+  PortaObjects objects;
   porta_kernel_t kernel = nullptr;
-  Check(porta_module_get_kernel(module, "porta_bench_empty", &kernel), "porta_module_get_kernel");
-  for (porta_buffer_t& buffer : buffers) {
+  const porta_module_source_t source = {PORTA_FORMAT_PTX, kEmptyPtx, sizeof(kEmptyPtx) - 1,
+                                        nullptr,          nullptr,   0};
+  std::string error;
+  if (!CreateStreamAndKernel(device, source, "porta_bench_empty", &objects, &kernel, &error)) {
+    throw Failure(error);
+  }
+  porta_stream_t stream = objects.stream;
+  porta_buffer_t* buffers = objects.buffers;
+  for (porta_buffer_t& buffer : objects.buffers) {
     Check(porta_buffer_alloc(device, config.copy_bytes, PORTA_MEMORY_DEVICE, &buffer),
           "porta_buffer_alloc");
   }
@@ -198,7 +154,7 @@ std::vector<Row> BenchDevice(const RawCuda& cu, porta_device_t device, uint32_t 
   porta_sync();
   raw_sync();
 
-  std::vector<Row> rows;
+  std::vector<BenchRow> rows;
   auto throughput = [&](const std::function<void()>& launch_fn,
                         const std::function<void()>& sync_fn) {
     return MedianOf(config.repetitions, [&] {
@@ -218,10 +174,13 @@ std::vector<Row> BenchDevice(const RawCuda& cu, porta_device_t device, uint32_t 
       return (NowSeconds() - start) * 1e6 / config.latency_iterations;
     });
   };
-  rows.push_back({"launch throughput (empty kernel)", "us/launch",
-                  throughput(porta_launch, porta_sync), throughput(raw_launch, raw_sync)});
-  rows.push_back({"launch + synchronize latency", "us/launch", latency(porta_launch, porta_sync),
-                  latency(raw_launch, raw_sync)});
+  // Each row measures Porta first and then the raw path, so both see the same warm state.
+  const double porta_throughput = throughput(porta_launch, porta_sync);
+  rows.push_back(MakeRow(device_name, "launch throughput (empty kernel)", "us/launch",
+                         porta_throughput, "raw", throughput(raw_launch, raw_sync)));
+  const double porta_latency = latency(porta_launch, porta_sync);
+  rows.push_back(MakeRow(device_name, "launch + synchronize latency", "us/launch", porta_latency,
+                         "raw", latency(raw_launch, raw_sync)));
 
   // Both sides copy from and to the same pageable host memory, as an application would.
   std::vector<unsigned char> host(config.copy_bytes, 0x5a);
@@ -236,58 +195,50 @@ std::vector<Row> BenchDevice(const RawCuda& cu, porta_device_t device, uint32_t 
       return bytes / (NowSeconds() - start) / 1e9;
     });
   };
+  auto copy_row = [&](const char* name, const std::function<void()>& porta_copy,
+                      const std::function<void()>& raw_copy) {
+    const double porta_gbps = bandwidth(porta_copy, porta_sync);
+    rows.push_back(
+        MakeRow(device_name, name, "GB/s", porta_gbps, "raw", bandwidth(raw_copy, raw_sync)));
+  };
   const uint64_t size = config.copy_bytes;
-  rows.push_back(
-      {"copy host to device", "GB/s",
-       bandwidth(
-           [&] {
-             Check(porta_copy_host_to_device(stream, buffers[0], 0, host.data(), size),
-                   "porta_copy_host_to_device");
-           },
-           porta_sync),
-       bandwidth(
-           [&] {
-             CheckCu(cu, cu.cuMemcpyHtoDAsync_v2(raw_buffers[0], host.data(), size, raw_stream),
-                     "cuMemcpyHtoDAsync");
-           },
-           raw_sync)});
-  rows.push_back(
-      {"copy device to host", "GB/s",
-       bandwidth(
-           [&] {
-             Check(porta_copy_device_to_host(stream, host.data(), buffers[0], 0, size),
-                   "porta_copy_device_to_host");
-           },
-           porta_sync),
-       bandwidth(
-           [&] {
-             CheckCu(cu, cu.cuMemcpyDtoHAsync_v2(host.data(), raw_buffers[0], size, raw_stream),
-                     "cuMemcpyDtoHAsync");
-           },
-           raw_sync)});
-  rows.push_back(
-      {"copy device to device", "GB/s",
-       bandwidth(
-           [&] {
-             Check(porta_copy_device_to_device(stream, buffers[1], 0, buffers[0], 0, size),
-                   "porta_copy_device_to_device");
-           },
-           porta_sync),
-       bandwidth(
-           [&] {
-             CheckCu(cu, cu.cuMemcpyDtoDAsync_v2(raw_buffers[1], raw_buffers[0], size, raw_stream),
-                     "cuMemcpyDtoDAsync");
-           },
-           raw_sync)});
+  copy_row(
+      "copy host to device",
+      [&] {
+        Check(porta_copy_host_to_device(stream, buffers[0], 0, host.data(), size),
+              "porta_copy_host_to_device");
+      },
+      [&] {
+        CheckCu(cu, cu.cuMemcpyHtoDAsync_v2(raw_buffers[0], host.data(), size, raw_stream),
+                "cuMemcpyHtoDAsync");
+      });
+  copy_row(
+      "copy device to host",
+      [&] {
+        Check(porta_copy_device_to_host(stream, host.data(), buffers[0], 0, size),
+              "porta_copy_device_to_host");
+      },
+      [&] {
+        CheckCu(cu, cu.cuMemcpyDtoHAsync_v2(host.data(), raw_buffers[0], size, raw_stream),
+                "cuMemcpyDtoHAsync");
+      });
+  copy_row(
+      "copy device to device",
+      [&] {
+        Check(porta_copy_device_to_device(stream, buffers[1], 0, buffers[0], 0, size),
+              "porta_copy_device_to_device");
+      },
+      [&] {
+        CheckCu(cu, cu.cuMemcpyDtoDAsync_v2(raw_buffers[1], raw_buffers[0], size, raw_stream),
+                "cuMemcpyDtoDAsync");
+      });
   return rows;
 }
 
-}  // namespace
-
-int porta_bench_cuda(porta_runtime_t runtime, std::FILE* out) {
-  const bool quick = porta::bench::QuickMode();
-  const Config config = quick ? Config{3, 1000, 100, uint64_t{1} << 20, 2}
-                              : Config{7, 20000, 2000, uint64_t{256} << 20, 4};
+// Measures and prints every CUDA device; see porta_bench_cuda().
+int RunCuda(porta_runtime_t runtime, std::FILE* out) {
+  const BenchConfig config = ConfigFor(BenchConfig{7, 20000, 2000, uint64_t{256} << 20, 4},
+                                       BenchConfig{3, 1000, 100, uint64_t{1} << 20, 2});
   uint32_t count = 0;
   if (porta_runtime_device_count(runtime, &count) != PORTA_OK) {
     std::fprintf(out, "cuda: porta_runtime_device_count failed: %s\n", porta_last_error_message());
@@ -331,14 +282,13 @@ int porta_bench_cuda(porta_runtime_t runtime, std::FILE* out) {
     std::fprintf(out, "cuda: the raw baseline's cuInit failed (%d)\n", static_cast<int>(init));
     return 1;
   }
-  std::fprintf(out, "%-34s %-32s %12s %12s %-10s %8s\n", "device", "benchmark", "porta", "raw",
-               "unit", "ratio");
+  PrintHeader(out, kColumns);
   int status = 0;
   for (const auto& [device, info] : devices) {
     try {
-      for (const Row& row : BenchDevice(cu, device, info.backend_device_index, config)) {
-        std::fprintf(out, "%-34.34s %-32s %12.3f %12.3f %-10s %8.3f\n", info.name, row.name,
-                     row.porta, row.raw, row.unit, row.raw > 0.0 ? row.porta / row.raw : 0.0);
+      for (const BenchRow& row :
+           BenchDevice(cu, device, info.backend_device_index, info.name, config)) {
+        PrintRow(out, kColumns, row);
       }
     } catch (const Failure& failure) {
       std::fprintf(out, "cuda: %s: %s\n", info.name, failure.text().c_str());
@@ -346,4 +296,11 @@ int porta_bench_cuda(porta_runtime_t runtime, std::FILE* out) {
     }
   }
   return status;
+}
+
+}  // namespace
+}  // namespace porta::bench
+
+int porta_bench_cuda(porta_runtime_t runtime, std::FILE* out) {
+  return porta::bench::RunCuda(runtime, out);
 }

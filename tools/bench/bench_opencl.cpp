@@ -14,10 +14,13 @@
 #include "backends/common/dynamic_library.h"
 #include "tools/bench/bench_util.h"
 
+namespace porta::bench {
 namespace {
 
-using porta::bench::Median;
-using porta::bench::NowSeconds;
+// The table's layout: the raw figure beside Porta's, the unit after both.
+constexpr Column kColumns[] = {{Field::kDevice, 34, "device"}, {Field::kName, 32, "benchmark"},
+                               {Field::kPorta, 12, "porta"},   {Field::kBaseline, 12, "raw"},
+                               {Field::kUnit, 10, "unit"},     {Field::kRatio, 8, "porta/raw"}};
 
 constexpr char kEmptyKernel[] = "__kernel void porta_bench_empty(__global uint* data, uint n) {}\n";
 
@@ -52,37 +55,6 @@ struct RawCl {
   }
 };
 
-struct Config {
-  int repetitions;
-  int launches;
-  int latency_iterations;
-  uint64_t copy_bytes;
-  int copies;
-};
-
-struct Row {
-  const char* name;
-  const char* unit;
-  double porta;
-  double raw;
-};
-
-class Failure {
- public:
-  explicit Failure(std::string text) : text_(std::move(text)) {}
-  const std::string& text() const { return text_; }
-
- private:
-  std::string text_;
-};
-
-void Check(porta_status_t status, const char* call) {
-  if (status != PORTA_OK) {
-    throw Failure(std::string(call) + " failed: " + porta_status_string(status) + ": " +
-                  porta_last_error_message());
-  }
-}
-
 void CheckCl(cl_int error, const char* call) {
   if (error != CL_SUCCESS)
     throw Failure(std::string(call) + " failed: OpenCL error " + std::to_string(error));
@@ -94,17 +66,11 @@ double ThreadCpuSeconds() {
   return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
 }
 
-// Median over repetitions of |run|, which returns seconds for one repetition.
-double MedianSeconds(int repetitions, const std::function<double()>& run) {
-  std::vector<double> samples;
-  for (int r = 0; r < repetitions; ++r) samples.push_back(run());
-  return Median(samples);
-}
-
 // Owns the Porta objects and the raw OpenCL objects of one device.
 class DeviceBench {
  public:
-  DeviceBench(const RawCl& cl, porta_device_t device, int same_name_index, const Config& config)
+  DeviceBench(const RawCl& cl, porta_device_t device, int same_name_index,
+              const BenchConfig& config)
       : cl_(cl), device_(device), config_(config) {
     Check(porta_stream_create(device, &stream_), "porta_stream_create");
     Check(porta_buffer_alloc(device, 64, PORTA_MEMORY_DEVICE, &arg_buffer_), "porta_buffer_alloc");
@@ -163,89 +129,74 @@ class DeviceBench {
     if (stream_ != nullptr) porta_stream_destroy(stream_);
   }
 
-  std::vector<Row> Run() {
-    std::vector<Row> rows;
-    const int launches = config_.launches;
-    const int iterations = config_.latency_iterations;
+  std::vector<BenchRow> Run(const std::string& device_name) {
+    std::vector<BenchRow> rows;
+    const int repetitions = config_.repetitions;
+    // Each row measures Porta first and then the raw path, so both see the same warm state.
+    auto launch_row = [&](const char* name, int count, bool synchronize_each, bool calls_only) {
+      const double porta =
+          1e6 *
+          MedianOf(repetitions,
+                   [&] { return PortaLaunches(count, synchronize_each, calls_only); }) /
+          count;
+      const double raw =
+          1e6 *
+          MedianOf(repetitions, [&] { return RawLaunches(count, synchronize_each, calls_only); }) /
+          count;
+      rows.push_back(MakeRow(device_name, name, "us/launch", porta, "raw", raw));
+    };
+    const double bytes = static_cast<double>(config_.copy_bytes) * config_.copies;
+    auto copy_row = [&](const char* name, const std::function<void()>& porta_copy,
+                        const std::function<void()>& raw_copy) {
+      const double porta =
+          bytes / 1e9 / MedianOf(repetitions, [&] { return PortaCopies(porta_copy); });
+      const double raw = bytes / 1e9 / MedianOf(repetitions, [&] { return RawCopies(raw_copy); });
+      rows.push_back(MakeRow(device_name, name, "GB/s", porta, "raw", raw));
+    };
+
     // Warm both paths (first launches page in driver code and build caches).
     PortaLaunches(32, false);
     RawLaunches(32, false);
-    rows.push_back(
-        {"empty-kernel launch throughput", "us/launch",
-         1e6 * MedianSeconds(config_.repetitions, [&] { return PortaLaunches(launches, false); }) /
-             launches,
-         1e6 * MedianSeconds(config_.repetitions, [&] { return RawLaunches(launches, false); }) /
-             launches});
+    launch_row("empty-kernel launch throughput", config_.launches, false, false);
     // CPU time of the calling thread in the launch calls alone (the queue drains afterwards,
     // untimed): the part of the launch cost that is Porta's own, without the device's execution
     // time, and steady on a loaded machine where wall time is not.
-    rows.push_back({"launch call (thread CPU time)", "us/launch",
-                    1e6 *
-                        MedianSeconds(config_.repetitions,
-                                      [&] { return PortaLaunches(launches, false, true); }) /
-                        launches,
-                    1e6 * MedianSeconds(config_.repetitions, [&] {
-                      return RawLaunches(launches, false, true);
-                    }) / launches});
-    rows.push_back(
-        {"launch-to-completion latency", "us/launch",
-         1e6 * MedianSeconds(config_.repetitions, [&] { return PortaLaunches(iterations, true); }) /
-             iterations,
-         1e6 * MedianSeconds(config_.repetitions, [&] { return RawLaunches(iterations, true); }) /
-             iterations});
-    const double bytes = static_cast<double>(config_.copy_bytes) * config_.copies;
+    launch_row("launch call (thread CPU time)", config_.launches, false, true);
+    launch_row("launch-to-completion latency", config_.latency_iterations, true, false);
     const uint64_t size = config_.copy_bytes;
-    rows.push_back({"host-to-device bandwidth", "GB/s",
-                    bytes / 1e9 /
-                        MedianSeconds(config_.repetitions,
-                                      [&] {
-                                        return PortaCopies([&] {
-                                          Check(porta_copy_host_to_device(stream_, src_, 0,
-                                                                          host_.data(), size),
-                                                "porta_copy_host_to_device");
-                                        });
-                                      }),
-                    bytes / 1e9 / MedianSeconds(config_.repetitions, [&] {
-                      return RawCopies([&] {
-                        CheckCl(cl_.clEnqueueWriteBuffer(queue_, raw_src_, CL_FALSE, 0, size,
-                                                         host_.data(), 0, nullptr, nullptr),
-                                "clEnqueueWriteBuffer");
-                      });
-                    })});
-    rows.push_back({"device-to-host bandwidth", "GB/s",
-                    bytes / 1e9 /
-                        MedianSeconds(config_.repetitions,
-                                      [&] {
-                                        return PortaCopies([&] {
-                                          Check(porta_copy_device_to_host(stream_, host_.data(),
-                                                                          src_, 0, size),
-                                                "porta_copy_device_to_host");
-                                        });
-                                      }),
-                    bytes / 1e9 / MedianSeconds(config_.repetitions, [&] {
-                      return RawCopies([&] {
-                        CheckCl(cl_.clEnqueueReadBuffer(queue_, raw_src_, CL_FALSE, 0, size,
-                                                        host_.data(), 0, nullptr, nullptr),
-                                "clEnqueueReadBuffer");
-                      });
-                    })});
-    rows.push_back(
-        {"device-to-device bandwidth", "GB/s",
-         bytes / 1e9 /
-             MedianSeconds(config_.repetitions,
-                           [&] {
-                             return PortaCopies([&] {
-                               Check(porta_copy_device_to_device(stream_, dst_, 0, src_, 0, size),
-                                     "porta_copy_device_to_device");
-                             });
-                           }),
-         bytes / 1e9 / MedianSeconds(config_.repetitions, [&] {
-           return RawCopies([&] {
-             CheckCl(cl_.clEnqueueCopyBuffer(queue_, raw_src_, raw_dst_, 0, 0, size, 0, nullptr,
-                                             nullptr),
-                     "clEnqueueCopyBuffer");
-           });
-         })});
+    copy_row(
+        "host-to-device bandwidth",
+        [&] {
+          Check(porta_copy_host_to_device(stream_, src_, 0, host_.data(), size),
+                "porta_copy_host_to_device");
+        },
+        [&] {
+          CheckCl(cl_.clEnqueueWriteBuffer(queue_, raw_src_, CL_FALSE, 0, size, host_.data(), 0,
+                                           nullptr, nullptr),
+                  "clEnqueueWriteBuffer");
+        });
+    copy_row(
+        "device-to-host bandwidth",
+        [&] {
+          Check(porta_copy_device_to_host(stream_, host_.data(), src_, 0, size),
+                "porta_copy_device_to_host");
+        },
+        [&] {
+          CheckCl(cl_.clEnqueueReadBuffer(queue_, raw_src_, CL_FALSE, 0, size, host_.data(), 0,
+                                          nullptr, nullptr),
+                  "clEnqueueReadBuffer");
+        });
+    copy_row(
+        "device-to-device bandwidth",
+        [&] {
+          Check(porta_copy_device_to_device(stream_, dst_, 0, src_, 0, size),
+                "porta_copy_device_to_device");
+        },
+        [&] {
+          CheckCl(
+              cl_.clEnqueueCopyBuffer(queue_, raw_src_, raw_dst_, 0, 0, size, 0, nullptr, nullptr),
+              "clEnqueueCopyBuffer");
+        });
     return rows;
   }
 
@@ -321,7 +272,7 @@ class DeviceBench {
 
   const RawCl& cl_;
   porta_device_t device_;
-  Config config_;
+  BenchConfig config_;
   porta_stream_t stream_ = nullptr;
   porta_buffer_t arg_buffer_ = nullptr;
   porta_buffer_t src_ = nullptr;
@@ -339,12 +290,10 @@ class DeviceBench {
   std::vector<uint8_t> host_;
 };
 
-}  // namespace
-
-int porta_bench_opencl(porta_runtime_t runtime, std::FILE* out) {
-  const bool quick = porta::bench::QuickMode();
-  const Config config = quick ? Config{3, 500, 100, uint64_t{4} << 20, 2}
-                              : Config{7, 20000, 2000, uint64_t{64} << 20, 4};
+// Measures and prints every OpenCL device; see porta_bench_opencl().
+int RunOpenCl(porta_runtime_t runtime, std::FILE* out) {
+  const BenchConfig config = ConfigFor(BenchConfig{7, 20000, 2000, uint64_t{64} << 20, 4},
+                                       BenchConfig{3, 500, 100, uint64_t{4} << 20, 2});
   uint32_t count = 0;
   if (porta_runtime_device_count(runtime, &count) != PORTA_OK) {
     std::fprintf(out, "opencl: porta_runtime_device_count failed: %s\n",
@@ -371,8 +320,7 @@ int porta_bench_opencl(porta_runtime_t runtime, std::FILE* out) {
     std::fprintf(out, "opencl: the raw baseline cannot open libOpenCL: %s\n", error.c_str());
     return 1;
   }
-  std::fprintf(out, "%-34s %-32s %12s %12s %-10s %8s\n", "device", "benchmark", "porta", "raw",
-               "unit", "porta/raw");
+  PrintHeader(out, kColumns);
   int status = 0;
   for (size_t d = 0; d < devices.size(); ++d) {
     const porta_device_info_t& info = devices[d].second;
@@ -382,14 +330,18 @@ int porta_bench_opencl(porta_runtime_t runtime, std::FILE* out) {
     }
     try {
       DeviceBench bench(cl, devices[d].first, same_name_index, config);
-      for (const Row& row : bench.Run()) {
-        std::fprintf(out, "%-34.34s %-32s %12.3f %12.3f %-10s %8.3f\n", info.name, row.name,
-                     row.porta, row.raw, row.unit, row.raw > 0 ? row.porta / row.raw : 0.0);
-      }
+      for (const BenchRow& row : bench.Run(info.name)) PrintRow(out, kColumns, row);
     } catch (const Failure& failure) {
       std::fprintf(out, "opencl: %s: %s\n", info.name, failure.text().c_str());
       status = 1;
     }
   }
   return status;
+}
+
+}  // namespace
+}  // namespace porta::bench
+
+int porta_bench_opencl(porta_runtime_t runtime, std::FILE* out) {
+  return porta::bench::RunOpenCl(runtime, out);
 }

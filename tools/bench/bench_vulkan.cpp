@@ -17,10 +17,8 @@
 
 #include "tools/bench/bench_util.h"
 
+namespace porta::bench {
 namespace {
-
-using porta::bench::Median;
-using porta::bench::NowSeconds;
 
 // An empty compute shader, entry point "empty", local size (64, 1, 1); built from
 //   #version 450
@@ -40,36 +38,32 @@ const uint32_t kEmptyShader[] = {
     0x0000000a, 0x000100fd, 0x00010038};
 constexpr uint32_t kBlock = 64;
 
-struct Config {
-  int repetitions = 7;
-  int dispatches = 10000;
-  int latency_iterations = 500;
-  uint64_t copy_bytes = uint64_t{64} << 20;
-};
+// The table's layout: the unit between Porta's figure and the raw one.
+constexpr Column kColumns[] = {
+    {Field::kDevice, 34, "device"},       {Field::kName, 40, "benchmark"},
+    {Field::kPorta, 12, "porta"},         {Field::kUnit, 12, "unit"},
+    {Field::kBaseline, 12, "raw vulkan"}, {Field::kRatio, 8, "ratio"}};
 
-struct Row {
-  std::string name;
-  std::string unit;
-  double porta = 0.0;
-  double raw = 0.0;
-};
-
-#define BENCH_VK_INSTANCE_FUNCTIONS(X)                                          \
-  X(vkDestroyInstance)                                                          \
-  X(vkEnumeratePhysicalDevices)                                                 \
-  X(vkGetPhysicalDeviceProperties2) X(vkGetPhysicalDeviceQueueFamilyProperties) \
-      X(vkGetPhysicalDeviceMemoryProperties) X(vkCreateDevice) X(vkGetDeviceProcAddr)
-#define BENCH_VK_DEVICE_FUNCTIONS(X)                                                              \
-  X(vkDestroyDevice)                                                                              \
-  X(vkGetDeviceQueue)                                                                             \
-  X(vkCreateCommandPool) X(vkDestroyCommandPool) X(vkAllocateCommandBuffers)                      \
-      X(vkBeginCommandBuffer) X(vkEndCommandBuffer) X(vkCmdBindPipeline) X(vkCmdDispatch)         \
-          X(vkCmdPipelineBarrier) X(vkCmdCopyBuffer) X(vkQueueSubmit) X(vkCreateSemaphore)        \
-              X(vkDestroySemaphore) X(vkWaitSemaphores) X(vkCreateShaderModule)                   \
-                  X(vkDestroyShaderModule) X(vkCreatePipelineLayout) X(vkDestroyPipelineLayout)   \
-                      X(vkCreateComputePipelines) X(vkDestroyPipeline) X(vkCreateBuffer)          \
-                          X(vkDestroyBuffer) X(vkGetBufferMemoryRequirements) X(vkAllocateMemory) \
-                              X(vkFreeMemory) X(vkBindBufferMemory) X(vkMapMemory)
+#define BENCH_VK_INSTANCE_FUNCTIONS(X)        \
+  X(vkDestroyInstance)                        \
+  X(vkEnumeratePhysicalDevices)               \
+  X(vkGetPhysicalDeviceProperties2)           \
+  X(vkGetPhysicalDeviceQueueFamilyProperties) \
+  X(vkGetPhysicalDeviceMemoryProperties) X(vkCreateDevice) X(vkGetDeviceProcAddr)
+#define BENCH_VK_DEVICE_FUNCTIONS(X)                                                           \
+  X(vkDestroyDevice)                                                                           \
+  X(vkGetDeviceQueue)                                                                          \
+  X(vkCreateCommandPool)                                                                       \
+  X(vkDestroyCommandPool)                                                                      \
+  X(vkAllocateCommandBuffers)                                                                  \
+  X(vkBeginCommandBuffer)                                                                      \
+  X(vkEndCommandBuffer) X(vkCmdBindPipeline) X(vkCmdDispatch) X(vkCmdPipelineBarrier)          \
+      X(vkCmdCopyBuffer) X(vkQueueSubmit) X(vkCreateSemaphore) X(vkDestroySemaphore)           \
+          X(vkWaitSemaphores) X(vkCreateShaderModule) X(vkDestroyShaderModule)                 \
+              X(vkCreatePipelineLayout) X(vkDestroyPipelineLayout) X(vkCreateComputePipelines) \
+                  X(vkDestroyPipeline) X(vkCreateBuffer) X(vkDestroyBuffer)                    \
+                      X(vkGetBufferMemoryRequirements) X(vkAllocateMemory) X(vkFreeMemory)     \
+                          X(vkBindBufferMemory) X(vkMapMemory)
 
 // A buffer with its own memory.
 struct RawBuffer {
@@ -346,39 +340,19 @@ bool TimeMedian(int repetitions, Fn fn, double* out_seconds) {
   return true;
 }
 
-// Porta objects of one device's run, released however the run ends.
-struct PortaObjects {
-  porta_stream_t stream = nullptr;
-  porta_module_t module = nullptr;
-  porta_buffer_t buffers[2] = {nullptr, nullptr};
-  ~PortaObjects() {
-    for (porta_buffer_t buffer : buffers) {
-      if (buffer != nullptr) porta_buffer_free(buffer);
-    }
-    if (module != nullptr) porta_module_destroy(module);
-    if (stream != nullptr) porta_stream_destroy(stream);
-  }
-};
-
-bool BenchDevice(porta_device_t device, const porta_device_info_t& info, const Config& config,
-                 std::vector<Row>* rows, std::string* error) {
+bool BenchDevice(porta_device_t device, const porta_device_info_t& info, const BenchConfig& config,
+                 std::vector<BenchRow>* rows, std::string* error) {
   auto check = [error](porta_status_t status, const char* what) {
-    if (status == PORTA_OK) return true;
-    *error = std::string(what) + " failed: " + porta_status_string(status) + ": " +
-             porta_last_error_message();
-    return false;
+    return Check(status, what, error);
+  };
+  auto row = [&](std::string name, const char* unit, double porta, double raw) {
+    rows->push_back(MakeRow(info.name, std::move(name), unit, porta, "raw vulkan", raw));
   };
   PortaObjects objects;
-  porta_module_source_t source = {
+  const porta_module_source_t source = {
       PORTA_FORMAT_SPIRV_SHADER, kEmptyShader, sizeof(kEmptyShader), nullptr, nullptr, 0};
-  porta_module_desc_t desc = PORTA_MODULE_DESC_INIT;
-  desc.sources = &source;
-  desc.source_count = 1;
   porta_kernel_t kernel = nullptr;
-  if (!check(porta_stream_create(device, &objects.stream), "porta_stream_create") ||
-      !check(porta_module_load(device, &desc, &objects.module), "porta_module_load") ||
-      !check(porta_module_get_kernel(objects.module, "empty", &kernel),
-             "porta_module_get_kernel")) {
+  if (!CreateStreamAndKernel(device, source, "empty", &objects, &kernel, error)) {
     return false;
   }
   RawVulkan raw;
@@ -404,31 +378,34 @@ bool BenchDevice(porta_device_t device, const porta_device_info_t& info, const C
   double porta_s = 0.0;
   double raw_s = 0.0;
   if (!TimeMedian(
-          config.repetitions, [&] { return porta_dispatches(config.dispatches); }, &porta_s) ||
+          config.repetitions, [&] { return porta_dispatches(config.launches); }, &porta_s) ||
       !TimeMedian(
-          config.repetitions, [&] { return raw.Dispatches(config.dispatches); }, &raw_s)) {
+          config.repetitions, [&] { return raw.Dispatches(config.launches); }, &raw_s)) {
     if (error->empty()) *error = raw_failed;
     return false;
   }
-  rows->push_back({"empty dispatch throughput", "us/dispatch", porta_s * 1e6 / config.dispatches,
-                   raw_s * 1e6 / config.dispatches});
+  row("empty dispatch throughput", "us/dispatch", porta_s * 1e6 / config.launches,
+      raw_s * 1e6 / config.launches);
 
-  auto latency = [&](auto one) {
-    return [&, one] {
-      for (int i = 0; i < config.latency_iterations; ++i) {
+  // |one| run |count| times in a row, as one timed repetition.
+  auto repeat = [](int count, auto one) {
+    return [count, one] {
+      for (int i = 0; i < count; ++i) {
         if (!one()) return false;
       }
       return true;
     };
   };
-  if (!TimeMedian(config.repetitions, latency([&] { return porta_dispatches(1); }), &porta_s) ||
-      !TimeMedian(config.repetitions, latency([&] { return raw.Dispatches(1); }), &raw_s)) {
+  const int iterations = config.latency_iterations;
+  if (!TimeMedian(config.repetitions, repeat(iterations, [&] { return porta_dispatches(1); }),
+                  &porta_s) ||
+      !TimeMedian(config.repetitions, repeat(iterations, [&] { return raw.Dispatches(1); }),
+                  &raw_s)) {
     if (error->empty()) *error = raw_failed;
     return false;
   }
-  rows->push_back({"dispatch-to-completion latency", "us",
-                   porta_s * 1e6 / config.latency_iterations,
-                   raw_s * 1e6 / config.latency_iterations});
+  row("dispatch-to-completion latency", "us", porta_s * 1e6 / config.latency_iterations,
+      raw_s * 1e6 / config.latency_iterations);
 
   // Copies: Porta's copy calls against the raw staging path (memcpy into a mapped host-visible
   // buffer plus vkCmdCopyBuffer, and the reverse), and buffer-to-buffer copies.
@@ -444,7 +421,7 @@ bool BenchDevice(porta_device_t device, const porta_device_info_t& info, const C
              "porta_buffer_alloc") &&
        check(porta_buffer_alloc(device, bytes, PORTA_MEMORY_DEVICE, &objects.buffers[1]),
              "porta_buffer_alloc");
-  const double gigabytes = static_cast<double>(bytes) / 1e9;
+  const double gigabytes = static_cast<double>(bytes) * config.copies / 1e9;
   struct CopyCase {
     const char* name;
     std::function<bool()> porta;
@@ -484,13 +461,13 @@ bool BenchDevice(porta_device_t device, const porta_device_info_t& info, const C
   for (const CopyCase& copy : cases) {
     if (!ok) break;
     ok = copy.porta() && copy.raw() &&  // warm-up
-         TimeMedian(config.repetitions, copy.porta, &porta_s) &&
-         TimeMedian(config.repetitions, copy.raw, &raw_s);
+         TimeMedian(config.repetitions, repeat(config.copies, copy.porta), &porta_s) &&
+         TimeMedian(config.repetitions, repeat(config.copies, copy.raw), &raw_s);
     if (ok) {
       char name[96];
       std::snprintf(name, sizeof(name), "%s %llu MiB", copy.name,
                     static_cast<unsigned long long>(bytes >> 20));
-      rows->push_back({name, "GB/s", gigabytes / porta_s, gigabytes / raw_s});
+      row(name, "GB/s", gigabytes / porta_s, gigabytes / raw_s);
     }
   }
   for (const RawBuffer& buffer : raw_device) raw.DestroyBuffer(buffer);
@@ -499,24 +476,18 @@ bool BenchDevice(porta_device_t device, const porta_device_info_t& info, const C
   return ok;
 }
 
-}  // namespace
-
-int porta_bench_vulkan(porta_runtime_t runtime, std::FILE* out) {
-  Config config;
-  if (porta::bench::QuickMode()) {
-    config.repetitions = 3;
-    config.dispatches = 500;
-    config.latency_iterations = 50;
-    config.copy_bytes = uint64_t{4} << 20;
-  }
+// Measures and prints every Vulkan device; see porta_bench_vulkan().
+int RunVulkan(porta_runtime_t runtime, std::FILE* out) {
+  // One copy per repetition: each copy is submitted and waited for on its own.
+  const BenchConfig config = ConfigFor(BenchConfig{7, 10000, 500, uint64_t{64} << 20, 1},
+                                       BenchConfig{3, 500, 50, uint64_t{4} << 20, 1});
   uint32_t count = 0;
   if (porta_runtime_device_count(runtime, &count) != PORTA_OK) {
     std::fprintf(out, "vulkan: porta_runtime_device_count failed: %s\n",
                  porta_last_error_message());
     return 1;
   }
-  std::fprintf(out, "%-34s %-40s %12s %-12s %12s %8s\n", "device", "benchmark", "porta", "unit",
-               "raw vulkan", "ratio");
+  PrintHeader(out, kColumns);
   int measured = 0;
   for (uint32_t index = 0; index < count; ++index) {
     porta_device_t device = nullptr;
@@ -526,19 +497,22 @@ int porta_bench_vulkan(porta_runtime_t runtime, std::FILE* out) {
         std::strcmp(info.backend, "vulkan") != 0) {
       continue;
     }
-    std::vector<Row> rows;
+    std::vector<BenchRow> rows;
     std::string error;
     if (!BenchDevice(device, info, config, &rows, &error)) {
       std::fprintf(out, "vulkan: %s: %s\n", info.name, error.c_str());
       return 1;
     }
-    for (const Row& row : rows) {
-      // For times a ratio above 1 means Porta is slower; for bandwidths, below 1.
-      std::fprintf(out, "%-34.34s %-40s %12.3f %-12s %12.3f %8.3f\n", info.name, row.name.c_str(),
-                   row.porta, row.unit.c_str(), row.raw, row.raw > 0.0 ? row.porta / row.raw : 0.0);
-    }
+    for (const BenchRow& row : rows) PrintRow(out, kColumns, row);
     ++measured;
   }
   if (measured == 0) std::fprintf(out, "vulkan: no Vulkan device in this runtime\n");
   return 0;
+}
+
+}  // namespace
+}  // namespace porta::bench
+
+int porta_bench_vulkan(porta_runtime_t runtime, std::FILE* out) {
+  return porta::bench::RunVulkan(runtime, out);
 }

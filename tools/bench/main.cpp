@@ -3,12 +3,14 @@
 // Rows of the backends that ship benchmark code (OpenCL, Vulkan, CUDA) follow the CPU rows.
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "porta/porta.h"
 #include "tools/bench/bench_cpu.h"
+#include "tools/bench/bench_util.h"
+#include "tools/common/command_line.h"
 #include "tools/common/json_writer.h"
 
 #ifdef PORTA_BENCH_HAS_OPENCL
@@ -32,44 +34,17 @@ struct Options {
   std::string device_filter;
 };
 
-void PrintUsage(std::FILE* out) {
-  std::fputs(
-      "usage: porta-bench [--device FILTER] [--quick] [--json]\n"
-      "\n"
-      "Measures launch overhead and copy bandwidth through Porta next to a raw baseline taken in\n"
-      "the same run, and prints the medians of several repetitions with the ratio Porta/baseline.\n"
-      "For times (us) a ratio above 1 means Porta is slower; for bandwidths (GB/s) below 1.\n"
-      "\n"
-      "  --device FILTER  devices to measure, PORTA_DEVICES syntax (e.g. \"cpu\", \"opencl:0\")\n"
-      "  --quick          short runs (used by the tests); also sets PORTA_BENCH_QUICK=1\n"
-      "  --json           print one JSON document instead of a table\n"
-      "  --help           print this text\n",
-      out);
-}
-
-bool ParseOptions(int argc, char** argv, Options* options, bool* help) {
-  for (int i = 1; i < argc; ++i) {
-    const char* arg = argv[i];
-    if (std::strcmp(arg, "--quick") == 0) {
-      options->quick = true;
-    } else if (std::strcmp(arg, "--json") == 0) {
-      options->json = true;
-    } else if (std::strcmp(arg, "--help") == 0 || std::strcmp(arg, "-h") == 0) {
-      *help = true;
-    } else if (std::strcmp(arg, "--device") == 0) {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "porta-bench: --device needs a value\n");
-        return false;
-      }
-      options->has_device_filter = true;
-      options->device_filter = argv[++i];
-    } else {
-      std::fprintf(stderr, "porta-bench: unknown argument '%s'\n", arg);
-      return false;
-    }
-  }
-  return true;
-}
+constexpr char kUsage[] =
+    "usage: porta-bench [--device FILTER] [--quick] [--json]\n"
+    "\n"
+    "Measures launch overhead and copy bandwidth through Porta next to a raw baseline taken in\n"
+    "the same run, and prints the medians of several repetitions with the ratio Porta/baseline.\n"
+    "For times (us) a ratio above 1 means Porta is slower; for bandwidths (GB/s) below 1.\n"
+    "\n"
+    "  --device FILTER  devices to measure, PORTA_DEVICES syntax (e.g. \"cpu\", \"opencl:0\")\n"
+    "  --quick          short runs (used by the tests); also sets PORTA_BENCH_QUICK=1\n"
+    "  --json           print one JSON document instead of a table\n"
+    "  --help           print this text\n";
 
 // A backend's benchmark entry point, as the backend engineers define it.
 using BackendBenchFn = int (*)(porta_runtime_t runtime, std::FILE* out);
@@ -120,24 +95,22 @@ BackendResult RunCaptured(const BackendBench& bench, porta_runtime_t runtime) {
   return result;
 }
 
-void PrintTable(const std::vector<BenchRow>& rows) {
-  std::printf("%-34s %-40s %12s %-10s %12s %-25s %8s\n", "device", "benchmark", "porta", "unit",
-              "baseline", "(baseline)", "ratio");
-  for (const BenchRow& row : rows) {
-    std::printf("%-34.34s %-40s %12.3f %-10s %12.3f %-25s %8.2f\n", row.device.c_str(),
-                row.name.c_str(), row.porta, row.unit.c_str(), row.baseline,
-                row.baseline_name.c_str(), row.ratio);
-  }
-}
+// The CPU table names its baseline on each row, since it differs per row.
+constexpr porta::bench::Column kCpuColumns[] = {
+    {porta::bench::Field::kDevice, 34, "device"},
+    {porta::bench::Field::kName, 40, "benchmark"},
+    {porta::bench::Field::kPorta, 12, "porta"},
+    {porta::bench::Field::kUnit, 10, "unit"},
+    {porta::bench::Field::kBaseline, 12, "baseline"},
+    {porta::bench::Field::kBaselineName, 25, "(baseline)"},
+    {porta::bench::Field::kRatio, 8, "ratio", 2}};
 
 void PrintJson(const Options& options, const std::vector<BenchRow>& rows, bool cpu_ok,
                const std::string& cpu_error, const std::vector<BackendResult>& backends) {
   porta::tools::JsonWriter json(stdout);
   json.BeginObject();
-  json.Key("porta_version");
-  json.String(porta_version_string());
-  json.Key("quick");
-  json.Bool(options.quick);
+  json.StringMember("porta_version", porta_version_string());
+  json.BoolMember("quick", options.quick);
   json.Key("device_filter");
   if (options.has_device_filter) {
     json.String(options.device_filter);
@@ -148,20 +121,13 @@ void PrintJson(const Options& options, const std::vector<BenchRow>& rows, bool c
   json.BeginArray();
   for (const BenchRow& row : rows) {
     json.BeginObject();
-    json.Key("device");
-    json.String(row.device);
-    json.Key("benchmark");
-    json.String(row.name);
-    json.Key("unit");
-    json.String(row.unit);
-    json.Key("porta");
-    json.Double(row.porta);
-    json.Key("baseline_name");
-    json.String(row.baseline_name);
-    json.Key("baseline");
-    json.Double(row.baseline);
-    json.Key("ratio");
-    json.Double(row.ratio);
+    json.StringMember("device", row.device);
+    json.StringMember("benchmark", row.name);
+    json.StringMember("unit", row.unit);
+    json.DoubleMember("porta", row.porta);
+    json.StringMember("baseline_name", row.baseline_name);
+    json.DoubleMember("baseline", row.baseline);
+    json.DoubleMember("ratio", row.ratio);
     json.EndObject();
   }
   json.EndArray();
@@ -175,12 +141,9 @@ void PrintJson(const Options& options, const std::vector<BenchRow>& rows, bool c
   json.BeginArray();
   for (const BackendResult& result : backends) {
     json.BeginObject();
-    json.Key("backend");
-    json.String(result.backend);
-    json.Key("exit_code");
-    json.Int(result.exit_code);
-    json.Key("output");
-    json.String(result.output);
+    json.StringMember("backend", result.backend);
+    json.IntMember("exit_code", result.exit_code);
+    json.StringMember("output", result.output);
     json.EndObject();
   }
   json.EndArray();
@@ -192,28 +155,22 @@ void PrintJson(const Options& options, const std::vector<BenchRow>& rows, bool c
 
 int main(int argc, char** argv) {
   Options options;
-  bool help = false;
-  if (!ParseOptions(argc, argv, &options, &help)) {
-    PrintUsage(stderr);
-    return 2;
-  }
-  if (help) {
-    PrintUsage(stdout);
-    return 0;
-  }
+  const std::optional<int> exit_now =
+      porta::tools::ParseCommandLine("porta-bench", kUsage, argc, argv,
+                                     {{"--quick", &options.quick},
+                                      {"--json", &options.json},
+                                      {"--device", nullptr, [&](const char* value) {
+                                         options.has_device_filter = true;
+                                         options.device_filter = value;
+                                       }}});
+  if (exit_now) return *exit_now;
   if (options.quick) setenv("PORTA_BENCH_QUICK", "1", 1);
 
-  porta_runtime_options_t runtime_options = PORTA_RUNTIME_OPTIONS_INIT;
-  if (options.has_device_filter) runtime_options.device_filter = options.device_filter.c_str();
-  porta_runtime_t runtime = nullptr;
-  const porta_status_t status = porta_runtime_create(&runtime_options, &runtime);
-  if (status != PORTA_OK) {
-    std::fprintf(stderr, "porta-bench: porta_runtime_create failed: %s: %s\n",
-                 porta_status_string(status), porta_last_error_message());
-    return 1;
-  }
+  porta_runtime_t runtime = porta::tools::CreateRuntime(
+      "porta-bench", nullptr, options.has_device_filter ? options.device_filter.c_str() : nullptr);
+  if (runtime == nullptr) return 1;
 
-  const porta::bench::CpuBenchConfig config = porta::bench::CpuBenchConfigFor(options.quick);
+  const porta::bench::BenchConfig config = porta::bench::CpuBenchConfigFor(options.quick);
   std::vector<BenchRow> rows;
   std::string cpu_error;
   const bool cpu_ok = porta::bench::RunCpuBench(runtime, config, &rows, &cpu_error);
@@ -230,7 +187,10 @@ int main(int argc, char** argv) {
     std::printf("porta-bench %s%s: medians of %d repetitions\n\n", porta_version_string(),
                 options.quick ? " (quick)" : "", config.repetitions);
     if (rows.empty() && cpu_ok) std::printf("no cpu device passed the device filter\n");
-    if (!rows.empty()) PrintTable(rows);
+    if (!rows.empty()) {
+      porta::bench::PrintHeader(stdout, kCpuColumns);
+      for (const BenchRow& row : rows) porta::bench::PrintRow(stdout, kCpuColumns, row);
+    }
     if (!cpu_ok) std::fprintf(stderr, "porta-bench: cpu rows failed: %s\n", cpu_error.c_str());
     for (const BackendBench& bench : BackendBenches()) {
       std::printf("\n== %s ==\n", bench.backend);

@@ -101,26 +101,15 @@ void JsonWriter::BeforeValue() {
   }
 }
 
-void JsonWriter::BeginObject() {
+void JsonWriter::Open(char bracket) {
   BeforeValue();
-  std::fputc('{', out_);
+  std::fputc(bracket, out_);
   has_members_.push_back(false);
 }
 
-void JsonWriter::EndObject() {
+void JsonWriter::Close(char bracket) {
   has_members_.pop_back();
-  std::fputc('}', out_);
-}
-
-void JsonWriter::BeginArray() {
-  BeforeValue();
-  std::fputc('[', out_);
-  has_members_.push_back(false);
-}
-
-void JsonWriter::EndArray() {
-  has_members_.pop_back();
-  std::fputc(']', out_);
+  std::fputc(bracket, out_);
 }
 
 void JsonWriter::Key(std::string_view key) {

@@ -23,10 +23,10 @@ class JsonWriter {
   explicit JsonWriter(std::FILE* out) : out_(out) {}
 
   // Opens an object or array, as a value (inside an array or at top level) or after Key().
-  void BeginObject();
-  void EndObject();
-  void BeginArray();
-  void EndArray();
+  void BeginObject() { Open('{'); }
+  void EndObject() { Close('}'); }
+  void BeginArray() { Open('['); }
+  void EndArray() { Close(']'); }
 
   // Writes the key of the next member of the current object.
   void Key(std::string_view key);
@@ -39,11 +39,36 @@ class JsonWriter {
   void Bool(bool value);
   void Null();
 
+  // A member of the current object: Key(key) followed by the value.
+  void StringMember(std::string_view key, std::string_view value) {
+    Key(key);
+    String(value);
+  }
+  void UintMember(std::string_view key, uint64_t value) {
+    Key(key);
+    Uint(value);
+  }
+  void IntMember(std::string_view key, int64_t value) {
+    Key(key);
+    Int(value);
+  }
+  void DoubleMember(std::string_view key, double value) {
+    Key(key);
+    Double(value);
+  }
+  void BoolMember(std::string_view key, bool value) {
+    Key(key);
+    Bool(value);
+  }
+
   // Ends the document with a newline.
   void Finish();
 
  private:
   void BeforeValue();
+  // Starts a container with |bracket| ('{' or '['); Close() ends it with the matching one.
+  void Open(char bracket);
+  void Close(char bracket);
 
   std::FILE* out_;
   // One entry per open container: true once it holds at least one member.

@@ -3,11 +3,12 @@
 // or, with --json, as one JSON document.
 #include <cinttypes>
 #include <cstdio>
-#include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "porta/porta.h"
+#include "tools/common/command_line.h"
 #include "tools/common/device_names.h"
 #include "tools/common/json_writer.h"
 
@@ -27,50 +28,18 @@ struct Options {
   std::string device_filter;
 };
 
-void PrintUsage(std::FILE* out) {
-  std::fputs(
-      "usage: porta-info [--json] [--plugin PATH]... [--devices FILTER]\n"
-      "\n"
-      "Prints the Porta version, every backend the runtime tried (built-in and plugins, loaded\n"
-      "or not, and why) and every device with all of its properties.\n"
-      "\n"
-      "  --json            print one JSON document instead of text\n"
-      "  --plugin PATH     also load this plugin file or folder (repeatable; added to\n"
-      "                    PORTA_PLUGIN_PATH)\n"
-      "  --devices FILTER  device filter, same syntax as PORTA_DEVICES (e.g. \"opencl:0,cpu\");\n"
-      "                    overrides PORTA_DEVICES\n"
-      "  --help            print this text\n",
-      out);
-}
-
-// Returns false (after printing why) on a bad command line.
-bool ParseOptions(int argc, char** argv, Options* options, bool* help) {
-  for (int i = 1; i < argc; ++i) {
-    const char* arg = argv[i];
-    if (std::strcmp(arg, "--json") == 0) {
-      options->json = true;
-    } else if (std::strcmp(arg, "--help") == 0 || std::strcmp(arg, "-h") == 0) {
-      *help = true;
-    } else if (std::strcmp(arg, "--plugin") == 0 || std::strcmp(arg, "--devices") == 0) {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "porta-info: %s needs a value\n", arg);
-        return false;
-      }
-      const char* value = argv[++i];
-      if (std::strcmp(arg, "--plugin") == 0) {
-        if (!options->plugin_paths.empty()) options->plugin_paths += ':';
-        options->plugin_paths += value;
-      } else {
-        options->has_device_filter = true;
-        options->device_filter = value;
-      }
-    } else {
-      std::fprintf(stderr, "porta-info: unknown argument '%s'\n", arg);
-      return false;
-    }
-  }
-  return true;
-}
+constexpr char kUsage[] =
+    "usage: porta-info [--json] [--plugin PATH]... [--devices FILTER]\n"
+    "\n"
+    "Prints the Porta version, every backend the runtime tried (built-in and plugins, loaded\n"
+    "or not, and why) and every device with all of its properties.\n"
+    "\n"
+    "  --json            print one JSON document instead of text\n"
+    "  --plugin PATH     also load this plugin file or folder (repeatable; added to\n"
+    "                    PORTA_PLUGIN_PATH)\n"
+    "  --devices FILTER  device filter, same syntax as PORTA_DEVICES (e.g. \"opencl:0,cpu\");\n"
+    "                    overrides PORTA_DEVICES\n"
+    "  --help            print this text\n";
 
 struct DeviceEntry {
   porta_status_t status = PORTA_OK;
@@ -187,29 +156,21 @@ void WriteStringArray(JsonWriter& json, const std::vector<std::string>& values) 
 void PrintJson(const Report& report) {
   JsonWriter json(stdout);
   json.BeginObject();
-  json.Key("version");
-  json.String(porta_version_string());
-  json.Key("header_version");
-  json.String(std::to_string(PORTA_VERSION_MAJOR) + "." + std::to_string(PORTA_VERSION_MINOR) +
-              "." + std::to_string(PORTA_VERSION_PATCH));
+  json.StringMember("version", porta_version_string());
+  json.StringMember("header_version", std::to_string(PORTA_VERSION_MAJOR) + "." +
+                                          std::to_string(PORTA_VERSION_MINOR) + "." +
+                                          std::to_string(PORTA_VERSION_PATCH));
   json.Key("backends");
   json.BeginArray();
   for (const porta_backend_report_t& backend : report.backends) {
     json.BeginObject();
-    json.Key("name");
-    json.String(backend.name);
-    json.Key("source");
-    json.String(backend.source);
-    json.Key("loaded");
-    json.Bool(backend.loaded != 0);
-    json.Key("abi_major");
-    json.Uint(backend.abi_major);
-    json.Key("abi_minor");
-    json.Uint(backend.abi_minor);
-    json.Key("device_count");
-    json.Uint(backend.device_count);
-    json.Key("reason");
-    json.String(backend.reason);
+    json.StringMember("name", backend.name);
+    json.StringMember("source", backend.source);
+    json.BoolMember("loaded", backend.loaded != 0);
+    json.UintMember("abi_major", backend.abi_major);
+    json.UintMember("abi_minor", backend.abi_minor);
+    json.UintMember("device_count", backend.device_count);
+    json.StringMember("reason", backend.reason);
     json.EndObject();
   }
   json.EndArray();
@@ -219,58 +180,41 @@ void PrintJson(const Report& report) {
     const DeviceEntry& entry = report.devices[i];
     const porta_device_info_t& info = entry.info;
     json.BeginObject();
-    json.Key("index");
-    json.Uint(i);
+    json.UintMember("index", i);
     if (entry.status != PORTA_OK) {
-      json.Key("error");
-      json.String(std::string(porta_status_string(entry.status)) + ": " + entry.error);
+      json.StringMember("error",
+                        std::string(porta_status_string(entry.status)) + ": " + entry.error);
       json.EndObject();
       continue;
     }
-    json.Key("name");
-    json.String(info.name);
-    json.Key("vendor");
-    json.String(info.vendor);
-    json.Key("backend");
-    json.String(info.backend);
-    json.Key("type");
-    json.String(DeviceTypeName(info.type));
-    json.Key("architecture");
-    json.String(info.architecture);
-    json.Key("driver_version");
-    json.String(info.driver_version);
-    json.Key("backend_device_index");
-    json.Uint(info.backend_device_index);
-    json.Key("global_memory_bytes");
-    json.Uint(info.global_memory_bytes);
-    json.Key("max_allocation_bytes");
-    json.Uint(info.max_allocation_bytes);
-    json.Key("compute_units");
-    json.Uint(info.compute_units);
-    json.Key("max_work_group_size");
-    json.Uint(info.max_work_group_size);
+    json.StringMember("name", info.name);
+    json.StringMember("vendor", info.vendor);
+    json.StringMember("backend", info.backend);
+    json.StringMember("type", DeviceTypeName(info.type));
+    json.StringMember("architecture", info.architecture);
+    json.StringMember("driver_version", info.driver_version);
+    json.UintMember("backend_device_index", info.backend_device_index);
+    json.UintMember("global_memory_bytes", info.global_memory_bytes);
+    json.UintMember("max_allocation_bytes", info.max_allocation_bytes);
+    json.UintMember("compute_units", info.compute_units);
+    json.UintMember("max_work_group_size", info.max_work_group_size);
     json.Key("max_work_group_dims");
     WriteUintArray(json, info.max_work_group_dims, 3);
     json.Key("max_grid_dims");
     WriteUintArray(json, info.max_grid_dims, 3);
-    json.Key("local_memory_bytes");
-    json.Uint(info.local_memory_bytes);
+    json.UintMember("local_memory_bytes", info.local_memory_bytes);
     json.Key("subgroup_sizes");
     WriteUintArray(json, info.subgroup_sizes,
                    info.subgroup_size_count < PORTA_MAX_SUBGROUP_SIZES ? info.subgroup_size_count
                                                                        : PORTA_MAX_SUBGROUP_SIZES);
-    json.Key("subgroup_size_count");
-    json.Uint(info.subgroup_size_count);
-    json.Key("capabilities");
-    json.Uint(info.capabilities);
+    json.UintMember("subgroup_size_count", info.subgroup_size_count);
+    json.UintMember("capabilities", info.capabilities);
     json.Key("capability_names");
     WriteStringArray(json, CapabilityNames(info.capabilities));
-    json.Key("kernel_formats");
-    json.Uint(info.kernel_formats);
+    json.UintMember("kernel_formats", info.kernel_formats);
     json.Key("kernel_format_names");
     WriteStringArray(json, KernelFormatNames(info.kernel_formats));
-    json.Key("uuid");
-    json.String(UuidHex(info.uuid));
+    json.StringMember("uuid", UuidHex(info.uuid));
     json.EndObject();
   }
   json.EndArray();
@@ -282,29 +226,28 @@ void PrintJson(const Report& report) {
 
 int main(int argc, char** argv) {
   Options options;
-  bool help = false;
-  if (!ParseOptions(argc, argv, &options, &help)) {
-    PrintUsage(stderr);
-    return 2;
-  }
-  if (help) {
-    PrintUsage(stdout);
-    return 0;
-  }
+  const std::optional<int> exit_now =
+      porta::tools::ParseCommandLine("porta-info", kUsage, argc, argv,
+                                     {{"--json", &options.json},
+                                      {"--plugin", nullptr,
+                                       [&](const char* value) {
+                                         if (!options.plugin_paths.empty())
+                                           options.plugin_paths += ':';
+                                         options.plugin_paths += value;
+                                       }},
+                                      {"--devices", nullptr, [&](const char* value) {
+                                         options.has_device_filter = true;
+                                         options.device_filter = value;
+                                       }}});
+  if (exit_now) return *exit_now;
 
-  porta_runtime_options_t runtime_options = PORTA_RUNTIME_OPTIONS_INIT;
-  if (!options.plugin_paths.empty()) runtime_options.plugin_paths = options.plugin_paths.c_str();
-  if (options.has_device_filter) runtime_options.device_filter = options.device_filter.c_str();
-  porta_runtime_t runtime = nullptr;
-  porta_status_t status = porta_runtime_create(&runtime_options, &runtime);
-  if (status != PORTA_OK) {
-    std::fprintf(stderr, "porta-info: porta_runtime_create failed: %s: %s\n",
-                 porta_status_string(status), porta_last_error_message());
-    return 1;
-  }
+  porta_runtime_t runtime = porta::tools::CreateRuntime(
+      "porta-info", options.plugin_paths.c_str(),
+      options.has_device_filter ? options.device_filter.c_str() : nullptr);
+  if (runtime == nullptr) return 1;
 
   Report report;
-  status = Collect(runtime, &report);
+  const porta_status_t status = Collect(runtime, &report);
   if (status != PORTA_OK) {
     std::fprintf(stderr, "porta-info: querying the runtime failed: %s: %s\n",
                  porta_status_string(status), porta_last_error_message());
