@@ -44,26 +44,45 @@ constexpr Column kColumns[] = {
     {Field::kPorta, 12, "porta"},         {Field::kUnit, 12, "unit"},
     {Field::kBaseline, 12, "raw vulkan"}, {Field::kRatio, 8, "ratio"}};
 
+// clang-format off: one function per line reads better than the packed layout.
 #define BENCH_VK_INSTANCE_FUNCTIONS(X)        \
   X(vkDestroyInstance)                        \
   X(vkEnumeratePhysicalDevices)               \
   X(vkGetPhysicalDeviceProperties2)           \
   X(vkGetPhysicalDeviceQueueFamilyProperties) \
-  X(vkGetPhysicalDeviceMemoryProperties) X(vkCreateDevice) X(vkGetDeviceProcAddr)
-#define BENCH_VK_DEVICE_FUNCTIONS(X)                                                           \
-  X(vkDestroyDevice)                                                                           \
-  X(vkGetDeviceQueue)                                                                          \
-  X(vkCreateCommandPool)                                                                       \
-  X(vkDestroyCommandPool)                                                                      \
-  X(vkAllocateCommandBuffers)                                                                  \
-  X(vkBeginCommandBuffer)                                                                      \
-  X(vkEndCommandBuffer) X(vkCmdBindPipeline) X(vkCmdDispatch) X(vkCmdPipelineBarrier)          \
-      X(vkCmdCopyBuffer) X(vkQueueSubmit) X(vkCreateSemaphore) X(vkDestroySemaphore)           \
-          X(vkWaitSemaphores) X(vkCreateShaderModule) X(vkDestroyShaderModule)                 \
-              X(vkCreatePipelineLayout) X(vkDestroyPipelineLayout) X(vkCreateComputePipelines) \
-                  X(vkDestroyPipeline) X(vkCreateBuffer) X(vkDestroyBuffer)                    \
-                      X(vkGetBufferMemoryRequirements) X(vkAllocateMemory) X(vkFreeMemory)     \
-                          X(vkBindBufferMemory) X(vkMapMemory)
+  X(vkGetPhysicalDeviceMemoryProperties)      \
+  X(vkCreateDevice)                           \
+  X(vkGetDeviceProcAddr)
+#define BENCH_VK_DEVICE_FUNCTIONS(X) \
+  X(vkDestroyDevice)                 \
+  X(vkGetDeviceQueue)                \
+  X(vkCreateCommandPool)             \
+  X(vkDestroyCommandPool)            \
+  X(vkAllocateCommandBuffers)        \
+  X(vkBeginCommandBuffer)            \
+  X(vkEndCommandBuffer)              \
+  X(vkCmdBindPipeline)               \
+  X(vkCmdDispatch)                   \
+  X(vkCmdPipelineBarrier)            \
+  X(vkCmdCopyBuffer)                 \
+  X(vkQueueSubmit)                   \
+  X(vkCreateSemaphore)               \
+  X(vkDestroySemaphore)              \
+  X(vkWaitSemaphores)                \
+  X(vkCreateShaderModule)            \
+  X(vkDestroyShaderModule)           \
+  X(vkCreatePipelineLayout)          \
+  X(vkDestroyPipelineLayout)         \
+  X(vkCreateComputePipelines)        \
+  X(vkDestroyPipeline)               \
+  X(vkCreateBuffer)                  \
+  X(vkDestroyBuffer)                 \
+  X(vkGetBufferMemoryRequirements)   \
+  X(vkAllocateMemory)                \
+  X(vkFreeMemory)                    \
+  X(vkBindBufferMemory)              \
+  X(vkMapMemory)
+// clang-format on
 
 // A buffer with its own memory.
 struct RawBuffer {
