@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "backends/common/backend_table.h"
 #include "backends/common/disk_cache.h"
 #include "backends/common/message.h"
 #include "backends/cpu/cpu_objects.h"
@@ -496,18 +497,5 @@ constexpr porta_backend_table_t kTable = {
 extern "C" porta_status_t porta_cpu_backend_entry(const porta_backend_host_t* host,
                                                   const porta_backend_table_t** out_table,
                                                   porta_be_msg msg) {
-  if (out_table == nullptr) {
-    return porta::common::Fail(msg, PORTA_ERROR_INVALID_ARGUMENT, "out_table is NULL");
-  }
-  if (host == nullptr) {
-    return porta::common::Fail(msg, PORTA_ERROR_INVALID_ARGUMENT, "host is NULL");
-  }
-  if (host->abi_major != PORTA_BACKEND_ABI_MAJOR) {
-    return porta::common::Fail(msg, PORTA_ERROR_ABI_MISMATCH,
-                               "the cpu backend implements backend ABI %u.%u; the runtime offers "
-                               "major %u",
-                               PORTA_BACKEND_ABI_MAJOR, PORTA_BACKEND_ABI_MINOR, host->abi_major);
-  }
-  *out_table = &porta::cpu::kTable;
-  return PORTA_OK;
+  return porta::common::ServeTable(porta::cpu::kTable, host, out_table, msg);
 }
