@@ -265,7 +265,7 @@ PORTA_API porta_status_t porta_kernel_launch(porta_stream_t stream, porta_kernel
     // Read as an integer: a C caller may pass a value outside the enum.
     int32_t kind;
     std::memcpy(&kind, &a.kind, sizeof(kind));
-    b = porta_be_arg_t{a.kind, nullptr, 0, nullptr, 0};
+    b = porta_be_arg_t{PORTA_ARG_BUFFER, nullptr, 0, nullptr, 0};
     if (kind == PORTA_ARG_BUFFER) {
       Ref<Buffer> buf = Lookup<Buffer>(a.buffer, kFn, {"args", i, "buffer"}, &status);
       if (!buf) return status;
@@ -284,6 +284,7 @@ PORTA_API porta_status_t porta_kernel_launch(porta_stream_t stream, porta_kernel
       b.offset = a.offset;
       uses.Add(std::move(buf));
     } else if (kind == PORTA_ARG_SCALAR) {
+      b.kind = PORTA_ARG_SCALAR;
       if (a.scalar == nullptr) {
         return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "args[%u].scalar is NULL", i);
       }

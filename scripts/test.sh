@@ -7,6 +7,7 @@
 #     HIP and Level Zero where their hardware is present,
 #   - the asan build's CTS on the CPU device and its ctest (leak-checked without the vendor
 #     drivers, then again with them, unchecked for leaks, because PoCL and Mesa leak at exit),
+#     and the asan build's CTS on every device (OpenCL and Vulkan backends under ASan/UBSan),
 #   - an install into a temporary prefix, used by tests/install_consumer (CMake) and pkg-config.
 # A suite is skipped, with the reason printed, only when its backend was not built (or, for
 # CUDA/HIP/Level Zero, has no device here). Ends with "N passed, N failed"; exits nonzero on any
@@ -154,6 +155,9 @@ else
     --parallel "$test_jobs" --timeout 600
   suite "asan ctest with drivers" env ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --preset asan --exclude-regex '^cts$' --parallel "$test_jobs" --timeout 600
+  suite "asan cts all devices" env -u PORTA_DEVICES ASAN_OPTIONS=detect_leaks=0 \
+    UBSAN_OPTIONS=print_stacktrace=1 build-asan/conformance/porta-cts \
+    --junit "$results/asan-cts-all-devices.xml"
 fi
 
 # install_consumer: installs build/ into a temporary prefix and uses it like a framework would.
