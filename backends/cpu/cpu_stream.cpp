@@ -13,6 +13,19 @@ using common::Fail;
 namespace {
 // Longer timeouts wait forever: adding them to steady_clock::now() could overflow its int64.
 constexpr uint64_t kForeverNs = uint64_t{1} << 60;
+
+// How long a stream's worker looks for new work, and Synchronize for completion, before going to
+// sleep on a condition variable. Waking a sleeping thread costs tens of microseconds on virtual
+// machines, which dominated launch-to-completion latency; yielding keeps the spin cheap for
+// other threads.
+constexpr auto kSpin = std::chrono::microseconds(50);
+
+// Yields until |done| returns true or kSpin has passed.
+template <typename Done>
+void SpinBriefly(Done&& done) {
+  const auto end = std::chrono::steady_clock::now() + kSpin;
+  while (!done() && std::chrono::steady_clock::now() < end) std::this_thread::yield();
+}
 }  // namespace
 
 //===--- EventPoint ---------------------------------------------------------------------------===//
@@ -77,12 +90,14 @@ porta_status_t Stream::Enqueue(Command command, porta_be_msg msg) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (faulted_) return StickyError(msg);
     queue_.push_back(std::move(command));
+    outstanding_.fetch_add(1, std::memory_order_relaxed);
   }
   work_cv_.notify_one();
   return PORTA_OK;
 }
 
 porta_status_t Stream::Synchronize(porta_be_msg msg) {
+  SpinBriefly([this] { return outstanding_.load(std::memory_order_acquire) == 0; });
   std::unique_lock<std::mutex> lock(mutex_);
   idle_cv_.wait(lock, [this] { return queue_.empty() && !busy_; });
   if (faulted_) return StickyError(msg);
@@ -99,6 +114,11 @@ void Stream::WorkerLoop() {
   Scratch scratch;
   std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
+    if (queue_.empty() && !stop_) {
+      lock.unlock();
+      SpinBriefly([this] { return outstanding_.load(std::memory_order_relaxed) != 0; });
+      lock.lock();
+    }
     work_cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
     // On stop the queue is drained first, so no recorded event is left incomplete.
     if (queue_.empty()) return;
@@ -142,6 +162,7 @@ void Stream::WorkerLoop() {
       lock.lock();
     }
     busy_ = false;
+    outstanding_.fetch_sub(1, std::memory_order_release);
     if (queue_.empty()) idle_cv_.notify_all();
   }
 }

@@ -2,6 +2,7 @@
 #ifndef PORTA_BACKENDS_CPU_CPU_STREAM_H_
 #define PORTA_BACKENDS_CPU_CPU_STREAM_H_
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -77,6 +78,9 @@ class Stream {
   std::condition_variable idle_cv_;
   std::deque<Command> queue_;
   bool busy_ = false;
+  // Commands queued or running; written under |mutex_|, read without it by the short spins that
+  // spare a sleeping thread's wake-up on back-to-back work (Synchronize, WorkerLoop).
+  std::atomic<uint64_t> outstanding_{0};
   bool stop_ = false;
   bool faulted_ = false;
   std::string fault_message_;
