@@ -206,11 +206,16 @@ PORTA_API porta_status_t porta_buffer_unmap(porta_buffer_t buffer) {
   porta_status_t status;
   Ref<Buffer> buf = Lookup<Buffer>(buffer, kFn, "buffer", &status);
   if (!buf) return status;
-  if (!buf->mapped.load()) return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "buffer is not mapped");
+  // Claimed atomically so two threads unmapping at once cannot both reach the backend.
+  if (!buf->mapped.exchange(false)) {
+    return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "buffer is not mapped");
+  }
   BackendMessage message;
   status = buf->device->table().buffer_unmap(buf->be, message.get());
-  if (status != PORTA_OK) return BackendFail(status, kFn, *buf->device, message);
-  buf->mapped.store(false);
+  if (status != PORTA_OK) {
+    buf->mapped.store(true);
+    return BackendFail(status, kFn, *buf->device, message);
+  }
   return PORTA_OK;
 }
 

@@ -164,11 +164,12 @@ void Stream::SetSticky(porta_status_t status, const std::string& message) {
   sticky_message_ = message;
 }
 
-uint64_t Stream::AddWork(UseList& uses) {
+uint64_t Stream::AddWork(UseList& uses, size_t* out_pending) {
   std::lock_guard<std::mutex> lock(pending_mutex_);
   ++sequence_;
   for (size_t i = 0; i < uses.size(); ++i) pending_.push_back(Pending{sequence_, uses.data()[i]});
   uses.Clear();
+  if (out_pending != nullptr) *out_pending = pending_.size();
   return sequence_;
 }
 

@@ -228,8 +228,8 @@ class Stream final : public Object {
   // or calls from a waiter (the sticky state has its own lock).
   void SetSticky(porta_status_t status, const std::string& message);
   // Notes that the work just queued (sequence number returned) uses |uses|, taking over their
-  // references.
-  uint64_t AddWork(UseList& uses);
+  // references; |out_pending| (may be NULL) receives the number of uses now pending.
+  uint64_t AddWork(UseList& uses, size_t* out_pending = nullptr);
   // Releases the objects of work up to |sequence| (completed).
   void ReleaseUpTo(uint64_t sequence);
 
@@ -238,10 +238,6 @@ class Stream final : public Object {
   // Serializes every call on the stream (the backend ABI promises this to backends).
   std::mutex mutex;
 
-  size_t pending_count() {
-    std::lock_guard<std::mutex> lock(pending_mutex_);
-    return pending_.size();
-  }
   uint64_t sequence() {
     std::lock_guard<std::mutex> lock(pending_mutex_);
     return sequence_;

@@ -26,10 +26,11 @@ porta_status_t Enqueue(const char* function, Stream& stream, UseList& uses, Fn&&
     if (status == PORTA_ERROR_DEVICE_LOST) stream.SetSticky(status, message.text());
     return BackendFail(status, function, *stream.device, message);
   }
-  uint64_t sequence = stream.AddWork(uses);
+  size_t pending = 0;
+  uint64_t sequence = stream.AddWork(uses, &pending);
   // An application that never synchronizes must not grow the pending list without bound: every
   // so often ask the backend whether the stream has drained.
-  if (stream.pending_count() > kPendingQueryThreshold) {
+  if (pending > kPendingQueryThreshold) {
     BackendMessage idle;
     if (stream.device->table().stream_query(stream.be, idle.get()) == PORTA_OK) {
       stream.ReleaseUpTo(sequence);
