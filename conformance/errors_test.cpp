@@ -5,6 +5,7 @@
 // Events, modules and launches are in errors_module_test.cpp.
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include "conformance/c_callers.h"
 #include "conformance/cts.h"
@@ -249,6 +250,31 @@ TEST_P(ErrorsTest, StreamFunctions) {
     EXPECT_PORTA_ERROR(PORTA_ERROR_INVALID_HANDLE, "stream", fn(BufferAsStream()));
     EXPECT_PORTA_ERROR(PORTA_ERROR_INVALID_HANDLE, "stream", fn(DestroyedStream()));
   }
+  porta_device_t owner = nullptr;
+  EXPECT_PORTA_ERROR(PORTA_ERROR_INVALID_HANDLE, "stream", porta_stream_device(nullptr, &owner));
+  EXPECT_PORTA_ERROR(PORTA_ERROR_INVALID_HANDLE, "stream",
+                     porta_stream_device(DestroyedStream(), &owner));
+  EXPECT_PORTA_ERROR(PORTA_ERROR_INVALID_ARGUMENT, "out_device",
+                     porta_stream_device(stream_.get(), nullptr));
+  ASSERT_PORTA_OK(porta_stream_device(stream_.get(), &owner));
+  EXPECT_EQ(owner, device_);
+}
+
+// A layered library reports its failures through the runtime's last-error channel.
+TEST_P(ErrorsTest, SetLastError) {
+  EXPECT_EQ(porta_set_last_error(PORTA_ERROR_OUT_OF_RANGE, "layered: index 9 is past 4"),
+            PORTA_ERROR_OUT_OF_RANGE);
+  EXPECT_STREQ(porta_last_error_message(), "layered: index 9 is past 4");
+  EXPECT_EQ(porta_set_last_error(PORTA_OK, nullptr), PORTA_OK);
+  EXPECT_STREQ(porta_last_error_message(), "");
+  // Per thread: another thread's message is its own.
+  std::string other;
+  std::thread([&other] {
+    porta_set_last_error(PORTA_ERROR_BACKEND, "from another thread");
+    other = porta_last_error_message();
+  }).join();
+  EXPECT_EQ(other, "from another thread");
+  EXPECT_STREQ(porta_last_error_message(), "");
 }
 
 TEST_P(ErrorsTest, CopyHostToDevice) {

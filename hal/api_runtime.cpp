@@ -11,6 +11,7 @@
 
 namespace porta::hal {
 const char* LastErrorText();
+void SetLastErrorText(const char* text);
 }  // namespace porta::hal
 
 using porta::hal::Device;
@@ -110,6 +111,11 @@ PORTA_API const char* porta_status_string(porta_status_t status) {
 
 PORTA_API const char* porta_last_error_message(void) {
   return porta::hal::LastErrorText();
+}
+
+PORTA_API porta_status_t porta_set_last_error(porta_status_t status, const char* message) {
+  porta::hal::SetLastErrorText(message != nullptr ? message : "");
+  return status;
 }
 
 PORTA_API porta_status_t porta_runtime_create(const porta_runtime_options_t* options,

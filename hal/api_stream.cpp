@@ -109,6 +109,16 @@ PORTA_API porta_status_t porta_stream_synchronize(porta_stream_t stream) {
   return porta::hal::SyncLocked(kFn, *s);
 }
 
+PORTA_API porta_status_t porta_stream_device(porta_stream_t stream, porta_device_t* out_device) {
+  constexpr const char* kFn = "porta_stream_device";
+  porta_status_t status;
+  Ref<Stream> s = Lookup<Stream>(stream, kFn, "stream", &status);
+  if (!s) return status;
+  if (out_device == nullptr) return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "out_device is NULL");
+  *out_device = reinterpret_cast<porta_device_t>(s->device.get());
+  return PORTA_OK;
+}
+
 PORTA_API porta_status_t porta_stream_query(porta_stream_t stream) {
   constexpr const char* kFn = "porta_stream_query";
   porta_status_t status;

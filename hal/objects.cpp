@@ -54,6 +54,15 @@ const char* LastErrorText() {
   return LastError().c_str();
 }
 
+void SetLastErrorText(const char* text) {
+  try {
+    LastError() = text;
+  } catch (...) {
+    // Out of memory for the text: an empty message is better than an exception across the API.
+    LastError().clear();
+  }
+}
+
 BackendMessage::BackendMessage() {
   thread_local std::unique_ptr<char[]> storage(new char[kMessageCapacity]);
   msg_.text = storage.get();

@@ -353,6 +353,12 @@ PORTA_API const char* porta_kernel_format_name(int32_t format);
 // failure).
 PORTA_API const char* porta_last_error_message(void);
 
+// Makes |message| the calling thread's last-error text (what porta_last_error_message() returns)
+// and returns |status|. For libraries layered on Porta, such as the operator library, so that
+// their failures reach the application through the same channel as the runtime's. A NULL
+// |message| sets "". Never fails.
+PORTA_API porta_status_t porta_set_last_error(porta_status_t status, const char* message);
+
 // --- Runtime -------------------------------------------------------------------------------------
 
 // Creates a runtime: registers the built-in backends, loads the plugins named by
@@ -438,6 +444,9 @@ PORTA_API porta_status_t porta_stream_create(porta_device_t device, porta_stream
 // Waits for the stream's queued work, then destroys it. A sticky device error is not returned
 // here; destroying never fails on a valid handle.
 PORTA_API porta_status_t porta_stream_destroy(porta_stream_t stream);
+
+// Writes the device |stream| belongs to.
+PORTA_API porta_status_t porta_stream_device(porta_stream_t stream, porta_device_t* out_device);
 
 // Waits until every piece of work queued on |stream| has completed. Returns the stream's sticky
 // error (PORTA_ERROR_DEVICE_LOST with the fault's detail) if any work faulted; the error stays on
