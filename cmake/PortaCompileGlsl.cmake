@@ -1,13 +1,14 @@
-# Script mode (cmake -P): compiles one CTS GLSL compute kernel to SPIR-V whose entry point is
-# named after the kernel. glslc always names the entry point "main" (its -fentry-point applies
-# to HLSL only), so the module is disassembled, the entry point (and its debug name) renamed,
-# reassembled and validated.
+# Script mode (cmake -P), run by porta_compile_kernel (PortaKernels.cmake): compiles one GLSL
+# compute kernel to SPIR-V whose entry point is named after the kernel. glslc always names the
+# entry point "main" (its -fentry-point applies to HLSL only), so the module is disassembled, the
+# entry point (and its debug name) renamed, reassembled and validated.
 #
 # Inputs: GLSLC, SPIRV_DIS, SPIRV_AS, SPIRV_VAL (tool paths), SOURCE (.comp), ENTRY (kernel
-# name), OUTPUT (.spv to write).
+# name), OUTPUT (.spv to write), OPTIONS (further glslc options such as -D and -I, joined with
+# '|'; may be empty).
 foreach(var GLSLC SPIRV_DIS SPIRV_AS SPIRV_VAL SOURCE ENTRY OUTPUT)
   if(NOT ${var})
-    message(FATAL_ERROR "compile_kernel.cmake: ${var} is not set")
+    message(FATAL_ERROR "PortaCompileGlsl.cmake: ${var} is not set")
   endif()
 endforeach()
 
@@ -22,7 +23,8 @@ function(run_tool what)
   endif()
 endfunction()
 
-run_tool(glslc ${GLSLC} --target-env=${target_env} -O "${SOURCE}" -o "${stage}.main.spv")
+string(REPLACE "|" ";" options "${OPTIONS}")
+run_tool(glslc ${GLSLC} --target-env=${target_env} -O ${options} "${SOURCE}" -o "${stage}.main.spv")
 run_tool(spirv-dis ${SPIRV_DIS} "${stage}.main.spv" -o "${stage}.main.spvasm")
 file(READ "${stage}.main.spvasm" assembly)
 string(REGEX REPLACE "OpEntryPoint GLCompute (%[A-Za-z0-9_]+) \"main\""
