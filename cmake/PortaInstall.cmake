@@ -1,6 +1,6 @@
-# Installation: libporta, the public headers, the tools, and the files other build systems use to
-# find Porta — a CMake package (find_package(Porta) gives the imported target Porta::porta) and
-# a pkg-config file (porta.pc).
+# Installation: libporta, libporta_ops, the public headers, the tools, and the files other build
+# systems use to find Porta — a CMake package (find_package(Porta) gives the imported targets
+# Porta::porta and Porta::ops) and pkg-config files (porta.pc, porta-ops.pc).
 include(CMakePackageConfigHelpers)
 
 set(PORTA_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/Porta)
@@ -10,8 +10,14 @@ install(TARGETS porta EXPORT PortaTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT development
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT runtime
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(TARGETS porta_ops EXPORT PortaTargets
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT runtime NAMELINK_COMPONENT development
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT development
+        RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT runtime
+        INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(FILES ${PROJECT_SOURCE_DIR}/include/porta/porta.h
               ${PROJECT_SOURCE_DIR}/include/porta/porta_backend.h
+              ${PROJECT_SOURCE_DIR}/include/porta/porta_ops.h
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/porta COMPONENT development)
 
 foreach(tool IN ITEMS porta-info porta-bench porta-cts)
@@ -52,10 +58,12 @@ else()
 endif()
 # Left as a placeholder now and filled in by the install step below.
 set(PORTA_PC_PREFIX "@PORTA_PC_PREFIX@")
-configure_file(${PROJECT_SOURCE_DIR}/cmake/porta.pc.in ${PROJECT_BINARY_DIR}/porta.pc.in @ONLY)
-install(CODE "
-  set(PORTA_PC_PREFIX \"\${CMAKE_INSTALL_PREFIX}\")
-  set(porta_pc \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/pkgconfig/porta.pc\")
-  message(STATUS \"Installing: \${porta_pc}\")
-  configure_file(\"${PROJECT_BINARY_DIR}/porta.pc.in\" \"\${porta_pc}\" @ONLY)
-  " COMPONENT development)
+foreach(pc IN ITEMS porta porta-ops)
+  configure_file(${PROJECT_SOURCE_DIR}/cmake/${pc}.pc.in ${PROJECT_BINARY_DIR}/${pc}.pc.in @ONLY)
+  install(CODE "
+    set(PORTA_PC_PREFIX \"\${CMAKE_INSTALL_PREFIX}\")
+    set(porta_pc \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/pkgconfig/${pc}.pc\")
+    message(STATUS \"Installing: \${porta_pc}\")
+    configure_file(\"${PROJECT_BINARY_DIR}/${pc}.pc.in\" \"\${porta_pc}\" @ONLY)
+    " COMPONENT development)
+endforeach()

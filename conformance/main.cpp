@@ -21,6 +21,8 @@ constexpr const char* kUsage =
     "  --devices FILTER       device filter, PORTA_DEVICES syntax (e.g. \"opencl:0,cpu\")\n"
     "  --junit FILE           write JUnit XML results to FILE\n"
     "  --run-known-failures   run known failures with normal pass/fail semantics\n"
+    "  --suites api|ops|all   run the runtime API suites, the operator-library suites (Ops*),\n"
+    "                         or both (default); combines with --gtest_filter\n"
     "  --help                 this text, then gtest's options\n";
 
 struct Flags {
@@ -30,6 +32,8 @@ struct Flags {
   bool has_devices = false;
   std::string junit;
   bool run_known_failures = false;
+  // "api", "ops" or "all".
+  std::string suites = "all";
   bool help = false;
 };
 
@@ -67,6 +71,12 @@ bool ParseFlags(int* argc, char** argv, Flags* flags) {
         std::fprintf(stderr, "porta-cts: --junit needs a file name\n");
         ok = false;
       }
+    } else if (TakeValue("--suites", *argc, argv, &i, &flags->suites, &ok)) {
+      if (ok && flags->suites != "api" && flags->suites != "ops" && flags->suites != "all") {
+        std::fprintf(stderr, "porta-cts: --suites takes api, ops or all, not \"%s\"\n",
+                     flags->suites.c_str());
+        ok = false;
+      }
     } else if (std::strcmp(arg, "--run-known-failures") == 0) {
       flags->run_known_failures = true;
     } else {
@@ -77,6 +87,33 @@ bool ParseFlags(int* argc, char** argv, Flags* flags) {
   argv[out] = nullptr;
   *argc = out;
   return ok;
+}
+
+// The operator library's suites are named Ops* (after gtest's "Devices/" instantiation prefix);
+// report.cpp counts them apart by the same rule.
+bool IsOpsSuite(const std::string& suite) {
+  const size_t slash = suite.find('/');
+  return suite.compare(slash == std::string::npos ? 0 : slash + 1, 3, "Ops") == 0;
+}
+
+// Narrows the run to the API or the operator-library suites by adding every suite of the other
+// kind to gtest's negative filter patterns, so a --gtest_filter (or GTEST_FILTER) the user gave
+// keeps working. Needs the parameterized suites registered, i.e. InitGoogleTest done.
+void SelectSuites(const std::string& suites) {
+  if (suites == "all") return;
+  const bool want_ops = suites == "ops";
+  std::string excluded;
+  const testing::UnitTest* unit = testing::UnitTest::GetInstance();
+  for (int i = 0; i < unit->total_test_suite_count(); ++i) {
+    const std::string name = unit->GetTestSuite(i)->name();
+    if (IsOpsSuite(name) == want_ops) continue;
+    excluded += (excluded.empty() ? "" : ":") + name + ".*";
+  }
+  if (excluded.empty()) return;
+  std::string filter = GTEST_FLAG_GET(filter);
+  filter += filter.find('-') == std::string::npos ? "-" : ":";
+  filter += excluded;
+  GTEST_FLAG_SET(filter, filter);
 }
 
 std::string Sanitize(const char* text) {
@@ -163,6 +200,7 @@ int main(int argc, char** argv) {
   int exit_code = 1;
   if (flags.help || SetUpDevices(flags)) {
     testing::InitGoogleTest(&argc, argv);
+    SelectSuites(flags.suites);
     auto* reporter = new porta_cts::Reporter(flags.junit);
     // gtest owns and deletes appended listeners.
     testing::UnitTest::GetInstance()->listeners().Append(reporter);

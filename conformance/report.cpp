@@ -2,6 +2,7 @@
 #include "conformance/report.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -27,6 +28,15 @@ void SplitName(const std::string& name, std::string* test, std::string* device_i
     *device_id = name.substr(slash + 1);
   }
 }
+
+// The operator library's suites are named Ops*; the summary counts them apart from the runtime
+// API's, since a backend can pass the one and fail the other. main.cpp's --suites uses the same
+// rule.
+bool IsOpsSuite(const std::string& suite) {
+  return StripPrefix(suite).rfind("Ops", 0) == 0;
+}
+
+constexpr const char* kGroupNames[2] = {"api", "ops"};
 
 const DeviceParam* FindDevice(const std::string& id) {
   for (const DeviceParam& param : Env().devices) {
@@ -142,7 +152,9 @@ void Reporter::OnTestProgramEnd(const testing::UnitTest& unit_test) {
 }
 
 void Reporter::PrintSummary() const {
-  std::map<std::string, DeviceCounts> counts;
+  // Per device: counts of the API suites [0] and the operator-library suites [1]; skip reasons
+  // and the failed tests of both groups are gathered in [0].
+  std::map<std::string, std::array<DeviceCounts, 2>> counts;
   // Devices first in runtime order, so a device whose tests were all filtered out still shows.
   std::vector<std::string> order;
   for (const DeviceParam& param : Env().devices) order.push_back(param.id);
@@ -152,7 +164,9 @@ void Reporter::PrintSummary() const {
         std::find(order.begin(), order.end(), key) == order.end()) {
       order.push_back(key);
     }
-    DeviceCounts& c = counts[key];
+    std::array<DeviceCounts, 2>& groups = counts[key];
+    DeviceCounts& c = groups[IsOpsSuite(record.suite) ? 1 : 0];
+    DeviceCounts& lists = groups[0];
     const std::string full = record.suite + "." + record.name;
     switch (record.outcome) {
       case Outcome::kPassed:
@@ -160,38 +174,48 @@ void Reporter::PrintSummary() const {
         break;
       case Outcome::kFailed:
         ++c.failed;
-        c.failed_tests.push_back(full);
+        lists.failed_tests.push_back(full);
         break;
       case Outcome::kSkipped:
         ++c.skipped;
-        ++c.skip_reasons[record.skip_reason];
+        ++lists.skip_reasons[record.skip_reason];
         break;
       case Outcome::kKnownFailure:
         ++c.known_failures;
         break;
       case Outcome::kUnexpectedPass:
         ++c.unexpected_passes;
-        c.unexpected_tests.push_back(full + " (" + record.known_reason + ")");
+        lists.unexpected_tests.push_back(full + " (" + record.known_reason + ")");
         break;
     }
   }
 
   std::printf("\n==================== porta-cts summary ====================\n");
   for (const std::string& id : order) {
-    const DeviceCounts& c = counts[id];
+    const std::array<DeviceCounts, 2>& groups = counts[id];
     const DeviceParam* device = FindDevice(id);
     if (device != nullptr) {
       std::printf("%s  [%s] %s\n", id.c_str(), device->backend.c_str(), device->name.c_str());
     } else {
       std::printf("%s\n", id.c_str());
     }
-    std::printf("  passed %d, failed %d, skipped %d, known failures %d, unexpected passes %d\n",
-                c.passed, c.failed, c.skipped, c.known_failures, c.unexpected_passes);
-    for (const auto& [reason, n] : c.skip_reasons) {
+    auto ran = [](const DeviceCounts& c) {
+      return c.passed + c.failed + c.skipped + c.known_failures + c.unexpected_passes;
+    };
+    for (size_t g = 0; g < groups.size(); ++g) {
+      const DeviceCounts& c = groups[g];
+      // A group none of whose tests ran (--suites, --gtest_filter) is left out, unless neither ran.
+      if (ran(c) == 0 && !(g == 0 && ran(groups[1]) == 0)) continue;
+      std::printf(
+          "  %s: passed %d, failed %d, skipped %d, known failures %d, unexpected passes %d\n",
+          kGroupNames[g], c.passed, c.failed, c.skipped, c.known_failures, c.unexpected_passes);
+    }
+    const DeviceCounts& lists = groups[0];
+    for (const auto& [reason, n] : lists.skip_reasons) {
       std::printf("  skipped for lack of %s: %d\n", reason.c_str(), n);
     }
-    for (const std::string& test : c.failed_tests) std::printf("  FAILED: %s\n", test.c_str());
-    for (const std::string& test : c.unexpected_tests) {
+    for (const std::string& test : lists.failed_tests) std::printf("  FAILED: %s\n", test.c_str());
+    for (const std::string& test : lists.unexpected_tests) {
       std::printf("  UNEXPECTED PASS: %s\n", test.c_str());
     }
   }

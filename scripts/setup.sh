@@ -15,6 +15,9 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git python3
   # unit tests and the CTS
   libgtest-dev
+  # the operator library's f32 matmul on the CPU device, and porta-bench's baselines (OpenBLAS
+  # sgemm, CLBlast sgemm on OpenCL devices)
+  libopenblas-dev libclblast-dev
   # OpenCL: ICD loader, headers and PoCL (a CPU OpenCL device)
   ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo
   # Vulkan: loader, headers, lavapipe (a CPU Vulkan device), validation layers, GLSL -> SPIR-V

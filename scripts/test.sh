@@ -174,8 +174,8 @@ install_consumer() {
     cmake --build "$prefix/consumer-build"
     env -u PORTA_DEVICES "$prefix/consumer-build/porta_install_consumer"
     local flags
-    flags=$(PKG_CONFIG_PATH="$prefix/$libdir/pkgconfig" pkg-config --cflags --libs porta)
-    echo "pkg-config porta: $flags"
+    flags=$(PKG_CONFIG_PATH="$prefix/$libdir/pkgconfig" pkg-config --cflags --libs porta-ops)
+    echo "pkg-config porta-ops: $flags"
     # shellcheck disable=SC2086  # the flags are meant to split
     cc -std=c11 -Wall -Wextra -Werror tests/install_consumer/main.c $flags \
       -Wl,-rpath,"$prefix/$libdir" -o "$prefix/pkg-config-consumer"

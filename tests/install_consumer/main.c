@@ -1,10 +1,53 @@
-// Consumer of an installed Porta: includes <porta/porta.h> from the install prefix, links the
-// installed libporta, and opens a runtime. Exits 0 when the library works and at least the CPU
-// device is there.
+// Consumer of an installed Porta: includes <porta/porta.h> and <porta/porta_ops.h> from the
+// install prefix, links the installed libporta and libporta_ops, opens a runtime and adds two
+// vectors with the operator library on the CPU device. Exits 0 when that works.
 #include <stdio.h>
 #include <string.h>
 
 #include <porta/porta.h>
+#include <porta/porta_ops.h>
+
+// c = a + b on |device| with the operator library; returns 0 when the result is right.
+static int AddWithOps(porta_device_t device) {
+  enum { kCount = 5 };
+  const float a[kCount] = {1, 2, 3, 4, 5};
+  const float b[kCount] = {10, 20, 30, 40, 50};
+  float c[kCount] = {0};
+  porta_ops_context_t context = NULL;
+  porta_stream_t stream = NULL;
+  porta_buffer_t buffer = NULL;
+  porta_status_t status = porta_ops_context_create(device, NULL, &context);
+  if (status == PORTA_OK) status = porta_stream_create(device, &stream);
+  if (status == PORTA_OK)
+    status = porta_buffer_alloc(device, 3 * sizeof(a), PORTA_MEMORY_DEVICE, &buffer);
+  if (status == PORTA_OK) status = porta_copy_host_to_device(stream, buffer, 0, a, sizeof(a));
+  if (status == PORTA_OK)
+    status = porta_copy_host_to_device(stream, buffer, sizeof(a), b, sizeof(b));
+  const int64_t shape[1] = {kCount};
+  const porta_tensor_t ta = porta_tensor_contiguous(buffer, 0, PORTA_DTYPE_F32, 1, shape);
+  const porta_tensor_t tb = porta_tensor_contiguous(buffer, sizeof(a), PORTA_DTYPE_F32, 1, shape);
+  const porta_tensor_t tc =
+      porta_tensor_contiguous(buffer, 2 * sizeof(a), PORTA_DTYPE_F32, 1, shape);
+  if (status == PORTA_OK)
+    status = porta_ops_binary(context, stream, PORTA_BINARY_ADD, &ta, &tb, &tc);
+  if (status == PORTA_OK)
+    status = porta_copy_device_to_host(stream, c, buffer, 2 * sizeof(a), sizeof(c));
+  if (status == PORTA_OK) status = porta_stream_synchronize(stream);
+  if (status != PORTA_OK) {
+    fprintf(stderr, "install_consumer: operator library: %s: %s\n", porta_status_string(status),
+            porta_last_error_message());
+  }
+  if (buffer != NULL) porta_buffer_free(buffer);
+  if (stream != NULL) porta_stream_destroy(stream);
+  if (context != NULL) porta_ops_context_destroy(context);
+  for (int i = 0; status == PORTA_OK && i < kCount; ++i) {
+    if (c[i] != a[i] + b[i]) {
+      fprintf(stderr, "install_consumer: c[%d] = %g, expected %g\n", i, c[i], a[i] + b[i]);
+      return 1;
+    }
+  }
+  return status == PORTA_OK ? 0 : 1;
+}
 
 int main(void) {
   uint32_t major = 0;
@@ -23,20 +66,24 @@ int main(void) {
   }
   uint32_t count = 0;
   status = porta_runtime_device_count(runtime, &count);
-  int has_cpu = 0;
+  porta_device_t cpu = NULL;
   for (uint32_t i = 0; status == PORTA_OK && i < count; ++i) {
     porta_device_t device = NULL;
     porta_device_info_t info = PORTA_DEVICE_INFO_INIT;
     status = porta_runtime_device(runtime, i, &device);
     if (status == PORTA_OK) status = porta_device_get_info(device, &info);
-    if (status == PORTA_OK && strcmp(info.backend, "cpu") == 0) has_cpu = 1;
+    if (status == PORTA_OK && strcmp(info.backend, "cpu") == 0) cpu = device;
   }
-  porta_runtime_destroy(runtime);
-  if (status != PORTA_OK || !has_cpu) {
+  if (status != PORTA_OK || cpu == NULL) {
     fprintf(stderr, "install_consumer: %s\n",
             status != PORTA_OK ? porta_last_error_message() : "no cpu device");
+    porta_runtime_destroy(runtime);
     return 1;
   }
-  printf("install_consumer: Porta %s, %u device(s): OK\n", porta_version_string(), count);
+  const int ops_failed = AddWithOps(cpu);
+  porta_runtime_destroy(runtime);
+  if (ops_failed) return 1;
+  printf("install_consumer: Porta %s, %u device(s), operator library: OK\n", porta_version_string(),
+         count);
   return 0;
 }

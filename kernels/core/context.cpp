@@ -1,0 +1,345 @@
+// porta_ops_context_t: creation, the handle registry, the kernel cache (modules built from the
+// embedded kernels on first use), the stream-ordered workspace pool and the tuning overlay.
+#include "kernels/core/context.h"
+
+#include <algorithm>
+#include <cstring>
+#include <shared_mutex>
+#include <unordered_set>
+
+#include "kernels/core/status.h"
+#include "kernels/cpu/host_kernels.h"
+#include "kernels/porta_ops_build.h"
+
+namespace porta::ops {
+namespace {
+
+struct Registry {
+  std::shared_mutex mutex;
+  std::unordered_set<const void*> live;
+};
+
+Registry& Contexts() {
+  static Registry* registry = new Registry();  // never destroyed: handles may outlive statics
+  return *registry;
+}
+
+// The order in which formats are preferred when a device accepts several: native code first,
+// then the formats the driver compiles.
+constexpr porta_kernel_format_t kFormatPreference[] = {
+    PORTA_FORMAT_HOST,         PORTA_FORMAT_CUBIN,    PORTA_FORMAT_PTX,          PORTA_FORMAT_HSACO,
+    PORTA_FORMAT_SPIRV_SHADER, PORTA_FORMAT_OPENCL_C, PORTA_FORMAT_SPIRV_KERNEL,
+};
+
+bool LibraryHasFormat(porta_kernel_format_t format) {
+  if (format == PORTA_FORMAT_HOST) return true;
+  for (size_t i = 0; i < kEmbeddedKernelCount; ++i) {
+    if (kEmbeddedKernels[i].format == format) return true;
+  }
+  return false;
+}
+
+std::string FormatList(uint32_t mask) {
+  std::string text;
+  for (int32_t format = 1; format < PORTA_FORMAT_COUNT; ++format) {
+    if ((mask & PORTA_FORMAT_BIT(format)) == 0) continue;
+    if (!text.empty()) text += ", ";
+    text += porta_kernel_format_name(format);
+  }
+  return text.empty() ? "none" : text;
+}
+
+void ChooseFormat(Context& context) {
+  uint32_t shipped = 0;
+  for (porta_kernel_format_t format : kFormatPreference) {
+    if (!LibraryHasFormat(format)) continue;
+    shipped |= PORTA_FORMAT_BIT(format);
+    if (context.format == 0 && (context.info.kernel_formats & PORTA_FORMAT_BIT(format)) != 0) {
+      context.format = format;
+    }
+  }
+  if (context.format == 0) {
+    context.format_problem = "the device accepts kernel formats " +
+                             FormatList(context.info.kernel_formats) +
+                             "; this build of the operator library ships " + FormatList(shipped);
+  }
+}
+
+const EmbeddedKernel* FindEmbedded(porta_kernel_format_t format, const char* family,
+                                   const std::string& variant, bool wide) {
+  for (size_t i = 0; i < kEmbeddedKernelCount; ++i) {
+    const EmbeddedKernel& entry = kEmbeddedKernels[i];
+    if (entry.format != format) continue;
+    if (std::strcmp(entry.family, "all") != 0 && std::strcmp(entry.family, family) != 0) continue;
+    if (entry.variant != variant) continue;
+    if (format == PORTA_FORMAT_SPIRV_SHADER && (entry.wide != 0) != wide) continue;
+    return &entry;
+  }
+  return nullptr;
+}
+
+std::string EntryName(porta_kernel_format_t format, Family family, const Params& params) {
+  // The tile names the matmul kernel on every target but the host, which has one kernel for all.
+  if (family == Family::kMatmul && format != PORTA_FORMAT_HOST) {
+    return "porta_matmul_" + MatmulTileName(params);
+  }
+  return std::string("porta_") + FamilyName(family);
+}
+
+}  // namespace
+
+Context::~Context() {
+  for (auto& [key, loaded] : modules) porta_module_destroy(loaded.module);
+  // Buffers and events may still be used by queued work; the runtime keeps them alive for it.
+  for (auto& block : workspace) {
+    porta_buffer_free(block->buffer);
+    if (block->released != nullptr) porta_event_destroy(block->released);
+  }
+}
+
+porta_status_t LookupContext(porta_ops_context_t handle, Context** out) {
+  if (handle == nullptr) return Fail(PORTA_ERROR_INVALID_HANDLE, "the context is NULL");
+  Registry& registry = Contexts();
+  std::shared_lock lock(registry.mutex);
+  if (registry.live.count(handle) == 0) {
+    return Fail(PORTA_ERROR_INVALID_HANDLE,
+                "the context %p is not a live porta_ops_context_t (destroyed, or never created)",
+                static_cast<const void*>(handle));
+  }
+  *out = handle;
+  return PORTA_OK;
+}
+
+std::string DtypeProblem(const Context& context, porta_dtype_t dtype) {
+  if (dtype == PORTA_DTYPE_I8) {
+    return "i8 is reserved for the quantized operations; no operation accepts it yet";
+  }
+  if ((dtype == PORTA_DTYPE_F16 || dtype == PORTA_DTYPE_BF16) &&
+      context.format == PORTA_FORMAT_SPIRV_SHADER &&
+      (context.info.capabilities & PORTA_CAP_FP16) == 0) {
+    return std::string(porta_dtype_name(dtype)) +
+           " tensors need 16-bit storage buffers on Vulkan, which the device does not declare "
+           "(PORTA_CAP_FP16)";
+  }
+  return "";
+}
+
+porta_status_t GetKernel(Context& context, Family family, const Params& params, bool wide,
+                         porta_kernel_t* out) {
+  if (context.format == 0) {
+    return Fail(PORTA_ERROR_UNSUPPORTED, "%s", context.format_problem.c_str());
+  }
+  const porta_kernel_format_t format = context.format;
+  const std::string entry = EntryName(format, family, params);
+  const std::string variant = family == Family::kMatmul ? MatmulTileName(params) : "";
+  // The module key: one module holds every family for the formats built as one binary.
+  std::string key = porta_kernel_format_name(format);
+  std::string build_options;
+  const bool per_family = format == PORTA_FORMAT_OPENCL_C || format == PORTA_FORMAT_SPIRV_SHADER ||
+                          format == PORTA_FORMAT_SPIRV_KERNEL;
+  if (per_family) {
+    key += std::string(":") + FamilyName(family);
+    if (format == PORTA_FORMAT_OPENCL_C && family == Family::kMatmul) {
+      build_options = "-DPORTA_MM_TM=" + std::to_string(params.Get("tm", 0)) +
+                      " -DPORTA_MM_TN=" + std::to_string(params.Get("tn", 0)) +
+                      " -DPORTA_MM_TK=" + std::to_string(params.Get("tk", 0)) +
+                      " -DPORTA_MM_WM=" + std::to_string(params.Get("wm", 0)) +
+                      " -DPORTA_MM_WN=" + std::to_string(params.Get("wn", 0)) +
+                      " -DPORTA_MM_NAME=" + entry;
+      key += ":" + variant;
+    } else if (family == Family::kMatmul) {
+      key += ":" + variant;
+    }
+    if (format == PORTA_FORMAT_SPIRV_SHADER && wide) key += ":16";
+  }
+
+  std::lock_guard<std::mutex> lock(context.mutex);
+  auto found = context.modules.find(key);
+  if (found == context.modules.end()) {
+    porta_module_source_t source{};
+    source.format = format;
+    if (format == PORTA_FORMAT_HOST) {
+      source.data = HostKernelTable();
+      source.size = HostKernelTableSize();
+    } else {
+      const char* lookup_family = per_family ? FamilyName(family) : "all";
+      const std::string lookup_variant =
+          (per_family && format != PORTA_FORMAT_OPENCL_C) ? variant : "";
+      const EmbeddedKernel* embedded = FindEmbedded(format, lookup_family, lookup_variant, wide);
+      if (embedded == nullptr) {
+        return Fail(PORTA_ERROR_UNSUPPORTED,
+                    "this build of the operator library has no %s kernel for %s%s%s",
+                    porta_kernel_format_name(format), FamilyName(family),
+                    variant.empty() ? "" : " tile ", variant.c_str());
+      }
+      source.data = embedded->data;
+      source.size = embedded->size;
+    }
+    source.build_options = build_options.empty() ? nullptr : build_options.c_str();
+    porta_module_desc_t desc = PORTA_MODULE_DESC_INIT;
+    desc.sources = &source;
+    desc.source_count = 1;
+    Context::LoadedModule loaded;
+    const porta_status_t status = porta_module_load(context.device, &desc, &loaded.module);
+    if (status != PORTA_OK) return Forward(status, "building the " + entry + " kernel");
+    found = context.modules.emplace(key, std::move(loaded)).first;
+  }
+  Context::LoadedModule& loaded = found->second;
+  auto kernel = loaded.kernels.find(entry);
+  if (kernel == loaded.kernels.end()) {
+    porta_kernel_t handle = nullptr;
+    const porta_status_t status = porta_module_get_kernel(loaded.module, entry.c_str(), &handle);
+    if (status != PORTA_OK) return Forward(status, "looking up kernel " + entry);
+    kernel = loaded.kernels.emplace(entry, handle).first;
+  }
+  *out = kernel->second;
+  return PORTA_OK;
+}
+
+TuningChoice Choose(Context& context, Family family, porta_dtype_t dtype, const char* bucket) {
+  std::lock_guard<std::mutex> lock(context.mutex);
+  return ChooseParams(context.overlay, family, porta_dtype_name(dtype), bucket, context.info,
+                      context.format == 0 ? PORTA_FORMAT_HOST : context.format);
+}
+
+porta_status_t AcquireWorkspace(Context& context, porta_stream_t stream, uint64_t size,
+                                WorkspaceBlock** out) {
+  size = std::max<uint64_t>(size, 256);
+  std::lock_guard<std::mutex> lock(context.mutex);
+  WorkspaceBlock* best = nullptr;
+  for (auto& block : context.workspace) {
+    if (block->in_use || block->size < size) continue;
+    const bool ready = block->stream == stream || block->released == nullptr ||
+                       porta_event_query(block->released) == PORTA_OK;
+    if (ready && (best == nullptr || block->size < best->size)) best = block.get();
+  }
+  if (best == nullptr) {
+    auto block = std::make_unique<WorkspaceBlock>();
+    // Round up so that slightly larger later requests reuse the block.
+    uint64_t rounded = 4096;
+    while (rounded < size) rounded *= 2;
+    rounded = std::min(rounded, std::max(size, context.info.max_allocation_bytes));
+    porta_status_t status =
+        porta_buffer_alloc(context.device, rounded, PORTA_MEMORY_DEVICE, &block->buffer);
+    if (status != PORTA_OK) {
+      return Forward(status, "allocating " + std::to_string(rounded) + " bytes of workspace");
+    }
+    block->size = rounded;
+    status = porta_event_create(context.device, PORTA_EVENT_DISABLE_TIMING, &block->released);
+    if (status != PORTA_OK) {
+      porta_buffer_free(block->buffer);
+      return Forward(status, "creating a workspace event");
+    }
+    best = block.get();
+    context.workspace.push_back(std::move(block));
+  }
+  best->in_use = true;
+  *out = best;
+  return PORTA_OK;
+}
+
+void ReleaseWorkspace(Context& context, porta_stream_t stream, WorkspaceBlock* block) {
+  std::lock_guard<std::mutex> lock(context.mutex);
+  // Another stream may take the block only after the work just enqueued on |stream| is done.
+  if (porta_event_record(block->released, stream) != PORTA_OK) {
+    // Nothing could then tell other streams when the block is idle: retire it (it is freed with
+    // the context).
+    block->size = 0;
+  }
+  block->stream = stream;
+  block->in_use = false;
+}
+
+}  // namespace porta::ops
+
+using porta::ops::Context;
+using porta::ops::Fail;
+using porta::ops::Guard;
+using porta::ops::LookupContext;
+
+extern "C" {
+
+PORTA_OPS_API porta_status_t porta_ops_context_create(porta_device_t device,
+                                                      const porta_ops_context_options_t* options,
+                                                      porta_ops_context_t* out_context) {
+  return Guard("porta_ops_context_create", [&]() -> porta_status_t {
+    if (out_context == nullptr) {
+      return Fail(PORTA_ERROR_INVALID_ARGUMENT, "out_context is NULL");
+    }
+    *out_context = nullptr;
+    if (options != nullptr && options->struct_size < sizeof(size_t)) {
+      return Fail(PORTA_ERROR_INVALID_ARGUMENT,
+                  "options->struct_size is %zu; set it with "
+                  "PORTA_OPS_CONTEXT_OPTIONS_INIT",
+                  options->struct_size);
+    }
+    auto context = std::make_unique<porta_ops_context>();
+    context->device = device;
+    porta_status_t status = porta_device_get_info(device, &context->info);
+    if (status != PORTA_OK) return porta::ops::Forward(status, "device");
+    porta::ops::ChooseFormat(*context);
+    const bool has_overlay =
+        options != nullptr &&
+        options->struct_size >= offsetof(porta_ops_context_options_t, tuning_overlay) +
+                                    sizeof(options->tuning_overlay) &&
+        options->tuning_overlay != nullptr;
+    if (has_overlay) {
+      std::string error;
+      if (!porta::ops::ParseTuningTable(options->tuning_overlay, &context->overlay, &error)) {
+        return Fail(PORTA_ERROR_INVALID_ARGUMENT, "tuning_overlay: %s", error.c_str());
+      }
+    }
+    porta::ops::Registry& registry = porta::ops::Contexts();
+    std::unique_lock lock(registry.mutex);
+    registry.live.insert(context.get());
+    *out_context = context.release();
+    return PORTA_OK;
+  });
+}
+
+PORTA_OPS_API porta_status_t porta_ops_context_destroy(porta_ops_context_t context) {
+  return Guard("porta_ops_context_destroy", [&]() -> porta_status_t {
+    Context* found = nullptr;
+    PORTA_OPS_RETURN_IF_ERROR(LookupContext(context, &found));
+    {
+      porta::ops::Registry& registry = porta::ops::Contexts();
+      std::unique_lock lock(registry.mutex);
+      registry.live.erase(context);
+    }
+    delete context;
+    return PORTA_OK;
+  });
+}
+
+PORTA_OPS_API const char* porta_ops_tuning_table(void) {
+  return porta::ops::ShippedTuningText();
+}
+
+PORTA_OPS_API porta_status_t porta_ops_set_tuning_overlay(porta_ops_context_t context,
+                                                          const char* rows) {
+  return Guard("porta_ops_set_tuning_overlay", [&]() -> porta_status_t {
+    Context* found = nullptr;
+    PORTA_OPS_RETURN_IF_ERROR(LookupContext(context, &found));
+    std::vector<porta::ops::TuningRow> parsed;
+    std::string error;
+    if (!porta::ops::ParseTuningTable(rows, &parsed, &error)) {
+      return Fail(PORTA_ERROR_INVALID_ARGUMENT, "%s", error.c_str());
+    }
+    // A row that applies to this device must be valid for it: an overlay is asked for on
+    // purpose, so a row the dispatcher would have to skip is reported, not ignored.
+    const porta_kernel_format_t format = found->format == 0 ? PORTA_FORMAT_HOST : found->format;
+    for (const porta::ops::TuningRow& row : parsed) {
+      if (!porta::ops::RowMatchesDevice(row, found->info)) continue;
+      const std::string why =
+          porta::ops::ValidateParams(row.family, row.params, found->info, format);
+      if (!why.empty()) {
+        return Fail(PORTA_ERROR_INVALID_ARGUMENT, "line %d: %s", row.line, why.c_str());
+      }
+    }
+    std::lock_guard<std::mutex> lock(found->mutex);
+    found->overlay = std::move(parsed);
+    return PORTA_OK;
+  });
+}
+
+}  // extern "C"

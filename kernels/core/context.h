@@ -1,0 +1,74 @@
+// The operator context behind porta_ops_context_t: the device, the kernel format chosen for it,
+// the compiled-kernel cache, the tuning overlay and the stream-ordered workspace pool.
+#ifndef PORTA_KERNELS_CORE_CONTEXT_H_
+#define PORTA_KERNELS_CORE_CONTEXT_H_
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "kernels/core/tuning.h"
+#include "porta/porta_ops.h"
+
+namespace porta::ops {
+
+// A workspace buffer lent to one operation (see WorkspacePool).
+struct WorkspaceBlock {
+  porta_buffer_t buffer = nullptr;
+  uint64_t size = 0;
+  // Stream of the last operation that used it and an event recorded after that use: the block is
+  // free for that stream at once (stream order) and for others once the event has completed.
+  porta_stream_t stream = nullptr;
+  porta_event_t released = nullptr;
+  bool in_use = false;
+};
+
+struct Context {
+  porta_device_t device = nullptr;
+  porta_device_info_t info = PORTA_DEVICE_INFO_INIT;
+  // The kernel format every family is loaded in; 0 when the library ships no format the device
+  // accepts (then every operation is unsupported, with |format_problem| saying why).
+  porta_kernel_format_t format = static_cast<porta_kernel_format_t>(0);
+  std::string format_problem;
+
+  std::mutex mutex;
+  std::vector<TuningRow> overlay;
+  struct LoadedModule {
+    porta_module_t module = nullptr;
+    std::map<std::string, porta_kernel_t> kernels;
+  };
+  std::map<std::string, LoadedModule> modules;
+  std::vector<std::unique_ptr<WorkspaceBlock>> workspace;
+
+  ~Context();
+};
+
+// Looks up a live context handle (PORTA_ERROR_INVALID_HANDLE for NULL or destroyed ones).
+porta_status_t LookupContext(porta_ops_context_t handle, Context** out);
+
+// Gets the kernel of |family| for the device, loading (and caching) its module on first use.
+// |params| selects the matmul tile; |wide| asks for the 16-bit-storage build where the format
+// has one (spirv-shader). The module is built from the library's embedded kernels.
+porta_status_t GetKernel(Context& context, Family family, const Params& params, bool wide,
+                         porta_kernel_t* out);
+
+// Chooses the tuning parameters (thread-safe snapshot of the overlay).
+TuningChoice Choose(Context& context, Family family, porta_dtype_t dtype, const char* bucket);
+
+// Lends a workspace buffer of at least |size| bytes for work about to be enqueued on |stream|.
+// Give it back with ReleaseWorkspace after enqueueing that work.
+porta_status_t AcquireWorkspace(Context& context, porta_stream_t stream, uint64_t size,
+                                WorkspaceBlock** out);
+void ReleaseWorkspace(Context& context, porta_stream_t stream, WorkspaceBlock* block);
+
+// Why |dtype| cannot be used on this device with the chosen format ("" when it can).
+std::string DtypeProblem(const Context& context, porta_dtype_t dtype);
+
+}  // namespace porta::ops
+
+// The public handle is the context itself.
+struct porta_ops_context : porta::ops::Context {};
+
+#endif  // PORTA_KERNELS_CORE_CONTEXT_H_

@@ -1,0 +1,82 @@
+// What every op front end does after checking its tensors: describe its kernel launches, get
+// the kernels (building modules on first use), and only then enqueue, so that a failure enqueues
+// nothing.
+#ifndef PORTA_KERNELS_CORE_LAUNCH_H_
+#define PORTA_KERNELS_CORE_LAUNCH_H_
+
+#include <cstdint>
+#include <cstring>
+#include <initializer_list>
+#include <vector>
+
+#include "kernels/core/context.h"
+#include "kernels/core/tensor.h"
+#include "kernels/core/tuning.h"
+
+namespace porta::ops {
+
+struct KernelLaunch {
+  Family family = Family::kEw;
+  // Tuning parameters (the matmul tile selects the kernel).
+  Params params;
+  // The 16-bit-storage build of the kernel (spirv-shader).
+  bool wide = false;
+  std::vector<porta_buffer_t> buffers;
+  std::vector<uint8_t> param_bytes;
+  uint32_t grid[3] = {1, 1, 1};
+  uint32_t block[3] = {1, 1, 1};
+
+  template <typename P>
+  void SetParams(const P& block_params) {
+    static_assert(sizeof(P) <= 128, "parameter blocks must fit Vulkan's 128-byte push constants");
+    param_bytes.resize(sizeof(P));
+    std::memcpy(param_bytes.data(), &block_params, sizeof(P));
+  }
+};
+
+// Checks the context handle and that |stream| is a stream of the context's device.
+porta_status_t BeginOp(porta_ops_context_t handle, porta_stream_t stream, Context** out);
+
+// Gets every launch's kernel, then enqueues them in order on |stream|.
+porta_status_t EnqueueAll(Context& context, porta_stream_t stream,
+                          const std::vector<KernelLaunch>& launches);
+
+// A workspace buffer for the duration of one op call; given back (stream-ordered) on scope exit.
+class ScopedWorkspace {
+ public:
+  ScopedWorkspace(Context& context, porta_stream_t stream) : context_(context), stream_(stream) {}
+  ~ScopedWorkspace() {
+    if (block_ != nullptr) ReleaseWorkspace(context_, stream_, block_);
+  }
+  ScopedWorkspace(const ScopedWorkspace&) = delete;
+  ScopedWorkspace& operator=(const ScopedWorkspace&) = delete;
+
+  porta_status_t Acquire(uint64_t size) {
+    return AcquireWorkspace(context_, stream_, size, &block_);
+  }
+  porta_buffer_t buffer() const { return block_->buffer; }
+
+ private:
+  Context& context_;
+  porta_stream_t stream_;
+  WorkspaceBlock* block_ = nullptr;
+};
+
+// True when any of |dtypes| is stored in 16 bits (selects the wide spirv-shader build).
+bool AnyWide(std::initializer_list<porta_dtype_t> dtypes);
+
+// Shape bucket of an op with |elements| output elements: "small" below 2^16, else "large".
+const char* ElementBucket(uint64_t elements);
+
+// Work-group size from a parameter set, clamped for the host (which runs a group per call).
+uint32_t WorkGroup(const Params& params);
+
+// A kernel scalar field. Every value passed fits 32 bits: CheckTensor bounds every element index
+// of every tensor below 2^32, and sizes and strides follow from those indices.
+inline uint32_t U32(uint64_t value) {
+  return static_cast<uint32_t>(value);
+}
+
+}  // namespace porta::ops
+
+#endif  // PORTA_KERNELS_CORE_LAUNCH_H_

@@ -1,0 +1,370 @@
+#include "kernels/core/tuning.h"
+
+#include <algorithm>
+#include <array>
+#include <cstdlib>
+#include <cstring>
+
+#include "kernels/common/params.h"
+#include "kernels/core/tensor.h"
+#include "kernels/porta_ops_build.h"
+
+namespace porta::ops {
+namespace {
+
+constexpr const char* kFamilyNames[] = {"ew",   "reduce",    "softmax", "norm",   "gather",
+                                        "rope", "attention", "matmul",  "conv2d", "pool2d"};
+static_assert(sizeof(kFamilyNames) / sizeof(kFamilyNames[0]) ==
+              static_cast<size_t>(Family::kCount));
+
+constexpr const char* kMatmulParams[] = {"tm", "tn", "tk", "wm", "wn"};
+
+bool FamilyFromName(const std::string& name, Family* family) {
+  for (int i = 0; i < static_cast<int>(Family::kCount); ++i) {
+    if (name == kFamilyNames[i]) {
+      *family = static_cast<Family>(i);
+      return true;
+    }
+  }
+  return false;
+}
+
+// Families whose kernels size local arrays with PORTA_MAX_WG.
+bool UsesLocalArrays(Family family) {
+  return family == Family::kReduce || family == Family::kSoftmax || family == Family::kNorm ||
+         family == Family::kAttention;
+}
+
+bool ParamAllowed(Family family, const std::string& name) {
+  if (family == Family::kMatmul) {
+    for (const char* allowed : kMatmulParams) {
+      if (name == allowed) return true;
+    }
+    return false;
+  }
+  return name == "wg";
+}
+
+// Splits a row into fields: whitespace separated, "double quoted" fields may hold spaces.
+bool SplitFields(const std::string& line, std::vector<std::string>* fields, std::string* error) {
+  size_t i = 0;
+  while (i < line.size()) {
+    if (line[i] == ' ' || line[i] == '\t' || line[i] == '\r') {
+      ++i;
+      continue;
+    }
+    if (line[i] == '#') break;
+    std::string field;
+    if (line[i] == '"') {
+      const size_t end = line.find('"', i + 1);
+      if (end == std::string::npos) {
+        *error = "unterminated quote";
+        return false;
+      }
+      field = line.substr(i + 1, end - i - 1);
+      i = end + 1;
+    } else {
+      while (i < line.size() && line[i] != ' ' && line[i] != '\t' && line[i] != '\r' &&
+             line[i] != '#') {
+        field += line[i++];
+      }
+    }
+    fields->push_back(field);
+  }
+  return true;
+}
+
+bool Matches(const std::string& pattern, const char* value) {
+  if (pattern == "*") return true;
+  if (!pattern.empty() && pattern.back() == '*') {
+    return std::strncmp(value, pattern.c_str(), pattern.size() - 1) == 0;
+  }
+  return pattern == value;
+}
+
+// Specificity of a matching row: the device keys first (backend, vendor, architecture, device),
+// then dtype and bucket. Lexicographic, so a row pinned at a device level beats any row above it.
+std::array<int, 6> Specificity(const TuningRow& row) {
+  static constexpr int kOrder[6] = {0, 1, 2, 3, 5, 6};
+  std::array<int, 6> score{};
+  for (int i = 0; i < 6; ++i) score[i] = row.key[kOrder[i]] == "*" ? 0 : 1;
+  return score;
+}
+
+const TuningRow* BestRow(const std::vector<TuningRow>& rows, Family family, const char* dtype,
+                         const char* bucket, const porta_device_info_t& info,
+                         porta_kernel_format_t format) {
+  const TuningRow* best = nullptr;
+  std::array<int, 6> best_score{};
+  for (const TuningRow& row : rows) {
+    if (row.family != family || !RowMatchesDevice(row, info)) continue;
+    if (!Matches(row.key[5], dtype) || !Matches(row.key[6], bucket)) continue;
+    if (!ValidateParams(family, row.params, info, format).empty()) continue;
+    const std::array<int, 6> score = Specificity(row);
+    if (best == nullptr || score > best_score) {
+      best = &row;
+      best_score = score;
+    }
+  }
+  return best;
+}
+
+}  // namespace
+
+bool RowMatchesDevice(const TuningRow& row, const porta_device_info_t& info) {
+  return Matches(row.key[0], info.backend) && Matches(row.key[1], info.vendor) &&
+         Matches(row.key[2], info.architecture) && Matches(row.key[3], info.name);
+}
+
+const char* FamilyName(Family family) {
+  const int index = static_cast<int>(family);
+  return index >= 0 && index < static_cast<int>(Family::kCount) ? kFamilyNames[index] : "unknown";
+}
+
+int64_t Params::Get(const char* name, int64_t fallback) const {
+  for (const Param& param : values) {
+    if (param.name == name) return param.value;
+  }
+  return fallback;
+}
+
+void Params::Set(const char* name, int64_t value) {
+  for (Param& param : values) {
+    if (param.name == name) {
+      param.value = value;
+      return;
+    }
+  }
+  values.push_back({name, value});
+}
+
+std::string Params::Text() const {
+  std::string text;
+  for (const Param& param : values) {
+    if (!text.empty()) text += ' ';
+    text += param.name + "=" + std::to_string(param.value);
+  }
+  return text;
+}
+
+bool ParseTuningTable(const char* text, std::vector<TuningRow>* rows, std::string* error) {
+  rows->clear();
+  if (text == nullptr) return true;
+  int line_number = 0;
+  const char* cursor = text;
+  while (*cursor != '\0') {
+    const char* end = std::strchr(cursor, '\n');
+    const size_t length = end != nullptr ? static_cast<size_t>(end - cursor) : std::strlen(cursor);
+    const std::string line(cursor, length);
+    cursor += length + (end != nullptr ? 1 : 0);
+    ++line_number;
+    std::vector<std::string> fields;
+    std::string why;
+    if (!SplitFields(line, &fields, &why)) {
+      *error = "line " + std::to_string(line_number) + ": " + why;
+      return false;
+    }
+    if (fields.empty()) continue;
+    auto fail = [&](const std::string& reason) {
+      *error = "line " + std::to_string(line_number) + ": " + reason + " (row: " + line + ")";
+      return false;
+    };
+    if (fields.size() < 8) {
+      return fail(
+          "a row needs backend, vendor, architecture, device, family, dtype, bucket and "
+          "at least one parameter; it has " +
+          std::to_string(fields.size()) + " fields");
+    }
+    TuningRow row;
+    row.line = line_number;
+    for (int i = 0; i < 7; ++i) row.key[i] = fields[i];
+    if (!FamilyFromName(row.key[4], &row.family)) {
+      return fail("unknown kernel family '" + row.key[4] +
+                  "' (families: ew, reduce, softmax, norm, gather, rope, attention, matmul, "
+                  "conv2d, pool2d)");
+    }
+    static const char* const kDtypes[] = {"*", "f32", "f16", "bf16"};
+    bool dtype_ok = false;
+    for (const char* dtype : kDtypes) dtype_ok = dtype_ok || row.key[5] == dtype;
+    if (!dtype_ok) return fail("dtype '" + row.key[5] + "' is not one of *, f32, f16, bf16");
+    static const char* const kBuckets[] = {"*", "small", "large", "gemv"};
+    bool bucket_ok = false;
+    for (const char* bucket : kBuckets) bucket_ok = bucket_ok || row.key[6] == bucket;
+    if (!bucket_ok) {
+      return fail("bucket '" + row.key[6] + "' is not one of *, small, large, gemv");
+    }
+    for (size_t i = 7; i < fields.size(); ++i) {
+      const size_t equals = fields[i].find('=');
+      if (equals == std::string::npos || equals == 0) {
+        return fail("parameter '" + fields[i] + "' is not name=value");
+      }
+      const std::string name = fields[i].substr(0, equals);
+      const std::string value = fields[i].substr(equals + 1);
+      if (!ParamAllowed(row.family, name)) {
+        return fail("family " + row.key[4] + " has no parameter '" + name + "'");
+      }
+      char* parsed_end = nullptr;
+      const long long number = std::strtoll(value.c_str(), &parsed_end, 10);
+      if (value.empty() || *parsed_end != '\0' || number < 1 || number > 65536) {
+        return fail("parameter " + name + "=" + value + " is not an integer in [1, 65536]");
+      }
+      row.params.Set(name.c_str(), number);
+    }
+    if (row.family == Family::kMatmul) {
+      for (const char* name : kMatmulParams) {
+        if (row.params.Get(name, 0) == 0) return fail(std::string("matmul needs ") + name);
+      }
+    }
+    rows->push_back(std::move(row));
+  }
+  return true;
+}
+
+const char* ShippedTuningText() {
+  static const std::string* text = new std::string(
+      reinterpret_cast<const char*>(porta_ops_tuning_table_txt), porta_ops_tuning_table_txt_size);
+  return text->c_str();
+}
+
+const std::vector<TuningRow>& ShippedTuningRows() {
+  static const std::vector<TuningRow>* rows = [] {
+    auto* parsed = new std::vector<TuningRow>();
+    std::string error;
+    if (!ParseTuningTable(ShippedTuningText(), parsed, &error)) parsed->clear();
+    return parsed;
+  }();
+  return *rows;
+}
+
+bool FormatIsPrecompiled(porta_kernel_format_t format) {
+  return format == PORTA_FORMAT_SPIRV_SHADER || format == PORTA_FORMAT_SPIRV_KERNEL ||
+         format == PORTA_FORMAT_CUBIN || format == PORTA_FORMAT_PTX || format == PORTA_FORMAT_HSACO;
+}
+
+const std::vector<std::string>& CompiledMatmulTiles() {
+  static const std::vector<std::string>* tiles = [] {
+    auto* list = new std::vector<std::string>();
+    std::string all = PORTA_OPS_MATMUL_TILES;
+    size_t start = 0;
+    while (start < all.size()) {
+      const size_t end = all.find(';', start);
+      list->push_back(all.substr(start, end == std::string::npos ? end : end - start));
+      if (end == std::string::npos) break;
+      start = end + 1;
+    }
+    return list;
+  }();
+  return *tiles;
+}
+
+std::string MatmulTileName(const Params& params) {
+  return "t" + std::to_string(params.Get("tm", 0)) + "x" + std::to_string(params.Get("tn", 0)) +
+         "x" + std::to_string(params.Get("tk", 0)) + "_w" + std::to_string(params.Get("wm", 0)) +
+         "x" + std::to_string(params.Get("wn", 0));
+}
+
+std::string ValidateParams(Family family, const Params& params, const porta_device_info_t& info,
+                           porta_kernel_format_t format) {
+  if (family == Family::kMatmul) {
+    const int64_t tm = params.Get("tm", 0), tn = params.Get("tn", 0), tk = params.Get("tk", 0);
+    const int64_t wm = params.Get("wm", 0), wn = params.Get("wn", 0);
+    if (tm < 1 || tn < 1 || tk < 1 || wm < 1 || wn < 1) return "matmul needs tm, tn, tk, wm, wn";
+    if (tm > 256 || tn > 256 || tk > 256) return "matmul tiles are at most 256 on a side";
+    if (tm % wm != 0 || tn % wn != 0) {
+      return "matmul needs tm a multiple of wm and tn a multiple of wn";
+    }
+    if (wm * wn > 64) return "matmul register blocks are at most 64 outputs per work-item";
+    // The host kernel ignores tiles; only the checks above apply.
+    if (format == PORTA_FORMAT_HOST) return "";
+    const int64_t threads = (tm / wm) * (tn / wn);
+    if (threads > info.max_work_group_size || tn / wn > info.max_work_group_dims[0] ||
+        tm / wm > info.max_work_group_dims[1]) {
+      return "matmul " + MatmulTileName(params) + " needs a " + std::to_string(tn / wn) + " x " +
+             std::to_string(tm / wm) + " work-group (" + std::to_string(threads) +
+             " work-items); the device allows " + std::to_string(info.max_work_group_size);
+    }
+    const int64_t local = tk * (tm + tn) * 4;
+    if (static_cast<uint64_t>(local) > info.local_memory_bytes) {
+      return "matmul " + MatmulTileName(params) + " needs " + std::to_string(local) +
+             " bytes of local memory; the device has " + std::to_string(info.local_memory_bytes);
+    }
+    if (FormatIsPrecompiled(format)) {
+      const std::string name = MatmulTileName(params);
+      bool compiled = false;
+      for (const std::string& tile : CompiledMatmulTiles()) compiled = compiled || tile == name;
+      if (!compiled) {
+        return "matmul tile " + name + " is not among the tiles compiled for " +
+               porta_kernel_format_name(format) + " (" PORTA_OPS_MATMUL_TILES ")";
+      }
+    }
+    return "";
+  }
+  const int64_t wg = params.Get("wg", 0);
+  if (wg < 1 || (wg & (wg - 1)) != 0) return "wg must be a power of two";
+  if (wg > info.max_work_group_size) {
+    return "wg=" + std::to_string(wg) + " exceeds the device's work-group limit of " +
+           std::to_string(info.max_work_group_size);
+  }
+  if (UsesLocalArrays(family) && wg > PORTA_MAX_WG) {
+    return std::string(FamilyName(family)) + " kernels take wg <= " + std::to_string(PORTA_MAX_WG);
+  }
+  return "";
+}
+
+Params GenericParams(Family family, const porta_device_info_t& info, porta_kernel_format_t format) {
+  Params params;
+  if (family == Family::kMatmul) {
+    struct Tile {
+      int64_t tm, tn, tk, wm, wn;
+    };
+    // Preferred first; the last two fit 64 and 16 work-items for runtime-compiled targets.
+    static constexpr Tile kTiles[] = {{32, 32, 16, 2, 2},
+                                      {32, 64, 16, 4, 4},
+                                      {4, 128, 32, 1, 4},
+                                      {8, 8, 8, 1, 1},
+                                      {4, 4, 4, 1, 1}};
+    for (const Tile& tile : kTiles) {
+      Params candidate;
+      candidate.Set("tm", tile.tm);
+      candidate.Set("tn", tile.tn);
+      candidate.Set("tk", tile.tk);
+      candidate.Set("wm", tile.wm);
+      candidate.Set("wn", tile.wn);
+      if (ValidateParams(family, candidate, info, format).empty()) return candidate;
+      if (params.values.empty()) params = candidate;
+    }
+    return params;
+  }
+  if (format == PORTA_FORMAT_HOST) {
+    // A host work-group is one call on one thread: a row for the row families, and for the
+    // linear ones as many items as the device's work-group limit allows, to amortize the call.
+    params.Set("wg", UsesLocalArrays(family)
+                         ? 1
+                         : FloorPow2(std::max<uint64_t>(1, info.max_work_group_size)));
+    return params;
+  }
+  const uint64_t wanted = UsesLocalArrays(family) ? 128 : 256;
+  params.Set(
+      "wg", FloorPow2(std::max<uint64_t>(1, std::min<uint64_t>(wanted, info.max_work_group_size))));
+  return params;
+}
+
+TuningChoice ChooseParams(const std::vector<TuningRow>& overlay, Family family, const char* dtype,
+                          const char* bucket, const porta_device_info_t& info,
+                          porta_kernel_format_t format) {
+  TuningChoice choice;
+  if (const TuningRow* row = BestRow(overlay, family, dtype, bucket, info, format)) {
+    choice.params = row->params;
+    choice.source = "overlay line " + std::to_string(row->line);
+  } else if (const TuningRow* shipped =
+                 BestRow(ShippedTuningRows(), family, dtype, bucket, info, format)) {
+    choice.params = shipped->params;
+    choice.source = "table line " + std::to_string(shipped->line);
+  } else {
+    choice.params = GenericParams(family, info, format);
+    choice.source = "generic default";
+  }
+  return choice;
+}
+
+}  // namespace porta::ops

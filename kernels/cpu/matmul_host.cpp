@@ -1,0 +1,167 @@
+// Host kernel porta_matmul: the whole (batched) product in one call. With OpenBLAS (found at
+// build time: PORTA_OPS_HAVE_OPENBLAS) each product is one cblas_sgemm, straight on the tensors
+// when they are f32 with a unit stride in one matrix dimension, else on f32 copies; without it,
+// a cache-blocked loop over f32 copies. The epilogue (bias, activation, conversion, strided
+// store) follows in f32.
+#include <algorithm>
+#include <vector>
+
+#include "kernels/cpu/host_common.h"
+#include "kernels/cpu/host_kernels.h"
+
+#if defined(PORTA_OPS_HAVE_OPENBLAS)
+#include <cblas.h>
+#endif
+
+namespace porta::ops::host {
+namespace {
+
+// A row-major or column-major view of an f32 matrix that BLAS can take directly.
+struct BlasMatrix {
+  const float* data = nullptr;
+  bool transposed = false;
+  int64_t ld = 0;
+};
+
+// |rows| x |cols| at |base| with strides (rs, cs): usable by BLAS when one stride is 1 and the
+// other is a valid leading dimension.
+bool AsBlas(const void* buffer, uint32_t dtype, uint64_t base, uint64_t rows, uint64_t cols,
+            uint64_t rs, uint64_t cs, BlasMatrix* out) {
+  if (dtype != PORTA_DT_F32) return false;
+  out->data = static_cast<const float*>(buffer) + base;
+  if (cs == 1 && rs >= std::max<uint64_t>(1, cols)) {
+    out->transposed = false;
+    out->ld = static_cast<int64_t>(rs);
+    return true;
+  }
+  if (rs == 1 && cs >= std::max<uint64_t>(1, rows)) {
+    out->transposed = true;
+    out->ld = static_cast<int64_t>(cs);
+    return true;
+  }
+  return false;
+}
+
+// Copies a strided matrix of any dtype into a dense row-major f32 array.
+void Densify(const void* buffer, uint32_t dtype, uint64_t base, uint64_t rows, uint64_t cols,
+             uint64_t rs, uint64_t cs, std::vector<float>* dense) {
+  dense->resize(rows * cols);
+  for (uint64_t r = 0; r < rows; ++r) {
+    for (uint64_t c = 0; c < cols; ++c)
+      (*dense)[r * cols + c] = Load(buffer, dtype, base + r * rs + c * cs);
+  }
+}
+
+// c (row-major, ldc) = alpha * a @ b + beta * c.
+void Gemm(uint64_t m, uint64_t n, uint64_t k, float alpha, const BlasMatrix& a, const BlasMatrix& b,
+          float beta, float* c, uint64_t ldc) {
+#if defined(PORTA_OPS_HAVE_OPENBLAS)
+  cblas_sgemm(CblasRowMajor, a.transposed ? CblasTrans : CblasNoTrans,
+              b.transposed ? CblasTrans : CblasNoTrans, static_cast<blasint>(m),
+              static_cast<blasint>(n), static_cast<blasint>(k), alpha, a.data,
+              static_cast<blasint>(a.ld), b.data, static_cast<blasint>(b.ld), beta, c,
+              static_cast<blasint>(ldc));
+#else
+  // Dense row-major inputs only (the caller densifies without BLAS). i-k-j order: the inner loop
+  // streams rows of b and c, which the compiler vectorizes; 64-wide k blocks stay in cache.
+  for (uint64_t i = 0; i < m; ++i) {
+    float* row = c + i * ldc;
+    for (uint64_t j = 0; j < n; ++j) row[j] = beta == 0.0f ? 0.0f : row[j] * beta;
+  }
+  constexpr uint64_t kBlock = 64;
+  for (uint64_t k0 = 0; k0 < k; k0 += kBlock) {
+    const uint64_t k1 = std::min(k, k0 + kBlock);
+    for (uint64_t i = 0; i < m; ++i) {
+      float* row = c + i * ldc;
+      for (uint64_t kk = k0; kk < k1; ++kk) {
+        const float scale = alpha * a.data[i * a.ld + kk];
+        const float* brow = b.data + kk * b.ld;
+        for (uint64_t j = 0; j < n; ++j) row[j] += scale * brow[j];
+      }
+    }
+  }
+#endif
+}
+
+float Activate(uint32_t act, float x) {
+  return act == 0 ? x : ApplyUnary(act, x);
+}
+
+int32_t MatmulKernel(const porta_host_group_t* group) {
+  const PortaMatmulParams& p = ParamsOf<PortaMatmulParams>(group);
+  const void* a = Arg(group, 0);
+  const void* b = Arg(group, 1);
+  const void* bias = Arg(group, 2);
+  void* out = Arg(group, 3);
+  const uint32_t da = Byte(p.dtypes, 0), db = Byte(p.dtypes, 1), dout = Byte(p.dtypes, 2),
+                 dbias = Byte(p.dtypes, 3);
+  const uint32_t act = (p.flags >> 8) & 0xffu;
+  const bool has_bias = (p.flags & PORTA_MM_FLAG_BIAS) != 0;
+  const bool has_beta = (p.flags & PORTA_MM_FLAG_BETA) != 0;
+  const uint64_t m = p.M, n = p.N, k = p.K;
+  thread_local std::vector<float> dense_a, dense_b, dense_c;
+  for (uint64_t z = 0; z < uint64_t{p.batch0} * p.batch1; ++z) {
+    const uint64_t z0 = z / p.batch1, z1 = z % p.batch1;
+    const uint64_t a_base = p.a_offset + z0 * p.a_bs[0] + z1 * p.a_bs[1];
+    const uint64_t b_base = p.b_offset + z0 * p.b_bs[0] + z1 * p.b_bs[1];
+    const uint64_t o_base = p.o_offset + z0 * p.o_bs[0] + z1 * p.o_bs[1];
+    // out straight from BLAS when nothing follows the product and out is a plain f32 matrix.
+    const bool direct = dout == PORTA_DT_F32 && !has_bias && act == 0 && p.o_cs == 1 &&
+                        p.o_rs >= std::max<uint64_t>(1, n) && k > 0;
+    float* c = nullptr;
+    uint64_t ldc = n;
+    if (direct) {
+      c = static_cast<float*>(out) + o_base;
+      ldc = p.o_rs;
+    } else {
+      dense_c.assign(m * n, 0.0f);
+      c = dense_c.data();
+      if (has_beta) {
+        for (uint64_t i = 0; i < m; ++i) {
+          for (uint64_t j = 0; j < n; ++j)
+            c[i * n + j] = Load(out, dout, o_base + i * p.o_rs + j * p.o_cs);
+        }
+      }
+    }
+    const float beta = has_beta ? p.beta : 0.0f;
+    if (k == 0) {
+      for (uint64_t i = 0; i < m; ++i) {
+        for (uint64_t j = 0; j < n; ++j) c[i * ldc + j] *= beta;
+      }
+    } else {
+      BlasMatrix ma, mb;
+#if defined(PORTA_OPS_HAVE_OPENBLAS)
+      const bool blas_a = AsBlas(a, da, a_base, m, k, p.a_rs, p.a_cs, &ma);
+      const bool blas_b = AsBlas(b, db, b_base, k, n, p.b_rs, p.b_cs, &mb);
+#else
+      const bool blas_a = false, blas_b = false;
+#endif
+      if (!blas_a) {
+        Densify(a, da, a_base, m, k, p.a_rs, p.a_cs, &dense_a);
+        ma = {dense_a.data(), false, static_cast<int64_t>(k)};
+      }
+      if (!blas_b) {
+        Densify(b, db, b_base, k, n, p.b_rs, p.b_cs, &dense_b);
+        mb = {dense_b.data(), false, static_cast<int64_t>(n)};
+      }
+      Gemm(m, n, k, p.alpha, ma, mb, beta, c, ldc);
+    }
+    if (direct) continue;
+    for (uint64_t i = 0; i < m; ++i) {
+      for (uint64_t j = 0; j < n; ++j) {
+        float value = c[i * n + j];
+        if (has_bias) value += Load(bias, dbias, p.bias_offset + j * p.bias_stride);
+        Store(out, dout, o_base + i * p.o_rs + j * p.o_cs, Activate(act, value));
+      }
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+porta_host_kernel_fn MatmulHostKernel() {
+  return MatmulKernel;
+}
+
+}  // namespace porta::ops::host

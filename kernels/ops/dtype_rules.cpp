@@ -1,0 +1,355 @@
+// Element-type rules of every operation, porta_ops_supported, and the dtype and tensor-view
+// helpers of porta_ops.h.
+#include "kernels/ops/dtype_rules.h"
+
+#include <cinttypes>
+
+#include "kernels/core/context.h"
+#include "kernels/core/status.h"
+
+namespace porta::ops {
+namespace {
+
+bool IsFloat(porta_dtype_t dtype) {
+  return dtype == PORTA_DTYPE_F32 || dtype == PORTA_DTYPE_F16 || dtype == PORTA_DTYPE_BF16;
+}
+
+bool IsCopyable(porta_dtype_t dtype) {
+  return IsFloat(dtype) || dtype == PORTA_DTYPE_I32;
+}
+
+std::string Named(const char* name, porta_dtype_t dtype) {
+  return std::string(name) + " (" + porta_dtype_name(dtype) + ")";
+}
+
+// Each check returns "" or the complaint.
+std::string NeedFloat(const char* name, porta_dtype_t dtype) {
+  if (IsFloat(dtype)) return "";
+  return Named(name, dtype) + " must be f32, f16 or bf16";
+}
+
+std::string NeedSame(const char* name, porta_dtype_t dtype, const char* other,
+                     porta_dtype_t other_dtype) {
+  if (dtype == other_dtype) return "";
+  return Named(name, dtype) + " must have " + other + "'s dtype " + porta_dtype_name(other_dtype);
+}
+
+std::string NeedSameOrF32(const char* name, porta_dtype_t dtype, const char* other,
+                          porta_dtype_t other_dtype) {
+  if (dtype == other_dtype || dtype == PORTA_DTYPE_F32) return "";
+  return Named(name, dtype) + " must be f32 or " + other + "'s dtype " +
+         porta_dtype_name(other_dtype);
+}
+
+std::string First(std::initializer_list<std::string> problems) {
+  for (const std::string& problem : problems) {
+    if (!problem.empty()) return problem;
+  }
+  return "";
+}
+
+}  // namespace
+
+bool OpTakesCount(porta_op_t op, uint32_t count) {
+  switch (op) {
+    case PORTA_OP_MATMUL:
+    case PORTA_OP_CONV2D:
+      return count == 3 || count == 4;
+    case PORTA_OP_BINARY:
+    case PORTA_OP_SOFTMAX:
+      return count == 2 || count == 3;
+    case PORTA_OP_ATTENTION:
+      return count == 4 || count == 5;
+    case PORTA_OP_LAYERNORM:
+    case PORTA_OP_RMSNORM:
+      return count >= 2 && count <= 4;
+    case PORTA_OP_EMBEDDING:
+    case PORTA_OP_ROPE:
+      return count == 3;
+    default:
+      return count == 2;
+  }
+}
+
+std::string DtypeRuleProblem(porta_op_t op, const porta_dtype_t* d, const char* const* n,
+                             uint32_t count) {
+  if (!OpTakesCount(op, count)) {
+    return "operation " + std::to_string(static_cast<int>(op)) + " does not take " +
+           std::to_string(count) + " tensors (see porta_ops_supported)";
+  }
+  const uint32_t last = count - 1;
+  switch (op) {
+    case PORTA_OP_UNARY:
+    case PORTA_OP_POOL2D:
+      return First({NeedFloat(n[0], d[0]), NeedSame(n[1], d[1], n[0], d[0])});
+    case PORTA_OP_BINARY:
+      return First({NeedFloat(n[0], d[0]),
+                    count == 3 ? NeedSame(n[1], d[1], n[0], d[0]) : std::string(),
+                    NeedSame(n[last], d[last], n[0], d[0])});
+    case PORTA_OP_CAST:
+      for (uint32_t i = 0; i < 2; ++i) {
+        if (!IsCopyable(d[i])) return Named(n[i], d[i]) + " must be f32, f16, bf16 or i32";
+      }
+      return "";
+    case PORTA_OP_COPY:
+    case PORTA_OP_CONCAT:
+      if (!IsCopyable(d[0])) return Named(n[0], d[0]) + " must be f32, f16, bf16 or i32";
+      return NeedSame(n[1], d[1], n[0], d[0]);
+    case PORTA_OP_REDUCE:
+      return First({NeedFloat(n[0], d[0]), NeedSameOrF32(n[1], d[1], n[0], d[0])});
+    case PORTA_OP_ARGMAX:
+      return First({NeedFloat(n[0], d[0]),
+                    d[1] == PORTA_DTYPE_I32 ? std::string() : Named(n[1], d[1]) + " must be i32"});
+    case PORTA_OP_SOFTMAX:
+    case PORTA_OP_LAYERNORM:
+    case PORTA_OP_RMSNORM: {
+      std::string problem = First({NeedFloat(n[0], d[0]), NeedSame(n[last], d[last], n[0], d[0])});
+      for (uint32_t i = 1; problem.empty() && i < last; ++i) problem = NeedFloat(n[i], d[i]);
+      return problem;
+    }
+    case PORTA_OP_EMBEDDING:
+    case PORTA_OP_ROPE:
+      return First({NeedFloat(n[0], d[0]),
+                    d[1] == PORTA_DTYPE_I32 ? std::string() : Named(n[1], d[1]) + " must be i32",
+                    NeedSame(n[2], d[2], n[0], d[0])});
+    case PORTA_OP_ATTENTION: {
+      std::string problem;
+      for (uint32_t i = 0; problem.empty() && i < count; ++i) problem = NeedFloat(n[i], d[i]);
+      return problem;
+    }
+    case PORTA_OP_MATMUL:
+      return First({NeedFloat(n[0], d[0]), NeedFloat(n[1], d[1]),
+                    NeedSameOrF32(n[last], d[last], n[0], d[0]),
+                    count == 4 ? NeedSame(n[2], d[2], n[last], d[last]) : std::string()});
+    case PORTA_OP_CONV2D:
+      return First({NeedFloat(n[0], d[0]), NeedFloat(n[1], d[1]),
+                    count == 4 ? NeedFloat(n[2], d[2]) : std::string(),
+                    NeedSame(n[last], d[last], n[0], d[0])});
+  }
+  return "unknown operation " + std::to_string(static_cast<int>(op));
+}
+
+porta_status_t CheckOpDtypes(const Context& context, porta_op_t op, const porta_dtype_t* dtypes,
+                             const char* const* names, uint32_t count, porta_status_t rule_status) {
+  for (uint32_t i = 0; i < count; ++i) {
+    if (porta_dtype_size(dtypes[i]) == 0) {
+      return Fail(PORTA_ERROR_INVALID_ARGUMENT, "%s has unknown dtype %d", names[i],
+                  static_cast<int>(dtypes[i]));
+    }
+    const std::string problem = DtypeProblem(context, dtypes[i]);
+    if (!problem.empty()) return Fail(PORTA_ERROR_UNSUPPORTED, "%s: %s", names[i], problem.c_str());
+  }
+  const std::string rule = DtypeRuleProblem(op, dtypes, names, count);
+  if (!rule.empty()) return Fail(rule_status, "%s", rule.c_str());
+  if (context.format == 0) {
+    return Fail(PORTA_ERROR_UNSUPPORTED, "%s", context.format_problem.c_str());
+  }
+  return PORTA_OK;
+}
+
+}  // namespace porta::ops
+
+namespace {
+
+// Generic names for porta_ops_supported's messages, by op and count.
+void SupportedNames(porta_op_t op, uint32_t count, const char* names[5]) {
+  static const char* const kGeneric[5] = {"tensor 0", "tensor 1", "tensor 2", "tensor 3",
+                                          "tensor 4"};
+  for (int i = 0; i < 5; ++i) names[i] = kGeneric[i];
+  auto set = [&](std::initializer_list<const char*> list) {
+    int i = 0;
+    for (const char* name : list) names[i++] = name;
+  };
+  switch (op) {
+    case PORTA_OP_MATMUL:
+      count == 4 ? set({"a", "b", "bias", "out"}) : set({"a", "b", "out"});
+      break;
+    case PORTA_OP_BINARY:
+      count == 3 ? set({"a", "b", "out"}) : set({"a", "out"});
+      break;
+    case PORTA_OP_COPY:
+      set({"src", "dst"});
+      break;
+    case PORTA_OP_CONCAT:
+      set({"inputs", "out"});
+      break;
+    case PORTA_OP_SOFTMAX:
+      count == 3 ? set({"x", "mask", "out"}) : set({"x", "out"});
+      break;
+    case PORTA_OP_LAYERNORM:
+    case PORTA_OP_RMSNORM:
+      count == 4   ? set({"x", "weight", "bias", "out"})
+      : count == 3 ? set({"x", "weight", "out"})
+                   : set({"x", "out"});
+      break;
+    case PORTA_OP_EMBEDDING:
+      set({"table", "indices", "out"});
+      break;
+    case PORTA_OP_ROPE:
+      set({"x", "positions", "out"});
+      break;
+    case PORTA_OP_ATTENTION:
+      count == 5 ? set({"q", "k", "v", "mask", "out"}) : set({"q", "k", "v", "out"});
+      break;
+    case PORTA_OP_CONV2D:
+      count == 4 ? set({"x", "weight", "bias", "out"}) : set({"x", "weight", "out"});
+      break;
+    default:
+      set({"x", "out"});
+      break;
+  }
+}
+
+}  // namespace
+
+extern "C" {
+
+PORTA_OPS_API size_t porta_dtype_size(int32_t dtype) {
+  switch (dtype) {
+    case PORTA_DTYPE_F32:
+    case PORTA_DTYPE_I32:
+      return 4;
+    case PORTA_DTYPE_F16:
+    case PORTA_DTYPE_BF16:
+      return 2;
+    case PORTA_DTYPE_I8:
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+PORTA_OPS_API const char* porta_dtype_name(int32_t dtype) {
+  switch (dtype) {
+    case PORTA_DTYPE_F32:
+      return "f32";
+    case PORTA_DTYPE_F16:
+      return "f16";
+    case PORTA_DTYPE_BF16:
+      return "bf16";
+    case PORTA_DTYPE_I32:
+      return "i32";
+    case PORTA_DTYPE_I8:
+      return "i8";
+    default:
+      return "unknown";
+  }
+}
+
+PORTA_OPS_API porta_tensor_t porta_tensor_contiguous(porta_buffer_t buffer, uint64_t offset,
+                                                     porta_dtype_t dtype, uint32_t rank,
+                                                     const int64_t* shape) {
+  porta_tensor_t tensor{};
+  tensor.buffer = buffer;
+  tensor.offset = offset;
+  tensor.dtype = dtype;
+  tensor.rank = rank;
+  int64_t stride = 1;
+  for (int d = static_cast<int>(rank) - 1; d >= 0; --d) {
+    if (d >= PORTA_TENSOR_MAX_RANK) continue;
+    tensor.shape[d] = shape != nullptr ? shape[d] : 0;
+    tensor.strides[d] = stride;
+    stride *= tensor.shape[d] > 0 ? tensor.shape[d] : 1;
+  }
+  return tensor;
+}
+
+PORTA_OPS_API porta_status_t porta_tensor_slice(const porta_tensor_t* tensor, int32_t axis,
+                                                int64_t start, int64_t stop, int64_t step,
+                                                porta_tensor_t* out) {
+  return porta::ops::Guard("porta_tensor_slice", [&]() -> porta_status_t {
+    using porta::ops::Fail;
+    if (tensor == nullptr || out == nullptr) {
+      return Fail(PORTA_ERROR_INVALID_ARGUMENT, "%s is NULL", tensor == nullptr ? "tensor" : "out");
+    }
+    const int32_t rank = static_cast<int32_t>(tensor->rank);
+    if (tensor->rank > PORTA_TENSOR_MAX_RANK) {
+      return Fail(PORTA_ERROR_INVALID_ARGUMENT, "tensor has rank %u; the limit is %d", tensor->rank,
+                  PORTA_TENSOR_MAX_RANK);
+    }
+    const int32_t a = axis < 0 ? axis + rank : axis;
+    if (a < 0 || a >= rank) {
+      return Fail(PORTA_ERROR_INVALID_ARGUMENT, "axis %d is outside a rank-%d tensor", axis, rank);
+    }
+    if (step < 1 || start < 0 || start > stop) {
+      return Fail(PORTA_ERROR_INVALID_ARGUMENT,
+                  "axis %d: slice [%" PRId64 ", %" PRId64 ") step %" PRId64
+                  " needs 0 <= start <= stop and step >= 1",
+                  axis, start, stop, step);
+    }
+    if (stop > tensor->shape[a]) {
+      return Fail(PORTA_ERROR_OUT_OF_RANGE, "axis %d: stop %" PRId64 " exceeds the size %" PRId64,
+                  axis, stop, tensor->shape[a]);
+    }
+    const size_t element = porta_dtype_size(tensor->dtype);
+    if (element == 0) {
+      return Fail(PORTA_ERROR_INVALID_ARGUMENT, "tensor has unknown dtype %d",
+                  static_cast<int>(tensor->dtype));
+    }
+    porta_tensor_t view = *tensor;
+    view.offset += static_cast<uint64_t>(start * tensor->strides[a]) * element;
+    view.shape[a] = (stop - start + step - 1) / step;
+    view.strides[a] = tensor->strides[a] * step;
+    *out = view;
+    return PORTA_OK;
+  });
+}
+
+PORTA_OPS_API porta_status_t porta_tensor_permute(const porta_tensor_t* tensor, const int32_t* perm,
+                                                  porta_tensor_t* out) {
+  return porta::ops::Guard("porta_tensor_permute", [&]() -> porta_status_t {
+    using porta::ops::Fail;
+    if (tensor == nullptr || perm == nullptr || out == nullptr) {
+      return Fail(PORTA_ERROR_INVALID_ARGUMENT, "%s is NULL",
+                  tensor == nullptr ? "tensor" : (perm == nullptr ? "perm" : "out"));
+    }
+    if (tensor->rank > PORTA_TENSOR_MAX_RANK) {
+      return Fail(PORTA_ERROR_INVALID_ARGUMENT, "tensor has rank %u; the limit is %d", tensor->rank,
+                  PORTA_TENSOR_MAX_RANK);
+    }
+    bool seen[PORTA_TENSOR_MAX_RANK] = {};
+    porta_tensor_t view = *tensor;
+    for (uint32_t d = 0; d < tensor->rank; ++d) {
+      const int32_t from = perm[d];
+      if (from < 0 || from >= static_cast<int32_t>(tensor->rank) || seen[from]) {
+        return Fail(PORTA_ERROR_INVALID_ARGUMENT,
+                    "perm[%u] = %d: perm must hold each of 0..%u exactly once", d, from,
+                    tensor->rank - 1);
+      }
+      seen[from] = true;
+      view.shape[d] = tensor->shape[from];
+      view.strides[d] = tensor->strides[from];
+    }
+    *out = view;
+    return PORTA_OK;
+  });
+}
+
+PORTA_OPS_API porta_status_t porta_ops_supported(porta_ops_context_t context, porta_op_t op,
+                                                 const porta_dtype_t* dtypes,
+                                                 uint32_t dtype_count) {
+  return porta::ops::Guard("porta_ops_supported", [&]() -> porta_status_t {
+    porta::ops::Context* found = nullptr;
+    PORTA_OPS_RETURN_IF_ERROR(porta::ops::LookupContext(context, &found));
+    if (static_cast<int>(op) < PORTA_OP_MATMUL || static_cast<int>(op) > PORTA_OP_POOL2D) {
+      return porta::ops::Fail(PORTA_ERROR_INVALID_ARGUMENT, "unknown op %d", static_cast<int>(op));
+    }
+    if (dtypes == nullptr || dtype_count == 0 || dtype_count > 5) {
+      return porta::ops::Fail(PORTA_ERROR_INVALID_ARGUMENT,
+                              "dtypes must list 2 to 5 dtypes (got %s, count %u)",
+                              dtypes == nullptr ? "NULL" : "an array", dtype_count);
+    }
+    if (!porta::ops::OpTakesCount(op, dtype_count)) {
+      return porta::ops::Fail(
+          PORTA_ERROR_INVALID_ARGUMENT,
+          "dtype_count %u does not fit op %d (docs/ops.md lists each op's tensors)", dtype_count,
+          static_cast<int>(op));
+    }
+    const char* names[5];
+    SupportedNames(op, dtype_count, names);
+    return porta::ops::CheckOpDtypes(*found, op, dtypes, names, dtype_count,
+                                     PORTA_ERROR_UNSUPPORTED);
+  });
+}
+
+}  // extern "C"

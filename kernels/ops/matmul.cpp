@@ -1,0 +1,215 @@
+// Batched matrix products with broadcast batch dimensions, transpose flags, alpha/beta and a
+// bias + activation epilogue (porta_matmul_<tile>). The tile comes from the tuning table; the
+// host target ignores it and computes the whole product in one work-group (through BLAS).
+#include <algorithm>
+#include <cinttypes>
+
+#include "kernels/common/params.h"
+#include "kernels/core/launch.h"
+#include "kernels/core/status.h"
+#include "kernels/ops/dtype_rules.h"
+
+namespace porta::ops {
+namespace {
+
+const char* MatmulBucket(int64_t m, int64_t n, int64_t k) {
+  if (m == 1 || n == 1) return "gemv";
+  return static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) <
+                 static_cast<double>(1 << 21)
+             ? "small"
+             : "large";
+}
+
+// The batch dimensions of |view| (all but the last two) as a view of their own.
+View BatchView(const View& view) {
+  View batch = view;
+  batch.rank = view.rank - 2;
+  return batch;
+}
+
+porta_status_t Matmul(porta_ops_context_t handle, porta_stream_t stream,
+                      const porta_matmul_desc_t* desc, const porta_tensor_t* a,
+                      const porta_tensor_t* b, const porta_tensor_t* bias,
+                      const porta_tensor_t* out) {
+  Context* context = nullptr;
+  PORTA_OPS_RETURN_IF_ERROR(BeginOp(handle, stream, &context));
+  if (desc == nullptr || desc->struct_size < sizeof(porta_matmul_desc_t)) {
+    return Fail(PORTA_ERROR_INVALID_ARGUMENT,
+                "desc is %s; initialize it with PORTA_MATMUL_DESC_INIT",
+                desc == nullptr ? "NULL" : "too small (struct_size)");
+  }
+  const porta_unary_op_t act = desc->activation;
+  if (act != PORTA_UNARY_NONE && act != PORTA_UNARY_RELU && act != PORTA_UNARY_GELU_ERF &&
+      act != PORTA_UNARY_GELU_TANH && act != PORTA_UNARY_SILU) {
+    return Fail(PORTA_ERROR_INVALID_ARGUMENT,
+                "desc->activation %d is not NONE, RELU, GELU_ERF, GELU_TANH or SILU",
+                static_cast<int>(act));
+  }
+  View va, vb, vbias, vo;
+  bool has_bias = false;
+  PORTA_OPS_RETURN_IF_ERROR(CheckTensor(*context, a, "a", &va));
+  PORTA_OPS_RETURN_IF_ERROR(CheckTensor(*context, b, "b", &vb));
+  PORTA_OPS_RETURN_IF_ERROR(CheckOptionalTensor(*context, bias, "bias", &vbias, &has_bias));
+  PORTA_OPS_RETURN_IF_ERROR(CheckTensor(*context, out, "out", &vo));
+  {
+    const porta_dtype_t with_bias[4] = {va.dtype, vb.dtype, vbias.dtype, vo.dtype};
+    const char* bias_names[4] = {"a", "b", "bias", "out"};
+    const porta_dtype_t without[3] = {va.dtype, vb.dtype, vo.dtype};
+    const char* names[3] = {"a", "b", "out"};
+    PORTA_OPS_RETURN_IF_ERROR(has_bias ? CheckOpDtypes(*context, PORTA_OP_MATMUL, with_bias,
+                                                       bias_names, 4, PORTA_ERROR_INVALID_ARGUMENT)
+                                       : CheckOpDtypes(*context, PORTA_OP_MATMUL, without, names, 3,
+                                                       PORTA_ERROR_INVALID_ARGUMENT));
+  }
+  for (const View* view : {&va, &vb, &vo}) {
+    if (view->rank < 2) {
+      return Fail(PORTA_ERROR_INVALID_ARGUMENT,
+                  "tensor '%s' must have rank >= 2 (a matrix or a batch of them); it has rank %u",
+                  view->name, view->rank);
+    }
+  }
+  const uint32_t ar = va.rank, br = vb.rank, orank = vo.rank;
+  // A[m][k] and B[k][n] as (size, stride) pairs, after the transpose flags.
+  const int64_t m = desc->transpose_a ? va.shape[ar - 1] : va.shape[ar - 2];
+  const int64_t k = desc->transpose_a ? va.shape[ar - 2] : va.shape[ar - 1];
+  const int64_t a_rs = desc->transpose_a ? va.strides[ar - 1] : va.strides[ar - 2];
+  const int64_t a_cs = desc->transpose_a ? va.strides[ar - 2] : va.strides[ar - 1];
+  const int64_t kb = desc->transpose_b ? vb.shape[br - 1] : vb.shape[br - 2];
+  const int64_t n = desc->transpose_b ? vb.shape[br - 2] : vb.shape[br - 1];
+  const int64_t b_rs = desc->transpose_b ? vb.strides[br - 1] : vb.strides[br - 2];
+  const int64_t b_cs = desc->transpose_b ? vb.strides[br - 2] : vb.strides[br - 1];
+  if (kb != k) {
+    return Fail(PORTA_ERROR_INVALID_ARGUMENT,
+                "a (shape %s%s) has K = %" PRId64 " but b (shape %s%s) has K = %" PRId64,
+                ShapeText(va).c_str(), desc->transpose_a ? ", transposed" : "", k,
+                ShapeText(vb).c_str(), desc->transpose_b ? ", transposed" : "", kb);
+  }
+  if (vo.shape[orank - 2] != m || vo.shape[orank - 1] != n) {
+    return Fail(PORTA_ERROR_INVALID_ARGUMENT,
+                "out has shape %s; its last two dimensions must be [M, N] = [%" PRId64 ", %" PRId64
+                "]",
+                ShapeText(vo).c_str(), m, n);
+  }
+  const View out_batch = BatchView(vo);
+  int64_t a_batch[PORTA_TENSOR_MAX_RANK] = {};
+  int64_t b_batch[PORTA_TENSOR_MAX_RANK] = {};
+  PORTA_OPS_RETURN_IF_ERROR(
+      BroadcastStrides(BatchView(va), out_batch.shape, out_batch.rank, a_batch));
+  PORTA_OPS_RETURN_IF_ERROR(
+      BroadcastStrides(BatchView(vb), out_batch.shape, out_batch.rank, b_batch));
+  // NumPy's rule: out's batch shape is exactly the broadcast of a's and b's.
+  for (uint32_t i = 0; i < out_batch.rank; ++i) {
+    const uint32_t from_end = out_batch.rank - i;
+    const int64_t a_dim = from_end <= ar - 2 ? va.shape[ar - 2 - from_end] : 1;
+    const int64_t b_dim = from_end <= br - 2 ? vb.shape[br - 2 - from_end] : 1;
+    const int64_t expected = a_dim == 1 ? b_dim : a_dim;
+    if (out_batch.shape[i] != expected) {
+      return Fail(PORTA_ERROR_INVALID_ARGUMENT,
+                  "out's batch dimension %u is %" PRId64
+                  " but a's and b's batch shapes "
+                  "broadcast to %" PRId64 " there",
+                  i, out_batch.shape[i], expected);
+    }
+  }
+  if (has_bias) PORTA_OPS_RETURN_IF_ERROR(RequireShape(vbias, &n, 1, "[N]"));
+  PORTA_OPS_RETURN_IF_ERROR(CheckOverlap(vo, va, false));
+  PORTA_OPS_RETURN_IF_ERROR(CheckOverlap(vo, vb, false));
+  if (has_bias) PORTA_OPS_RETURN_IF_ERROR(CheckOverlap(vo, vbias, false));
+  for (uint32_t d = orank - 2; d < orank; ++d) {
+    if (vo.shape[d] > 1 && vo.strides[d] == 0) {
+      return Fail(PORTA_ERROR_INVALID_ARGUMENT,
+                  "out has stride 0 in dimension %u: a broadcast view cannot be written", d);
+    }
+  }
+  if (vo.numel == 0) return PORTA_OK;
+
+  const int64_t* batch_strides[3] = {out_batch.strides, a_batch, b_batch};
+  const Split split = SplitSpace(Coalesce(out_batch.shape, out_batch.rank, batch_strides, 3), 2);
+  const TuningChoice choice = Choose(*context, Family::kMatmul, va.dtype, MatmulBucket(m, n, k));
+  const Params& tile = choice.params;
+  const bool host = context->format == PORTA_FORMAT_HOST;
+  const int64_t tm = tile.Get("tm", 32), tn = tile.Get("tn", 32);
+  const int64_t wm = tile.Get("wm", 2), wn = tile.Get("wn", 2);
+  const uint64_t grid_x = host ? 1 : static_cast<uint64_t>((n + tn - 1) / tn);
+  const uint64_t grid_y = host ? 1 : static_cast<uint64_t>((m + tm - 1) / tm);
+  if (grid_x > context->info.max_grid_dims[0] || grid_y > context->info.max_grid_dims[1]) {
+    return Fail(PORTA_ERROR_OUT_OF_RANGE,
+                "a %" PRId64 " x %" PRId64 " product with tile %s needs a %" PRIu64 " x %" PRIu64
+                " grid; the device allows %u x %u",
+                m, n, MatmulTileName(tile).c_str(), grid_x, grid_y, context->info.max_grid_dims[0],
+                context->info.max_grid_dims[1]);
+  }
+  const uint64_t batch0 = static_cast<uint64_t>(split.inner_shape[2]);
+  const uint64_t batch1 = static_cast<uint64_t>(split.inner_shape[3]);
+  // Batches beyond the grid's z limit go to separate launches along batch0.
+  const uint64_t max_z = std::max<uint32_t>(1, context->info.max_grid_dims[2]);
+  if (batch1 > max_z) {
+    return Fail(PORTA_ERROR_OUT_OF_RANGE,
+                "%" PRIu64
+                " batched products in one dimension exceed the device's grid z limit "
+                "%" PRIu64,
+                batch1, max_z);
+  }
+  const uint64_t rows_per_launch = std::max<uint64_t>(1, max_z / batch1);
+  const float beta = desc->beta;
+  std::vector<KernelLaunch> launches;
+  for (const std::vector<uint64_t>& offsets : split.offsets) {
+    for (uint64_t first = 0; first < batch0; first += rows_per_launch) {
+      const uint64_t count = std::min(rows_per_launch, batch0 - first);
+      PortaMatmulParams p{};
+      p.M = U32(static_cast<uint64_t>(m));
+      p.N = U32(static_cast<uint64_t>(n));
+      p.K = U32(static_cast<uint64_t>(k));
+      p.batch0 = U32(count);
+      p.batch1 = U32(batch1);
+      p.dtypes = PORTA_PACK4(va.dtype, vb.dtype, vo.dtype, has_bias ? vbias.dtype : vo.dtype);
+      p.flags = (has_bias ? PORTA_MM_FLAG_BIAS : 0u) | (beta != 0.0f ? PORTA_MM_FLAG_BETA : 0u) |
+                (static_cast<uint32_t>(act) << 8);
+      p.alpha = desc->alpha;
+      p.beta = beta;
+      p.a_offset = U32(va.offset + offsets[1] + first * split.inner_strides[1][2]);
+      p.b_offset = U32(vb.offset + offsets[2] + first * split.inner_strides[2][2]);
+      p.o_offset = U32(vo.offset + offsets[0] + first * split.inner_strides[0][2]);
+      p.a_rs = U32(a_rs);
+      p.a_cs = U32(a_cs);
+      p.b_rs = U32(b_rs);
+      p.b_cs = U32(b_cs);
+      p.o_rs = U32(vo.strides[orank - 2]);
+      p.o_cs = U32(vo.strides[orank - 1]);
+      for (int d = 0; d < 2; ++d) {
+        p.o_bs[d] = U32(split.inner_strides[0][2 + d]);
+        p.a_bs[d] = U32(split.inner_strides[1][2 + d]);
+        p.b_bs[d] = U32(split.inner_strides[2][2 + d]);
+      }
+      if (has_bias) {
+        p.bias_offset = U32(vbias.offset);
+        p.bias_stride = U32(vbias.strides[0]);
+      }
+      KernelLaunch launch;
+      launch.family = Family::kMatmul;
+      launch.params = tile;
+      launch.wide = AnyWide({va.dtype, vb.dtype, vo.dtype});
+      launch.buffers = {va.buffer, vb.buffer, has_bias ? vbias.buffer : va.buffer, vo.buffer};
+      launch.SetParams(p);
+      launch.grid[0] = U32(grid_x);
+      launch.grid[1] = U32(grid_y);
+      launch.grid[2] = host ? 1u : U32(count * batch1);
+      launch.block[0] = host ? 1u : U32(static_cast<uint64_t>(tn / wn));
+      launch.block[1] = host ? 1u : U32(static_cast<uint64_t>(tm / wm));
+      launches.push_back(std::move(launch));
+    }
+  }
+  return EnqueueAll(*context, stream, launches);
+}
+
+}  // namespace
+}  // namespace porta::ops
+
+extern "C" PORTA_OPS_API porta_status_t
+porta_ops_matmul(porta_ops_context_t context, porta_stream_t stream,
+                 const porta_matmul_desc_t* desc, const porta_tensor_t* a, const porta_tensor_t* b,
+                 const porta_tensor_t* bias, const porta_tensor_t* out) {
+  return porta::ops::Guard("porta_ops_matmul", [&] {
+    return porta::ops::Matmul(context, stream, desc, a, b, bias, out);
+  });
+}
