@@ -32,6 +32,8 @@ TEST_P(DeviceInfoTest, FieldsArePlausible) {
   EXPECT_GT(info_.global_memory_bytes, 0u);
   EXPECT_GT(info_.max_allocation_bytes, 0u);
   EXPECT_LE(info_.max_allocation_bytes, info_.global_memory_bytes);
+  EXPECT_GT(info_.max_kernel_buffer_range_bytes, 0u);
+  EXPECT_LE(info_.max_kernel_buffer_range_bytes, info_.max_allocation_bytes);
   EXPECT_GT(info_.compute_units, 0u);
   EXPECT_GT(info_.max_work_group_size, 0u);
   for (int d = 0; d < 3; ++d) {
@@ -117,7 +119,8 @@ std::vector<Field> InfoFields() {
           PORTA_CTS_FIELD(subgroup_size_count),
           PORTA_CTS_FIELD(capabilities),
           PORTA_CTS_FIELD(kernel_formats),
-          PORTA_CTS_FIELD(uuid)};
+          PORTA_CTS_FIELD(uuid),
+          PORTA_CTS_FIELD(max_kernel_buffer_range_bytes)};
 }
 
 constexpr unsigned char kCanary = 0xcd;

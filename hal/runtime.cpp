@@ -315,6 +315,11 @@ void Runtime::OpenDevices(LoadedBackend* backend) {
       continue;
     }
     info.struct_size = sizeof(info);
+    // A plugin built before the field existed leaves it zero; its bindings reach the whole
+    // allocation as far as anyone can tell.
+    if (info.max_kernel_buffer_range_bytes == 0) {
+      info.max_kernel_buffer_range_bytes = info.max_allocation_bytes;
+    }
     CopyText(info.backend, sizeof(info.backend), backend->table.name);
     info.backend_device_index = report.device_count;
     Device* device = new Device(this, backend, be, report.device_count, info);

@@ -229,6 +229,8 @@ bool ProbeDevice(Backend* backend, VkPhysicalDevice handle, uint32_t index, Phys
   }
   info.global_memory_bytes = device_local;
   info.max_allocation_bytes = std::min<uint64_t>(props11.maxMemoryAllocationSize, largest_heap);
+  info.max_kernel_buffer_range_bytes =
+      std::min<uint64_t>(info.max_allocation_bytes, props.limits.maxStorageBufferRange);
 
   if (has_nv_sm) {
     info.compute_units = nv_sm.shaderSMCount;

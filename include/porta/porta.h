@@ -176,6 +176,10 @@ typedef struct porta_device_info {
   uint32_t kernel_formats;
   // Device UUID as the driver reports it; all zero when the driver has none.
   uint8_t uuid[16];
+  // Bytes a kernel can reach through one buffer argument, counted from the argument's offset:
+  // max_allocation_bytes on most devices, less where the API caps a binding (Vulkan's
+  // maxStorageBufferRange; lavapipe's is 128 MiB). Bytes beyond it are invisible to the kernel.
+  uint64_t max_kernel_buffer_range_bytes;
 } porta_device_info_t;
 
 #define PORTA_DEVICE_INFO_INIT PORTA_STRUCT_INIT(porta_device_info_t)

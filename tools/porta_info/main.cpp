@@ -123,6 +123,9 @@ void PrintText(const Report& report) {
     std::printf("      max allocation        %" PRIu64 " bytes (%.1f MiB)\n",
                 info.max_allocation_bytes,
                 static_cast<double>(info.max_allocation_bytes) / 1048576.0);
+    std::printf("      kernel buffer range   %" PRIu64 " bytes (%.1f MiB)\n",
+                info.max_kernel_buffer_range_bytes,
+                static_cast<double>(info.max_kernel_buffer_range_bytes) / 1048576.0);
     std::printf("      compute units         %u\n", info.compute_units);
     std::printf("      max work-group size   %u\n", info.max_work_group_size);
     std::printf("      max work-group dims   %u x %u x %u\n", info.max_work_group_dims[0],
@@ -196,6 +199,7 @@ void PrintJson(const Report& report) {
     json.UintMember("backend_device_index", info.backend_device_index);
     json.UintMember("global_memory_bytes", info.global_memory_bytes);
     json.UintMember("max_allocation_bytes", info.max_allocation_bytes);
+    json.UintMember("max_kernel_buffer_range_bytes", info.max_kernel_buffer_range_bytes);
     json.UintMember("compute_units", info.compute_units);
     json.UintMember("max_work_group_size", info.max_work_group_size);
     json.Key("max_work_group_dims");
