@@ -423,6 +423,30 @@ TEST_P(OpsErrorsTest, TensorOutsideItsBuffer) {
   EXPECT_TRUE(Unchanged(mm_));
 }
 
+// A tensor inside its buffer that a kernel still could not reach: one that spans more than the
+// device's kernel buffer range (Vulkan's maxStorageBufferRange; lavapipe's is 128 MiB). Computing
+// it anyway would silently read garbage past the range.
+TEST_P(OpsErrorsTest, TensorBeyondTheKernelBufferRange) {
+  const uint64_t range = info_.max_kernel_buffer_range_bytes;
+  if (range >= info_.max_allocation_bytes || range > (uint64_t{1} << 30)) {
+    porta_cts::RecordSkipReason("a kernel buffer range below the allocation limit");
+    GTEST_SKIP() << "max_kernel_buffer_range_bytes " << range
+                 << " does not cap a buffer of this device below 1 GiB";
+  }
+  BufferHandle big;
+  ASSERT_PORTA_OK(porta_buffer_alloc(device_, range + 1024, PORTA_MEMORY_DEVICE, big.out()));
+  const int64_t shape[1] = {static_cast<int64_t>(range / 4 + 64)};
+  const porta_tensor_t t = porta_tensor_contiguous(big.get(), 0, kF32, 1, shape);
+  EXPECT_PORTA_ERROR(PORTA_ERROR_OUT_OF_RANGE, "max_kernel_buffer_range_bytes",
+                     porta_ops_unary(ctx(), stream(), PORTA_UNARY_NEG, &t, &t));
+  // A tensor within the range is fine wherever it starts in the buffer: its binding starts next
+  // to it, not at the buffer's start.
+  const int64_t inner[1] = {static_cast<int64_t>(range / 8)};
+  const porta_tensor_t late = porta_tensor_contiguous(big.get(), range / 2 + 512, kF32, 1, inner);
+  EXPECT_PORTA_OK(porta_ops_unary(ctx(), stream(), PORTA_UNARY_NEG, &late, &late));
+  EXPECT_PORTA_OK(porta_stream_synchronize(stream()));
+}
+
 TEST_P(OpsErrorsTest, BufferOfAnotherDevice) {
   PORTA_CTS_REQUIRE_DEVICES(2);
   const porta_device_t other = OtherDevices(device_).front();

@@ -4,6 +4,17 @@
 
 namespace porta::ops {
 
+KernelLaunch::KernelLaunch(const Context& context, Family kernel_family)
+    : family(kernel_family), rebase(context.format == PORTA_FORMAT_SPIRV_SHADER) {}
+
+uint32_t KernelLaunch::Bind(porta_buffer_t buffer, porta_dtype_t dtype, uint64_t element) {
+  const uint64_t size = porta_dtype_size(dtype);
+  const uint64_t base = rebase ? element * size / 256 * 256 : 0;
+  buffers.push_back(buffer);
+  buffer_offsets.push_back(base);
+  return U32(element - base / size);
+}
+
 porta_status_t BeginOp(porta_ops_context_t handle, porta_stream_t stream, Context** out) {
   PORTA_OPS_RETURN_IF_ERROR(LookupContext(handle, out));
   porta_device_t owner = nullptr;
@@ -31,7 +42,9 @@ porta_status_t EnqueueAll(Context& context, porta_stream_t stream,
   for (size_t i = 0; i < launches.size(); ++i) {
     const KernelLaunch& launch = launches[i];
     args.clear();
-    for (porta_buffer_t buffer : launch.buffers) args.push_back(porta_arg_buffer(buffer, 0));
+    for (size_t b = 0; b < launch.buffers.size(); ++b) {
+      args.push_back(porta_arg_buffer(launch.buffers[b], launch.buffer_offsets[b]));
+    }
     args.push_back(porta_arg_scalar(launch.param_bytes.data(),
                                     static_cast<uint32_t>(launch.param_bytes.size())));
     porta_launch_config_t config = PORTA_LAUNCH_CONFIG_INIT;

@@ -16,12 +16,27 @@
 namespace porta::ops {
 
 struct KernelLaunch {
+  KernelLaunch(const Context& context, Family kernel_family);
+
+  // Binds |buffer| as the next buffer argument, for a tensor whose lowest element the launch
+  // reaches is |element| (in elements of |dtype|); returns the element offset the kernel's
+  // parameter block must carry. Vulkan binds a storage buffer with a range the device may cap
+  // (lavapipe: 128 MiB), so there the binding starts at the 256-byte boundary below the tensor
+  // (256 is the largest minStorageBufferOffsetAlignment Vulkan allows) and a tensor deep inside
+  // a large buffer stays reachable. Elsewhere the binding starts at 0: an OpenCL sub-buffer costs
+  // an object per launch, and a pointer offset buys nothing.
+  uint32_t Bind(porta_buffer_t buffer, porta_dtype_t dtype, uint64_t element);
+
   Family family = Family::kEw;
   // Tuning parameters (the matmul tile selects the kernel).
   Params params;
   // The 16-bit-storage build of the kernel (spirv-shader).
   bool wide = false;
+  // Buffer arguments and their byte offsets.
   std::vector<porta_buffer_t> buffers;
+  std::vector<uint64_t> buffer_offsets;
+  // Rebase bindings (Vulkan; see Bind).
+  bool rebase = false;
   std::vector<uint8_t> param_bytes;
   uint32_t grid[3] = {1, 1, 1};
   uint32_t block[3] = {1, 1, 1};

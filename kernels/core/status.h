@@ -3,6 +3,8 @@
 #ifndef PORTA_KERNELS_CORE_STATUS_H_
 #define PORTA_KERNELS_CORE_STATUS_H_
 
+#include <cstdint>
+#include <cstring>
 #include <exception>
 #include <new>
 #include <string>
@@ -45,6 +47,17 @@ porta_status_t Guard(const char* function, Body&& body) {
   } catch (...) {
     return Fail(PORTA_ERROR_BACKEND, "internal error");
   }
+}
+
+// The integer value of a caller-supplied enum. The caller may pass any integer; reading it as the
+// enum type would be undefined behaviour (UBSan's -fsanitize=enum stops on it), so its bytes are
+// read instead, and the value is range-checked as an integer.
+template <typename Enum>
+int32_t RawEnum(const Enum& value) {
+  static_assert(sizeof(Enum) == sizeof(int32_t));
+  int32_t raw;
+  std::memcpy(&raw, &value, sizeof(raw));
+  return raw;
 }
 
 // Returns |expr|'s status from the enclosing function when it is not PORTA_OK.

@@ -19,17 +19,17 @@ porta_status_t CheckTensor(const Context& context, const porta_tensor_t* tensor,
   if (tensor == nullptr) return Fail(PORTA_ERROR_INVALID_ARGUMENT, "tensor '%s' is NULL", name);
   View view;
   view.name = name;
-  const int32_t dtype = static_cast<int32_t>(tensor->dtype);
+  const int32_t dtype = RawEnum(tensor->dtype);
   const size_t element = porta_dtype_size(dtype);
   if (element == 0) {
     return Fail(PORTA_ERROR_INVALID_ARGUMENT, "tensor '%s' has unknown dtype %d", name,
                 static_cast<int>(dtype));
   }
-  const std::string dtype_problem = DtypeProblem(context, tensor->dtype);
+  view.dtype = static_cast<porta_dtype_t>(dtype);
+  const std::string dtype_problem = DtypeProblem(context, view.dtype);
   if (!dtype_problem.empty()) {
     return Fail(PORTA_ERROR_UNSUPPORTED, "tensor '%s': %s", name, dtype_problem.c_str());
   }
-  view.dtype = tensor->dtype;
   if (tensor->rank > PORTA_TENSOR_MAX_RANK) {
     return Fail(PORTA_ERROR_INVALID_ARGUMENT, "tensor '%s' has rank %u; the limit is %d", name,
                 tensor->rank, PORTA_TENSOR_MAX_RANK);
@@ -102,6 +102,19 @@ porta_status_t CheckTensor(const Context& context, const porta_tensor_t* tensor,
                   "tensor '%s' (shape %s, byte offset %" PRIu64 ") reaches byte %" PRIu64
                   " but its buffer has %" PRIu64 " bytes",
                   name, ShapeText(view).c_str(), tensor->offset, end, buffer_size);
+    }
+    // A kernel reaches its buffer argument through a binding that starts at 0, or on Vulkan at
+    // the 256-byte boundary below the tensor (KernelLaunch::Bind), and spans at most
+    // max_kernel_buffer_range_bytes.
+    const uint64_t binding =
+        context.format == PORTA_FORMAT_SPIRV_SHADER ? tensor->offset / 256 * 256 : 0;
+    if (end - binding > context.info.max_kernel_buffer_range_bytes) {
+      return Fail(PORTA_ERROR_OUT_OF_RANGE,
+                  "tensor '%s' (shape %s) spans %" PRIu64
+                  " bytes of its buffer; a kernel on this device reaches at most %" PRIu64
+                  " bytes through one buffer argument (max_kernel_buffer_range_bytes)",
+                  name, ShapeText(view).c_str(), end - binding,
+                  context.info.max_kernel_buffer_range_bytes);
     }
     view.byte_begin = tensor->offset;
     view.byte_end = end;

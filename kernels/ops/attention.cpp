@@ -148,11 +148,13 @@ porta_status_t Attention(porta_ops_context_t handle, porta_stream_t stream,
   p.scale = desc->scale != 0.0f
                 ? desc->scale
                 : (D > 0 ? static_cast<float>(1.0 / std::sqrt(static_cast<double>(D))) : 1.0f);
-  p.q_offset = U32(kq.offset);
-  p.k_offset = U32(kk.offset);
-  p.v_offset = U32(kv.offset);
-  p.o_offset = U32(ko.offset);
-  p.m_offset = U32(has_mask ? km.offset : 0);
+  KernelLaunch launch(*context, Family::kAttention);
+  p.q_offset = launch.Bind(kq.buffer, kq.dtype, kq.offset);
+  p.k_offset = launch.Bind(kk.buffer, kk.dtype, kk.offset);
+  p.v_offset = launch.Bind(kv.buffer, kv.dtype, kv.offset);
+  p.m_offset =
+      has_mask ? launch.Bind(km.buffer, km.dtype, km.offset) : launch.Bind(kq.buffer, kq.dtype, 0);
+  p.o_offset = launch.Bind(ko.buffer, ko.dtype, ko.offset);
   for (int d = 0; d < 3; ++d) {
     p.q_strides[d] = U32(kq.strides[d]);
     p.k_strides[d] = U32(kk.strides[d]);
@@ -162,12 +164,9 @@ porta_status_t Attention(porta_ops_context_t handle, porta_stream_t stream,
   }
   const TuningChoice choice =
       Choose(*context, Family::kAttention, vq.dtype, ElementBucket(static_cast<uint64_t>(Lk)));
-  KernelLaunch launch;
-  launch.family = Family::kAttention;
   launch.params = choice.params;
   launch.wide =
       AnyWide({kq.dtype, kk.dtype, kv.dtype, ko.dtype, has_mask ? km.dtype : PORTA_DTYPE_F32});
-  launch.buffers = {kq.buffer, kk.buffer, kv.buffer, has_mask ? km.buffer : kq.buffer, ko.buffer};
   launch.SetParams(p);
   launch.block[0] = WorkGroup(choice.params);
   PORTA_OPS_RETURN_IF_ERROR(LinearGrid(*context, static_cast<uint64_t>(B * Hq * Lq), launch.grid));

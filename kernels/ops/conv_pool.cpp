@@ -150,20 +150,19 @@ porta_status_t Conv2d(porta_ops_context_t handle, porta_stream_t stream,
   p.groups = U32(groups);
   p.dtypes = PORTA_PACK4(vx.dtype, kw.dtype, vo.dtype, has_bias ? kb.dtype : vo.dtype);
   p.flags = has_bias ? PORTA_CONV_FLAG_BIAS : 0u;
-  p.x_offset = U32(vx.offset);
-  p.w_offset = U32(kw.offset);
-  p.bias_offset = U32(has_bias ? kb.offset : 0);
-  p.o_offset = U32(vo.offset);
+  KernelLaunch launch(*context, Family::kConv2d);
+  p.x_offset = launch.Bind(vx.buffer, vx.dtype, vx.offset);
+  p.w_offset = launch.Bind(kw.buffer, kw.dtype, kw.offset);
+  p.bias_offset =
+      has_bias ? launch.Bind(kb.buffer, kb.dtype, kb.offset) : launch.Bind(vx.buffer, vx.dtype, 0);
+  p.o_offset = launch.Bind(vo.buffer, vo.dtype, vo.offset);
   for (int d = 0; d < 4; ++d) {
     p.x_strides[d] = U32(vx.strides[d]);
     p.o_strides[d] = U32(vo.strides[d]);
   }
   const TuningChoice choice = Choose(*context, Family::kConv2d, vx.dtype, ElementBucket(vo.numel));
-  KernelLaunch launch;
-  launch.family = Family::kConv2d;
   launch.params = choice.params;
   launch.wide = AnyWide({vx.dtype, kw.dtype, vo.dtype, has_bias ? kb.dtype : vo.dtype});
-  launch.buffers = {vx.buffer, kw.buffer, has_bias ? kb.buffer : vx.buffer, vo.buffer};
   launch.SetParams(p);
   launch.block[0] = WorkGroup(choice.params);
   PORTA_OPS_RETURN_IF_ERROR(
@@ -182,9 +181,9 @@ porta_status_t Pool2d(porta_ops_context_t handle, porta_stream_t stream,
                 "desc is %s; initialize it with PORTA_POOL2D_DESC_INIT",
                 desc == nullptr ? "NULL" : "too small (struct_size)");
   }
-  if (desc->mode != PORTA_POOL_MODE_MAX && desc->mode != PORTA_POOL_MODE_AVG) {
-    return Fail(PORTA_ERROR_INVALID_ARGUMENT, "desc->mode %d is not a porta_pool_mode_t",
-                static_cast<int>(desc->mode));
+  const int32_t mode = RawEnum(desc->mode);
+  if (mode != PORTA_POOL_MODE_MAX && mode != PORTA_POOL_MODE_AVG) {
+    return Fail(PORTA_ERROR_INVALID_ARGUMENT, "desc->mode %d is not a porta_pool_mode_t", mode);
   }
   PORTA_OPS_RETURN_IF_ERROR(CheckWindow("kernel", desc->kernel, 1));
   PORTA_OPS_RETURN_IF_ERROR(CheckWindow("stride", desc->stride, 1));
@@ -196,7 +195,7 @@ porta_status_t Pool2d(porta_ops_context_t handle, porta_stream_t stream,
                   "desc->padding[%d] = %u exceeds half the kernel size %u", i, desc->padding[i],
                   desc->kernel[i]);
     }
-    if (desc->mode == PORTA_POOL_MODE_AVG && desc->dilation[i] != 1) {
+    if (mode == PORTA_POOL_MODE_AVG && desc->dilation[i] != 1) {
       return Fail(PORTA_ERROR_INVALID_ARGUMENT,
                   "desc->dilation[%d] = %u: average pooling takes no dilation", i,
                   desc->dilation[i]);
@@ -237,21 +236,19 @@ porta_status_t Pool2d(porta_ops_context_t handle, porta_stream_t stream,
   p.pad_w = desc->padding[1];
   p.dil_h = desc->dilation[0];
   p.dil_w = desc->dilation[1];
-  p.mode = desc->mode == PORTA_POOL_MODE_MAX ? PORTA_POOL_MAX : PORTA_POOL_AVG;
+  p.mode = mode == PORTA_POOL_MODE_MAX ? PORTA_POOL_MAX : PORTA_POOL_AVG;
   p.flags = desc->count_include_pad ? PORTA_POOL_FLAG_COUNT_PAD : 0u;
   p.dtypes = PORTA_PACK4(vx.dtype, 0u, vo.dtype, 0u);
-  p.x_offset = U32(vx.offset);
-  p.o_offset = U32(vo.offset);
+  KernelLaunch launch(*context, Family::kPool2d);
+  p.x_offset = launch.Bind(vx.buffer, vx.dtype, vx.offset);
+  p.o_offset = launch.Bind(vo.buffer, vo.dtype, vo.offset);
   for (int d = 0; d < 4; ++d) {
     p.x_strides[d] = U32(vx.strides[d]);
     p.o_strides[d] = U32(vo.strides[d]);
   }
   const TuningChoice choice = Choose(*context, Family::kPool2d, vx.dtype, ElementBucket(vo.numel));
-  KernelLaunch launch;
-  launch.family = Family::kPool2d;
   launch.params = choice.params;
   launch.wide = AnyWide({vx.dtype, vo.dtype});
-  launch.buffers = {vx.buffer, vo.buffer};
   launch.SetParams(p);
   launch.block[0] = WorkGroup(choice.params);
   PORTA_OPS_RETURN_IF_ERROR(

@@ -132,10 +132,6 @@ std::string DtypeRuleProblem(porta_op_t op, const porta_dtype_t* d, const char* 
 porta_status_t CheckOpDtypes(const Context& context, porta_op_t op, const porta_dtype_t* dtypes,
                              const char* const* names, uint32_t count, porta_status_t rule_status) {
   for (uint32_t i = 0; i < count; ++i) {
-    if (porta_dtype_size(dtypes[i]) == 0) {
-      return Fail(PORTA_ERROR_INVALID_ARGUMENT, "%s has unknown dtype %d", names[i],
-                  static_cast<int>(dtypes[i]));
-    }
     const std::string problem = DtypeProblem(context, dtypes[i]);
     if (!problem.empty()) return Fail(PORTA_ERROR_UNSUPPORTED, "%s: %s", names[i], problem.c_str());
   }
@@ -281,10 +277,10 @@ PORTA_OPS_API porta_status_t porta_tensor_slice(const porta_tensor_t* tensor, in
       return Fail(PORTA_ERROR_OUT_OF_RANGE, "axis %d: stop %" PRId64 " exceeds the size %" PRId64,
                   axis, stop, tensor->shape[a]);
     }
-    const size_t element = porta_dtype_size(tensor->dtype);
+    const int32_t dtype = porta::ops::RawEnum(tensor->dtype);
+    const size_t element = porta_dtype_size(dtype);
     if (element == 0) {
-      return Fail(PORTA_ERROR_INVALID_ARGUMENT, "tensor has unknown dtype %d",
-                  static_cast<int>(tensor->dtype));
+      return Fail(PORTA_ERROR_INVALID_ARGUMENT, "tensor has unknown dtype %d", dtype);
     }
     porta_tensor_t view = *tensor;
     view.offset += static_cast<uint64_t>(start * tensor->strides[a]) * element;
@@ -329,25 +325,34 @@ PORTA_OPS_API porta_status_t porta_ops_supported(porta_ops_context_t context, po
                                                  const porta_dtype_t* dtypes,
                                                  uint32_t dtype_count) {
   return porta::ops::Guard("porta_ops_supported", [&]() -> porta_status_t {
+    using porta::ops::Fail;
     porta::ops::Context* found = nullptr;
     PORTA_OPS_RETURN_IF_ERROR(porta::ops::LookupContext(context, &found));
-    if (static_cast<int>(op) < PORTA_OP_MATMUL || static_cast<int>(op) > PORTA_OP_POOL2D) {
-      return porta::ops::Fail(PORTA_ERROR_INVALID_ARGUMENT, "unknown op %d", static_cast<int>(op));
+    const int32_t raw_op = porta::ops::RawEnum(op);
+    if (raw_op < PORTA_OP_MATMUL || raw_op > PORTA_OP_POOL2D) {
+      return Fail(PORTA_ERROR_INVALID_ARGUMENT, "unknown op %d", raw_op);
     }
+    const porta_op_t checked_op = static_cast<porta_op_t>(raw_op);
     if (dtypes == nullptr || dtype_count == 0 || dtype_count > 5) {
-      return porta::ops::Fail(PORTA_ERROR_INVALID_ARGUMENT,
-                              "dtypes must list 2 to 5 dtypes (got %s, count %u)",
-                              dtypes == nullptr ? "NULL" : "an array", dtype_count);
+      return Fail(PORTA_ERROR_INVALID_ARGUMENT, "dtypes must list 2 to 5 dtypes (got %s, count %u)",
+                  dtypes == nullptr ? "NULL" : "an array", dtype_count);
     }
-    if (!porta::ops::OpTakesCount(op, dtype_count)) {
-      return porta::ops::Fail(
-          PORTA_ERROR_INVALID_ARGUMENT,
-          "dtype_count %u does not fit op %d (docs/ops.md lists each op's tensors)", dtype_count,
-          static_cast<int>(op));
+    if (!porta::ops::OpTakesCount(checked_op, dtype_count)) {
+      return Fail(PORTA_ERROR_INVALID_ARGUMENT,
+                  "dtype_count %u does not fit op %d (docs/ops.md lists each op's tensors)",
+                  dtype_count, raw_op);
+    }
+    porta_dtype_t checked[5];
+    for (uint32_t i = 0; i < dtype_count; ++i) {
+      const int32_t raw = porta::ops::RawEnum(dtypes[i]);
+      if (porta_dtype_size(raw) == 0) {
+        return Fail(PORTA_ERROR_INVALID_ARGUMENT, "dtypes[%u] is %d, not a porta_dtype_t", i, raw);
+      }
+      checked[i] = static_cast<porta_dtype_t>(raw);
     }
     const char* names[5];
-    SupportedNames(op, dtype_count, names);
-    return porta::ops::CheckOpDtypes(*found, op, dtypes, names, dtype_count,
+    SupportedNames(checked_op, dtype_count, names);
+    return porta::ops::CheckOpDtypes(*found, checked_op, checked, names, dtype_count,
                                      PORTA_ERROR_UNSUPPORTED);
   });
 }

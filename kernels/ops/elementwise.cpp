@@ -31,20 +31,19 @@ porta_status_t PlanEw(Context& context, uint32_t op, uint32_t flags, float alpha
     p.dtypes = PORTA_PACK4(a.dtype, b_dtype, out.dtype, 0u);
     p.flags = flags;
     p.alpha = alpha;
-    p.out_offset = U32(out.offset + offsets[0]);
-    p.a_offset = U32(a.offset + offsets[1]);
-    p.b_offset = U32((b != nullptr ? b->offset : a.offset) + offsets[2]);
+    KernelLaunch launch(context, Family::kEw);
+    p.a_offset = launch.Bind(a.buffer, a.dtype, a.offset + offsets[1]);
+    p.b_offset = launch.Bind(b != nullptr ? b->buffer : a.buffer, b_dtype,
+                             (b != nullptr ? b->offset : a.offset) + offsets[2]);
+    p.out_offset = launch.Bind(out.buffer, out.dtype, out.offset + offsets[0]);
     for (int d = 0; d < 4; ++d) {
       p.shape[d] = U32(split.inner_shape[d]);
       p.out_strides[d] = U32(split.inner_strides[0][d]);
       p.a_strides[d] = U32(split.inner_strides[1][d]);
       p.b_strides[d] = U32(split.inner_strides[2][d]);
     }
-    KernelLaunch launch;
-    launch.family = Family::kEw;
     launch.params = choice.params;
     launch.wide = AnyWide({a.dtype, b_dtype, out.dtype});
-    launch.buffers = {a.buffer, b != nullptr ? b->buffer : a.buffer, out.buffer};
     launch.SetParams(p);
     launch.block[0] = wg;
     PORTA_OPS_RETURN_IF_ERROR(LinearGrid(context, (n + wg - 1) / wg, launch.grid));
@@ -53,7 +52,7 @@ porta_status_t PlanEw(Context& context, uint32_t op, uint32_t flags, float alpha
   return PORTA_OK;
 }
 
-porta_status_t Unary(porta_ops_context_t handle, porta_stream_t stream, porta_unary_op_t op,
+porta_status_t Unary(porta_ops_context_t handle, porta_stream_t stream, int32_t op,
                      const porta_tensor_t* x, const porta_tensor_t* out) {
   Context* context = nullptr;
   PORTA_OPS_RETURN_IF_ERROR(BeginOp(handle, stream, &context));
@@ -75,7 +74,7 @@ porta_status_t Unary(porta_ops_context_t handle, porta_stream_t stream, porta_un
   return EnqueueAll(*context, stream, launches);
 }
 
-porta_status_t Binary(porta_ops_context_t handle, porta_stream_t stream, porta_binary_op_t op,
+porta_status_t Binary(porta_ops_context_t handle, porta_stream_t stream, int32_t op,
                       const porta_tensor_t* a, const porta_tensor_t* b, bool scalar_form,
                       double scalar, bool scalar_first, const porta_tensor_t* out) {
   Context* context = nullptr;
@@ -233,14 +232,16 @@ extern "C" {
 PORTA_OPS_API porta_status_t porta_ops_unary(porta_ops_context_t context, porta_stream_t stream,
                                              porta_unary_op_t op, const porta_tensor_t* x,
                                              const porta_tensor_t* out) {
-  return Guard("porta_ops_unary", [&] { return porta::ops::Unary(context, stream, op, x, out); });
+  return Guard("porta_ops_unary",
+               [&] { return porta::ops::Unary(context, stream, porta::ops::RawEnum(op), x, out); });
 }
 
 PORTA_OPS_API porta_status_t porta_ops_binary(porta_ops_context_t context, porta_stream_t stream,
                                               porta_binary_op_t op, const porta_tensor_t* a,
                                               const porta_tensor_t* b, const porta_tensor_t* out) {
   return Guard("porta_ops_binary", [&] {
-    return porta::ops::Binary(context, stream, op, a, b, false, 0.0, false, out);
+    return porta::ops::Binary(context, stream, porta::ops::RawEnum(op), a, b, false, 0.0, false,
+                              out);
   });
 }
 
@@ -250,8 +251,8 @@ PORTA_OPS_API porta_status_t porta_ops_binary_scalar(porta_ops_context_t context
                                                      int32_t scalar_first,
                                                      const porta_tensor_t* out) {
   return Guard("porta_ops_binary_scalar", [&] {
-    return porta::ops::Binary(context, stream, op, a, nullptr, true, scalar, scalar_first != 0,
-                              out);
+    return porta::ops::Binary(context, stream, porta::ops::RawEnum(op), a, nullptr, true, scalar,
+                              scalar_first != 0, out);
   });
 }
 

@@ -54,22 +54,20 @@ porta_status_t Embedding(porta_ops_context_t handle, porta_stream_t stream,
     p.dim = U32(dim);
     p.vocab = U32(static_cast<uint64_t>(vt.shape[0]));
     p.dtypes = PORTA_PACK4(vt.dtype, PORTA_DT_I32, vo.dtype, 0u);
-    p.idx_offset = U32(vi.offset + offsets[0]);
-    p.out_offset = U32(vo.offset + offsets[1]);
+    KernelLaunch launch(*context, Family::kGather);
+    p.t_offset = launch.Bind(vt.buffer, vt.dtype, vt.offset);
+    p.idx_offset = launch.Bind(vi.buffer, vi.dtype, vi.offset + offsets[0]);
+    p.out_offset = launch.Bind(vo.buffer, vo.dtype, vo.offset + offsets[1]);
     for (int i = 0; i < 3; ++i) {
       p.idx_shape[i] = U32(split.inner_shape[1 + i]);
       p.idx_strides[i] = U32(split.inner_strides[0][1 + i]);
       p.out_strides[i] = U32(split.inner_strides[1][1 + i]);
     }
     p.out_strides[3] = U32(vo.strides[vi.rank]);
-    p.t_offset = U32(vt.offset);
     p.t_strides[0] = U32(vt.strides[0]);
     p.t_strides[1] = U32(vt.strides[1]);
-    KernelLaunch launch;
-    launch.family = Family::kGather;
     launch.params = choice.params;
     launch.wide = AnyWide({vt.dtype, vo.dtype});
-    launch.buffers = {vt.buffer, vi.buffer, vo.buffer};
     launch.SetParams(p);
     launch.block[0] = wg;
     PORTA_OPS_RETURN_IF_ERROR(LinearGrid(*context, (n_idx * dim + wg - 1) / wg, launch.grid));
@@ -98,9 +96,9 @@ porta_status_t Rope(porta_ops_context_t handle, porta_stream_t stream,
   if (vx.rank < 2 || vx.rank > 4) {
     return Fail(PORTA_ERROR_INVALID_ARGUMENT, "x must have rank 2 to 4; it has rank %u", vx.rank);
   }
-  if (desc->mode != PORTA_ROPE_MODE_NEOX && desc->mode != PORTA_ROPE_MODE_INTERLEAVED) {
-    return Fail(PORTA_ERROR_INVALID_ARGUMENT, "desc->mode %d is not a porta_rope_mode_t",
-                static_cast<int>(desc->mode));
+  const int32_t mode = RawEnum(desc->mode);
+  if (mode != PORTA_ROPE_MODE_NEOX && mode != PORTA_ROPE_MODE_INTERLEAVED) {
+    return Fail(PORTA_ERROR_INVALID_ARGUMENT, "desc->mode %d is not a porta_rope_mode_t", mode);
   }
   const int32_t rank = static_cast<int32_t>(vx.rank);
   const int32_t seq_axis = desc->seq_axis < 0 ? desc->seq_axis + rank : desc->seq_axis;
@@ -129,14 +127,15 @@ porta_status_t Rope(porta_ops_context_t handle, porta_stream_t stream,
   if (vx.numel == 0) return PORTA_OK;
   const int pad = 4 - rank;
   PortaRopeParams p{};
-  p.mode = desc->mode == PORTA_ROPE_MODE_NEOX ? PORTA_ROPE_NEOX : PORTA_ROPE_INTERLEAVED;
+  p.mode = mode == PORTA_ROPE_MODE_NEOX ? PORTA_ROPE_NEOX : PORTA_ROPE_INTERLEAVED;
   p.rot_dims = U32(static_cast<uint64_t>(rot));
   p.head_dim = U32(static_cast<uint64_t>(head));
   p.seq_axis = U32(static_cast<uint64_t>(seq_axis + pad));
   p.dtypes = PORTA_PACK4(vx.dtype, PORTA_DT_I32, vo.dtype, 0u);
-  p.x_offset = U32(vx.offset);
-  p.out_offset = U32(vo.offset);
-  p.pos_offset = U32(vp.offset);
+  KernelLaunch launch(*context, Family::kRope);
+  p.x_offset = launch.Bind(vx.buffer, vx.dtype, vx.offset);
+  p.pos_offset = launch.Bind(vp.buffer, vp.dtype, vp.offset);
+  p.out_offset = launch.Bind(vo.buffer, vo.dtype, vo.offset);
   p.pos_stride = U32(vp.strides[0]);
   p.freq_scale = desc->freq_scale;
   p.inv_freq_log2 = static_cast<float>(-2.0 * std::log2(static_cast<double>(desc->theta_base)) /
@@ -151,11 +150,8 @@ porta_status_t Rope(porta_ops_context_t handle, porta_stream_t stream,
   }
   p.n = U32(rows * static_cast<uint64_t>(head / 2));
   const TuningChoice choice = Choose(*context, Family::kRope, vx.dtype, ElementBucket(vx.numel));
-  KernelLaunch launch;
-  launch.family = Family::kRope;
   launch.params = choice.params;
   launch.wide = AnyWide({vx.dtype, vo.dtype});
-  launch.buffers = {vx.buffer, vp.buffer, vo.buffer};
   launch.SetParams(p);
   launch.block[0] = WorkGroup(choice.params);
   PORTA_OPS_RETURN_IF_ERROR(

@@ -38,12 +38,11 @@ porta_status_t Matmul(porta_ops_context_t handle, porta_stream_t stream,
                 "desc is %s; initialize it with PORTA_MATMUL_DESC_INIT",
                 desc == nullptr ? "NULL" : "too small (struct_size)");
   }
-  const porta_unary_op_t act = desc->activation;
+  const int32_t act = RawEnum(desc->activation);
   if (act != PORTA_UNARY_NONE && act != PORTA_UNARY_RELU && act != PORTA_UNARY_GELU_ERF &&
       act != PORTA_UNARY_GELU_TANH && act != PORTA_UNARY_SILU) {
     return Fail(PORTA_ERROR_INVALID_ARGUMENT,
-                "desc->activation %d is not NONE, RELU, GELU_ERF, GELU_TANH or SILU",
-                static_cast<int>(act));
+                "desc->activation %d is not NONE, RELU, GELU_ERF, GELU_TANH or SILU", act);
   }
   View va, vb, vbias, vo;
   bool has_bias = false;
@@ -167,9 +166,15 @@ porta_status_t Matmul(porta_ops_context_t handle, porta_stream_t stream,
                 (static_cast<uint32_t>(act) << 8);
       p.alpha = desc->alpha;
       p.beta = beta;
-      p.a_offset = U32(va.offset + offsets[1] + first * split.inner_strides[1][2]);
-      p.b_offset = U32(vb.offset + offsets[2] + first * split.inner_strides[2][2]);
-      p.o_offset = U32(vo.offset + offsets[0] + first * split.inner_strides[0][2]);
+      KernelLaunch launch(*context, Family::kMatmul);
+      p.a_offset = launch.Bind(va.buffer, va.dtype,
+                               va.offset + offsets[1] + first * split.inner_strides[1][2]);
+      p.b_offset = launch.Bind(vb.buffer, vb.dtype,
+                               vb.offset + offsets[2] + first * split.inner_strides[2][2]);
+      p.bias_offset = has_bias ? launch.Bind(vbias.buffer, vbias.dtype, vbias.offset)
+                               : launch.Bind(va.buffer, va.dtype, 0);
+      p.o_offset = launch.Bind(vo.buffer, vo.dtype,
+                               vo.offset + offsets[0] + first * split.inner_strides[0][2]);
       p.a_rs = U32(a_rs);
       p.a_cs = U32(a_cs);
       p.b_rs = U32(b_rs);
@@ -182,14 +187,10 @@ porta_status_t Matmul(porta_ops_context_t handle, porta_stream_t stream,
         p.b_bs[d] = U32(split.inner_strides[2][2 + d]);
       }
       if (has_bias) {
-        p.bias_offset = U32(vbias.offset);
         p.bias_stride = U32(vbias.strides[0]);
       }
-      KernelLaunch launch;
-      launch.family = Family::kMatmul;
       launch.params = tile;
       launch.wide = AnyWide({va.dtype, vb.dtype, vo.dtype});
-      launch.buffers = {va.buffer, vb.buffer, has_bias ? vbias.buffer : va.buffer, vo.buffer};
       launch.SetParams(p);
       launch.grid[0] = U32(grid_x);
       launch.grid[1] = U32(grid_y);

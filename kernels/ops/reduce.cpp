@@ -84,13 +84,14 @@ porta_status_t Plan(Context& context, const ReducePlan& plan, ScopedWorkspace* w
   Fill4(inner.shape, inner.rank > 0 ? inner.strides[0] : std::vector<int64_t>(), inner.rank,
         base.inner_shape, base.x_inner_strides);
 
-  auto add = [&](const PortaReduceParams& p, porta_buffer_t x, porta_buffer_t out,
-                 porta_dtype_t x_dtype, porta_dtype_t out_dtype) -> porta_status_t {
-    KernelLaunch launch;
-    launch.family = Family::kReduce;
+  // Adds a launch of |p| reading x at element |x_at| and writing out at element |out_at|.
+  auto add = [&](PortaReduceParams p, porta_buffer_t x, porta_dtype_t x_dtype, uint64_t x_at,
+                 porta_buffer_t out, porta_dtype_t out_dtype, uint64_t out_at) -> porta_status_t {
+    KernelLaunch launch(context, Family::kReduce);
+    p.x_offset = launch.Bind(x, x_dtype, x_at);
+    p.out_offset = launch.Bind(out, out_dtype, out_at);
     launch.params = choice.params;
     launch.wide = AnyWide({x_dtype, out_dtype});
-    launch.buffers = {x, out};
     launch.SetParams(p);
     launch.block[0] = wg;
     PORTA_OPS_RETURN_IF_ERROR(LinearGrid(context, uint64_t{p.outer_n} * p.parts, launch.grid));
@@ -98,18 +99,19 @@ porta_status_t Plan(Context& context, const ReducePlan& plan, ScopedWorkspace* w
     return PORTA_OK;
   };
 
-  // Few outputs over many items: one work-group per output would leave the device idle.
+  // Split the items of each output into parts when there are few outputs (one work-group per
+  // output would leave the device idle) or very long ones (a work-item would loop more than
+  // 16384 times; lavapipe stops an invocation after 65535 loop iterations).
   const uint64_t parts = std::min<uint64_t>(256, (plan.inner_n + kPartChunk - 1) / kPartChunk);
-  const bool split_parts =
-      plan.op != PORTA_RED_ARGMAX && split.offsets.size() == 1 && parts > 1 &&
+  const bool few_outputs =
       outer_n < 16 * uint64_t{std::max<uint32_t>(1, context.info.compute_units)};
+  const bool long_rows = plan.inner_n > uint64_t{wg} * 16384;
+  const bool split_parts = plan.op != PORTA_RED_ARGMAX && split.offsets.size() == 1 && parts > 1 &&
+                           (few_outputs || long_rows);
   if (!split_parts) {
     for (const std::vector<uint64_t>& offsets : split.offsets) {
-      PortaReduceParams p = base;
-      p.x_offset = U32(plan.x.offset + offsets[0]);
-      p.out_offset = U32(plan.out.offset + offsets[1]);
-      PORTA_OPS_RETURN_IF_ERROR(
-          add(p, plan.x.buffer, plan.out.buffer, plan.x.dtype, plan.out.dtype));
+      PORTA_OPS_RETURN_IF_ERROR(add(base, plan.x.buffer, plan.x.dtype, plan.x.offset + offsets[0],
+                                    plan.out.buffer, plan.out.dtype, plan.out.offset + offsets[1]));
     }
     return PORTA_OK;
   }
@@ -119,10 +121,9 @@ porta_status_t Plan(Context& context, const ReducePlan& plan, ScopedWorkspace* w
   first.parts = U32(parts);
   first.chunk = U32((plan.inner_n + parts - 1) / parts);
   first.dtypes = PORTA_PACK4(plan.x.dtype, 0u, PORTA_DT_F32, 0u);
-  first.x_offset = U32(plan.x.offset + split.offsets[0][0]);
-  first.out_offset = 0;
-  PORTA_OPS_RETURN_IF_ERROR(
-      add(first, plan.x.buffer, workspace->buffer(), plan.x.dtype, PORTA_DTYPE_F32));
+  PORTA_OPS_RETURN_IF_ERROR(add(first, plan.x.buffer, plan.x.dtype,
+                                plan.x.offset + split.offsets[0][0], workspace->buffer(),
+                                PORTA_DTYPE_F32, 0));
   // The partials are [outer_n, parts], contiguous.
   PortaReduceParams second = base;
   second.dtypes = PORTA_PACK4(PORTA_DT_F32, 0u, plan.out.dtype, 0u);
@@ -138,9 +139,8 @@ porta_status_t Plan(Context& context, const ReducePlan& plan, ScopedWorkspace* w
     second.inner_shape[d] = d == 3 ? U32(parts) : 1u;
     second.x_inner_strides[d] = d == 3 ? 1u : 0u;
   }
-  second.x_offset = 0;
-  second.out_offset = U32(plan.out.offset + split.offsets[0][1]);
-  return add(second, workspace->buffer(), plan.out.buffer, PORTA_DTYPE_F32, plan.out.dtype);
+  return add(second, workspace->buffer(), PORTA_DTYPE_F32, 0, plan.out.buffer, plan.out.dtype,
+             plan.out.offset + split.offsets[0][1]);
 }
 
 // Splits x's axes into kept and reduced ones and checks out's shape.
@@ -233,13 +233,13 @@ PORTA_OPS_API porta_status_t porta_ops_reduce(porta_ops_context_t context, porta
                                               const int32_t* axes, uint32_t axis_count,
                                               int32_t keep_dims, const porta_tensor_t* out) {
   return Guard("porta_ops_reduce", [&]() -> porta_status_t {
-    if (op < PORTA_REDUCE_SUM || op > PORTA_REDUCE_MIN) {
-      return porta::ops::Fail(PORTA_ERROR_INVALID_ARGUMENT, "unknown reduce op %d",
-                              static_cast<int>(op));
+    const int32_t raw = porta::ops::RawEnum(op);
+    if (raw < PORTA_REDUCE_SUM || raw > PORTA_REDUCE_MIN) {
+      return porta::ops::Fail(PORTA_ERROR_INVALID_ARGUMENT, "unknown reduce op %d", raw);
     }
     static constexpr uint32_t kCodes[] = {0, PORTA_RED_SUM, PORTA_RED_MEAN, PORTA_RED_MAX,
                                           PORTA_RED_MIN};
-    return porta::ops::Reduce(context, stream, kCodes[op], x, axes, axis_count, keep_dims != 0,
+    return porta::ops::Reduce(context, stream, kCodes[raw], x, axes, axis_count, keep_dims != 0,
                               out);
   });
 }

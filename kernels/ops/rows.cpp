@@ -99,9 +99,11 @@ porta_status_t Softmax(porta_ops_context_t handle, porta_stream_t stream,
               (desc->log ? PORTA_SM_FLAG_LOG : 0u);
     p.scale = desc->scale;
     p.causal_shift = desc->causal != 0 ? static_cast<int>(cols - vx.shape[vx.rank - 2]) : 0;
-    p.x_offset = U32(vx.offset + piece.offsets[0]);
-    p.out_offset = U32(vo.offset + piece.offsets[1]);
-    p.m_offset = U32((has_mask ? vm.offset : 0) + piece.offsets[2]);
+    KernelLaunch launch(*context, Family::kSoftmax);
+    p.x_offset = launch.Bind(vx.buffer, vx.dtype, vx.offset + piece.offsets[0]);
+    p.m_offset = has_mask ? launch.Bind(vm.buffer, vm.dtype, vm.offset + piece.offsets[2])
+                          : launch.Bind(vx.buffer, vx.dtype, 0);
+    p.out_offset = launch.Bind(vo.buffer, vo.dtype, vo.offset + piece.offsets[1]);
     for (int i = 0; i < 3; ++i) {
       p.row_shape[i] = piece.row_shape[i];
       p.x_strides[i] = U32(piece.strides[0][i]);
@@ -111,11 +113,8 @@ porta_status_t Softmax(porta_ops_context_t handle, porta_stream_t stream,
     p.x_strides[3] = U32(vx.strides[lead]);
     p.out_strides[3] = U32(vo.strides[lead]);
     p.m_strides[3] = U32(m_strides[lead]);
-    KernelLaunch launch;
-    launch.family = Family::kSoftmax;
     launch.params = choice.params;
     launch.wide = AnyWide({vx.dtype, has_mask ? vm.dtype : vx.dtype, vo.dtype});
-    launch.buffers = {vx.buffer, has_mask ? vm.buffer : vx.buffer, vo.buffer};
     launch.SetParams(p);
     launch.block[0] = WorkGroup(choice.params);
     PORTA_OPS_RETURN_IF_ERROR(LinearGrid(*context, piece.rows, launch.grid));
@@ -180,8 +179,13 @@ porta_status_t Norm(porta_ops_context_t handle, porta_stream_t stream, bool rms,
     p.flags = (rms ? PORTA_NORM_FLAG_RMS : 0u) | (has_weight ? PORTA_NORM_FLAG_WEIGHT : 0u) |
               (has_bias ? PORTA_NORM_FLAG_BIAS : 0u);
     p.eps = eps;
-    p.x_offset = U32(vx.offset + piece.offsets[0]);
-    p.out_offset = U32(vo.offset + piece.offsets[1]);
+    KernelLaunch launch(*context, Family::kNorm);
+    p.x_offset = launch.Bind(vx.buffer, vx.dtype, vx.offset + piece.offsets[0]);
+    p.w_offset = has_weight ? launch.Bind(vw.buffer, vw.dtype, vw.offset)
+                            : launch.Bind(vx.buffer, vx.dtype, 0);
+    p.b_offset = has_bias ? launch.Bind(vb.buffer, vb.dtype, vb.offset)
+                          : launch.Bind(vx.buffer, vx.dtype, 0);
+    p.out_offset = launch.Bind(vo.buffer, vo.dtype, vo.offset + piece.offsets[1]);
     for (int i = 0; i < 3; ++i) {
       p.row_shape[i] = piece.row_shape[i];
       p.x_strides[i] = U32(piece.strides[0][i]);
@@ -189,21 +193,11 @@ porta_status_t Norm(porta_ops_context_t handle, porta_stream_t stream, bool rms,
     }
     p.x_strides[3] = U32(vx.strides[lead]);
     p.out_strides[3] = U32(vo.strides[lead]);
-    if (has_weight) {
-      p.w_offset = U32(vw.offset);
-      p.w_stride = U32(vw.strides[0]);
-    }
-    if (has_bias) {
-      p.b_offset = U32(vb.offset);
-      p.b_stride = U32(vb.strides[0]);
-    }
-    KernelLaunch launch;
-    launch.family = Family::kNorm;
+    p.w_stride = has_weight ? U32(vw.strides[0]) : 0u;
+    p.b_stride = has_bias ? U32(vb.strides[0]) : 0u;
     launch.params = choice.params;
     launch.wide = AnyWide(
         {vx.dtype, has_weight ? vw.dtype : vx.dtype, has_bias ? vb.dtype : vx.dtype, vo.dtype});
-    launch.buffers = {vx.buffer, has_weight ? vw.buffer : vx.buffer,
-                      has_bias ? vb.buffer : vx.buffer, vo.buffer};
     launch.SetParams(p);
     launch.block[0] = WorkGroup(choice.params);
     PORTA_OPS_RETURN_IF_ERROR(LinearGrid(*context, piece.rows, launch.grid));
