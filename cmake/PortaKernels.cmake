@@ -147,10 +147,12 @@ function(porta_compile_kernel)
       list(APPEND force -include ${file})
     endforeach()
     # SPIR-V is capped at 1.2, the version OpenCL 2.2 consumes and every Level Zero driver
-    # accepts (left alone, llvm-spirv-15 emits 1.4 for some no-wrap flags).
+    # accepts (left alone, llvm-spirv-15 emits 1.4 for some no-wrap flags). No SLP vectorization:
+    # llvm-spirv-15 mistranslates some of the vector code it makes (spirv-val then reports "ID has
+    # not been defined"), and the device's own compiler vectorizes anyway.
     add_custom_command(
       OUTPUT ${ARG_OUTPUT}
-      COMMAND ${PORTA_CLANG_SPIR} -c -target spir64 -cl-std=CL1.2 -O2 -emit-llvm
+      COMMAND ${PORTA_CLANG_SPIR} -c -target spir64 -cl-std=CL1.2 -O2 -fno-slp-vectorize -emit-llvm
               -Xclang -finclude-default-header ${defines} ${includes} ${force}
               -o ${bitcode} ${source}
       COMMAND ${PORTA_LLVM_SPIRV} --spirv-max-version=1.2 ${bitcode} -o ${ARG_OUTPUT}

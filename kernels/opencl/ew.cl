@@ -21,7 +21,8 @@ PK_KERNEL porta_ew(PK_GLOBAL const uchar* a, PK_GLOBAL const uchar* b, PK_GLOBAL
   if (p.op < PORTA_EW_BINARY) {
     y = pk_unary(p.op, x);
   } else if ((p.flags & PORTA_EW_FLAG_SCALAR) == 0u) {
-    y = pk_binary(p.op, x, pk_load(b, pk_byte(p.dtypes, 1u), p.b_offset + pk_dot4(idx, p.b_strides)));
+    const uint bi = p.b_offset + pk_dot4(idx, p.b_strides);
+    y = pk_binary(p.op, x, pk_load(b, pk_byte(p.dtypes, 1u), bi));
   } else if ((p.flags & PORTA_EW_FLAG_SCALAR_LEFT) != 0u) {
     y = pk_binary(p.op, p.alpha, x);
   } else {

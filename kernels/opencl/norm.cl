@@ -22,9 +22,12 @@ PK_KERNEL porta_norm(PK_GLOBAL const uchar* x, PK_GLOBAL const uchar* weight,
 
   float mean = 0.0f;
   if (!rms) {
+    // Summing x - x[0] instead of x keeps the rounding error relative to the spread of the row,
+    // not to its mean: a constant row gets its exact mean, and so exact zeros.
+    const float shift = cols > 0u ? pk_load(x, dtx, xb) : 0.0f;
     float sum = 0.0f;
-    for (uint c = lid; c < cols; c += wg) sum += pk_load(x, dtx, xb + c * xs);
-    mean = pk_group_sum(scratch, lid, wg, sum) * inv_n;
+    for (uint c = lid; c < cols; c += wg) sum += pk_load(x, dtx, xb + c * xs) - shift;
+    mean = shift + pk_group_sum(scratch, lid, wg, sum) * inv_n;
   }
   float sq = 0.0f;
   for (uint c = lid; c < cols; c += wg) {

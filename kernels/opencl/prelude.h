@@ -306,6 +306,25 @@ PK_FN uint pk_linear_item(void) {
   return g * PK_LSIZE0 + lid;
 }
 
+// ---- Matmul tiles -------------------------------------------------------------------------------
+
+// Element e of a TK x X tile stored k-major (tile[k * X + x]) reads matrix element (k0 + k, x0 + x)
+// at base + (x0 + x) * xs + (k0 + k) * ks, and is 0 past x_end or k_end. Consecutive e walk
+// whichever axis is contiguous in memory, so neighbouring work-items read neighbouring addresses.
+// Returns the source index, or 0xffffffff for a zero, and the tile slot in *slot.
+PK_FN uint pk_tile_source(uint e, uint X, uint TK, uint base, uint xs, uint ks, uint x0, uint x_end,
+                          uint k0, uint k_end, uint* slot) {
+  uint k_r;
+  uint x_r;
+  const uint x_q = pk_divmod(e, TK, &k_r);
+  const uint k_q = pk_divmod(e, X, &x_r);
+  const int k_fast = ks == 1u || xs != 1u;
+  const uint x = k_fast ? x_q : x_r;
+  const uint k = k_fast ? k_r : k_q;
+  *slot = k * X + x;
+  return x0 + x < x_end && k0 + k < k_end ? base + (x0 + x) * xs + (k0 + k) * ks : 0xffffffffu;
+}
+
 // ---- Work-group reductions ----------------------------------------------------------------------
 // Tree reductions over a power-of-two work-group of wg <= PORTA_MAX_WG items through buf
 // (PORTA_MAX_WG floats of local memory). Every work-item must call them; all get the result, and

@@ -17,6 +17,7 @@ PK_KERNEL porta_reduce(PK_GLOBAL const uchar* x, PK_GLOBAL uchar* out, PortaRedu
   PK_SHARED float vals[PORTA_MAX_WG];
   PK_SHARED uint idxs[PORTA_MAX_WG];
   const uint g = pk_group_linear();
+  // A surplus group of the 2D grid folds nothing (see prelude.h on barriers).
   const int active = g < p.outer_n * p.parts;
   const uint lid = PK_LID0;
   const uint wg = PK_LSIZE0;
@@ -29,9 +30,9 @@ PK_KERNEL porta_reduce(PK_GLOBAL const uchar* x, PK_GLOBAL uchar* out, PortaRedu
   const uint dtx = pk_byte(p.dtypes, 0u);
   const uint op = p.op;
 
-  // Each work-item folds items begin + lid, + wg, ... in order, then the group combines.
-  // The identity of each fold; a bitwise | because llvm-spirv-15 mistranslates the switch that
-  // clang-15 makes of a || chain over op.
+  // Each work-item folds items begin + lid, + wg, ... in order, then the group combines. The
+  // fold starts from its identity, chosen with a bitwise |: llvm-spirv-15 mistranslates the
+  // switch that clang-15 makes of a || chain over op.
   float acc = op == PORTA_RED_MIN ? PK_INF : 0.0f;
   if ((op == PORTA_RED_MAX) | (op == PORTA_RED_ARGMAX)) acc = -PK_INF;
   uint best = 0xffffffffu;
