@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing (scripts/setup.sh), builds Porta with the default preset, prints what
-# the runtime finds (porta-info) and runs the vector_add sample on every device.
+# the runtime finds (porta-info) and runs on every device the vector_add sample and a transformer
+# block on the operator library (each device compared with the CPU device).
 #
 # PORTA_BUILD_JOBS=N limits the build's parallel jobs (default: ninja's choice).
 set -euo pipefail
@@ -14,3 +15,5 @@ echo
 build/tools/porta-info
 echo
 build/samples/vector_add/vector_add
+echo
+build/samples/transformer_block/transformer_block
