@@ -9,12 +9,6 @@
 namespace porta::ops::host {
 namespace {
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__)
-#define PORTA_HOST_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define PORTA_HOST_CLONES
-#endif
-
 PORTA_HOST_CLONES void UnaryF32(uint32_t op, const float* a, float* out, uint64_t count) {
   switch (op) {
     case PORTA_EW_NEG:

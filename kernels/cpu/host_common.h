@@ -12,6 +12,16 @@
 #include "kernels/common/params.h"
 #include "porta/porta.h"
 
+// Builds a function for AVX-512, AVX2 and the baseline; the dynamic loader picks the one the CPU
+// runs (an ifunc), so CI binaries run anywhere and use what the machine has. Sanitizer builds
+// keep the one portable version.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__) && \
+    !defined(PORTA_OPS_SANITIZED)
+#define PORTA_HOST_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define PORTA_HOST_CLONES
+#endif
+
 namespace porta::ops::host {
 
 inline float BitsToFloat(uint32_t bits) {

@@ -1,11 +1,42 @@
-// Host kernels porta_softmax and porta_norm: one call handles one row.
+// Host kernels porta_softmax and porta_norm: one call handles one row. Rows of contiguous f32
+// take the vectorized primitives of vector_math.h; every other layout and dtype the generic loops.
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "kernels/cpu/host_common.h"
 #include "kernels/cpu/host_kernels.h"
+#include "kernels/cpu/vector_math.h"
 
 namespace porta::ops::host {
 namespace {
+
+// Softmax of one contiguous f32 row (mask contiguous f32 or absent); the causal rule leaves the
+// first |valid| columns visible.
+void SoftmaxRowF32(const PortaSoftmaxParams& p, const float* x, const float* mask, float* out,
+                   uint64_t valid) {
+  thread_local std::vector<float> row;
+  row.resize(p.cols);
+  const float neg_inf = -std::numeric_limits<float>::infinity();
+  for (uint64_t c = 0; c < valid; ++c) row[c] = x[c] * p.scale + (mask != nullptr ? mask[c] : 0.0f);
+  for (uint64_t c = valid; c < p.cols; ++c) row[c] = neg_inf;
+  const float max = RowMax(row.data(), p.cols);
+  const bool log = (p.flags & PORTA_SM_FLAG_LOG) != 0;
+  if (max == neg_inf) {
+    for (uint64_t c = 0; c < p.cols; ++c) out[c] = log ? neg_inf : 0.0f;
+    return;
+  }
+  if (!log) {
+    const float sum = ExpShiftSum(row.data(), p.cols, max);
+    const float inverse = 1.0f / sum;
+    for (uint64_t c = 0; c < p.cols; ++c) out[c] = row[c] * inverse;
+    return;
+  }
+  thread_local std::vector<float> exps;
+  exps.assign(row.begin(), row.end());
+  const float log_sum = std::log(ExpShiftSum(exps.data(), p.cols, max));
+  for (uint64_t c = 0; c < p.cols; ++c) out[c] = row[c] - max - log_sum;
+}
 
 int32_t SoftmaxKernel(const porta_host_group_t* group) {
   const PortaSoftmaxParams& p = ParamsOf<PortaSoftmaxParams>(group);
@@ -22,6 +53,16 @@ int32_t SoftmaxKernel(const porta_host_group_t* group) {
   const bool has_mask = (p.flags & PORTA_SM_FLAG_MASK) != 0;
   const bool causal = (p.flags & PORTA_SM_FLAG_CAUSAL) != 0;
   const float neg_inf = -std::numeric_limits<float>::infinity();
+  if (dx == PORTA_DT_F32 && dout == PORTA_DT_F32 && p.x_strides[3] == 1 && p.out_strides[3] == 1 &&
+      (!has_mask || (dm == PORTA_DT_F32 && p.m_strides[3] == 1))) {
+    const int64_t limit = causal ? query + p.causal_shift + 1 : static_cast<int64_t>(p.cols);
+    const uint64_t valid =
+        static_cast<uint64_t>(std::max<int64_t>(0, std::min<int64_t>(limit, p.cols)));
+    SoftmaxRowF32(p, static_cast<const float*>(x) + xb,
+                  has_mask ? static_cast<const float*>(mask) + mb : nullptr,
+                  static_cast<float*>(out) + ob, valid);
+    return 0;
+  }
   auto value = [&](uint64_t c) {
     if (causal && static_cast<int64_t>(c) > query + p.causal_shift) return neg_inf;
     float v = Load(x, dx, xb + c * p.x_strides[3]) * p.scale;
@@ -59,6 +100,37 @@ int32_t NormKernel(const porta_host_group_t* group) {
   const uint64_t xb = p.x_offset + Offset3(r, p.row_shape, p.x_strides);
   const uint64_t ob = p.out_offset + Offset3(r, p.row_shape, p.out_strides);
   const bool rms = (p.flags & PORTA_NORM_FLAG_RMS) != 0;
+  if (dx == PORTA_DT_F32 && p.x_strides[3] == 1 && p.cols > 0) {
+    // Contiguous f32: the statistics in two vectorized passes, centred on the first element so
+    // that a constant row gives exactly zero variance.
+    const float* row = static_cast<const float*>(x) + xb;
+    float sum = 0.0f, squares = 0.0f;
+    const float center = rms ? 0.0f : row[0];
+    SumAndSquares(row, p.cols, center, &sum, &squares);
+    const float cols = static_cast<float>(p.cols);
+    const float shift = rms ? 0.0f : (sum - center * cols) / cols;  // mean - center
+    const float mean = center + shift;
+    const float variance = squares / cols - shift * shift;
+    const float inv = 1.0f / std::sqrt(std::max(variance, 0.0f) + p.eps);
+    const bool has_weight = (p.flags & PORTA_NORM_FLAG_WEIGHT) != 0;
+    const bool has_bias = (p.flags & PORTA_NORM_FLAG_BIAS) != 0;
+    if (dout == PORTA_DT_F32 && p.out_strides[3] == 1 &&
+        (!has_weight || (dw == PORTA_DT_F32 && p.w_stride == 1)) &&
+        (!has_bias || (db == PORTA_DT_F32 && p.b_stride == 1))) {
+      NormalizeF32(row, p.cols, mean, inv,
+                   has_weight ? static_cast<const float*>(weight) + p.w_offset : nullptr,
+                   has_bias ? static_cast<const float*>(bias) + p.b_offset : nullptr,
+                   static_cast<float*>(out) + ob);
+      return 0;
+    }
+    for (uint64_t c = 0; c < p.cols; ++c) {
+      float y = (row[c] - mean) * inv;
+      if (p.flags & PORTA_NORM_FLAG_WEIGHT) y *= Load(weight, dw, p.w_offset + c * p.w_stride);
+      if (p.flags & PORTA_NORM_FLAG_BIAS) y += Load(bias, db, p.b_offset + c * p.b_stride);
+      Store(out, dout, ob + c * p.out_strides[3], y);
+    }
+    return 0;
+  }
   float mean = 0.0f;
   if (!rms) {
     for (uint64_t c = 0; c < p.cols; ++c) mean += Load(x, dx, xb + c * p.x_strides[3]);

@@ -141,7 +141,7 @@ PORTA_MM_NAME(PK_GLOBAL const uchar* a, PK_GLOBAL const uchar* b, PK_GLOBAL cons
       float r = p.alpha * acc[i][j];
       if (use_beta) r += p.beta * pk_load(out, dto, oi);
       if (use_bias) r += bias_n;
-      pk_store(out, dto, oi, pk_unary(act, r));
+      pk_store(out, dto, oi, act == 0u ? r : pk_unary(act, r));
     }
   }
 }
