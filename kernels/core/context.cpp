@@ -139,18 +139,17 @@ porta_status_t GetKernel(Context& context, Family family, const Params& params, 
                           format == PORTA_FORMAT_SPIRV_KERNEL;
   if (per_family) {
     key += std::string(":") + FamilyName(family);
-    if (format == PORTA_FORMAT_OPENCL_C && family == Family::kMatmul) {
-      build_options = "-DPORTA_MM_TM=" + std::to_string(params.Get("tm", 0)) +
-                      " -DPORTA_MM_TN=" + std::to_string(params.Get("tn", 0)) +
-                      " -DPORTA_MM_TK=" + std::to_string(params.Get("tk", 0)) +
-                      " -DPORTA_MM_WM=" + std::to_string(params.Get("wm", 0)) +
-                      " -DPORTA_MM_WN=" + std::to_string(params.Get("wn", 0)) +
-                      " -DPORTA_MM_NAME=" + entry;
-      key += ":" + variant;
-    } else if (family == Family::kMatmul) {
-      key += ":" + variant;
-    }
+    if (family == Family::kMatmul) key += ":" + variant;
     if (format == PORTA_FORMAT_SPIRV_SHADER && wide) key += ":16";
+  }
+  // OpenCL C builds any tile at run time from the tile's -D options.
+  if (format == PORTA_FORMAT_OPENCL_C && family == Family::kMatmul) {
+    build_options = "-DPORTA_MM_TM=" + std::to_string(params.Get("tm", 0)) +
+                    " -DPORTA_MM_TN=" + std::to_string(params.Get("tn", 0)) +
+                    " -DPORTA_MM_TK=" + std::to_string(params.Get("tk", 0)) +
+                    " -DPORTA_MM_WM=" + std::to_string(params.Get("wm", 0)) +
+                    " -DPORTA_MM_WN=" + std::to_string(params.Get("wn", 0)) +
+                    " -DPORTA_MM_NAME=" + entry;
   }
 
   std::lock_guard<std::mutex> lock(context.mutex);

@@ -517,12 +517,14 @@ class DeviceOps {
     PrepareMatmulBaseline();
     const Shapes& shapes = ShapesFor(quick_);
     for (const MatmulShape& shape : shapes.matmul_f32) {
-      Row("matmul f32 " + MatmulShapeText(shape),
-          [&](const std::string& label) { MatmulRow(label, shape, false); });
+      const std::string label = "matmul f32 " + MatmulShapeText(shape);
+      if (!Reachable(shape, sizeof(float), label)) continue;
+      Row(label, [&](const std::string& row) { MatmulRow(row, shape, false); });
     }
     const std::string f16_label = "matmul f16 weights " + MatmulShapeText(shapes.matmul_f16);
     const porta_dtype_t f16_matmul[] = {PORTA_DTYPE_F32, PORTA_DTYPE_F16, PORTA_DTYPE_F32};
-    if (Supported(PORTA_OP_MATMUL, f16_matmul, 3, f16_label)) {
+    if (Supported(PORTA_OP_MATMUL, f16_matmul, 3, f16_label) &&
+        Reachable(shapes.matmul_f16, 2, f16_label)) {
       Row(f16_label, [&](const std::string& label) { MatmulRow(label, shapes.matmul_f16, true); });
     }
     Row("softmax f32 " + Dims(shapes.softmax_rows, shapes.softmax_cols),
@@ -561,6 +563,20 @@ class DeviceOps {
     } catch (const Failure& failure) {
       throw Failure(label + ": " + failure.text());
     }
+  }
+
+  // False (with a note) when a matmul operand is larger than a kernel on the device can reach
+  // through one buffer argument (lavapipe: 128 MiB); the library would refuse it.
+  bool Reachable(const MatmulShape& shape, uint64_t b_element, const std::string& what) {
+    const uint64_t largest = std::max({uint64_t{shape.m} * shape.k * sizeof(float),
+                                       uint64_t{shape.k} * shape.n * b_element,
+                                       uint64_t{shape.m} * shape.n * sizeof(float)});
+    if (largest <= info_.max_kernel_buffer_range_bytes) return true;
+    sink_.note(name_ + ": " + what + " skipped: an operand spans " + std::to_string(largest) +
+               " bytes; kernels on this device reach " +
+               std::to_string(info_.max_kernel_buffer_range_bytes) +
+               " bytes through one buffer argument (max_kernel_buffer_range_bytes)");
+    return false;
   }
 
   // False (with a note) when the device cannot run |op| with |dtypes|.
