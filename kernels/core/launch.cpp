@@ -15,6 +15,13 @@ uint32_t KernelLaunch::Bind(porta_buffer_t buffer, porta_dtype_t dtype, uint64_t
   return U32(element - base / size);
 }
 
+porta_status_t CheckDescSize(const void* desc, size_t struct_size, size_t expected,
+                             const char* init) {
+  if (desc != nullptr && struct_size >= expected) return PORTA_OK;
+  return Fail(PORTA_ERROR_INVALID_ARGUMENT, "desc is %s; initialize it with %s",
+              desc == nullptr ? "NULL" : "too small (struct_size)", init);
+}
+
 porta_status_t BeginOp(porta_ops_context_t handle, porta_stream_t stream, Context** out) {
   PORTA_OPS_RETURN_IF_ERROR(LookupContext(handle, out));
   porta_device_t owner = nullptr;

@@ -52,6 +52,16 @@ struct KernelLaunch {
 // Checks the context handle and that |stream| is a stream of the context's device.
 porta_status_t BeginOp(porta_ops_context_t handle, porta_stream_t stream, Context** out);
 
+// Fails unless |desc| is non-NULL with a struct_size covering the whole descriptor; |init| names
+// the initializer macro for the message.
+porta_status_t CheckDescSize(const void* desc, size_t struct_size, size_t expected,
+                             const char* init);
+
+template <typename Desc>
+porta_status_t CheckDesc(const Desc* desc, const char* init) {
+  return CheckDescSize(desc, desc != nullptr ? desc->struct_size : 0, sizeof(Desc), init);
+}
+
 // Gets every launch's kernel, then enqueues them in order on |stream|.
 porta_status_t EnqueueAll(Context& context, porta_stream_t stream,
                           const std::vector<KernelLaunch>& launches);

@@ -51,11 +51,7 @@ porta_status_t Conv2d(porta_ops_context_t handle, porta_stream_t stream,
                       const porta_tensor_t* out) {
   Context* context = nullptr;
   PORTA_OPS_RETURN_IF_ERROR(BeginOp(handle, stream, &context));
-  if (desc == nullptr || desc->struct_size < sizeof(porta_conv2d_desc_t)) {
-    return Fail(PORTA_ERROR_INVALID_ARGUMENT,
-                "desc is %s; initialize it with PORTA_CONV2D_DESC_INIT",
-                desc == nullptr ? "NULL" : "too small (struct_size)");
-  }
+  PORTA_OPS_RETURN_IF_ERROR(CheckDesc(desc, "PORTA_CONV2D_DESC_INIT"));
   PORTA_OPS_RETURN_IF_ERROR(CheckWindow("stride", desc->stride, 1));
   PORTA_OPS_RETURN_IF_ERROR(CheckWindow("padding", desc->padding, 0));
   PORTA_OPS_RETURN_IF_ERROR(CheckWindow("dilation", desc->dilation, 1));
@@ -176,11 +172,7 @@ porta_status_t Pool2d(porta_ops_context_t handle, porta_stream_t stream,
                       const porta_tensor_t* out) {
   Context* context = nullptr;
   PORTA_OPS_RETURN_IF_ERROR(BeginOp(handle, stream, &context));
-  if (desc == nullptr || desc->struct_size < sizeof(porta_pool2d_desc_t)) {
-    return Fail(PORTA_ERROR_INVALID_ARGUMENT,
-                "desc is %s; initialize it with PORTA_POOL2D_DESC_INIT",
-                desc == nullptr ? "NULL" : "too small (struct_size)");
-  }
+  PORTA_OPS_RETURN_IF_ERROR(CheckDesc(desc, "PORTA_POOL2D_DESC_INIT"));
   const int32_t mode = RawEnum(desc->mode);
   if (mode != PORTA_POOL_MODE_MAX && mode != PORTA_POOL_MODE_AVG) {
     return Fail(PORTA_ERROR_INVALID_ARGUMENT, "desc->mode %d is not a porta_pool_mode_t", mode);

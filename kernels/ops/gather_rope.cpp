@@ -81,10 +81,7 @@ porta_status_t Rope(porta_ops_context_t handle, porta_stream_t stream,
                     const porta_tensor_t* positions, const porta_tensor_t* out) {
   Context* context = nullptr;
   PORTA_OPS_RETURN_IF_ERROR(BeginOp(handle, stream, &context));
-  if (desc == nullptr || desc->struct_size < sizeof(porta_rope_desc_t)) {
-    return Fail(PORTA_ERROR_INVALID_ARGUMENT, "desc is %s; initialize it with PORTA_ROPE_DESC_INIT",
-                desc == nullptr ? "NULL" : "too small (struct_size)");
-  }
+  PORTA_OPS_RETURN_IF_ERROR(CheckDesc(desc, "PORTA_ROPE_DESC_INIT"));
   View vx, vp, vo;
   PORTA_OPS_RETURN_IF_ERROR(CheckTensor(*context, x, "x", &vx));
   PORTA_OPS_RETURN_IF_ERROR(CheckTensor(*context, positions, "positions", &vp));

@@ -33,11 +33,7 @@ porta_status_t Matmul(porta_ops_context_t handle, porta_stream_t stream,
                       const porta_tensor_t* out) {
   Context* context = nullptr;
   PORTA_OPS_RETURN_IF_ERROR(BeginOp(handle, stream, &context));
-  if (desc == nullptr || desc->struct_size < sizeof(porta_matmul_desc_t)) {
-    return Fail(PORTA_ERROR_INVALID_ARGUMENT,
-                "desc is %s; initialize it with PORTA_MATMUL_DESC_INIT",
-                desc == nullptr ? "NULL" : "too small (struct_size)");
-  }
+  PORTA_OPS_RETURN_IF_ERROR(CheckDesc(desc, "PORTA_MATMUL_DESC_INIT"));
   const int32_t act = RawEnum(desc->activation);
   if (act != PORTA_UNARY_NONE && act != PORTA_UNARY_RELU && act != PORTA_UNARY_GELU_ERF &&
       act != PORTA_UNARY_GELU_TANH && act != PORTA_UNARY_SILU) {

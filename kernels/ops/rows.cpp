@@ -51,11 +51,7 @@ porta_status_t Softmax(porta_ops_context_t handle, porta_stream_t stream,
                        const porta_tensor_t* mask, const porta_tensor_t* out) {
   Context* context = nullptr;
   PORTA_OPS_RETURN_IF_ERROR(BeginOp(handle, stream, &context));
-  if (desc == nullptr || desc->struct_size < sizeof(porta_softmax_desc_t)) {
-    return Fail(PORTA_ERROR_INVALID_ARGUMENT,
-                "desc is %s; initialize it with PORTA_SOFTMAX_DESC_INIT",
-                desc == nullptr ? "NULL" : "too small (struct_size)");
-  }
+  PORTA_OPS_RETURN_IF_ERROR(CheckDesc(desc, "PORTA_SOFTMAX_DESC_INIT"));
   View vx, vm, vo;
   bool has_mask = false;
   PORTA_OPS_RETURN_IF_ERROR(CheckTensor(*context, x, "x", &vx));
