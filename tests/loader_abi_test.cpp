@@ -1,5 +1,6 @@
 // ABI negotiation and plugin start-up: each test plugin (tests/plugins/mini_backend.cpp) is one
-// case of DESIGN.md section 4, loaded through the runtime options and observed through porta.h.
+// case of the plugin ABI's negotiation rules (docs/backend_sdk.md), loaded through the runtime
+// options and observed through porta.h.
 #include <cstring>
 #include <string>
 #include <vector>

@@ -21,10 +21,10 @@ bool OpTakesCount(porta_op_t op, uint32_t count);
 std::string DtypeRuleProblem(porta_op_t op, const porta_dtype_t* dtypes, const char* const* names,
                              uint32_t count);
 
-// The whole capability answer for |op| with |dtypes| (each a valid porta_dtype_t): the type rule, then what the device
-// lacks (a kernel format, 16-bit storage). Returns PORTA_OK or a failed status with the message
-// set; a rule violation is |rule_status| (INVALID_ARGUMENT from op calls, UNSUPPORTED from
-// porta_ops_supported).
+// The whole capability answer for |op| with |dtypes| (each a valid porta_dtype_t): the type rule,
+// then what the device lacks (a kernel format, 16-bit storage). Returns PORTA_OK or a failed status
+// with the message set; a rule violation is |rule_status| (INVALID_ARGUMENT from op calls,
+// UNSUPPORTED from porta_ops_supported).
 porta_status_t CheckOpDtypes(const Context& context, porta_op_t op, const porta_dtype_t* dtypes,
                              const char* const* names, uint32_t count, porta_status_t rule_status);
 
