@@ -1,10 +1,12 @@
 // Strict C11 translation unit over the public headers: it must compile with -Wall -Wextra
-// -Wpedantic -Werror as C, use every initializer macro, and link and run against libporta.
+// -Wpedantic -Werror as C, use every initializer macro, and link and run against libporta and
+// libporta_ops.
 #include <stdio.h>
 #include <string.h>
 
 #include "porta/porta.h"
 #include "porta/porta_backend.h"
+#include "porta/porta_ops.h"
 
 // Layout facts C callers and plugin authors rely on.
 _Static_assert(sizeof(porta_status_t) == sizeof(int), "status codes travel as int");
@@ -12,6 +14,8 @@ _Static_assert(PORTA_FORMAT_HSACO < PORTA_FORMAT_COUNT, "PORTA_FORMAT_COUNT cove
 _Static_assert(offsetof(porta_device_info_t, struct_size) == 0, "struct_size comes first");
 _Static_assert(offsetof(porta_runtime_options_t, struct_size) == 0, "struct_size comes first");
 _Static_assert(offsetof(porta_backend_table_t, struct_size) == 0, "struct_size comes first");
+_Static_assert(offsetof(porta_matmul_desc_t, struct_size) == 0, "struct_size comes first");
+_Static_assert(PORTA_TENSOR_MAX_RANK == 8, "tensors have at most 8 dimensions");
 
 static int32_t NoopKernel(const porta_host_group_t* group) {
   return group == NULL ? 1 : 0;
@@ -67,6 +71,39 @@ int main(void) {
   failures += Expect(porta_runtime_create(NULL, NULL) == PORTA_ERROR_INVALID_ARGUMENT,
                      "a NULL out pointer is rejected");
   failures += Expect(porta_last_error_message()[0] != '\0', "the rejection carries a message");
+
+  // The operator library's initializers and value helpers from C.
+  const porta_ops_context_options_t ops_options = PORTA_OPS_CONTEXT_OPTIONS_INIT;
+  const porta_matmul_desc_t matmul = PORTA_MATMUL_DESC_INIT;
+  const porta_softmax_desc_t softmax = PORTA_SOFTMAX_DESC_INIT;
+  const porta_rope_desc_t rope = PORTA_ROPE_DESC_INIT;
+  const porta_attention_desc_t attention = PORTA_ATTENTION_DESC_INIT;
+  const porta_conv2d_desc_t conv = PORTA_CONV2D_DESC_INIT;
+  const porta_pool2d_desc_t pool = PORTA_POOL2D_DESC_INIT;
+  const int64_t shape[3] = {2, 3, 4};
+  const porta_tensor_t tensor = porta_tensor_contiguous(NULL, 0, PORTA_DTYPE_F16, 3, shape);
+  failures +=
+      Expect(ops_options.struct_size == sizeof(ops_options) && ops_options.tuning_overlay == NULL,
+             "PORTA_OPS_CONTEXT_OPTIONS_INIT");
+  failures += Expect(matmul.struct_size == sizeof(matmul) && matmul.alpha == 1.0f &&
+                         matmul.beta == 0.0f && matmul.activation == PORTA_UNARY_NONE,
+                     "PORTA_MATMUL_DESC_INIT");
+  failures += Expect(softmax.scale == 1.0f && softmax.causal == 0, "PORTA_SOFTMAX_DESC_INIT");
+  failures +=
+      Expect(rope.theta_base == 10000.0f && rope.freq_scale == 1.0f, "PORTA_ROPE_DESC_INIT");
+  failures += Expect(attention.struct_size == sizeof(attention) && attention.scale == 0.0f,
+                     "PORTA_ATTENTION_DESC_INIT");
+  failures += Expect(conv.stride[1] == 1 && conv.dilation[0] == 1 && conv.groups == 1,
+                     "PORTA_CONV2D_DESC_INIT");
+  failures += Expect(pool.kernel[0] == 2 && pool.stride[1] == 2 && pool.count_include_pad == 1,
+                     "PORTA_POOL2D_DESC_INIT");
+  failures += Expect(tensor.strides[0] == 12 && tensor.strides[2] == 1 && tensor.rank == 3,
+                     "porta_tensor_contiguous is row-major");
+  failures += Expect(porta_dtype_size(PORTA_DTYPE_BF16) == 2 &&
+                         strcmp(porta_dtype_name(PORTA_DTYPE_I32), "i32") == 0,
+                     "dtype helpers");
+  failures += Expect(porta_ops_context_destroy(NULL) == PORTA_ERROR_INVALID_HANDLE,
+                     "a NULL context is rejected");
 
   if (failures == 0) printf("c_header_check: OK (library %s)\n", porta_version_string());
   return failures == 0 ? 0 : 1;
