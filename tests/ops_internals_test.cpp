@@ -3,14 +3,17 @@
 // (coalescing, splitting).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "kernels/core/tensor.h"
 #include "kernels/core/tuning.h"
+#include "kernels/cpu/vector_math.h"
 #include "kernels/porta_ops_build.h"
 
 namespace porta::ops {
@@ -205,6 +208,28 @@ TEST(OpsShapes, SplitLoopsOverLeadingDimensions) {
   EXPECT_EQ(split.inner_shape[3], 13);
   EXPECT_EQ(split.offsets[1][0], 2u);  // index (0, 1)
   EXPECT_EQ(split.offsets[3][0], 1u);  // index (1, 0)
+}
+
+// The host kernels' vectorized exp: within a few ulp of the C library's over the whole range,
+// finite up to ln(FLT_MAX), 0 below the normal range, infinite above it, NaN kept.
+TEST(OpsHostMath, ExpShiftSumMatchesExp) {
+  std::vector<float> values;
+  for (float x = -87.0f; x <= 88.7f; x += 0.0137f) values.push_back(x);
+  values.push_back(88.7f);
+  std::vector<float> out = values;
+  host::ExpShiftSum(out.data(), out.size(), 0.0f);
+  for (size_t i = 0; i < values.size(); ++i) {
+    const double want = std::exp(static_cast<double>(values[i]));
+    EXPECT_LE(std::fabs(out[i] - want), 4e-7 * want) << "exp(" << values[i] << ")";
+  }
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<float> edges = {-inf, -100.0f, 89.0f, inf, std::numeric_limits<float>::quiet_NaN()};
+  host::ExpShiftSum(edges.data(), edges.size(), 0.0f);
+  EXPECT_EQ(edges[0], 0.0f);
+  EXPECT_EQ(edges[1], 0.0f);
+  EXPECT_EQ(edges[2], inf);
+  EXPECT_EQ(edges[3], inf);
+  EXPECT_TRUE(std::isnan(edges[4]));
 }
 
 }  // namespace

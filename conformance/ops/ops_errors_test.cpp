@@ -722,6 +722,11 @@ TEST_P(OpsErrorsTest, BadAxes) {
   EXPECT_SHAPE_ERROR(std::string("start"), porta_tensor_slice(x_.get(), 0, 3, 2, 1, &view));
   EXPECT_OPS_ERROR(PORTA_ERROR_OUT_OF_RANGE, PORTA_ERROR_OUT_OF_RANGE, std::string("stop"),
                    porta_tensor_slice(x_.get(), 1, 0, 7, 1, &view));
+  // A view whose offset arithmetic would overflow is an error, not undefined behaviour.
+  porta_tensor_t huge = x_.tensor();
+  huge.strides[0] = INT64_MAX / 2;
+  EXPECT_OPS_ERROR(PORTA_ERROR_OUT_OF_RANGE, PORTA_ERROR_OUT_OF_RANGE, std::string("overflow"),
+                   porta_tensor_slice(&huge, 0, 3, 4, 1, &view));
   const int32_t repeated[] = {0, 0};
   const int32_t outside[] = {0, 2};
   EXPECT_SHAPE_ERROR(std::string("perm"), porta_tensor_permute(x_.get(), repeated, &view));

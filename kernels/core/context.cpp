@@ -152,7 +152,7 @@ porta_status_t GetKernel(Context& context, Family family, const Params& params, 
                     " -DPORTA_MM_NAME=" + entry;
   }
 
-  std::lock_guard<std::mutex> lock(context.mutex);
+  std::lock_guard<std::mutex> lock(context.module_mutex);
   auto found = context.modules.find(key);
   if (found == context.modules.end()) {
     porta_module_source_t source{};
@@ -197,8 +197,15 @@ porta_status_t GetKernel(Context& context, Family family, const Params& params, 
 
 TuningChoice Choose(Context& context, Family family, porta_dtype_t dtype, const char* bucket) {
   std::lock_guard<std::mutex> lock(context.mutex);
-  return ChooseParams(context.overlay, family, porta_dtype_name(dtype), bucket, context.info,
-                      context.format == 0 ? PORTA_FORMAT_HOST : context.format);
+  auto key = std::make_tuple(family, dtype, std::string(bucket));
+  auto found = context.choices.find(key);
+  if (found == context.choices.end()) {
+    TuningChoice choice =
+        ChooseParams(context.overlay, family, porta_dtype_name(dtype), bucket, context.info,
+                     context.format == 0 ? PORTA_FORMAT_HOST : context.format);
+    found = context.choices.emplace(std::move(key), std::move(choice)).first;
+  }
+  return found->second;
 }
 
 porta_status_t AcquireWorkspace(Context& context, porta_stream_t stream, uint64_t size,
@@ -337,6 +344,7 @@ PORTA_OPS_API porta_status_t porta_ops_set_tuning_overlay(porta_ops_context_t co
     }
     std::lock_guard<std::mutex> lock(found->mutex);
     found->overlay = std::move(parsed);
+    found->choices.clear();
     return PORTA_OK;
   });
 }

@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "kernels/core/tuning.h"
@@ -33,8 +34,15 @@ struct Context {
   porta_kernel_format_t format = static_cast<porta_kernel_format_t>(0);
   std::string format_problem;
 
+  // Guards the tuning overlay, the choices made from it and the workspace pool.
   std::mutex mutex;
   std::vector<TuningRow> overlay;
+  // Choices already made, by (family, dtype, bucket): the table lookup (string matching over every
+  // row) runs once per key rather than once per operation. Cleared when the overlay changes.
+  std::map<std::tuple<Family, porta_dtype_t, std::string>, TuningChoice> choices;
+  // Guards the module cache. Separate from |mutex|: a first-use build may take the driver minutes
+  // (PoCL's matmul), and operations whose kernels are built must not wait behind it.
+  std::mutex module_mutex;
   struct LoadedModule {
     porta_module_t module = nullptr;
     std::map<std::string, porta_kernel_t> kernels;

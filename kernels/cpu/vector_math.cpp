@@ -30,8 +30,12 @@ inline float ExpLane(float x) {
   poly = poly * r + 1.6666665459e-1f;
   poly = poly * r + 5.0000001201e-1f;
   const float mantissa = poly * r * r + r + 1.0f;
-  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-  float result = mantissa * std::bit_cast<float>(bits);
+  // 2^n as two normal factors: n reaches 128 near the top of the range, where 2^n alone is
+  // not a float but the result still is.
+  const int32_t whole = static_cast<int32_t>(n);
+  const int32_t half = whole >> 1;
+  float result = mantissa * std::bit_cast<float>((half + 127) << 23) *
+                 std::bit_cast<float>((whole - half + 127) << 23);
   result = x < -87.3f ? 0.0f : result;
   result = x > 88.7f ? std::numeric_limits<float>::infinity() : result;
   return x != x ? x : result;

@@ -283,9 +283,18 @@ PORTA_OPS_API porta_status_t porta_tensor_slice(const porta_tensor_t* tensor, in
       return Fail(PORTA_ERROR_INVALID_ARGUMENT, "tensor has unknown dtype %d", dtype);
     }
     porta_tensor_t view = *tensor;
-    view.offset += static_cast<uint64_t>(start * tensor->strides[a]) * element;
-    view.shape[a] = (stop - start + step - 1) / step;
-    view.strides[a] = tensor->strides[a] * step;
+    int64_t skip = 0, skip_bytes = 0, stride = 0;
+    if (__builtin_mul_overflow(start, tensor->strides[a], &skip) ||
+        __builtin_mul_overflow(skip, static_cast<int64_t>(element), &skip_bytes) ||
+        __builtin_add_overflow(view.offset, static_cast<uint64_t>(skip_bytes), &view.offset) ||
+        __builtin_mul_overflow(tensor->strides[a], step, &stride)) {
+      return Fail(PORTA_ERROR_OUT_OF_RANGE,
+                  "axis %d: start %" PRId64 " or step %" PRId64 " times the stride %" PRId64
+                  " overflows 64 bits",
+                  axis, start, step, tensor->strides[a]);
+    }
+    view.shape[a] = stop == start ? 0 : (stop - start - 1) / step + 1;
+    view.strides[a] = stride;
     *out = view;
     return PORTA_OK;
   });
