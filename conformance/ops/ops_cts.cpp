@@ -173,6 +173,12 @@ constexpr BoundRow kBounds[] = {
     {OpClass::kMatmul, PORTA_DTYPE_F16, 2.43e-7, 2.3e-13},
     // bf16 matmul: store rounding 2^-8 plus the f32 error.
     {OpClass::kMatmul, PORTA_DTYPE_BF16, 1.53e-5, 2.3e-13},
+    // Quantized matmul: as matmul, with ten times the drift per term (NMSE), since a block's
+    // dot product is taken as d * (sum q a - 8 sum a) or d * sum q a + m * sum a, two sums some
+    // three times the size of their difference on random data.
+    {OpClass::kQuantMatmul, PORTA_DTYPE_F32, 1.7e-11, 2.3e-12},
+    {OpClass::kQuantMatmul, PORTA_DTYPE_F16, 2.43e-7, 2.3e-12},
+    {OpClass::kQuantMatmul, PORTA_DTYPE_BF16, 1.53e-5, 2.3e-12},
     // f32 conv2d: the bias add (1e-6) plus drift of the C/g*KH*KW-long dot products.
     {OpClass::kConv, PORTA_DTYPE_F32, 1.13e-12, 2.3e-13},
     // f16 conv2d: store rounding 2^-11 plus the f32 error.
@@ -203,6 +209,13 @@ size_t DtypeSize(porta_dtype_t dtype) {
       return 2;
     case PORTA_DTYPE_I8:
       return 1;
+    // Block-quantized types: the bytes of one block of 32 elements.
+    case PORTA_DTYPE_Q4_0:
+      return 18;
+    case PORTA_DTYPE_Q4_1:
+      return 20;
+    case PORTA_DTYPE_Q8_0:
+      return 34;
   }
   return 0;
 }
@@ -219,6 +232,12 @@ const char* DtypeName(porta_dtype_t dtype) {
       return "i32";
     case PORTA_DTYPE_I8:
       return "i8";
+    case PORTA_DTYPE_Q4_0:
+      return "q4_0";
+    case PORTA_DTYPE_Q4_1:
+      return "q4_1";
+    case PORTA_DTYPE_Q8_0:
+      return "q8_0";
   }
   return "unknown";
 }
@@ -272,6 +291,9 @@ double RoundTo(porta_dtype_t dtype, double value) {
     case PORTA_DTYPE_I32:
       return std::trunc(static_cast<double>(f));
     case PORTA_DTYPE_I8:
+    case PORTA_DTYPE_Q4_0:
+    case PORTA_DTYPE_Q4_1:
+    case PORTA_DTYPE_Q8_0:
       break;
   }
   return value;
@@ -292,6 +314,11 @@ uint32_t EncodeElement(porta_dtype_t dtype, double value) {
     }
     case PORTA_DTYPE_I8:
       return static_cast<uint8_t>(static_cast<int8_t>(std::clamp(value, -128.0, 127.0)));
+    // Blocks, not elements: OpsTest::MakeQuant builds them.
+    case PORTA_DTYPE_Q4_0:
+    case PORTA_DTYPE_Q4_1:
+    case PORTA_DTYPE_Q8_0:
+      break;
   }
   return 0;
 }
@@ -308,6 +335,10 @@ double DecodeElement(porta_dtype_t dtype, uint32_t bits) {
       return static_cast<int32_t>(bits);
     case PORTA_DTYPE_I8:
       return static_cast<int8_t>(bits);
+    case PORTA_DTYPE_Q4_0:
+    case PORTA_DTYPE_Q4_1:
+    case PORTA_DTYPE_Q8_0:
+      break;
   }
   return kNaN;
 }

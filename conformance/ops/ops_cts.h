@@ -136,6 +136,23 @@ class DeviceTensor {
   std::vector<uint8_t> covered_;
 };
 
+// A block-quantized tensor (Q4_0, Q4_1, Q8_0) in a buffer of its own: kGuardBytes, |offset| more
+// bytes, the blocks its view spans (every one random, holes included), kGuardBytes. Made by
+// OpsTest::MakeQuant (ops_quant_test.cpp, with the suite that tests these types).
+struct QuantTensor {
+  BufferHandle buffer;
+  porta_tensor_t tensor = {};
+  Shape shape;
+  Shape strides;
+  // The whole buffer as uploaded.
+  std::vector<uint8_t> image;
+  // The elements dequantized in double from the bytes by porta_ops.h's formulas, row-major.
+  std::vector<double> values;
+};
+
+// "q4_1[8, 64] strides [64, 1] offset 256".
+std::string QuantText(const QuantTensor& tensor);
+
 //===------------------------------------------------------------------------------------------===//
 // Error bounds and comparison
 //===------------------------------------------------------------------------------------------===//
@@ -158,6 +175,9 @@ enum class OpClass {
   kAttention,
   // Dot products of length k = K, then alpha, beta, bias and the activation.
   kMatmul,
+  // The same with block-quantized weights: the kernels fold each block's scale (and min) into
+  // sums over its quants, whose cancellation costs a few more ulps per term.
+  kQuantMatmul,
   // Dot products of length k = C / groups * KH * KW, then the bias.
   kConv,
   // Average of k = KH * KW values.
@@ -238,6 +258,14 @@ class OpsTest : public StreamTest {
   testing::AssertionResult ReadBits(const DeviceTensor& tensor, std::vector<uint32_t>* bits);
   // Checks that no byte of |tensor|'s buffer changed (inputs; outputs of a rejected call).
   testing::AssertionResult Unchanged(const DeviceTensor& tensor);
+
+  // A block-quantized tensor of |shape| (strides in elements, empty: contiguous) at |offset|
+  // bytes past the guard, filled with seeded random blocks: quants over their whole range, f16
+  // scales of a trained weight's magnitude, Q4_1 mins near -8 d; block 0 has d = 0 and block 1
+  // the extreme quants.
+  QuantTensor MakeQuant(porta_dtype_t dtype, const Shape& shape, Shape strides = {},
+                        uint64_t offset = 0);
+  testing::AssertionResult QuantUnchanged(const QuantTensor& tensor);
 
   // Reads |out|, checks that |inputs| are unchanged, and compares |out| with |ref| within
   // ErrorBound(op_class, out.dtype(), k). |what| names the operation and its inputs.

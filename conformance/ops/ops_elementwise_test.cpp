@@ -588,7 +588,8 @@ TEST_P(OpsViewTest, DtypeSizeAndName) {
   EXPECT_EQ(porta_dtype_size(PORTA_DTYPE_I32), 4u);
   EXPECT_EQ(porta_dtype_size(PORTA_DTYPE_I8), 1u);
   EXPECT_EQ(porta_dtype_size(0), 0u);
-  EXPECT_EQ(porta_dtype_size(6), 0u);
+  EXPECT_EQ(porta_dtype_size(PORTA_DTYPE_Q4_0), 18u);
+  EXPECT_EQ(porta_dtype_size(9), 0u);
   EXPECT_EQ(porta_dtype_size(-1), 0u);
   EXPECT_STREQ(porta_dtype_name(PORTA_DTYPE_F32), "f32");
   EXPECT_STREQ(porta_dtype_name(PORTA_DTYPE_F16), "f16");

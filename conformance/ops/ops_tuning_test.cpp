@@ -32,6 +32,8 @@ const std::map<std::string, std::vector<std::string>>& FamilyParams() {
       {"attention", {"wg"}},
       {"conv2d", {"wg"}},
       {"pool2d", {"wg"}},
+      {"qmatvec", {"wg", "rows", "mmax"}},
+      {"qdequant", {"wg"}},
   };
   return params;
 }
@@ -363,6 +365,49 @@ class OpsTuningTest : public OpsTest {
     }
   }
 
+  // Quantized products on both sides of every mmax the table lists, with every block type.
+  void Qmatvec(const std::string& label) {
+    for (porta_dtype_t type : {PORTA_DTYPE_Q4_0, PORTA_DTYPE_Q4_1, PORTA_DTYPE_Q8_0}) {
+      for (int64_t m : {1, 2, 5, 9, 17}) {
+        const QuantTensor b = MakeQuant(type, {37, 96});
+        DeviceTensor a = Random(Contiguous(kF32, {m, 96}));
+        DeviceTensor bias = Random(Contiguous(kF32, {37}));
+        DeviceTensor out = Output(Contiguous(kF32, {m, 37}));
+        porta_matmul_desc_t desc = PORTA_MATMUL_DESC_INIT;
+        desc.transpose_b = 1;
+        desc.activation = PORTA_UNARY_SILU;
+        ASSERT_PORTA_OK(
+            porta_ops_matmul(ctx(), stream(), &desc, a.get(), &b.tensor, bias.get(), out.get()));
+        const std::vector<double> a_values = a.Values(), bias_values = bias.Values();
+        ref::MatmulArgs args;
+        args.a = &a_values;
+        args.a_shape = {m, 96};
+        args.b = &b.values;
+        args.b_shape = {37, 96};
+        args.transpose_b = true;
+        args.bias = &bias_values;
+        args.activation = PORTA_UNARY_SILU;
+        EXPECT_TRUE(Verify(label + ": " + QuantText(b) + " M " + std::to_string(m),
+                           OpClass::kQuantMatmul, out, ref::Matmul(args, {m, 37}), 96,
+                           {&a, &bias}));
+      }
+    }
+  }
+
+  void Qdequant(const std::string& label) {
+    const QuantTensor table = MakeQuant(PORTA_DTYPE_Q4_1, {13, 64});
+    DeviceTensor indices =
+        Upload(Contiguous(PORTA_DTYPE_I32, {70}), RandomIntegers(70, NextSeed(), -1, 13));
+    DeviceTensor out = Output(Contiguous(kF32, {70, 64}));
+    ASSERT_PORTA_OK(porta_ops_embedding(ctx(), stream(), &table.tensor, indices.get(), out.get()));
+    EXPECT_TRUE(Verify(label + ": embedding from " + QuantText(table), OpClass::kElementwise, out,
+                       ref::Embedding(table.values, 13, 64, indices.Values()), 1, {&indices}));
+    DeviceTensor cast = Output(Contiguous(kF32, {13, 64}));
+    ASSERT_PORTA_OK(porta_ops_cast(ctx(), stream(), &table.tensor, cast.get()));
+    EXPECT_TRUE(
+        Verify(label + ": cast of " + QuantText(table), OpClass::kElementwise, cast, table.values));
+  }
+
   // Runs the operations of |family| under the current tuning.
   void RunFamily(const std::string& family, const std::string& label) {
     if (family == "matmul") return Matmul(label);
@@ -375,6 +420,8 @@ class OpsTuningTest : public OpsTest {
     if (family == "attention") return Attention(label);
     if (family == "conv2d") return Conv2d(label);
     if (family == "pool2d") return Pool2d(label);
+    if (family == "qmatvec") return Qmatvec(label);
+    if (family == "qdequant") return Qdequant(label);
     ADD_FAILURE() << "the tuning table lists family " << family << ", which this suite cannot run";
   }
 };

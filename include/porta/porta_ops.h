@@ -17,6 +17,14 @@
 // bits: the furthest element (byte offset / element size + the tensor's extent) must stay below
 // 2^32. The byte offset must be a multiple of the element size.
 //
+// Block-quantized tensors (PORTA_DTYPE_Q4_0, Q4_1, Q8_0) store their elements in blocks of 32
+// along the last dimension. Their strides are still counted in elements, with three rules: the
+// last dimension has stride 1 and a size that is a multiple of 32, every other stride is a
+// multiple of 32 (or 0 to broadcast), and the byte offset is a multiple of 2. Element
+// (i0, ..., i{r-1}) lies in the block at byte offset + (e / 32) * block bytes, where
+// e = i0 * strides[0] + ... + i{r-1} * strides[r-1], as position e % 32 of that block. The
+// furthest byte must stay below 2^32.
+//
 // Numerics: every operation computes in f32 whatever its storage type (f16 and bf16 are loaded
 // exactly and rounded to nearest even when stored); matrix products and reductions accumulate in
 // f32. docs/ops.md lists the error bound the conformance suite holds each op and dtype to.
@@ -42,13 +50,27 @@ extern "C" {
 #define PORTA_OPS_API PORTA_API_EXPORT
 
 // Element types. Operations compute in f32; i32 carries indices and argmax results; i8 is
-// reserved for the quantized operations that follow and is refused by every operation today.
+// reserved and refused by every operation today.
+//
+// The block-quantized types hold 32 elements per block, in GGML's packed little-endian layouts.
+// d and m are f16; j runs over 0..15 for the 4-bit types and 0..31 for Q8_0:
+//   Q4_0 {d; u8 qs[16]}, 18 bytes:
+//     w[j] = d * ((qs[j] & 15) - 8), w[j + 16] = d * ((qs[j] >> 4) - 8)
+//   Q4_1 {d; m; u8 qs[16]}, 20 bytes:
+//     w[j] = d * (qs[j] & 15) + m, w[j + 16] = d * (qs[j] >> 4) + m
+//   Q8_0 {d; i8 qs[32]}, 34 bytes:
+//     w[j] = d * qs[j]
+// They are storage for weights: porta_ops_matmul takes one as b (transposed), porta_ops_embedding
+// as the table, porta_ops_cast as x (dequantization); every other operation refuses them.
 typedef enum porta_dtype {
   PORTA_DTYPE_F32 = 1,
   PORTA_DTYPE_F16 = 2,
   PORTA_DTYPE_BF16 = 3,
   PORTA_DTYPE_I32 = 4,
   PORTA_DTYPE_I8 = 5,
+  PORTA_DTYPE_Q4_0 = 6,
+  PORTA_DTYPE_Q4_1 = 7,
+  PORTA_DTYPE_Q8_0 = 8,
 } porta_dtype_t;
 
 #define PORTA_TENSOR_MAX_RANK 8
@@ -279,10 +301,16 @@ typedef struct porta_pool2d_desc {
 // Tensors
 //===------------------------------------------------------------------------------------------===//
 
-// Bytes of one element of |dtype|; 0 for a value that is not a porta_dtype_t.
+// Bytes of one element of |dtype|, or for a block-quantized type the bytes of one block (18, 20
+// or 34); 0 for a value that is not a porta_dtype_t.
 PORTA_OPS_API size_t porta_dtype_size(int32_t dtype);
 
-// "f32", "f16", "bf16", "i32", "i8", or "unknown".
+// Elements per block: 32 for the block-quantized types, 1 for the others, 0 for a value that is
+// not a porta_dtype_t. A tensor of n elements (n a multiple of this) takes
+// n / porta_dtype_block_elements(d) * porta_dtype_size(d) bytes.
+PORTA_OPS_API uint32_t porta_dtype_block_elements(int32_t dtype);
+
+// "f32", "f16", "bf16", "i32", "i8", "q4_0", "q4_1", "q8_0", or "unknown".
 PORTA_OPS_API const char* porta_dtype_name(int32_t dtype);
 
 // Returns a contiguous (row-major) tensor of |rank| dimensions |shape| at |offset| in |buffer|.
@@ -348,6 +376,8 @@ PORTA_OPS_API porta_status_t porta_ops_set_tuning_overlay(porta_ops_context_t co
 // [..., K, N] (transposed: [..., K, M] and [..., N, K]); their batch dimensions broadcast to
 // out's [..., M, N]. bias (may be NULL) is [N]. a and b are f32, f16 or bf16 (they may differ);
 // out is f32 or a's type; bias has out's type.
+// b may also be block-quantized (Q4_0, Q4_1, Q8_0) when transpose_b is nonzero: b is then
+// [..., N, K] with K a multiple of 32 (a weight as GGUF stores it), and a stays f32, f16 or bf16.
 PORTA_OPS_API porta_status_t porta_ops_matmul(porta_ops_context_t context, porta_stream_t stream,
                                               const porta_matmul_desc_t* desc,
                                               const porta_tensor_t* a, const porta_tensor_t* b,
@@ -374,7 +404,7 @@ PORTA_OPS_API porta_status_t porta_ops_binary_scalar(porta_ops_context_t context
                                                      const porta_tensor_t* out);
 
 // Converts x into out's type (f32, f16, bf16, i32 in any combination; float to i32 truncates
-// toward zero). Same shapes.
+// toward zero). Same shapes. A block-quantized x dequantizes into an f32, f16 or bf16 out.
 PORTA_OPS_API porta_status_t porta_ops_cast(porta_ops_context_t context, porta_stream_t stream,
                                             const porta_tensor_t* x, const porta_tensor_t* out);
 
@@ -428,7 +458,8 @@ PORTA_OPS_API porta_status_t porta_ops_rmsnorm(porta_ops_context_t context, port
 
 // out[..., :] = table[indices[...], :]. table is [V, D]; indices (i32) has any shape and out is
 // indices' shape plus D. An index outside [0, V) gives a row of zeros (the device cannot report
-// it without stalling the stream).
+// it without stalling the stream). table may be block-quantized (D a multiple of 32); out is
+// then f32, f16 or bf16, and otherwise has table's type.
 PORTA_OPS_API porta_status_t porta_ops_embedding(porta_ops_context_t context, porta_stream_t stream,
                                                  const porta_tensor_t* table,
                                                  const porta_tensor_t* indices,

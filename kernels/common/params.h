@@ -35,6 +35,16 @@
 #define PORTA_DT_BF16 3
 #define PORTA_DT_I32 4
 #define PORTA_DT_I8 5
+// Block-quantized types: 32 elements per block, GGML's layouts (include/porta/porta_ops.h). A
+// kernel reaches them as bytes: the tensor's byte offset (even) plus a block index times the
+// block size; the f16 fields and the quants are read as 16-bit words (blocks are 2-byte aligned).
+#define PORTA_DT_Q4_0 6
+#define PORTA_DT_Q4_1 7
+#define PORTA_DT_Q8_0 8
+#define PORTA_QBLOCK 32
+#define PORTA_Q4_0_BYTES 18
+#define PORTA_Q4_1_BYTES 20
+#define PORTA_Q8_0_BYTES 34
 
 // Operation codes of porta_ew (EW). Unary codes equal porta_unary_op_t; binary codes are
 // PORTA_EW_BINARY + porta_binary_op_t.
@@ -101,6 +111,9 @@
 // GELU_TANH, SILU) sits in bits 8..15.
 #define PORTA_MM_FLAG_BIAS 1u
 #define PORTA_MM_FLAG_BETA 2u
+
+// QDEQUANT flag: rows come from an index tensor (embedding) instead of row_shape's order.
+#define PORTA_QD_FLAG_GATHER 1u
 
 // CONV2D flags.
 #define PORTA_CONV_FLAG_BIAS 1u
@@ -311,6 +324,69 @@
   F(alpha)                              \
   F(beta)
 
+// porta_qmatvec — buffers: a, b (block-quantized bytes), bias, out. The product of an f32, f16
+//   or bf16 A[m][k] (as in PORTA_MATMUL_PARAMS) with a quantized matrix stored as N rows of K
+//   (transpose_b): out[m][n] = act(alpha * sum_k A[m][k] W[n][k] + beta * out (FLAG_BETA) +
+//   bias[n] (FLAG_BIAS)), accumulated in f32, with the flags and activation of MATMUL. Row n of
+//   batch (z0, z1) starts at byte b_offset + (n * b_rs + z0 * b_bs[0] + z1 * b_bs[1]) * block
+//   bytes (b_rs and b_bs in blocks), K is a multiple of 32, dtypes = PACK4(a, b, out, bias).
+//   Linear kernel of G = ceil(N / rows) * ceil(M / m_per_group) * batch0 * batch1 groups; group g
+//   is (row group r = g % ceil(N / rows), then m group, then batch z, z = z0 * batch1 + z1) and
+//   computes rows [r * rows, r * rows + rows) of out for the m_per_group rows of A from
+//   m group * m_per_group. Device kernels run with m_per_group 1 and split the WG work-items
+//   into |rows| teams of WG / rows (rows divides WG); a team strides over its row's 8-element
+//   units (unit u: block u / 4, part u % 4) and sums them in local memory. The host kernel
+//   takes every m at once (m_per_group = M) so that each weight byte is read once.
+// The largest M the tuning lets qmatvec take (its mmax); the host kernel sizes its sums by it.
+#define PORTA_QMATVEC_MAX_M 64
+#define PORTA_QMATVEC_PARAMS(U, I, F, A) \
+  U(M)                                   \
+  U(N)                                   \
+  U(K)                                   \
+  U(batch0)                              \
+  U(batch1)                              \
+  U(rows)                                \
+  U(m_per_group)                         \
+  U(dtypes)                              \
+  U(flags)                               \
+  U(a_offset)                            \
+  U(a_rs)                                \
+  U(a_cs)                                \
+  A(a_bs, 2)                             \
+  U(b_offset)                            \
+  U(b_rs)                                \
+  A(b_bs, 2)                             \
+  U(o_offset)                            \
+  U(o_rs)                                \
+  U(o_cs)                                \
+  A(o_bs, 2)                             \
+  U(bias_offset)                         \
+  U(bias_stride)                         \
+  F(alpha)                               \
+  F(beta)
+
+// porta_qdequant — buffers: src (block-quantized bytes), indices (i32), out. Linear kernel over
+//   n = rows * dim items; item i is (j = i / dim, c = i % dim), dim a multiple of 32, j
+//   decomposing by row_shape (3 entries). The source row starts at block
+//   sum(j_d * src_strides[d]) (strides in blocks), or with FLAG_GATHER at block
+//   v * src_strides[0] for v = indices[idx_offset + sum(j_d * idx_strides[d])], where
+//   v < 0 or v >= vocab gives 0. Element c of the row is position c % 32 of block row + c / 32,
+//   at byte src_offset + block * block bytes. out[out_offset + sum(j_d * out_strides[d]) +
+//   c * out_strides[3]] gets it converted to out's dtype. dtypes = PACK4(src, I32, out, 0).
+#define PORTA_QDEQUANT_PARAMS(U, I, F, A) \
+  U(n)                                    \
+  U(dim)                                  \
+  U(vocab)                                \
+  U(dtypes)                               \
+  U(flags)                                \
+  A(row_shape, 3)                         \
+  U(idx_offset)                           \
+  A(idx_strides, 3)                       \
+  U(src_offset)                           \
+  A(src_strides, 3)                       \
+  U(out_offset)                           \
+  A(out_strides, 4)
+
 // porta_conv2d — buffers: x, weight, bias, out. Linear kernel over n = N * Co * Ho * Wo items,
 //   item (nb, co, oy, ox) with ox fastest. Weight is contiguous [Co, C / groups, KH, KW] at
 //   w_offset, bias contiguous [Co] at bias_offset. Group gi = co / (Co / groups) reads input
@@ -399,6 +475,8 @@ PORTA_PARAMS_STRUCT(PortaAttentionParams, PORTA_ATTENTION_PARAMS)
 PORTA_PARAMS_STRUCT(PortaMatmulParams, PORTA_MATMUL_PARAMS)
 PORTA_PARAMS_STRUCT(PortaConv2dParams, PORTA_CONV2D_PARAMS)
 PORTA_PARAMS_STRUCT(PortaPool2dParams, PORTA_POOL2D_PARAMS)
+PORTA_PARAMS_STRUCT(PortaQmatvecParams, PORTA_QMATVEC_PARAMS)
+PORTA_PARAMS_STRUCT(PortaQdequantParams, PORTA_QDEQUANT_PARAMS)
 #else
 // GLSL: `layout(push_constant) uniform Params { PORTA_GLSL_PARAMS(PORTA_EW_PARAMS) } p;`
 #define PORTA_PARAM_U(x) uint x;

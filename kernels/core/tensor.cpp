@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cinttypes>
 
+#include "kernels/common/params.h"
 #include "kernels/core/context.h"
 #include "kernels/core/status.h"
 
@@ -12,7 +13,50 @@ namespace {
 // The kernels index elements with 32 bits.
 constexpr uint64_t kIndexLimit = uint64_t{1} << 32;
 
+// porta_ops.h's layout rule of a block-quantized tensor (the part CheckTensor does not share).
+porta_status_t CheckBlockLayout(const porta_tensor_t* tensor, const char* name, const View& view) {
+  if (view.rank == 0) {
+    return Fail(PORTA_ERROR_INVALID_ARGUMENT,
+                "tensor '%s' is a block-quantized scalar; %s tensors need rank >= 1 (blocks of "
+                "32 along the last dimension)",
+                name, porta_dtype_name(view.dtype));
+  }
+  const uint32_t last = view.rank - 1;
+  if (view.strides[last] != 1) {
+    return Fail(PORTA_ERROR_INVALID_ARGUMENT,
+                "tensor '%s' (%s) dimension %u has stride %" PRId64
+                "; the last dimension of a block-quantized tensor must have stride 1",
+                name, porta_dtype_name(view.dtype), last, view.strides[last]);
+  }
+  if (view.shape[last] % PORTA_QBLOCK != 0) {
+    return Fail(PORTA_ERROR_INVALID_ARGUMENT,
+                "tensor '%s' (%s) dimension %u has size %" PRId64
+                "; the last dimension of a block-quantized tensor must be a multiple of %d",
+                name, porta_dtype_name(view.dtype), last, view.shape[last], PORTA_QBLOCK);
+  }
+  for (uint32_t d = 0; d < last; ++d) {
+    if (view.strides[d] % PORTA_QBLOCK != 0) {
+      return Fail(PORTA_ERROR_INVALID_ARGUMENT,
+                  "tensor '%s' (%s) dimension %u has stride %" PRId64
+                  "; the strides of a block-quantized tensor other than the last must be "
+                  "multiples of %d (whole blocks) or 0",
+                  name, porta_dtype_name(view.dtype), d, view.strides[d], PORTA_QBLOCK);
+    }
+  }
+  if (tensor->offset % 2 != 0) {
+    return Fail(PORTA_ERROR_INVALID_ARGUMENT,
+                "tensor '%s' (%s) byte offset %" PRIu64
+                " is odd; a block-quantized tensor starts at an even byte offset",
+                name, porta_dtype_name(view.dtype), tensor->offset);
+  }
+  return PORTA_OK;
+}
+
 }  // namespace
+
+bool IsBlockDtype(porta_dtype_t dtype) {
+  return dtype == PORTA_DTYPE_Q4_0 || dtype == PORTA_DTYPE_Q4_1 || dtype == PORTA_DTYPE_Q8_0;
+}
 
 porta_status_t CheckTensor(const Context& context, const porta_tensor_t* tensor, const char* name,
                            View* out) {
@@ -71,12 +115,15 @@ porta_status_t CheckTensor(const Context& context, const porta_tensor_t* tensor,
                 other.name, other.backend, context.info.name, context.info.backend);
   }
   view.buffer = tensor->buffer;
-  if (tensor->offset % element != 0) {
+  const bool blocked = IsBlockDtype(view.dtype);
+  if (blocked) {
+    PORTA_OPS_RETURN_IF_ERROR(CheckBlockLayout(tensor, name, view));
+  } else if (tensor->offset % element != 0) {
     return Fail(PORTA_ERROR_INVALID_ARGUMENT,
                 "tensor '%s' byte offset %" PRIu64 " is not a multiple of its element size %zu",
                 name, tensor->offset, element);
   }
-  view.offset = tensor->offset / element;
+  view.offset = blocked ? tensor->offset : tensor->offset / element;
   if (numel > 0) {
     for (uint32_t d = 0; d < view.rank; ++d) {
       uint64_t span = 0;
@@ -85,18 +132,32 @@ porta_status_t CheckTensor(const Context& context, const porta_tensor_t* tensor,
                                         static_cast<uint64_t>(view.strides[d]), &span) ||
                  __builtin_add_overflow(extent, span, &extent);
     }
-    uint64_t last = 0;
-    if (overflow || __builtin_add_overflow(view.offset, extent, &last) || last >= kIndexLimit) {
-      return Fail(PORTA_ERROR_OUT_OF_RANGE,
-                  "tensor '%s' (shape %s, offset %" PRIu64
-                  " elements) reaches past element 2^32 - 1; the kernels index with 32 bits",
-                  name, ShapeText(view).c_str(), view.offset);
+    // One past the furthest byte the view reaches.
+    uint64_t end = 0;
+    if (blocked) {
+      // The kernels address a block-quantized tensor by byte: its furthest byte must fit.
+      uint64_t block_end = 0;
+      if (overflow || __builtin_mul_overflow(extent / PORTA_QBLOCK + 1, element, &block_end) ||
+          __builtin_add_overflow(view.offset, block_end, &end) || end > kIndexLimit) {
+        return Fail(PORTA_ERROR_OUT_OF_RANGE,
+                    "tensor '%s' (shape %s, byte offset %" PRIu64
+                    ") reaches past byte 2^32 - 1; the kernels address bytes with 32 bits",
+                    name, ShapeText(view).c_str(), view.offset);
+      }
+    } else {
+      uint64_t last = 0;
+      if (overflow || __builtin_add_overflow(view.offset, extent, &last) || last >= kIndexLimit) {
+        return Fail(PORTA_ERROR_OUT_OF_RANGE,
+                    "tensor '%s' (shape %s, offset %" PRIu64
+                    " elements) reaches past element 2^32 - 1; the kernels index with 32 bits",
+                    name, ShapeText(view).c_str(), view.offset);
+      }
+      end = (last + 1) * element;
     }
     uint64_t buffer_size = 0;
     if (porta_buffer_size(tensor->buffer, &buffer_size) != PORTA_OK) {
       return Forward(PORTA_ERROR_INVALID_HANDLE, std::string("tensor '") + name + "' buffer");
     }
-    const uint64_t end = (last + 1) * element;
     if (end > buffer_size) {
       return Fail(PORTA_ERROR_OUT_OF_RANGE,
                   "tensor '%s' (shape %s, byte offset %" PRIu64 ") reaches byte %" PRIu64

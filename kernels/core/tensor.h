@@ -14,7 +14,11 @@ namespace porta::ops {
 
 struct Context;
 
-// A tensor that passed CheckTensor. Offsets are in elements of |dtype|.
+// True for Q4_0, Q4_1 and Q8_0 (32 elements per block).
+bool IsBlockDtype(porta_dtype_t dtype);
+
+// A tensor that passed CheckTensor. Offsets are in elements of |dtype|, except for the
+// block-quantized types, whose offset is in bytes (an element has no address of its own there).
 struct View {
   const char* name = "";
   porta_buffer_t buffer = nullptr;
@@ -36,7 +40,9 @@ struct View {
 // Checks |tensor| (called |name| in messages) for use on |context|'s device: non-NULL, known and
 // accepted dtype (i8 is reserved), rank <= 8, non-negative shape and strides, a live buffer of
 // the context's device, an offset that is a multiple of the element size, every addressable
-// element inside the buffer and below the 32-bit index limit.
+// element inside the buffer and below the 32-bit index limit. A block-quantized tensor follows
+// porta_ops.h's tensor rule instead (rank >= 1, last stride 1 and size a multiple of 32, other
+// strides multiples of 32, an even byte offset) and its furthest byte must lie below 2^32.
 porta_status_t CheckTensor(const Context& context, const porta_tensor_t* tensor, const char* name,
                            View* out);
 

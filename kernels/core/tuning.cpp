@@ -12,12 +12,14 @@
 namespace porta::ops {
 namespace {
 
-constexpr const char* kFamilyNames[] = {"ew",   "reduce",    "softmax", "norm",   "gather",
-                                        "rope", "attention", "matmul",  "conv2d", "pool2d"};
+constexpr const char* kFamilyNames[] = {"ew",     "reduce", "softmax",   "norm",
+                                        "gather", "rope",   "attention", "matmul",
+                                        "conv2d", "pool2d", "qmatvec",   "qdequant"};
 static_assert(sizeof(kFamilyNames) / sizeof(kFamilyNames[0]) ==
               static_cast<size_t>(Family::kCount));
 
 constexpr const char* kMatmulParams[] = {"tm", "tn", "tk", "wm", "wn"};
+constexpr const char* kQmatvecParams[] = {"wg", "rows", "mmax"};
 
 bool FamilyFromName(const std::string& name, Family* family) {
   for (int i = 0; i < static_cast<int>(Family::kCount); ++i) {
@@ -32,12 +34,18 @@ bool FamilyFromName(const std::string& name, Family* family) {
 // Families whose kernels size local arrays with PORTA_MAX_WG.
 bool UsesLocalArrays(Family family) {
   return family == Family::kReduce || family == Family::kSoftmax || family == Family::kNorm ||
-         family == Family::kAttention;
+         family == Family::kAttention || family == Family::kQmatvec;
 }
 
 bool ParamAllowed(Family family, const std::string& name) {
   if (family == Family::kMatmul) {
     for (const char* allowed : kMatmulParams) {
+      if (name == allowed) return true;
+    }
+    return false;
+  }
+  if (family == Family::kQmatvec) {
+    for (const char* allowed : kQmatvecParams) {
       if (name == allowed) return true;
     }
     return false;
@@ -181,12 +189,14 @@ bool ParseTuningTable(const char* text, std::vector<TuningRow>* rows, std::strin
     if (!FamilyFromName(row.key[4], &row.family)) {
       return fail("unknown kernel family '" + row.key[4] +
                   "' (families: ew, reduce, softmax, norm, gather, rope, attention, matmul, "
-                  "conv2d, pool2d)");
+                  "conv2d, pool2d, qmatvec, qdequant)");
     }
-    static const char* const kDtypes[] = {"*", "f32", "f16", "bf16"};
+    static const char* const kDtypes[] = {"*", "f32", "f16", "bf16", "q4_0", "q4_1", "q8_0"};
     bool dtype_ok = false;
     for (const char* dtype : kDtypes) dtype_ok = dtype_ok || row.key[5] == dtype;
-    if (!dtype_ok) return fail("dtype '" + row.key[5] + "' is not one of *, f32, f16, bf16");
+    if (!dtype_ok) {
+      return fail("dtype '" + row.key[5] + "' is not one of *, f32, f16, bf16, q4_0, q4_1, q8_0");
+    }
     static const char* const kBuckets[] = {"*", "small", "large", "gemv"};
     bool bucket_ok = false;
     for (const char* bucket : kBuckets) bucket_ok = bucket_ok || row.key[6] == bucket;
@@ -299,6 +309,18 @@ std::string ValidateParams(Family family, const Params& params, const porta_devi
     }
     return "";
   }
+  if (family == Family::kQmatvec) {
+    const int64_t rows = params.Get("rows", 0), mmax = params.Get("mmax", 0);
+    if (rows < 1 || (rows & (rows - 1)) != 0) return "qmatvec needs rows, a power of two";
+    if (mmax < 1 || mmax > PORTA_QMATVEC_MAX_M) {
+      return "qmatvec needs mmax in [1, " + std::to_string(PORTA_QMATVEC_MAX_M) + "]";
+    }
+    // The host kernel takes a block of rows per call and ignores wg.
+    if (format == PORTA_FORMAT_HOST) return "";
+    if (rows > params.Get("wg", 0)) {
+      return "qmatvec needs rows <= wg (each row gets wg / rows work-items)";
+    }
+  }
   const int64_t wg = params.Get("wg", 0);
   if (wg < 1 || (wg & (wg - 1)) != 0) return "wg must be a power of two";
   if (wg > info.max_work_group_size) {
@@ -333,6 +355,21 @@ Params GenericParams(Family family, const porta_device_info_t& info, porta_kerne
       if (ValidateParams(family, candidate, info, format).empty()) return candidate;
       if (params.values.empty()) params = candidate;
     }
+    return params;
+  }
+  if (family == Family::kQmatvec) {
+    // Host: 16 rows per call (enough calls to keep every thread busy at N = 576). Devices: four
+    // rows of 64 work-items each; M up to 4 takes the matrix-vector kernel, larger M the GEMM.
+    params.Set("rows", format == PORTA_FORMAT_HOST ? 16 : 4);
+    params.Set("mmax", format == PORTA_FORMAT_HOST ? 8 : 4);
+    if (format == PORTA_FORMAT_HOST) {
+      params.Set("wg", 1);
+      return params;
+    }
+    const int64_t wg =
+        FloorPow2(std::max<uint64_t>(1, std::min<uint64_t>(256, info.max_work_group_size)));
+    params.Set("wg", wg);
+    params.Set("rows", std::min<int64_t>(4, wg));
     return params;
   }
   if (format == PORTA_FORMAT_HOST) {

@@ -26,13 +26,18 @@ enum class Family : int {
   kMatmul,
   kConv2d,
   kPool2d,
+  // Block-quantized weights: the matrix-vector product and dequantization (cast, embedding, the
+  // f32 panels of the quantized GEMM).
+  kQmatvec,
+  kQdequant,
   kCount,
 };
 
 // "ew", "reduce", ... as the table and the kernel entry names spell them.
 const char* FamilyName(Family family);
 
-// A named integer parameter (tm, tn, tk, wm, wn for matmul; wg for the others).
+// A named integer parameter (tm, tn, tk, wm, wn for matmul; wg, rows and mmax for qmatvec; wg
+// for the others).
 struct Param {
   std::string name;
   int64_t value = 0;

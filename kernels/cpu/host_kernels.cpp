@@ -16,11 +16,13 @@ const porta_host_kernel_t* Entries() {
       {"porta_matmul", host::MatmulHostKernel()},
       {"porta_conv2d", host::Conv2dHostKernel()},
       {"porta_pool2d", host::Pool2dHostKernel()},
+      {"porta_qmatvec", host::QmatvecHostKernel()},
+      {"porta_qdequant", host::QdequantHostKernel()},
   };
   return kEntries;
 }
 
-constexpr size_t kEntryCount = 10;
+constexpr size_t kEntryCount = 12;
 
 }  // namespace
 

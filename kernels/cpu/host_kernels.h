@@ -26,6 +26,8 @@ porta_host_kernel_fn Conv2dHostKernel();
 porta_host_kernel_fn Pool2dHostKernel();
 // "porta_matmul" whatever the tile: the host computes the whole product in one call.
 porta_host_kernel_fn MatmulHostKernel();
+porta_host_kernel_fn QmatvecHostKernel();
+porta_host_kernel_fn QdequantHostKernel();
 
 }  // namespace host
 }  // namespace porta::ops

@@ -11,6 +11,8 @@
 #include "opencl/gather.cl"
 #include "opencl/norm.cl"
 #include "opencl/pool2d.cl"
+#include "opencl/qdequant.cl"
+#include "opencl/qmatvec.cl"
 #include "opencl/reduce.cl"
 #include "opencl/rope.cl"
 #include "opencl/softmax.cl"

@@ -188,6 +188,45 @@ PK_FN void pk_copy_convert(PK_GLOBAL uchar* dst, uint ddt, uint di, PK_GLOBAL co
   }
 }
 
+// ---- Block-quantized types ----------------------------------------------------------------------
+// A quantized tensor is bytes: blocks of 18 (Q4_0), 20 (Q4_1) or 34 (Q8_0) bytes at even byte
+// addresses, read as 16-bit words (params.h, PORTA_DT_Q4_0).
+
+PK_FN uint pk_q_block_bytes(uint dt) {
+  return dt == PORTA_DT_Q4_0 ? PORTA_Q4_0_BYTES
+                             : (dt == PORTA_DT_Q4_1 ? PORTA_Q4_1_BYTES : PORTA_Q8_0_BYTES);
+}
+
+// The 16-bit word at (even) byte |at|.
+PK_FN uint pk_q_u16(PK_GLOBAL const uchar* p, uint at) {
+  return ((PK_GLOBAL const ushort*)p)[at >> 1];
+}
+
+// The f16 at (even) byte |at|, as f32.
+PK_FN float pk_q_half(PK_GLOBAL const uchar* p, uint at) {
+  return pk_load_f16(p, at >> 1);
+}
+
+// A byte taken as a two's-complement int8.
+PK_FN float pk_q_i8(uint byte) {
+  return (float)((int)byte - (int)((byte & 128u) << 1));
+}
+
+// Element |pos| (0..31) of the block of type dt at byte |block|.
+PK_FN float pk_q_element(PK_GLOBAL const uchar* p, uint dt, uint block, uint pos) {
+  const float d = pk_q_half(p, block);
+  if (dt == PORTA_DT_Q8_0) {
+    const uint word = pk_q_u16(p, block + 2u + (pos & 30u));
+    return d * pk_q_i8((pos & 1u) != 0u ? word >> 8 : word & 255u);
+  }
+  const uint header = dt == PORTA_DT_Q4_1 ? 4u : 2u;
+  const uint j = pos & 15u;
+  const uint word = pk_q_u16(p, block + header + (j & 14u));
+  const uint byte = (j & 1u) != 0u ? word >> 8 : word & 255u;
+  const float q = (float)(pos < 16u ? byte & 15u : byte >> 4);
+  return dt == PORTA_DT_Q4_1 ? d * q + pk_q_half(p, block + 2u) : d * (q - 8.0f);
+}
+
 // ---- Math ---------------------------------------------------------------------------------------
 
 PK_FN int pk_isnan(float x) {

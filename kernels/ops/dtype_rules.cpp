@@ -4,8 +4,10 @@
 
 #include <cinttypes>
 
+#include "kernels/common/params.h"
 #include "kernels/core/context.h"
 #include "kernels/core/status.h"
+#include "kernels/core/tensor.h"
 
 namespace porta::ops {
 namespace {
@@ -39,6 +41,28 @@ std::string NeedSameOrF32(const char* name, porta_dtype_t dtype, const char* oth
   if (dtype == other_dtype || dtype == PORTA_DTYPE_F32) return "";
   return Named(name, dtype) + " must be f32 or " + other + "'s dtype " +
          porta_dtype_name(other_dtype);
+}
+
+const char* OpName(porta_op_t op) {
+  static const char* const kNames[] = {
+      "matmul",  "unary",     "binary",  "cast",      "copy", "concat",    "reduce", "argmax",
+      "softmax", "layernorm", "rmsnorm", "embedding", "rope", "attention", "conv2d", "pool2d"};
+  const int index = static_cast<int>(op) - 1;
+  return index >= 0 && index < 16 ? kNames[index] : "unknown";
+}
+
+// The one tensor of |op| that may be block-quantized (matmul's b, embedding's table, cast's x),
+// or -1.
+int BlockSlot(porta_op_t op) {
+  switch (op) {
+    case PORTA_OP_MATMUL:
+      return 1;
+    case PORTA_OP_EMBEDDING:
+    case PORTA_OP_CAST:
+      return 0;
+    default:
+      return -1;
+  }
 }
 
 std::string First(std::initializer_list<std::string> problems) {
@@ -78,6 +102,11 @@ std::string DtypeRuleProblem(porta_op_t op, const porta_dtype_t* d, const char* 
            std::to_string(count) + " tensors (see porta_ops_supported)";
   }
   const uint32_t last = count - 1;
+  for (uint32_t i = 0; i < count; ++i) {
+    if (!IsBlockDtype(d[i]) || static_cast<int>(i) == BlockSlot(op)) continue;
+    return std::string(OpName(op)) + " does not take a block-quantized " + Named(n[i], d[i]) +
+           "; only matmul's b, embedding's table and cast's x may be q4_0, q4_1 or q8_0";
+  }
   switch (op) {
     case PORTA_OP_UNARY:
     case PORTA_OP_POOL2D:
@@ -87,6 +116,11 @@ std::string DtypeRuleProblem(porta_op_t op, const porta_dtype_t* d, const char* 
                     count == 3 ? NeedSame(n[1], d[1], n[0], d[0]) : std::string(),
                     NeedSame(n[last], d[last], n[0], d[0])});
     case PORTA_OP_CAST:
+      if (IsBlockDtype(d[0])) {
+        return IsFloat(d[1]) ? ""
+                             : Named(n[1], d[1]) + " must be f32, f16 or bf16 to dequantize " +
+                                   Named(n[0], d[0]);
+      }
       for (uint32_t i = 0; i < 2; ++i) {
         if (!IsCopyable(d[i])) return Named(n[i], d[i]) + " must be f32, f16, bf16 or i32";
       }
@@ -108,6 +142,13 @@ std::string DtypeRuleProblem(porta_op_t op, const porta_dtype_t* d, const char* 
       return problem;
     }
     case PORTA_OP_EMBEDDING:
+      if (IsBlockDtype(d[0])) {
+        return First({d[1] == PORTA_DTYPE_I32 ? std::string() : Named(n[1], d[1]) + " must be i32",
+                      NeedFloat(n[2], d[2])});
+      }
+      return First({NeedFloat(n[0], d[0]),
+                    d[1] == PORTA_DTYPE_I32 ? std::string() : Named(n[1], d[1]) + " must be i32",
+                    NeedSame(n[2], d[2], n[0], d[0])});
     case PORTA_OP_ROPE:
       return First({NeedFloat(n[0], d[0]),
                     d[1] == PORTA_DTYPE_I32 ? std::string() : Named(n[1], d[1]) + " must be i32",
@@ -118,7 +159,8 @@ std::string DtypeRuleProblem(porta_op_t op, const porta_dtype_t* d, const char* 
       return problem;
     }
     case PORTA_OP_MATMUL:
-      return First({NeedFloat(n[0], d[0]), NeedFloat(n[1], d[1]),
+      return First({NeedFloat(n[0], d[0]),
+                    IsBlockDtype(d[1]) ? std::string() : NeedFloat(n[1], d[1]),
                     NeedSameOrF32(n[last], d[last], n[0], d[0]),
                     count == 4 ? NeedSame(n[2], d[2], n[last], d[last]) : std::string()});
     case PORTA_OP_CONV2D:
@@ -210,9 +252,20 @@ PORTA_OPS_API size_t porta_dtype_size(int32_t dtype) {
       return 2;
     case PORTA_DTYPE_I8:
       return 1;
+    case PORTA_DTYPE_Q4_0:
+      return PORTA_Q4_0_BYTES;
+    case PORTA_DTYPE_Q4_1:
+      return PORTA_Q4_1_BYTES;
+    case PORTA_DTYPE_Q8_0:
+      return PORTA_Q8_0_BYTES;
     default:
       return 0;
   }
+}
+
+PORTA_OPS_API uint32_t porta_dtype_block_elements(int32_t dtype) {
+  if (porta_dtype_size(dtype) == 0) return 0;
+  return porta::ops::IsBlockDtype(static_cast<porta_dtype_t>(dtype)) ? PORTA_QBLOCK : 1;
 }
 
 PORTA_OPS_API const char* porta_dtype_name(int32_t dtype) {
@@ -227,6 +280,12 @@ PORTA_OPS_API const char* porta_dtype_name(int32_t dtype) {
       return "i32";
     case PORTA_DTYPE_I8:
       return "i8";
+    case PORTA_DTYPE_Q4_0:
+      return "q4_0";
+    case PORTA_DTYPE_Q4_1:
+      return "q4_1";
+    case PORTA_DTYPE_Q8_0:
+      return "q8_0";
     default:
       return "unknown";
   }
@@ -283,9 +342,19 @@ PORTA_OPS_API porta_status_t porta_tensor_slice(const porta_tensor_t* tensor, in
       return Fail(PORTA_ERROR_INVALID_ARGUMENT, "tensor has unknown dtype %d", dtype);
     }
     porta_tensor_t view = *tensor;
+    // A block-quantized tensor moves its offset by whole blocks (porta_ops.h's tensor rule).
+    const int64_t per_block = porta_dtype_block_elements(dtype);
     int64_t skip = 0, skip_bytes = 0, stride = 0;
-    if (__builtin_mul_overflow(start, tensor->strides[a], &skip) ||
-        __builtin_mul_overflow(skip, static_cast<int64_t>(element), &skip_bytes) ||
+    const bool skip_overflow = __builtin_mul_overflow(start, tensor->strides[a], &skip);
+    if (!skip_overflow && skip % per_block != 0) {
+      return Fail(PORTA_ERROR_INVALID_ARGUMENT,
+                  "axis %d: start %" PRId64
+                  " does not begin a block of the block-quantized %s "
+                  "tensor (element %" PRId64 " is not a multiple of %" PRId64 ")",
+                  axis, start, porta_dtype_name(dtype), skip, per_block);
+    }
+    if (skip_overflow ||
+        __builtin_mul_overflow(skip / per_block, static_cast<int64_t>(element), &skip_bytes) ||
         __builtin_add_overflow(view.offset, static_cast<uint64_t>(skip_bytes), &view.offset) ||
         __builtin_mul_overflow(tensor->strides[a], step, &stride)) {
       return Fail(PORTA_ERROR_OUT_OF_RANGE,

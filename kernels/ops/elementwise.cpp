@@ -159,7 +159,8 @@ porta_status_t CastOrCopy(porta_ops_context_t handle, porta_stream_t stream,
       RequireShape(vd, vs.shape, vs.rank, cast ? "x's shape" : "src's shape"));
   PORTA_OPS_RETURN_IF_ERROR(CheckOverlap(vd, vs, vs.dtype == vd.dtype));
   std::vector<KernelLaunch> launches;
-  PORTA_OPS_RETURN_IF_ERROR(PlanCopy(*context, vs, vd, &launches));
+  PORTA_OPS_RETURN_IF_ERROR(IsBlockDtype(vs.dtype) ? PlanDequantCast(*context, vs, vd, &launches)
+                                                   : PlanCopy(*context, vs, vd, &launches));
   return EnqueueAll(*context, stream, launches);
 }
 

@@ -1,4 +1,5 @@
-// Embedding gather (porta_gather) and rotary position embedding (porta_rope).
+// Embedding gather (porta_gather; porta_qdequant for a block-quantized table) and rotary
+// position embedding (porta_rope).
 #include <cinttypes>
 #include <cmath>
 
@@ -6,6 +7,7 @@
 #include "kernels/core/launch.h"
 #include "kernels/core/status.h"
 #include "kernels/ops/dtype_rules.h"
+#include "kernels/ops/planners.h"
 
 namespace porta::ops {
 namespace {
@@ -40,6 +42,11 @@ porta_status_t Embedding(porta_ops_context_t handle, porta_stream_t stream,
   PORTA_OPS_RETURN_IF_ERROR(CheckOverlap(vo, vt, false));
   PORTA_OPS_RETURN_IF_ERROR(CheckOverlap(vo, vi, false));
   if (vo.numel == 0) return PORTA_OK;
+  if (IsBlockDtype(vt.dtype)) {
+    std::vector<KernelLaunch> launches;
+    PORTA_OPS_RETURN_IF_ERROR(PlanDequantGather(*context, vt, vi, vo, &launches));
+    return EnqueueAll(*context, stream, launches);
+  }
   const int64_t* strides[2] = {vi.strides, vo.strides};
   const Split split = SplitSpace(Coalesce(vi.shape, vi.rank, strides, 2), 3);
   const uint64_t dim = static_cast<uint64_t>(vt.shape[1]);

@@ -1,6 +1,8 @@
 // Batched matrix products with broadcast batch dimensions, transpose flags, alpha/beta and a
 // bias + activation epilogue (porta_matmul_<tile>). The tile comes from the tuning table; the
 // host target ignores it and computes the whole product in one work-group (through BLAS).
+// A block-quantized b takes porta_qmatvec when M is at most the tuning's mmax; a larger M
+// dequantizes b into an f32 panel in workspace (porta_qdequant) and multiplies that.
 #include <algorithm>
 #include <cinttypes>
 
@@ -8,6 +10,7 @@
 #include "kernels/core/launch.h"
 #include "kernels/core/status.h"
 #include "kernels/ops/dtype_rules.h"
+#include "kernels/ops/planners.h"
 
 namespace porta::ops {
 namespace {
@@ -63,6 +66,13 @@ porta_status_t Matmul(porta_ops_context_t handle, porta_stream_t stream,
                   view->name, view->rank);
     }
   }
+  const bool quantized_b = IsBlockDtype(vb.dtype);
+  if (quantized_b && desc->transpose_b == 0) {
+    return Fail(PORTA_ERROR_INVALID_ARGUMENT,
+                "b is block-quantized (%s); porta_ops_matmul takes such a b only transposed: "
+                "[..., N, K] with desc->transpose_b nonzero",
+                porta_dtype_name(vb.dtype));
+  }
   const uint32_t ar = va.rank, br = vb.rank, orank = vo.rank;
   // A[m][k] and B[k][n] as (size, stride) pairs, after the transpose flags.
   const int64_t m = desc->transpose_a ? va.shape[ar - 1] : va.shape[ar - 2];
@@ -71,8 +81,8 @@ porta_status_t Matmul(porta_ops_context_t handle, porta_stream_t stream,
   const int64_t a_cs = desc->transpose_a ? va.strides[ar - 2] : va.strides[ar - 1];
   const int64_t kb = desc->transpose_b ? vb.shape[br - 1] : vb.shape[br - 2];
   const int64_t n = desc->transpose_b ? vb.shape[br - 2] : vb.shape[br - 1];
-  const int64_t b_rs = desc->transpose_b ? vb.strides[br - 1] : vb.strides[br - 2];
-  const int64_t b_cs = desc->transpose_b ? vb.strides[br - 2] : vb.strides[br - 1];
+  int64_t b_rs = desc->transpose_b ? vb.strides[br - 1] : vb.strides[br - 2];
+  int64_t b_cs = desc->transpose_b ? vb.strides[br - 2] : vb.strides[br - 1];
   if (kb != k) {
     return Fail(PORTA_ERROR_INVALID_ARGUMENT,
                 "a (shape %s%s) has K = %" PRId64 " but b (shape %s%s) has K = %" PRId64,
@@ -118,6 +128,49 @@ porta_status_t Matmul(porta_ops_context_t handle, porta_stream_t stream,
   }
   if (vo.numel == 0) return PORTA_OK;
 
+  const float beta = desc->beta;
+  const uint32_t flags = (has_bias ? PORTA_MM_FLAG_BIAS : 0u) |
+                         (beta != 0.0f ? PORTA_MM_FLAG_BETA : 0u) |
+                         (static_cast<uint32_t>(act) << 8);
+  std::vector<KernelLaunch> launches;
+  ScopedWorkspace workspace(*context, stream);
+  if (quantized_b) {
+    const TuningChoice qchoice =
+        Choose(*context, Family::kQmatvec, vb.dtype, m == 1 ? "gemv" : "small");
+    if (m <= qchoice.params.Get("mmax", 1) || k == 0) {
+      const int64_t* batch_strides[3] = {out_batch.strides, a_batch, b_batch};
+      const Split split =
+          SplitSpace(Coalesce(out_batch.shape, out_batch.rank, batch_strides, 3), 2);
+      QmatvecPlan plan;
+      plan.a = &va;
+      plan.b = &vb;
+      plan.bias = has_bias ? &vbias : nullptr;
+      plan.out = &vo;
+      plan.m = static_cast<uint64_t>(m);
+      plan.n = static_cast<uint64_t>(n);
+      plan.k = static_cast<uint64_t>(k);
+      plan.a_rs = a_rs;
+      plan.a_cs = a_cs;
+      plan.split = &split;
+      plan.flags = flags;
+      plan.alpha = desc->alpha;
+      plan.beta = beta;
+      plan.tuning = qchoice.params;
+      PORTA_OPS_RETURN_IF_ERROR(PlanQmatvec(*context, plan, &launches));
+      return EnqueueAll(*context, stream, launches);
+    }
+    // The GEMM multiplies an f32 copy of b, made first in the same stream.
+    View panel = PlanDequantPanelView(vb, nullptr);
+    PORTA_OPS_RETURN_IF_ERROR(workspace.Acquire(panel.byte_end));
+    panel.buffer = workspace.buffer();
+    PORTA_OPS_RETURN_IF_ERROR(PlanDequantPanel(*context, vb, panel, &launches));
+    vb = panel;
+    b_rs = vb.strides[br - 1];
+    b_cs = vb.strides[br - 2];
+    PORTA_OPS_RETURN_IF_ERROR(
+        BroadcastStrides(BatchView(vb), out_batch.shape, out_batch.rank, b_batch));
+  }
+
   const int64_t* batch_strides[3] = {out_batch.strides, a_batch, b_batch};
   const Split split = SplitSpace(Coalesce(out_batch.shape, out_batch.rank, batch_strides, 3), 2);
   const TuningChoice choice = Choose(*context, Family::kMatmul, va.dtype, MatmulBucket(m, n, k));
@@ -146,8 +199,6 @@ porta_status_t Matmul(porta_ops_context_t handle, porta_stream_t stream,
                 batch1, max_z);
   }
   const uint64_t rows_per_launch = std::max<uint64_t>(1, max_z / batch1);
-  const float beta = desc->beta;
-  std::vector<KernelLaunch> launches;
   for (const std::vector<uint64_t>& offsets : split.offsets) {
     for (uint64_t first = 0; first < batch0; first += rows_per_launch) {
       const uint64_t count = std::min(rows_per_launch, batch0 - first);
@@ -158,8 +209,7 @@ porta_status_t Matmul(porta_ops_context_t handle, porta_stream_t stream,
       p.batch0 = U32(count);
       p.batch1 = U32(batch1);
       p.dtypes = PORTA_PACK4(va.dtype, vb.dtype, vo.dtype, has_bias ? vbias.dtype : vo.dtype);
-      p.flags = (has_bias ? PORTA_MM_FLAG_BIAS : 0u) | (beta != 0.0f ? PORTA_MM_FLAG_BETA : 0u) |
-                (static_cast<uint32_t>(act) << 8);
+      p.flags = flags;
       p.alpha = desc->alpha;
       p.beta = beta;
       KernelLaunch launch(*context, Family::kMatmul);

@@ -66,6 +66,37 @@ layout(local_size_x_id = 0, local_size_y_id = 1, local_size_z_id = 2) in;
     }                                                             \
   }
 
+// PORTA_QBUFFER(binding, name) declares a read-only view name_w of 32-bit words of a buffer holding
+// a block-quantized tensor (params.h, PORTA_DT_Q4_0) and defines name_u16(at) (the 16-bit word at
+// even byte |at|), name_half(at) (the f16 there, as f32) and name_qelement(dtype, block, pos)
+// (element pos of the block at byte |block|). Word reads need no 16-bit storage capability.
+#define PORTA_QBUFFER(b, name)                                                          \
+  layout(std430, set = 0, binding = b) readonly buffer name##_W { uint name##_w[]; };   \
+  uint name##_u16(uint at) { return (name##_w[at >> 2] >> ((at & 2u) * 8u)) & 0xffffu; } \
+  float name##_half(uint at) { return porta_f16_to_f32(name##_u16(at)); }               \
+  float name##_qelement(uint dt, uint block, uint pos) {                                \
+    const float d = name##_half(block);                                                 \
+    if (dt == PORTA_DT_Q8_0) {                                                          \
+      const uint word = name##_u16(block + 2u + (pos & 30u));                           \
+      return d * porta_q_i8((pos & 1u) != 0u ? word >> 8 : word & 255u);                \
+    }                                                                                   \
+    const uint header = dt == PORTA_DT_Q4_1 ? 4u : 2u;                                  \
+    const uint j = pos & 15u;                                                           \
+    const uint word = name##_u16(block + header + (j & 14u));                           \
+    const uint byte_ = (j & 1u) != 0u ? word >> 8 : word & 255u;                        \
+    const float q = float(pos < 16u ? byte_ & 15u : byte_ >> 4);                        \
+    return dt == PORTA_DT_Q4_1 ? d * q + name##_half(block + 2u) : d * (q - 8.0);       \
+  }
+
+// Bytes of one block of a block-quantized dtype.
+uint porta_q_block_bytes(uint dt) {
+  return dt == PORTA_DT_Q4_0 ? PORTA_Q4_0_BYTES
+                             : (dt == PORTA_DT_Q4_1 ? PORTA_Q4_1_BYTES : PORTA_Q8_0_BYTES);
+}
+
+// A byte taken as a two's-complement int8.
+float porta_q_i8(uint byte_) { return float(int(byte_) - int((byte_ & 128u) << 1)); }
+
 // Byte |k| of a PORTA_PACK4 field.
 uint porta_byte(uint packed, uint k) { return (packed >> (8u * k)) & 0xffu; }
 

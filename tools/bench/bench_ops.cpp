@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <initializer_list>
 #include <memory>
@@ -80,6 +81,13 @@ struct MatmulShape {
   uint32_t m, k, n;
 };
 
+// A product with block-quantized weights: a (M x K) times the weights, stored [N, K] as a GGUF
+// file holds them.
+struct QuantShape {
+  porta_dtype_t dtype;
+  MatmulShape shape;
+};
+
 // The shapes of one run.
 struct Shapes {
   std::vector<MatmulShape> matmul_f32;
@@ -88,6 +96,7 @@ struct Shapes {
   uint32_t norm_rows, norm_cols;
   uint32_t add_elements;
   uint32_t heads, seq, head_dim;
+  std::vector<QuantShape> quant;
 };
 
 const Shapes& ShapesFor(bool quick) {
@@ -102,7 +111,15 @@ const Shapes& ShapesFor(bool quick) {
       .add_elements = 16u << 20,
       .heads = 12,
       .seq = 512,
-      .head_dim = 64};
+      .head_dim = 64,
+      // SmolLM2-135M's decode products (M = 1: attention q/o 576x576, k/v 576x192, FFN up 576x1536
+      // and down 1536x576, all Q4_1; the tied LM head 576x49152, Q8_0) and a 512-token prefill.
+      .quant = {{PORTA_DTYPE_Q4_1, {1, 576, 576}},
+                {PORTA_DTYPE_Q4_1, {1, 576, 192}},
+                {PORTA_DTYPE_Q4_1, {1, 576, 1536}},
+                {PORTA_DTYPE_Q4_1, {1, 1536, 576}},
+                {PORTA_DTYPE_Q8_0, {1, 576, 49152}},
+                {PORTA_DTYPE_Q4_1, {512, 576, 1536}}}};
   static const Shapes tiny{.matmul_f32 = {{64, 64, 64}},
                            .matmul_f16 = {64, 64, 64},
                            .softmax_rows = 64,
@@ -112,7 +129,10 @@ const Shapes& ShapesFor(bool quick) {
                            .add_elements = 4096,
                            .heads = 2,
                            .seq = 32,
-                           .head_dim = 16};
+                           .head_dim = 16,
+                           .quant = {{PORTA_DTYPE_Q4_1, {1, 64, 96}},
+                                     {PORTA_DTYPE_Q8_0, {1, 64, 64}},
+                                     {PORTA_DTYPE_Q4_0, {33, 64, 96}}}};
   return quick ? tiny : full;
 }
 
@@ -243,6 +263,59 @@ void CheckMatmulSamples(const std::string& who, const MatmulData& data,
                      std::to_string(sum));
     }
   }
+}
+
+// Weights in a block-quantized format: the blocks, and the same values as f32 in |data.b| (K x N,
+// as MakeMatmulData lays it out) for the reference, the f32 baselines and the checks. Scales are
+// multiples of 1/1024 (exact in f16), Q4_1's min -8 d, the quants random.
+struct QuantData {
+  MatmulData data;
+  std::vector<uint8_t> blocks;
+  std::vector<float> weights;  // N x K, the f32 weights as the quantized product reads them
+};
+
+QuantData MakeQuantData(const QuantShape& q) {
+  const MatmulShape& s = q.shape;
+  QuantData out{MakeMatmulData({s.m, s.k, 1}, false), {}, {}};
+  out.data.shape = s;
+  const size_t block_bytes = porta_dtype_size(q.dtype);
+  const size_t blocks = size_t{s.n} * s.k / 32;
+  out.blocks.resize(blocks * block_bytes);
+  out.weights.resize(size_t{s.n} * s.k);
+  Random random(uint64_t{s.n} * 31 + s.k);
+  for (size_t b = 0; b < blocks; ++b) {
+    uint8_t* block = out.blocks.data() + b * block_bytes;
+    const float d = static_cast<float>(1 + random.Next() % 8) / 1024.0f;
+    const uint16_t d_bits = HalfBits(d);
+    std::memcpy(block, &d_bits, 2);
+    float* w = out.weights.data() + b * 32;
+    if (q.dtype == PORTA_DTYPE_Q8_0) {
+      for (int j = 0; j < 32; ++j) {
+        const auto v = static_cast<int8_t>(random.Next() & 255u);
+        block[2 + j] = static_cast<uint8_t>(v);
+        w[j] = d * v;
+      }
+      continue;
+    }
+    const bool with_min = q.dtype == PORTA_DTYPE_Q4_1;
+    const float m = with_min ? -8.0f * d : 0.0f;
+    if (with_min) {
+      const uint16_t m_bits = HalfBits(m);
+      std::memcpy(block + 2, &m_bits, 2);
+    }
+    uint8_t* qs = block + (with_min ? 4 : 2);
+    for (int j = 0; j < 16; ++j) {
+      qs[j] = static_cast<uint8_t>(random.Next() & 255u);
+      const int lo = qs[j] & 15, hi = qs[j] >> 4;
+      w[j] = with_min ? d * lo + m : d * (lo - 8);
+      w[j + 16] = with_min ? d * hi + m : d * (hi - 8);
+    }
+  }
+  out.data.b.resize(size_t{s.k} * s.n);
+  for (size_t n = 0; n < s.n; ++n) {
+    for (size_t k = 0; k < s.k; ++k) out.data.b[k * s.n + n] = out.weights[n * s.k + k];
+  }
+  return out;
 }
 
 // cblas_sgemm as libopenblas.so.0 exports it (the LP64 build: 32-bit integers), declared here so
@@ -540,6 +613,13 @@ class DeviceOps {
         [&](const std::string& label) {
           AttentionRow(label, shapes.heads, shapes.seq, shapes.head_dim);
         });
+    for (const QuantShape& q : shapes.quant) {
+      const std::string label =
+          std::string("matmul ") + porta_dtype_name(q.dtype) + " " + MatmulShapeText(q.shape);
+      const porta_dtype_t dtypes[] = {PORTA_DTYPE_F32, q.dtype, PORTA_DTYPE_F32};
+      if (!Supported(PORTA_OP_MATMUL, dtypes, 3, label) || !Reachable(q.shape, 4, label)) continue;
+      Row(label, [&](const std::string& row) { QuantRow(row, q); });
+    }
     return ok_;
   }
 
@@ -555,7 +635,10 @@ class DeviceOps {
   }
 
   // Runs one row; a mismatch is reported and drops the row, a failed call ends the device.
+  // PORTA_BENCH_OPS_ROWS, when set, runs only the rows whose label contains it.
   void Row(const std::string& label, const std::function<void(const std::string&)>& body) {
+    const char* only = std::getenv("PORTA_BENCH_OPS_ROWS");
+    if (only != nullptr && label.find(only) == std::string::npos) return;
     try {
       body(label);
     } catch (const Mismatch& mismatch) {
@@ -717,6 +800,59 @@ class DeviceOps {
     const double gflop = 2.0 * s.m * s.n * s.k / 1e9;
     sink_.row(MakeRow(name_, label, "GFLOP/s", gflop / seconds, baseline.name,
                       baseline.seconds > 0.0 ? gflop / baseline.seconds : 0.0));
+  }
+
+  // A product with quantized weights: GFLOP/s against the same product with the f32 weights
+  // through porta's f32 matmul and through the device's sgemm baseline, and for M = 1 the weight
+  // bytes read per second against a device copy of as many bytes.
+  void QuantRow(const std::string& label, const QuantShape& q) {
+    const MatmulShape& s = q.shape;
+    const QuantData quant = MakeQuantData(q);
+    DeviceBuffer a(device_, quant.data.a.size() * sizeof(float));
+    DeviceBuffer wq(device_, quant.blocks.size());
+    DeviceBuffer wf(device_, quant.weights.size() * sizeof(float));
+    DeviceBuffer out(device_, uint64_t{s.m} * s.n * sizeof(float));
+    Upload(a, quant.data.a.data(), quant.data.a.size() * sizeof(float));
+    Upload(wq, quant.blocks.data(), quant.blocks.size());
+    Upload(wf, quant.weights.data(), quant.weights.size() * sizeof(float));
+    const porta_tensor_t ta = Tensor(a, PORTA_DTYPE_F32, {s.m, s.k});
+    const porta_tensor_t tq = Tensor(wq, q.dtype, {s.n, s.k});
+    const porta_tensor_t tf = Tensor(wf, PORTA_DTYPE_F32, {s.n, s.k});
+    const porta_tensor_t tout = Tensor(out, PORTA_DTYPE_F32, {s.m, s.n});
+    porta_matmul_desc_t desc = PORTA_MATMUL_DESC_INIT;
+    desc.transpose_b = 1;
+    auto product = [&](const porta_tensor_t* weights) {
+      return [this, &desc, &ta, &tout, weights] {
+        Check(porta_ops_matmul(context_, stream_, &desc, &ta, weights, nullptr, &tout),
+              "porta_ops_matmul");
+      };
+    };
+    const auto quantized = product(&tq);
+    const auto f32 = product(&tf);
+    f32();
+    Synchronize();
+    CheckMatmulSamples("porta f32", quant.data, Download(out, size_t{s.m} * s.n));
+    const double f32_seconds = TimeStream(f32);
+    quantized();
+    Synchronize();
+    const std::vector<float> result = Download(out, size_t{s.m} * s.n);
+    CheckMatmulSamples("porta " + std::string(porta_dtype_name(q.dtype)), quant.data, result);
+    const double seconds = TimeStream(quantized);
+    const double gflop = 2.0 * s.m * s.n * s.k / 1e9;
+    sink_.row(
+        MakeRow(name_, label, "GFLOP/s", gflop / seconds, "porta f32 matmul", gflop / f32_seconds));
+    if (baseline_name_ != kNoBaseline && baseline_name_.rfind("none", 0) != 0) {
+      const Baseline baseline = MatmulBaseline(label, quant.data, result);
+      if (baseline.seconds > 0.0) {
+        sink_.row(MakeRow(name_, label, "GFLOP/s", gflop / seconds, baseline.name + " f32",
+                          gflop / baseline.seconds));
+      }
+    }
+    if (s.m == 1) {
+      const auto bytes = static_cast<double>(quant.blocks.size());
+      sink_.row(MakeRow(name_, label + " weights", "GB/s", bytes / seconds / 1e9,
+                        "copy d2d, same bytes", CopyGbps(quant.blocks.size())));
+    }
   }
 
   // Effective GB/s of porta_copy_device_to_device moving |traffic| bytes (half read, half

@@ -102,6 +102,10 @@ int main(void) {
   failures += Expect(porta_dtype_size(PORTA_DTYPE_BF16) == 2 &&
                          strcmp(porta_dtype_name(PORTA_DTYPE_I32), "i32") == 0,
                      "dtype helpers");
+  failures += Expect(porta_dtype_size(PORTA_DTYPE_Q4_1) == 20 &&
+                         porta_dtype_block_elements(PORTA_DTYPE_Q8_0) == 32 &&
+                         strcmp(porta_dtype_name(PORTA_DTYPE_Q4_0), "q4_0") == 0,
+                     "block-quantized dtype helpers");
   failures += Expect(porta_ops_context_destroy(NULL) == PORTA_ERROR_INVALID_HANDLE,
                      "a NULL context is rejected");
 
