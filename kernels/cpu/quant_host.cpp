@@ -1,8 +1,9 @@
 // Host kernels of the block-quantized types: porta_qmatvec (a block of weight rows per call, every
 // row of A at once, so each weight byte is read once; the block decode and the dot products are
-// loops the compiler vectorizes, built for AVX-512, AVX2 and the baseline) and porta_qdequant
-// (dequantization by whole blocks).
+// written with eight-lane vectors and built per x86-64 level) and porta_qdequant (dequantization
+// by whole blocks).
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "kernels/cpu/host_common.h"
@@ -13,8 +14,58 @@ namespace {
 
 constexpr uint32_t kMaxRows = PORTA_QMATVEC_MAX_M;
 
+// The matrix-vector loops are built for x86-64-v4 (AVX-512 with byte and word operations), v3
+// (AVX2, FMA, F16C) and the baseline. Measured on a Xeon with AVX-512 (1536 x 576 Q4_1, one
+// thread): 5.5 ns per block for v4 against 18 for v3 or AVX2 and 18 for plain avx512f, whose
+// byte operations GCC splits. Sanitizer builds keep the one portable version.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__SANITIZE_ADDRESS__) && \
+    !defined(PORTA_OPS_SANITIZED)
+#define PORTA_QUANT_CLONES \
+  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define PORTA_QUANT_CLONES
+#endif
+
+// Eight-lane vectors (GCC/Clang vector extensions): one AVX2 register, two SSE ones, an
+// AVX-512 half register. Spelled out because the compiler's own vectorization of the byte loads
+// builds each vector from single bytes. They only pass between always-inlined helpers, so the
+// ABI note GCC gives for vector arguments in the baseline clone does not apply (GCC reports it at
+// the end of the file, hence for the whole file).
+#pragma GCC diagnostic ignored "-Wpsabi"
+typedef uint8_t U8x8 __attribute__((vector_size(8)));
+typedef int8_t I8x8 __attribute__((vector_size(8)));
+typedef int32_t I32x8 __attribute__((vector_size(32)));
+typedef float F32x8 __attribute__((vector_size(32)));
+
+// The 32 weights of a block as four vectors of eight consecutive elements.
+struct Weights {
+  F32x8 v[4];
+};
+
 inline uint16_t Load16(const uint8_t* p) {
   return static_cast<uint16_t>(p[0] | (p[1] << 8));
+}
+
+// The f16 at |p| as f32, without branches: the magnitude's bits shifted into place and scaled by
+// 2^112 give every finite value (subnormals included); the top exponent maps to inf/NaN.
+[[gnu::always_inline]] inline float HalfAt(const uint8_t* p) {
+  const uint32_t h = Load16(p);
+  const uint32_t magnitude = (h & 0x7fffu) << 13;
+  const uint32_t finite = FloatToBits(BitsToFloat(magnitude) * 0x1p112f);
+  const uint32_t bits = (h & 0x7fffu) >= 0x7c00u ? magnitude | 0x7f800000u : finite;
+  return BitsToFloat(bits | ((h & 0x8000u) << 16));
+}
+
+template <typename V>
+[[gnu::always_inline]] inline V LoadVector(const void* p) {
+  V v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+
+template <typename V>
+[[gnu::always_inline]] inline F32x8 ToFloat(V v) {
+  return __builtin_convertvector(__builtin_convertvector(v, I32x8), F32x8);
 }
 
 uint64_t BlockBytes(uint32_t dtype) {
@@ -23,66 +74,88 @@ uint64_t BlockBytes(uint32_t dtype) {
                                   : PORTA_Q8_0_BYTES;
 }
 
-// The 32 weights of block |q| of type |kType|.
+// The weights of block |q| of type |kType|. Q4_0's d * (q - 8) is computed as d * q - 8 d, which
+// is exact either way (d has 11 significant bits, q 4).
 template <uint32_t kType>
-inline void DecodeBlock(const uint8_t* q, float* w) {
-  const float d = HalfToFloat(Load16(q));
+[[gnu::always_inline]] inline Weights DecodeBlock(const uint8_t* q) {
+  const float d = HalfAt(q);
+  Weights w;
   if constexpr (kType == PORTA_DT_Q8_0) {
-    for (int j = 0; j < 32; ++j) w[j] = d * static_cast<float>(static_cast<int8_t>(q[2 + j]));
-  } else if constexpr (kType == PORTA_DT_Q4_0) {
-    for (int j = 0; j < 16; ++j) w[j] = d * static_cast<float>((q[2 + j] & 15) - 8);
-    for (int j = 0; j < 16; ++j) w[j + 16] = d * static_cast<float>((q[2 + j] >> 4) - 8);
+    for (int i = 0; i < 4; ++i) w.v[i] = ToFloat(LoadVector<I8x8>(q + 2 + 8 * i)) * d;
   } else {
-    const float m = HalfToFloat(Load16(q + 2));
-    for (int j = 0; j < 16; ++j) w[j] = d * static_cast<float>(q[4 + j] & 15) + m;
-    for (int j = 0; j < 16; ++j) w[j + 16] = d * static_cast<float>(q[4 + j] >> 4) + m;
+    const bool with_min = kType == PORTA_DT_Q4_1;
+    const float m = with_min ? HalfAt(q + 2) : -8.0f * d;
+    const uint8_t* qs = q + (with_min ? 4 : 2);
+    const U8x8 q0 = LoadVector<U8x8>(qs), q1 = LoadVector<U8x8>(qs + 8);
+    w.v[0] = ToFloat(q0 & 15) * d + m;
+    w.v[1] = ToFloat(q1 & 15) * d + m;
+    w.v[2] = ToFloat(q0 >> 4) * d + m;
+    w.v[3] = ToFloat(q1 >> 4) * d + m;
   }
+  return w;
 }
 
-// sums[m] = dot(row, a + m * lda) for m < mc, over |blocks| blocks: 32 running sums per row of A.
+// sums[m] = dot(row, a + m * lda) for m < mc, over |blocks| blocks: four vectors of running sums
+// per row of A. Inlined into each target_clones version below, so that each is compiled for its
+// target.
 template <uint32_t kType, uint64_t kBytes>
-inline void DotRow(const uint8_t* row, uint64_t blocks, const float* a, uint64_t lda, uint32_t mc,
-                   float* sums) {
-  alignas(64) float acc[kMaxRows][32];
+[[gnu::always_inline]] inline void DotRow(const uint8_t* __restrict row, uint64_t blocks,
+                                          const float* __restrict a, uint64_t lda, uint32_t mc,
+                                          float* sums) {
+  if (mc == 1) {
+    // Decode: the sums stay in registers.
+    F32x8 acc0{}, acc1{}, acc2{}, acc3{};
+    for (uint64_t b = 0; b < blocks; ++b) {
+      const Weights w = DecodeBlock<kType>(row + b * kBytes);
+      const float* block_a = a + b * 32;
+      acc0 += w.v[0] * LoadVector<F32x8>(block_a);
+      acc1 += w.v[1] * LoadVector<F32x8>(block_a + 8);
+      acc2 += w.v[2] * LoadVector<F32x8>(block_a + 16);
+      acc3 += w.v[3] * LoadVector<F32x8>(block_a + 24);
+    }
+    const F32x8 total = (acc0 + acc1) + (acc2 + acc3);
+    float sum = 0.0f;
+    for (int j = 0; j < 8; ++j) sum += total[j];
+    sums[0] = sum;
+    return;
+  }
+  F32x8 acc[kMaxRows][4];
   for (uint32_t m = 0; m < mc; ++m) {
-    for (int j = 0; j < 32; ++j) acc[m][j] = 0.0f;
+    for (int i = 0; i < 4; ++i) acc[m][i] = F32x8{};
   }
   for (uint64_t b = 0; b < blocks; ++b) {
-    alignas(64) float w[32];
-    DecodeBlock<kType>(row + b * kBytes, w);
+    const Weights w = DecodeBlock<kType>(row + b * kBytes);
     for (uint32_t m = 0; m < mc; ++m) {
-      const float* am = a + m * lda + b * 32;
-      for (int j = 0; j < 32; ++j) acc[m][j] += w[j] * am[j];
+      const float* block_a = a + m * lda + b * 32;
+      for (int i = 0; i < 4; ++i) acc[m][i] += w.v[i] * LoadVector<F32x8>(block_a + 8 * i);
     }
   }
   for (uint32_t m = 0; m < mc; ++m) {
-    float total = 0.0f;
-    for (int j = 0; j < 32; ++j) total += acc[m][j];
-    sums[m] = total;
+    const F32x8 total = (acc[m][0] + acc[m][1]) + (acc[m][2] + acc[m][3]);
+    float sum = 0.0f;
+    for (int j = 0; j < 8; ++j) sum += total[j];
+    sums[m] = sum;
   }
 }
 
-PORTA_HOST_CLONES void DotRowQ40(const uint8_t* row, uint64_t blocks, const float* a, uint64_t lda,
-                                 uint32_t mc, float* sums) {
+PORTA_QUANT_CLONES void DotRowQ40(const uint8_t* row, uint64_t blocks, const float* a, uint64_t lda,
+                                  uint32_t mc, float* sums) {
   DotRow<PORTA_DT_Q4_0, PORTA_Q4_0_BYTES>(row, blocks, a, lda, mc, sums);
 }
-PORTA_HOST_CLONES void DotRowQ41(const uint8_t* row, uint64_t blocks, const float* a, uint64_t lda,
-                                 uint32_t mc, float* sums) {
+PORTA_QUANT_CLONES void DotRowQ41(const uint8_t* row, uint64_t blocks, const float* a, uint64_t lda,
+                                  uint32_t mc, float* sums) {
   DotRow<PORTA_DT_Q4_1, PORTA_Q4_1_BYTES>(row, blocks, a, lda, mc, sums);
 }
-PORTA_HOST_CLONES void DotRowQ80(const uint8_t* row, uint64_t blocks, const float* a, uint64_t lda,
-                                 uint32_t mc, float* sums) {
+PORTA_QUANT_CLONES void DotRowQ80(const uint8_t* row, uint64_t blocks, const float* a, uint64_t lda,
+                                  uint32_t mc, float* sums) {
   DotRow<PORTA_DT_Q8_0, PORTA_Q8_0_BYTES>(row, blocks, a, lda, mc, sums);
 }
 
 void Decode(uint32_t dtype, const uint8_t* q, float* w) {
-  if (dtype == PORTA_DT_Q4_0) {
-    DecodeBlock<PORTA_DT_Q4_0>(q, w);
-  } else if (dtype == PORTA_DT_Q4_1) {
-    DecodeBlock<PORTA_DT_Q4_1>(q, w);
-  } else {
-    DecodeBlock<PORTA_DT_Q8_0>(q, w);
-  }
+  const Weights weights = dtype == PORTA_DT_Q4_0   ? DecodeBlock<PORTA_DT_Q4_0>(q)
+                          : dtype == PORTA_DT_Q4_1 ? DecodeBlock<PORTA_DT_Q4_1>(q)
+                                                   : DecodeBlock<PORTA_DT_Q8_0>(q);
+  std::memcpy(w, weights.v, sizeof(weights.v));
 }
 
 int32_t QmatvecKernel(const porta_host_group_t* group) {
