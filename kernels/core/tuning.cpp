@@ -358,10 +358,10 @@ Params GenericParams(Family family, const porta_device_info_t& info, porta_kerne
     return params;
   }
   if (family == Family::kQmatvec) {
-    // Host: 16 rows per call (enough calls to keep every thread busy at N = 576). Devices: four
-    // rows of 64 work-items each; M up to 4 takes the matrix-vector kernel, larger M the GEMM.
+    // Host: 16 rows per call (enough calls to keep every thread busy at N = 576), M up to 32.
+    // Devices: four rows of wg / 4 work-items each, M up to 4; a larger M takes the GEMM.
     params.Set("rows", format == PORTA_FORMAT_HOST ? 16 : 4);
-    params.Set("mmax", format == PORTA_FORMAT_HOST ? 8 : 4);
+    params.Set("mmax", format == PORTA_FORMAT_HOST ? 32 : 4);
     if (format == PORTA_FORMAT_HOST) {
       params.Set("wg", 1);
       return params;

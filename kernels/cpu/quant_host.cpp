@@ -253,8 +253,12 @@ int32_t QdequantKernel(const porta_host_group_t* group) {
     } else {
       Decode(ds, src + p.src_offset + (row_block + c / PORTA_QBLOCK) * block_bytes, w);
     }
-    for (uint64_t t = 0; t < count; ++t) {
-      Store(out, dout, o_base + (c + t) * p.out_strides[3], w[pos + t]);
+    if (dout == PORTA_DT_F32 && p.out_strides[3] == 1) {
+      std::memcpy(static_cast<float*>(out) + o_base + c, w + pos, count * sizeof(float));
+    } else {
+      for (uint64_t t = 0; t < count; ++t) {
+        Store(out, dout, o_base + (c + t) * p.out_strides[3], w[pos + t]);
+      }
     }
     i += count;
   }
