@@ -32,8 +32,7 @@ constexpr uint32_t kMaxRows = PORTA_QMATVEC_MAX_M;
 // ABI note GCC gives for vector arguments in the baseline clone does not apply (GCC reports it at
 // the end of the file, hence for the whole file).
 #pragma GCC diagnostic ignored "-Wpsabi"
-typedef uint8_t U8x8 __attribute__((vector_size(8)));
-typedef int8_t I8x8 __attribute__((vector_size(8)));
+typedef uint32_t U32x8 __attribute__((vector_size(32)));
 typedef int32_t I32x8 __attribute__((vector_size(32)));
 typedef float F32x8 __attribute__((vector_size(32)));
 
@@ -52,7 +51,8 @@ inline uint16_t Load16(const uint8_t* p) {
   const uint32_t h = Load16(p);
   const uint32_t magnitude = (h & 0x7fffu) << 13;
   const uint32_t finite = FloatToBits(BitsToFloat(magnitude) * 0x1p112f);
-  const uint32_t bits = (h & 0x7fffu) >= 0x7c00u ? magnitude | 0x7f800000u : finite;
+  const uint32_t special = 0u - static_cast<uint32_t>((h & 0x7fffu) >= 0x7c00u);
+  const uint32_t bits = (finite & ~special) | ((magnitude | 0x7f800000u) & special);
   return BitsToFloat(bits | ((h & 0x8000u) << 16));
 }
 
@@ -63,9 +63,36 @@ template <typename V>
   return v;
 }
 
-template <typename V>
-[[gnu::always_inline]] inline F32x8 ToFloat(V v) {
-  return __builtin_convertvector(__builtin_convertvector(v, I32x8), F32x8);
+// Lane i holds the 32-bit word that contains byte i of the 8 bytes at |p|, shifted right so that
+// byte i starts at bit 0. Built from two word loads and per-lane shifts because GCC lowers a
+// byte-to-int conversion of a vector lane by lane.
+[[gnu::always_inline]] inline U32x8 SpreadBytes(const uint8_t* p) {
+  uint32_t lo, hi;
+  std::memcpy(&lo, p, 4);
+  std::memcpy(&hi, p + 4, 4);
+  const U32x8 words = {lo, lo, lo, lo, hi, hi, hi, hi};
+  const U32x8 shifts = {0, 8, 16, 24, 0, 8, 16, 24};
+  return words >> shifts;
+}
+
+// Bytes 0..7 at |p| as signed values.
+[[gnu::always_inline]] inline F32x8 SignedBytes(const uint8_t* p) {
+  uint32_t lo, hi;
+  std::memcpy(&lo, p, 4);
+  std::memcpy(&hi, p + 4, 4);
+  const I32x8 words = {static_cast<int32_t>(lo), static_cast<int32_t>(lo), static_cast<int32_t>(lo),
+                       static_cast<int32_t>(lo), static_cast<int32_t>(hi), static_cast<int32_t>(hi),
+                       static_cast<int32_t>(hi), static_cast<int32_t>(hi)};
+  const I32x8 up = {24, 16, 8, 0, 24, 16, 8, 0};
+  return __builtin_convertvector((words << up) >> 24, F32x8);
+}
+
+[[gnu::always_inline]] inline F32x8 LowNibbles(U32x8 bytes) {
+  return __builtin_convertvector(bytes & 15u, F32x8);
+}
+
+[[gnu::always_inline]] inline F32x8 HighNibbles(U32x8 bytes) {
+  return __builtin_convertvector((bytes >> 4) & 15u, F32x8);
 }
 
 uint64_t BlockBytes(uint32_t dtype) {
@@ -81,16 +108,16 @@ template <uint32_t kType>
   const float d = HalfAt(q);
   Weights w;
   if constexpr (kType == PORTA_DT_Q8_0) {
-    for (int i = 0; i < 4; ++i) w.v[i] = ToFloat(LoadVector<I8x8>(q + 2 + 8 * i)) * d;
+    for (int i = 0; i < 4; ++i) w.v[i] = SignedBytes(q + 2 + 8 * i) * d;
   } else {
     const bool with_min = kType == PORTA_DT_Q4_1;
     const float m = with_min ? HalfAt(q + 2) : -8.0f * d;
     const uint8_t* qs = q + (with_min ? 4 : 2);
-    const U8x8 q0 = LoadVector<U8x8>(qs), q1 = LoadVector<U8x8>(qs + 8);
-    w.v[0] = ToFloat(q0 & 15) * d + m;
-    w.v[1] = ToFloat(q1 & 15) * d + m;
-    w.v[2] = ToFloat(q0 >> 4) * d + m;
-    w.v[3] = ToFloat(q1 >> 4) * d + m;
+    const U32x8 b0 = SpreadBytes(qs), b1 = SpreadBytes(qs + 8);
+    w.v[0] = LowNibbles(b0) * d + m;
+    w.v[1] = LowNibbles(b1) * d + m;
+    w.v[2] = HighNibbles(b0) * d + m;
+    w.v[3] = HighNibbles(b1) * d + m;
   }
   return w;
 }

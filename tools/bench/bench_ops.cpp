@@ -591,12 +591,12 @@ class DeviceOps {
     const Shapes& shapes = ShapesFor(quick_);
     for (const MatmulShape& shape : shapes.matmul_f32) {
       const std::string label = "matmul f32 " + MatmulShapeText(shape);
-      if (!Reachable(shape, sizeof(float), label)) continue;
+      if (!Wanted(label) || !Reachable(shape, sizeof(float), label)) continue;
       Row(label, [&](const std::string& row) { MatmulRow(row, shape, false); });
     }
     const std::string f16_label = "matmul f16 weights " + MatmulShapeText(shapes.matmul_f16);
     const porta_dtype_t f16_matmul[] = {PORTA_DTYPE_F32, PORTA_DTYPE_F16, PORTA_DTYPE_F32};
-    if (Supported(PORTA_OP_MATMUL, f16_matmul, 3, f16_label) &&
+    if (Wanted(f16_label) && Supported(PORTA_OP_MATMUL, f16_matmul, 3, f16_label) &&
         Reachable(shapes.matmul_f16, 2, f16_label)) {
       Row(f16_label, [&](const std::string& label) { MatmulRow(label, shapes.matmul_f16, true); });
     }
@@ -617,7 +617,10 @@ class DeviceOps {
       const std::string label =
           std::string("matmul ") + porta_dtype_name(q.dtype) + " " + MatmulShapeText(q.shape);
       const porta_dtype_t dtypes[] = {PORTA_DTYPE_F32, q.dtype, PORTA_DTYPE_F32};
-      if (!Supported(PORTA_OP_MATMUL, dtypes, 3, label) || !Reachable(q.shape, 4, label)) continue;
+      if (!Wanted(label) || !Supported(PORTA_OP_MATMUL, dtypes, 3, label) ||
+          !Reachable(q.shape, 4, label)) {
+        continue;
+      }
       Row(label, [&](const std::string& row) { QuantRow(row, q); });
     }
     return ok_;
@@ -634,11 +637,15 @@ class DeviceOps {
     sink_.error(name_ + ": " + text);
   }
 
-  // Runs one row; a mismatch is reported and drops the row, a failed call ends the device.
-  // PORTA_BENCH_OPS_ROWS, when set, runs only the rows whose label contains it.
-  void Row(const std::string& label, const std::function<void(const std::string&)>& body) {
+  // PORTA_BENCH_OPS_ROWS, when set, selects the rows whose label contains it.
+  static bool Wanted(const std::string& label) {
     const char* only = std::getenv("PORTA_BENCH_OPS_ROWS");
-    if (only != nullptr && label.find(only) == std::string::npos) return;
+    return only == nullptr || label.find(only) != std::string::npos;
+  }
+
+  // Runs one row; a mismatch is reported and drops the row, a failed call ends the device.
+  void Row(const std::string& label, const std::function<void(const std::string&)>& body) {
+    if (!Wanted(label)) return;
     try {
       body(label);
     } catch (const Mismatch& mismatch) {
