@@ -1,5 +1,5 @@
 // Block-quantized weights (Q4_0, Q4_1, Q8_0): matmul with a quantized, transposed b (M from 1,
-// which takes the matrix-vector kernel, to beyond 64, which takes the dequantized GEMM; N no
+// which takes the matrix-vector kernel, to beyond 64, which takes the GEMM; N no
 // multiple of any tile; K = 32, 96, 576; batch dimensions that broadcast by size and by stride 0;
 // rows with padding between them; f16 and bf16 a; out in f32 and in a's type; bias, every
 // activation, alpha and beta), embedding from a quantized table (with indices outside the table)

@@ -299,6 +299,10 @@
 //   o_offset + z0*o_bs[0] + z1*o_bs[1] + m*o_rs + n*o_cs.
 //   out = act(alpha * sum_k A B + beta * out (FLAG_BETA) + bias[bias_offset + n*bias_stride]
 //   (FLAG_BIAS)), the sum accumulated in f32. dtypes = PACK4(a, b, out, bias).
+//   A block-quantized b (PORTA_DT_Q4_0 ...; the front end passes one transposed, b_rs = 1) is
+//   indexed the same way, b_offset counting elements from the tensor's first one; element e lies
+//   at position e % 32 of the block at byte b_byte + (e / 32) * block bytes. b_byte is unused
+//   for other dtypes, and the host kernel takes no block-quantized b.
 #define PORTA_MATMUL_PARAMS(U, I, F, A) \
   U(M)                                  \
   U(N)                                  \
@@ -315,6 +319,7 @@
   U(b_rs)                               \
   U(b_cs)                               \
   A(b_bs, 2)                            \
+  U(b_byte)                             \
   U(o_offset)                           \
   U(o_rs)                               \
   U(o_cs)                               \

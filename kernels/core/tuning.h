@@ -26,8 +26,8 @@ enum class Family : int {
   kMatmul,
   kConv2d,
   kPool2d,
-  // Block-quantized weights: the matrix-vector product and dequantization (cast, embedding, the
-  // f32 panels of the quantized GEMM).
+  // Block-quantized weights: the matrix-vector product and dequantization (cast, embedding, and
+  // on the CPU device the f32 copy of a quantized GEMM's b).
   kQmatvec,
   kQdequant,
   kCount,

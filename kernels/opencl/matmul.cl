@@ -94,6 +94,19 @@ PORTA_MM_NAME(PK_GLOBAL const uchar* a, PK_GLOBAL const uchar* b, PK_GLOBAL cons
           b_flat[slot] = i != 0xffffffffu ? ((PK_GLOBAL const float*)b)[i] : 0.0f;
         }
       }
+    } else if (dtb >= PORTA_DT_Q4_0) {
+      // Block-quantized b: each element dequantized from its block as the tile is staged.
+      const uint block_bytes = pk_q_block_bytes(dtb);
+      for (uint l = 0; l < b_loads; ++l) {
+        uint slot;
+        const uint i = pk_tile_source(tid + l * threads, PORTA_MM_TN, PORTA_MM_TK, b_base, p.b_cs,
+                                      p.b_rs, n0, p.N, k0, p.K, &slot);
+        if (b_size % threads == 0u || tid + l * threads < b_size) {
+          b_flat[slot] = i != 0xffffffffu
+                             ? pk_q_element(b, dtb, p.b_byte + (i >> 5) * block_bytes, i & 31u)
+                             : 0.0f;
+        }
+      }
     } else {
       for (uint l = 0; l < b_loads; ++l) {
         uint slot;

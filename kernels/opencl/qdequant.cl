@@ -1,6 +1,6 @@
-// porta_qdequant: block-quantized rows to f32, f16 or bf16, for porta_ops_cast, the embedding of a
-// quantized table and the f32 panel of the quantized GEMM (kernels/common/params.h,
-// PORTA_QDEQUANT_PARAMS). One element per work-item.
+// porta_qdequant: block-quantized rows to f32, f16 or bf16, for porta_ops_cast and the embedding
+// of a quantized table (kernels/common/params.h, PORTA_QDEQUANT_PARAMS). One element per
+// work-item.
 
 PK_KERNEL porta_qdequant(PK_GLOBAL const uchar* src, PK_GLOBAL const uchar* indices,
                          PK_GLOBAL uchar* out, PortaQdequantParams p) {

@@ -1,8 +1,9 @@
 // Batched matrix products with broadcast batch dimensions, transpose flags, alpha/beta and a
 // bias + activation epilogue (porta_matmul_<tile>). The tile comes from the tuning table; the
 // host target ignores it and computes the whole product in one work-group (through BLAS).
-// A block-quantized b takes porta_qmatvec when M is at most the tuning's mmax; a larger M
-// dequantizes b into an f32 panel in workspace (porta_qdequant) and multiplies that.
+// A block-quantized b takes porta_qmatvec when M is at most the tuning's mmax; a larger M takes
+// the tile kernel, which dequantizes b's tiles as it stages them, or on the host an f32 panel of
+// b in workspace (porta_qdequant) for BLAS.
 #include <algorithm>
 #include <cinttypes>
 
@@ -159,17 +160,35 @@ porta_status_t Matmul(porta_ops_context_t handle, porta_stream_t stream,
       PORTA_OPS_RETURN_IF_ERROR(PlanQmatvec(*context, plan, &launches));
       return EnqueueAll(*context, stream, launches);
     }
-    // The GEMM multiplies an f32 copy of b, made first in the same stream.
-    View panel = PlanDequantPanelView(vb, nullptr);
-    PORTA_OPS_RETURN_IF_ERROR(workspace.Acquire(panel.byte_end));
-    panel.buffer = workspace.buffer();
-    PORTA_OPS_RETURN_IF_ERROR(PlanDequantPanel(*context, vb, panel, &launches));
-    vb = panel;
-    b_rs = vb.strides[br - 1];
-    b_cs = vb.strides[br - 2];
-    PORTA_OPS_RETURN_IF_ERROR(
-        BroadcastStrides(BatchView(vb), out_batch.shape, out_batch.rank, b_batch));
+    // The GEMM kernels index b's elements (not its bytes) with 32 bits.
+    uint64_t b_elements = 1;
+    for (uint32_t d = 0; d < br; ++d) {
+      b_elements += static_cast<uint64_t>(vb.shape[d] - 1) * static_cast<uint64_t>(vb.strides[d]);
+    }
+    if (b_elements > (uint64_t{1} << 32)) {
+      return Fail(PORTA_ERROR_OUT_OF_RANGE,
+                  "b (%s, shape %s) spans %" PRIu64
+                  " elements; a quantized product with M = %" PRId64
+                  " above the matrix-vector limit %" PRId64
+                  " indexes b's elements with 32 bits (split b, or M)",
+                  porta_dtype_name(vb.dtype), ShapeText(vb).c_str(), b_elements, m,
+                  qchoice.params.Get("mmax", 1));
+    }
+    // The device kernels dequantize b's tiles as they stage them. The host GEMM (BLAS) takes an
+    // f32 copy of b, made first in the same stream.
+    if (context->format == PORTA_FORMAT_HOST) {
+      View panel = PlanDequantPanelView(vb, nullptr);
+      PORTA_OPS_RETURN_IF_ERROR(workspace.Acquire(panel.byte_end));
+      panel.buffer = workspace.buffer();
+      PORTA_OPS_RETURN_IF_ERROR(PlanDequantPanel(*context, vb, panel, &launches));
+      vb = panel;
+      b_rs = vb.strides[br - 1];
+      b_cs = vb.strides[br - 2];
+      PORTA_OPS_RETURN_IF_ERROR(
+          BroadcastStrides(BatchView(vb), out_batch.shape, out_batch.rank, b_batch));
+    }
   }
+  const bool fused_b = IsBlockDtype(vb.dtype);
 
   const int64_t* batch_strides[3] = {out_batch.strides, a_batch, b_batch};
   const Split split = SplitSpace(Coalesce(out_batch.shape, out_batch.rank, batch_strides, 3), 2);
@@ -215,8 +234,14 @@ porta_status_t Matmul(porta_ops_context_t handle, porta_stream_t stream,
       KernelLaunch launch(*context, Family::kMatmul);
       p.a_offset = launch.Bind(va.buffer, va.dtype,
                                va.offset + offsets[1] + first * split.inner_strides[1][2]);
-      p.b_offset = launch.Bind(vb.buffer, vb.dtype,
-                               vb.offset + offsets[2] + first * split.inner_strides[2][2]);
+      if (fused_b) {
+        // b_offset counts elements from the tensor's first one, b_byte locates that one.
+        p.b_byte = launch.Bind(vb.buffer, PORTA_DTYPE_I8, vb.offset);
+        p.b_offset = U32(offsets[2] + first * split.inner_strides[2][2]);
+      } else {
+        p.b_offset = launch.Bind(vb.buffer, vb.dtype,
+                                 vb.offset + offsets[2] + first * split.inner_strides[2][2]);
+      }
       p.bias_offset = has_bias ? launch.Bind(vbias.buffer, vbias.dtype, vbias.offset)
                                : launch.Bind(va.buffer, va.dtype, 0);
       p.o_offset = launch.Bind(vo.buffer, vo.dtype,

@@ -1,7 +1,8 @@
 // Block-quantized weights (Q4_0, Q4_1, Q8_0): the launch planners behind porta_ops_matmul with a
-// quantized b (the matrix-vector kernel porta_qmatvec for small M, and for larger M the f32 panel
-// that porta_qdequant writes into workspace for the float GEMM), porta_ops_embedding with a
-// quantized table and porta_ops_cast from a quantized x (both porta_qdequant).
+// quantized b (the matrix-vector kernel porta_qmatvec for small M, and on the CPU device for
+// larger M the f32 panel that porta_qdequant writes into workspace for BLAS; devices run the tile
+// kernel on b itself, kernels/ops/matmul.cpp), porta_ops_embedding with a quantized table and
+// porta_ops_cast from a quantized x (both porta_qdequant).
 #include <algorithm>
 #include <cinttypes>
 

@@ -69,6 +69,7 @@ layout(push_constant) uniform Params { PORTA_GLSL_PARAMS(PORTA_MATMUL_PARAMS) } 
 
 PORTA_BUFFER(readonly, 0, a)
 PORTA_BUFFER(readonly, 1, b)
+PORTA_QBUFFER(1, b)
 PORTA_BUFFER(readonly, 2, bias)
 PORTA_BUFFER(, 3, o)
 PORTA_LOADER(a)
@@ -141,6 +142,17 @@ void load_tiles(uint k0, uint dta, uint dtb) {
     [[unroll]] for (uint l = 0u; l < B_LOADS; ++l) {
       if (in_tile(l, TK * TN)) {
         const float v = b_element(l, k0, kk, c, index) ? b_f[index] : 0.0;
+        B_PUT(kk, c, v);
+      }
+    }
+  } else if (dtb >= PORTA_DT_Q4_0) {
+    // Block-quantized b: each element dequantized from its block as the tile is staged.
+    const uint block_bytes = porta_q_block_bytes(dtb);
+    [[dont_unroll]] for (uint l = 0u; l < B_LOADS; ++l) {
+      if (in_tile(l, TK * TN)) {
+        const float v = b_element(l, k0, kk, c, index)
+                            ? b_qelement(dtb, p.b_byte + (index >> 5) * block_bytes, index & 31u)
+                            : 0.0;
         B_PUT(kk, c, v);
       }
     }

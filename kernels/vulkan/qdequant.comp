@@ -1,6 +1,6 @@
 // porta_qdequant (kernels/common/params.h): block-quantized rows to f32, f16 or bf16, for
-// porta_ops_cast, the embedding of a quantized table and the f32 panel of the quantized GEMM. A
-// linear kernel, one element per invocation.
+// porta_ops_cast and the embedding of a quantized table. A linear kernel, one element per
+// invocation.
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
