@@ -19,7 +19,7 @@ static_assert(sizeof(kFamilyNames) / sizeof(kFamilyNames[0]) ==
               static_cast<size_t>(Family::kCount));
 
 constexpr const char* kMatmulParams[] = {"tm", "tn", "tk", "wm", "wn"};
-constexpr const char* kQmatvecParams[] = {"wg", "rows", "mmax"};
+constexpr const char* kQmatvecParams[] = {"wg", "rows", "mmax", "gemm"};
 
 bool FamilyFromName(const std::string& name, Family* family) {
   for (int i = 0; i < static_cast<int>(Family::kCount); ++i) {
@@ -315,6 +315,9 @@ std::string ValidateParams(Family family, const Params& params, const porta_devi
     if (mmax < 1 || mmax > PORTA_QMATVEC_MAX_M) {
       return "qmatvec needs mmax in [1, " + std::to_string(PORTA_QMATVEC_MAX_M) + "]";
     }
+    const int64_t gemm = params.Get("gemm", 0);
+    if (gemm != 1 && gemm != 2)
+      return "qmatvec needs gemm=1 (tile loads dequantize) or gemm=2 (f32 copy)";
     // The host kernel takes a block of rows per call and ignores wg.
     if (format == PORTA_FORMAT_HOST) return "";
     if (rows > params.Get("wg", 0)) {
@@ -359,9 +362,11 @@ Params GenericParams(Family family, const porta_device_info_t& info, porta_kerne
   }
   if (family == Family::kQmatvec) {
     // Host: 16 rows per call (enough calls to keep every thread busy at N = 576), M up to 32.
-    // Devices: four rows of wg / 4 work-items each, M up to 4; a larger M takes the GEMM.
+    // Devices: four rows of wg / 4 work-items each, M up to 4; a larger M takes the tile kernel
+    // on the quantized b.
     params.Set("rows", format == PORTA_FORMAT_HOST ? 16 : 4);
     params.Set("mmax", format == PORTA_FORMAT_HOST ? 32 : 4);
+    params.Set("gemm", format == PORTA_FORMAT_HOST ? 2 : 1);
     if (format == PORTA_FORMAT_HOST) {
       params.Set("wg", 1);
       return params;

@@ -36,8 +36,8 @@ enum class Family : int {
 // "ew", "reduce", ... as the table and the kernel entry names spell them.
 const char* FamilyName(Family family);
 
-// A named integer parameter (tm, tn, tk, wm, wn for matmul; wg, rows and mmax for qmatvec; wg
-// for the others).
+// A named integer parameter (tm, tn, tk, wm, wn for matmul; wg, rows, mmax and gemm for
+// qmatvec; wg for the others).
 struct Param {
   std::string name;
   int64_t value = 0;

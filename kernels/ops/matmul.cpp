@@ -174,9 +174,10 @@ porta_status_t Matmul(porta_ops_context_t handle, porta_stream_t stream,
                   porta_dtype_name(vb.dtype), ShapeText(vb).c_str(), b_elements, m,
                   qchoice.params.Get("mmax", 1));
     }
-    // The device kernels dequantize b's tiles as they stage them. The host GEMM (BLAS) takes an
-    // f32 copy of b, made first in the same stream.
-    if (context->format == PORTA_FORMAT_HOST) {
+    // The tile kernels dequantize b's tiles as they stage them; with the tuning's gemm=2 (where
+    // that is slower) and on the host (BLAS) the GEMM takes an f32 copy of b instead, made first
+    // in the same stream.
+    if (context->format == PORTA_FORMAT_HOST || qchoice.params.Get("gemm", 1) == 2) {
       View panel = PlanDequantPanelView(vb, nullptr);
       PORTA_OPS_RETURN_IF_ERROR(workspace.Acquire(panel.byte_end));
       panel.buffer = workspace.buffer();
