@@ -122,7 +122,7 @@ if [[ ! -x "$bench" ]]; then
   # llama-cpp-python adds llama.cpp's tools/mtmd folder itself unless LLAVA_BUILD is off, and
   # LLAMA_BUILD_TOOLS would add it a second time. The compile flags stay the same, so only
   # llama-bench's own two files are compiled.
-  cmake -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TOOLS=ON "$build_dir" >/dev/null
+  cmake -Wno-dev -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TOOLS=ON "$build_dir" >/dev/null
   nice -n 10 cmake --build "$build_dir" --target llama-bench -j "$JOBS" >&2
 fi
 
