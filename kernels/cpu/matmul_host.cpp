@@ -8,6 +8,7 @@
 
 #include "kernels/cpu/host_common.h"
 #include "kernels/cpu/host_kernels.h"
+#include "kernels/cpu/vector_math.h"
 
 #if defined(PORTA_OPS_HAVE_OPENBLAS)
 #include <cblas.h>
@@ -83,10 +84,6 @@ void Gemm(uint64_t m, uint64_t n, uint64_t k, float alpha, const BlasMatrix& a, 
 #endif
 }
 
-float Activate(uint32_t act, float x) {
-  return act == 0 ? x : ApplyUnary(act, x);
-}
-
 int32_t MatmulKernel(const porta_host_group_t* group) {
   const PortaMatmulParams& p = ParamsOf<PortaMatmulParams>(group);
   const void* a = Arg(group, 0);
@@ -99,15 +96,28 @@ int32_t MatmulKernel(const porta_host_group_t* group) {
   const bool has_bias = (p.flags & PORTA_MM_FLAG_BIAS) != 0;
   const bool has_beta = (p.flags & PORTA_MM_FLAG_BETA) != 0;
   const uint64_t m = p.M, n = p.N, k = p.K;
-  thread_local std::vector<float> dense_a, dense_b, dense_c;
+  thread_local std::vector<float> dense_a, dense_b, dense_c, dense_bias;
+  // The bias as a contiguous f32 row, for the vectorized epilogue.
+  const float* bias_row = nullptr;
+  if (has_bias) {
+    if (dbias == PORTA_DT_F32 && p.bias_stride == 1) {
+      bias_row = static_cast<const float*>(bias) + p.bias_offset;
+    } else {
+      dense_bias.resize(n);
+      for (uint64_t j = 0; j < n; ++j)
+        dense_bias[j] = Load(bias, dbias, p.bias_offset + j * p.bias_stride);
+      bias_row = dense_bias.data();
+    }
+  }
   for (uint64_t z = 0; z < uint64_t{p.batch0} * p.batch1; ++z) {
     const uint64_t z0 = z / p.batch1, z1 = z % p.batch1;
     const uint64_t a_base = p.a_offset + z0 * p.a_bs[0] + z1 * p.a_bs[1];
     const uint64_t b_base = p.b_offset + z0 * p.b_bs[0] + z1 * p.b_bs[1];
     const uint64_t o_base = p.o_offset + z0 * p.o_bs[0] + z1 * p.o_bs[1];
-    // out straight from BLAS when nothing follows the product and out is a plain f32 matrix.
-    const bool direct = dout == PORTA_DT_F32 && !has_bias && act == 0 && p.o_cs == 1 &&
-                        p.o_rs >= std::max<uint64_t>(1, n) && k > 0;
+    // out straight from BLAS (beta folded in) when it is a plain f32 matrix; bias and activation
+    // then run over its rows in place.
+    const bool direct =
+        dout == PORTA_DT_F32 && p.o_cs == 1 && p.o_rs >= std::max<uint64_t>(1, n) && k > 0;
     float* c = nullptr;
     uint64_t ldc = n;
     if (direct) {
@@ -146,13 +156,11 @@ int32_t MatmulKernel(const porta_host_group_t* group) {
       }
       Gemm(m, n, k, p.alpha, ma, mb, beta, c, ldc);
     }
-    if (direct) continue;
     for (uint64_t i = 0; i < m; ++i) {
-      for (uint64_t j = 0; j < n; ++j) {
-        float value = c[i * n + j];
-        if (has_bias) value += Load(bias, dbias, p.bias_offset + j * p.bias_stride);
-        Store(out, dout, o_base + i * p.o_rs + j * p.o_cs, Activate(act, value));
-      }
+      float* row = c + i * ldc;
+      BiasActivateRow(row, n, bias_row, act);
+      if (direct) continue;
+      for (uint64_t j = 0; j < n; ++j) Store(out, dout, o_base + i * p.o_rs + j * p.o_cs, row[j]);
     }
   }
   return 0;
