@@ -6,10 +6,6 @@
 #include <cstring>
 #include <vector>
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#endif
-
 #include "kernels/cpu/host_common.h"
 #include "kernels/cpu/host_kernels.h"
 
@@ -182,7 +178,7 @@ PORTA_QUANT_CLONES void DotRowQ80(const uint8_t* row, uint64_t blocks, const flo
   DotRow<PORTA_DT_Q8_0, PORTA_Q8_0_BYTES>(row, blocks, a, lda, mc, sums);
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(PORTA_HOST_AVX512)
 // The same products written with AVX-512 intrinsics, chosen at run time when the CPU has
 // AVX-512 F/BW/VL/DQ: a block's 32 weights are two sixteen-lane vectors (zero-extended nibbles
 // or sign-extended bytes, converted and scaled with two FMAs), and the rows of A are taken in
@@ -193,22 +189,11 @@ PORTA_QUANT_CLONES void DotRowQ80(const uint8_t* row, uint64_t blocks, const flo
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#define PORTA_QUANT_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c")))
-
-bool HasAvx512() {
-  static const bool has = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-           __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
-  }();
-  return has;
-}
 
 // The block at |q| as weights 0..15 (|w0|) and 16..31 (|w1|).
 template <uint32_t kType>
-PORTA_QUANT_AVX512 [[gnu::always_inline]] inline void DecodeAvx512(const uint8_t* q, __m512* w0,
-                                                                   __m512* w1) {
+PORTA_HOST_AVX512_TARGET [[gnu::always_inline]] inline void DecodeAvx512(const uint8_t* q,
+                                                                         __m512* w0, __m512* w1) {
   if constexpr (kType == PORTA_DT_Q8_0) {
     uint16_t h;
     std::memcpy(&h, q, 2);
@@ -236,7 +221,7 @@ PORTA_QUANT_AVX512 [[gnu::always_inline]] inline void DecodeAvx512(const uint8_t
 }
 
 // The sum of the lanes of |v| (GCC 12's _mm512_reduce_add_ps trips -Wuninitialized).
-PORTA_QUANT_AVX512 [[gnu::always_inline]] inline float LaneSum(__m512 v) {
+PORTA_HOST_AVX512_TARGET [[gnu::always_inline]] inline float LaneSum(__m512 v) {
   const __m256 half = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
   __m128 quarter = _mm_add_ps(_mm256_castps256_ps128(half), _mm256_extractf128_ps(half, 1));
   quarter = _mm_add_ps(quarter, _mm_movehl_ps(quarter, quarter));
@@ -246,8 +231,8 @@ PORTA_QUANT_AVX512 [[gnu::always_inline]] inline float LaneSum(__m512 v) {
 // One row against one row of A: four running sums (two blocks per step) so that the FMA
 // latency does not bound the loop.
 template <uint32_t kType, uint64_t kBytes>
-PORTA_QUANT_AVX512 float DotOneAvx512(const uint8_t* __restrict row, uint64_t blocks,
-                                      const float* __restrict a) {
+PORTA_HOST_AVX512_TARGET float DotOneAvx512(const uint8_t* __restrict row, uint64_t blocks,
+                                            const float* __restrict a) {
   __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
   __m512 acc2 = _mm512_setzero_ps(), acc3 = _mm512_setzero_ps();
   uint64_t b = 0;
@@ -272,8 +257,8 @@ PORTA_QUANT_AVX512 float DotOneAvx512(const uint8_t* __restrict row, uint64_t bl
 
 // One row against |kRows| rows of A: the block is decoded once for all of them.
 template <uint32_t kType, uint64_t kBytes, uint32_t kRows>
-PORTA_QUANT_AVX512 void DotTileAvx512(const uint8_t* __restrict row, uint64_t blocks,
-                                      const float* __restrict a, uint64_t lda, float* sums) {
+PORTA_HOST_AVX512_TARGET void DotTileAvx512(const uint8_t* __restrict row, uint64_t blocks,
+                                            const float* __restrict a, uint64_t lda, float* sums) {
   __m512 acc[kRows][2];
   for (uint32_t r = 0; r < kRows; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
   for (uint64_t b = 0; b < blocks; ++b) {
@@ -315,7 +300,7 @@ void DotRowAvx512(const uint8_t* row, uint64_t blocks, const float* a, uint64_t 
 using DotRowFn = void (*)(const uint8_t*, uint64_t, const float*, uint64_t, uint32_t, float*);
 
 DotRowFn DotRowFor(uint32_t dtype) {
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(PORTA_HOST_AVX512)
   if (HasAvx512()) {
     return dtype == PORTA_DT_Q4_0   ? DotRowAvx512<PORTA_DT_Q4_0, PORTA_Q4_0_BYTES>
            : dtype == PORTA_DT_Q4_1 ? DotRowAvx512<PORTA_DT_Q4_1, PORTA_Q4_1_BYTES>

@@ -226,4 +226,32 @@ PORTA_HOST_CLONES void BiasActivateRow(float* v, uint64_t n, const float* bias, 
   }
 }
 
+PORTA_HOST_CLONES void DotRows(const float* __restrict q, const float* __restrict rows,
+                               uint64_t stride, uint64_t count, uint64_t n, float scale,
+                               float* __restrict out) {
+  for (uint64_t j = 0; j < count; ++j) {
+    const float* row = rows + j * stride;
+    float sums[16] = {};
+    uint64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+      for (int lane = 0; lane < 16; ++lane) sums[lane] += q[i + lane] * row[i + lane];
+    }
+    for (; i < n; ++i) sums[0] += q[i] * row[i];
+    float sum = 0.0f;
+    for (float s : sums) sum += s;
+    out[j] = sum * scale;
+  }
+}
+
+PORTA_HOST_CLONES void AxpyRows(const float* __restrict w, const float* __restrict rows,
+                                uint64_t stride, uint64_t count, uint64_t n,
+                                float* __restrict acc) {
+  for (uint64_t j = 0; j < count; ++j) {
+    if (w[j] == 0.0f) continue;
+    const float s = w[j];
+    const float* row = rows + j * stride;
+    for (uint64_t i = 0; i < n; ++i) acc[i] += s * row[i];
+  }
+}
+
 }  // namespace porta::ops::host
