@@ -190,6 +190,13 @@ class OpsMatmulTest : public OpsTest {
       o.activation = act;
       Check(MatmulShape{3, 1001, 64, {}, {}}, t, o);
     }
+    // Enough rows for the host to split them among work-groups, batched, with K past one
+    // 256-deep block of its GEMM, beta and the epilogue.
+    Options split;
+    split.beta = 0.5f;
+    split.bias = true;
+    split.activation = PORTA_UNARY_GELU_ERF;
+    Check(MatmulShape{150, 70, 300, {2}, {2}}, t, split);
   }
 
   // Strided views: sliced a, b stored transposed (no flag), sliced and permuted outputs, a batch

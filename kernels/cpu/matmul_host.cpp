@@ -151,6 +151,15 @@ bool UseGemmAvx512() {
 }
 #endif
 
+// Whether the work-groups of a launch share its rows: only for GemmAvx512, single-threaded.
+bool RowsSplit() {
+#if defined(PORTA_HOST_AVX512)
+  return UseGemmAvx512();
+#else
+  return false;
+#endif
+}
+
 // c (row-major, ldc) = alpha * a @ b + beta * c.
 void Gemm(uint64_t m, uint64_t n, uint64_t k, float alpha, const BlasMatrix& a, const BlasMatrix& b,
           float beta, float* c, uint64_t ldc) {
@@ -199,7 +208,19 @@ int32_t MatmulKernel(const porta_host_group_t* group) {
   const uint32_t act = (p.flags >> 8) & 0xffu;
   const bool has_bias = (p.flags & PORTA_MM_FLAG_BIAS) != 0;
   const bool has_beta = (p.flags & PORTA_MM_FLAG_BETA) != 0;
-  const uint64_t m = p.M, n = p.N, k = p.K;
+  // The work-groups along y split the rows of every product (the front end launches one per
+  // compute unit for larger M); BLAS, which threads by itself, takes them all in group 0.
+  const uint64_t groups = group->group_count[1], gid = group->group_id[1];
+  uint64_t row_begin = 0, row_end = p.M;
+  if (RowsSplit()) {
+    const uint64_t share = (uint64_t{p.M} + groups - 1) / groups;
+    row_begin = std::min<uint64_t>(p.M, gid * share);
+    row_end = std::min<uint64_t>(p.M, row_begin + share);
+  } else if (gid != 0) {
+    return 0;
+  }
+  const uint64_t m = row_end - row_begin, n = p.N, k = p.K;
+  if (m == 0) return 0;
   thread_local std::vector<float> dense_a, dense_b, dense_c, dense_bias;
   // The bias as a contiguous f32 row, for the vectorized epilogue.
   const float* bias_row = nullptr;
@@ -215,9 +236,9 @@ int32_t MatmulKernel(const porta_host_group_t* group) {
   }
   for (uint64_t z = 0; z < uint64_t{p.batch0} * p.batch1; ++z) {
     const uint64_t z0 = z / p.batch1, z1 = z % p.batch1;
-    const uint64_t a_base = p.a_offset + z0 * p.a_bs[0] + z1 * p.a_bs[1];
+    const uint64_t a_base = p.a_offset + z0 * p.a_bs[0] + z1 * p.a_bs[1] + row_begin * p.a_rs;
     const uint64_t b_base = p.b_offset + z0 * p.b_bs[0] + z1 * p.b_bs[1];
-    const uint64_t o_base = p.o_offset + z0 * p.o_bs[0] + z1 * p.o_bs[1];
+    const uint64_t o_base = p.o_offset + z0 * p.o_bs[0] + z1 * p.o_bs[1] + row_begin * p.o_rs;
     // out straight from BLAS (beta folded in) when it is a plain f32 matrix; bias and activation
     // then run over its rows in place.
     const bool direct =
