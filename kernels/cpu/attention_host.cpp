@@ -31,10 +31,12 @@ const float* RowF32(const void* buffer, uint32_t dtype, uint64_t base, uint64_t 
 // registers. Per query row of 128 keys at D = 32 this is about a fifth of the generic loops.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 // Lane r of the result: the sum of the lanes of s[r], for r < 16.
-PORTA_HOST_AVX512_TARGET [[gnu::always_inline]] inline __m512 SumEach16(const __m512* s) {
+[[gnu::always_inline]] PORTA_HOST_AVX512_TARGET inline __m512 SumEach16(const __m512* s) {
   __m512 x[8], y[4], z[2];
   for (int i = 0; i < 8; ++i) {
     // Per 128-bit chunk: even lanes hold partial sums of s[2i], odd lanes of s[2i + 1].

@@ -61,7 +61,9 @@ void Densify(const void* buffer, uint32_t dtype, uint64_t base, uint64_t rows, u
 // 8-row strips, K in blocks of 256, so the 8 x 32 tile of C stays in sixteen registers.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 constexpr uint64_t kMr = 8, kNr = 32, kKc = 256, kNc = 2048;
 
 inline float ElementOf(const BlasMatrix& x, uint64_t row, uint64_t col) {

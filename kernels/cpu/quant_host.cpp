@@ -188,11 +188,13 @@ PORTA_QUANT_CLONES void DotRowQ80(const uint8_t* row, uint64_t blocks, const flo
 // its uninitialized-use warnings flag once inlined here.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 // The block at |q| as weights 0..15 (|w0|) and 16..31 (|w1|).
 template <uint32_t kType>
-PORTA_HOST_AVX512_TARGET [[gnu::always_inline]] inline void DecodeAvx512(const uint8_t* q,
+[[gnu::always_inline]] PORTA_HOST_AVX512_TARGET inline void DecodeAvx512(const uint8_t* q,
                                                                          __m512* w0, __m512* w1) {
   if constexpr (kType == PORTA_DT_Q8_0) {
     uint16_t h;
@@ -221,7 +223,7 @@ PORTA_HOST_AVX512_TARGET [[gnu::always_inline]] inline void DecodeAvx512(const u
 }
 
 // The sum of the lanes of |v| (GCC 12's _mm512_reduce_add_ps trips -Wuninitialized).
-PORTA_HOST_AVX512_TARGET [[gnu::always_inline]] inline float LaneSum(__m512 v) {
+[[gnu::always_inline]] PORTA_HOST_AVX512_TARGET inline float LaneSum(__m512 v) {
   const __m256 half = _mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1));
   __m128 quarter = _mm_add_ps(_mm256_castps256_ps128(half), _mm256_extractf128_ps(half, 1));
   quarter = _mm_add_ps(quarter, _mm_movehl_ps(quarter, quarter));
