@@ -157,7 +157,8 @@ class OpsMatmulTest : public OpsTest {
     }
   }
 
-  // alpha, beta, bias and every activation, on a small and a tile-straddling shape and K = 0.
+  // alpha, beta, bias and every activation, on a small and a tile-straddling shape and K = 0, and
+  // every activation on long rows.
   void RunEpilogues(const Types& t) {
     struct Scalars {
       float alpha, beta;
@@ -179,6 +180,23 @@ class OpsMatmulTest : public OpsTest {
         }
       }
     }
+    // Long rows whose values (alpha 4 on K = 64 random terms: a spread of about 18) reach every
+    // range of the activations' approximations, through vectorized epilogues and their tails.
+    for (porta_unary_op_t act : {PORTA_UNARY_NONE, PORTA_UNARY_RELU, PORTA_UNARY_GELU_ERF,
+                                 PORTA_UNARY_GELU_TANH, PORTA_UNARY_SILU}) {
+      Options o;
+      o.alpha = 4.0f;
+      o.bias = true;
+      o.activation = act;
+      Check(MatmulShape{3, 1001, 64, {}, {}}, t, o);
+    }
+    // Enough rows for the host to split them among work-groups, batched, with K past one
+    // 256-deep block of its GEMM, beta and the epilogue.
+    Options split;
+    split.beta = 0.5f;
+    split.bias = true;
+    split.activation = PORTA_UNARY_GELU_ERF;
+    Check(MatmulShape{150, 70, 300, {2}, {2}}, t, split);
   }
 
   // Strided views: sliced a, b stored transposed (no flag), sliced and permuted outputs, a batch

@@ -1,6 +1,7 @@
 // Host kernel porta_attention: one call computes one query row: the scores, their softmax and the
 // weighted sum of the value rows. f32 key and value rows (contiguous by the contract) go through
-// the vectorized dot and axpy of vector_math.h; other dtypes are converted row by row.
+// the vectorized row loops of vector_math.h in one call each; other dtypes are converted row by
+// row.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -22,6 +23,74 @@ const float* RowF32(const void* buffer, uint32_t dtype, uint64_t base, uint64_t 
   for (uint64_t i = 0; i < count; ++i) (*scratch)[i] = Load(buffer, dtype, base + i);
   return scratch->data();
 }
+
+#if defined(PORTA_HOST_AVX512)
+// AVX-512 forms of the two row loops for head sizes that are multiples of 16 (the models' 32 and
+// 64). The scores take sixteen keys at a time and sum each key's products with one transposing
+// add tree instead of a horizontal sum per key; the weighted value sum keeps the output row in
+// registers. Per query row of 128 keys at D = 32 this is about a fifth of the generic loops.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#if !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+// Lane r of the result: the sum of the lanes of s[r], for r < 16.
+[[gnu::always_inline]] PORTA_HOST_AVX512_TARGET inline __m512 SumEach16(const __m512* s) {
+  __m512 x[8], y[4], z[2];
+  for (int i = 0; i < 8; ++i) {
+    // Per 128-bit chunk: even lanes hold partial sums of s[2i], odd lanes of s[2i + 1].
+    x[i] = _mm512_add_ps(_mm512_unpacklo_ps(s[2 * i], s[2 * i + 1]),
+                         _mm512_unpackhi_ps(s[2 * i], s[2 * i + 1]));
+  }
+  for (int i = 0; i < 4; ++i) {
+    // Per chunk: lanes 0..3 hold partial sums of s[4i..4i+3].
+    const __m512d a = _mm512_castps_pd(x[2 * i]), b = _mm512_castps_pd(x[2 * i + 1]);
+    y[i] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(a, b)),
+                         _mm512_castpd_ps(_mm512_unpackhi_pd(a, b)));
+  }
+  for (int i = 0; i < 2; ++i) {
+    z[i] = _mm512_add_ps(_mm512_shuffle_f32x4(y[2 * i], y[2 * i + 1], 0x88),
+                         _mm512_shuffle_f32x4(y[2 * i], y[2 * i + 1], 0xdd));
+  }
+  return _mm512_add_ps(_mm512_shuffle_f32x4(z[0], z[1], 0x88),
+                       _mm512_shuffle_f32x4(z[0], z[1], 0xdd));
+}
+
+PORTA_HOST_AVX512_TARGET void DotRowsAvx512(const float* q, const float* rows, uint64_t stride,
+                                            uint64_t count, uint64_t n, float scale, float* out) {
+  const __m512 scale_v = _mm512_set1_ps(scale);
+  for (uint64_t j0 = 0; j0 < count; j0 += 16) {
+    const uint32_t live = static_cast<uint32_t>(std::min<uint64_t>(16, count - j0));
+    __m512 s[16];
+    for (int r = 0; r < 16; ++r) s[r] = _mm512_setzero_ps();
+    for (uint64_t d = 0; d < n; d += 16) {
+      const __m512 qd = _mm512_loadu_ps(q + d);
+      for (uint32_t r = 0; r < live; ++r)
+        s[r] = _mm512_fmadd_ps(qd, _mm512_loadu_ps(rows + (j0 + r) * stride + d), s[r]);
+    }
+    const __mmask16 keep = static_cast<__mmask16>((1u << live) - 1u);
+    _mm512_mask_storeu_ps(out + j0, keep, _mm512_mul_ps(SumEach16(s), scale_v));
+  }
+}
+
+// acc (n <= 64) += w[j] * rows[j * stride ...], skipping zero weights.
+PORTA_HOST_AVX512_TARGET void AxpyRowsAvx512(const float* w, const float* rows, uint64_t stride,
+                                             uint64_t count, uint64_t n, float* acc) {
+  const uint32_t vectors = static_cast<uint32_t>(n / 16);
+  __m512 a[4];
+  for (uint32_t i = 0; i < vectors; ++i) a[i] = _mm512_loadu_ps(acc + 16 * i);
+  for (uint64_t j = 0; j < count; ++j) {
+    if (w[j] == 0.0f) continue;
+    const __m512 wj = _mm512_set1_ps(w[j]);
+    const float* row = rows + j * stride;
+    for (uint32_t i = 0; i < vectors; ++i)
+      a[i] = _mm512_fmadd_ps(wj, _mm512_loadu_ps(row + 16 * i), a[i]);
+  }
+  for (uint32_t i = 0; i < vectors; ++i) _mm512_storeu_ps(acc + 16 * i, a[i]);
+}
+#pragma GCC diagnostic pop
+#endif
 
 int32_t AttentionKernel(const porta_host_group_t* group) {
   const PortaAttentionParams& p = ParamsOf<PortaAttentionParams>(group);
@@ -53,18 +122,47 @@ int32_t AttentionKernel(const porta_host_group_t* group) {
           : p.Lk;
   scores.resize(visible);
   acc.assign(p.Dv, 0.0f);
-  for (uint64_t j = 0; j < visible; ++j) {
-    const float* key = RowF32(k, dk, kb + j * p.k_strides[2], p.D, &row_scratch);
-    float s = Dot(query, key, p.D) * p.scale;
-    if (p.flags & PORTA_ATTN_FLAG_MASK) s += Load(mask, dm, mb + j);
-    scores[j] = s;
+  // f32 keys and values (the usual case) go through the row loops whole; other dtypes a row at a
+  // time through f32 copies.
+#if defined(PORTA_HOST_AVX512)
+  const bool wide = HasAvx512();
+#else
+  const bool wide = false;
+#endif
+  if (dk == PORTA_DT_F32 && wide && p.D % 16 == 0) {
+#if defined(PORTA_HOST_AVX512)
+    DotRowsAvx512(query, static_cast<const float*>(k) + kb, p.k_strides[2], visible, p.D, p.scale,
+                  scores.data());
+#endif
+  } else if (dk == PORTA_DT_F32) {
+    DotRows(query, static_cast<const float*>(k) + kb, p.k_strides[2], visible, p.D, p.scale,
+            scores.data());
+  } else {
+    for (uint64_t j = 0; j < visible; ++j) {
+      const float* key = RowF32(k, dk, kb + j * p.k_strides[2], p.D, &row_scratch);
+      scores[j] = Dot(query, key, p.D) * p.scale;
+    }
+  }
+  if (p.flags & PORTA_ATTN_FLAG_MASK) {
+    for (uint64_t j = 0; j < visible; ++j) scores[j] += Load(mask, dm, mb + j);
   }
   const float max = RowMax(scores.data(), visible);
   if (max != -std::numeric_limits<float>::infinity()) {
     const float sum = ExpShiftSum(scores.data(), visible, max);
-    for (uint64_t j = 0; j < visible; ++j) {
-      if (scores[j] == 0.0f) continue;
-      Axpy(scores[j], RowF32(v, dv, vb + j * p.v_strides[2], p.Dv, &row_scratch), acc.data(), p.Dv);
+    if (dv == PORTA_DT_F32 && wide && p.Dv % 16 == 0 && p.Dv <= 64) {
+#if defined(PORTA_HOST_AVX512)
+      AxpyRowsAvx512(scores.data(), static_cast<const float*>(v) + vb, p.v_strides[2], visible,
+                     p.Dv, acc.data());
+#endif
+    } else if (dv == PORTA_DT_F32) {
+      AxpyRows(scores.data(), static_cast<const float*>(v) + vb, p.v_strides[2], visible, p.Dv,
+               acc.data());
+    } else {
+      for (uint64_t j = 0; j < visible; ++j) {
+        if (scores[j] == 0.0f) continue;
+        Axpy(scores[j], RowF32(v, dv, vb + j * p.v_strides[2], p.Dv, &row_scratch), acc.data(),
+             p.Dv);
+      }
     }
     ScaleRow(acc.data(), p.Dv, 1.0f / sum);
   }

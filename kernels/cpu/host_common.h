@@ -12,6 +12,10 @@
 #include "kernels/common/params.h"
 #include "porta/porta.h"
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
+
 // Builds a function for AVX-512, AVX2 and the baseline; the dynamic loader picks the one the CPU
 // runs (an ifunc), so CI binaries run anywhere and use what the machine has. Sanitizer builds
 // keep the one portable version.
@@ -139,6 +143,23 @@ inline uint64_t Offset3(uint64_t i, const unsigned int shape[3], const unsigned 
 }
 
 // Linear index of the work-group (kernels/common/params.h, "linear" kernels).
+#if defined(__x86_64__) && defined(__GNUC__)
+// Whether the CPU runs the hand-written AVX-512 loops (F, BW, VL, DQ, with FMA and F16C), which
+// the host kernels build with per-function target attributes and choose at run time. Every
+// AVX-512 CPU has FMA and F16C (and Clang's builtin cannot ask for F16C).
+#define PORTA_HOST_AVX512 1
+#define PORTA_HOST_AVX512_TARGET \
+  __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma,f16c")))
+inline bool HasAvx512() {
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+  }();
+  return has;
+}
+#endif
+
 inline uint64_t GroupIndex(const porta_host_group_t* group) {
   return uint64_t{group->group_id[1]} * group->group_count[0] + group->group_id[0] +
          uint64_t{group->group_id[2]} * group->group_count[0] * group->group_count[1];

@@ -31,6 +31,20 @@ float Dot(const float* a, const float* b, uint64_t n);
 // y[i] += s * x[i].
 void Axpy(float s, const float* x, float* y, uint64_t n);
 
+// out[j] = scale * sum of q[i] * rows[j * stride + i] over i < n, for j < count (attention scores
+// against contiguous key rows).
+void DotRows(const float* q, const float* rows, uint64_t stride, uint64_t count, uint64_t n,
+             float scale, float* out);
+
+// acc[i] += w[j] * rows[j * stride + i] for i < n, over the j < count whose w[j] is not 0.
+void AxpyRows(const float* w, const float* rows, uint64_t stride, uint64_t count, uint64_t n,
+              float* acc);
+
+// v[i] = act(v[i] + bias[i]) for the matmul activations (0 for none, RELU, GELU_ERF, GELU_TANH,
+// SILU) and SIGMOID and TANH, vectorized (erf, tanh and exp from polynomials within a few ulp;
+// NaN stays NaN); bias may be NULL. Any other act adds the bias alone.
+void BiasActivateRow(float* v, uint64_t n, const float* bias, uint32_t act);
+
 }  // namespace porta::ops::host
 
 #endif  // PORTA_KERNELS_CPU_VECTOR_MATH_H_

@@ -199,7 +199,12 @@ porta_status_t Matmul(porta_ops_context_t handle, porta_stream_t stream,
   const int64_t tm = tile.Get("tm", 32), tn = tile.Get("tn", 32);
   const int64_t wm = tile.Get("wm", 2), wn = tile.Get("wn", 2);
   const uint64_t grid_x = host ? 1 : static_cast<uint64_t>((n + tn - 1) / tn);
-  const uint64_t grid_y = host ? 1 : static_cast<uint64_t>((m + tm - 1) / tm);
+  // The host kernel may split the rows among one work-group per compute unit (see
+  // kernels/cpu/matmul_host.cpp); below 64 rows a split gains nothing.
+  const uint64_t host_groups =
+      std::min<uint64_t>(std::max<uint32_t>(1, context->info.compute_units),
+                         std::max<uint64_t>(1, static_cast<uint64_t>(m) / 64));
+  const uint64_t grid_y = host ? host_groups : static_cast<uint64_t>((m + tm - 1) / tm);
   if (grid_x > context->info.max_grid_dims[0] || grid_y > context->info.max_grid_dims[1]) {
     return Fail(PORTA_ERROR_OUT_OF_RANGE,
                 "a %" PRId64 " x %" PRId64 " product with tile %s needs a %" PRIu64 " x %" PRIu64
