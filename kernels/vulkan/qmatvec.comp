@@ -1,10 +1,16 @@
 // porta_qmatvec (kernels/common/params.h): out = act(alpha A W^T + beta out + bias) for a
-// block-quantized W of N rows by K and a few rows of A. The work-group's invocations form |rows|
-// teams, one per output row; a team's invocations take the row's 8-element units in turn (so
-// neighbours read neighbouring words and every weight byte is read once) and their partial sums
-// meet in shared memory. The weights are read as 32-bit words holding 16-bit halves, since a
-// Q4_0 block is only 2-byte aligned. A surplus work-group runs with no units so that every
-// invocation reaches every barrier.
+// block-quantized W of N rows by K and a few rows of A, in two variants that PORTA_QMV_FLAG_ROWS
+// (the tuning's mv) chooses for the whole dispatch:
+// - teams (mv=1, for GPUs): the work-group's invocations form |rows| teams, one per output row; a
+//   team's invocations take the row's 8-element units in turn (so neighbours read neighbouring
+//   words and every weight byte is read once) and their partial sums meet in shared memory. The
+//   weights are read as 32-bit words holding 16-bit halves, since a Q4_0 block is only 2-byte
+//   aligned. A surplus work-group runs with no units so that every invocation reaches every
+//   barrier.
+// - rows (mv=2, for CPU implementations that run invocations as SIMD lanes): each invocation owns
+//   one row, with no shared memory and no barrier, and every invocation runs the same block loop
+//   (surplus ones recompute the last row and store nothing), so A's addresses are the same on
+//   every lane and load once for all of them.
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
@@ -73,7 +79,117 @@ float unit_q4(uint dta, uint a_base, uint row, uint u, uint block_bytes, uint he
   return header == 4u ? d * s + b_half(block + 2u) * a_sum : d * (s - 8.0 * a_sum);
 }
 
+// The per-row variant's block sums for f32 A read contiguously from element |x|. A block's quants
+// are read as whole 32-bit words: |qs| is 2-byte aligned, so an odd half-word start joins
+// neighbouring words (one extra load per block).
+uint qs_word(uint base, bool odd, uint i, uint last, inout uint w) {
+  const uint next = (i < last || odd) ? b_w[base + i + 1u] : 0u;
+  const uint v = odd ? (w >> 16) | (next << 16) : w;
+  w = next;
+  return v;
+}
+
+vec4 x4(uint x) { return vec4(a_f[x], a_f[x + 1u], a_f[x + 2u], a_f[x + 3u]); }
+
+float block_q8(uint qs, uint x) {
+  const uint base = qs >> 2;
+  const bool odd = (qs & 2u) != 0u;
+  uint w = b_w[base];
+  float s = 0.0;
+  for (uint i = 0u; i < 8u; ++i) {
+    const int v = int(qs_word(base, odd, i, 7u, w));
+    s += dot(vec4(bitfieldExtract(v, 0, 8), bitfieldExtract(v, 8, 8), bitfieldExtract(v, 16, 8),
+                  bitfieldExtract(v, 24, 8)),
+             x4(x + 4u * i));
+  }
+  return s;
+}
+
+// Q4: element j sits in the low nibble of qs byte j, element j + 16 in its high nibble.
+float block_q4(uint qs, uint x, inout float x_sum) {
+  const uint base = qs >> 2;
+  const bool odd = (qs & 2u) != 0u;
+  uint w = b_w[base];
+  float s = 0.0;
+  vec4 xs = vec4(0.0);
+  for (uint i = 0u; i < 4u; ++i) {
+    const uint v = qs_word(base, odd, i, 3u, w);
+    const vec4 lo = x4(x + 4u * i), hi = x4(x + 16u + 4u * i);
+    xs += lo + hi;
+    s += dot(vec4(v & 15u, (v >> 8) & 15u, (v >> 16) & 15u, (v >> 24) & 15u), lo) +
+         dot(vec4((v >> 4) & 15u, (v >> 12) & 15u, (v >> 20) & 15u, v >> 28), hi);
+  }
+  x_sum += (xs.x + xs.y) + (xs.z + xs.w);
+  return s;
+}
+
+void store_row(uint z0, uint z1, uint m, uint n, float sum) {
+  const uint io = p.o_offset + z0 * p.o_bs[0] + z1 * p.o_bs[1] + m * p.o_rs + n * p.o_cs;
+  const uint dto = porta_byte(p.dtypes, 2u);
+  float r = p.alpha * sum;
+  if ((p.flags & PORTA_MM_FLAG_BETA) != 0u) r += p.beta * o_load(dto, io);
+  if ((p.flags & PORTA_MM_FLAG_BIAS) != 0u) {
+    r += bias_load(porta_byte(p.dtypes, 3u), p.bias_offset + n * p.bias_stride);
+  }
+  o_store(dto, io, activation((p.flags >> 8) & 0xffu, r));
+}
+
+void main_rows() {
+  const uint row_groups = (p.N + p.rows - 1u) / p.rows;
+  const uint g = porta_group_index();
+  const uint rest = g / row_groups;
+  const uint rg = g - rest * row_groups;
+  const uint z = rest / p.M;
+  const uint m = rest - z * p.M;
+  if (z >= p.batch0 * p.batch1) return;
+  const uint z0 = z / p.batch1;
+  const uint z1 = z - z0 * p.batch1;
+  const uint n_item = rg * p.rows + gl_LocalInvocationID.x;
+  const uint n = min(n_item, p.N - 1u);
+  const uint dta = porta_byte(p.dtypes, 0u);
+  const uint dtb = porta_byte(p.dtypes, 1u);
+  const uint row =
+      p.b_offset + (z0 * p.b_bs[0] + z1 * p.b_bs[1] + n * p.b_rs) * porta_q_block_bytes(dtb);
+  const uint a_base = p.a_offset + z0 * p.a_bs[0] + z1 * p.a_bs[1] + m * p.a_rs;
+  const uint blocks = p.K >> 5;
+  float sum = 0.0;
+  if (dta == PORTA_DT_F32 && p.a_cs == 1u) {
+    if (dtb == PORTA_DT_Q8_0) {
+      for (uint k = 0u; k < blocks; ++k) {
+        const uint block = row + k * PORTA_Q8_0_BYTES;
+        sum += b_half(block) * block_q8(block + 2u, a_base + 32u * k);
+      }
+    } else if (dtb == PORTA_DT_Q4_1) {
+      for (uint k = 0u; k < blocks; ++k) {
+        const uint block = row + k * PORTA_Q4_1_BYTES;
+        float x_sum = 0.0;
+        const float s = block_q4(block + 4u, a_base + 32u * k, x_sum);
+        sum += b_half(block) * s + b_half(block + 2u) * x_sum;
+      }
+    } else {
+      for (uint k = 0u; k < blocks; ++k) {
+        const uint block = row + k * PORTA_Q4_0_BYTES;
+        float x_sum = 0.0;
+        const float s = block_q4(block + 2u, a_base + 32u * k, x_sum);
+        sum += b_half(block) * (s - 8.0 * x_sum);
+      }
+    }
+  } else {
+    const uint units = p.K >> 3;
+    for (uint u = 0u; u < units; ++u) {
+      sum += dtb == PORTA_DT_Q8_0   ? unit_q8(dta, a_base, row, u)
+             : dtb == PORTA_DT_Q4_1 ? unit_q4(dta, a_base, row, u, PORTA_Q4_1_BYTES, 4u)
+                                    : unit_q4(dta, a_base, row, u, PORTA_Q4_0_BYTES, 2u);
+    }
+  }
+  if (n_item < p.N) store_row(z0, z1, m, n, sum);
+}
+
 void main() {
+  if ((p.flags & PORTA_QMV_FLAG_ROWS) != 0u) {
+    main_rows();
+    return;
+  }
   const uint lid = gl_LocalInvocationID.x;
   const uint team = gl_WorkGroupSize.x / p.rows;
   const uint r_in = lid / team;
@@ -114,14 +230,5 @@ void main() {
     if (lane < s) red[lid] += red[lid + s];
     barrier();
   }
-  if (has_row && lane == 0u) {
-    const uint io = p.o_offset + z0 * p.o_bs[0] + z1 * p.o_bs[1] + m * p.o_rs + n * p.o_cs;
-    const uint dto = porta_byte(p.dtypes, 2u);
-    float r = p.alpha * red[lid];
-    if ((p.flags & PORTA_MM_FLAG_BETA) != 0u) r += p.beta * o_load(dto, io);
-    if ((p.flags & PORTA_MM_FLAG_BIAS) != 0u) {
-      r += bias_load(porta_byte(p.dtypes, 3u), p.bias_offset + n * p.bias_stride);
-    }
-    o_store(dto, io, activation((p.flags >> 8) & 0xffu, r));
-  }
+  if (has_row && lane == 0u) store_row(z0, z1, m, n, red[lid]);
 }
