@@ -324,11 +324,12 @@ std::string ValidateParams(Family family, const Params& params, const porta_devi
     }
     // The host kernel takes a block of rows per call and ignores wg and mv.
     if (format == PORTA_FORMAT_HOST) return "";
-    if (rows > params.Get("wg", 0)) {
-      return "qmatvec needs rows <= wg (each row gets wg / rows work-items)";
+    const int64_t wg = params.Get("wg", 0);
+    if (mv == 2 && rows != wg && rows != 2 * wg && rows != 4 * wg) {
+      return "qmatvec mv=2 needs rows = wg, 2 wg or 4 wg (each work-item computes rows / wg rows)";
     }
-    if (mv == 2 && rows != params.Get("wg", 0)) {
-      return "qmatvec mv=2 needs rows == wg (each work-item computes one row)";
+    if (mv == 1 && rows > wg) {
+      return "qmatvec needs rows <= wg (each row gets wg / rows work-items)";
     }
   }
   const int64_t wg = params.Get("wg", 0);

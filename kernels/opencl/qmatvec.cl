@@ -7,10 +7,10 @@
 //   meet in local memory. The weights are read as 16-bit words: a Q4_0 block is only 2-byte
 //   aligned. A surplus work-group of the grid runs with no units (barriers are never skipped;
 //   prelude.h explains why).
-// - porta_qmatvec_rows (mv=2, for CPU-like devices): each work-item owns one output row and walks
-//   its blocks alone, with no local memory and no barrier, which a CPU runtime turns into a plain
-//   loop over the work-group's rows (a barrier would split it into regions and spill every item's
-//   state between them).
+// - porta_qmatvec_rows (mv=2, for CPU-like devices): each work-item owns rows / WG output rows
+//   and walks their blocks alone, with no local memory and no barrier, which a CPU runtime turns
+//   into a plain loop over the work-group's rows (a barrier would split it into regions and spill
+//   every item's state between them).
 
 // The sums over unit u (elements 8u..8u+7 of the row at byte |row|) of W[k] A[k], one function
 // per block type so that the unit loops below test the type once.
@@ -177,6 +177,7 @@ PK_FN float pk_qmv_row_f32(PK_GLOBAL const uchar* b, uint row, uint dtb, uint bl
 }
 #endif
 
+// Each work-item computes rows / WG rows (1, 2 or 4), WG apart.
 PK_KERNEL porta_qmatvec_rows(PK_GLOBAL const uchar* a, PK_GLOBAL const uchar* b,
                              PK_GLOBAL const uchar* bias, PK_GLOBAL uchar* out,
                              PortaQmatvecParams p) {
@@ -184,28 +185,32 @@ PK_KERNEL porta_qmatvec_rows(PK_GLOBAL const uchar* a, PK_GLOBAL const uchar* b,
   const uint rest = pk_divmod(pk_group_linear(), (p.N + p.rows - 1u) / p.rows, &rg);
   uint m;
   const uint z = pk_divmod(rest, p.M, &m);
-  const uint n = rg * p.rows + PK_LID0;
   // No barrier follows, so surplus items simply leave.
-  if (z >= p.batch0 * p.batch1 || n >= p.N) return;
+  if (z >= p.batch0 * p.batch1) return;
   uint z1;
   const uint z0 = pk_divmod(z, p.batch1, &z1);
   const uint dta = pk_byte(p.dtypes, 0u);
   const uint dtb = pk_byte(p.dtypes, 1u);
   const uint block_bytes = pk_q_block_bytes(dtb);
-  const uint row = p.b_offset + (z0 * p.b_bs[0] + z1 * p.b_bs[1] + n * p.b_rs) * block_bytes;
   const uint a_base = p.a_offset + z0 * p.a_bs[0] + z1 * p.a_bs[1] + m * p.a_rs;
   const uint blocks = p.K >> 5;
-  float sum = 0.0f;
-  if (dta == PORTA_DT_F32 && p.a_cs == 1u) {
-    sum = pk_qmv_row_f32(b, row, dtb, blocks, (PK_GLOBAL const float*)a + a_base);
-  } else {
-    const uint units = p.K >> 3;
-    for (uint u = 0; u < units; ++u) {
-      sum += dtb == PORTA_DT_Q8_0 ? pk_qmv_q8(a, dta, a_base, p.a_cs, b, row, u)
-             : dtb == PORTA_DT_Q4_1
-                 ? pk_qmv_q4(a, dta, a_base, p.a_cs, b, row, u, PORTA_Q4_1_BYTES, 4u)
-                 : pk_qmv_q4(a, dta, a_base, p.a_cs, b, row, u, PORTA_Q4_0_BYTES, 2u);
+  const uint per_item = p.rows / PK_LSIZE0;
+  for (uint r = 0; r < per_item; ++r) {
+    const uint n = rg * p.rows + r * PK_LSIZE0 + PK_LID0;
+    if (n >= p.N) return;
+    const uint row = p.b_offset + (z0 * p.b_bs[0] + z1 * p.b_bs[1] + n * p.b_rs) * block_bytes;
+    float sum = 0.0f;
+    if (dta == PORTA_DT_F32 && p.a_cs == 1u) {
+      sum = pk_qmv_row_f32(b, row, dtb, blocks, (PK_GLOBAL const float*)a + a_base);
+    } else {
+      const uint units = p.K >> 3;
+      for (uint u = 0; u < units; ++u) {
+        sum += dtb == PORTA_DT_Q8_0 ? pk_qmv_q8(a, dta, a_base, p.a_cs, b, row, u)
+               : dtb == PORTA_DT_Q4_1
+                   ? pk_qmv_q4(a, dta, a_base, p.a_cs, b, row, u, PORTA_Q4_1_BYTES, 4u)
+                   : pk_qmv_q4(a, dta, a_base, p.a_cs, b, row, u, PORTA_Q4_0_BYTES, 2u);
+      }
     }
+    pk_qmv_store(out, bias, p, z0, z1, m, n, sum);
   }
-  pk_qmv_store(out, bias, p, z0, z1, m, n, sum);
 }

@@ -8,9 +8,10 @@
 //   aligned. A surplus work-group runs with no units so that every invocation reaches every
 //   barrier.
 // - rows (mv=2, for CPU implementations that run invocations as SIMD lanes): each invocation owns
-//   one row, with no shared memory and no barrier, and every invocation runs the same block loop
-//   (surplus ones recompute the last row and store nothing), so A's addresses are the same on
-//   every lane and load once for all of them.
+//   rows / WG rows, with no shared memory and no barrier; every invocation runs the same block
+//   loop (surplus ones recompute the last row and store nothing). A load in a loop costs such an
+//   implementation one access per lane even when all lanes share the address, so an invocation's
+//   rows share each block's A values.
 #version 450
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
@@ -79,9 +80,10 @@ float unit_q4(uint dta, uint a_base, uint row, uint u, uint block_bytes, uint he
   return header == 4u ? d * s + b_half(block + 2u) * a_sum : d * (s - 8.0 * a_sum);
 }
 
-// The per-row variant's block sums for f32 A read contiguously from element |x|. A block's quants
-// are read as whole 32-bit words: |qs| is 2-byte aligned, so an odd half-word start joins
-// neighbouring words (one extra load per block).
+// The per-row variant's block sums for f32 A read contiguously, from the block's 32 A values
+// |x|, loaded once for all of an invocation's rows. A block's quants are read as whole 32-bit
+// words: |qs| is 2-byte aligned, so an odd half-word start joins neighbouring words (one extra
+// load per block).
 uint qs_word(uint base, bool odd, uint i, uint last, inout uint w) {
   const uint next = (i < last || odd) ? b_w[base + i + 1u] : 0u;
   const uint v = odd ? (w >> 16) | (next << 16) : w;
@@ -89,9 +91,7 @@ uint qs_word(uint base, bool odd, uint i, uint last, inout uint w) {
   return v;
 }
 
-vec4 x4(uint x) { return vec4(a_f[x], a_f[x + 1u], a_f[x + 2u], a_f[x + 3u]); }
-
-float block_q8(uint qs, uint x) {
+float block_q8(uint qs, vec4 x[8]) {
   const uint base = qs >> 2;
   const bool odd = (qs & 2u) != 0u;
   uint w = b_w[base];
@@ -100,27 +100,32 @@ float block_q8(uint qs, uint x) {
     const int v = int(qs_word(base, odd, i, 7u, w));
     s += dot(vec4(bitfieldExtract(v, 0, 8), bitfieldExtract(v, 8, 8), bitfieldExtract(v, 16, 8),
                   bitfieldExtract(v, 24, 8)),
-             x4(x + 4u * i));
+             x[i]);
   }
   return s;
 }
 
 // Q4: element j sits in the low nibble of qs byte j, element j + 16 in its high nibble.
-float block_q4(uint qs, uint x, inout float x_sum) {
+float block_q4(uint qs, vec4 x[8]) {
   const uint base = qs >> 2;
   const bool odd = (qs & 2u) != 0u;
   uint w = b_w[base];
   float s = 0.0;
-  vec4 xs = vec4(0.0);
   for (uint i = 0u; i < 4u; ++i) {
     const uint v = qs_word(base, odd, i, 3u, w);
-    const vec4 lo = x4(x + 4u * i), hi = x4(x + 16u + 4u * i);
-    xs += lo + hi;
-    s += dot(vec4(v & 15u, (v >> 8) & 15u, (v >> 16) & 15u, (v >> 24) & 15u), lo) +
-         dot(vec4((v >> 4) & 15u, (v >> 12) & 15u, (v >> 20) & 15u, v >> 28), hi);
+    s += dot(vec4(v & 15u, (v >> 8) & 15u, (v >> 16) & 15u, (v >> 24) & 15u), x[i]) +
+         dot(vec4((v >> 4) & 15u, (v >> 12) & 15u, (v >> 20) & 15u, v >> 28), x[4u + i]);
   }
-  x_sum += (xs.x + xs.y) + (xs.z + xs.w);
   return s;
+}
+
+// sum(W[row] x) over the block at byte |block| of type |dtb|, given sum(x) for Q4 types.
+float block_sum(uint dtb, uint block, vec4 x[8], float x_sum) {
+  if (dtb == PORTA_DT_Q8_0) return b_half(block) * block_q8(block + 2u, x);
+  if (dtb == PORTA_DT_Q4_1) {
+    return b_half(block) * block_q4(block + 4u, x) + b_half(block + 2u) * x_sum;
+  }
+  return b_half(block) * (block_q4(block + 2u, x) - 8.0 * x_sum);
 }
 
 void store_row(uint z0, uint z1, uint m, uint n, float sum) {
@@ -134,6 +139,7 @@ void store_row(uint z0, uint z1, uint m, uint n, float sum) {
   o_store(dto, io, activation((p.flags >> 8) & 0xffu, r));
 }
 
+// Each invocation computes rows / WG rows (1, 2 or 4), WG apart, sharing every A load.
 void main_rows() {
   const uint row_groups = (p.N + p.rows - 1u) / p.rows;
   const uint g = porta_group_index();
@@ -144,45 +150,54 @@ void main_rows() {
   if (z >= p.batch0 * p.batch1) return;
   const uint z0 = z / p.batch1;
   const uint z1 = z - z0 * p.batch1;
-  const uint n_item = rg * p.rows + gl_LocalInvocationID.x;
-  const uint n = min(n_item, p.N - 1u);
+  const uint per_item = p.rows / gl_WorkGroupSize.x;
+  // Rows r * WG apart, the offsets built from run-time values: a vector product of the
+  // work-group size would be a specialization-constant operation that shaders may not use.
+  const uint first = rg * p.rows + gl_LocalInvocationID.x;
+  const uint wg = p.rows / per_item;
+  const uvec4 n_item = uvec4(first, first + wg, first + 2u * wg, first + 3u * wg);
+  const uvec4 n = min(n_item, uvec4(p.N - 1u));
   const uint dta = porta_byte(p.dtypes, 0u);
   const uint dtb = porta_byte(p.dtypes, 1u);
-  const uint row =
-      p.b_offset + (z0 * p.b_bs[0] + z1 * p.b_bs[1] + n * p.b_rs) * porta_q_block_bytes(dtb);
+  const uint bb = porta_q_block_bytes(dtb);
+  const uvec4 row = p.b_offset + (z0 * p.b_bs[0] + z1 * p.b_bs[1] + n * p.b_rs) * bb;
   const uint a_base = p.a_offset + z0 * p.a_bs[0] + z1 * p.a_bs[1] + m * p.a_rs;
-  const uint blocks = p.K >> 5;
-  float sum = 0.0;
+  vec4 sum = vec4(0.0);
   if (dta == PORTA_DT_F32 && p.a_cs == 1u) {
-    if (dtb == PORTA_DT_Q8_0) {
-      for (uint k = 0u; k < blocks; ++k) {
-        const uint block = row + k * PORTA_Q8_0_BYTES;
-        sum += b_half(block) * block_q8(block + 2u, a_base + 32u * k);
+    const uint blocks = p.K >> 5;
+    for (uint k = 0u; k < blocks; ++k) {
+      vec4 x[8];
+      vec4 xs = vec4(0.0);
+      for (uint i = 0u; i < 8u; ++i) {
+        const uint e = a_base + 32u * k + 4u * i;
+        x[i] = vec4(a_f[e], a_f[e + 1u], a_f[e + 2u], a_f[e + 3u]);
+        xs += x[i];
       }
-    } else if (dtb == PORTA_DT_Q4_1) {
-      for (uint k = 0u; k < blocks; ++k) {
-        const uint block = row + k * PORTA_Q4_1_BYTES;
-        float x_sum = 0.0;
-        const float s = block_q4(block + 4u, a_base + 32u * k, x_sum);
-        sum += b_half(block) * s + b_half(block + 2u) * x_sum;
-      }
-    } else {
-      for (uint k = 0u; k < blocks; ++k) {
-        const uint block = row + k * PORTA_Q4_0_BYTES;
-        float x_sum = 0.0;
-        const float s = block_q4(block + 2u, a_base + 32u * k, x_sum);
-        sum += b_half(block) * (s - 8.0 * x_sum);
+      const float x_sum = (xs.x + xs.y) + (xs.z + xs.w);
+      sum.x += block_sum(dtb, row.x + k * bb, x, x_sum);
+      if (per_item > 1u) {
+        sum.y += block_sum(dtb, row.y + k * bb, x, x_sum);
+        if (per_item > 2u) {
+          sum.z += block_sum(dtb, row.z + k * bb, x, x_sum);
+          sum.w += block_sum(dtb, row.w + k * bb, x, x_sum);
+        }
       }
     }
   } else {
     const uint units = p.K >> 3;
-    for (uint u = 0u; u < units; ++u) {
-      sum += dtb == PORTA_DT_Q8_0   ? unit_q8(dta, a_base, row, u)
-             : dtb == PORTA_DT_Q4_1 ? unit_q4(dta, a_base, row, u, PORTA_Q4_1_BYTES, 4u)
-                                    : unit_q4(dta, a_base, row, u, PORTA_Q4_0_BYTES, 2u);
+    for (uint r = 0u; r < per_item; ++r) {
+      float s = 0.0;
+      for (uint u = 0u; u < units; ++u) {
+        s += dtb == PORTA_DT_Q8_0   ? unit_q8(dta, a_base, row[r], u)
+             : dtb == PORTA_DT_Q4_1 ? unit_q4(dta, a_base, row[r], u, PORTA_Q4_1_BYTES, 4u)
+                                    : unit_q4(dta, a_base, row[r], u, PORTA_Q4_0_BYTES, 2u);
+      }
+      sum[r] = s;
     }
   }
-  if (n_item < p.N) store_row(z0, z1, m, n, sum);
+  for (uint r = 0u; r < per_item; ++r) {
+    if (n_item[r] < p.N) store_row(z0, z1, m, n_item[r], sum[r]);
+  }
 }
 
 void main() {
