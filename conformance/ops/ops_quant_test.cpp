@@ -1,12 +1,13 @@
 // Block-quantized weights (Q4_0, Q4_1, Q8_0): matmul with a quantized, transposed b (M from 1,
 // which takes the matrix-vector kernel, to beyond 64, which takes the GEMM; N no
-// multiple of any tile; K = 32, 96, 576; batch dimensions that broadcast by size and by stride 0;
-// rows with padding between them; f16 and bf16 a; out in f32 and in a's type; bias, every
-// activation, alpha and beta), embedding from a quantized table (with indices outside the table)
-// and dequantizing casts. The reference decodes the raw bytes itself, in double, from the layouts
-// of porta_ops.h; the data are random quants with random f16 scales (and mins) of the magnitudes
-// real weights have, plus a block with d = 0 and one with the extreme quants. Then the errors:
-// every rule of the tensor layout and of the ops that take (or refuse) block types.
+// multiple of any tile; K = 32, 96, 576; b 2 bytes past a word boundary; batch dimensions that
+// broadcast by size and by stride 0; rows with padding between them; f16 and bf16 a; out in f32 and
+// in a's type; bias, every activation, alpha and beta), embedding from a quantized table (with
+// indices outside the table) and dequantizing casts. The reference decodes the raw bytes itself, in
+// double, from the layouts of porta_ops.h; the data are random quants with random f16 scales (and
+// mins) of the magnitudes real weights have, plus a block with d = 0 and one with the extreme
+// quants. Then the errors: every rule of the tensor layout and of the ops that take (or refuse)
+// block types.
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -151,6 +152,8 @@ class OpsQuantTest : public OpsTest {
     int64_t row_pad = 0;
     // b's batch dimension 0 broadcast by stride 0 (needs b_batch).
     bool b_stride0 = false;
+    // b's first block this many bytes past a guard-aligned start.
+    uint64_t b_offset = 0;
     bool bias = false;
     float alpha = 1.0f;
     float beta = 0.0f;
@@ -172,7 +175,7 @@ class OpsQuantTest : public OpsTest {
                 (d == static_cast<int>(b_shape.size()) - 1 ? c.row_pad : 0);
     }
     if (c.b_stride0) b_strides[0] = 0;
-    const QuantTensor b = MakeQuant(c.b, b_shape, b_strides);
+    const QuantTensor b = MakeQuant(c.b, b_shape, b_strides, c.b_offset);
     DeviceTensor a = Random(Contiguous(c.a, a_shape));
     DeviceTensor bias = c.bias ? Random(Contiguous(c.out, {c.n})) : DeviceTensor();
     DeviceTensor out = c.beta != 0.0f ? Random(Contiguous(c.out, out_shape))
@@ -234,6 +237,17 @@ class OpsQuantTest : public OpsTest {
     wide.n = 1536;
     wide.k = 576;
     CheckMatmul(wide);
+    // b starting 2 bytes past a 4-byte boundary: quants that kernels read as 32-bit words then
+    // straddle two of them.
+    for (int64_t m : {1, 3}) {
+      Case shifted;
+      shifted.b = type;
+      shifted.m = m;
+      shifted.n = 67;
+      shifted.k = 96;
+      shifted.b_offset = 2;
+      CheckMatmul(shifted);
+    }
   }
 
   // Batches broadcast by size and by stride 0, padded rows.

@@ -32,7 +32,7 @@ const std::map<std::string, std::vector<std::string>>& FamilyParams() {
       {"attention", {"wg"}},
       {"conv2d", {"wg"}},
       {"pool2d", {"wg"}},
-      {"qmatvec", {"wg", "rows", "mmax", "gemm"}},
+      {"qmatvec", {"wg", "rows", "mmax", "gemm", "mv"}},
       {"qdequant", {"wg"}},
   };
   return params;

@@ -369,6 +369,10 @@
   U(bias_stride)                         \
   F(alpha)                               \
   F(beta)
+// The per-row variant (tuning mv=2, rows = WG): each work-item computes one row alone, with no
+// local memory or barrier. OpenCL C, SPIR-V kernels, CUDA and HIP name it porta_qmatvec_rows;
+// the Vulkan shader has one entry and takes it when flags holds PORTA_QMV_FLAG_ROWS.
+#define PORTA_QMV_FLAG_ROWS (1u << 16)
 
 // porta_qdequant — buffers: src (block-quantized bytes), indices (i32), out. Linear kernel over
 //   n = rows * dim items; item i is (j = i / dim, c = i % dim), dim a multiple of 32, j

@@ -83,6 +83,12 @@ std::string EntryName(porta_kernel_format_t format, Family family, const Params&
   if (family == Family::kMatmul && format != PORTA_FORMAT_HOST) {
     return "porta_matmul_" + MatmulTileName(params);
   }
+  // The per-row quantized matrix-vector kernel (mv=2) is a second entry of the family's module,
+  // except in the one-entry Vulkan shader, which a parameter flag switches instead.
+  if (family == Family::kQmatvec && params.Get("mv", 1) == 2 && format != PORTA_FORMAT_HOST &&
+      format != PORTA_FORMAT_SPIRV_SHADER) {
+    return "porta_qmatvec_rows";
+  }
   return std::string("porta_") + FamilyName(family);
 }
 

@@ -19,7 +19,7 @@ static_assert(sizeof(kFamilyNames) / sizeof(kFamilyNames[0]) ==
               static_cast<size_t>(Family::kCount));
 
 constexpr const char* kMatmulParams[] = {"tm", "tn", "tk", "wm", "wn"};
-constexpr const char* kQmatvecParams[] = {"wg", "rows", "mmax", "gemm"};
+constexpr const char* kQmatvecParams[] = {"wg", "rows", "mmax", "gemm", "mv"};
 
 bool FamilyFromName(const std::string& name, Family* family) {
   for (int i = 0; i < static_cast<int>(Family::kCount); ++i) {
@@ -318,9 +318,17 @@ std::string ValidateParams(Family family, const Params& params, const porta_devi
     const int64_t gemm = params.Get("gemm", 0);
     if (gemm != 1 && gemm != 2)
       return "qmatvec needs gemm=1 (tile loads dequantize) or gemm=2 (f32 copy)";
-    // The host kernel takes a block of rows per call and ignores wg.
+    const int64_t mv = params.Get("mv", 1);
+    if (mv != 1 && mv != 2) {
+      return "qmatvec needs mv=1 (teams of work-items per row) or mv=2 (a work-item per row)";
+    }
+    // The host kernel takes a block of rows per call and ignores wg and mv.
     if (format == PORTA_FORMAT_HOST) return "";
-    if (rows > params.Get("wg", 0)) {
+    const int64_t wg = params.Get("wg", 0);
+    if (mv == 2 && rows != wg && rows != 2 * wg && rows != 4 * wg) {
+      return "qmatvec mv=2 needs rows = wg, 2 wg or 4 wg (each work-item computes rows / wg rows)";
+    }
+    if (mv == 1 && rows > wg) {
       return "qmatvec needs rows <= wg (each row gets wg / rows work-items)";
     }
   }
@@ -362,11 +370,12 @@ Params GenericParams(Family family, const porta_device_info_t& info, porta_kerne
   }
   if (family == Family::kQmatvec) {
     // Host: 16 rows per call (enough calls to keep every thread busy at N = 576), M up to 32.
-    // Devices: four rows of wg / 4 work-items each, M up to 4; a larger M takes the tile kernel
-    // on the quantized b.
+    // Devices: four rows of wg / 4 work-items each (mv=1, the GPU shape), M up to 4; a larger M
+    // takes the tile kernel on the quantized b.
     params.Set("rows", format == PORTA_FORMAT_HOST ? 16 : 4);
     params.Set("mmax", format == PORTA_FORMAT_HOST ? 32 : 4);
     params.Set("gemm", format == PORTA_FORMAT_HOST ? 2 : 1);
+    params.Set("mv", 1);
     if (format == PORTA_FORMAT_HOST) {
       params.Set("wg", 1);
       return params;

@@ -36,7 +36,7 @@ enum class Family : int {
 // "ew", "reduce", ... as the table and the kernel entry names spell them.
 const char* FamilyName(Family family);
 
-// A named integer parameter (tm, tn, tk, wm, wn for matmul; wg, rows, mmax and gemm for
+// A named integer parameter (tm, tn, tk, wm, wn for matmul; wg, rows, mmax, gemm and mv for
 // qmatvec; wg for the others).
 struct Param {
   std::string name;

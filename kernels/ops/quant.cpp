@@ -165,7 +165,7 @@ porta_status_t PlanQmatvec(Context& context, const QmatvecPlan& plan,
     p.m_per_group = U32(m_per_group);
     p.dtypes = PORTA_PACK4(va.dtype, vb.dtype, vo.dtype,
                            plan.bias != nullptr ? plan.bias->dtype : vo.dtype);
-    p.flags = plan.flags;
+    p.flags = plan.flags | (!host && plan.tuning.Get("mv", 1) == 2 ? PORTA_QMV_FLAG_ROWS : 0u);
     p.alpha = plan.alpha;
     p.beta = plan.beta;
     KernelLaunch launch(context, Family::kQmatvec);
