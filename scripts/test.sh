@@ -7,8 +7,8 @@
 #   - the CTS on all devices together (cross-device tests), then per device: CPU; OpenCL (PoCL), also with PORTA_OPENCL_PROFILE=npu; Vulkan
 #     (lavapipe) with PORTA_VULKAN_VALIDATION=1, also with PORTA_VULKAN_FORCE_STAGING=1; CUDA,
 #     HIP and Level Zero where their hardware is present,
-#   - the two real models (tests/models) against their golden outputs on the CPU, OpenCL and
-#     Vulkan devices,
+#   - the two real models (tests/models) against their golden outputs on the CPU, OpenCL (also
+#     with PORTA_OPENCL_PROFILE=npu) and Vulkan devices,
 #   - the asan build's CTS on the CPU device and its ctest (leak-checked without the vendor
 #     drivers, then again with them, unchecked for leaks, because PoCL and Mesa leak at exit),
 #     and the asan build's CTS on every device (OpenCL and Vulkan backends under ASan/UBSan),
@@ -131,12 +131,14 @@ fi
 # The two real models against their golden outputs, on each CI device.
 models() {
   local label=$1 filter=$2
-  suite "models $label" env PORTA_DEVICES="$filter" build/tests/models/porta_models_test \
+  shift 2
+  suite "models $label" env PORTA_DEVICES="$filter" "$@" build/tests/models/porta_models_test \
     --gtest_output="xml:$results/models-$label.xml"
 }
 if [[ -x build/tests/models/porta_models_test ]]; then
   models cpu cpu
   backend_built opencl && models opencl opencl
+  backend_built opencl && models opencl-npu-profile opencl PORTA_OPENCL_PROFILE=npu
   backend_built vulkan && models vulkan vulkan
 else
   skip "models" "porta-run was not built (see the configure log)"
