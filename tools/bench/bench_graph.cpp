@@ -38,16 +38,8 @@ struct GraphObjects {
   ~GraphObjects() {
     if (exec != nullptr) porta_graph_exec_destroy(exec);
     if (graph != nullptr) porta_graph_destroy(graph);
-    if (stream != nullptr) {
-      int32_t capturing = 0;
-      if (porta_stream_is_capturing(stream, &capturing) == PORTA_OK && capturing != 0) {
-        porta_graph_t discarded = nullptr;
-        if (porta_stream_end_capture(stream, &discarded) == PORTA_OK) {
-          porta_graph_destroy(discarded);
-        }
-      }
-      porta_stream_destroy(stream);
-    }
+    // Destroying a stream also discards a capture a failed call left open.
+    if (stream != nullptr) porta_stream_destroy(stream);
     if (module != nullptr) porta_module_destroy(module);
   }
   porta_stream_t stream = nullptr;
@@ -56,8 +48,14 @@ struct GraphObjects {
   porta_graph_exec_t exec = nullptr;
 };
 
-void BenchDevice(porta_device_t device, const porta_device_info_t& info, bool quick,
-                 const std::function<void(const BenchRow&)>& emit) {
+const std::string& RowName() {
+  static const std::string name =
+      "graph replay of " + std::to_string(kGraphLaunches) + " empty launches + sync";
+  return name;
+}
+
+void BenchDevice(porta_device_t device, const std::string& device_name, bool quick,
+                 const RowSink& sink) {
   const porta_module_source_t sources[] = {
       {PORTA_FORMAT_HOST, kHostKernels, sizeof(kHostKernels), nullptr, nullptr, 0},
       {PORTA_FORMAT_OPENCL_C, kOpenClKernel, sizeof(kOpenClKernel) - 1, nullptr, nullptr, 0},
@@ -106,18 +104,14 @@ void BenchDevice(porta_device_t device, const porta_device_info_t& info, bool qu
     separate_s.push_back(separate());
     replay_s.push_back(replay());
   }
-  const std::string device_name =
-      std::string(info.backend) + ":" + std::to_string(info.backend_device_index) + " " + info.name;
-  emit(MakeRow(
-      device_name, "graph replay of " + std::to_string(kGraphLaunches) + " empty launches + sync",
-      "us", Median(replay_s) * 1e6, std::to_string(kGraphLaunches) + " porta_kernel_launch + sync",
-      Median(separate_s) * 1e6));
+  sink.row(MakeRow(device_name, RowName(), "us", Scale(Summarize(replay_s), 1e6),
+                   std::to_string(kGraphLaunches) + " porta_kernel_launch + sync",
+                   Scale(Summarize(separate_s), 1e6)));
 }
 
 }  // namespace
 
-void RunGraphRows(porta_runtime_t runtime, bool quick,
-                  const std::function<void(const BenchRow&)>& emit) {
+void RunGraphRows(porta_runtime_t runtime, bool quick, const RowSink& sink) {
   uint32_t count = 0;
   Check(porta_runtime_device_count(runtime, &count), "porta_runtime_device_count");
   constexpr uint32_t kFormats = PORTA_FORMAT_BIT(PORTA_FORMAT_HOST) |
@@ -129,7 +123,9 @@ void RunGraphRows(porta_runtime_t runtime, bool quick,
     porta_device_info_t info = PORTA_DEVICE_INFO_INIT;
     Check(porta_device_get_info(device, &info), "porta_device_get_info");
     if ((info.kernel_formats & kFormats) == 0) continue;
-    BenchDevice(device, info, quick, emit);
+    const std::string device_name = DeviceLabel(info);
+    if (!sink.Start(device_name, RowName())) continue;
+    BenchDevice(device, device_name, quick, sink);
   }
 }
 

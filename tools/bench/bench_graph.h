@@ -3,8 +3,6 @@
 #ifndef PORTA_TOOLS_BENCH_BENCH_GRAPH_H_
 #define PORTA_TOOLS_BENCH_BENCH_GRAPH_H_
 
-#include <functional>
-
 #include "porta/porta.h"
 #include "tools/bench/bench_util.h"
 
@@ -14,12 +12,12 @@ namespace porta::bench {
 constexpr int kGraphLaunches = 100;
 
 // For every device of |runtime| that accepts one of the built-in empty kernels (host, OpenCL C,
-// Vulkan SPIR-V): emits a row with the time of one porta_graph_launch of kGraphLaunches captured
-// empty launches plus porta_stream_synchronize, beside the time of kGraphLaunches separate
-// porta_kernel_launch calls plus porta_stream_synchronize (unit "us", ratio = graph / separate,
-// lower is better). |quick| takes fewer repetitions. Throws Failure when a Porta call fails.
-void RunGraphRows(porta_runtime_t runtime, bool quick,
-                  const std::function<void(const BenchRow&)>& emit);
+// Vulkan SPIR-V) and whose row |sink| wants: sends a row with the time of one porta_graph_launch
+// of kGraphLaunches captured empty launches plus porta_stream_synchronize, beside the time of
+// kGraphLaunches separate porta_kernel_launch calls plus porta_stream_synchronize (unit "us";
+// the speed-up is separate / graph). |quick| takes fewer repetitions. Throws Failure when a
+// Porta call fails.
+void RunGraphRows(porta_runtime_t runtime, bool quick, const RowSink& sink);
 
 }  // namespace porta::bench
 
