@@ -428,6 +428,19 @@ TEST_P(GraphTest, CrossDeviceWorkCannotBeCaptured) {
   EXPECT_PORTA_ERROR(PORTA_ERROR_INVALID_OPERATION, "another device",
                      porta_stream_end_capture(stream_.get(), graph.out()));
   ExpectStreamUsable();
+  if (HasFatalFailure()) return;
+  // An instance replays only on streams of the device it was captured on.
+  const float zero = 0.0f;
+  Capture(&graph, [&] {
+    ASSERT_PORTA_OK(porta_fill_buffer(stream_.get(), local.get(), 0, kBytes, &zero, 4));
+  });
+  if (HasFatalFailure()) return;
+  ExecHandle exec;
+  ASSERT_PORTA_OK(porta_graph_instantiate(graph.get(), exec.out()));
+  StreamHandle peer_stream;
+  ASSERT_PORTA_OK(porta_stream_create(peer, peer_stream.out()));
+  EXPECT_PORTA_ERROR(PORTA_ERROR_INVALID_ARGUMENT, "device",
+                     porta_graph_launch(exec.get(), peer_stream.get()));
 }
 
 TEST_P(GraphTest, BadInputIsRefused) {
@@ -451,6 +464,8 @@ TEST_P(GraphTest, BadInputIsRefused) {
   int32_t capturing = 0;
 
   EXPECT_PORTA_ERROR(PORTA_ERROR_INVALID_HANDLE, "stream", porta_stream_begin_capture(nullptr));
+  EXPECT_PORTA_ERROR(PORTA_ERROR_INVALID_HANDLE, "stream",
+                     porta_stream_is_capturing(nullptr, &capturing));
   EXPECT_PORTA_ERROR(PORTA_ERROR_INVALID_HANDLE, "stream",
                      porta_stream_end_capture(nullptr, nullptr));
   EXPECT_PORTA_ERROR(PORTA_ERROR_INVALID_ARGUMENT, "out_graph",
