@@ -596,9 +596,9 @@ static inline porta_kernel_arg_t porta_arg_scalar(const void* value, uint32_t si
 // While a stream captures, these calls fail with PORTA_ERROR_INVALID_OPERATION and invalidate the
 // capture (porta_stream_end_capture then reports why, and the stream stays usable): synchronizing
 // or querying the capturing stream, a copy between devices, a wait on an event of another device,
-// porta_graph_launch on the capturing stream, waiting on or querying (from anywhere outside the
-// capture) an event recorded inside it, and porta_buffer_free of a buffer the capture uses (the
-// buffer is then not freed). Destroying a capturing stream discards its capture.
+// porta_graph_launch on the capturing stream, waiting on, querying or timing (from anywhere
+// outside the capture) an event recorded inside it, and porta_buffer_free of a buffer the capture
+// uses (the buffer is then not freed). Destroying a capturing stream discards its capture.
 //
 // Lifetimes: a graph and each instance hold references to every buffer, module and event their
 // nodes use, so the application may free those handles after the capture; the memory stays
