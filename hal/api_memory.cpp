@@ -4,6 +4,7 @@
 #include <mutex>
 #include <vector>
 
+#include "hal/graph.h"
 #include "hal/objects.h"
 #include "hal/runtime.h"
 #include "hal/stream_ops.h"
@@ -11,12 +12,15 @@
 using porta::hal::BackendFail;
 using porta::hal::BackendMessage;
 using porta::hal::Buffer;
+using porta::hal::CaptureNode;
 using porta::hal::Device;
 using porta::hal::Enqueue;
 using porta::hal::Fail;
+using porta::hal::GraphNode;
 using porta::hal::Lookup;
 using porta::hal::Object;
 using porta::hal::Ref;
+using porta::hal::RejectInCapture;
 using porta::hal::Stream;
 using porta::hal::SyncLocked;
 
@@ -73,6 +77,7 @@ class TemporaryStream {
 porta_status_t StagedCopy(const char* fn, Stream& stream, Buffer& dst, uint64_t dst_offset,
                           Buffer& src, uint64_t src_offset, uint64_t size) {
   std::lock_guard<std::mutex> lock(stream.mutex);
+  if (stream.capture != nullptr) return RejectInCapture(fn, stream, "a copy between two devices");
   porta_status_t status = SyncLocked(fn, stream);
   if (status != PORTA_OK) return status;
   Device& src_device = *src.device;
@@ -149,6 +154,8 @@ PORTA_API porta_status_t porta_buffer_free(porta_buffer_t buffer) {
   porta_status_t status;
   Ref<Buffer> buf = Lookup<Buffer>(buffer, "porta_buffer_free", "buffer", &status);
   if (!buf) return status;
+  status = porta::hal::CheckBufferNotCaptured("porta_buffer_free", buf.get());
+  if (status != PORTA_OK) return status;
   porta::hal::Registry::Remove(buf.get());
   buf->Release();
   return PORTA_OK;
@@ -252,9 +259,20 @@ PORTA_API porta_status_t porta_copy_host_to_device(porta_stream_t stream, porta_
   const porta_backend_table_t& t = s->device->table();
   porta::hal::UseList uses;
   uses.Add(Ref<Buffer>::Share(d.get()));
-  return Enqueue(kFn, *s, uses, [&](porta_be_msg msg) {
-    return t.copy_host_to_device(s->be, d->be, dst_offset, src, size, msg);
-  });
+  return Enqueue(
+      kFn, *s, uses,
+      [&](porta_be_msg msg) {
+        return t.copy_host_to_device(s->be, d->be, dst_offset, src, size, msg);
+      },
+      [&] {
+        GraphNode node;
+        node.kind = PORTA_GRAPH_NODE_COPY_HOST_TO_DEVICE;
+        node.dst = d;
+        node.dst_offset = dst_offset;
+        node.host_src = src;
+        node.size = size;
+        return CaptureNode(kFn, *s, std::move(node));
+      });
 }
 
 PORTA_API porta_status_t porta_copy_device_to_host(porta_stream_t stream, void* dst,
@@ -273,9 +291,20 @@ PORTA_API porta_status_t porta_copy_device_to_host(porta_stream_t stream, void* 
   const porta_backend_table_t& t = s->device->table();
   porta::hal::UseList uses;
   uses.Add(Ref<Buffer>::Share(b.get()));
-  return Enqueue(kFn, *s, uses, [&](porta_be_msg msg) {
-    return t.copy_device_to_host(s->be, dst, b->be, src_offset, size, msg);
-  });
+  return Enqueue(
+      kFn, *s, uses,
+      [&](porta_be_msg msg) {
+        return t.copy_device_to_host(s->be, dst, b->be, src_offset, size, msg);
+      },
+      [&] {
+        GraphNode node;
+        node.kind = PORTA_GRAPH_NODE_COPY_DEVICE_TO_HOST;
+        node.src = b;
+        node.src_offset = src_offset;
+        node.host_dst = dst;
+        node.size = size;
+        return CaptureNode(kFn, *s, std::move(node));
+      });
 }
 
 PORTA_API porta_status_t porta_copy_device_to_device(porta_stream_t stream, porta_buffer_t dst,
@@ -312,14 +341,29 @@ PORTA_API porta_status_t porta_copy_device_to_device(porta_stream_t stream, port
   uses.Add(Ref<Buffer>::Share(d.get()));
   uses.Add(Ref<Buffer>::Share(b.get()));
   if (d->device.get() == b->device.get()) {
-    return Enqueue(kFn, *s, uses, [&](porta_be_msg msg) {
-      return t.copy_device_to_device(s->be, d->be, dst_offset, b->be, src_offset, size, msg);
-    });
+    return Enqueue(
+        kFn, *s, uses,
+        [&](porta_be_msg msg) {
+          return t.copy_device_to_device(s->be, d->be, dst_offset, b->be, src_offset, size, msg);
+        },
+        [&] {
+          GraphNode node;
+          node.kind = PORTA_GRAPH_NODE_COPY_DEVICE_TO_DEVICE;
+          node.dst = d;
+          node.dst_offset = dst_offset;
+          node.src = b;
+          node.src_offset = src_offset;
+          node.size = size;
+          return CaptureNode(kFn, *s, std::move(node));
+        });
   }
   if (d->device->backend() == b->device->backend() && t.copy_peer != nullptr) {
-    status = Enqueue(kFn, *s, uses, [&](porta_be_msg msg) {
-      return t.copy_peer(s->be, d->be, dst_offset, b->be, src_offset, size, msg);
-    });
+    status = Enqueue(
+        kFn, *s, uses,
+        [&](porta_be_msg msg) {
+          return t.copy_peer(s->be, d->be, dst_offset, b->be, src_offset, size, msg);
+        },
+        [&] { return RejectInCapture(kFn, *s, "a copy between two devices"); });
     if (status != PORTA_ERROR_UNSUPPORTED) return status;
   }
   return StagedCopy(kFn, *s, *d, dst_offset, *b, src_offset, size);
@@ -351,9 +395,21 @@ PORTA_API porta_status_t porta_fill_buffer(porta_stream_t stream, porta_buffer_t
   const porta_backend_table_t& t = s->device->table();
   porta::hal::UseList uses;
   uses.Add(Ref<Buffer>::Share(d.get()));
-  return Enqueue(kFn, *s, uses, [&](porta_be_msg msg) {
-    return t.fill_buffer(s->be, d->be, offset, size, pattern, pattern_size, msg);
-  });
+  return Enqueue(
+      kFn, *s, uses,
+      [&](porta_be_msg msg) {
+        return t.fill_buffer(s->be, d->be, offset, size, pattern, pattern_size, msg);
+      },
+      [&] {
+        GraphNode node;
+        node.kind = PORTA_GRAPH_NODE_FILL;
+        node.dst = d;
+        node.dst_offset = offset;
+        node.size = size;
+        std::memcpy(node.pattern, pattern, pattern_size);
+        node.pattern_size = pattern_size;
+        return CaptureNode(kFn, *s, std::move(node));
+      });
 }
 
 }  // extern "C"

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "hal/graph.h"
 #include "hal/objects.h"
 #include "hal/runtime.h"
 #include "hal/stream_ops.h"
@@ -23,8 +24,7 @@ using porta::hal::Stream;
 
 namespace {
 
-constexpr uint32_t kMaxScalarSize = 256;
-constexpr uint32_t kMaxArgs = 128;
+using porta::hal::kMaxArgs;
 
 std::string FormatList(uint32_t mask) {
   std::string list;
@@ -102,6 +102,55 @@ porta_status_t CheckLaunchShape(const char* fn, const Device& device,
 }
 
 }  // namespace
+
+namespace porta::hal {
+
+porta_status_t ResolveKernelArg(const char* fn, const Device& device, const porta_kernel_arg_t& a,
+                                uint32_t i, porta_be_arg_t* out, Ref<Buffer>* out_buffer) {
+  porta_be_arg_t& b = *out;
+  // Read as an integer: a C caller may pass a value outside the enum.
+  int32_t kind;
+  std::memcpy(&kind, &a.kind, sizeof(kind));
+  b = porta_be_arg_t{PORTA_ARG_BUFFER, nullptr, 0, nullptr, 0};
+  porta_status_t status;
+  if (kind == PORTA_ARG_BUFFER) {
+    Ref<Buffer> buf = Lookup<Buffer>(a.buffer, fn, {"args", i, "buffer"}, &status);
+    if (!buf) return status;
+    if (buf->device.get() != &device) {
+      return Fail(PORTA_ERROR_INVALID_ARGUMENT, fn,
+                  "args[%u].buffer belongs to device %s but the stream belongs to device %s", i,
+                  buf->device->label().c_str(), device.label().c_str());
+    }
+    if (a.offset >= buf->size) {
+      return Fail(PORTA_ERROR_OUT_OF_RANGE, fn,
+                  "args[%u].offset %llu is not inside the buffer of %llu bytes", i,
+                  static_cast<unsigned long long>(a.offset),
+                  static_cast<unsigned long long>(buf->size));
+    }
+    b.buffer = buf->be;
+    b.offset = a.offset;
+    *out_buffer = std::move(buf);
+    return PORTA_OK;
+  }
+  if (kind == PORTA_ARG_SCALAR) {
+    b.kind = PORTA_ARG_SCALAR;
+    if (a.scalar == nullptr) {
+      return Fail(PORTA_ERROR_INVALID_ARGUMENT, fn, "args[%u].scalar is NULL", i);
+    }
+    if (a.scalar_size == 0 || a.scalar_size > kMaxScalarSize) {
+      return Fail(PORTA_ERROR_INVALID_ARGUMENT, fn,
+                  "args[%u].scalar_size is %u; it must be 1..%u bytes", i, a.scalar_size,
+                  kMaxScalarSize);
+    }
+    b.scalar = a.scalar;
+    b.scalar_size = a.scalar_size;
+    return PORTA_OK;
+  }
+  return Fail(PORTA_ERROR_INVALID_ARGUMENT, fn, "args[%u].kind %d is not a porta_arg_kind_t", i,
+              kind);
+}
+
+}  // namespace porta::hal
 
 extern "C" {
 
@@ -259,51 +308,35 @@ PORTA_API porta_status_t porta_kernel_launch(porta_stream_t stream, porta_kernel
   porta::hal::UseList uses;
   uses.Add(Ref<Module>::Share(&module));
   porta_be_arg_t be_args[kMaxArgs];
+  // The buffer of each buffer argument (held by |uses|), for a capture.
+  Buffer* arg_buffers[kMaxArgs];
   for (uint32_t i = 0; i < arg_count; ++i) {
-    const porta_kernel_arg_t& a = args[i];
-    porta_be_arg_t& b = be_args[i];
-    // Read as an integer: a C caller may pass a value outside the enum.
-    int32_t kind;
-    std::memcpy(&kind, &a.kind, sizeof(kind));
-    b = porta_be_arg_t{PORTA_ARG_BUFFER, nullptr, 0, nullptr, 0};
-    if (kind == PORTA_ARG_BUFFER) {
-      Ref<Buffer> buf = Lookup<Buffer>(a.buffer, kFn, {"args", i, "buffer"}, &status);
-      if (!buf) return status;
-      if (buf->device.get() != s->device.get()) {
-        return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn,
-                    "args[%u].buffer belongs to device %s but the stream belongs to device %s", i,
-                    buf->device->label().c_str(), s->device->label().c_str());
-      }
-      if (a.offset >= buf->size) {
-        return Fail(PORTA_ERROR_OUT_OF_RANGE, kFn,
-                    "args[%u].offset %llu is not inside the buffer of %llu bytes", i,
-                    static_cast<unsigned long long>(a.offset),
-                    static_cast<unsigned long long>(buf->size));
-      }
-      b.buffer = buf->be;
-      b.offset = a.offset;
-      uses.Add(std::move(buf));
-    } else if (kind == PORTA_ARG_SCALAR) {
-      b.kind = PORTA_ARG_SCALAR;
-      if (a.scalar == nullptr) {
-        return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "args[%u].scalar is NULL", i);
-      }
-      if (a.scalar_size == 0 || a.scalar_size > kMaxScalarSize) {
-        return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn,
-                    "args[%u].scalar_size is %u; it must be 1..%u bytes", i, a.scalar_size,
-                    kMaxScalarSize);
-      }
-      b.scalar = a.scalar;
-      b.scalar_size = a.scalar_size;
-    } else {
-      return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "args[%u].kind %d is not a porta_arg_kind_t",
-                  i, kind);
-    }
+    Ref<Buffer> buffer;
+    status = porta::hal::ResolveKernelArg(kFn, *s->device, args[i], i, &be_args[i], &buffer);
+    if (status != PORTA_OK) return status;
+    arg_buffers[i] = buffer.get();
+    if (buffer) uses.Add(std::move(buffer));
   }
   const porta_backend_table_t& t = s->device->table();
-  return Enqueue(kFn, *s, uses, [&](porta_be_msg msg) {
-    return t.kernel_launch(s->be, k->be, config, be_args, arg_count, msg);
-  });
+  return Enqueue(
+      kFn, *s, uses,
+      [&](porta_be_msg msg) {
+        return t.kernel_launch(s->be, k->be, config, be_args, arg_count, msg);
+      },
+      [&] {
+        porta::hal::GraphNode node;
+        node.kind = PORTA_GRAPH_NODE_KERNEL;
+        node.kernel = k;
+        node.config = *config;
+        node.config.struct_size = sizeof(porta_launch_config_t);
+        node.args.resize(arg_count);
+        node.arg_buffers.resize(arg_count);
+        node.scalars.resize(size_t{arg_count} * porta::hal::kMaxScalarSize);
+        for (uint32_t i = 0; i < arg_count; ++i) {
+          node.SetArg(i, be_args[i], Ref<Buffer>::Share(arg_buffers[i]));
+        }
+        return porta::hal::CaptureNode(kFn, *s, std::move(node));
+      });
 }
 
 }  // extern "C"

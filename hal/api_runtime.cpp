@@ -105,6 +105,8 @@ PORTA_API const char* porta_status_string(porta_status_t status) {
       return "PORTA_ERROR_ABI_MISMATCH";
     case PORTA_ERROR_BACKEND:
       return "PORTA_ERROR_BACKEND";
+    case PORTA_ERROR_INVALID_OPERATION:
+      return "PORTA_ERROR_INVALID_OPERATION";
   }
   return "PORTA_STATUS_UNKNOWN";
 }

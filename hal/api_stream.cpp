@@ -21,6 +21,9 @@ namespace porta::hal {
 porta_status_t SyncLocked(const char* function, Stream& stream) {
   porta_status_t status = stream.CheckSticky(function);
   if (status != PORTA_OK) return status;
+  if (stream.capture != nullptr) {
+    return RejectInCapture(function, stream, "synchronizing the capturing stream");
+  }
   BackendMessage message;
   uint64_t sequence = stream.sequence();
   status = stream.device->table().stream_synchronize(stream.be, message.get());
@@ -91,6 +94,7 @@ PORTA_API porta_status_t porta_stream_destroy(porta_stream_t stream) {
   porta::hal::Registry::Remove(s.get());
   {
     std::lock_guard<std::mutex> lock(s->mutex);
+    porta::hal::DiscardCapture(*s);
     BackendMessage message;
     // A sticky error is not this call's failure: the work is finished either way.
     s->device->table().stream_synchronize(s->be, message.get());
@@ -126,6 +130,9 @@ PORTA_API porta_status_t porta_stream_query(porta_stream_t stream) {
   if (!s) return status;
   std::lock_guard<std::mutex> lock(s->mutex);
   if ((status = s->CheckSticky(kFn)) != PORTA_OK) return status;
+  if (s->capture != nullptr) {
+    return porta::hal::RejectInCapture(kFn, *s, "querying the capturing stream");
+  }
   uint64_t sequence = s->sequence();
   BackendMessage message;
   status = s->device->table().stream_query(s->be, message.get());
@@ -185,6 +192,14 @@ PORTA_API porta_status_t porta_event_record(porta_event_t event, porta_stream_t 
   // sequence number matches the work queued before it.
   std::lock_guard<std::mutex> lock(s->mutex);
   if ((status = s->CheckSticky(kFn)) != PORTA_OK) return status;
+  if (s->capture != nullptr) {
+    porta::hal::GraphNode node;
+    node.kind = PORTA_GRAPH_NODE_EVENT_RECORD;
+    node.event = e;
+    if ((status = porta::hal::CaptureNode(kFn, *s, std::move(node))) != PORTA_OK) return status;
+    s->capture->NoteRecordedEvent(e);
+    return PORTA_OK;
+  }
   BackendMessage message;
   status = s->device->table().event_record(e->be, s->be, message.get());
   if (status != PORTA_OK) return BackendFail(status, kFn, *s->device, message);
@@ -194,6 +209,8 @@ PORTA_API porta_status_t porta_event_record(porta_event_t event, porta_stream_t 
   std::lock_guard<std::mutex> event_lock(e->mutex);
   e->stream = s;
   e->sequence = sequence;
+  // A recording outside any capture replaces the one a capture made.
+  e->captured_by = nullptr;
   return PORTA_OK;
 }
 
@@ -204,7 +221,15 @@ PORTA_API porta_status_t porta_stream_wait_event(porta_stream_t stream, porta_ev
   if (!s) return status;
   Ref<Event> e = Lookup<Event>(event, kFn, "event", &status);
   if (!e) return status;
+  status = porta::hal::CheckEventOutsideCapture(kFn, *e, s.get(), "waiting on");
+  if (status != PORTA_OK) return status;
   if (e->device.get() != s->device.get()) {
+    {
+      std::lock_guard<std::mutex> lock(s->mutex);
+      if (s->capture != nullptr) {
+        return porta::hal::RejectInCapture(kFn, *s, "waiting on an event of another device");
+      }
+    }
     // No device-side wait across devices: the host waits, which orders everything queued later.
     Recording recording = CurrentRecording(*e);
     BackendMessage message;
@@ -214,8 +239,14 @@ PORTA_API porta_status_t porta_stream_wait_event(porta_stream_t stream, porta_ev
   const porta_backend_table_t& t = s->device->table();
   porta::hal::UseList uses;
   uses.Add(Ref<Event>::Share(e.get()));
-  return Enqueue(kFn, *s, uses,
-                 [&](porta_be_msg msg) { return t.stream_wait_event(s->be, e->be, msg); });
+  return Enqueue(
+      kFn, *s, uses, [&](porta_be_msg msg) { return t.stream_wait_event(s->be, e->be, msg); },
+      [&] {
+        porta::hal::GraphNode node;
+        node.kind = PORTA_GRAPH_NODE_EVENT_WAIT;
+        node.event = e;
+        return porta::hal::CaptureNode(kFn, *s, std::move(node));
+      });
 }
 
 PORTA_API porta_status_t porta_event_wait(porta_event_t event, uint64_t timeout_ns) {
@@ -223,6 +254,8 @@ PORTA_API porta_status_t porta_event_wait(porta_event_t event, uint64_t timeout_
   porta_status_t status;
   Ref<Event> e = Lookup<Event>(event, kFn, "event", &status);
   if (!e) return status;
+  status = porta::hal::CheckEventOutsideCapture(kFn, *e, nullptr, "waiting on");
+  if (status != PORTA_OK) return status;
   Recording recording = CurrentRecording(*e);
   BackendMessage message;
   status = e->device->table().event_wait(e->be, timeout_ns, message.get());
@@ -238,6 +271,8 @@ PORTA_API porta_status_t porta_event_query(porta_event_t event) {
   porta_status_t status;
   Ref<Event> e = Lookup<Event>(event, kFn, "event", &status);
   if (!e) return status;
+  status = porta::hal::CheckEventOutsideCapture(kFn, *e, nullptr, "querying");
+  if (status != PORTA_OK) return status;
   Recording recording = CurrentRecording(*e);
   BackendMessage message;
   status = e->device->table().event_query(e->be, message.get());
@@ -257,6 +292,10 @@ PORTA_API porta_status_t porta_event_elapsed_ms(porta_event_t start, porta_event
     return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn,
                 "start belongs to device %s and end to device %s; timing needs one device",
                 a->device->label().c_str(), b->device->label().c_str());
+  }
+  for (Event* e : {a.get(), b.get()}) {
+    status = porta::hal::CheckEventOutsideCapture(kFn, *e, nullptr, "timing");
+    if (status != PORTA_OK) return status;
   }
   for (const Event* e : {a.get(), b.get()}) {
     const char* which = e == a.get() ? "start" : "end";

@@ -93,6 +93,10 @@ const char* HandleTypeName(HandleType type) {
       return "porta_module_t";
     case HandleType::kKernel:
       return "porta_kernel_t";
+    case HandleType::kGraph:
+      return "porta_graph_t";
+    case HandleType::kGraphExec:
+      return "porta_graph_exec_t";
   }
   return "unknown handle";
 }

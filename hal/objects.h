@@ -40,7 +40,17 @@ class BackendMessage {
 // Objects and references
 //===------------------------------------------------------------------------------------------===//
 
-enum class HandleType : uint8_t { kRuntime, kDevice, kBuffer, kStream, kEvent, kModule, kKernel };
+enum class HandleType : uint8_t {
+  kRuntime,
+  kDevice,
+  kBuffer,
+  kStream,
+  kEvent,
+  kModule,
+  kKernel,
+  kGraph,
+  kGraphExec,
+};
 
 // Returns the public type name ("porta_buffer_t") of a handle type.
 const char* HandleTypeName(HandleType type);
@@ -127,6 +137,7 @@ class Registry {
 
 struct LoadedBackend;
 class Runtime;
+class Graph;
 
 class Device final : public Object {
  public:
@@ -237,6 +248,9 @@ class Stream final : public Object {
   porta_be_stream_t be;
   // Serializes every call on the stream (the backend ABI promises this to backends).
   std::mutex mutex;
+  // The graph this stream is capturing into, with a reference held; nullptr when not capturing.
+  // Guarded by |mutex|; see hal/graph.h.
+  Graph* capture = nullptr;
 
   uint64_t sequence() {
     std::lock_guard<std::mutex> lock(pending_mutex_);
@@ -268,6 +282,9 @@ class Event final : public Object {
   std::mutex mutex;  // guards the recording below
   Ref<Stream> stream;
   uint64_t sequence = 0;
+  // The capture that recorded this event last, while that capture is still open (not a
+  // reference: the capture clears it before it ends); waits from outside that capture are errors.
+  Graph* captured_by = nullptr;
 };
 
 //===------------------------------------------------------------------------------------------===//

@@ -4,6 +4,7 @@
 
 #include <mutex>
 
+#include "hal/graph.h"
 #include "hal/objects.h"
 
 namespace porta::hal {
@@ -14,12 +15,16 @@ constexpr size_t kPendingQueryThreshold = 4096;
 
 // Runs |enqueue| (which calls one backend slot with the message it is given) under the stream's
 // lock after checking the sticky error, and keeps |uses| alive until the work completes. A
-// device fault reported while queuing becomes the stream's sticky error.
-template <typename Fn>
-porta_status_t Enqueue(const char* function, Stream& stream, UseList& uses, Fn&& enqueue) {
+// device fault reported while queuing becomes the stream's sticky error. When the stream is
+// capturing a graph, |capture| runs instead (under the lock): it records the work with
+// CaptureNode, or refuses it with RejectInCapture.
+template <typename Fn, typename CaptureFn>
+porta_status_t Enqueue(const char* function, Stream& stream, UseList& uses, Fn&& enqueue,
+                       CaptureFn&& capture) {
   std::lock_guard<std::mutex> lock(stream.mutex);
   porta_status_t status = stream.CheckSticky(function);
   if (status != PORTA_OK) return status;
+  if (stream.capture != nullptr) return capture();
   BackendMessage message;
   status = enqueue(message.get());
   if (status != PORTA_OK) {

@@ -29,6 +29,7 @@ TEST(StatusStringTest, NamesEveryStatus) {
       {PORTA_ERROR_TIMEOUT, "PORTA_ERROR_TIMEOUT"},
       {PORTA_ERROR_ABI_MISMATCH, "PORTA_ERROR_ABI_MISMATCH"},
       {PORTA_ERROR_BACKEND, "PORTA_ERROR_BACKEND"},
+      {PORTA_ERROR_INVALID_OPERATION, "PORTA_ERROR_INVALID_OPERATION"},
   };
   for (const auto& [status, name] : kNames) {
     const char* text = porta_status_string(status);
@@ -38,7 +39,7 @@ TEST(StatusStringTest, NamesEveryStatus) {
 }
 
 TEST(StatusStringTest, UnknownValuesHaveAFixedName) {
-  for (int value : {-1, 13, 100, 0x7fffffff}) {
+  for (int value : {-1, 14, 100, 0x7fffffff}) {
     const char* text = porta_status_string(static_cast<porta_status_t>(value));
     ASSERT_NE(text, nullptr) << value;
     EXPECT_STREQ(text, "PORTA_STATUS_UNKNOWN") << value;

@@ -38,6 +38,7 @@ namespace porta::vulkan {
   X(vkDestroyDevice)                 \
   X(vkGetDeviceQueue)                \
   X(vkDeviceWaitIdle)                \
+  X(vkQueueWaitIdle)                 \
   X(vkCreateBuffer)                  \
   X(vkDestroyBuffer)                 \
   X(vkGetBufferMemoryRequirements)   \

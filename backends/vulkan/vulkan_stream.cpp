@@ -64,6 +64,14 @@ StreamCore::~StreamCore() {
     wait.pValues = &submitted_;
     vk.vkWaitSemaphores(device_->device, &wait, UINT64_MAX);
   }
+  if (submitted_ > 0 && !device_->lost.load()) {
+    // Seeing the timeline reach its last value does not mean the queue is done with this
+    // stream's objects: lavapipe's queue thread still touches the semaphore after the signal,
+    // and destroying it then corrupts memory. Vulkan requires every batch that refers to the
+    // semaphore, command buffers and memory below to have completed, which this guarantees.
+    std::lock_guard<std::mutex> queue_lock(queue_->mutex);
+    vk.vkQueueWaitIdle(queue_->queue);
+  }
   auto release = [this, &vk](Batch& batch) {
     for (const StagingBlock& block : batch.staging) device_->ReleaseStaging(block);
     for (VkDescriptorPool pool : batch.descriptor_pools) {

@@ -68,6 +68,9 @@ typedef enum porta_status {
   PORTA_ERROR_ABI_MISMATCH = 11,
   // The backend's own library reported an error; the message carries its code.
   PORTA_ERROR_BACKEND = 12,
+  // The call is not allowed in the current state of an object it names, e.g. synchronizing a
+  // stream that is capturing a graph. The message says which state and why.
+  PORTA_ERROR_INVALID_OPERATION = 13,
 } porta_status_t;
 
 // Initializer of a struct that starts with struct_size: sets it, zeroes the rest. Designated in
@@ -88,6 +91,8 @@ typedef struct porta_stream* porta_stream_t;
 typedef struct porta_event* porta_event_t;
 typedef struct porta_module* porta_module_t;
 typedef struct porta_kernel* porta_kernel_t;
+typedef struct porta_graph* porta_graph_t;
+typedef struct porta_graph_exec* porta_graph_exec_t;
 
 // What kind of processor a device is.
 typedef enum porta_device_type {
@@ -334,6 +339,17 @@ typedef struct porta_launch_config {
   }
 #endif
 
+// What one node of a captured graph does (porta_graph_node_kind).
+typedef enum porta_graph_node_kind {
+  PORTA_GRAPH_NODE_KERNEL = 1,
+  PORTA_GRAPH_NODE_COPY_HOST_TO_DEVICE = 2,
+  PORTA_GRAPH_NODE_COPY_DEVICE_TO_HOST = 3,
+  PORTA_GRAPH_NODE_COPY_DEVICE_TO_DEVICE = 4,
+  PORTA_GRAPH_NODE_FILL = 5,
+  PORTA_GRAPH_NODE_EVENT_RECORD = 6,
+  PORTA_GRAPH_NODE_EVENT_WAIT = 7,
+} porta_graph_node_kind_t;
+
 //===------------------------------------------------------------------------------------------===//
 // API
 //===------------------------------------------------------------------------------------------===//
@@ -563,6 +579,79 @@ static inline porta_kernel_arg_t porta_arg_scalar(const void* value, uint32_t si
   porta_kernel_arg_t arg = {PORTA_ARG_SCALAR, NULL, 0u, value, size};
   return arg;
 }
+
+// --- Graphs --------------------------------------------------------------------------------------
+//
+// A graph is a sequence of stream work captured once and replayed many times with one call, which
+// skips the per-call validation and handle lookups (and, where the backend has a native path, the
+// per-command submission cost).
+//
+// Capture: between porta_stream_begin_capture and porta_stream_end_capture, kernel launches,
+// copies, fills, event records and stream waits queued on the stream are validated and recorded
+// as graph nodes, not run. Host pointers of copies are recorded, not read: a replay reads the
+// source and writes the destination of a host copy at the time the replay runs, so that memory
+// must be valid then. Scalar arguments and fill patterns are copied at capture time. Only the
+// capturing stream is recorded; work on other streams runs as usual.
+//
+// While a stream captures, these calls fail with PORTA_ERROR_INVALID_OPERATION and invalidate the
+// capture (porta_stream_end_capture then reports why, and the stream stays usable): synchronizing
+// or querying the capturing stream, a copy between devices, a wait on an event of another device,
+// porta_graph_launch on the capturing stream, waiting on, querying or timing (from anywhere
+// outside the capture) an event recorded inside it, and porta_buffer_free of a buffer the capture
+// uses (the buffer is then not freed). Destroying a capturing stream discards its capture.
+//
+// Lifetimes: a graph and each instance hold references to every buffer, module and event their
+// nodes use, so the application may free those handles after the capture; the memory stays
+// until the last graph or instance using it is destroyed and its replays have completed. An
+// instance does not depend on its graph.
+
+// Starts capturing |stream| into a new graph. Returns PORTA_ERROR_INVALID_OPERATION when the
+// stream is already capturing, or the stream's sticky error.
+PORTA_API porta_status_t porta_stream_begin_capture(porta_stream_t stream);
+
+// Ends the capture of |stream| and writes the captured graph (which may have no nodes). Returns
+// PORTA_ERROR_INVALID_OPERATION when the stream is not capturing, or when the capture was
+// invalidated: the message names the call that invalidated it, no graph is written, and the
+// stream is usable again either way.
+PORTA_API porta_status_t porta_stream_end_capture(porta_stream_t stream, porta_graph_t* out_graph);
+
+// Writes 1 to |out_capturing| when |stream| is capturing (even an invalidated capture that has
+// not been ended yet), 0 otherwise.
+PORTA_API porta_status_t porta_stream_is_capturing(porta_stream_t stream, int32_t* out_capturing);
+
+// Destroys |graph|. Instances made from it stay valid.
+PORTA_API porta_status_t porta_graph_destroy(porta_graph_t graph);
+
+// Writes the number of nodes of |graph|, in capture order.
+PORTA_API porta_status_t porta_graph_node_count(porta_graph_t graph, uint32_t* out_count);
+
+// Writes the kind of node |index| (0 <= index < node count; PORTA_ERROR_OUT_OF_RANGE otherwise).
+PORTA_API porta_status_t porta_graph_node_kind(porta_graph_t graph, uint32_t index,
+                                               porta_graph_node_kind_t* out_kind);
+
+// Makes an executable instance of |graph|: its nodes with their arguments as captured, ready to
+// be replayed on any stream of the graph's device. Instances of one graph are independent.
+PORTA_API porta_status_t porta_graph_instantiate(porta_graph_t graph, porta_graph_exec_t* out_exec);
+
+// Replaces every argument of kernel node |node| of |exec| for later replays (replays already
+// queued are not affected). |arg_count| must equal the captured launch's, and each argument must
+// have the captured kind; a scalar must have the captured size; buffers are checked as
+// porta_kernel_launch checks them. Returns PORTA_ERROR_OUT_OF_RANGE for a node index beyond the
+// node count, PORTA_ERROR_INVALID_ARGUMENT for a node that is not a kernel node or a mismatched
+// argument, naming it.
+PORTA_API porta_status_t porta_graph_exec_update_kernel_args(porta_graph_exec_t exec, uint32_t node,
+                                                             const porta_kernel_arg_t* args,
+                                                             uint32_t arg_count);
+
+// Queues one replay of |exec| on |stream|, in stream order: the nodes run in capture order, as if
+// their calls had been made on |stream|, and event nodes record or wait on their events then.
+// The stream must belong to the graph's device (PORTA_ERROR_INVALID_ARGUMENT) and must not be
+// capturing (PORTA_ERROR_INVALID_OPERATION, which also invalidates that capture). Replays of one
+// instance may be queued on several streams and from several threads.
+PORTA_API porta_status_t porta_graph_launch(porta_graph_exec_t exec, porta_stream_t stream);
+
+// Destroys |exec|. Replays already queued complete normally.
+PORTA_API porta_status_t porta_graph_exec_destroy(porta_graph_exec_t exec);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -1,0 +1,132 @@
+// Graph replay against separate launches: both sequences queue the same empty kernel on the same
+// stream and end with a synchronize, so the difference is the per-launch cost a replay saves.
+#include "tools/bench/bench_graph.h"
+
+#include <string>
+#include <vector>
+
+namespace porta::bench {
+namespace {
+
+int32_t EmptyHostKernel(const porta_host_group_t* group) {
+  return group == nullptr ? 1 : 0;
+}
+
+const porta_host_kernel_t kHostKernels[] = {{"porta_bench_graph_empty", EmptyHostKernel}};
+
+constexpr char kOpenClKernel[] = "__kernel void porta_bench_graph_empty(void) {}\n";
+
+// An empty compute shader with entry point "porta_bench_graph_empty" and local size (64, 1, 1),
+// built from `#version 450 / layout(local_size_x = 64) in; / void main() {}` with glslc, the
+// entry point renamed and debug names stripped; kept as words so porta-bench needs no compiler.
+const uint32_t kEmptyShader[] = {
+    0x07230203, 0x00010000, 0x00070000, 0x0000000b, 0x00000000, 0x00020011, 0x00000001, 0x0006000b,
+    0x00000001, 0x4c534c47, 0x6474732e, 0x3035342e, 0x00000000, 0x0003000e, 0x00000000, 0x00000001,
+    0x0009000f, 0x00000005, 0x00000002, 0x74726f70, 0x65625f61, 0x5f68636e, 0x70617267, 0x6d655f68,
+    0x00797470, 0x00060010, 0x00000002, 0x00000011, 0x00000040, 0x00000001, 0x00000001, 0x00040047,
+    0x00000003, 0x0000000b, 0x00000019, 0x00020013, 0x00000004, 0x00030021, 0x00000005, 0x00000004,
+    0x00040015, 0x00000006, 0x00000020, 0x00000000, 0x00040017, 0x00000007, 0x00000006, 0x00000003,
+    0x0004002b, 0x00000006, 0x00000008, 0x00000040, 0x0004002b, 0x00000006, 0x00000009, 0x00000001,
+    0x0006002c, 0x00000007, 0x00000003, 0x00000008, 0x00000009, 0x00000009, 0x00050036, 0x00000004,
+    0x00000002, 0x00000000, 0x00000005, 0x000200f8, 0x0000000a, 0x000100fd, 0x00010038};
+
+// The shader's fixed work-group size, used on every device so that one launch shape is measured.
+constexpr uint32_t kBlock = 64;
+
+// Destroys what one device's run created, however it ends.
+struct GraphObjects {
+  ~GraphObjects() {
+    if (exec != nullptr) porta_graph_exec_destroy(exec);
+    if (graph != nullptr) porta_graph_destroy(graph);
+    // Destroying a stream also discards a capture a failed call left open.
+    if (stream != nullptr) porta_stream_destroy(stream);
+    if (module != nullptr) porta_module_destroy(module);
+  }
+  porta_stream_t stream = nullptr;
+  porta_module_t module = nullptr;
+  porta_graph_t graph = nullptr;
+  porta_graph_exec_t exec = nullptr;
+};
+
+const std::string& RowName() {
+  static const std::string name =
+      "graph replay of " + std::to_string(kGraphLaunches) + " empty launches + sync";
+  return name;
+}
+
+void BenchDevice(porta_device_t device, const std::string& device_name, bool quick,
+                 const RowSink& sink) {
+  const porta_module_source_t sources[] = {
+      {PORTA_FORMAT_HOST, kHostKernels, sizeof(kHostKernels), nullptr, nullptr, 0},
+      {PORTA_FORMAT_OPENCL_C, kOpenClKernel, sizeof(kOpenClKernel) - 1, nullptr, nullptr, 0},
+      {PORTA_FORMAT_SPIRV_SHADER, kEmptyShader, sizeof(kEmptyShader), nullptr, nullptr, 0}};
+  porta_module_desc_t desc = PORTA_MODULE_DESC_INIT;
+  desc.sources = sources;
+  desc.source_count = 3;
+  GraphObjects objects;
+  porta_kernel_t kernel = nullptr;
+  Check(porta_stream_create(device, &objects.stream), "porta_stream_create");
+  Check(porta_module_load(device, &desc, &objects.module), "porta_module_load");
+  Check(porta_module_get_kernel(objects.module, "porta_bench_graph_empty", &kernel),
+        "porta_module_get_kernel");
+  porta_launch_config_t config = PORTA_LAUNCH_CONFIG_INIT;
+  config.block[0] = kBlock;
+  porta_stream_t stream = objects.stream;
+  auto queue_launches = [&] {
+    for (int i = 0; i < kGraphLaunches; ++i) {
+      Check(porta_kernel_launch(stream, kernel, &config, nullptr, 0), "porta_kernel_launch");
+    }
+  };
+  Check(porta_stream_begin_capture(stream), "porta_stream_begin_capture");
+  queue_launches();
+  Check(porta_stream_end_capture(stream, &objects.graph), "porta_stream_end_capture");
+  Check(porta_graph_instantiate(objects.graph, &objects.exec), "porta_graph_instantiate");
+
+  auto separate = [&] {
+    const double start = NowSeconds();
+    queue_launches();
+    Check(porta_stream_synchronize(stream), "porta_stream_synchronize");
+    return NowSeconds() - start;
+  };
+  auto replay = [&] {
+    const double start = NowSeconds();
+    Check(porta_graph_launch(objects.exec, stream), "porta_graph_launch");
+    Check(porta_stream_synchronize(stream), "porta_stream_synchronize");
+    return NowSeconds() - start;
+  };
+  // Warm both paths (first-launch compilation, pipeline creation), then interleave the samples
+  // so that a change in machine load affects both alike.
+  separate();
+  replay();
+  const int repetitions = quick ? 5 : 41;
+  std::vector<double> separate_s, replay_s;
+  for (int r = 0; r < repetitions; ++r) {
+    separate_s.push_back(separate());
+    replay_s.push_back(replay());
+  }
+  sink.row(MakeRow(device_name, RowName(), "us", Scale(Summarize(replay_s), 1e6),
+                   std::to_string(kGraphLaunches) + " porta_kernel_launch + sync",
+                   Scale(Summarize(separate_s), 1e6)));
+}
+
+}  // namespace
+
+void RunGraphRows(porta_runtime_t runtime, bool quick, const RowSink& sink) {
+  uint32_t count = 0;
+  Check(porta_runtime_device_count(runtime, &count), "porta_runtime_device_count");
+  constexpr uint32_t kFormats = PORTA_FORMAT_BIT(PORTA_FORMAT_HOST) |
+                                PORTA_FORMAT_BIT(PORTA_FORMAT_OPENCL_C) |
+                                PORTA_FORMAT_BIT(PORTA_FORMAT_SPIRV_SHADER);
+  for (uint32_t d = 0; d < count; ++d) {
+    porta_device_t device = nullptr;
+    Check(porta_runtime_device(runtime, d, &device), "porta_runtime_device");
+    porta_device_info_t info = PORTA_DEVICE_INFO_INIT;
+    Check(porta_device_get_info(device, &info), "porta_device_get_info");
+    if ((info.kernel_formats & kFormats) == 0) continue;
+    const std::string device_name = DeviceLabel(info);
+    if (!sink.Start(device_name, RowName())) continue;
+    BenchDevice(device, device_name, quick, sink);
+  }
+}
+
+}  // namespace porta::bench

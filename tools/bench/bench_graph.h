@@ -1,0 +1,24 @@
+// The graph rows of porta-bench: one replay of a captured graph of many small kernel launches
+// beside the same launches queued one call at a time, on every device.
+#ifndef PORTA_TOOLS_BENCH_BENCH_GRAPH_H_
+#define PORTA_TOOLS_BENCH_BENCH_GRAPH_H_
+
+#include "porta/porta.h"
+#include "tools/bench/bench_util.h"
+
+namespace porta::bench {
+
+// Number of launches in the measured sequence.
+constexpr int kGraphLaunches = 100;
+
+// For every device of |runtime| that accepts one of the built-in empty kernels (host, OpenCL C,
+// Vulkan SPIR-V) and whose row |sink| wants: sends a row with the time of one porta_graph_launch
+// of kGraphLaunches captured empty launches plus porta_stream_synchronize, beside the time of
+// kGraphLaunches separate porta_kernel_launch calls plus porta_stream_synchronize (unit "us";
+// the speed-up is separate / graph). |quick| takes fewer repetitions. Throws Failure when a
+// Porta call fails.
+void RunGraphRows(porta_runtime_t runtime, bool quick, const RowSink& sink);
+
+}  // namespace porta::bench
+
+#endif  // PORTA_TOOLS_BENCH_BENCH_GRAPH_H_
