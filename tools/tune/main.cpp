@@ -1,0 +1,797 @@
+// porta-tune: measures the operator library's candidate parameters on each device, checks every
+// candidate against a host reference before it may win, and writes the winners as the device's
+// tuning overlay file; --show, --reset and --export inspect, delete and print that file. Uses the
+// public headers only (porta.h, porta_ops.h).
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "porta/porta.h"
+#include "porta/porta_ops.h"
+#include "tools/common/command_line.h"
+#include "tools/common/json_writer.h"
+#include "tools/tune/tune_problem.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr char kUsage[] =
+    "usage: porta-tune [--devices FILTER] [--ops LIST] [--budget SECONDS] [--json]\n"
+    "       porta-tune --show | --reset | --export [--devices FILTER] [--ops LIST]\n"
+    "\n"
+    "Measures the operator library's candidate parameters (matmul tiles, work-group sizes) on\n"
+    "each device at the shape of every size bucket, checks each candidate's output against a\n"
+    "host reference before it may win, and writes the winners to the device's tuning file under\n"
+    "the cache folder ($PORTA_CACHE_DIR, else $XDG_CACHE_HOME/porta, else ~/.cache/porta).\n"
+    "Every porta_ops context of that device then prefers them to the shipped table, until the\n"
+    "library, its kernels or the driver change. The file is rewritten after each family, and\n"
+    "Ctrl-C stops at the next candidate with a valid file in place.\n"
+    "\n"
+    "The candidate lists are short on purpose: a driver that compiles kernels at run time (PoCL)\n"
+    "takes about a minute for each new matmul tile, and that compile time counts against the\n"
+    "budget.\n"
+    "\n"
+    "  --devices FILTER  device filter, same syntax as PORTA_DEVICES (e.g. \"opencl:0,cpu\")\n"
+    "  --ops LIST        families, comma-separated (default matmul,qmatvec,softmax,norm,\n"
+    "                    reduce,ew)\n"
+    "  --budget SECONDS  wall-clock budget of the whole run, compiles included, shared by the\n"
+    "                    devices and families (default 300)\n"
+    "  --show            print what the dispatcher uses for each family, dtype and bucket and\n"
+    "                    why (tuning file line, table line or generic default), and why a\n"
+    "                    tuning file is not used\n"
+    "  --reset           delete the devices' tuning files\n"
+    "  --export          print the tuning files' rows for kernels/tuning/tuning_table.txt\n"
+    "  --json            print one JSON document (tuning, --show, --reset)\n"
+    "  --plugin PATH     also load this plugin file or folder (repeatable)\n"
+    "  --help            print this text\n"
+    "\n"
+    "Exit status: 0 done, 1 a device or file operation failed, 2 bad arguments, 130 interrupted.\n";
+
+const char* const kDefaultOps = "matmul,qmatvec,softmax,norm,reduce,ew";
+
+std::atomic<bool> g_stop{false};
+
+void OnInterrupt(int) {
+  g_stop.store(true);
+  // A second Ctrl-C ends the process at once; the file is replaced by rename, never half written.
+  signal(SIGINT, SIG_DFL);
+}
+
+struct Options {
+  std::string plugin_paths;
+  bool has_device_filter = false;
+  std::string device_filter;
+  std::string ops = kDefaultOps;
+  std::string budget_text;
+  double budget_s = 300;
+  bool show = false;
+  bool reset = false;
+  bool export_rows = false;
+  bool json = false;
+};
+
+double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+std::vector<std::string> Split(const std::string& text, char separator) {
+  std::vector<std::string> parts;
+  std::stringstream stream(text);
+  std::string part;
+  while (std::getline(stream, part, separator)) {
+    if (!part.empty()) parts.push_back(part);
+  }
+  return parts;
+}
+
+std::vector<std::string> Buckets(const std::string& family) {
+  if (family == "matmul") return {"large", "small", "gemv"};
+  if (family == "qmatvec") return {"gemv", "small"};
+  return {"small", "large"};
+}
+
+std::vector<std::string> ShowDtypes(const std::string& family) {
+  if (family == "qmatvec" || family == "qdequant") return {"q4_0", "q4_1", "q8_0"};
+  return {"f32", "f16", "bf16"};
+}
+
+std::string Failure(const char* what) {
+  return std::string(what) + ": " + porta_last_error_message();
+}
+
+// |params| ("rows=16 wg=1") with its fields sorted, so that two spellings of one set compare
+// equal.
+std::string Canonical(const std::string& params) {
+  std::vector<std::string> fields = Split(params, ' ');
+  std::sort(fields.begin(), fields.end());
+  std::string text;
+  for (const std::string& field : fields) text += (text.empty() ? "" : " ") + field;
+  return text;
+}
+
+// The device keys of a table row, quoted: `"opencl" "vendor" "architecture" "name"`.
+bool DeviceKeys(const porta_device_info_t& info, std::string* keys) {
+  keys->clear();
+  for (const char* field : {info.backend, info.vendor, info.architecture, info.name}) {
+    const std::string text(field);
+    if (text.find('"') != std::string::npos || text.find('\n') != std::string::npos) return false;
+    // A trailing '*' would be read as a prefix pattern.
+    if (!text.empty() && text.back() == '*') return false;
+    *keys += (keys->empty() ? "\"" : " \"") + text + "\"";
+  }
+  return true;
+}
+
+// The rows of a tuning file (its non-comment lines).
+std::vector<std::string> FileRows(const std::string& path) {
+  std::vector<std::string> rows;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    const size_t first = line.find_first_not_of(" \t");
+    if (first == std::string::npos || line[first] == '#') continue;
+    rows.push_back(line);
+  }
+  return rows;
+}
+
+// "family dtype bucket" of a row written by this tool: the three fields after the four quoted
+// device keys.
+std::string RowKey(const std::string& row) {
+  size_t pos = std::string::npos;
+  for (int quote = 0; quote < 8; ++quote) {
+    pos = row.find('"', pos == std::string::npos ? 0 : pos + 1);
+    if (pos == std::string::npos) return "";
+  }
+  std::vector<std::string> fields = Split(row.substr(pos + 1), ' ');
+  if (fields.size() < 3) return "";
+  return fields[0] + " " + fields[1] + " " + fields[2];
+}
+
+const char* StateName(porta_ops_tuning_file_state_t state) {
+  switch (state) {
+    case PORTA_OPS_TUNING_FILE_OFF:
+      return "off";
+    case PORTA_OPS_TUNING_FILE_ABSENT:
+      return "absent";
+    case PORTA_OPS_TUNING_FILE_LOADED:
+      return "loaded";
+    case PORTA_OPS_TUNING_FILE_IGNORED:
+      return "ignored";
+  }
+  return "unknown";
+}
+
+struct Device {
+  porta_device_t device = nullptr;
+  porta_device_info_t info = PORTA_DEVICE_INFO_INIT;
+  std::string label;
+  // With the tuning file loaded as any application would load it.
+  porta_ops_context_t loaded = nullptr;
+  porta_ops_tuning_file_info_t file = PORTA_OPS_TUNING_FILE_INFO_INIT;
+};
+
+struct CandidateResult {
+  std::string params;
+  bool ok = false;
+  std::string error;
+  double first_ms = 0;  // compile (first use) and one run
+  double median_ms = 0;
+  double nmse = 0;
+};
+
+struct BucketResult {
+  std::string family;
+  std::string dtype;
+  std::string bucket;
+  std::string shape;
+  std::string status;  // done, budget, interrupted, nothing to search, error: ...
+  std::string table_params;
+  std::string table_source;
+  std::vector<CandidateResult> candidates;
+  const CandidateResult* Winner() const {
+    const CandidateResult* best = nullptr;
+    for (const CandidateResult& c : candidates) {
+      if (c.ok && (best == nullptr || c.median_ms < best->median_ms)) best = &c;
+    }
+    return best;
+  }
+  const CandidateResult* Table() const {
+    for (const CandidateResult& c : candidates) {
+      if (c.params == table_params) return &c;
+    }
+    return nullptr;
+  }
+  size_t Passed() const {
+    return static_cast<size_t>(std::count_if(candidates.begin(), candidates.end(),
+                                             [](const CandidateResult& c) { return c.ok; }));
+  }
+};
+
+struct DeviceResult {
+  std::string label;
+  std::string backend;
+  std::string path;
+  std::string error;
+  double seconds = 0;
+  uint32_t rows_written = 0;
+  // In the order measured.
+  std::vector<std::pair<std::string, double>> family_seconds;
+  std::vector<BucketResult> buckets;
+};
+
+class Progress {
+ public:
+  explicit Progress(bool bar) : bar_(bar) {}
+  ~Progress() { Clear(); }
+  void Update(const std::string& text, double elapsed, double budget) {
+    if (!bar_) return;
+    const int width = 20;
+    const int filled = std::clamp(static_cast<int>(width * elapsed / budget), 0, width);
+    std::fprintf(stderr, "\r\033[K[%s%s] %3.0f/%.0f s  %s", std::string(filled, '#').c_str(),
+                 std::string(width - filled, '.').c_str(), elapsed, budget, text.c_str());
+    std::fflush(stderr);
+    shown_ = true;
+  }
+  // A finished step: a line of its own when not on a terminal.
+  void Line(const std::string& text) {
+    if (bar_) return;
+    std::fprintf(stderr, "porta-tune: %s\n", text.c_str());
+  }
+  void Clear() {
+    if (bar_ && shown_) std::fprintf(stderr, "\r\033[K");
+    shown_ = false;
+  }
+
+ private:
+  bool bar_;
+  bool shown_ = false;
+};
+
+std::string Ms(double ms) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.3f ms", ms);
+  return text;
+}
+
+// Times one candidate: the first run (which builds the kernel), the check, then the median of
+// five repetitions of enough runs to last about 2 ms each.
+CandidateResult Measure(porta::tune::TuneProblem& problem, porta_stream_t stream) {
+  CandidateResult result;
+  auto run = [&](int count, double* ms) {
+    const Clock::time_point start = Clock::now();
+    for (int i = 0; i < count; ++i) {
+      const porta_status_t status = problem.Enqueue();
+      if (status != PORTA_OK) {
+        result.error = Failure("enqueueing the operation");
+        return false;
+      }
+    }
+    if (porta_stream_synchronize(stream) != PORTA_OK) {
+      result.error = Failure("porta_stream_synchronize");
+      return false;
+    }
+    *ms = Seconds(start) * 1e3 / count;
+    return true;
+  };
+  if (!run(1, &result.first_ms)) return result;
+  double bound = 0;
+  if (!problem.Check(&result.nmse, &bound, &result.error)) return result;
+  double once = 0;
+  if (!run(1, &once)) return result;
+  const int inner = std::clamp(static_cast<int>(std::ceil(2.0 / std::max(once, 1e-3))), 1, 64);
+  std::vector<double> reps;
+  for (int rep = 0; rep < 5 && !g_stop.load(); ++rep) {
+    double ms = 0;
+    if (!run(inner, &ms)) return result;
+    reps.push_back(ms);
+  }
+  if (reps.empty()) reps.push_back(once);
+  std::sort(reps.begin(), reps.end());
+  result.median_ms = reps[reps.size() / 2];
+  result.ok = true;
+  return result;
+}
+
+// Tunes every family of |ops| on one device, each family getting an equal share of what is left
+// of the budget (|units_left| counts the device-family pairs still to come), and rewrites the
+// device's tuning file after each family that found winners.
+void TuneDevice(Device& dev, const std::vector<std::string>& ops, Clock::time_point start,
+                double budget_s, int* units_left, Progress& progress, DeviceResult* out) {
+  const Clock::time_point device_start = Clock::now();
+  out->label = dev.label;
+  out->backend = dev.info.backend;
+  out->path = dev.file.path;
+  std::string keys;
+  if (!DeviceKeys(dev.info, &keys)) {
+    out->error =
+        "the device's names hold a '\"', a line break or a trailing '*', which table "
+        "rows cannot key";
+    *units_left -= static_cast<int>(ops.size());
+    return;
+  }
+  porta_ops_context_options_t options = PORTA_OPS_CONTEXT_OPTIONS_INIT;
+  options.flags = PORTA_OPS_CONTEXT_NO_TUNING_FILE;
+  porta_ops_context_t context = nullptr;
+  porta_stream_t stream = nullptr;
+  if (porta_ops_context_create(dev.device, &options, &context) != PORTA_OK ||
+      porta_stream_create(dev.device, &stream) != PORTA_OK) {
+    out->error = Failure("creating the tuning context");
+    if (context != nullptr) porta_ops_context_destroy(context);
+    *units_left -= static_cast<int>(ops.size());
+    return;
+  }
+  // Rows of an earlier run that this run does not replace are kept.
+  std::vector<std::string> kept;
+  if (dev.file.state == PORTA_OPS_TUNING_FILE_LOADED) kept = FileRows(dev.file.path);
+
+  for (const std::string& family : ops) {
+    const Clock::time_point family_start = Clock::now();
+    const double left = budget_s - Seconds(start);
+    const Clock::time_point family_deadline =
+        Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                           std::chrono::duration<double>(left / std::max(*units_left, 1)));
+    --*units_left;
+    // The buckets the library has a tuning shape for (qmatvec: gemv only).
+    std::vector<std::string> buckets;
+    for (const std::string& bucket : Buckets(family)) {
+      int64_t dims[3];
+      if (porta_ops_tuning_shape(family.c_str(), bucket.c_str(), dims) == PORTA_OK) {
+        buckets.push_back(bucket);
+      }
+    }
+    // The block-quantized matrix-vector product is keyed by the weights' type.
+    const std::string dtype = family == "qmatvec" ? "q8_0" : "f32";
+    std::vector<std::string> winners;
+    for (size_t b = 0; b < buckets.size(); ++b) {
+      BucketResult bucket;
+      bucket.family = family;
+      bucket.dtype = dtype;
+      bucket.bucket = buckets[b];
+      const double share = std::chrono::duration<double>(family_deadline - Clock::now()).count() /
+                           static_cast<double>(buckets.size() - b);
+      const Clock::time_point deadline =
+          Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                             std::chrono::duration<double>(std::max(share, 0.0)));
+      int64_t dims[3] = {0, 0, 0};
+      porta_ops_tuning_shape(family.c_str(), bucket.bucket.c_str(), dims);
+      porta_ops_set_tuning_overlay(context, nullptr);
+      porta_ops_tuning_choice_t choice = PORTA_OPS_TUNING_CHOICE_INIT;
+      size_t size = 0;
+      std::string text;
+      if (porta_ops_tuning_choice(context, family.c_str(), dtype.c_str(), bucket.bucket.c_str(),
+                                  &choice) != PORTA_OK ||
+          porta_ops_tuning_candidates(context, family.c_str(), bucket.bucket.c_str(), nullptr, 0,
+                                      &size) != PORTA_OK) {
+        bucket.status = "error: " + Failure("querying the candidates");
+        out->buckets.push_back(bucket);
+        continue;
+      }
+      text.resize(size);
+      porta_ops_tuning_candidates(context, family.c_str(), bucket.bucket.c_str(), text.data(), size,
+                                  nullptr);
+      text.resize(size - 1);
+      bucket.table_params = choice.params;
+      bucket.table_source = choice.source;
+      std::vector<std::string> candidates = Split(text, '\n');
+      if (candidates.empty()) {
+        bucket.status = "nothing to search";
+        out->buckets.push_back(bucket);
+        continue;
+      }
+      // The table's choice first: every winner is then measured against it.
+      candidates.erase(std::remove_if(candidates.begin(), candidates.end(),
+                                      [&](const std::string& candidate) {
+                                        return Canonical(candidate) ==
+                                               Canonical(bucket.table_params);
+                                      }),
+                       candidates.end());
+      candidates.insert(candidates.begin(), bucket.table_params);
+      std::string error;
+      std::unique_ptr<porta::tune::TuneProblem> problem =
+          porta::tune::TuneProblem::Create(family, dims, context, stream, &error);
+      if (!problem) {
+        bucket.status = "error: " + error;
+        out->buckets.push_back(bucket);
+        continue;
+      }
+      bucket.shape = problem->ShapeText();
+      bucket.status = "done";
+      for (size_t c = 0; c < candidates.size(); ++c) {
+        if (g_stop.load()) {
+          bucket.status = "interrupted";
+          break;
+        }
+        if (Seconds(start) >= budget_s || (c > 0 && Clock::now() >= deadline)) {
+          bucket.status = "budget";
+          break;
+        }
+        const std::string row =
+            keys + " " + family + " " + dtype + " " + bucket.bucket + " " + candidates[c];
+        progress.Update(dev.label + " " + family + " " + bucket.bucket + " " +
+                            std::to_string(c + 1) + "/" + std::to_string(candidates.size()) + " " +
+                            candidates[c],
+                        Seconds(start), budget_s);
+        CandidateResult result;
+        result.params = candidates[c];
+        if (porta_ops_set_tuning_overlay(context, row.c_str()) != PORTA_OK) {
+          result.error = Failure("porta_ops_set_tuning_overlay");
+        } else {
+          result = Measure(*problem, stream);
+          result.params = candidates[c];
+        }
+        progress.Line(dev.label + " " + family + " " + dtype + " " + bucket.bucket + " " +
+                      candidates[c] + ": " +
+                      (result.ok ? Ms(result.median_ms) + " (first run " + Ms(result.first_ms) + ")"
+                                 : result.error));
+        bucket.candidates.push_back(result);
+      }
+      // A row only for a real comparison: two candidates that passed.
+      if (const CandidateResult* winner = bucket.Winner();
+          winner != nullptr && bucket.Passed() >= 2) {
+        winners.push_back(keys + " " + family + " " + dtype + " " + bucket.bucket + " " +
+                          winner->params);
+      }
+      out->buckets.push_back(bucket);
+      if (g_stop.load() || Seconds(start) >= budget_s) break;
+    }
+    porta_ops_set_tuning_overlay(context, nullptr);
+    out->family_seconds.emplace_back(family, Seconds(family_start));
+    if (!winners.empty()) {
+      std::set<std::string> replaced;
+      for (const std::string& row : winners) replaced.insert(RowKey(row));
+      std::vector<std::string> rows;
+      for (const std::string& row : kept) {
+        if (replaced.count(RowKey(row)) == 0) rows.push_back(row);
+      }
+      rows.insert(rows.end(), winners.begin(), winners.end());
+      std::string joined;
+      for (const std::string& row : rows) joined += row + "\n";
+      if (porta_ops_tuning_file_write(context, joined.c_str()) != PORTA_OK) {
+        out->error = Failure("porta_ops_tuning_file_write");
+      } else {
+        kept = rows;
+        out->rows_written = static_cast<uint32_t>(rows.size());
+      }
+    }
+    if (g_stop.load() || Seconds(start) >= budget_s) {
+      *units_left = std::max(*units_left, 0);
+      break;
+    }
+  }
+  porta_stream_destroy(stream);
+  porta_ops_context_destroy(context);
+  out->seconds = Seconds(device_start);
+}
+
+void PrintTuneText(const std::vector<DeviceResult>& results, bool interrupted) {
+  for (const DeviceResult& device : results) {
+    std::printf("%s\n", device.label.c_str());
+    if (!device.error.empty()) std::printf("  error: %s\n", device.error.c_str());
+    for (const BucketResult& bucket : device.buckets) {
+      std::printf("  %-8s %-4s %-6s %-12s ", bucket.family.c_str(), bucket.dtype.c_str(),
+                  bucket.bucket.c_str(), bucket.shape.c_str());
+      const CandidateResult* winner = bucket.Winner();
+      const CandidateResult* table = bucket.Table();
+      if (winner == nullptr) {
+        std::printf(
+            "%s%s\n", bucket.status.c_str(),
+            bucket.candidates.empty() ? "" : (": " + bucket.candidates.back().error).c_str());
+        continue;
+      }
+      std::printf("winner %s %s", winner->params.c_str(), Ms(winner->median_ms).c_str());
+      if (table != nullptr && table->ok) {
+        std::printf("; %s: %s %s, %.2fx", bucket.table_source.c_str(), table->params.c_str(),
+                    Ms(table->median_ms).c_str(), table->median_ms / winner->median_ms);
+      }
+      std::printf(" (%zu of %zu candidates, %s)\n", bucket.Passed(), bucket.candidates.size(),
+                  bucket.status.c_str());
+    }
+    for (const auto& [family, seconds] : device.family_seconds) {
+      std::printf("  %s took %.1f s\n", family.c_str(), seconds);
+    }
+    std::printf("  tuning file: %s (%u rows)\n", device.path.c_str(), device.rows_written);
+  }
+  if (interrupted) std::printf("interrupted: the tuning file holds the families finished\n");
+}
+
+void PrintTuneJson(const std::vector<DeviceResult>& results, double budget_s, double seconds,
+                   bool interrupted) {
+  porta::tools::JsonWriter json(stdout);
+  json.BeginObject();
+  json.DoubleMember("budget_s", budget_s);
+  json.DoubleMember("seconds", seconds);
+  json.BoolMember("interrupted", interrupted);
+  json.Key("devices");
+  json.BeginArray();
+  for (const DeviceResult& device : results) {
+    json.BeginObject();
+    json.StringMember("device", device.label);
+    json.StringMember("backend", device.backend);
+    json.StringMember("tuning_file", device.path);
+    json.UintMember("rows_written", device.rows_written);
+    json.DoubleMember("seconds", device.seconds);
+    if (!device.error.empty()) json.StringMember("error", device.error);
+    json.Key("family_seconds");
+    json.BeginObject();
+    for (const auto& [family, seconds] : device.family_seconds) json.DoubleMember(family, seconds);
+    json.EndObject();
+    json.Key("buckets");
+    json.BeginArray();
+    for (const BucketResult& bucket : device.buckets) {
+      json.BeginObject();
+      json.StringMember("family", bucket.family);
+      json.StringMember("dtype", bucket.dtype);
+      json.StringMember("bucket", bucket.bucket);
+      json.StringMember("shape", bucket.shape);
+      json.StringMember("status", bucket.status);
+      json.StringMember("table_params", bucket.table_params);
+      json.StringMember("table_source", bucket.table_source);
+      const CandidateResult* winner = bucket.Winner();
+      if (winner != nullptr) {
+        json.StringMember("winner", winner->params);
+        json.DoubleMember("winner_ms", winner->median_ms);
+      } else {
+        json.Key("winner");
+        json.Null();
+      }
+      json.Key("candidates");
+      json.BeginArray();
+      for (const CandidateResult& c : bucket.candidates) {
+        json.BeginObject();
+        json.StringMember("params", c.params);
+        json.BoolMember("ok", c.ok);
+        json.DoubleMember("first_ms", c.first_ms);
+        if (c.ok) {
+          json.DoubleMember("median_ms", c.median_ms);
+          json.DoubleMember("nmse", c.nmse);
+        } else {
+          json.StringMember("error", c.error);
+        }
+        json.EndObject();
+      }
+      json.EndArray();
+      json.EndObject();
+    }
+    json.EndArray();
+    json.EndObject();
+  }
+  json.EndArray();
+  json.EndObject();
+  json.Finish();
+}
+
+int Show(std::vector<Device>& devices, const std::vector<std::string>& ops, bool as_json) {
+  porta::tools::JsonWriter json(stdout);
+  if (as_json) {
+    json.BeginObject();
+    json.Key("devices");
+    json.BeginArray();
+  }
+  int exit_code = 0;
+  for (Device& dev : devices) {
+    if (as_json) {
+      json.BeginObject();
+      json.StringMember("device", dev.label);
+      json.StringMember("backend", dev.info.backend);
+      json.Key("tuning_file");
+      json.BeginObject();
+      json.StringMember("path", dev.file.path);
+      json.StringMember("state", StateName(dev.file.state));
+      json.StringMember("reason", dev.file.reason);
+      json.UintMember("rows", dev.file.row_count);
+      json.EndObject();
+      json.Key("choices");
+      json.BeginArray();
+    } else {
+      std::printf("%s\n  tuning file: %s\n  state: %s", dev.label.c_str(), dev.file.path,
+                  StateName(dev.file.state));
+      if (dev.file.state == PORTA_OPS_TUNING_FILE_LOADED) {
+        std::printf(" (%u rows)\n", dev.file.row_count);
+      } else {
+        std::printf(": %s\n", dev.file.reason);
+      }
+      std::printf("  %-9s %-5s %-6s %-32s %s\n", "family", "dtype", "bucket", "parameters", "from");
+    }
+    for (const std::string& family : ops) {
+      for (const std::string& dtype : ShowDtypes(family)) {
+        for (const std::string& bucket : Buckets(family)) {
+          porta_ops_tuning_choice_t choice = PORTA_OPS_TUNING_CHOICE_INIT;
+          if (porta_ops_tuning_choice(dev.loaded, family.c_str(), dtype.c_str(), bucket.c_str(),
+                                      &choice) != PORTA_OK) {
+            std::fprintf(stderr, "porta-tune: %s\n", Failure("porta_ops_tuning_choice").c_str());
+            exit_code = 1;
+            continue;
+          }
+          if (as_json) {
+            json.BeginObject();
+            json.StringMember("family", family);
+            json.StringMember("dtype", dtype);
+            json.StringMember("bucket", bucket);
+            json.StringMember("params", choice.params);
+            json.StringMember("source", choice.source);
+            json.EndObject();
+          } else {
+            std::printf("  %-9s %-5s %-6s %-32s %s\n", family.c_str(), dtype.c_str(),
+                        bucket.c_str(), choice.params, choice.source);
+          }
+        }
+      }
+    }
+    if (as_json) {
+      json.EndArray();
+      json.EndObject();
+    }
+  }
+  if (as_json) {
+    json.EndArray();
+    json.EndObject();
+    json.Finish();
+  }
+  return exit_code;
+}
+
+int Reset(std::vector<Device>& devices, bool as_json) {
+  porta::tools::JsonWriter json(stdout);
+  if (as_json) json.BeginArray();
+  int exit_code = 0;
+  for (Device& dev : devices) {
+    const bool ok = porta_ops_tuning_file_remove(dev.loaded) == PORTA_OK;
+    const std::string error = ok ? "" : Failure("porta_ops_tuning_file_remove");
+    if (!ok) exit_code = 1;
+    if (as_json) {
+      json.BeginObject();
+      json.StringMember("device", dev.label);
+      json.StringMember("tuning_file", dev.file.path);
+      json.BoolMember("removed", ok);
+      if (!ok) json.StringMember("error", error);
+      json.EndObject();
+    } else if (ok) {
+      std::printf("%s: removed %s\n", dev.label.c_str(),
+                  dev.file.path[0] != '\0' ? dev.file.path : "(no cache folder)");
+    } else {
+      std::fprintf(stderr, "porta-tune: %s: %s\n", dev.label.c_str(), error.c_str());
+    }
+  }
+  if (as_json) json.Finish();
+  return exit_code;
+}
+
+int Export(std::vector<Device>& devices) {
+  int exported = 0;
+  for (Device& dev : devices) {
+    if (dev.file.state != PORTA_OPS_TUNING_FILE_LOADED) {
+      std::fprintf(stderr, "porta-tune: %s: nothing to export: %s\n", dev.label.c_str(),
+                   dev.file.reason);
+      continue;
+    }
+    std::printf("# %s, driver %s: measured by porta-tune (porta_ops %s)\n", dev.label.c_str(),
+                dev.info.driver_version, porta_version_string());
+    for (const std::string& row : FileRows(dev.file.path)) std::printf("%s\n", row.c_str());
+    ++exported;
+  }
+  return exported > 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options options;
+  const std::optional<int> exit_now = porta::tools::ParseCommandLine(
+      "porta-tune", kUsage, argc, argv,
+      {{"--json", &options.json},
+       {"--show", &options.show},
+       {"--reset", &options.reset},
+       {"--export", &options.export_rows},
+       {"--ops", nullptr, [&](const char* value) { options.ops = value; }},
+       {"--budget", nullptr, [&](const char* value) { options.budget_text = value; }},
+       {"--plugin", nullptr,
+        [&](const char* value) {
+          if (!options.plugin_paths.empty()) options.plugin_paths += ':';
+          options.plugin_paths += value;
+        }},
+       {"--devices", nullptr, [&](const char* value) {
+          options.has_device_filter = true;
+          options.device_filter = value;
+        }}});
+  if (exit_now) return *exit_now;
+  auto usage_error = [](const std::string& message) {
+    std::fprintf(stderr, "porta-tune: %s\n%s", message.c_str(), kUsage);
+    return 2;
+  };
+  if (!options.budget_text.empty()) {
+    char* end = nullptr;
+    options.budget_s = std::strtod(options.budget_text.c_str(), &end);
+    if (*end != '\0' || !(options.budget_s > 0) || options.budget_s > 7 * 86400) {
+      return usage_error("--budget '" + options.budget_text +
+                         "' is not a number of seconds in (0, 604800]");
+    }
+  }
+  if (static_cast<int>(options.show) + options.reset + options.export_rows > 1) {
+    return usage_error("--show, --reset and --export are separate commands; give one");
+  }
+  if (options.export_rows && options.json) {
+    return usage_error("--export prints table rows; it does not take --json");
+  }
+  const std::vector<std::string> ops = Split(options.ops, ',');
+  if (ops.empty()) return usage_error("--ops needs at least one family");
+  for (const std::string& family : ops) {
+    int64_t dims[3];
+    if (porta_ops_tuning_shape(family.c_str(), "small", dims) == PORTA_ERROR_INVALID_ARGUMENT) {
+      return usage_error("--ops: " + std::string(porta_last_error_message()));
+    }
+  }
+
+  porta_runtime_t runtime = porta::tools::CreateRuntime(
+      "porta-tune", options.plugin_paths.c_str(),
+      options.has_device_filter ? options.device_filter.c_str() : nullptr);
+  if (runtime == nullptr) return 1;
+  uint32_t count = 0;
+  porta_runtime_device_count(runtime, &count);
+  std::vector<Device> devices;
+  int exit_code = 0;
+  for (uint32_t i = 0; i < count; ++i) {
+    Device dev;
+    if (porta_runtime_device(runtime, i, &dev.device) != PORTA_OK ||
+        porta_device_get_info(dev.device, &dev.info) != PORTA_OK ||
+        porta_ops_context_create(dev.device, nullptr, &dev.loaded) != PORTA_OK ||
+        porta_ops_tuning_file_status(dev.loaded, &dev.file) != PORTA_OK) {
+      std::fprintf(stderr, "porta-tune: device %u: %s\n", i, porta_last_error_message());
+      exit_code = 1;
+      continue;
+    }
+    dev.label =
+        "device " + std::to_string(i) + ": " + dev.info.name + " (" + dev.info.backend + ")";
+    devices.push_back(dev);
+  }
+  if (devices.empty()) {
+    std::fprintf(stderr, "porta-tune: no device%s\n",
+                 options.has_device_filter ? " matches --devices" : "");
+    porta_runtime_destroy(runtime);
+    return 1;
+  }
+
+  if (options.show) {
+    exit_code = std::max(exit_code, Show(devices, ops, options.json));
+  } else if (options.reset) {
+    exit_code = std::max(exit_code, Reset(devices, options.json));
+  } else if (options.export_rows) {
+    exit_code = std::max(exit_code, Export(devices));
+  } else {
+    signal(SIGINT, OnInterrupt);
+    const Clock::time_point start = Clock::now();
+    int units_left = static_cast<int>(devices.size() * ops.size());
+    Progress progress(!options.json && isatty(STDERR_FILENO) != 0);
+    std::vector<DeviceResult> results;
+    for (Device& dev : devices) {
+      DeviceResult result;
+      TuneDevice(dev, ops, start, options.budget_s, &units_left, progress, &result);
+      if (!result.error.empty()) exit_code = 1;
+      results.push_back(result);
+      if (g_stop.load()) break;
+    }
+    progress.Clear();
+    if (options.json) {
+      PrintTuneJson(results, options.budget_s, Seconds(start), g_stop.load());
+    } else {
+      PrintTuneText(results, g_stop.load());
+    }
+    if (g_stop.load()) exit_code = 130;
+  }
+  std::fflush(stdout);
+  for (Device& dev : devices) porta_ops_context_destroy(dev.loaded);
+  porta_runtime_destroy(runtime);
+  return exit_code;
+}
