@@ -349,8 +349,8 @@ PORTA_OPS_API porta_status_t porta_tensor_permute(const porta_tensor_t* tensor, 
 // Creates the operator context of |device|. Kernels are built when an operation first needs
 // them, so creation is cheap. |options| may be NULL. Loads the device's tuning file (see
 // "Tuning"); a file that cannot be used is reported by porta_ops_tuning_file_status, never an
-// error here. Returns PORTA_ERROR_INVALID_ARGUMENT with
-// the line number when the tuning overlay does not parse.
+// error here. Returns PORTA_ERROR_INVALID_ARGUMENT with the line number when the tuning overlay
+// does not parse, and for flags that are not PORTA_OPS_CONTEXT_* flags.
 PORTA_OPS_API porta_status_t porta_ops_context_create(porta_device_t device,
                                                       const porta_ops_context_options_t* options,
                                                       porta_ops_context_t* out_context);
@@ -372,9 +372,9 @@ PORTA_OPS_API porta_status_t porta_ops_supported(porta_ops_context_t context, po
 PORTA_OPS_API const char* porta_ops_tuning_table(void);
 
 // Replaces the context's overlay rows (which take precedence over the shipped table) with
-// |rows| in the table's format; NULL or "" removes them (rows
-// loaded from the tuning file included). Affects operations enqueued after the
-// call. Returns PORTA_ERROR_INVALID_ARGUMENT with the line number when a row does not parse.
+// |rows| in the table's format; NULL or "" removes them (rows loaded from the tuning file
+// included). Affects operations enqueued after the call. Returns PORTA_ERROR_INVALID_ARGUMENT with
+// the line number when a row does not parse.
 PORTA_OPS_API porta_status_t porta_ops_set_tuning_overlay(porta_ops_context_t context,
                                                           const char* rows);
 
@@ -413,7 +413,7 @@ typedef enum porta_ops_tuning_file_state {
 typedef struct porta_ops_tuning_file_info {
   size_t struct_size;
   porta_ops_tuning_file_state_t state;
-  // Rows loaded (LOADED only).
+  // Rows the file held (LOADED only), whatever porta_ops_set_tuning_overlay did since.
   uint32_t row_count;
   // The device's file, whether or not it exists; "" without a cache folder.
   char path[PORTA_OPS_PATH_SIZE];

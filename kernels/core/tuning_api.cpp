@@ -63,9 +63,7 @@ PORTA_OPS_API porta_status_t porta_ops_tuning_file_status(porta_ops_context_t co
     }
     std::lock_guard<std::mutex> lock(found->mutex);
     info->state = found->tuning_file.state;
-    info->row_count = info->state == PORTA_OPS_TUNING_FILE_LOADED
-                          ? static_cast<uint32_t>(found->overlay.size())
-                          : 0u;
+    info->row_count = found->tuning_file.row_count;
     CopyText(found->tuning_file.path, info->path, sizeof(info->path));
     CopyText(found->tuning_file.reason, info->reason, sizeof(info->reason));
     return PORTA_OK;

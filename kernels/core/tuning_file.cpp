@@ -236,6 +236,7 @@ TuningFileState LoadTuningFile(const porta_device_info_t& info, porta_kernel_for
     return result;
   }
   result.state = PORTA_OPS_TUNING_FILE_LOADED;
+  result.row_count = static_cast<uint32_t>(rows.size());
   result.rows = std::move(rows);
   return result;
 }

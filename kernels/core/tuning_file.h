@@ -22,6 +22,8 @@ struct TuningFileState {
   // Why the file was not loaded (off, absent, corrupt, foreign or stale); "" when loaded.
   std::string reason;
   std::vector<TuningRow> rows;
+  // How many rows it held (|rows| is moved into the context's overlay).
+  uint32_t row_count = 0;
 };
 
 // The cache folder the runtime's disk cache uses: $PORTA_CACHE_DIR ("off": none), else
@@ -51,7 +53,8 @@ std::vector<Params> TuningCandidates(Family family, const char* bucket,
                                      const porta_device_info_t& info, porta_kernel_format_t format);
 
 // The problem each bucket is tuned at: matmul {M, N, K}; softmax, norm and reduce {rows, row
-// length, 1}; ew {elements, 1, 1}; qmatvec {M, N, K} (gemv only). False for a family or bucket without one.
+// length, 1}; ew {elements, 1, 1}; qmatvec {M, N, K} (gemv only). False for a family or bucket
+// without one.
 bool TuningShape(Family family, const std::string& bucket, int64_t dims[3]);
 
 // Parses |text| and checks every row that applies to the device with ValidateParams: an overlay is
