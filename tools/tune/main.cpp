@@ -279,41 +279,34 @@ std::string Ms(double ms) {
   return text;
 }
 
-// Times one candidate: the first run (which builds the kernel), the check, then the median of
-// five repetitions of enough runs to last about 2 ms each.
-CandidateResult Measure(porta::tune::TuneProblem& problem, porta_stream_t stream) {
-  CandidateResult result;
-  auto run = [&](int count, double* ms) {
-    const Clock::time_point start = Clock::now();
-    for (int i = 0; i < count; ++i) {
-      const porta_status_t status = problem.Enqueue();
-      if (status != PORTA_OK) {
-        result.error = Failure("enqueueing the operation");
-        return false;
-      }
-    }
-    if (porta_stream_synchronize(stream) != PORTA_OK) {
-      result.error = Failure("porta_stream_synchronize");
+// Enqueues the problem |count| times and waits: the time per run in *ms, or false with
+// |error| set.
+bool TimeRuns(porta::tune::TuneProblem& problem, porta_stream_t stream, int count, double* ms,
+              std::string* error) {
+  const Clock::time_point start = Clock::now();
+  for (int i = 0; i < count; ++i) {
+    if (problem.Enqueue() != PORTA_OK) {
+      *error = Failure("enqueueing the operation");
       return false;
     }
-    *ms = Seconds(start) * 1e3 / count;
-    return true;
-  };
-  if (!run(1, &result.first_ms)) return result;
+  }
+  if (porta_stream_synchronize(stream) != PORTA_OK) {
+    *error = Failure("porta_stream_synchronize");
+    return false;
+  }
+  *ms = Seconds(start) * 1e3 / count;
+  return true;
+}
+
+// The first run of a candidate (which builds its kernel), the check against the reference, and
+// one more run to size the repetitions: *inner runs last about 2 ms.
+CandidateResult Prepare(porta::tune::TuneProblem& problem, porta_stream_t stream, int* inner) {
+  CandidateResult result;
+  if (!TimeRuns(problem, stream, 1, &result.first_ms, &result.error)) return result;
   double bound = 0;
   if (!problem.Check(&result.nmse, &bound, &result.error)) return result;
-  double once = 0;
-  if (!run(1, &once)) return result;
-  const int inner = std::clamp(static_cast<int>(std::ceil(2.0 / std::max(once, 1e-3))), 1, 64);
-  std::vector<double> reps;
-  for (int rep = 0; rep < 5 && !g_stop.load(); ++rep) {
-    double ms = 0;
-    if (!run(inner, &ms)) return result;
-    reps.push_back(ms);
-  }
-  if (reps.empty()) reps.push_back(once);
-  std::sort(reps.begin(), reps.end());
-  result.median_ms = reps[reps.size() / 2];
+  if (!TimeRuns(problem, stream, 1, &result.median_ms, &result.error)) return result;
+  *inner = std::clamp(static_cast<int>(std::ceil(2.0 / std::max(result.median_ms, 1e-3))), 1, 64);
   result.ok = true;
   return result;
 }
@@ -422,6 +415,11 @@ void TuneDevice(Device& dev, const std::vector<std::string>& ops, Clock::time_po
       }
       bucket.shape = problem->ShapeText();
       bucket.status = "done";
+      // Each candidate is built and checked first; then the ones that passed are timed in
+      // turns, five rounds, so that load from elsewhere on a shared machine falls on all of them
+      // alike rather than on whichever ran at the wrong moment.
+      std::vector<std::string> rows;
+      std::vector<int> inner;
       for (size_t c = 0; c < candidates.size(); ++c) {
         if (g_stop.load()) {
           bucket.status = "interrupted";
@@ -438,18 +436,44 @@ void TuneDevice(Device& dev, const std::vector<std::string>& ops, Clock::time_po
                             candidates[c],
                         Seconds(start), budget_s);
         CandidateResult result;
-        result.params = candidates[c];
+        int runs = 1;
         if (porta_ops_set_tuning_overlay(context, row.c_str()) != PORTA_OK) {
           result.error = Failure("porta_ops_set_tuning_overlay");
         } else {
-          result = Measure(*problem, stream);
-          result.params = candidates[c];
+          result = Prepare(*problem, stream, &runs);
+        }
+        result.params = candidates[c];
+        bucket.candidates.push_back(result);
+        rows.push_back(row);
+        inner.push_back(runs);
+      }
+      std::vector<std::vector<double>> times(bucket.candidates.size());
+      for (int round = 0; round < 5 && !g_stop.load(); ++round) {
+        for (size_t c = 0; c < bucket.candidates.size(); ++c) {
+          CandidateResult& result = bucket.candidates[c];
+          double ms = 0;
+          if (!result.ok) continue;
+          if (porta_ops_set_tuning_overlay(context, rows[c].c_str()) != PORTA_OK) {
+            result.ok = false;
+            result.error = Failure("porta_ops_set_tuning_overlay");
+          } else if (TimeRuns(*problem, stream, inner[c], &ms, &result.error)) {
+            times[c].push_back(ms);
+          } else {
+            result.ok = false;
+          }
+        }
+      }
+      for (size_t c = 0; c < bucket.candidates.size(); ++c) {
+        CandidateResult& result = bucket.candidates[c];
+        // Without a round (Ctrl-C), the sizing run is the only time there is.
+        if (result.ok && !times[c].empty()) {
+          std::sort(times[c].begin(), times[c].end());
+          result.median_ms = times[c][times[c].size() / 2];
         }
         progress.Line(dev.label + " " + family + " " + dtype + " " + bucket.bucket + " " +
-                      candidates[c] + ": " +
+                      result.params + ": " +
                       (result.ok ? Ms(result.median_ms) + " (first run " + Ms(result.first_ms) + ")"
                                  : result.error));
-        bucket.candidates.push_back(result);
       }
       // A row only for a real comparison: two candidates that passed.
       if (const CandidateResult* winner = bucket.Winner();
@@ -616,7 +640,7 @@ int Show(std::vector<Device>& devices, const std::vector<std::string>& ops, bool
       } else {
         std::printf(": %s\n", dev.file.reason);
       }
-      std::printf("  %-9s %-5s %-6s %-32s %s\n", "family", "dtype", "bucket", "parameters", "from");
+      std::printf("  %-9s %-5s %-6s %-40s %s\n", "family", "dtype", "bucket", "parameters", "from");
     }
     for (const std::string& family : ops) {
       for (const std::string& dtype : ShowDtypes(family)) {
@@ -637,7 +661,7 @@ int Show(std::vector<Device>& devices, const std::vector<std::string>& ops, bool
             json.StringMember("source", choice.source);
             json.EndObject();
           } else {
-            std::printf("  %-9s %-5s %-6s %-32s %s\n", family.c_str(), dtype.c_str(),
+            std::printf("  %-9s %-5s %-6s %-40s %s\n", family.c_str(), dtype.c_str(),
                         bucket.c_str(), choice.params, choice.source);
           }
         }
