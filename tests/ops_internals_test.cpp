@@ -200,7 +200,8 @@ TEST(OpsTuningTable, CandidatesExistOnEveryKindOfTarget) {
         int64_t dims[3] = {0, 0, 0};
         if (!TuningShape(family, bucket, dims)) continue;
         const std::vector<Params> candidates =
-            TuningCandidates(family, bucket, target.info, target.format);
+            TuningCandidates(family, bucket, GenericParams(family, target.info, target.format),
+                             target.info, target.format);
         // Precompiled targets ship one skinny tile (t4x128x32_w1x4) for matrix-vector work.
         const bool one_tile = family == Family::kMatmul && std::strcmp(bucket, "gemv") == 0 &&
                               FormatIsPrecompiled(target.format);

@@ -110,13 +110,15 @@ class OpsTuningFileTest : public OpsTest {
     return choice;
   }
 
+  // The candidates of |family| in |bucket|, for f32 inputs (Q8_0 weights for qmatvec).
   std::vector<std::string> Candidates(const std::string& family, const std::string& bucket) {
+    const char* dtype = family == "qmatvec" ? "q8_0" : "f32";
     size_t size = 0;
-    EXPECT_PORTA_OK(
-        porta_ops_tuning_candidates(ctx(), family.c_str(), bucket.c_str(), nullptr, 0, &size));
+    EXPECT_PORTA_OK(porta_ops_tuning_candidates(ctx(), family.c_str(), dtype, bucket.c_str(),
+                                                nullptr, 0, &size));
     std::string text(size, '\0');
-    EXPECT_PORTA_OK(porta_ops_tuning_candidates(ctx(), family.c_str(), bucket.c_str(), text.data(),
-                                                size, nullptr));
+    EXPECT_PORTA_OK(porta_ops_tuning_candidates(ctx(), family.c_str(), dtype, bucket.c_str(),
+                                                text.data(), size, nullptr));
     text.resize(size == 0 ? 0 : size - 1);
     return Lines(text);
   }
@@ -277,9 +279,10 @@ TEST_P(OpsTuningFileTest, CandidatesAreValidAndHaveShapes) {
 
   // A buffer too small is truncated, and the size needed is reported.
   size_t size = 0;
-  ASSERT_PORTA_OK(porta_ops_tuning_candidates(ctx(), "ew", "large", nullptr, 0, &size));
+  ASSERT_PORTA_OK(porta_ops_tuning_candidates(ctx(), "ew", "f32", "large", nullptr, 0, &size));
   char small[4] = {'x', 'x', 'x', 'x'};
-  ASSERT_PORTA_OK(porta_ops_tuning_candidates(ctx(), "ew", "large", small, sizeof(small), nullptr));
+  ASSERT_PORTA_OK(
+      porta_ops_tuning_candidates(ctx(), "ew", "f32", "large", small, sizeof(small), nullptr));
   EXPECT_EQ(std::string(small).size(), std::min<size_t>(size - 1, 3));
 }
 
@@ -303,8 +306,11 @@ TEST_P(OpsTuningFileTest, BadArgumentsAreRefusedWithTheReason) {
   EXPECT_EQ(porta_ops_tuning_file_status(ctx(), &info), PORTA_ERROR_INVALID_ARGUMENT);
   EXPECT_EQ(porta_ops_tuning_file_status(ctx(), nullptr), PORTA_ERROR_INVALID_ARGUMENT);
   EXPECT_EQ(porta_ops_tuning_file_status(nullptr, &info), PORTA_ERROR_INVALID_HANDLE);
-  EXPECT_EQ(porta_ops_tuning_candidates(ctx(), "ew", "large", nullptr, 16, nullptr),
+  EXPECT_EQ(porta_ops_tuning_candidates(ctx(), "ew", "f32", "large", nullptr, 16, nullptr),
             PORTA_ERROR_INVALID_ARGUMENT);
+  EXPECT_EQ(porta_ops_tuning_candidates(ctx(), "ew", "f8", "large", nullptr, 0, nullptr),
+            PORTA_ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(porta_last_error_message()).find("f8"), std::string::npos);
   int64_t dims[3];
   EXPECT_EQ(porta_ops_tuning_shape("ew", "gemv", dims), PORTA_ERROR_NOT_FOUND);
   EXPECT_EQ(porta_ops_tuning_shape("ew", "large", nullptr), PORTA_ERROR_INVALID_ARGUMENT);

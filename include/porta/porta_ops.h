@@ -463,16 +463,18 @@ PORTA_OPS_API porta_status_t porta_ops_tuning_choice(porta_ops_context_t context
                                                      const char* bucket,
                                                      porta_ops_tuning_choice_t* choice);
 
-// Writes the parameter sets worth measuring for |family| in |bucket| on the context's device,
-// one per line ("tm=32 tn=64 tk=16 wm=8 wn=4\n"), each valid on the device, as a NUL-terminated
-// string truncated to |buffer_size|; |out_required| (may be NULL) receives the size needed with
-// the NUL. An empty string: nothing to search (e.g. the CPU device's matmul, which ignores
-// tiles). The lists are short on purpose: a driver that compiles at run time (PoCL) takes about a
-// minute per new matmul tile. PORTA_ERROR_INVALID_ARGUMENT for an unknown family or bucket.
+// Writes the parameter sets worth measuring for |family| with inputs of |dtype| in |bucket| on the
+// context's device, one per line ("tm=32 tn=64 tk=16 wm=8 wn=4\n"), each valid on the device, as a
+// NUL-terminated string truncated to |buffer_size|; |out_required| (may be NULL) receives the size
+// needed with the NUL. An empty string: nothing to search (e.g. the CPU device's matmul, which
+// ignores tiles). The lists are short on purpose: a driver that compiles at run time (PoCL) takes
+// about a minute per new matmul tile. Parameters the bucket's shape does not exercise (qmatvec's
+// mmax and gemm, used only for M > 1) keep the values of what the dispatcher chooses now.
+// PORTA_ERROR_INVALID_ARGUMENT for an unknown family, dtype or bucket.
 PORTA_OPS_API porta_status_t porta_ops_tuning_candidates(porta_ops_context_t context,
-                                                         const char* family, const char* bucket,
-                                                         char* buffer, size_t buffer_size,
-                                                         size_t* out_required);
+                                                         const char* family, const char* dtype,
+                                                         const char* bucket, char* buffer,
+                                                         size_t buffer_size, size_t* out_required);
 
 // Writes the problem |bucket| of |family| is tuned at into |dims|: matmul {M, N, K}; softmax,
 // norm and reduce {rows, row length, 1} (reduce sums each row); ew {elements, 1, 1}; qmatvec

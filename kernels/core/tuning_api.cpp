@@ -37,6 +37,18 @@ porta_status_t ParseFamily(const char* family, Family* out) {
   return PORTA_OK;
 }
 
+porta_status_t ParseDtype(const char* dtype, porta_dtype_t* out) {
+  for (int32_t value = PORTA_DTYPE_F32; value <= PORTA_DTYPE_Q8_0; ++value) {
+    if (dtype != nullptr && std::strcmp(dtype, porta_dtype_name(value)) == 0) {
+      *out = static_cast<porta_dtype_t>(value);
+      return PORTA_OK;
+    }
+  }
+  return Fail(PORTA_ERROR_INVALID_ARGUMENT,
+              "dtype '%s' is not one of f32, f16, bf16, i32, i8, q4_0, q4_1, q8_0",
+              dtype == nullptr ? "(NULL)" : dtype);
+}
+
 porta_status_t CheckBucket(const char* bucket) {
   if (bucket == nullptr) return Fail(PORTA_ERROR_INVALID_ARGUMENT, "bucket is NULL");
   for (const char* known : {"small", "large", "gemv"}) {
@@ -113,18 +125,7 @@ PORTA_OPS_API porta_status_t porta_ops_tuning_choice(porta_ops_context_t context
     PORTA_OPS_RETURN_IF_ERROR(ParseFamily(family, &parsed_family));
     PORTA_OPS_RETURN_IF_ERROR(CheckBucket(bucket));
     porta_dtype_t parsed_dtype = PORTA_DTYPE_F32;
-    bool dtype_known = false;
-    for (int32_t value = PORTA_DTYPE_F32; value <= PORTA_DTYPE_Q8_0; ++value) {
-      if (dtype != nullptr && std::strcmp(dtype, porta_dtype_name(value)) == 0) {
-        parsed_dtype = static_cast<porta_dtype_t>(value);
-        dtype_known = true;
-      }
-    }
-    if (!dtype_known) {
-      return Fail(PORTA_ERROR_INVALID_ARGUMENT,
-                  "dtype '%s' is not one of f32, f16, bf16, i32, i8, q4_0, q4_1, q8_0",
-                  dtype == nullptr ? "(NULL)" : dtype);
-    }
+    PORTA_OPS_RETURN_IF_ERROR(ParseDtype(dtype, &parsed_dtype));
     if (choice == nullptr) return Fail(PORTA_ERROR_INVALID_ARGUMENT, "choice is NULL");
     if (choice->struct_size < sizeof(porta_ops_tuning_choice_t)) {
       return Fail(PORTA_ERROR_INVALID_ARGUMENT,
@@ -141,22 +142,26 @@ PORTA_OPS_API porta_status_t porta_ops_tuning_choice(porta_ops_context_t context
 }
 
 PORTA_OPS_API porta_status_t porta_ops_tuning_candidates(porta_ops_context_t context,
-                                                         const char* family, const char* bucket,
-                                                         char* buffer, size_t buffer_size,
-                                                         size_t* out_required) {
+                                                         const char* family, const char* dtype,
+                                                         const char* bucket, char* buffer,
+                                                         size_t buffer_size, size_t* out_required) {
   return Guard("porta_ops_tuning_candidates", [&]() -> porta_status_t {
     Context* found = nullptr;
     PORTA_OPS_RETURN_IF_ERROR(porta::ops::LookupContext(context, &found));
     Family parsed_family = Family::kEw;
     PORTA_OPS_RETURN_IF_ERROR(ParseFamily(family, &parsed_family));
+    porta_dtype_t parsed_dtype = PORTA_DTYPE_F32;
+    PORTA_OPS_RETURN_IF_ERROR(ParseDtype(dtype, &parsed_dtype));
     PORTA_OPS_RETURN_IF_ERROR(CheckBucket(bucket));
     if (buffer == nullptr && buffer_size != 0) {
       return Fail(PORTA_ERROR_INVALID_ARGUMENT, "buffer is NULL but buffer_size is %zu",
                   buffer_size);
     }
+    const porta::ops::TuningChoice current =
+        porta::ops::Choose(*found, parsed_family, parsed_dtype, bucket);
     std::string text;
-    for (const porta::ops::Params& params :
-         porta::ops::TuningCandidates(parsed_family, bucket, found->info, TuningFormat(*found))) {
+    for (const porta::ops::Params& params : porta::ops::TuningCandidates(
+             parsed_family, bucket, current.params, found->info, TuningFormat(*found))) {
       text += params.Text() + "\n";
     }
     if (out_required != nullptr) *out_required = text.size() + 1;

@@ -287,7 +287,7 @@ std::string WriteTuningFile(const porta_device_info_t& info, const std::string& 
   return "";
 }
 
-std::vector<Params> TuningCandidates(Family family, const char* bucket,
+std::vector<Params> TuningCandidates(Family family, const char* bucket, const Params& current,
                                      const porta_device_info_t& info,
                                      porta_kernel_format_t format) {
   // Only buckets the family has (and a shape to tune them at).
@@ -324,13 +324,14 @@ std::vector<Params> TuningCandidates(Family family, const char* bucket,
       break;
     case Family::kQmatvec: {
       // Only M = 1 (the gemv bucket): the kernel variant, its work-group and rows per group.
-      // mmax and gemm stay at the generic default's; they matter only for M > 1.
+      // mmax and gemm stay the current choice's; they matter only for M > 1.
       if (!gemv) break;
-      const Params base = GenericParams(family, info, format);
       auto variant = [&](int64_t wg, int64_t rows, int64_t mv) {
-        Params params = base;
+        Params params;
         params.Set("wg", wg);
         params.Set("rows", rows);
+        params.Set("mmax", current.Get("mmax", 4));
+        params.Set("gemm", current.Get("gemm", 1));
         params.Set("mv", mv);
         return params;
       };

@@ -48,8 +48,9 @@ std::string WriteTuningFile(const porta_device_info_t& info, const std::string& 
 
 // The candidate parameter sets of |family| for |bucket| on the device, each valid by
 // ValidateParams; empty when the family has nothing to search there or no such bucket (no
-// TuningShape).
-std::vector<Params> TuningCandidates(Family family, const char* bucket,
+// TuningShape). |current| is the dispatcher's choice: parameters the bucket's shape cannot
+// measure (qmatvec's mmax and gemm, used only for M > 1) keep its values.
+std::vector<Params> TuningCandidates(Family family, const char* bucket, const Params& current,
                                      const porta_device_info_t& info, porta_kernel_format_t format);
 
 // The problem each bucket is tuned at: matmul {M, N, K}; softmax, norm and reduce {rows, row

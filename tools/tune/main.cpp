@@ -379,15 +379,15 @@ void TuneDevice(Device& dev, const std::vector<std::string>& ops, Clock::time_po
       std::string text;
       if (porta_ops_tuning_choice(context, family.c_str(), dtype.c_str(), bucket.bucket.c_str(),
                                   &choice) != PORTA_OK ||
-          porta_ops_tuning_candidates(context, family.c_str(), bucket.bucket.c_str(), nullptr, 0,
-                                      &size) != PORTA_OK) {
+          porta_ops_tuning_candidates(context, family.c_str(), dtype.c_str(), bucket.bucket.c_str(),
+                                      nullptr, 0, &size) != PORTA_OK) {
         bucket.status = "error: " + Failure("querying the candidates");
         out->buckets.push_back(bucket);
         continue;
       }
       text.resize(size);
-      porta_ops_tuning_candidates(context, family.c_str(), bucket.bucket.c_str(), text.data(), size,
-                                  nullptr);
+      porta_ops_tuning_candidates(context, family.c_str(), dtype.c_str(), bucket.bucket.c_str(),
+                                  text.data(), size, nullptr);
       text.resize(size - 1);
       bucket.table_params = choice.params;
       bucket.table_source = choice.source;
