@@ -20,7 +20,7 @@ install(FILES ${PROJECT_SOURCE_DIR}/include/porta/porta.h
               ${PROJECT_SOURCE_DIR}/include/porta/porta_ops.h
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/porta COMPONENT development)
 
-foreach(tool IN ITEMS porta-info porta-bench porta-cts porta-run)
+foreach(tool IN ITEMS porta-info porta-bench porta-tune porta-cts porta-run)
   if(TARGET ${tool})
     # The tools find libporta next to them after installation, wherever the prefix is.
     set_property(TARGET ${tool} APPEND PROPERTY INSTALL_RPATH "$ORIGIN/../${CMAKE_INSTALL_LIBDIR}")

@@ -1,6 +1,6 @@
 // Unit tests of the operator library's internals that the CTS cannot see: the tuning table
-// (parsing, matching, validity rules, the compiled tile list), and the shape arithmetic
-// (coalescing, splitting).
+// (parsing, matching, validity rules, the compiled tile list, porta-tune's candidates on devices
+// this machine lacks), and the shape arithmetic (coalescing, splitting).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -13,6 +13,7 @@
 
 #include "kernels/core/tensor.h"
 #include "kernels/core/tuning.h"
+#include "kernels/core/tuning_file.h"
 #include "kernels/cpu/vector_math.h"
 #include "kernels/porta_ops_build.h"
 
@@ -175,6 +176,52 @@ TEST(OpsTuningTable, CompiledTilesMatchTheSources) {
       }
       const std::string binary(reinterpret_cast<const char*>(entry.data), entry.size);
       EXPECT_NE(binary.find("porta_matmul_" + tile), std::string::npos) << tile;
+    }
+  }
+}
+
+// porta-tune has something to search on every kind of target: a GPU with precompiled kernels
+// (the compiled tiles only), a small OpenCL device, and a large one; and every bucket listed has a
+// shape in that bucket.
+TEST(OpsTuningTable, CandidatesExistOnEveryKindOfTarget) {
+  struct Target {
+    porta_device_info_t info;
+    porta_kernel_format_t format;
+  };
+  const Target targets[] = {{Device("cuda", "gpu", 1024, 49152), PORTA_FORMAT_CUBIN},
+                            {Device("vulkan", "gpu", 1024, 32768), PORTA_FORMAT_SPIRV_SHADER},
+                            {Device("opencl", "npu", 128, 32768), PORTA_FORMAT_OPENCL_C},
+                            {Device("opencl", "cpu", 4096, 65536), PORTA_FORMAT_OPENCL_C}};
+  for (const Target& target : targets) {
+    SCOPED_TRACE(std::string(target.info.backend) + " " + target.info.name);
+    for (Family family : {Family::kMatmul, Family::kQmatvec, Family::kSoftmax, Family::kNorm,
+                          Family::kReduce, Family::kEw}) {
+      for (const char* bucket : {"small", "large", "gemv"}) {
+        int64_t dims[3] = {0, 0, 0};
+        if (!TuningShape(family, bucket, dims)) continue;
+        const std::vector<Params> candidates =
+            TuningCandidates(family, bucket, GenericParams(family, target.info, target.format),
+                             target.info, target.format);
+        // Precompiled targets ship one skinny tile (t4x128x32_w1x4) for matrix-vector work.
+        const bool one_tile = family == Family::kMatmul && std::strcmp(bucket, "gemv") == 0 &&
+                              FormatIsPrecompiled(target.format);
+        EXPECT_GE(candidates.size(), one_tile ? 1u : 2u) << FamilyName(family) << " " << bucket;
+        for (const Params& params : candidates) {
+          EXPECT_EQ(ValidateParams(family, params, target.info, target.format), "")
+              << FamilyName(family) << " " << bucket << " " << params.Text();
+        }
+        // The shape lies in its bucket (the dispatcher's rules: ops/matmul.cpp, ElementBucket).
+        if (family == Family::kMatmul) {
+          const double volume = static_cast<double>(dims[0]) * dims[1] * dims[2];
+          const std::string actual = dims[0] == 1 || dims[1] == 1 ? "gemv"
+                                     : volume < (1 << 21)         ? "small"
+                                                                  : "large";
+          EXPECT_EQ(actual, bucket);
+        } else if (family != Family::kQmatvec) {
+          const int64_t measured = family == Family::kEw ? dims[0] : dims[1];
+          EXPECT_EQ(measured < (1 << 16) ? "small" : "large", std::string(bucket));
+        }
+      }
     }
   }
 }

@@ -153,9 +153,18 @@ typedef enum porta_reduce_op {
 typedef struct porta_ops_context_options {
   size_t struct_size;
   // Tuning rows that take precedence over the shipped table, in the table's text format (see
-  // porta_ops_tuning_table). NULL for none.
+  // porta_ops_tuning_table). NULL for none: the device's tuning file is then loaded instead
+  // (see "Tuning" below); rows given here replace it.
   const char* tuning_overlay;
+  // PORTA_OPS_CONTEXT_* flags.
+  uint32_t flags;
 } porta_ops_context_options_t;
+
+// Flags of porta_ops_context_options_t.flags.
+// Do not load the device's tuning file (porta-tune and the conformance suite set it, so that
+// their results do not depend on what an earlier tuning run left behind). The environment
+// variable PORTA_OPS_TUNING_FILE=off does the same for every context.
+#define PORTA_OPS_CONTEXT_NO_TUNING_FILE (1u << 0)
 
 #define PORTA_OPS_CONTEXT_OPTIONS_INIT PORTA_STRUCT_INIT(porta_ops_context_options_t)
 
@@ -338,8 +347,10 @@ PORTA_OPS_API porta_status_t porta_tensor_permute(const porta_tensor_t* tensor, 
 //===------------------------------------------------------------------------------------------===//
 
 // Creates the operator context of |device|. Kernels are built when an operation first needs
-// them, so creation is cheap. |options| may be NULL. Returns PORTA_ERROR_INVALID_ARGUMENT with
-// the line number when the tuning overlay does not parse.
+// them, so creation is cheap. |options| may be NULL. Loads the device's tuning file (see
+// "Tuning"); a file that cannot be used is reported by porta_ops_tuning_file_status, never an
+// error here. Returns PORTA_ERROR_INVALID_ARGUMENT with the line number when the tuning overlay
+// does not parse, and for flags that are not PORTA_OPS_CONTEXT_* flags.
 PORTA_OPS_API porta_status_t porta_ops_context_create(porta_device_t device,
                                                       const porta_ops_context_options_t* options,
                                                       porta_ops_context_t* out_context);
@@ -361,10 +372,117 @@ PORTA_OPS_API porta_status_t porta_ops_supported(porta_ops_context_t context, po
 PORTA_OPS_API const char* porta_ops_tuning_table(void);
 
 // Replaces the context's overlay rows (which take precedence over the shipped table) with
-// |rows| in the table's format; NULL or "" removes them. Affects operations enqueued after the
-// call. Returns PORTA_ERROR_INVALID_ARGUMENT with the line number when a row does not parse.
+// |rows| in the table's format; NULL or "" removes them (rows loaded from the tuning file
+// included). Affects operations enqueued after the call. Returns PORTA_ERROR_INVALID_ARGUMENT with
+// the line number when a row does not parse.
 PORTA_OPS_API porta_status_t porta_ops_set_tuning_overlay(porta_ops_context_t context,
                                                           const char* rows);
+
+//===------------------------------------------------------------------------------------------===//
+// Tuning: the per-device overlay file, and what a tuner needs to search the parameter space.
+//
+// porta-tune measures candidate parameter sets on a device and writes the winners to the
+// device's tuning file, under the cache folder the runtime's kernel cache uses ($PORTA_CACHE_DIR,
+// else $XDG_CACHE_HOME/porta, else $HOME/.cache/porta), one file per device. The file's header
+// records the library version, a hash of the kernels the library embeds, the device (backend,
+// vendor, name, architecture) and its driver version. porta_ops_context_create loads the file of
+// its device unless PORTA_OPS_CONTEXT_NO_TUNING_FILE, PORTA_OPS_TUNING_FILE=off or a
+// tuning_overlay says otherwise; its rows are then the context's overlay. A file that does not
+// parse or fails its checksum (corrupt), that names another device (foreign), or that another
+// library version, kernel build or driver wrote (stale) is ignored, never partly used;
+// porta_ops_tuning_file_status says why.
+//
+// Families, dtypes and buckets are named as in the table: "matmul", "f32", "large".
+//===------------------------------------------------------------------------------------------===//
+
+typedef enum porta_ops_tuning_file_state {
+  // Not looked for: turned off, or there is no cache folder.
+  PORTA_OPS_TUNING_FILE_OFF = 0,
+  // There is no file for this device.
+  PORTA_OPS_TUNING_FILE_ABSENT = 1,
+  // Loaded: its rows are the context's overlay.
+  PORTA_OPS_TUNING_FILE_LOADED = 2,
+  // Present but refused (corrupt, foreign or stale); |reason| says which and why.
+  PORTA_OPS_TUNING_FILE_IGNORED = 3,
+} porta_ops_tuning_file_state_t;
+
+#define PORTA_OPS_PATH_SIZE 1024
+
+// What the context found when it looked for its device's tuning file. Set struct_size
+// (PORTA_OPS_TUNING_FILE_INFO_INIT does).
+typedef struct porta_ops_tuning_file_info {
+  size_t struct_size;
+  porta_ops_tuning_file_state_t state;
+  // Rows the file held (LOADED only), whatever porta_ops_set_tuning_overlay did since.
+  uint32_t row_count;
+  // The device's file, whether or not it exists; "" without a cache folder.
+  char path[PORTA_OPS_PATH_SIZE];
+  // Why the file is not used ("" when LOADED), e.g. "stale: written with driver '23.1'; now
+  // '24.0' (run porta-tune again)".
+  char reason[PORTA_OPS_PATH_SIZE];
+} porta_ops_tuning_file_info_t;
+
+#define PORTA_OPS_TUNING_FILE_INFO_INIT PORTA_STRUCT_INIT(porta_ops_tuning_file_info_t)
+
+// Fills |info| with what context creation found. PORTA_ERROR_INVALID_ARGUMENT when |info| is
+// NULL or its struct_size is too small.
+PORTA_OPS_API porta_status_t porta_ops_tuning_file_status(porta_ops_context_t context,
+                                                          porta_ops_tuning_file_info_t* info);
+
+// Writes |rows| (the table's format) as the device's tuning file, with the header of this
+// library, its kernels, the device and its driver. The file is written to a temporary name and
+// renamed into place, so a reader (or an interrupted writer) never sees half a file. The context
+// itself is unchanged (porta_ops_set_tuning_overlay changes it). PORTA_ERROR_INVALID_ARGUMENT
+// when a row does not parse or is invalid on the device (the line and why);
+// PORTA_ERROR_UNSUPPORTED without a cache folder; PORTA_ERROR_BACKEND for an I/O error, with
+// the path and the system's reason.
+PORTA_OPS_API porta_status_t porta_ops_tuning_file_write(porta_ops_context_t context,
+                                                         const char* rows);
+
+// Deletes the device's tuning file. PORTA_OK also when there was none; PORTA_ERROR_BACKEND when
+// it cannot be removed.
+PORTA_OPS_API porta_status_t porta_ops_tuning_file_remove(porta_ops_context_t context);
+
+// What the dispatcher uses for |family| with inputs of |dtype| in |bucket|, the way an
+// operation would choose it now. Set struct_size (PORTA_OPS_TUNING_CHOICE_INIT does).
+typedef struct porta_ops_tuning_choice {
+  size_t struct_size;
+  // "tm=64 tn=64 tk=16 wm=4 wn=4", "wg=128".
+  char params[256];
+  // "overlay line 12" (of the tuning file or the rows given), "table line 30" (of
+  // porta_ops_tuning_table()), or "generic default".
+  char source[64];
+} porta_ops_tuning_choice_t;
+
+#define PORTA_OPS_TUNING_CHOICE_INIT PORTA_STRUCT_INIT(porta_ops_tuning_choice_t)
+
+// Fills |choice|. PORTA_ERROR_INVALID_ARGUMENT naming the argument for an unknown family, dtype
+// or bucket, or a NULL |choice|.
+PORTA_OPS_API porta_status_t porta_ops_tuning_choice(porta_ops_context_t context,
+                                                     const char* family, const char* dtype,
+                                                     const char* bucket,
+                                                     porta_ops_tuning_choice_t* choice);
+
+// Writes the parameter sets worth measuring for |family| with inputs of |dtype| in |bucket| on the
+// context's device, one per line ("tm=32 tn=64 tk=16 wm=8 wn=4\n"), each valid on the device, as a
+// NUL-terminated string truncated to |buffer_size|; |out_required| (may be NULL) receives the size
+// needed with the NUL. An empty string: nothing to search (e.g. the CPU device's matmul, which
+// ignores tiles). The lists are short on purpose: a driver that compiles at run time (PoCL) takes
+// about a minute per new matmul tile. Parameters the bucket's shape does not exercise (qmatvec's
+// mmax and gemm, used only for M > 1) keep the values of what the dispatcher chooses now.
+// PORTA_ERROR_INVALID_ARGUMENT for an unknown family, dtype or bucket.
+PORTA_OPS_API porta_status_t porta_ops_tuning_candidates(porta_ops_context_t context,
+                                                         const char* family, const char* dtype,
+                                                         const char* bucket, char* buffer,
+                                                         size_t buffer_size, size_t* out_required);
+
+// Writes the problem |bucket| of |family| is tuned at into |dims|: matmul {M, N, K}; softmax,
+// norm and reduce {rows, row length, 1} (reduce sums each row); ew {elements, 1, 1}; qmatvec
+// {M, N, K} with M = 1 (gemv only; the tuner measures Q8_0 weights).
+// PORTA_ERROR_NOT_FOUND when the family has no tuning shape for that bucket,
+// PORTA_ERROR_INVALID_ARGUMENT for a NULL argument.
+PORTA_OPS_API porta_status_t porta_ops_tuning_shape(const char* family, const char* bucket,
+                                                    int64_t dims[3]);
 
 //===------------------------------------------------------------------------------------------===//
 // Operations. Each enqueues its work on |stream| (a stream of the context's device) and returns

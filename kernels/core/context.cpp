@@ -3,6 +3,7 @@
 #include "kernels/core/context.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <shared_mutex>
 #include <unordered_set>
@@ -295,11 +296,36 @@ PORTA_OPS_API porta_status_t porta_ops_context_create(porta_device_t device,
         options->struct_size >= offsetof(porta_ops_context_options_t, tuning_overlay) +
                                     sizeof(options->tuning_overlay) &&
         options->tuning_overlay != nullptr;
+    const bool has_flags =
+        options != nullptr &&
+        options->struct_size >= offsetof(porta_ops_context_options_t, flags) + sizeof(uint32_t);
+    const uint32_t flags = has_flags ? options->flags : 0u;
+    if ((flags & ~PORTA_OPS_CONTEXT_NO_TUNING_FILE) != 0) {
+      return Fail(PORTA_ERROR_INVALID_ARGUMENT,
+                  "options->flags 0x%x has bits that are not PORTA_OPS_CONTEXT_* flags", flags);
+    }
     if (has_overlay) {
       std::string error;
       if (!porta::ops::ParseTuningTable(options->tuning_overlay, &context->overlay, &error)) {
         return Fail(PORTA_ERROR_INVALID_ARGUMENT, "tuning_overlay: %s", error.c_str());
       }
+    }
+    // The tuning file, unless something turns it off (the first reason that applies is kept).
+    const char* env = std::getenv("PORTA_OPS_TUNING_FILE");
+    std::string off_reason;
+    if ((flags & PORTA_OPS_CONTEXT_NO_TUNING_FILE) != 0) {
+      off_reason = "turned off by PORTA_OPS_CONTEXT_NO_TUNING_FILE";
+    } else if (env != nullptr && std::strcmp(env, "off") == 0) {
+      off_reason = "turned off by PORTA_OPS_TUNING_FILE=off";
+    } else if (has_overlay) {
+      off_reason = "replaced by options->tuning_overlay";
+    }
+    context->tuning_file = porta::ops::LoadTuningFile(
+        context->info, context->format == 0 ? PORTA_FORMAT_HOST : context->format,
+        off_reason.empty(), off_reason);
+    if (context->tuning_file.state == PORTA_OPS_TUNING_FILE_LOADED) {
+      context->overlay = std::move(context->tuning_file.rows);
+      context->tuning_file.rows.clear();
     }
     porta::ops::Registry& registry = porta::ops::Contexts();
     std::unique_lock lock(registry.mutex);
@@ -333,21 +359,9 @@ PORTA_OPS_API porta_status_t porta_ops_set_tuning_overlay(porta_ops_context_t co
     Context* found = nullptr;
     PORTA_OPS_RETURN_IF_ERROR(LookupContext(context, &found));
     std::vector<porta::ops::TuningRow> parsed;
-    std::string error;
-    if (!porta::ops::ParseTuningTable(rows, &parsed, &error)) {
-      return Fail(PORTA_ERROR_INVALID_ARGUMENT, "%s", error.c_str());
-    }
-    // A row that applies to this device must be valid for it: an overlay is asked for on
-    // purpose, so a row the dispatcher would have to skip is reported, not ignored.
-    const porta_kernel_format_t format = found->format == 0 ? PORTA_FORMAT_HOST : found->format;
-    for (const porta::ops::TuningRow& row : parsed) {
-      if (!porta::ops::RowMatchesDevice(row, found->info)) continue;
-      const std::string why =
-          porta::ops::ValidateParams(row.family, row.params, found->info, format);
-      if (!why.empty()) {
-        return Fail(PORTA_ERROR_INVALID_ARGUMENT, "line %d: %s", row.line, why.c_str());
-      }
-    }
+    const std::string error = porta::ops::ParseRowsForDevice(
+        rows, found->info, found->format == 0 ? PORTA_FORMAT_HOST : found->format, &parsed);
+    if (!error.empty()) return Fail(PORTA_ERROR_INVALID_ARGUMENT, "%s", error.c_str());
     std::lock_guard<std::mutex> lock(found->mutex);
     found->overlay = std::move(parsed);
     found->choices.clear();

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "kernels/core/tuning.h"
+#include "kernels/core/tuning_file.h"
 #include "porta/porta_ops.h"
 
 namespace porta::ops {
@@ -37,6 +38,8 @@ struct Context {
   // Guards the tuning overlay, the choices made from it and the workspace pool.
   std::mutex mutex;
   std::vector<TuningRow> overlay;
+  // What creation found of the device's tuning file (its rows moved into |overlay|).
+  TuningFileState tuning_file;
   // Choices already made, by (family, dtype, bucket): the table lookup (string matching over every
   // row) runs once per key rather than once per operation. Cleared when the overlay changes.
   std::map<std::tuple<Family, porta_dtype_t, std::string>, TuningChoice> choices;

@@ -108,6 +108,15 @@ int main(void) {
                      "block-quantized dtype helpers");
   failures += Expect(porta_ops_context_destroy(NULL) == PORTA_ERROR_INVALID_HANDLE,
                      "a NULL context is rejected");
+  const porta_ops_tuning_file_info_t tuning_file = PORTA_OPS_TUNING_FILE_INFO_INIT;
+  const porta_ops_tuning_choice_t tuning_choice = PORTA_OPS_TUNING_CHOICE_INIT;
+  int64_t dims[3] = {0, 0, 0};
+  failures +=
+      Expect(tuning_file.struct_size == sizeof(tuning_file) &&
+                 tuning_choice.struct_size == sizeof(tuning_choice) && ops_options.flags == 0u,
+             "the tuning initializers");
+  failures += Expect(porta_ops_tuning_shape("matmul", "large", dims) == PORTA_OK && dims[2] > 0,
+                     "porta_ops_tuning_shape");
 
   if (failures == 0) printf("c_header_check: OK (library %s)\n", porta_version_string());
   return failures == 0 ? 0 : 1;
