@@ -212,10 +212,18 @@ PORTA_API porta_status_t porta_stream_wait_event(porta_stream_t stream, porta_ev
     return FinishEventStatus(kFn, *e, recording, status, message);
   }
   const porta_backend_table_t& t = s->device->table();
+  // Read before the wait is queued: if another thread re-records the event meanwhile, the wait
+  // captures the later point and the pool's view stays on the safe side.
+  Recording recording = CurrentRecording(*e);
   porta::hal::UseList uses;
   uses.Add(Ref<Event>::Share(e.get()));
-  return Enqueue(kFn, *s, uses,
-                 [&](porta_be_msg msg) { return t.stream_wait_event(s->be, e->be, msg); });
+  status = Enqueue(kFn, *s, uses,
+                   [&](porta_be_msg msg) { return t.stream_wait_event(s->be, e->be, msg); });
+  // Pool blocks freed on the recorded stream before the event may now be reused on this one.
+  if (status == PORTA_OK && recording.stream && recording.stream.get() != s.get()) {
+    s->NoteOrderedAfter(recording.stream->progress->id, recording.sequence);
+  }
+  return status;
 }
 
 PORTA_API porta_status_t porta_event_wait(porta_event_t event, uint64_t timeout_ns) {
