@@ -215,17 +215,13 @@ PORTA_API porta_status_t porta_buffer_free_async(porta_stream_t stream, porta_bu
     buf->device->table().buffer_unmap(buf->be, message.get());
   }
   if (buf->block) {
-    // Read under the stream's lock, so work another thread is queuing right now is either
-    // counted before the free or queued after it.
-    uint64_t sequence = 0;
-    {
-      std::lock_guard<std::mutex> lock(s->mutex);
-      sequence = s->sequence();
-    }
+    // Work that uses the buffer and is queued by another thread at this very moment is not
+    // ordered before the free (the application's race); its reference still keeps the memory.
     buf->block_returned = true;
-    buf->device->pool().Return(buf->block, s->progress, sequence);
+    buf->device->pool().Return(buf->block, s->progress, s->sequence(), true);
+  } else {
+    buf->device->pool().CountFree();
   }
-  buf->device->pool().CountFree();
   buf->Release();
   return PORTA_OK;
 }

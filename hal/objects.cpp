@@ -154,7 +154,7 @@ Buffer::~Buffer() {
   if (!block) {
     device->table().buffer_free(be);
   } else if (!block_returned) {
-    device->pool().Return(std::move(block), nullptr, 0);
+    device->pool().Return(std::move(block), nullptr, 0, false);
   }
 }
 

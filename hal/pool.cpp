@@ -143,12 +143,13 @@ porta_status_t DevicePool::Allocate(const char* function, Stream& stream, uint64
 }
 
 void DevicePool::Return(std::shared_ptr<PoolBlock> block, std::shared_ptr<StreamProgress> progress,
-                        uint64_t sequence) {
+                        uint64_t sequence, bool count_free) {
   uint64_t ignored = 0;
   const size_t list_index = ListIndex(block->kind(), ClassIndex(block->capacity(), &ignored));
   std::lock_guard<std::mutex> lock(mutex_);
   stats_.in_use_bytes -= block->capacity();
   stats_.cached_bytes += block->capacity();
+  if (count_free) ++stats_.free_count;
   lists_[list_index].push_back(
       Cached{std::move(block), std::move(progress), sequence, next_order_++});
 }

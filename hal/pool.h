@@ -78,8 +78,9 @@ class DevicePool {
                           porta_memory_kind_t kind, std::shared_ptr<PoolBlock>* out);
   // Takes back a lent block. It was freed in stream order after work |sequence| of the stream
   // |progress| tracks, or, when |progress| is null, it is free for every stream at once.
+  // |count_free|: counts a porta_buffer_free_async call.
   void Return(std::shared_ptr<PoolBlock> block, std::shared_ptr<StreamProgress> progress,
-              uint64_t sequence);
+              uint64_t sequence, bool count_free);
   // Releases cached blocks, least recently freed first, until at most |keep_bytes| are cached.
   void Trim(uint64_t keep_bytes);
   void SetLimit(uint64_t limit_bytes);
