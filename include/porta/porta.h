@@ -518,7 +518,7 @@ PORTA_API porta_status_t porta_device_pool_trim(porta_device_t device, uint64_t 
 // Caps the backend memory the device's pool holds (reserved_bytes) at |limit_bytes|; 0 removes
 // the cap. An allocation that would exceed it first trims the cache, then fails with
 // PORTA_ERROR_OUT_OF_MEMORY. A limit below what the pool holds now trims the cache at once; blocks
-// in use stay valid.
+// in use stay valid. No effect while pooling is off (PORTA_POOL=0).
 PORTA_API porta_status_t porta_device_pool_set_limit(porta_device_t device, uint64_t limit_bytes);
 
 // Fills |stats| with the device pool's statistics; set stats->struct_size first
