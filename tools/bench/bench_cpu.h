@@ -3,21 +3,16 @@
 #ifndef PORTA_TOOLS_BENCH_BENCH_CPU_H_
 #define PORTA_TOOLS_BENCH_BENCH_CPU_H_
 
-#include <string>
-#include <vector>
-
 #include "porta/porta.h"
 #include "tools/bench/bench_util.h"
 
 namespace porta::bench {
 
-// Returns the sizes of a full or a --quick run.
-BenchConfig CpuBenchConfigFor(bool quick);
-
-// Appends the rows of every device of the "cpu" backend in |runtime| to |rows|. Returns false and
-// sets |error| (with the failing call and porta_last_error_message()) when a Porta call fails.
-bool RunCpuBench(porta_runtime_t runtime, const BenchConfig& config, std::vector<BenchRow>* rows,
-                 std::string* error);
+// Measures every device of the "cpu" backend in |runtime| (short runs when |quick|) and sends the
+// rows to |sink|: empty-kernel launch throughput against a direct call, launch + synchronize
+// latency against a condition-variable handoff, and copies against memcpy. A failing call ends
+// that device's rows with an error. Throws Failure when the runtime's devices cannot be read.
+void RunCpuRows(porta_runtime_t runtime, bool quick, const RowSink& sink);
 
 }  // namespace porta::bench
 

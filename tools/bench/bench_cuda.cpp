@@ -86,13 +86,11 @@ class Cleanup {
   std::function<void()> fn_;
 };
 
-// The table's layout: the raw figure beside Porta's, the unit after both.
-constexpr Column kColumns[] = {{Field::kDevice, 34, "device"}, {Field::kName, 32, "benchmark"},
-                               {Field::kPorta, 12, "porta"},   {Field::kBaseline, 12, "raw"},
-                               {Field::kUnit, 10, "unit"},     {Field::kRatio, 8, "ratio"}};
+// Launches and copies through Porta should cost at most 1.05x the raw driver API.
+constexpr double kRawTarget = 1.0 / 1.05;
 
-std::vector<BenchRow> BenchDevice(const RawCuda& cu, porta_device_t device, uint32_t ordinal,
-                                  const std::string& device_name, const BenchConfig& config) {
+void BenchDevice(const RawCuda& cu, porta_device_t device, uint32_t ordinal,
+                 const std::string& device_name, const BenchConfig& config, const RowSink& sink) {
   // Porta side.
   PortaObjects objects;
   porta_kernel_t kernel = nullptr;
@@ -154,10 +152,9 @@ std::vector<BenchRow> BenchDevice(const RawCuda& cu, porta_device_t device, uint
   porta_sync();
   raw_sync();
 
-  std::vector<BenchRow> rows;
   auto throughput = [&](const std::function<void()>& launch_fn,
                         const std::function<void()>& sync_fn) {
-    return MedianOf(config.repetitions, [&] {
+    return MeasureOf(config.repetitions, [&] {
       const double start = NowSeconds();
       for (int i = 0; i < config.launches; ++i) launch_fn();
       sync_fn();
@@ -165,7 +162,7 @@ std::vector<BenchRow> BenchDevice(const RawCuda& cu, porta_device_t device, uint
     });
   };
   auto latency = [&](const std::function<void()>& launch_fn, const std::function<void()>& sync_fn) {
-    return MedianOf(config.repetitions, [&] {
+    return MeasureOf(config.repetitions, [&] {
       const double start = NowSeconds();
       for (int i = 0; i < config.latency_iterations; ++i) {
         launch_fn();
@@ -175,31 +172,38 @@ std::vector<BenchRow> BenchDevice(const RawCuda& cu, porta_device_t device, uint
     });
   };
   // Each row measures Porta first and then the raw path, so both see the same warm state.
-  const double porta_throughput = throughput(porta_launch, porta_sync);
-  rows.push_back(MakeRow(device_name, "launch throughput (empty kernel)", "us/launch",
-                         porta_throughput, "raw", throughput(raw_launch, raw_sync)));
-  const double porta_latency = latency(porta_launch, porta_sync);
-  rows.push_back(MakeRow(device_name, "launch + synchronize latency", "us/launch", porta_latency,
-                         "raw", latency(raw_launch, raw_sync)));
+  const char* kThroughput = "launch throughput (empty kernel)";
+  if (sink.Start(device_name, kThroughput)) {
+    const Measure porta_throughput = throughput(porta_launch, porta_sync);
+    sink.row(MakeRow(device_name, kThroughput, "us/launch", porta_throughput, "raw CUDA driver",
+                     throughput(raw_launch, raw_sync), kRawTarget));
+  }
+  const char* kLatency = "launch + synchronize latency";
+  if (sink.Start(device_name, kLatency)) {
+    const Measure porta_latency = latency(porta_launch, porta_sync);
+    sink.row(MakeRow(device_name, kLatency, "us/launch", porta_latency, "raw CUDA driver",
+                     latency(raw_launch, raw_sync), kRawTarget));
+  }
 
   // Both sides copy from and to the same pageable host memory, as an application would.
   std::vector<unsigned char> host(config.copy_bytes, 0x5a);
-  const double bytes = static_cast<double>(config.copy_bytes) * config.copies;
+  const double gigabytes = static_cast<double>(config.copy_bytes) * config.copies / 1e9;
   auto bandwidth = [&](const std::function<void()>& copy_fn, const std::function<void()>& sync_fn) {
     copy_fn();
     sync_fn();
-    return MedianOf(config.repetitions, [&] {
-      const double start = NowSeconds();
-      for (int i = 0; i < config.copies; ++i) copy_fn();
-      sync_fn();
-      return bytes / (NowSeconds() - start) / 1e9;
-    });
+    return RateOf(gigabytes, MeasureOf(config.repetitions, [&] {
+                    const double start = NowSeconds();
+                    for (int i = 0; i < config.copies; ++i) copy_fn();
+                    sync_fn();
+                    return NowSeconds() - start;
+                  }));
   };
   auto copy_row = [&](const char* name, const std::function<void()>& porta_copy,
                       const std::function<void()>& raw_copy) {
-    const double porta_gbps = bandwidth(porta_copy, porta_sync);
-    rows.push_back(
-        MakeRow(device_name, name, "GB/s", porta_gbps, "raw", bandwidth(raw_copy, raw_sync)));
+    if (!sink.Start(device_name, name)) return;
+    const Measure porta_gbps = bandwidth(porta_copy, porta_sync);
+    sink.row(MakeRow(device_name, name, "GB/s", porta_gbps, "raw CUDA driver",
+                     bandwidth(raw_copy, raw_sync), kRawTarget));
   };
   const uint64_t size = config.copy_bytes;
   copy_row(
@@ -232,29 +236,14 @@ std::vector<BenchRow> BenchDevice(const RawCuda& cu, porta_device_t device, uint
         CheckCu(cu, cu.cuMemcpyDtoDAsync_v2(raw_buffers[1], raw_buffers[0], size, raw_stream),
                 "cuMemcpyDtoDAsync");
       });
-  return rows;
 }
 
-// Measures and prints every CUDA device; see porta_bench_cuda().
-int RunCuda(porta_runtime_t runtime, std::FILE* out) {
-  const BenchConfig config = ConfigFor(BenchConfig{7, 20000, 2000, uint64_t{256} << 20, 4},
-                                       BenchConfig{3, 1000, 100, uint64_t{1} << 20, 2});
-  uint32_t count = 0;
-  if (porta_runtime_device_count(runtime, &count) != PORTA_OK) {
-    std::fprintf(out, "cuda: porta_runtime_device_count failed: %s\n", porta_last_error_message());
-    return 1;
-  }
-  std::vector<std::pair<porta_device_t, porta_device_info_t>> devices;
-  for (uint32_t i = 0; i < count; ++i) {
-    porta_device_t device = nullptr;
-    porta_device_info_t info = PORTA_DEVICE_INFO_INIT;
-    if (porta_runtime_device(runtime, i, &device) != PORTA_OK ||
-        porta_device_get_info(device, &info) != PORTA_OK) {
-      std::fprintf(out, "cuda: reading device %u failed: %s\n", i, porta_last_error_message());
-      return 1;
-    }
-    if (std::strcmp(info.backend, "cuda") == 0) devices.emplace_back(device, info);
-  }
+}  // namespace
+
+void RunCudaRows(porta_runtime_t runtime, bool quick, const RowSink& sink) {
+  const BenchConfig config = quick ? BenchConfig{3, 1000, 100, uint64_t{1} << 20, 2}
+                                   : BenchConfig{7, 20000, 2000, uint64_t{256} << 20, 4};
+  const auto devices = DevicesOf(runtime, "cuda");
   if (devices.empty()) {
     // The backend's report says why (no driver, no device); the filter may also exclude them.
     std::string reason = "no CUDA device passed the device filter";
@@ -267,40 +256,28 @@ int RunCuda(porta_runtime_t runtime, std::FILE* out) {
         reason = report.reason[0] != '\0' ? report.reason : "the cuda backend found no device";
       }
     }
-    std::fprintf(out, "cuda: rows skipped: %s\n", reason.c_str());
-    return 0;
+    sink.note("cuda rows skipped: " + reason);
+    return;
   }
-
   RawCuda cu;
   std::string error;
   if (!cu.Load(&error)) {
-    std::fprintf(out, "cuda: the raw baseline cannot open libcuda: %s\n", error.c_str());
-    return 1;
+    sink.error("cuda: the raw baseline cannot open libcuda: " + error);
+    return;
   }
   const CUresult init = cu.cuInit(0);
   if (init != CUDA_SUCCESS) {
-    std::fprintf(out, "cuda: the raw baseline's cuInit failed (%d)\n", static_cast<int>(init));
-    return 1;
+    sink.error("cuda: the raw baseline's cuInit failed (" + std::to_string(init) + ")");
+    return;
   }
-  PrintHeader(out, kColumns);
-  int status = 0;
   for (const auto& [device, info] : devices) {
+    const std::string label = DeviceLabel(info);
     try {
-      for (const BenchRow& row :
-           BenchDevice(cu, device, info.backend_device_index, info.name, config)) {
-        PrintRow(out, kColumns, row);
-      }
+      BenchDevice(cu, device, info.backend_device_index, label, config, sink);
     } catch (const Failure& failure) {
-      std::fprintf(out, "cuda: %s: %s\n", info.name, failure.text().c_str());
-      status = 1;
+      sink.error(label + ": " + failure.text());
     }
   }
-  return status;
 }
 
-}  // namespace
 }  // namespace porta::bench
-
-int porta_bench_cuda(porta_runtime_t runtime, std::FILE* out) {
-  return porta::bench::RunCuda(runtime, out);
-}

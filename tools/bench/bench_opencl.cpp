@@ -17,10 +17,8 @@
 namespace porta::bench {
 namespace {
 
-// The table's layout: the raw figure beside Porta's, the unit after both.
-constexpr Column kColumns[] = {{Field::kDevice, 34, "device"}, {Field::kName, 32, "benchmark"},
-                               {Field::kPorta, 12, "porta"},   {Field::kBaseline, 12, "raw"},
-                               {Field::kUnit, 10, "unit"},     {Field::kRatio, 8, "porta/raw"}};
+// Launches and copies through Porta should cost at most 1.05x the raw OpenCL calls.
+constexpr double kRawTarget = 1.0 / 1.05;
 
 constexpr char kEmptyKernel[] = "__kernel void porta_bench_empty(__global uint* data, uint n) {}\n";
 
@@ -129,29 +127,29 @@ class DeviceBench {
     if (stream_ != nullptr) porta_stream_destroy(stream_);
   }
 
-  std::vector<BenchRow> Run(const std::string& device_name) {
-    std::vector<BenchRow> rows;
+  void Run(const std::string& device_name, const RowSink& sink) {
     const int repetitions = config_.repetitions;
     // Each row measures Porta first and then the raw path, so both see the same warm state.
     auto launch_row = [&](const char* name, int count, bool synchronize_each, bool calls_only) {
-      const double porta =
-          1e6 *
-          MedianOf(repetitions,
-                   [&] { return PortaLaunches(count, synchronize_each, calls_only); }) /
-          count;
-      const double raw =
-          1e6 *
-          MedianOf(repetitions, [&] { return RawLaunches(count, synchronize_each, calls_only); }) /
-          count;
-      rows.push_back(MakeRow(device_name, name, "us/launch", porta, "raw", raw));
+      if (!sink.Start(device_name, name)) return;
+      const Measure porta =
+          Scale(MeasureOf(repetitions,
+                          [&] { return PortaLaunches(count, synchronize_each, calls_only); }),
+                1e6 / count);
+      const Measure raw = Scale(
+          MeasureOf(repetitions, [&] { return RawLaunches(count, synchronize_each, calls_only); }),
+          1e6 / count);
+      sink.row(MakeRow(device_name, name, "us/launch", porta, "raw OpenCL", raw, kRawTarget));
     };
-    const double bytes = static_cast<double>(config_.copy_bytes) * config_.copies;
+    const double gigabytes = static_cast<double>(config_.copy_bytes) * config_.copies / 1e9;
     auto copy_row = [&](const char* name, const std::function<void()>& porta_copy,
                         const std::function<void()>& raw_copy) {
-      const double porta =
-          bytes / 1e9 / MedianOf(repetitions, [&] { return PortaCopies(porta_copy); });
-      const double raw = bytes / 1e9 / MedianOf(repetitions, [&] { return RawCopies(raw_copy); });
-      rows.push_back(MakeRow(device_name, name, "GB/s", porta, "raw", raw));
+      if (!sink.Start(device_name, name)) return;
+      const Measure porta =
+          RateOf(gigabytes, MeasureOf(repetitions, [&] { return PortaCopies(porta_copy); }));
+      const Measure raw =
+          RateOf(gigabytes, MeasureOf(repetitions, [&] { return RawCopies(raw_copy); }));
+      sink.row(MakeRow(device_name, name, "GB/s", porta, "raw OpenCL", raw, kRawTarget));
     };
 
     // Warm both paths (first launches page in driver code and build caches).
@@ -197,7 +195,6 @@ class DeviceBench {
               cl_.clEnqueueCopyBuffer(queue_, raw_src_, raw_dst_, 0, 0, size, 0, nullptr, nullptr),
               "clEnqueueCopyBuffer");
         });
-    return rows;
   }
 
  private:
@@ -290,58 +287,33 @@ class DeviceBench {
   std::vector<uint8_t> host_;
 };
 
-// Measures and prints every OpenCL device; see porta_bench_opencl().
-int RunOpenCl(porta_runtime_t runtime, std::FILE* out) {
-  const BenchConfig config = ConfigFor(BenchConfig{7, 20000, 2000, uint64_t{64} << 20, 4},
-                                       BenchConfig{3, 500, 100, uint64_t{4} << 20, 2});
-  uint32_t count = 0;
-  if (porta_runtime_device_count(runtime, &count) != PORTA_OK) {
-    std::fprintf(out, "opencl: porta_runtime_device_count failed: %s\n",
-                 porta_last_error_message());
-    return 1;
-  }
-  std::vector<std::pair<porta_device_t, porta_device_info_t>> devices;
-  for (uint32_t i = 0; i < count; ++i) {
-    porta_device_t device = nullptr;
-    porta_device_info_t info = PORTA_DEVICE_INFO_INIT;
-    if (porta_runtime_device(runtime, i, &device) != PORTA_OK ||
-        porta_device_get_info(device, &info) != PORTA_OK) {
-      continue;
-    }
-    if (std::strcmp(info.backend, "opencl") == 0) devices.emplace_back(device, info);
-  }
-  if (devices.empty()) {
-    std::fprintf(out, "opencl: no OpenCL device to measure\n");
-    return 0;
-  }
+}  // namespace
+
+void RunOpenClRows(porta_runtime_t runtime, bool quick, const RowSink& sink) {
+  const BenchConfig config = quick ? BenchConfig{3, 500, 100, uint64_t{4} << 20, 2}
+                                   : BenchConfig{7, 20000, 2000, uint64_t{64} << 20, 4};
+  const auto devices = DevicesOf(runtime, "opencl");
+  if (devices.empty()) return;
   RawCl cl;
   std::string error;
   if (!cl.Load(&error)) {
-    std::fprintf(out, "opencl: the raw baseline cannot open libOpenCL: %s\n", error.c_str());
-    return 1;
+    sink.error("opencl: the raw baseline cannot open libOpenCL: " + error);
+    return;
   }
-  PrintHeader(out, kColumns);
-  int status = 0;
   for (size_t d = 0; d < devices.size(); ++d) {
     const porta_device_info_t& info = devices[d].second;
     int same_name_index = 0;
     for (size_t e = 0; e < d; ++e) {
       if (std::strcmp(devices[e].second.name, info.name) == 0) ++same_name_index;
     }
+    const std::string label = DeviceLabel(info);
     try {
       DeviceBench bench(cl, devices[d].first, same_name_index, config);
-      for (const BenchRow& row : bench.Run(info.name)) PrintRow(out, kColumns, row);
+      bench.Run(label, sink);
     } catch (const Failure& failure) {
-      std::fprintf(out, "opencl: %s: %s\n", info.name, failure.text().c_str());
-      status = 1;
+      sink.error(label + ": " + failure.text());
     }
   }
-  return status;
 }
 
-}  // namespace
 }  // namespace porta::bench
-
-int porta_bench_opencl(porta_runtime_t runtime, std::FILE* out) {
-  return porta::bench::RunOpenCl(runtime, out);
-}

@@ -1,17 +1,34 @@
+// The shared porta-bench helpers: measurement summaries, rows, failures, devices and the table.
 #include "tools/bench/bench_util.h"
 
+#include <algorithm>
+#include <cmath>
 #include <utility>
 
 namespace porta::bench {
 
-double MedianOf(int repetitions, const std::function<double()>& sample) {
-  std::vector<double> samples;
-  for (int rep = 0; rep < repetitions; ++rep) samples.push_back(sample());
-  return Median(samples);
+Measure Summarize(const std::vector<double>& samples) {
+  Measure measure;
+  if (samples.empty()) return measure;
+  measure.median = Median(samples);
+  std::vector<double> deviations;
+  for (double sample : samples) deviations.push_back(std::fabs(sample - measure.median));
+  if (measure.median > 0.0) measure.spread = Median(deviations) / measure.median;
+  return measure;
 }
 
-BenchRow MakeRow(std::string device, std::string name, std::string unit, double porta,
-                 std::string baseline_name, double baseline) {
+Measure MeasureOf(int repetitions, const std::function<double()>& sample) {
+  std::vector<double> samples;
+  for (int rep = 0; rep < repetitions; ++rep) samples.push_back(sample());
+  return Summarize(samples);
+}
+
+bool LowerIsBetter(const std::string& unit) {
+  return unit.rfind("us", 0) == 0 || unit.rfind("ms", 0) == 0 || unit == "s";
+}
+
+BenchRow MakeRow(std::string device, std::string name, std::string unit, const Measure& porta,
+                 std::string baseline_name, const Measure& baseline, double target) {
   BenchRow row;
   row.device = std::move(device);
   row.name = std::move(name);
@@ -19,8 +36,18 @@ BenchRow MakeRow(std::string device, std::string name, std::string unit, double 
   row.porta = porta;
   row.baseline_name = std::move(baseline_name);
   row.baseline = baseline;
-  row.ratio = baseline > 0.0 ? porta / baseline : 0.0;
+  if (porta.median > 0.0 && baseline.median > 0.0) {
+    row.speedup =
+        LowerIsBetter(row.unit) ? baseline.median / porta.median : porta.median / baseline.median;
+  }
+  row.target = target;
   return row;
+}
+
+bool RowSink::Start(const std::string& device, const std::string& name) const {
+  if (wants && !wants(device, name)) return false;
+  if (progress) progress(device, name);
+  return true;
 }
 
 std::string FailureText(porta_status_t status, const char* call) {
@@ -58,62 +85,80 @@ bool CreateStreamAndKernel(porta_device_t device, const porta_module_source_t& s
                "porta_module_get_kernel", error);
 }
 
+std::string DeviceLabel(const porta_device_info_t& info) {
+  return std::string(info.backend) + ":" + std::to_string(info.backend_device_index);
+}
+
+std::vector<std::pair<porta_device_t, porta_device_info_t>> DevicesOf(porta_runtime_t runtime,
+                                                                      const char* backend) {
+  uint32_t count = 0;
+  Check(porta_runtime_device_count(runtime, &count), "porta_runtime_device_count");
+  std::vector<std::pair<porta_device_t, porta_device_info_t>> devices;
+  for (uint32_t i = 0; i < count; ++i) {
+    porta_device_t device = nullptr;
+    porta_device_info_t info = PORTA_DEVICE_INFO_INIT;
+    Check(porta_runtime_device(runtime, i, &device), "porta_runtime_device");
+    Check(porta_device_get_info(device, &info), "porta_device_get_info");
+    if (backend == nullptr || std::strcmp(info.backend, backend) == 0) {
+      devices.emplace_back(device, info);
+    }
+  }
+  return devices;
+}
+
 namespace {
 
-bool IsNumber(Field field) {
-  return field == Field::kPorta || field == Field::kBaseline || field == Field::kRatio;
+// Four significant digits without an exponent for the figures a bench row holds (0.0123 us to
+// 250 GFLOP/s), so the columns stay readable.
+std::string Number(double value) {
+  char text[32];
+  const double magnitude = std::fabs(value);
+  const int decimals = magnitude >= 1000.0  ? 0
+                       : magnitude >= 100.0 ? 1
+                       : magnitude >= 10.0  ? 2
+                       : magnitude >= 1.0   ? 3
+                                            : 4;
+  std::snprintf(text, sizeof(text), "%.*f", decimals, value);
+  return text;
 }
 
-const std::string& Text(const BenchRow& row, Field field) {
-  switch (field) {
-    case Field::kDevice:
-      return row.device;
-    case Field::kName:
-      return row.name;
-    case Field::kUnit:
-      return row.unit;
-    default:
-      return row.baseline_name;
-  }
+std::string Percent(const Measure& measure) {
+  char text[16];
+  std::snprintf(text, sizeof(text), "%.0f%%", 100.0 * measure.spread);
+  return text;
 }
 
-double Number(const BenchRow& row, Field field) {
-  switch (field) {
-    case Field::kPorta:
-      return row.porta;
-    case Field::kBaseline:
-      return row.baseline;
-    default:
-      return row.ratio;
-  }
+// Cuts |text| to |width| characters so that long driver names keep the columns aligned.
+std::string Cut(const std::string& text, size_t width) {
+  return text.size() <= width ? text : text.substr(0, width);
 }
 
 }  // namespace
 
-void PrintHeader(std::FILE* out, std::span<const Column> columns) {
-  for (size_t i = 0; i < columns.size(); ++i) {
-    const Column& column = columns[i];
-    std::fprintf(out, IsNumber(column.field) ? "%s%*s" : "%s%-*s", i == 0 ? "" : " ", column.width,
-                 column.header);
-  }
-  std::fputc('\n', out);
+void PrintTableHeader(std::FILE* out) {
+  std::fprintf(out, "%-12s %-40s %-9s %10s %5s %10s %5s %-26s %8s %s\n", "device", "benchmark",
+               "unit", "porta", "+-", "baseline", "+-", "(baseline)", "speed-up", "target");
 }
 
-void PrintRow(std::FILE* out, std::span<const Column> columns, const BenchRow& row) {
-  for (size_t i = 0; i < columns.size(); ++i) {
-    const Column& column = columns[i];
-    const char* separator = i == 0 ? "" : " ";
-    if (IsNumber(column.field)) {
-      std::fprintf(out, "%s%*.*f", separator, column.width, column.decimals,
-                   Number(row, column.field));
-    } else if (column.field == Field::kDevice) {
-      std::fprintf(out, "%s%-*.*s", separator, column.width, column.width,
-                   Text(row, column.field).c_str());
-    } else {
-      std::fprintf(out, "%s%-*s", separator, column.width, Text(row, column.field).c_str());
-    }
+void PrintTableRow(std::FILE* out, const BenchRow& row) {
+  const bool has_baseline = row.baseline.median > 0.0;
+  std::string target = "-";
+  if (row.target > 0.0) {
+    char text[32];
+    std::snprintf(text, sizeof(text), ">= %.2f %s", row.target,
+                  !has_baseline               ? "(no baseline)"
+                  : row.speedup >= row.target ? "met"
+                                              : "MISSED");
+    target = text;
   }
-  std::fputc('\n', out);
+  char speedup[32] = "-";
+  if (has_baseline) std::snprintf(speedup, sizeof(speedup), "%.2f", row.speedup);
+  std::fprintf(out, "%-12s %-40s %-9s %10s %5s %10s %5s %-26s %8s %s\n",
+               Cut(row.device, 12).c_str(), Cut(row.name, 40).c_str(), row.unit.c_str(),
+               Number(row.porta.median).c_str(), Percent(row.porta).c_str(),
+               has_baseline ? Number(row.baseline.median).c_str() : "-",
+               has_baseline ? Percent(row.baseline).c_str() : "",
+               Cut(row.baseline_name, 26).c_str(), speedup, target.c_str());
 }
 
 }  // namespace porta::bench

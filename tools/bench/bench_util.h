@@ -1,5 +1,6 @@
-// Helpers shared by the porta-bench sources (the CPU rows, and the OpenCL, Vulkan and CUDA rows
-// written next to them), so every row is measured, checked, summarized and printed the same way.
+// Helpers shared by the porta-bench sources (the CPU rows, the OpenCL, Vulkan and CUDA rows, the
+// operator rows and the runtime feature rows), so every row is measured, summarized, compared and
+// printed the same way.
 #ifndef PORTA_TOOLS_BENCH_BENCH_UTIL_H_
 #define PORTA_TOOLS_BENCH_BENCH_UTIL_H_
 
@@ -10,7 +11,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
-#include <span>
 #include <string>
 #include <vector>
 
@@ -32,14 +32,30 @@ inline double Median(std::vector<double> samples) {
   return samples.size() % 2 == 1 ? samples[mid] : 0.5 * (samples[mid - 1] + samples[mid]);
 }
 
-// Median over |repetitions| calls of |sample|, each of which returns one measurement.
-double MedianOf(int repetitions, const std::function<double()>& sample);
+// A median and the spread of the samples it came from.
+struct Measure {
+  double median = 0.0;
+  // The median absolute deviation of the samples relative to the median: 0.05 is printed as "5%"
+  // and means half the samples lay within +-5% of the median. Unlike the range, one preempted
+  // repetition on a busy machine does not blow it up.
+  double spread = 0.0;
+};
 
-// True when porta-bench runs with --quick; it sets PORTA_BENCH_QUICK=1 so that benchmark code
-// with a fixed signature can shorten its loops too.
-inline bool QuickMode() {
-  const char* value = std::getenv("PORTA_BENCH_QUICK");
-  return value != nullptr && std::strcmp(value, "0") != 0 && value[0] != '\0';
+// The median and spread of |samples| (all zero for none).
+Measure Summarize(const std::vector<double>& samples);
+
+// Summarizes |repetitions| calls of |sample|, each of which returns one measurement.
+Measure MeasureOf(int repetitions, const std::function<double()>& sample);
+
+// |measure| with its median multiplied by |factor| (seconds of N launches to us per launch).
+inline Measure Scale(const Measure& measure, double factor) {
+  return {measure.median * factor, measure.spread};
+}
+
+// |work| per unit of |time|, e.g. GB per second from a time in seconds: the rate at the median
+// time, with the same relative spread.
+inline Measure RateOf(double work, const Measure& time) {
+  return {time.median > 0.0 ? work / time.median : 0.0, time.spread};
 }
 
 // Sizes of one backend's runs. Each backend keeps a full and a --quick set, because what is
@@ -52,26 +68,50 @@ struct BenchConfig {
   int copies = 4;  // copies per bandwidth repetition
 };
 
-// |quick| when porta-bench runs with --quick (QuickMode()), |full| otherwise.
-inline BenchConfig ConfigFor(const BenchConfig& full, const BenchConfig& quick) {
-  return QuickMode() ? quick : full;
-}
+// True for units of time ("us/launch", "ms", "us"), where lower is better; rates (GB/s,
+// GFLOP/s) are better higher.
+bool LowerIsBetter(const std::string& unit);
 
-// One measured figure and its baseline. |ratio| is porta / baseline in |unit|: for times (µs)
-// above 1 means Porta is slower, for bandwidths (GB/s) below 1 means Porta is slower.
+// One measured figure beside its baseline. Every row states its comparison the same way, as a
+// speed-up: how many times faster Porta is than the baseline (baseline time / Porta time, or
+// Porta rate / baseline rate), so above 1 always means Porta is faster.
 struct BenchRow {
+  std::string section;  // "cpu", "opencl", "ops", ...: the part of porta-bench that measured it
   std::string device;
   std::string name;
   std::string unit;
-  double porta = 0.0;
+  Measure porta;
   std::string baseline_name;
-  double baseline = 0.0;
-  double ratio = 0.0;
+  Measure baseline;      // median 0: no baseline
+  double speedup = 0.0;  // 0 without a baseline
+  // The speed-up set as this row's goal (0: none), so the table shows each figure beside what it
+  // should reach.
+  double target = 0.0;
 };
 
-// A row with its ratio filled in (0 when the baseline is not positive).
-BenchRow MakeRow(std::string device, std::string name, std::string unit, double porta,
-                 std::string baseline_name, double baseline);
+// A row with its speed-up computed from the two medians and the unit's direction.
+BenchRow MakeRow(std::string device, std::string name, std::string unit, const Measure& porta,
+                 std::string baseline_name, const Measure& baseline, double target = 0.0);
+
+// Where the parts of porta-bench send what they measure, so that one table (or one JSON
+// document) collects every device's rows as they arrive.
+struct RowSink {
+  // A measured row.
+  std::function<void(const BenchRow&)> row;
+  // A problem that fails the run: a Porta call that failed (with porta_last_error_message()), a
+  // result that disagrees with its reference, a baseline that failed.
+  std::function<void(const std::string&)> error;
+  // Something worth knowing that does not fail the run: a missing baseline library, an
+  // operation the device does not support.
+  std::function<void(const std::string&)> note;
+  // Whether row |name| of |device| is to be measured (porta-bench --filter); unset: every row.
+  std::function<bool(const std::string& device, const std::string& name)> wants;
+  // What is being measured now, for a progress line on a terminal; may be unset.
+  std::function<void(const std::string& device, const std::string& name)> progress;
+
+  // Asked before a row is measured: wants(), and when wanted, reports the row as in progress.
+  bool Start(const std::string& device, const std::string& name) const;
+};
 
 // "<call> failed: <status>: <porta_last_error_message()>", the text of a failed Porta call.
 std::string FailureText(porta_status_t status, const char* call);
@@ -80,7 +120,7 @@ std::string FailureText(porta_status_t status, const char* call);
 // |status| is not PORTA_OK.
 bool Check(porta_status_t status, const char* call, std::string* error);
 
-// The exception the throwing checks raise; the benchmark catches it per device and prints it.
+// The exception the throwing checks raise; the benchmark catches it per device and reports it.
 class Failure {
  public:
   explicit Failure(std::string text) : text_(std::move(text)) {}
@@ -113,23 +153,17 @@ bool CreateStreamAndKernel(porta_device_t device, const porta_module_source_t& s
                            const char* kernel_name, PortaObjects* objects, porta_kernel_t* kernel,
                            std::string* error);
 
-// What a column of a printed table shows.
-enum class Field { kDevice, kName, kUnit, kPorta, kBaselineName, kBaseline, kRatio };
+// "backend:index" of a device (as PORTA_DEVICES names it), the device column of every row.
+std::string DeviceLabel(const porta_device_info_t& info);
 
-// One column of a printed table. Text is left-aligned and numbers right-aligned with |decimals|
-// digits; the device name is cut to |width| so that long driver names keep the columns aligned.
-struct Column {
-  Field field;
-  int width;
-  const char* header;
-  int decimals = 3;
-};
+// The devices of |runtime| whose backend is |backend| (every device for nullptr), with their
+// info. Throws Failure when the runtime cannot be read.
+std::vector<std::pair<porta_device_t, porta_device_info_t>> DevicesOf(porta_runtime_t runtime,
+                                                                      const char* backend);
 
-// Prints the header line of a table with |columns| (separated by one space) to |out|.
-void PrintHeader(std::FILE* out, std::span<const Column> columns);
-
-// Prints one line of |row| in the layout of |columns| to |out|.
-void PrintRow(std::FILE* out, std::span<const Column> columns, const BenchRow& row);
+// The printed table: one header, then one line per row, the same columns for every part.
+void PrintTableHeader(std::FILE* out);
+void PrintTableRow(std::FILE* out, const BenchRow& row);
 
 }  // namespace porta::bench
 

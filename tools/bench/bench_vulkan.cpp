@@ -38,11 +38,8 @@ const uint32_t kEmptyShader[] = {
     0x0000000a, 0x000100fd, 0x00010038};
 constexpr uint32_t kBlock = 64;
 
-// The table's layout: the unit between Porta's figure and the raw one.
-constexpr Column kColumns[] = {
-    {Field::kDevice, 34, "device"},       {Field::kName, 40, "benchmark"},
-    {Field::kPorta, 12, "porta"},         {Field::kUnit, 12, "unit"},
-    {Field::kBaseline, 12, "raw vulkan"}, {Field::kRatio, 8, "ratio"}};
+// Dispatches and copies through Porta should cost at most 1.05x the raw Vulkan calls.
+constexpr double kRawTarget = 1.0 / 1.05;
 
 // clang-format off: one function per line reads better than the packed layout.
 #define BENCH_VK_INSTANCE_FUNCTIONS(X)        \
@@ -346,26 +343,27 @@ void RawVulkan::DestroyBuffer(const RawBuffer& buffer) {
   if (buffer.memory != VK_NULL_HANDLE) vkFreeMemory(device_, buffer.memory, nullptr);
 }
 
-// Median seconds of |repetitions| runs of |fn|; false as soon as one run fails.
+// Seconds of |repetitions| runs of |fn|; false as soon as one run fails.
 template <typename Fn>
-bool TimeMedian(int repetitions, Fn fn, double* out_seconds) {
+bool TimeRuns(int repetitions, Fn fn, Measure* out_seconds) {
   std::vector<double> samples;
   for (int i = 0; i < repetitions; ++i) {
     const double start = NowSeconds();
     if (!fn()) return false;
     samples.push_back(NowSeconds() - start);
   }
-  *out_seconds = Median(samples);
+  *out_seconds = Summarize(samples);
   return true;
 }
 
 bool BenchDevice(porta_device_t device, const porta_device_info_t& info, const BenchConfig& config,
-                 std::vector<BenchRow>* rows, std::string* error) {
+                 const RowSink& sink, std::string* error) {
   auto check = [error](porta_status_t status, const char* what) {
     return Check(status, what, error);
   };
-  auto row = [&](std::string name, const char* unit, double porta, double raw) {
-    rows->push_back(MakeRow(info.name, std::move(name), unit, porta, "raw vulkan", raw));
+  const std::string label = DeviceLabel(info);
+  auto row = [&](std::string name, const char* unit, const Measure& porta, const Measure& raw) {
+    sink.row(MakeRow(label, std::move(name), unit, porta, "raw Vulkan", raw, kRawTarget));
   };
   PortaObjects objects;
   const porta_module_source_t source = {
@@ -394,17 +392,20 @@ bool BenchDevice(porta_device_t device, const porta_device_info_t& info, const B
     return false;
   }
 
-  double porta_s = 0.0;
-  double raw_s = 0.0;
-  if (!TimeMedian(
-          config.repetitions, [&] { return porta_dispatches(config.launches); }, &porta_s) ||
-      !TimeMedian(
-          config.repetitions, [&] { return raw.Dispatches(config.launches); }, &raw_s)) {
-    if (error->empty()) *error = raw_failed;
-    return false;
+  Measure porta_s;
+  Measure raw_s;
+  const char* kThroughput = "empty dispatch throughput";
+  if (sink.Start(label, kThroughput)) {
+    if (!TimeRuns(
+            config.repetitions, [&] { return porta_dispatches(config.launches); }, &porta_s) ||
+        !TimeRuns(
+            config.repetitions, [&] { return raw.Dispatches(config.launches); }, &raw_s)) {
+      if (error->empty()) *error = raw_failed;
+      return false;
+    }
+    row(kThroughput, "us/dispatch", Scale(porta_s, 1e6 / config.launches),
+        Scale(raw_s, 1e6 / config.launches));
   }
-  row("empty dispatch throughput", "us/dispatch", porta_s * 1e6 / config.launches,
-      raw_s * 1e6 / config.launches);
 
   // |one| run |count| times in a row, as one timed repetition.
   auto repeat = [](int count, auto one) {
@@ -416,15 +417,17 @@ bool BenchDevice(porta_device_t device, const porta_device_info_t& info, const B
     };
   };
   const int iterations = config.latency_iterations;
-  if (!TimeMedian(config.repetitions, repeat(iterations, [&] { return porta_dispatches(1); }),
+  const char* kLatency = "dispatch-to-completion latency";
+  if (sink.Start(label, kLatency)) {
+    if (!TimeRuns(config.repetitions, repeat(iterations, [&] { return porta_dispatches(1); }),
                   &porta_s) ||
-      !TimeMedian(config.repetitions, repeat(iterations, [&] { return raw.Dispatches(1); }),
+        !TimeRuns(config.repetitions, repeat(iterations, [&] { return raw.Dispatches(1); }),
                   &raw_s)) {
-    if (error->empty()) *error = raw_failed;
-    return false;
+      if (error->empty()) *error = raw_failed;
+      return false;
+    }
+    row(kLatency, "us", Scale(porta_s, 1e6 / iterations), Scale(raw_s, 1e6 / iterations));
   }
-  row("dispatch-to-completion latency", "us", porta_s * 1e6 / config.latency_iterations,
-      raw_s * 1e6 / config.latency_iterations);
 
   // Copies: Porta's copy calls against the raw staging path (memcpy into a mapped host-visible
   // buffer plus vkCmdCopyBuffer, and the reverse), and buffer-to-buffer copies.
@@ -479,15 +482,14 @@ bool BenchDevice(porta_device_t device, const porta_device_info_t& info, const B
   };
   for (const CopyCase& copy : cases) {
     if (!ok) break;
+    char name[96];
+    std::snprintf(name, sizeof(name), "%s %llu MiB", copy.name,
+                  static_cast<unsigned long long>(bytes >> 20));
+    if (!sink.Start(label, name)) continue;
     ok = copy.porta() && copy.raw() &&  // warm-up
-         TimeMedian(config.repetitions, repeat(config.copies, copy.porta), &porta_s) &&
-         TimeMedian(config.repetitions, repeat(config.copies, copy.raw), &raw_s);
-    if (ok) {
-      char name[96];
-      std::snprintf(name, sizeof(name), "%s %llu MiB", copy.name,
-                    static_cast<unsigned long long>(bytes >> 20));
-      row(name, "GB/s", gigabytes / porta_s, gigabytes / raw_s);
-    }
+         TimeRuns(config.repetitions, repeat(config.copies, copy.porta), &porta_s) &&
+         TimeRuns(config.repetitions, repeat(config.copies, copy.raw), &raw_s);
+    if (ok) row(name, "GB/s", RateOf(gigabytes, porta_s), RateOf(gigabytes, raw_s));
   }
   for (const RawBuffer& buffer : raw_device) raw.DestroyBuffer(buffer);
   raw.DestroyBuffer(raw_staging);
@@ -495,43 +497,18 @@ bool BenchDevice(porta_device_t device, const porta_device_info_t& info, const B
   return ok;
 }
 
-// Measures and prints every Vulkan device; see porta_bench_vulkan().
-int RunVulkan(porta_runtime_t runtime, std::FILE* out) {
-  // One copy per repetition: each copy is submitted and waited for on its own.
-  const BenchConfig config = ConfigFor(BenchConfig{7, 10000, 500, uint64_t{64} << 20, 1},
-                                       BenchConfig{3, 500, 50, uint64_t{4} << 20, 1});
-  uint32_t count = 0;
-  if (porta_runtime_device_count(runtime, &count) != PORTA_OK) {
-    std::fprintf(out, "vulkan: porta_runtime_device_count failed: %s\n",
-                 porta_last_error_message());
-    return 1;
-  }
-  PrintHeader(out, kColumns);
-  int measured = 0;
-  for (uint32_t index = 0; index < count; ++index) {
-    porta_device_t device = nullptr;
-    porta_device_info_t info = PORTA_DEVICE_INFO_INIT;
-    if (porta_runtime_device(runtime, index, &device) != PORTA_OK ||
-        porta_device_get_info(device, &info) != PORTA_OK ||
-        std::strcmp(info.backend, "vulkan") != 0) {
-      continue;
-    }
-    std::vector<BenchRow> rows;
-    std::string error;
-    if (!BenchDevice(device, info, config, &rows, &error)) {
-      std::fprintf(out, "vulkan: %s: %s\n", info.name, error.c_str());
-      return 1;
-    }
-    for (const BenchRow& row : rows) PrintRow(out, kColumns, row);
-    ++measured;
-  }
-  if (measured == 0) std::fprintf(out, "vulkan: no Vulkan device in this runtime\n");
-  return 0;
-}
-
 }  // namespace
-}  // namespace porta::bench
 
-int porta_bench_vulkan(porta_runtime_t runtime, std::FILE* out) {
-  return porta::bench::RunVulkan(runtime, out);
+void RunVulkanRows(porta_runtime_t runtime, bool quick, const RowSink& sink) {
+  // One copy per repetition: each copy is submitted and waited for on its own.
+  const BenchConfig config = quick ? BenchConfig{3, 500, 50, uint64_t{4} << 20, 1}
+                                   : BenchConfig{7, 10000, 500, uint64_t{64} << 20, 1};
+  for (const auto& [device, info] : DevicesOf(runtime, "vulkan")) {
+    std::string error;
+    if (!BenchDevice(device, info, config, sink, &error)) {
+      sink.error(DeviceLabel(info) + ": " + error);
+    }
+  }
 }
+
+}  // namespace porta::bench

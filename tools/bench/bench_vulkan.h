@@ -1,16 +1,18 @@
 // The Vulkan rows of porta-bench: empty-dispatch throughput, dispatch-to-completion latency and
 // copy bandwidths of every Vulkan device, each measured through Porta and through raw Vulkan
-// calls (its own instance, device and pipeline) in the same run, with the ratio.
+// calls (its own instance, device and pipeline) in the same run.
 #ifndef PORTA_TOOLS_BENCH_BENCH_VULKAN_H_
 #define PORTA_TOOLS_BENCH_BENCH_VULKAN_H_
 
-#include <cstdio>
-
 #include "porta/porta.h"
+#include "tools/bench/bench_util.h"
 
-// Measures every device of |runtime| whose backend is "vulkan" and prints one table row per
-// figure to |out|. Returns 0 on success (also when there is no Vulkan device) and 1 when a Porta
-// or Vulkan call fails, with the reason printed to |out|. Honours PORTA_BENCH_QUICK.
-int porta_bench_vulkan(porta_runtime_t runtime, std::FILE* out);
+namespace porta::bench {
+
+// Measures every device of the "vulkan" backend in |runtime| and sends its rows to |sink|. A
+// failing Porta or Vulkan call ends that device's rows with an error; |quick| shortens the runs.
+void RunVulkanRows(porta_runtime_t runtime, bool quick, const RowSink& sink);
+
+}  // namespace porta::bench
 
 #endif  // PORTA_TOOLS_BENCH_BENCH_VULKAN_H_

@@ -1,7 +1,10 @@
-// porta-bench: measures what Porta adds on top of each device — launch overhead and copy
-// bandwidth — and prints every figure beside a baseline measured in the same run, with the ratio.
-// Rows of the backends that ship benchmark code (OpenCL, Vulkan, CUDA) follow the CPU rows, and
-// the operator library's rows (matmul, memory-bound ops, attention on every device) come last.
+// porta-bench: measures what Porta adds on top of each device — launch overhead, copy bandwidth,
+// the operator library's kernels — and prints every figure beside a baseline measured in the same
+// run, in one table for all devices, each comparison stated as a speed-up (above 1: Porta faster)
+// next to its target where the project has set one.
+#include <unistd.h>
+
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
@@ -28,6 +31,7 @@
 namespace {
 
 using porta::bench::BenchRow;
+using porta::bench::RowSink;
 
 struct Options {
   bool quick = false;
@@ -36,112 +40,173 @@ struct Options {
   bool no_ops = false;
   bool has_device_filter = false;
   std::string device_filter;
+  std::vector<std::string> filters;  // lower-case
 };
 
 constexpr char kUsage[] =
-    "usage: porta-bench [--device FILTER] [--quick] [--json] [--ops | --no-ops]\n"
+    "usage: porta-bench [--device FILTER] [--filter TEXT] [--quick] [--json] [--ops | --no-ops]\n"
     "\n"
-    "Measures launch overhead and copy bandwidth through Porta next to a raw baseline taken in\n"
-    "the same run, and prints the medians of several repetitions with the ratio Porta/baseline.\n"
-    "For times (us, ms) a ratio above 1 means Porta is slower; for rates (GB/s, GFLOP/s) below 1.\n"
+    "Measures Porta on every device next to a baseline taken in the same run and prints one\n"
+    "table: each row's median and spread (+-: the median absolute deviation of the repetitions,\n"
+    "relative to the median), the baseline's, and the speed-up = how many times faster Porta is "
+    "than the baseline\n"
+    "(baseline time / Porta time, or Porta rate / baseline rate): above 1 Porta is faster, below "
+    "1\n"
+    "slower, the same direction on every row. Where the project has set a goal, the target column\n"
+    "shows the speed-up to reach and whether this run met it.\n"
     "\n"
-    "The operator rows measure libporta_ops on every device, each result checked first: f32\n"
-    "matmul (GFLOP/s; baseline OpenBLAS cblas_sgemm on the cpu device, CLBlast on OpenCL\n"
-    "devices, none elsewhere), f16-weights matmul (no baseline), softmax, layernorm and add\n"
-    "(GB/s of bytes read + written, beside a device-to-device copy moving as many bytes), and\n"
-    "causal attention (ms, fused against matmul + softmax + matmul; ratio fused/composed).\n"
-    "A result that disagrees with its reference, or a failing call, fails the run.\n"
+    "Rows: launch overhead and copy bandwidth per backend (cpu against a direct call, a thread\n"
+    "handoff and memcpy; OpenCL, Vulkan and CUDA against their raw APIs on the same device), then\n"
+    "the operator library on every device, each result checked first: f32 matmul (GFLOP/s;\n"
+    "OpenBLAS cblas_sgemm on the cpu device, CLBlast on OpenCL), f16-weights matmul, "
+    "block-quantized\n"
+    "weights against the f32 product, softmax, layernorm and add (GB/s of bytes read + written,\n"
+    "beside a device-to-device copy moving as many bytes), causal attention (ms, fused against\n"
+    "matmul + softmax + matmul). A result that disagrees with its reference, or a failing call,\n"
+    "fails the run.\n"
     "\n"
     "  --device FILTER  devices to measure, PORTA_DEVICES syntax (e.g. \"cpu\", \"opencl:0\")\n"
-    "  --quick          short runs and tiny shapes (used by the tests); also sets\n"
-    "                   PORTA_BENCH_QUICK=1\n"
+    "  --filter TEXT    only rows whose section, device or name contains TEXT (case-insensitive;\n"
+    "                   several texts separated by commas: a row matching any is measured)\n"
+    "  --quick          short runs and tiny shapes (used by the tests)\n"
     "  --ops            only the operator rows\n"
     "  --no-ops         skip the operator rows (they take minutes on CPU-emulated devices)\n"
-    "  --json           print one JSON document instead of a table\n"
+    "  --json           print one JSON document instead of the table\n"
     "  --help           print this text\n"
     "\n"
-    "JSON: {\"porta_version\", \"quick\", \"device_filter\" (string or null), \"rows\" (the cpu\n"
-    "rows), \"cpu_error\" (string or null), \"backend_benchmarks\" ([{\"backend\", \"exit_code\",\n"
-    "\"output\" (that backend's table as text)}]), \"ops_rows\" (the operator rows),\n"
-    "\"ops_errors\" and \"ops_notes\" (arrays of strings)}. A row is {\"device\", \"benchmark\",\n"
-    "\"unit\", \"porta\", \"baseline_name\", \"baseline\", \"ratio\"} (ratio 0 without a\n"
-    "baseline). Sections that --ops or --no-ops skip are empty.\n";
+    "On a terminal a progress line on stderr names the row being measured.\n"
+    "\n"
+    "JSON: {\"porta_version\", \"quick\", \"device_filter\" (string or null), \"filter\" (array),\n"
+    "\"speedup\" (what the ratio means), \"devices\" ([{\"device\", \"name\"}]), \"rows\", "
+    "\"errors\"\n"
+    "and \"notes\" (arrays of strings)}.\n"
+    "A row is {\"section\", \"device\", \"benchmark\", \"unit\", \"porta\", \"porta_spread\",\n"
+    "\"baseline_name\", \"baseline\" (null without one), \"baseline_spread\", \"speedup\" (null\n"
+    "without a baseline), \"target\" (null without one), \"target_met\" (null without a target or\n"
+    "baseline)}. Spreads are fractions (0.05 = +-5%).\n"
+    "\n"
+    "Exit status: 0 when every row ran, 1 when a call failed or a result was wrong, 2 for bad\n"
+    "arguments.\n";
 
-// A backend's benchmark entry point, as the backend engineers define it.
-using BackendBenchFn = int (*)(porta_runtime_t runtime, std::FILE* out);
+constexpr char kSpeedupMeaning[] =
+    "how many times faster Porta is than the baseline (baseline time / Porta time, or Porta rate "
+    "/ baseline rate): above 1 Porta is faster";
 
-struct BackendBench {
-  const char* backend;
-  BackendBenchFn fn;
+// One part of porta-bench: a named producer of rows.
+struct Section {
+  const char* name;
+  void (*run)(porta_runtime_t runtime, bool quick, const RowSink& sink);
 };
 
-std::vector<BackendBench> BackendBenches() {
-  std::vector<BackendBench> benches;
+void RunOps(porta_runtime_t runtime, bool quick, const RowSink& sink) {
+  porta::bench::RunOpsRows(runtime, quick, sink);
+}
+
+std::vector<Section> Sections(const Options& options) {
+  std::vector<Section> sections;
+  if (!options.ops_only) {
+    sections.push_back({"cpu", porta::bench::RunCpuRows});
 #ifdef PORTA_BENCH_HAS_OPENCL
-  benches.push_back({"opencl", porta_bench_opencl});
+    sections.push_back({"opencl", porta::bench::RunOpenClRows});
 #endif
 #ifdef PORTA_BENCH_HAS_VULKAN
-  benches.push_back({"vulkan", porta_bench_vulkan});
+    sections.push_back({"vulkan", porta::bench::RunVulkanRows});
 #endif
 #ifdef PORTA_BENCH_HAS_CUDA
-  benches.push_back({"cuda", porta_bench_cuda});
+    sections.push_back({"cuda", porta::bench::RunCudaRows});
 #endif
-  return benches;
-}
-
-struct BackendResult {
-  const char* backend;
-  int exit_code;
-  std::string output;
-};
-
-// Runs a backend's benchmark with its output captured in a temporary file, so that --json can
-// carry it as a string and stdout stays one valid JSON document.
-BackendResult RunCaptured(const BackendBench& bench, porta_runtime_t runtime) {
-  BackendResult result{bench.backend, 0, ""};
-  std::FILE* capture = std::tmpfile();
-  if (capture == nullptr) {
-    result.exit_code = 1;
-    result.output = "porta-bench: could not create a temporary file to capture the output";
-    return result;
   }
-  result.exit_code = bench.fn(runtime, capture);
-  std::fflush(capture);
-  std::rewind(capture);
-  char chunk[4096];
-  size_t read = 0;
-  while ((read = std::fread(chunk, 1, sizeof(chunk), capture)) > 0)
-    result.output.append(chunk, read);
-  std::fclose(capture);
-  return result;
+  if (!options.no_ops) sections.push_back({"ops", RunOps});
+  return sections;
 }
 
-// The CPU table names its baseline on each row, since it differs per row.
-constexpr porta::bench::Column kCpuColumns[] = {
-    {porta::bench::Field::kDevice, 34, "device"},
-    {porta::bench::Field::kName, 40, "benchmark"},
-    {porta::bench::Field::kPorta, 12, "porta"},
-    {porta::bench::Field::kUnit, 10, "unit"},
-    {porta::bench::Field::kBaseline, 12, "baseline"},
-    {porta::bench::Field::kBaselineName, 25, "(baseline)"},
-    {porta::bench::Field::kRatio, 8, "ratio", 2}};
+std::string Lower(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
 
-// What the operator rows reported, for --json.
-struct OpsResults {
+std::vector<std::string> SplitFilter(const std::string& text) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = text.find(',', start);
+    const size_t end = comma == std::string::npos ? text.size() : comma;
+    if (end > start) parts.push_back(Lower(text.substr(start, end - start)));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return parts;
+}
+
+bool Matches(const Options& options, const std::string& section, const std::string& device,
+             const std::string& name) {
+  if (options.filters.empty()) return true;
+  const std::string text = Lower(section + " " + device + " " + name);
+  for (const std::string& filter : options.filters) {
+    if (text.find(filter) != std::string::npos) return true;
+  }
+  return false;
+}
+
+// Everything a run produced, for the JSON document and the closing summary.
+struct Results {
   std::vector<BenchRow> rows;
   std::vector<std::string> errors;
   std::vector<std::string> notes;
 };
 
+// The progress line: on a terminal only, on stderr, erased before anything else is printed.
+class Progress {
+ public:
+  Progress() : enabled_(isatty(STDERR_FILENO) == 1) {}
+  void Show(const std::string& text) {
+    if (!enabled_) return;
+    std::fprintf(stderr, "\r\033[K%.*s", 110, text.c_str());
+    std::fflush(stderr);
+    shown_ = true;
+  }
+  void Clear() {
+    if (!shown_) return;
+    std::fputs("\r\033[K", stderr);
+    std::fflush(stderr);
+    shown_ = false;
+  }
+
+ private:
+  bool enabled_;
+  bool shown_ = false;
+};
+
+void JsonOptionalDouble(porta::tools::JsonWriter& json, const char* key, bool present,
+                        double value) {
+  json.Key(key);
+  if (present) {
+    json.Double(value);
+  } else {
+    json.Null();
+  }
+}
+
 void JsonRow(porta::tools::JsonWriter& json, const BenchRow& row) {
+  const bool has_baseline = row.baseline.median > 0.0;
   json.BeginObject();
+  json.StringMember("section", row.section);
   json.StringMember("device", row.device);
   json.StringMember("benchmark", row.name);
   json.StringMember("unit", row.unit);
-  json.DoubleMember("porta", row.porta);
+  json.DoubleMember("porta", row.porta.median);
+  json.DoubleMember("porta_spread", row.porta.spread);
   json.StringMember("baseline_name", row.baseline_name);
-  json.DoubleMember("baseline", row.baseline);
-  json.DoubleMember("ratio", row.ratio);
+  JsonOptionalDouble(json, "baseline", has_baseline, row.baseline.median);
+  json.DoubleMember("baseline_spread", row.baseline.spread);
+  JsonOptionalDouble(json, "speedup", has_baseline, row.speedup);
+  JsonOptionalDouble(json, "target", row.target > 0.0, row.target);
+  json.Key("target_met");
+  if (row.target > 0.0 && has_baseline) {
+    json.Bool(row.speedup >= row.target);
+  } else {
+    json.Null();
+  }
   json.EndObject();
 }
 
@@ -153,9 +218,9 @@ void JsonStrings(porta::tools::JsonWriter& json, const char* key,
   json.EndArray();
 }
 
-void PrintJson(const Options& options, const std::vector<BenchRow>& rows, bool cpu_ok,
-               const std::string& cpu_error, const std::vector<BackendResult>& backends,
-               const OpsResults& ops) {
+void PrintJson(const Options& options,
+               const std::vector<std::pair<std::string, std::string>>& devices,
+               const Results& results) {
   porta::tools::JsonWriter json(stdout);
   json.BeginObject();
   json.StringMember("porta_version", porta_version_string());
@@ -166,137 +231,149 @@ void PrintJson(const Options& options, const std::vector<BenchRow>& rows, bool c
   } else {
     json.Null();
   }
-  json.Key("rows");
+  JsonStrings(json, "filter", options.filters);
+  json.Key("devices");
   json.BeginArray();
-  for (const BenchRow& row : rows) JsonRow(json, row);
-  json.EndArray();
-  json.Key("cpu_error");
-  if (cpu_ok) {
-    json.Null();
-  } else {
-    json.String(cpu_error);
-  }
-  json.Key("backend_benchmarks");
-  json.BeginArray();
-  for (const BackendResult& result : backends) {
+  for (const auto& [label, name] : devices) {
     json.BeginObject();
-    json.StringMember("backend", result.backend);
-    json.IntMember("exit_code", result.exit_code);
-    json.StringMember("output", result.output);
+    json.StringMember("device", label);
+    json.StringMember("name", name);
     json.EndObject();
   }
   json.EndArray();
-  json.Key("ops_rows");
+  json.StringMember("speedup", kSpeedupMeaning);
+  json.Key("rows");
   json.BeginArray();
-  for (const BenchRow& row : ops.rows) JsonRow(json, row);
+  for (const BenchRow& row : results.rows) JsonRow(json, row);
   json.EndArray();
-  JsonStrings(json, "ops_errors", ops.errors);
-  JsonStrings(json, "ops_notes", ops.notes);
+  JsonStrings(json, "errors", results.errors);
+  JsonStrings(json, "notes", results.notes);
   json.EndObject();
   json.Finish();
+}
+
+// The devices the rows name, with what they are.
+std::vector<std::pair<std::string, std::string>> DeviceNames(porta_runtime_t runtime) {
+  std::vector<std::pair<std::string, std::string>> names;
+  for (const auto& [device, info] : porta::bench::DevicesOf(runtime, nullptr)) {
+    names.emplace_back(porta::bench::DeviceLabel(info), info.name);
+  }
+  return names;
+}
+
+void PrintSummary(const Results& results) {
+  int targets = 0;
+  int met = 0;
+  for (const BenchRow& row : results.rows) {
+    if (row.target <= 0.0 || row.baseline.median <= 0.0) continue;
+    ++targets;
+    if (row.speedup >= row.target) ++met;
+  }
+  std::printf("\n%zu row%s; %d with a target: %d met, %d missed; %zu error%s\n",
+              results.rows.size(), results.rows.size() == 1 ? "" : "s", targets, met, targets - met,
+              results.errors.size(), results.errors.size() == 1 ? "" : "s");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   Options options;
-  const std::optional<int> exit_now =
-      porta::tools::ParseCommandLine("porta-bench", kUsage, argc, argv,
-                                     {{"--quick", &options.quick},
-                                      {"--json", &options.json},
-                                      {"--ops", &options.ops_only},
-                                      {"--no-ops", &options.no_ops},
-                                      {"--device", nullptr, [&](const char* value) {
-                                         options.has_device_filter = true;
-                                         options.device_filter = value;
-                                       }}});
+  const std::optional<int> exit_now = porta::tools::ParseCommandLine(
+      "porta-bench", kUsage, argc, argv,
+      {{"--quick", &options.quick},
+       {"--json", &options.json},
+       {"--ops", &options.ops_only},
+       {"--no-ops", &options.no_ops},
+       {"--device", nullptr,
+        [&](const char* value) {
+          options.has_device_filter = true;
+          options.device_filter = value;
+        }},
+       {"--filter", nullptr, [&](const char* value) { options.filters = SplitFilter(value); }}});
   if (exit_now) return *exit_now;
   if (options.ops_only && options.no_ops) {
     std::fprintf(stderr, "porta-bench: --ops and --no-ops exclude each other\n");
     std::fputs(kUsage, stderr);
     return 2;
   }
-  if (options.quick) setenv("PORTA_BENCH_QUICK", "1", 1);
 
   porta_runtime_t runtime = porta::tools::CreateRuntime(
       "porta-bench", nullptr, options.has_device_filter ? options.device_filter.c_str() : nullptr);
   if (runtime == nullptr) return 1;
 
-  const porta::bench::BenchConfig config = porta::bench::CpuBenchConfigFor(options.quick);
-  std::vector<BenchRow> rows;
-  std::string cpu_error;
-  const bool cpu_ok =
-      options.ops_only || porta::bench::RunCpuBench(runtime, config, &rows, &cpu_error);
-  int exit_code = cpu_ok ? 0 : 1;
-
-  if (options.json) {
-    std::vector<BackendResult> backends;
-    if (!options.ops_only) {
-      for (const BackendBench& bench : BackendBenches()) {
-        backends.push_back(RunCaptured(bench, runtime));
-        if (backends.back().exit_code != 0) exit_code = 1;
-      }
-    }
-    OpsResults ops;
-    if (!options.no_ops) {
-      const porta::bench::OpsSink sink{[&](const BenchRow& row) { ops.rows.push_back(row); },
-                                       [&](const std::string& text) { ops.errors.push_back(text); },
-                                       [&](const std::string& text) { ops.notes.push_back(text); }};
-      if (!porta::bench::RunOpsBench(runtime, options.quick, sink)) exit_code = 1;
-    }
-    PrintJson(options, rows, cpu_ok, cpu_error, backends, ops);
-  } else {
-    if (options.ops_only) {
-      std::printf("porta-bench %s%s: operator rows only\n", porta_version_string(),
-                  options.quick ? " (quick)" : "");
-    } else {
-      std::printf("porta-bench %s%s: medians of %d repetitions\n\n", porta_version_string(),
-                  options.quick ? " (quick)" : "", config.repetitions);
-      if (rows.empty() && cpu_ok) std::printf("no cpu device passed the device filter\n");
-      if (!rows.empty()) {
-        porta::bench::PrintHeader(stdout, kCpuColumns);
-        for (const BenchRow& row : rows) porta::bench::PrintRow(stdout, kCpuColumns, row);
-      }
-      if (!cpu_ok) std::fprintf(stderr, "porta-bench: cpu rows failed: %s\n", cpu_error.c_str());
-      for (const BackendBench& bench : BackendBenches()) {
-        std::printf("\n== %s ==\n", bench.backend);
-        std::fflush(stdout);
-        const int code = bench.fn(runtime, stdout);
-        std::fflush(stdout);
-        if (code != 0) {
-          std::fprintf(stderr, "porta-bench: the %s benchmark failed (exit code %d)\n",
-                       bench.backend, code);
-          exit_code = 1;
+  std::vector<std::pair<std::string, std::string>> devices;
+  try {
+    devices = DeviceNames(runtime);
+  } catch (const porta::bench::Failure& failure) {
+    std::fprintf(stderr, "porta-bench: %s\n", failure.text().c_str());
+    porta_runtime_destroy(runtime);
+    return 1;
+  }
+  Results results;
+  Progress progress;
+  std::string section_name;
+  const bool table = !options.json;
+  const RowSink sink{
+      [&](const BenchRow& measured) {
+        BenchRow row = measured;
+        row.section = section_name;
+        if (table) {
+          progress.Clear();
+          porta::bench::PrintTableRow(stdout, row);
+          std::fflush(stdout);
         }
-      }
-    }
-    if (!options.no_ops) {
-      // Rows are printed as they are measured: a full run takes minutes.
-      std::printf("\n== ops ==\n%s\n", porta::bench::OpsLegend());
-      porta::bench::PrintHeader(stdout, porta::bench::OpsColumns());
-      std::fflush(stdout);
-      int errors = 0;
-      const porta::bench::OpsSink sink{[](const BenchRow& row) {
-                                         porta::bench::PrintRow(stdout, porta::bench::OpsColumns(),
-                                                                row);
-                                         std::fflush(stdout);
-                                       },
-                                       [&](const std::string& text) {
-                                         ++errors;
-                                         std::printf("error: %s\n", text.c_str());
-                                         std::fflush(stdout);
-                                       },
-                                       [](const std::string& text) {
-                                         std::printf("note: %s\n", text.c_str());
-                                         std::fflush(stdout);
-                                       }};
-      if (!porta::bench::RunOpsBench(runtime, options.quick, sink)) {
-        std::fprintf(stderr, "porta-bench: the operator rows failed (%d error%s above)\n", errors,
-                     errors == 1 ? "" : "s");
-        exit_code = 1;
-      }
+        results.rows.push_back(std::move(row));
+      },
+      [&](const std::string& text) {
+        const std::string line = section_name + ": " + text;
+        if (table) {
+          progress.Clear();
+          std::printf("error: %s\n", line.c_str());
+          std::fflush(stdout);
+        }
+        results.errors.push_back(line);
+      },
+      [&](const std::string& text) {
+        const std::string line = section_name + ": " + text;
+        if (table) {
+          progress.Clear();
+          std::printf("note: %s\n", line.c_str());
+          std::fflush(stdout);
+        }
+        results.notes.push_back(line);
+      },
+      [&](const std::string& device, const std::string& name) {
+        return Matches(options, section_name, device, name);
+      },
+      [&](const std::string& device, const std::string& name) {
+        progress.Show("porta-bench: " + section_name + ": " + device + ": " + name + " ...");
+      }};
+
+  if (table) {
+    std::printf(
+        "porta-bench %s%s: medians of repeated runs (+-: median absolute deviation, relative)\n"
+        "speed-up: %s; target: the speed-up set as the goal\n\n",
+        porta_version_string(), options.quick ? " (quick)" : "", kSpeedupMeaning);
+    for (const auto& [label, name] : devices)
+      std::printf("%-12s %s\n", label.c_str(), name.c_str());
+    std::printf("\n");
+    porta::bench::PrintTableHeader(stdout);
+    std::fflush(stdout);
+  }
+  for (const Section& section : Sections(options)) {
+    section_name = section.name;
+    try {
+      section.run(runtime, options.quick, sink);
+    } catch (const porta::bench::Failure& failure) {
+      sink.error(failure.text());
     }
   }
+  progress.Clear();
+  if (table) {
+    PrintSummary(results);
+  } else {
+    PrintJson(options, devices, results);
+  }
   porta_runtime_destroy(runtime);
-  return exit_code;
+  return results.errors.empty() ? 0 : 1;
 }
