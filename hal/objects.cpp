@@ -192,11 +192,12 @@ void Stream::SetSticky(porta_status_t status, const std::string& message) {
 
 uint64_t Stream::AddWork(UseList& uses, size_t* out_pending) {
   std::lock_guard<std::mutex> lock(pending_mutex_);
-  ++sequence_;
-  for (size_t i = 0; i < uses.size(); ++i) pending_.push_back(Pending{sequence_, uses.data()[i]});
+  const uint64_t sequence = sequence_.load(std::memory_order_relaxed) + 1;
+  for (size_t i = 0; i < uses.size(); ++i) pending_.push_back(Pending{sequence, uses.data()[i]});
   uses.Clear();
   if (out_pending != nullptr) *out_pending = pending_.size();
-  return sequence_;
+  sequence_.store(sequence, std::memory_order_release);
+  return sequence;
 }
 
 void Stream::ReleaseUpTo(uint64_t sequence) {

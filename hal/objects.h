@@ -264,14 +264,13 @@ class Stream final : public Object {
   // Completion as far as the runtime has observed it, shared with the pool blocks freed here.
   const std::shared_ptr<StreamProgress> progress;
 
-  uint64_t sequence() {
-    std::lock_guard<std::mutex> lock(pending_mutex_);
-    return sequence_;
-  }
+  // The number of the work queued last. Read without the lock (porta_buffer_free_async reads it
+  // on every call).
+  uint64_t sequence() const { return sequence_.load(std::memory_order_acquire); }
 
  private:
-  std::mutex pending_mutex_;  // guards sequence_, pending_, sticky_*
-  uint64_t sequence_ = 0;
+  std::mutex pending_mutex_;  // guards pending_, sticky_*, and writes of sequence_
+  std::atomic<uint64_t> sequence_{0};
   // One entry per object used by queued work, in queue order.
   struct Pending {
     uint64_t sequence;
