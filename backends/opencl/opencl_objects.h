@@ -111,7 +111,11 @@ using StreamState = common::StickyError;
 
 struct Stream {
   Device* device = nullptr;
+  // Created without profiling: a profiling queue makes some drivers time-stamp every command
+  // (PoCL: about 2 us more per launch). The first event recorded with timing moves the stream to
+  // a profiling queue (EnableProfiling), ordered after everything on the first.
   cl_command_queue queue = nullptr;
+  bool profiled = false;
   std::shared_ptr<StreamState> state = std::make_shared<StreamState>();
   // Idle tracking for stream_query without an event per command (which would slow every
   // launch): |generation| counts enqueued commands, |idle_generation| is the count known to have
@@ -197,6 +201,10 @@ PORTA_DECLARE_BACKEND_SLOTS()
 // aligned), or NULL when the offset is not aligned for a sub-buffer.
 porta_status_t BufferArgument(Buffer* buffer, uint64_t offset, cl_mem* out, porta_be_msg msg);
 // opencl_stream.cpp
+// Moves |stream| to a profiling queue (once; nothing when the device cannot profile), so that
+// the markers of events recorded from now on carry time stamps.
+porta_status_t EnableProfiling(Stream* stream, porta_be_msg msg);
+
 // Turns an enqueue failure on |stream| into a status, making device faults sticky.
 porta_status_t StreamEnqueueFailed(Stream* stream, cl_int error, const char* call,
                                    porta_be_msg msg);

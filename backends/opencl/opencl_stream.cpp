@@ -1,6 +1,6 @@
-// Streams are in-order command queues; events are markers on them. Timing comes from the
-// markers' profiling info, device faults from negative event states, and both are sticky on the
-// stream they happened on.
+// Streams are in-order command queues (moved to a profiling queue by the first timed event);
+// events are markers on them. Timing comes from the markers' profiling info, device faults from
+// negative event states, and both are sticky on the stream they happened on.
 #include <chrono>
 #include <new>
 #include <thread>
@@ -50,6 +50,37 @@ porta_status_t StreamEnqueueFailed(Stream* stream, cl_int error, const char* cal
   return ClFail(msg, error, call);
 }
 
+porta_status_t EnableProfiling(Stream* stream, porta_be_msg msg) {
+  Device* device = stream->device;
+  if (stream->profiled || !device->profiling) return PORTA_OK;
+  const ClApi& api = *device->api;
+  cl_int error = CL_SUCCESS;
+  cl_command_queue profiled =
+      api.clCreateCommandQueue(device->context, device->id, CL_QUEUE_PROFILING_ENABLE, &error);
+  if (error != CL_SUCCESS) return ClFail(msg, error, "clCreateCommandQueue (profiling)");
+  // The new queue starts behind a marker of everything queued so far, so stream order holds
+  // across the switch; the old queue is released at once and goes when its work has completed.
+  cl_event last = nullptr;
+  error = api.clEnqueueMarkerWithWaitList(stream->queue, 0, nullptr, &last);
+  if (error != CL_SUCCESS) {
+    api.clReleaseCommandQueue(profiled);
+    return StreamEnqueueFailed(stream, error, "clEnqueueMarkerWithWaitList", msg);
+  }
+  api.clFlush(stream->queue);
+  error = api.clEnqueueBarrierWithWaitList(profiled, 1, &last, nullptr);
+  api.clReleaseEvent(last);
+  if (error != CL_SUCCESS) {
+    // The old queue stays in use; the marker on it is harmless.
+    api.clReleaseCommandQueue(profiled);
+    return StreamEnqueueFailed(stream, error, "clEnqueueBarrierWithWaitList", msg);
+  }
+  api.clReleaseCommandQueue(stream->queue);
+  stream->queue = profiled;
+  stream->profiled = true;
+  ++stream->generation;
+  return PORTA_OK;
+}
+
 porta_status_t StreamCreate(porta_be_device_t device_handle, porta_be_stream_t* out,
                             porta_be_msg msg) {
   Device* device = As<Device>(device_handle);
@@ -57,9 +88,8 @@ porta_status_t StreamCreate(porta_be_device_t device_handle, porta_be_stream_t* 
   if (stream == nullptr) return common::Fail(msg, PORTA_ERROR_OUT_OF_MEMORY, "opencl: stream");
   cl_int error = CL_SUCCESS;
   // clCreateCommandQueue (1.2) rather than the 2.0 variant: it exists on every platform Porta
-  // accepts, and an in-order queue with profiling is all a stream needs.
-  stream->queue = device->api->clCreateCommandQueue(
-      device->context, device->id, device->profiling ? CL_QUEUE_PROFILING_ENABLE : 0, &error);
+  // accepts, and an in-order queue is all a stream needs.
+  stream->queue = device->api->clCreateCommandQueue(device->context, device->id, 0, &error);
   if (error != CL_SUCCESS) return ClFail(msg, error, "clCreateCommandQueue");
   stream->device = device;
   *out = ToHandle<porta_be_stream_t>(stream.release());
@@ -160,6 +190,10 @@ porta_status_t EventRecord(porta_be_event_t event_handle, porta_be_stream_t stre
   Event* event = As<Event>(event_handle);
   Stream* stream = As<Stream>(stream_handle);
   const ClApi& api = *stream->device->api;
+  if ((event->flags & PORTA_EVENT_DISABLE_TIMING) == 0) {
+    const porta_status_t status = EnableProfiling(stream, msg);
+    if (status != PORTA_OK) return status;
+  }
   cl_event marker = nullptr;
   const cl_int error = api.clEnqueueMarkerWithWaitList(stream->queue, 0, nullptr, &marker);
   if (error != CL_SUCCESS)

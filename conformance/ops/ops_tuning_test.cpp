@@ -115,7 +115,7 @@ std::vector<TuningRow> ParseTable(const std::string& text, std::vector<std::stri
       for (char ch : value) numeric = numeric && std::isdigit(static_cast<unsigned char>(ch)) != 0;
       bool known = false;
       for (const std::string& name : family->second) known = known || name == key;
-      if (!known || !numeric || std::stoll(value) <= 0 || !keys.insert(key).second) {
+      if (!known || !numeric || !keys.insert(key).second) {
         errors->push_back(where + "bad parameter " + fields[f]);
         ok = false;
         break;

@@ -215,14 +215,14 @@ bool ParseTuningTable(const char* text, std::vector<TuningRow>* rows, std::strin
       }
       char* parsed_end = nullptr;
       const long long number = std::strtoll(value.c_str(), &parsed_end, 10);
-      if (value.empty() || *parsed_end != '\0' || number < 1 || number > 65536) {
-        return fail("parameter " + name + "=" + value + " is not an integer in [1, 65536]");
+      if (value.empty() || *parsed_end != '\0' || number < 0 || number > 65536) {
+        return fail("parameter " + name + "=" + value + " is not an integer in [0, 65536]");
       }
       row.params.Set(name.c_str(), number);
     }
     if (row.family == Family::kMatmul) {
       for (const char* name : kMatmulParams) {
-        if (row.params.Get(name, 0) == 0) return fail(std::string("matmul needs ") + name);
+        if (row.params.Get(name, -1) < 0) return fail(std::string("matmul needs ") + name);
       }
     }
     rows->push_back(std::move(row));
@@ -251,19 +251,37 @@ bool FormatIsPrecompiled(porta_kernel_format_t format) {
          format == PORTA_FORMAT_CUBIN || format == PORTA_FORMAT_PTX || format == PORTA_FORMAT_HSACO;
 }
 
+namespace {
+
+// The names of a ';'-separated build list.
+std::vector<std::string>* SplitTileList(const std::string& all) {
+  auto* list = new std::vector<std::string>();
+  size_t start = 0;
+  while (start < all.size()) {
+    const size_t end = all.find(';', start);
+    list->push_back(all.substr(start, end == std::string::npos ? end : end - start));
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return list;
+}
+
+bool Contains(const std::vector<std::string>& names, const std::string& name) {
+  for (const std::string& candidate : names) {
+    if (candidate == name) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 const std::vector<std::string>& CompiledMatmulTiles() {
-  static const std::vector<std::string>* tiles = [] {
-    auto* list = new std::vector<std::string>();
-    std::string all = PORTA_OPS_MATMUL_TILES;
-    size_t start = 0;
-    while (start < all.size()) {
-      const size_t end = all.find(';', start);
-      list->push_back(all.substr(start, end == std::string::npos ? end : end - start));
-      if (end == std::string::npos) break;
-      start = end + 1;
-    }
-    return list;
-  }();
+  static const std::vector<std::string>* tiles = SplitTileList(PORTA_OPS_MATMUL_TILES);
+  return *tiles;
+}
+
+const std::vector<std::string>& CompiledDirectMatmulTiles() {
+  static const std::vector<std::string>* tiles = SplitTileList(PORTA_OPS_MATMUL_DIRECT_TILES);
   return *tiles;
 }
 
@@ -278,7 +296,7 @@ std::string ValidateParams(Family family, const Params& params, const porta_devi
   if (family == Family::kMatmul) {
     const int64_t tm = params.Get("tm", 0), tn = params.Get("tn", 0), tk = params.Get("tk", 0);
     const int64_t wm = params.Get("wm", 0), wn = params.Get("wn", 0);
-    if (tm < 1 || tn < 1 || tk < 1 || wm < 1 || wn < 1) return "matmul needs tm, tn, tk, wm, wn";
+    if (tm < 1 || tn < 1 || tk < 0 || wm < 1 || wn < 1) return "matmul needs tm, tn, tk, wm, wn";
     if (tm > 256 || tn > 256 || tk > 256) return "matmul tiles are at most 256 on a side";
     if (tm % wm != 0 || tn % wn != 0) {
       return "matmul needs tm a multiple of wm and tn a multiple of wn";
@@ -286,6 +304,12 @@ std::string ValidateParams(Family family, const Params& params, const porta_devi
     if (wm * wn > 64) return "matmul register blocks are at most 64 outputs per work-item";
     // The host kernel ignores tiles; only the checks above apply.
     if (format == PORTA_FORMAT_HOST) return "";
+    // tk = 0 names the direct variant (no shared memory), compiled for spirv-shader only.
+    if (tk == 0 && (format != PORTA_FORMAT_SPIRV_SHADER ||
+                    !Contains(CompiledDirectMatmulTiles(), MatmulTileName(params)))) {
+      return "matmul " + MatmulTileName(params) + " (tk=0: the direct variant) exists only among " +
+             "the spirv-shader tiles " PORTA_OPS_MATMUL_DIRECT_TILES;
+    }
     const int64_t threads = (tm / wm) * (tn / wn);
     if (threads > info.max_work_group_size || tn / wn > info.max_work_group_dims[0] ||
         tm / wm > info.max_work_group_dims[1]) {
@@ -298,11 +322,9 @@ std::string ValidateParams(Family family, const Params& params, const porta_devi
       return "matmul " + MatmulTileName(params) + " needs " + std::to_string(local) +
              " bytes of local memory; the device has " + std::to_string(info.local_memory_bytes);
     }
-    if (FormatIsPrecompiled(format)) {
+    if (FormatIsPrecompiled(format) && tk > 0) {
       const std::string name = MatmulTileName(params);
-      bool compiled = false;
-      for (const std::string& tile : CompiledMatmulTiles()) compiled = compiled || tile == name;
-      if (!compiled) {
+      if (!Contains(CompiledMatmulTiles(), name)) {
         return "matmul tile " + name + " is not among the tiles compiled for " +
                porta_kernel_format_name(format) + " (" PORTA_OPS_MATMUL_TILES ")";
       }

@@ -85,6 +85,10 @@ std::string ValidateParams(Family family, const Params& params, const porta_devi
 // The matmul tiles every precompiled target ships ("t64x64x16_w4x4", ...).
 const std::vector<std::string>& CompiledMatmulTiles();
 
+// The direct matmul tiles (tk = 0: no shared memory, kernels/vulkan/matmul_direct.comp), compiled
+// for spirv-shader only.
+const std::vector<std::string>& CompiledDirectMatmulTiles();
+
 // "t{tm}x{tn}x{tk}_w{wm}x{wn}" of a matmul parameter set.
 std::string MatmulTileName(const Params& params);
 

@@ -83,15 +83,7 @@ PORTA_STORER(o)
 shared AV a_tile[TK][TM / WM + 1];
 shared BV b_tile[TK][TN / WN];
 
-float activation(uint code, float x) {
-  switch (code) {
-    case PORTA_EW_RELU: return porta_relu(x);
-    case PORTA_EW_GELU_ERF: return porta_gelu_erf(x);
-    case PORTA_EW_GELU_TANH: return porta_gelu_tanh(x);
-    case PORTA_EW_SILU: return porta_silu(x);
-    default: return x;
-  }
-}
+#include "matmul_epilogue.glsl"
 
 uint m0, n0, a_base, b_base;
 
@@ -197,26 +189,9 @@ void main() {
     barrier();
   }
 
-  // The epilogue runs as a loop, not unrolled: its activation code (erf, exp) would otherwise be
-  // copied WM * WN times. The copy keeps acc itself in registers.
   float result[WM * WN];
   [[unroll]] for (uint i = 0u; i < WM; ++i) {
     [[unroll]] for (uint j = 0u; j < WN; ++j) result[i * WN + j] = acc[i][j];
   }
-  const uint dto = porta_byte(p.dtypes, 2u);
-  const uint dtbias = porta_byte(p.dtypes, 3u);
-  const bool use_beta = (p.flags & PORTA_MM_FLAG_BETA) != 0u;
-  const bool use_bias = (p.flags & PORTA_MM_FLAG_BIAS) != 0u;
-  const uint act = (p.flags >> 8) & 0xffu;
-  [[dont_unroll]] for (uint e = 0u; e < WM * WN; ++e) {
-    const uint m = m0 + ty * WM + e / WN;
-    const uint n = n0 + tx * WN + e % WN;
-    if (m < p.M && n < p.N) {
-      const uint io = o_base + m * p.o_rs + n * p.o_cs;
-      float v = p.alpha * result[e];
-      if (use_beta) v += p.beta * o_load(dto, io);
-      if (use_bias) v += bias_load(dtbias, p.bias_offset + n * p.bias_stride);
-      o_store(dto, io, activation(act, v));
-    }
-  }
+  store_block(o_base, m0 + ty * WM, n0 + tx * WN, result);
 }

@@ -199,12 +199,12 @@ void CompareArrays(const std::string& what, const float* got, const std::vector<
   CompareArrays(what, got, rounded.data(), want.size(), atol, rtol);
 }
 
-// The inputs of a matrix product: a (M x K) and b (K x N), row-major; b also as f16 bits for the
-// f16-weights row.
+// The inputs of a matrix product: a (M x K) and b (K x N), row-major; b also as f16 bits, N x K
+// (the layout of model weights), for the f16-weights row.
 struct MatmulData {
   MatmulShape shape;
   std::vector<float> a, b;
-  std::vector<uint16_t> b16;
+  std::vector<uint16_t> b16;  // f16 weights: |b| transposed, N x K
 };
 
 MatmulData MakeMatmulData(const MatmulShape& shape, bool f16_weights) {
@@ -215,8 +215,13 @@ MatmulData MakeMatmulData(const MatmulShape& shape, bool f16_weights) {
   data.b.resize(size_t{shape.k} * shape.n);
   for (float& value : data.b) value = f16_weights ? random.F16Exact() : random.Uniform(-1.0f, 1.0f);
   if (f16_weights) {
+    // Stored as models store weights: N rows of K (the product takes them transposed).
     data.b16.resize(data.b.size());
-    for (size_t i = 0; i < data.b.size(); ++i) data.b16[i] = HalfBits(data.b[i]);
+    for (size_t kk = 0; kk < shape.k; ++kk) {
+      for (size_t j = 0; j < shape.n; ++j) {
+        data.b16[j * shape.k + kk] = HalfBits(data.b[kk * shape.n + j]);
+      }
+    }
   }
   return data;
 }
@@ -584,7 +589,7 @@ class DeviceOps {
       if (!Wanted(label) || !Reachable(shape, sizeof(float), label)) continue;
       Row(label, [&](const std::string& row) { MatmulRow(row, shape, false); });
     }
-    const std::string f16_label = "matmul f16 weights " + MatmulShapeText(shapes.matmul_f16);
+    const std::string f16_label = "matmul f16 weights^T " + MatmulShapeText(shapes.matmul_f16);
     const porta_dtype_t f16_matmul[] = {PORTA_DTYPE_F32, PORTA_DTYPE_F16, PORTA_DTYPE_F32};
     if (Wanted(f16_label) && Supported(PORTA_OP_MATMUL, f16_matmul, 3, f16_label) &&
         Reachable(shapes.matmul_f16, 2, f16_label)) {
@@ -777,9 +782,11 @@ class DeviceOps {
     Upload(a, data.a.data(), data.a.size() * sizeof(float));
     Upload(b, f16_weights ? static_cast<const void*>(data.b16.data()) : data.b.data(), b_bytes);
     const porta_tensor_t ta = Tensor(a, PORTA_DTYPE_F32, {s.m, s.k});
-    const porta_tensor_t tb = Tensor(b, b_dtype, {s.k, s.n});
+    const porta_tensor_t tb =
+        f16_weights ? Tensor(b, b_dtype, {s.n, s.k}) : Tensor(b, b_dtype, {s.k, s.n});
     const porta_tensor_t tout = Tensor(out, PORTA_DTYPE_F32, {s.m, s.n});
-    const porta_matmul_desc_t desc = PORTA_MATMUL_DESC_INIT;
+    porta_matmul_desc_t desc = PORTA_MATMUL_DESC_INIT;
+    desc.transpose_b = f16_weights ? 1 : 0;
     auto enqueue = [&] {
       Check(porta_ops_matmul(context_, stream_, &desc, &ta, &tb, nullptr, &tout),
             "porta_ops_matmul");
