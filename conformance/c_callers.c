@@ -6,6 +6,11 @@ porta_status_t porta_cts_buffer_alloc_raw_kind(porta_device_t device, uint64_t s
   return porta_buffer_alloc(device, size, (porta_memory_kind_t)kind, out_buffer);
 }
 
+porta_status_t porta_cts_buffer_alloc_async_raw_kind(porta_stream_t stream, uint64_t size,
+                                                     int32_t kind, porta_buffer_t* out_buffer) {
+  return porta_buffer_alloc_async(stream, size, (porta_memory_kind_t)kind, out_buffer);
+}
+
 const char* porta_cts_status_string_raw(int32_t status) {
   return porta_status_string((porta_status_t)status);
 }

@@ -16,6 +16,10 @@ extern "C" {
 porta_status_t porta_cts_buffer_alloc_raw_kind(porta_device_t device, uint64_t size, int32_t kind,
                                                porta_buffer_t* out_buffer);
 
+// porta_buffer_alloc_async with |kind| given as a plain int.
+porta_status_t porta_cts_buffer_alloc_async_raw_kind(porta_stream_t stream, uint64_t size,
+                                                     int32_t kind, porta_buffer_t* out_buffer);
+
 // porta_status_string with |status| given as a plain int.
 const char* porta_cts_status_string_raw(int32_t status);
 

@@ -1,6 +1,9 @@
-// Public API: buffers, copies and fills, with their validation and cross-device staging.
+// Public API: buffers (including the stream-ordered allocation of the device pool), copies and
+// fills, with their validation and cross-device staging.
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <vector>
 
@@ -46,6 +49,51 @@ porta_status_t CheckOnStreamDevice(const char* fn, const char* arg, const Buffer
                 buffer.device->label().c_str(), stream.device->label().c_str());
   }
   return PORTA_OK;
+}
+
+// Validates the arguments every allocation takes.
+porta_status_t CheckAllocation(const char* fn, const Device& device, uint64_t size,
+                               porta_memory_kind_t kind, porta_buffer_t* out_buffer) {
+  if (out_buffer == nullptr) return Fail(PORTA_ERROR_INVALID_ARGUMENT, fn, "out_buffer is NULL");
+  *out_buffer = nullptr;
+  if (size == 0) return Fail(PORTA_ERROR_INVALID_ARGUMENT, fn, "size is 0");
+  const porta_device_info_t& info = device.info();
+  if (size > info.max_allocation_bytes) {
+    return Fail(PORTA_ERROR_OUT_OF_RANGE, fn,
+                "size %llu exceeds the device's max_allocation_bytes (%llu) on %s",
+                static_cast<unsigned long long>(size),
+                static_cast<unsigned long long>(info.max_allocation_bytes), device.label().c_str());
+  }
+  if (kind != PORTA_MEMORY_DEVICE && kind != PORTA_MEMORY_HOST_VISIBLE) {
+    return Fail(PORTA_ERROR_INVALID_ARGUMENT, fn, "kind %d is not a porta_memory_kind_t",
+                static_cast<int>(kind));
+  }
+  if (kind == PORTA_MEMORY_HOST_VISIBLE && !(info.capabilities & PORTA_CAP_HOST_VISIBLE_MEMORY)) {
+    return Fail(PORTA_ERROR_UNSUPPORTED, fn,
+                "kind is PORTA_MEMORY_HOST_VISIBLE but device %s has no host-visible memory",
+                device.label().c_str());
+  }
+  return PORTA_OK;
+}
+
+// Allocates a buffer straight from the backend (validated arguments).
+porta_status_t AllocateRaw(const char* fn, const Ref<Device>& device, uint64_t size,
+                           porta_memory_kind_t kind, porta_buffer_t* out_buffer) {
+  BackendMessage message;
+  porta_be_buffer_t be = nullptr;
+  porta_status_t status =
+      device->table().buffer_alloc(device->be(), size, kind, &be, message.get());
+  if (status != PORTA_OK) return BackendFail(status, fn, *device, message);
+  auto* buffer = new Buffer(device, be, size, kind);
+  porta::hal::Registry::Add(buffer, porta::hal::HandleType::kBuffer);
+  *out_buffer = reinterpret_cast<porta_buffer_t>(buffer);
+  return PORTA_OK;
+}
+
+// Two threads freed one buffer at once and the other one won.
+porta_status_t AlreadyFreed(const char* fn, porta_buffer_t buffer) {
+  return Fail(PORTA_ERROR_INVALID_HANDLE, fn,
+              "buffer (%p) is not a live porta_buffer_t: it was freed", static_cast<void*>(buffer));
 }
 
 // A stream of its own on |device|, for staging; destroyed with the object.
@@ -111,6 +159,14 @@ porta_status_t StagedCopy(const char* fn, Stream& stream, Buffer& dst, uint64_t 
   return PORTA_OK;
 }
 
+// Stream-ordered allocation has no graph form: a capturing stream refuses it (and the capture is
+// invalidated), rather than allocating once at capture time for every replay.
+porta_status_t RejectStreamOrderedAllocationInCapture(const char* fn, Stream& stream) {
+  std::lock_guard<std::mutex> lock(stream.mutex);
+  if (stream.capture == nullptr) return PORTA_OK;
+  return RejectInCapture(fn, stream, "stream-ordered allocation or free");
+}
+
 }  // namespace
 
 extern "C" {
@@ -121,43 +177,104 @@ PORTA_API porta_status_t porta_buffer_alloc(porta_device_t device, uint64_t size
   porta_status_t status;
   Ref<Device> dev = Lookup<Device>(device, kFn, "device", &status);
   if (!dev) return status;
-  if (out_buffer == nullptr) return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "out_buffer is NULL");
-  *out_buffer = nullptr;
-  if (size == 0) return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "size is 0");
-  const porta_device_info_t& info = dev->info();
-  if (size > info.max_allocation_bytes) {
-    return Fail(PORTA_ERROR_OUT_OF_RANGE, kFn,
-                "size %llu exceeds the device's max_allocation_bytes (%llu) on %s",
-                static_cast<unsigned long long>(size),
-                static_cast<unsigned long long>(info.max_allocation_bytes), dev->label().c_str());
+  if ((status = CheckAllocation(kFn, *dev, size, kind, out_buffer)) != PORTA_OK) return status;
+  return AllocateRaw(kFn, dev, size, kind, out_buffer);
+}
+
+PORTA_API porta_status_t porta_buffer_free(porta_buffer_t buffer) {
+  constexpr const char* kFn = "porta_buffer_free";
+  porta_status_t status;
+  Ref<Buffer> buf = Lookup<Buffer>(buffer, kFn, "buffer", &status);
+  if (!buf) return status;
+  if ((status = porta::hal::CheckBufferNotCaptured(kFn, buf.get())) != PORTA_OK) return status;
+  if (!porta::hal::Registry::Remove(buf.get())) return AlreadyFreed(kFn, buffer);
+  buf->Release();
+  return PORTA_OK;
+}
+
+PORTA_API porta_status_t porta_buffer_alloc_async(porta_stream_t stream, uint64_t size,
+                                                  porta_memory_kind_t kind,
+                                                  porta_buffer_t* out_buffer) {
+  constexpr const char* kFn = "porta_buffer_alloc_async";
+  porta_status_t status;
+  Ref<Stream> s = Lookup<Stream>(stream, kFn, "stream", &status);
+  if (!s) return status;
+  Device& dev = *s->device;
+  if ((status = CheckAllocation(kFn, dev, size, kind, out_buffer)) != PORTA_OK) return status;
+  if ((status = RejectStreamOrderedAllocationInCapture(kFn, *s)) != PORTA_OK) return status;
+  if (!dev.pool().enabled()) {
+    status = AllocateRaw(kFn, s->device, size, kind, out_buffer);
+    if (status == PORTA_OK) dev.pool().CountRawAlloc();
+    return status;
   }
-  if (kind != PORTA_MEMORY_DEVICE && kind != PORTA_MEMORY_HOST_VISIBLE) {
-    return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "kind %d is not a porta_memory_kind_t",
-                static_cast<int>(kind));
-  }
-  if (kind == PORTA_MEMORY_HOST_VISIBLE && !(info.capabilities & PORTA_CAP_HOST_VISIBLE_MEMORY)) {
-    return Fail(PORTA_ERROR_UNSUPPORTED, kFn,
-                "kind is PORTA_MEMORY_HOST_VISIBLE but device %s has no host-visible memory",
-                dev->label().c_str());
-  }
-  BackendMessage message;
-  porta_be_buffer_t be = nullptr;
-  status = dev->table().buffer_alloc(dev->be(), size, kind, &be, message.get());
-  if (status != PORTA_OK) return BackendFail(status, kFn, *dev, message);
-  auto* buffer = new Buffer(dev, be, size, kind);
+  std::shared_ptr<porta::hal::PoolBlock> block;
+  status = dev.pool().Allocate(kFn, *s, size, kind, &block);
+  if (status != PORTA_OK) return status;
+  auto* buffer = new Buffer(s->device, std::move(block), size, kind);
   porta::hal::Registry::Add(buffer, porta::hal::HandleType::kBuffer);
   *out_buffer = reinterpret_cast<porta_buffer_t>(buffer);
   return PORTA_OK;
 }
 
-PORTA_API porta_status_t porta_buffer_free(porta_buffer_t buffer) {
+PORTA_API porta_status_t porta_buffer_free_async(porta_stream_t stream, porta_buffer_t buffer) {
+  constexpr const char* kFn = "porta_buffer_free_async";
   porta_status_t status;
-  Ref<Buffer> buf = Lookup<Buffer>(buffer, "porta_buffer_free", "buffer", &status);
+  Ref<Stream> s = Lookup<Stream>(stream, kFn, "stream", &status);
+  if (!s) return status;
+  Ref<Buffer> buf = Lookup<Buffer>(buffer, kFn, "buffer", &status);
   if (!buf) return status;
-  status = porta::hal::CheckBufferNotCaptured("porta_buffer_free", buf.get());
-  if (status != PORTA_OK) return status;
-  porta::hal::Registry::Remove(buf.get());
+  if ((status = CheckOnStreamDevice(kFn, "buffer", *buf, *s)) != PORTA_OK) return status;
+  if ((status = RejectStreamOrderedAllocationInCapture(kFn, *s)) != PORTA_OK) return status;
+  if ((status = porta::hal::CheckBufferNotCaptured(kFn, buf.get())) != PORTA_OK) return status;
+  if (!porta::hal::Registry::Remove(buf.get())) return AlreadyFreed(kFn, buffer);
+  if (buf->mapped.exchange(false)) {
+    BackendMessage message;
+    buf->device->table().buffer_unmap(buf->be, message.get());
+  }
+  if (buf->block) {
+    // Work that uses the buffer and is queued by another thread at this very moment is not
+    // ordered before the free (the application's race); its reference still keeps the memory.
+    buf->block_returned = true;
+    buf->device->pool().Return(buf->block, s->progress, s->sequence(), true);
+  } else {
+    buf->device->pool().CountFree();
+  }
   buf->Release();
+  return PORTA_OK;
+}
+
+PORTA_API porta_status_t porta_device_pool_trim(porta_device_t device, uint64_t keep_bytes) {
+  porta_status_t status;
+  Ref<Device> dev = Lookup<Device>(device, "porta_device_pool_trim", "device", &status);
+  if (!dev) return status;
+  dev->pool().Trim(keep_bytes);
+  return PORTA_OK;
+}
+
+PORTA_API porta_status_t porta_device_pool_set_limit(porta_device_t device, uint64_t limit_bytes) {
+  porta_status_t status;
+  Ref<Device> dev = Lookup<Device>(device, "porta_device_pool_set_limit", "device", &status);
+  if (!dev) return status;
+  dev->pool().SetLimit(limit_bytes);
+  return PORTA_OK;
+}
+
+PORTA_API porta_status_t porta_device_pool_get_stats(porta_device_t device,
+                                                     porta_pool_stats_t* stats) {
+  constexpr const char* kFn = "porta_device_pool_get_stats";
+  porta_status_t status;
+  Ref<Device> dev = Lookup<Device>(device, kFn, "device", &status);
+  if (!dev) return status;
+  if (stats == nullptr) return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "stats is NULL");
+  if (stats->struct_size < offsetof(porta_pool_stats_t, enabled) + sizeof(stats->enabled)) {
+    return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn,
+                "stats->struct_size is %zu; set it to sizeof(porta_pool_stats_t) (%zu)",
+                stats->struct_size, sizeof(porta_pool_stats_t));
+  }
+  const size_t caller_size = stats->struct_size;
+  const porta_pool_stats_t current = dev->pool().Stats();
+  std::memcpy(stats, &current, std::min(caller_size, sizeof(porta_pool_stats_t)));
+  stats->struct_size = caller_size;
   return PORTA_OK;
 }
 

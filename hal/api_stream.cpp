@@ -237,9 +237,12 @@ PORTA_API porta_status_t porta_stream_wait_event(porta_stream_t stream, porta_ev
     return FinishEventStatus(kFn, *e, recording, status, message);
   }
   const porta_backend_table_t& t = s->device->table();
+  // Read before the wait is queued: if another thread re-records the event meanwhile, the wait
+  // captures the later point and the pool's view stays on the safe side.
+  Recording recording = CurrentRecording(*e);
   porta::hal::UseList uses;
   uses.Add(Ref<Event>::Share(e.get()));
-  return Enqueue(
+  status = Enqueue(
       kFn, *s, uses, [&](porta_be_msg msg) { return t.stream_wait_event(s->be, e->be, msg); },
       [&] {
         porta::hal::GraphNode node;
@@ -247,6 +250,18 @@ PORTA_API porta_status_t porta_stream_wait_event(porta_stream_t stream, porta_ev
         node.event = e;
         return porta::hal::CaptureNode(kFn, *s, std::move(node));
       });
+  // Pool blocks freed on the recorded stream before the event may now be reused on this one. A
+  // wait that a capture recorded orders nothing yet (a replay does not note it: the pool then
+  // stays on the safe side).
+  bool captured = false;
+  {
+    std::lock_guard<std::mutex> lock(s->mutex);
+    captured = s->capture != nullptr;
+  }
+  if (status == PORTA_OK && !captured && recording.stream && recording.stream.get() != s.get()) {
+    s->NoteOrderedAfter(recording.stream->progress->id, recording.sequence);
+  }
+  return status;
 }
 
 PORTA_API porta_status_t porta_event_wait(porta_event_t event, uint64_t timeout_ns) {

@@ -1,6 +1,7 @@
 // Error text, handle registry and object destructors.
 #include "hal/objects.h"
 
+#include <algorithm>
 #include <cstdarg>
 #include <cstdio>
 #include <shared_mutex>
@@ -33,6 +34,9 @@ struct RegistryState {
   std::shared_mutex mutex;
   std::unordered_map<const void*, HandleType> live;
 };
+
+// Source of StreamProgress ids.
+std::atomic<uint64_t> next_stream_id{0};
 
 RegistryState& State() {
   static RegistryState* state = new RegistryState();  // never destroyed: handles outlive statics
@@ -106,9 +110,9 @@ void Registry::Add(const void* handle, HandleType type) {
   State().live[handle] = type;
 }
 
-void Registry::Remove(const void* handle) {
+bool Registry::Remove(const void* handle) {
   std::unique_lock<std::shared_mutex> lock(State().mutex);
-  State().live.erase(handle);
+  return State().live.erase(handle) != 0;
 }
 
 Ref<Object> Registry::Acquire(const void* handle, HandleType type, const char** actual) {
@@ -133,9 +137,12 @@ Device::Device(Runtime* runtime, LoadedBackend* backend, porta_be_device_t be, u
       backend_(backend),
       be_(be),
       info_(info),
-      label_(std::string(backend->table.name) + ":" + std::to_string(index)) {}
+      label_(std::string(backend->table.name) + ":" + std::to_string(index)),
+      pool_(std::make_unique<DevicePool>(*this)) {}
 
 Device::~Device() {
+  // The pool's cached blocks are backend buffers of this device.
+  pool_.reset();
   backend_->table.device_close(be_);
 }
 
@@ -148,7 +155,11 @@ Buffer::~Buffer() {
     BackendMessage message;
     device->table().buffer_unmap(be, message.get());
   }
-  device->table().buffer_free(be);
+  if (!block) {
+    device->table().buffer_free(be);
+  } else if (!block_returned) {
+    device->pool().Return(std::move(block), nullptr, 0, false);
+  }
 }
 
 Kernel::Kernel(Module* module, porta_be_kernel_t be, std::string name)
@@ -158,6 +169,12 @@ Module::~Module() {
   kernels.clear();
   device->table().module_destroy(be);
 }
+
+Stream::Stream(Ref<Device> device, porta_be_stream_t be)
+    : Object(HandleType::kStream),
+      device(std::move(device)),
+      be(be),
+      progress(std::make_shared<StreamProgress>(next_stream_id.fetch_add(1) + 1)) {}
 
 Stream::~Stream() {
   device->table().stream_destroy(be);
@@ -179,11 +196,12 @@ void Stream::SetSticky(porta_status_t status, const std::string& message) {
 
 uint64_t Stream::AddWork(UseList& uses, size_t* out_pending) {
   std::lock_guard<std::mutex> lock(pending_mutex_);
-  ++sequence_;
-  for (size_t i = 0; i < uses.size(); ++i) pending_.push_back(Pending{sequence_, uses.data()[i]});
+  const uint64_t sequence = sequence_.load(std::memory_order_relaxed) + 1;
+  for (size_t i = 0; i < uses.size(); ++i) pending_.push_back(Pending{sequence, uses.data()[i]});
   uses.Clear();
   if (out_pending != nullptr) *out_pending = pending_.size();
-  return sequence_;
+  sequence_.store(sequence, std::memory_order_release);
+  return sequence;
 }
 
 void Stream::ReleaseUpTo(uint64_t sequence) {
@@ -195,8 +213,30 @@ void Stream::ReleaseUpTo(uint64_t sequence) {
       pending_.pop_front();
     }
   }
+  progress->Advance(sequence);
   // Released outside the lock: dropping the last reference calls into the backend.
   for (Object* object : done) object->Release();
+}
+
+void Stream::NoteOrderedAfter(uint64_t stream_id, uint64_t sequence) {
+  std::lock_guard<std::mutex> lock(pending_mutex_);
+  for (auto it = ordered_after_.begin(); it != ordered_after_.end(); ++it) {
+    if (it->first == stream_id) {
+      sequence = std::max(sequence, it->second);
+      ordered_after_.erase(it);
+      break;
+    }
+  }
+  if (ordered_after_.size() == kOrderedAfterCapacity) ordered_after_.erase(ordered_after_.begin());
+  ordered_after_.emplace_back(stream_id, sequence);
+}
+
+uint64_t Stream::OrderedAfter(uint64_t stream_id) {
+  std::lock_guard<std::mutex> lock(pending_mutex_);
+  for (const auto& entry : ordered_after_) {
+    if (entry.first == stream_id) return entry.second;
+  }
+  return 0;
 }
 
 Event::~Event() {

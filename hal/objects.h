@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "hal/pool.h"
 #include "porta/porta.h"
 #include "porta/porta_backend.h"
 
@@ -125,7 +126,8 @@ class Ref {
 class Registry {
  public:
   static void Add(const void* handle, HandleType type);
-  static void Remove(const void* handle);
+  // Returns false when |handle| was not live (another thread removed it first).
+  static bool Remove(const void* handle);
   // Returns the object with a new reference taken, or an empty reference when |handle| is not a
   // live handle of |type|; then |actual| says what it is instead (or nullptr when not live).
   static Ref<Object> Acquire(const void* handle, HandleType type, const char** actual);
@@ -152,6 +154,8 @@ class Device final : public Object {
   const porta_device_info_t& info() const { return info_; }
   // "cpu:0", as used in messages and device filters.
   const std::string& label() const { return label_; }
+  // The caching allocator of porta_buffer_alloc_async.
+  DevicePool& pool() { return *pool_; }
 
  private:
   Runtime* runtime_;
@@ -159,12 +163,22 @@ class Device final : public Object {
   porta_be_device_t be_;
   porta_device_info_t info_;
   std::string label_;
+  std::unique_ptr<DevicePool> pool_;
 };
 
 class Buffer final : public Object {
  public:
   Buffer(Ref<Device> device, porta_be_buffer_t be, uint64_t size, porta_memory_kind_t kind)
       : Object(HandleType::kBuffer), device(std::move(device)), be(be), size(size), kind(kind) {}
+  // A buffer lent a pool block; |size| is the request, the block may be larger.
+  Buffer(Ref<Device> device, std::shared_ptr<PoolBlock> pool_block, uint64_t size,
+         porta_memory_kind_t kind)
+      : Object(HandleType::kBuffer),
+        device(std::move(device)),
+        be(pool_block->be()),
+        size(size),
+        kind(kind),
+        block(std::move(pool_block)) {}
   ~Buffer() override;
 
   Ref<Device> device;
@@ -172,6 +186,11 @@ class Buffer final : public Object {
   uint64_t size;
   porta_memory_kind_t kind;
   std::atomic<bool> mapped{false};
+  // The pool block behind |be|, or null for a buffer of porta_buffer_alloc.
+  std::shared_ptr<PoolBlock> block;
+  // Set by porta_buffer_free_async, which gave the block back already; otherwise the destructor
+  // gives it back (free for every stream, as all work that used it has completed).
+  bool block_returned = false;
 };
 
 class Module;
@@ -228,8 +247,7 @@ class UseList {
 
 class Stream final : public Object {
  public:
-  Stream(Ref<Device> device, porta_be_stream_t be)
-      : Object(HandleType::kStream), device(std::move(device)), be(be) {}
+  Stream(Ref<Device> device, porta_be_stream_t be);
   ~Stream() override;
 
   // Returns the sticky error (with its message set as the thread's last error) or PORTA_OK.
@@ -241,8 +259,14 @@ class Stream final : public Object {
   // Notes that the work just queued (sequence number returned) uses |uses|, taking over their
   // references; |out_pending| (may be NULL) receives the number of uses now pending.
   uint64_t AddWork(UseList& uses, size_t* out_pending = nullptr);
-  // Releases the objects of work up to |sequence| (completed).
+  // Releases the objects of work up to |sequence| (completed) and advances |progress|.
   void ReleaseUpTo(uint64_t sequence);
+  // Notes that work queued on this stream from now on runs after work |sequence| of the stream
+  // with progress id |stream_id| (a porta_stream_wait_event on an event recorded there).
+  void NoteOrderedAfter(uint64_t stream_id, uint64_t sequence);
+  // The highest work sequence of stream |stream_id| this stream is known to be ordered after; 0
+  // when none.
+  uint64_t OrderedAfter(uint64_t stream_id);
 
   Ref<Device> device;
   porta_be_stream_t be;
@@ -251,15 +275,16 @@ class Stream final : public Object {
   // The graph this stream is capturing into, with a reference held; nullptr when not capturing.
   // Guarded by |mutex|; see hal/graph.h.
   Graph* capture = nullptr;
+  // Completion as far as the runtime has observed it, shared with the pool blocks freed here.
+  const std::shared_ptr<StreamProgress> progress;
 
-  uint64_t sequence() {
-    std::lock_guard<std::mutex> lock(pending_mutex_);
-    return sequence_;
-  }
+  // The number of the work queued last. Read without the lock (porta_buffer_free_async reads it
+  // on every call).
+  uint64_t sequence() const { return sequence_.load(std::memory_order_acquire); }
 
  private:
-  std::mutex pending_mutex_;  // guards sequence_, pending_, sticky_*
-  uint64_t sequence_ = 0;
+  std::mutex pending_mutex_;  // guards pending_, sticky_*, and writes of sequence_
+  std::atomic<uint64_t> sequence_{0};
   // One entry per object used by queued work, in queue order.
   struct Pending {
     uint64_t sequence;
@@ -268,6 +293,10 @@ class Stream final : public Object {
   std::deque<Pending> pending_;
   porta_status_t sticky_status_ = PORTA_OK;
   std::string sticky_message_;
+  // (stream id, sequence) pairs of NoteOrderedAfter, the most recent last; a few suffice, and
+  // forgetting one only makes the pool more cautious.
+  static constexpr size_t kOrderedAfterCapacity = 16;
+  std::vector<std::pair<uint64_t, uint64_t>> ordered_after_;
 };
 
 class Event final : public Object {

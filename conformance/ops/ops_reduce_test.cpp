@@ -176,6 +176,38 @@ TEST_P(OpsReduceTest, BF16IntoF32) {
   Run(PORTA_DTYPE_BF16, PORTA_DTYPE_F32);
 }
 
+// The library's workspace comes from the device's buffer pool: a reduction of few long rows is
+// split in parts through the workspace, and repeating it on the same stream takes the block back
+// from the pool without allocating.
+TEST_P(OpsReduceTest, RepeatedCallsReuseTheWorkspaceFromThePool) {
+  PORTA_OPS_REQUIRE(ctx(), PORTA_OP_REDUCE, PORTA_DTYPE_F32, PORTA_DTYPE_F32);
+  porta_pool_stats_t before = PORTA_POOL_STATS_INIT;
+  ASSERT_PORTA_OK(porta_device_pool_get_stats(device_, &before));
+  if (before.enabled == 0) {
+    RecordSkipReason("PORTA_POOL=0");
+    GTEST_SKIP() << "pooling is turned off (PORTA_POOL=0)";
+  }
+  const DeviceTensor x = Random(Contiguous(PORTA_DTYPE_F32, {2, 65536}));
+  const DeviceTensor out = Output(Contiguous(PORTA_DTYPE_F32, {2}));
+  const int32_t axis = 1;
+  ASSERT_PORTA_OK(
+      porta_ops_reduce(ctx(), stream(), PORTA_REDUCE_SUM, &x.tensor(), &axis, 1, 0, &out.tensor()));
+  porta_pool_stats_t first = PORTA_POOL_STATS_INIT;
+  ASSERT_PORTA_OK(porta_device_pool_get_stats(device_, &first));
+  ASSERT_GT(first.alloc_count, before.alloc_count) << "the split reduction took no workspace";
+  constexpr uint64_t kRepeats = 3;
+  for (uint64_t i = 0; i < kRepeats; ++i) {
+    ASSERT_PORTA_OK(porta_ops_reduce(ctx(), stream(), PORTA_REDUCE_SUM, &x.tensor(), &axis, 1, 0,
+                                     &out.tensor()));
+  }
+  porta_pool_stats_t after = PORTA_POOL_STATS_INIT;
+  ASSERT_PORTA_OK(porta_device_pool_get_stats(device_, &after));
+  EXPECT_EQ(after.miss_count, first.miss_count) << "a repeated operation allocated workspace";
+  EXPECT_GE(after.hit_count - first.hit_count, kRepeats);
+  EXPECT_EQ(after.free_count - first.free_count, after.alloc_count - first.alloc_count);
+  ASSERT_PORTA_OK(porta_stream_synchronize(stream()));
+}
+
 PORTA_CTS_INSTANTIATE(OpsReduceTest);
 
 //===------------------------------------------------------------------------------------------===//

@@ -197,6 +197,40 @@ typedef enum porta_memory_kind {
   PORTA_MEMORY_HOST_VISIBLE = 1,
 } porta_memory_kind_t;
 
+// Statistics of a device's buffer pool, written by porta_device_pool_get_stats. Set struct_size
+// (PORTA_POOL_STATS_INIT does); fields that start beyond struct_size are not written. Byte counts
+// are of whole blocks: a request is rounded up to its size class (at most 25% more, at least 256
+// bytes), and that is what the backend allocated.
+typedef struct porta_pool_stats {
+  size_t struct_size;
+  // Nonzero when the pool caches blocks; 0 when PORTA_POOL=0 turned it off. Then the byte counts
+  // and hit_count stay 0, every porta_buffer_alloc_async is a miss, and the calls are counted.
+  uint32_t enabled;
+  // Backend memory the pool holds: blocks in use, blocks cached, and trimmed blocks that queued
+  // work still uses (released to the backend once that work completes).
+  uint64_t reserved_bytes;
+  // Blocks lent out by porta_buffer_alloc_async and not yet freed.
+  uint64_t in_use_bytes;
+  // Blocks in the cache, waiting for reuse (including those still pending on their stream).
+  uint64_t cached_bytes;
+  // Highest reserved_bytes so far.
+  uint64_t peak_reserved_bytes;
+  // The limit of porta_device_pool_set_limit; 0 when there is none.
+  uint64_t limit_bytes;
+  // Successful porta_buffer_alloc_async and porta_buffer_free_async calls on the device.
+  uint64_t alloc_count;
+  uint64_t free_count;
+  // Allocations served from the cache, and those that allocated from the backend.
+  uint64_t hit_count;
+  uint64_t miss_count;
+  // Cached blocks released to the backend by trims (explicit, to meet the limit, or to retry an
+  // allocation the backend refused), and their bytes.
+  uint64_t trimmed_blocks;
+  uint64_t trimmed_bytes;
+} porta_pool_stats_t;
+
+#define PORTA_POOL_STATS_INIT PORTA_STRUCT_INIT(porta_pool_stats_t)
+
 // Flags of porta_event_create.
 #define PORTA_EVENT_DEFAULT 0u
 // The event carries no timestamp; porta_event_elapsed_ms on it fails. Cheaper on some backends.
@@ -455,6 +489,61 @@ PORTA_API porta_status_t porta_buffer_unmap(porta_buffer_t buffer);
 // CUdeviceptr or hipDeviceptr_t, a Level Zero pointer, or the host address for the CPU.
 // Returns PORTA_ERROR_UNSUPPORTED when the backend does not expose one.
 PORTA_API porta_status_t porta_buffer_native_handle(porta_buffer_t buffer, uint64_t* out_handle);
+
+// --- Stream-ordered allocation and the device pool ----------------------------------------------
+//
+// Each device has a pool of backend buffers. porta_buffer_alloc_async takes a block from it (or
+// allocates one) and porta_buffer_free_async gives it back in stream order, so a model's
+// per-operation temporaries cost no backend allocation once the pool is warm. A block freed on
+// stream A is reused at once by later allocations on A (A runs in order), and by allocations on
+// another stream B only when B is ordered after the free: the runtime has seen A pass it (a
+// synchronize, a completed query, or a completed wait or query of an event recorded on A after
+// the free), or B waits (porta_stream_wait_event) on an event recorded on A after the free.
+// Setting the environment variable PORTA_POOL=0 before creating the runtime turns caching off for
+// debugging: the calls keep their meaning but allocate from and free to the backend directly.
+// Neither call can be captured into a graph: on a capturing stream both fail with
+// PORTA_ERROR_INVALID_OPERATION and invalidate the capture (allocate before capturing instead).
+
+// Allocates |size| bytes of |kind| memory on the stream's device, for work queued on |stream|
+// after this call (or on another stream once it is ordered after this call, for example by an
+// event recorded on |stream|). Fails like porta_buffer_alloc (PORTA_ERROR_INVALID_ARGUMENT for
+// size 0 or a bad kind, PORTA_ERROR_OUT_OF_RANGE beyond max_allocation_bytes,
+// PORTA_ERROR_UNSUPPORTED for host-visible memory on a device without it), and with
+// PORTA_ERROR_OUT_OF_MEMORY naming the limit when the block would take the pool beyond the limit
+// of porta_device_pool_set_limit even after trimming the cache. When the backend runs out of
+// memory the pool trims its cache and tries once more. The contents start undefined (a reused
+// block holds what its last user wrote). The buffer may also be freed with porta_buffer_free; its
+// block then returns to the pool once all queued work that uses it has completed.
+PORTA_API porta_status_t porta_buffer_alloc_async(porta_stream_t stream, uint64_t size,
+                                                  porta_memory_kind_t kind,
+                                                  porta_buffer_t* out_buffer);
+
+// Frees |buffer| in stream order: the handle is invalid at once, and the block returns to the pool
+// when |stream| reaches this point (work queued on |stream| before this call may still use it;
+// work on other streams that uses it must be ordered before this call, as with CUDA's
+// cudaFreeAsync, or it may see a later user's data). A mapped buffer is unmapped first. A buffer
+// from porta_buffer_alloc is accepted too and released as porta_buffer_free does (once queued
+// work that uses it has completed); it does not join the pool. Returns
+// PORTA_ERROR_INVALID_HANDLE for a buffer already freed, PORTA_ERROR_INVALID_ARGUMENT when the
+// buffer belongs to another device than the stream.
+PORTA_API porta_status_t porta_buffer_free_async(porta_stream_t stream, porta_buffer_t buffer);
+
+// Releases cached blocks to the backend, least recently freed first, until at most |keep_bytes|
+// stay cached. Blocks in use are not touched; a cached block that queued work still uses is
+// released once that work completes. A no-op when pooling is off.
+PORTA_API porta_status_t porta_device_pool_trim(porta_device_t device, uint64_t keep_bytes);
+
+// Caps the backend memory the device's pool holds (reserved_bytes) at |limit_bytes|; 0 removes
+// the cap. An allocation that would exceed it first trims the cache, then fails with
+// PORTA_ERROR_OUT_OF_MEMORY. A limit below what the pool holds now trims the cache at once; blocks
+// in use stay valid. No effect while pooling is off (PORTA_POOL=0).
+PORTA_API porta_status_t porta_device_pool_set_limit(porta_device_t device, uint64_t limit_bytes);
+
+// Fills |stats| with the device pool's statistics; set stats->struct_size first
+// (PORTA_POOL_STATS_INIT). Returns PORTA_ERROR_INVALID_ARGUMENT when struct_size is smaller than
+// the first field's end.
+PORTA_API porta_status_t porta_device_pool_get_stats(porta_device_t device,
+                                                     porta_pool_stats_t* stats);
 
 // --- Streams -------------------------------------------------------------------------------------
 

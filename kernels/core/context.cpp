@@ -1,5 +1,6 @@
 // porta_ops_context_t: creation, the handle registry, the kernel cache (modules built from the
-// embedded kernels on first use), the stream-ordered workspace pool and the tuning overlay.
+// embedded kernels on first use), the workspace (from the device's buffer pool) and the tuning
+// overlay.
 #include "kernels/core/context.h"
 
 #include <algorithm>
@@ -97,11 +98,6 @@ std::string EntryName(porta_kernel_format_t format, Family family, const Params&
 
 Context::~Context() {
   for (auto& [key, loaded] : modules) porta_module_destroy(loaded.module);
-  // Buffers and events may still be used by queued work; the runtime keeps them alive for it.
-  for (auto& block : workspace) {
-    porta_buffer_free(block->buffer);
-    if (block->released != nullptr) porta_event_destroy(block->released);
-  }
 }
 
 porta_status_t LookupContext(porta_ops_context_t handle, Context** out) {
@@ -216,51 +212,18 @@ TuningChoice Choose(Context& context, Family family, porta_dtype_t dtype, const 
 }
 
 porta_status_t AcquireWorkspace(Context& context, porta_stream_t stream, uint64_t size,
-                                WorkspaceBlock** out) {
-  size = std::max<uint64_t>(size, 256);
-  std::lock_guard<std::mutex> lock(context.mutex);
-  WorkspaceBlock* best = nullptr;
-  for (auto& block : context.workspace) {
-    if (block->in_use || block->size < size) continue;
-    const bool ready = block->stream == stream || block->released == nullptr ||
-                       porta_event_query(block->released) == PORTA_OK;
-    if (ready && (best == nullptr || block->size < best->size)) best = block.get();
+                                porta_buffer_t* out) {
+  const porta_status_t status = porta_buffer_alloc_async(stream, size, PORTA_MEMORY_DEVICE, out);
+  if (status != PORTA_OK) {
+    return Forward(status, "allocating " + std::to_string(size) + " bytes of workspace on " +
+                               context.info.name);
   }
-  if (best == nullptr) {
-    auto block = std::make_unique<WorkspaceBlock>();
-    // Round up so that slightly larger later requests reuse the block.
-    uint64_t rounded = 4096;
-    while (rounded < size) rounded *= 2;
-    rounded = std::min(rounded, std::max(size, context.info.max_allocation_bytes));
-    porta_status_t status =
-        porta_buffer_alloc(context.device, rounded, PORTA_MEMORY_DEVICE, &block->buffer);
-    if (status != PORTA_OK) {
-      return Forward(status, "allocating " + std::to_string(rounded) + " bytes of workspace");
-    }
-    block->size = rounded;
-    status = porta_event_create(context.device, PORTA_EVENT_DISABLE_TIMING, &block->released);
-    if (status != PORTA_OK) {
-      porta_buffer_free(block->buffer);
-      return Forward(status, "creating a workspace event");
-    }
-    best = block.get();
-    context.workspace.push_back(std::move(block));
-  }
-  best->in_use = true;
-  *out = best;
   return PORTA_OK;
 }
 
-void ReleaseWorkspace(Context& context, porta_stream_t stream, WorkspaceBlock* block) {
-  std::lock_guard<std::mutex> lock(context.mutex);
-  // Another stream may take the block only after the work just enqueued on |stream| is done.
-  if (porta_event_record(block->released, stream) != PORTA_OK) {
-    // Nothing could then tell other streams when the block is idle: retire it (it is freed with
-    // the context).
-    block->size = 0;
-  }
-  block->stream = stream;
-  block->in_use = false;
+void ReleaseWorkspace(porta_stream_t stream, porta_buffer_t buffer) {
+  // Cannot fail: the stream and buffer were valid when the buffer was allocated on it.
+  porta_buffer_free_async(stream, buffer);
 }
 
 }  // namespace porta::ops

@@ -1,5 +1,5 @@
 // The operator context behind porta_ops_context_t: the device, the kernel format chosen for it,
-// the compiled-kernel cache, the tuning overlay and the stream-ordered workspace pool.
+// the compiled-kernel cache, the tuning overlay and the workspace (from the device's buffer pool).
 #ifndef PORTA_KERNELS_CORE_CONTEXT_H_
 #define PORTA_KERNELS_CORE_CONTEXT_H_
 
@@ -16,17 +16,6 @@
 
 namespace porta::ops {
 
-// A workspace buffer lent to one operation (see WorkspacePool).
-struct WorkspaceBlock {
-  porta_buffer_t buffer = nullptr;
-  uint64_t size = 0;
-  // Stream of the last operation that used it and an event recorded after that use: the block is
-  // free for that stream at once (stream order) and for others once the event has completed.
-  porta_stream_t stream = nullptr;
-  porta_event_t released = nullptr;
-  bool in_use = false;
-};
-
 struct Context {
   porta_device_t device = nullptr;
   porta_device_info_t info = PORTA_DEVICE_INFO_INIT;
@@ -35,7 +24,7 @@ struct Context {
   porta_kernel_format_t format = static_cast<porta_kernel_format_t>(0);
   std::string format_problem;
 
-  // Guards the tuning overlay, the choices made from it and the workspace pool.
+  // Guards the tuning overlay and the choices made from it.
   std::mutex mutex;
   std::vector<TuningRow> overlay;
   // What creation found of the device's tuning file (its rows moved into |overlay|).
@@ -51,7 +40,6 @@ struct Context {
     std::map<std::string, porta_kernel_t> kernels;
   };
   std::map<std::string, LoadedModule> modules;
-  std::vector<std::unique_ptr<WorkspaceBlock>> workspace;
 
   ~Context();
 };
@@ -68,11 +56,13 @@ porta_status_t GetKernel(Context& context, Family family, const Params& params, 
 // Chooses the tuning parameters (thread-safe snapshot of the overlay).
 TuningChoice Choose(Context& context, Family family, porta_dtype_t dtype, const char* bucket);
 
-// Lends a workspace buffer of at least |size| bytes for work about to be enqueued on |stream|.
-// Give it back with ReleaseWorkspace after enqueueing that work.
+// Lends a workspace buffer of at least |size| bytes for work about to be enqueued on |stream|,
+// from the device's buffer pool (porta_buffer_alloc_async): once the pool is warm no call
+// allocates. Give it back with ReleaseWorkspace after enqueueing that work; the pool reuses it at
+// once on |stream| and on other streams once they are ordered after that work.
 porta_status_t AcquireWorkspace(Context& context, porta_stream_t stream, uint64_t size,
-                                WorkspaceBlock** out);
-void ReleaseWorkspace(Context& context, porta_stream_t stream, WorkspaceBlock* block);
+                                porta_buffer_t* out);
+void ReleaseWorkspace(porta_stream_t stream, porta_buffer_t buffer);
 
 // Why |dtype| cannot be used on this device with the chosen format ("" when it can).
 std::string DtypeProblem(const Context& context, porta_dtype_t dtype);

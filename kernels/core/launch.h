@@ -71,20 +71,22 @@ class ScopedWorkspace {
  public:
   ScopedWorkspace(Context& context, porta_stream_t stream) : context_(context), stream_(stream) {}
   ~ScopedWorkspace() {
-    if (block_ != nullptr) ReleaseWorkspace(context_, stream_, block_);
+    if (buffer_ != nullptr) ReleaseWorkspace(stream_, buffer_);
   }
   ScopedWorkspace(const ScopedWorkspace&) = delete;
   ScopedWorkspace& operator=(const ScopedWorkspace&) = delete;
 
   porta_status_t Acquire(uint64_t size) {
-    return AcquireWorkspace(context_, stream_, size, &block_);
+    if (buffer_ != nullptr) ReleaseWorkspace(stream_, buffer_);
+    buffer_ = nullptr;
+    return AcquireWorkspace(context_, stream_, size, &buffer_);
   }
-  porta_buffer_t buffer() const { return block_->buffer; }
+  porta_buffer_t buffer() const { return buffer_; }
 
  private:
   Context& context_;
   porta_stream_t stream_;
-  WorkspaceBlock* block_ = nullptr;
+  porta_buffer_t buffer_ = nullptr;
 };
 
 // True when any of |dtypes| is stored in 16 bits (selects the wide spirv-shader build).

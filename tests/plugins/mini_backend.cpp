@@ -10,12 +10,15 @@
 //   MINI_OLD_MINOR             answer ABI 1.0 with a table that ends before the 1.1 slots
 //   MINI_MISSING_STREAM_QUERY  leave the required stream_query slot NULL
 //   MINI_INIT_FAILS            init fails with PORTA_ERROR_BACKEND and a message
+//   MINI_MEMORY_BYTES=n        buffer_alloc fails with PORTA_ERROR_OUT_OF_MEMORY once the plugin's
+//                              live buffers would exceed n bytes (a small device memory)
 //   MINI_ZERO_DEVICES          report zero devices, with the reason
 //   MINI_NO_ENTRY              do not export porta_backend_entry at all
 //
 // By the ABI's rule a plugin does no work in static constructors: every global here is
 // constant-initialized (enforced with constinit) and all state is created in init.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -216,8 +219,23 @@ porta_status_t DeviceGetInfo(porta_be_device_t device, porta_device_info_t* info
   return PORTA_OK;
 }
 
+#ifdef MINI_MEMORY_BYTES
+// Bytes of the plugin's live buffers, against MINI_MEMORY_BYTES.
+constinit std::atomic<uint64_t> memory_in_use{0};
+#endif
+
 porta_status_t BufferAlloc(porta_be_device_t device, uint64_t size, porta_memory_kind_t kind,
                            porta_be_buffer_t* out_buffer, porta_be_msg msg) {
+#ifdef MINI_MEMORY_BYTES
+  const uint64_t used = memory_in_use.fetch_add(size) + size;
+  if (used > MINI_MEMORY_BYTES) {
+    memory_in_use.fetch_sub(size);
+    return Fail(msg, PORTA_ERROR_OUT_OF_MEMORY,
+                "mini: device memory full (%llu bytes asked, %llu of %llu in use)",
+                static_cast<unsigned long long>(size), static_cast<unsigned long long>(used - size),
+                static_cast<unsigned long long>(MINI_MEMORY_BYTES));
+  }
+#endif
   auto* buffer = new (std::nothrow) porta_be_buffer{device, nullptr, size, kind};
   if (buffer == nullptr) return Fail(msg, PORTA_ERROR_OUT_OF_MEMORY, "mini: no memory");
   buffer->data = static_cast<uint8_t*>(std::malloc(static_cast<size_t>(size)));
@@ -231,6 +249,9 @@ porta_status_t BufferAlloc(porta_be_device_t device, uint64_t size, porta_memory
 }
 
 void BufferFree(porta_be_buffer_t buffer) {
+#ifdef MINI_MEMORY_BYTES
+  memory_in_use.fetch_sub(buffer->size);
+#endif
   std::free(buffer->data);
   delete buffer;
 }

@@ -36,16 +36,11 @@ constexpr uint32_t kBlock = 64;
 // Destroys what one device's run created, however it ends.
 struct GraphObjects {
   ~GraphObjects() {
-    if (exec != nullptr) porta_graph_exec_destroy(exec);
-    if (graph != nullptr) porta_graph_destroy(graph);
-    // Destroying a stream also discards a capture a failed call left open.
     if (stream != nullptr) porta_stream_destroy(stream);
     if (module != nullptr) porta_module_destroy(module);
   }
   porta_stream_t stream = nullptr;
   porta_module_t module = nullptr;
-  porta_graph_t graph = nullptr;
-  porta_graph_exec_t exec = nullptr;
 };
 
 const std::string& RowName() {
@@ -77,10 +72,7 @@ void BenchDevice(porta_device_t device, const std::string& device_name, bool qui
       Check(porta_kernel_launch(stream, kernel, &config, nullptr, 0), "porta_kernel_launch");
     }
   };
-  Check(porta_stream_begin_capture(stream), "porta_stream_begin_capture");
-  queue_launches();
-  Check(porta_stream_end_capture(stream, &objects.graph), "porta_stream_end_capture");
-  Check(porta_graph_instantiate(objects.graph, &objects.exec), "porta_graph_instantiate");
+  LaunchGraph graph(stream, kernel, config, nullptr, 0, kGraphLaunches);
 
   auto separate = [&] {
     const double start = NowSeconds();
@@ -90,7 +82,7 @@ void BenchDevice(porta_device_t device, const std::string& device_name, bool qui
   };
   auto replay = [&] {
     const double start = NowSeconds();
-    Check(porta_graph_launch(objects.exec, stream), "porta_graph_launch");
+    graph.Replay();
     Check(porta_stream_synchronize(stream), "porta_stream_synchronize");
     return NowSeconds() - start;
   };

@@ -8,9 +8,6 @@
 
 namespace porta::bench {
 
-// Number of launches in the measured sequence.
-constexpr int kGraphLaunches = 100;
-
 // For every device of |runtime| that accepts one of the built-in empty kernels (host, OpenCL C,
 // Vulkan SPIR-V) and whose row |sink| wants: sends a row with the time of one porta_graph_launch
 // of kGraphLaunches captured empty launches plus porta_stream_synchronize, beside the time of

@@ -161,6 +161,7 @@ class DeviceBench {
     // time, and steady on a loaded machine where wall time is not.
     launch_row("launch call (thread CPU time)", config_.launches, false, true);
     launch_row("launch-to-completion latency", config_.latency_iterations, true, false);
+    GraphRow(device_name, sink);
     const uint64_t size = config_.copy_bytes;
     copy_row(
         "host-to-device bandwidth",
@@ -214,6 +215,35 @@ class DeviceBench {
       if (std::strcmp(name, info.name) == 0 && seen++ == same_name_index) return candidate;
     }
     throw Failure(std::string("no device named '") + info.name + "' in Porta's OpenCL context");
+  }
+
+  // One replay of a captured graph of kGraphLaunches launches, until the queue has drained,
+  // against as many raw launches and a clFinish: what a replay saves per launch is what Porta
+  // must gain on the raw API, whose calls carry no validation.
+  void GraphRow(const std::string& device_name, const RowSink& sink) {
+    const std::string name =
+        "graph replay of " + std::to_string(kGraphLaunches) + " launches + sync";
+    if (!sink.Start(device_name, name)) return;
+    porta_launch_config_t config = PORTA_LAUNCH_CONFIG_INIT;
+    const uint32_t n = 1;
+    const porta_kernel_arg_t args[2] = {porta_arg_buffer(arg_buffer_, 0),
+                                        porta_arg_scalar(&n, sizeof(n))};
+    LaunchGraph graph(stream_, kernel_, config, args, 2, kGraphLaunches);
+    auto replay = [&] {
+      const double start = NowSeconds();
+      graph.Replay();
+      Check(porta_stream_synchronize(stream_), "porta_stream_synchronize");
+      return NowSeconds() - start;
+    };
+    replay();
+    // Interleaved, so that a change in machine load falls on both alike.
+    std::vector<double> porta, raw;
+    for (int r = 0; r < 5 * config_.repetitions; ++r) {
+      porta.push_back(replay());
+      raw.push_back(RawLaunches(kGraphLaunches, false));
+    }
+    sink.row(MakeRow(device_name, name, "us", Scale(Summarize(porta), 1e6),
+                     "raw OpenCL, separate launches", Scale(Summarize(raw), 1e6), 2.0));
   }
 
   // Seconds for |count| launches until the queue has drained, or, with |calls_only|, for the

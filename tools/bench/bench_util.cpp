@@ -85,6 +85,29 @@ bool CreateStreamAndKernel(porta_device_t device, const porta_module_source_t& s
                "porta_module_get_kernel", error);
 }
 
+LaunchGraph::LaunchGraph(porta_stream_t stream, porta_kernel_t kernel,
+                         const porta_launch_config_t& config, const porta_kernel_arg_t* args,
+                         uint32_t arg_count, int count)
+    : stream_(stream) {
+  Check(porta_stream_begin_capture(stream), "porta_stream_begin_capture");
+  for (int i = 0; i < count; ++i) {
+    Check(porta_kernel_launch(stream, kernel, &config, args, arg_count), "porta_kernel_launch");
+  }
+  porta_graph_t graph = nullptr;
+  Check(porta_stream_end_capture(stream, &graph), "porta_stream_end_capture");
+  const porta_status_t status = porta_graph_instantiate(graph, &exec_);
+  porta_graph_destroy(graph);
+  Check(status, "porta_graph_instantiate");
+}
+
+LaunchGraph::~LaunchGraph() {
+  if (exec_ != nullptr) porta_graph_exec_destroy(exec_);
+}
+
+void LaunchGraph::Replay() {
+  Check(porta_graph_launch(exec_, stream_), "porta_graph_launch");
+}
+
 std::string DeviceLabel(const porta_device_info_t& info) {
   return std::string(info.backend) + ":" + std::to_string(info.backend_device_index);
 }

@@ -153,6 +153,28 @@ bool CreateStreamAndKernel(porta_device_t device, const porta_module_source_t& s
                            const char* kernel_name, PortaObjects* objects, porta_kernel_t* kernel,
                            std::string* error);
 
+// A graph of |count| launches of one kernel, captured on a stream and instantiated, for the rows
+// that compare a replay with separate launches. Throws Failure when a call fails (then nothing is
+// left behind: the stream's destruction discards an open capture).
+class LaunchGraph {
+ public:
+  LaunchGraph(porta_stream_t stream, porta_kernel_t kernel, const porta_launch_config_t& config,
+              const porta_kernel_arg_t* args, uint32_t arg_count, int count);
+  ~LaunchGraph();
+  LaunchGraph(const LaunchGraph&) = delete;
+  LaunchGraph& operator=(const LaunchGraph&) = delete;
+
+  // Queues one replay of the launches on the stream (no synchronize).
+  void Replay();
+
+ private:
+  porta_stream_t stream_;
+  porta_graph_exec_t exec_ = nullptr;
+};
+
+// The launches in the graph rows (porta-bench's graph replay against separate launches).
+constexpr int kGraphLaunches = 100;
+
 // "backend:index" of a device (as PORTA_DEVICES names it), the device column of every row.
 std::string DeviceLabel(const porta_device_info_t& info);
 

@@ -429,6 +429,36 @@ bool BenchDevice(porta_device_t device, const porta_device_info_t& info, const B
     row(kLatency, "us", Scale(porta_s, 1e6 / iterations), Scale(raw_s, 1e6 / iterations));
   }
 
+  // One replay of a captured graph of kGraphLaunches dispatches against the raw API's cheapest
+  // way to run as many: one command buffer holding them all, submitted once.
+  const std::string graph_name =
+      "graph replay of " + std::to_string(kGraphLaunches) + " dispatches + sync";
+  if (sink.Start(label, graph_name)) {
+    LaunchGraph graph(stream, kernel, launch, nullptr, 0, kGraphLaunches);
+    auto replay = [&] {
+      graph.Replay();
+      return check(porta_stream_synchronize(stream), "porta_stream_synchronize");
+    };
+    // Interleaved, so that a change in machine load falls on both alike.
+    std::vector<double> porta_samples, raw_samples;
+    for (int r = 0; r < 5 * config.repetitions + 1; ++r) {
+      double start = NowSeconds();
+      if (!replay()) return false;
+      const double porta_seconds = NowSeconds() - start;
+      start = NowSeconds();
+      if (!raw.Dispatches(kGraphLaunches)) {
+        *error = raw_failed;
+        return false;
+      }
+      // The first pair warms both paths.
+      if (r == 0) continue;
+      porta_samples.push_back(porta_seconds);
+      raw_samples.push_back(NowSeconds() - start);
+    }
+    sink.row(MakeRow(label, graph_name, "us", Scale(Summarize(porta_samples), 1e6),
+                     "raw Vulkan, one command buffer", Scale(Summarize(raw_samples), 1e6), 2.0));
+  }
+
   // Copies: Porta's copy calls against the raw staging path (memcpy into a mapped host-visible
   // buffer plus vkCmdCopyBuffer, and the reverse), and buffer-to-buffer copies.
   const uint64_t bytes = config.copy_bytes;

@@ -13,7 +13,9 @@
 
 #include "porta/porta.h"
 #include "tools/bench/bench_cpu.h"
+#include "tools/bench/bench_graph.h"
 #include "tools/bench/bench_ops.h"
+#include "tools/bench/bench_pool.h"
 #include "tools/bench/bench_util.h"
 #include "tools/common/command_line.h"
 #include "tools/common/json_writer.h"
@@ -56,7 +58,12 @@ constexpr char kUsage[] =
     "shows the speed-up to reach and whether this run met it.\n"
     "\n"
     "Rows: launch overhead and copy bandwidth per backend (cpu against a direct call, a thread\n"
-    "handoff and memcpy; OpenCL, Vulkan and CUDA against their raw APIs on the same device), then\n"
+    "handoff and memcpy; OpenCL, Vulkan and CUDA against their raw APIs on the same device, with "
+    "a\n"
+    "graph replay of 100 launches against the raw API's launches), the buffer pool on every "
+    "device\n"
+    "(porta_buffer_alloc_async + free_async of 1 MiB against porta_buffer_alloc + free), a graph\n"
+    "replay of 100 launches against 100 porta_kernel_launch calls on every device, then\n"
     "the operator library on every device, each result checked first: f32 matmul (GFLOP/s;\n"
     "OpenBLAS cblas_sgemm on the cpu device, CLBlast on OpenCL), f16-weights matmul, "
     "block-quantized\n"
@@ -115,6 +122,8 @@ std::vector<Section> Sections(const Options& options) {
 #ifdef PORTA_BENCH_HAS_CUDA
     sections.push_back({"cuda", porta::bench::RunCudaRows});
 #endif
+    sections.push_back({"pool", porta::bench::RunPoolRows});
+    sections.push_back({"graph", porta::bench::RunGraphRows});
   }
   if (!options.no_ops) sections.push_back({"ops", RunOps});
   return sections;

@@ -1,6 +1,6 @@
 // porta-info: prints what the Porta runtime finds on this machine — its version, every backend
-// it tried (loaded or not, and why) and every device with all of porta_device_info_t — as text
-// or, with --json, as one JSON document.
+// it tried (loaded or not, and why) and every device with all of porta_device_info_t and its buffer
+// pool statistics — as text or, with --json, as one JSON document.
 #include <cinttypes>
 #include <cstdio>
 #include <optional>
@@ -45,6 +45,7 @@ struct DeviceEntry {
   porta_status_t status = PORTA_OK;
   std::string error;
   porta_device_info_t info = PORTA_DEVICE_INFO_INIT;
+  porta_pool_stats_t pool = PORTA_POOL_STATS_INIT;
 };
 
 struct Report {
@@ -76,6 +77,7 @@ porta_status_t Collect(porta_runtime_t runtime, Report* report) {
     porta_device_t device = nullptr;
     entry.status = porta_runtime_device(runtime, i, &device);
     if (entry.status == PORTA_OK) entry.status = porta_device_get_info(device, &entry.info);
+    if (entry.status == PORTA_OK) entry.status = porta_device_pool_get_stats(device, &entry.pool);
     if (entry.status != PORTA_OK) entry.error = porta_last_error_message();
     report->devices.push_back(entry);
   }
@@ -140,6 +142,18 @@ void PrintText(const Report& report) {
     std::printf("      kernel formats        0x%x: %s\n", info.kernel_formats,
                 JoinOrNone(KernelFormatNames(info.kernel_formats), ", ").c_str());
     std::printf("      uuid                  %s\n", UuidHex(info.uuid).c_str());
+    const porta_pool_stats_t& pool = entry.pool;
+    std::printf("      buffer pool           %s (PORTA_POOL)\n", pool.enabled ? "on" : "off");
+    std::printf("        reserved            %" PRIu64 " bytes (peak %" PRIu64 ", limit %s)\n",
+                pool.reserved_bytes, pool.peak_reserved_bytes,
+                pool.limit_bytes == 0 ? "none" : std::to_string(pool.limit_bytes).c_str());
+    std::printf("        in use / cached     %" PRIu64 " / %" PRIu64 " bytes\n", pool.in_use_bytes,
+                pool.cached_bytes);
+    std::printf("        allocs / frees      %" PRIu64 " / %" PRIu64 " (hits %" PRIu64
+                ", misses %" PRIu64 ")\n",
+                pool.alloc_count, pool.free_count, pool.hit_count, pool.miss_count);
+    std::printf("        trimmed             %" PRIu64 " blocks, %" PRIu64 " bytes\n",
+                pool.trimmed_blocks, pool.trimmed_bytes);
   }
   if (report.devices.empty()) std::printf("  (none)\n");
 }
@@ -219,6 +233,22 @@ void PrintJson(const Report& report) {
     json.Key("kernel_format_names");
     WriteStringArray(json, KernelFormatNames(info.kernel_formats));
     json.StringMember("uuid", UuidHex(info.uuid));
+    const porta_pool_stats_t& pool = entry.pool;
+    json.Key("pool");
+    json.BeginObject();
+    json.BoolMember("enabled", pool.enabled != 0);
+    json.UintMember("reserved_bytes", pool.reserved_bytes);
+    json.UintMember("in_use_bytes", pool.in_use_bytes);
+    json.UintMember("cached_bytes", pool.cached_bytes);
+    json.UintMember("peak_reserved_bytes", pool.peak_reserved_bytes);
+    json.UintMember("limit_bytes", pool.limit_bytes);
+    json.UintMember("alloc_count", pool.alloc_count);
+    json.UintMember("free_count", pool.free_count);
+    json.UintMember("hit_count", pool.hit_count);
+    json.UintMember("miss_count", pool.miss_count);
+    json.UintMember("trimmed_blocks", pool.trimmed_blocks);
+    json.UintMember("trimmed_bytes", pool.trimmed_bytes);
+    json.EndObject();
     json.EndObject();
   }
   json.EndArray();
