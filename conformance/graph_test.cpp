@@ -332,6 +332,10 @@ TEST_P(GraphTest, IllegalCallsInvalidateTheCaptureAndTheStreamStaysUsable) {
   Capture(&graph, [&] { ASSERT_PORTA_OK(ScaleAdd(stream_.get(), y.get(), x.get(), &one, &n)); });
   if (HasFatalFailure()) return;
   ASSERT_PORTA_OK(porta_graph_instantiate(graph.get(), exec.out()));
+  // A pool buffer allocated before the captures, whose stream-ordered free a capture refuses.
+  porta_buffer_t pooled = nullptr;
+  ASSERT_PORTA_OK(porta_buffer_alloc_async(stream_.get(), kBytes, PORTA_MEMORY_DEVICE, &pooled));
+  porta_buffer_t never = nullptr;
 
   // Each case: begin, a legal node, the illegal call, a call after it, then end_capture.
   struct Case {
@@ -363,6 +367,11 @@ TEST_P(GraphTest, IllegalCallsInvalidateTheCaptureAndTheStreamStaysUsable) {
          return status != PORTA_OK ? status : porta_stream_wait_event(other.get(), event.get());
        },
        "outside"},
+      {"stream-ordered allocation",
+       [&] { return porta_buffer_alloc_async(stream_.get(), kBytes, PORTA_MEMORY_DEVICE, &never); },
+       "stream-ordered"},
+      {"stream-ordered free", [&] { return porta_buffer_free_async(stream_.get(), pooled); },
+       "stream-ordered"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
@@ -381,9 +390,13 @@ TEST_P(GraphTest, IllegalCallsInvalidateTheCaptureAndTheStreamStaysUsable) {
     ExpectStreamUsable();
     if (HasFatalFailure()) return;
   }
-  // The refused free left the buffer alive; the event is usable again once recorded outside.
+  // The refused frees left the buffers alive, the refused allocation made none; the event is
+  // usable again once recorded outside.
   uint64_t size = 0;
   EXPECT_PORTA_OK(porta_buffer_size(x.get(), &size));
+  EXPECT_PORTA_OK(porta_buffer_size(pooled, &size));
+  EXPECT_EQ(never, nullptr);
+  EXPECT_PORTA_OK(porta_buffer_free_async(stream_.get(), pooled));
   EXPECT_PORTA_OK(porta_event_record(event.get(), stream_.get()));
   EXPECT_PORTA_OK(porta_event_wait(event.get(), UINT64_MAX));
 
