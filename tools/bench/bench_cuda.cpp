@@ -1,7 +1,13 @@
 #include "tools/bench/bench_cuda.h"
 
-#include <cublas_v2.h>
 #include <cuda.h>
+// cuBLAS's header comes with a full toolkit; without it the bf16 row is skipped with a note.
+#if __has_include(<cublas_v2.h>)
+#include <cublas_v2.h>
+#define PORTA_BENCH_HAS_CUBLAS 1
+#else
+#define PORTA_BENCH_HAS_CUBLAS 0
+#endif
 
 #include <cmath>
 #include <cstring>
@@ -92,6 +98,8 @@ class Cleanup {
 
 // Launches and copies through Porta should cost at most 1.05x the raw driver API.
 constexpr double kRawTarget = 1.0 / 1.05;
+
+#if PORTA_BENCH_HAS_CUBLAS
 
 // cuBLAS, opened at run time for the bf16 matmul baseline only (the cuBLAS the toolkit ships).
 struct CuBlas {
@@ -275,6 +283,19 @@ void BlasRow(const RawCuda& cu, const CuBlas& blas, porta_device_t device,
   sink.row(MakeRow(device_name, name, "GFLOP/s", RateOf(gflop, Summarize(porta_s)),
                    "cuBLAS cublasGemmEx", RateOf(gflop, Summarize(blas_s)), 0.7));
 }
+
+#else
+
+struct CuBlas {};
+
+void BlasRow(const RawCuda&, const CuBlas&, porta_device_t, const std::string& device_name, bool,
+             const RowSink& sink) {
+  sink.note(device_name +
+            ": the bf16 matmul row is skipped: porta-bench was built without "
+            "cublas_v2.h");
+}
+
+#endif  // PORTA_BENCH_HAS_CUBLAS
 
 void BenchDevice(const RawCuda& cu, const CuBlas& blas, porta_device_t device, uint32_t ordinal,
                  const std::string& device_name, const BenchConfig& config, bool quick,
