@@ -242,9 +242,11 @@ PORTA_API porta_status_t porta_stream_wait_event(porta_stream_t stream, porta_ev
   Recording recording = CurrentRecording(*e);
   porta::hal::UseList uses;
   uses.Add(Ref<Event>::Share(e.get()));
+  bool captured = false;
   status = Enqueue(
       kFn, *s, uses, [&](porta_be_msg msg) { return t.stream_wait_event(s->be, e->be, msg); },
       [&] {
+        captured = true;
         porta::hal::GraphNode node;
         node.kind = PORTA_GRAPH_NODE_EVENT_WAIT;
         node.event = e;
@@ -253,11 +255,6 @@ PORTA_API porta_status_t porta_stream_wait_event(porta_stream_t stream, porta_ev
   // Pool blocks freed on the recorded stream before the event may now be reused on this one. A
   // wait that a capture recorded orders nothing yet (a replay does not note it: the pool then
   // stays on the safe side).
-  bool captured = false;
-  {
-    std::lock_guard<std::mutex> lock(s->mutex);
-    captured = s->capture != nullptr;
-  }
   if (status == PORTA_OK && !captured && recording.stream && recording.stream.get() != s.get()) {
     s->NoteOrderedAfter(recording.stream->progress->id, recording.sequence);
   }
