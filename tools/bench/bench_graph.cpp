@@ -12,26 +12,12 @@ int32_t EmptyHostKernel(const porta_host_group_t* group) {
   return group == nullptr ? 1 : 0;
 }
 
-const porta_host_kernel_t kHostKernels[] = {{"porta_bench_graph_empty", EmptyHostKernel}};
+const porta_host_kernel_t kHostKernels[] = {{"empty", EmptyHostKernel}};
 
-constexpr char kOpenClKernel[] = "__kernel void porta_bench_graph_empty(void) {}\n";
-
-// An empty compute shader with entry point "porta_bench_graph_empty" and local size (64, 1, 1),
-// built from `#version 450 / layout(local_size_x = 64) in; / void main() {}` with glslc, the
-// entry point renamed and debug names stripped; kept as words so porta-bench needs no compiler.
-const uint32_t kEmptyShader[] = {
-    0x07230203, 0x00010000, 0x00070000, 0x0000000b, 0x00000000, 0x00020011, 0x00000001, 0x0006000b,
-    0x00000001, 0x4c534c47, 0x6474732e, 0x3035342e, 0x00000000, 0x0003000e, 0x00000000, 0x00000001,
-    0x0009000f, 0x00000005, 0x00000002, 0x74726f70, 0x65625f61, 0x5f68636e, 0x70617267, 0x6d655f68,
-    0x00797470, 0x00060010, 0x00000002, 0x00000011, 0x00000040, 0x00000001, 0x00000001, 0x00040047,
-    0x00000003, 0x0000000b, 0x00000019, 0x00020013, 0x00000004, 0x00030021, 0x00000005, 0x00000004,
-    0x00040015, 0x00000006, 0x00000020, 0x00000000, 0x00040017, 0x00000007, 0x00000006, 0x00000003,
-    0x0004002b, 0x00000006, 0x00000008, 0x00000040, 0x0004002b, 0x00000006, 0x00000009, 0x00000001,
-    0x0006002c, 0x00000007, 0x00000003, 0x00000008, 0x00000009, 0x00000009, 0x00050036, 0x00000004,
-    0x00000002, 0x00000000, 0x00000005, 0x000200f8, 0x0000000a, 0x000100fd, 0x00010038};
+constexpr char kOpenClKernel[] = "__kernel void empty(void) {}\n";
 
 // The shader's fixed work-group size, used on every device so that one launch shape is measured.
-constexpr uint32_t kBlock = 64;
+constexpr uint32_t kBlock = kEmptyShaderBlock;
 
 // Destroys what one device's run created, however it ends.
 struct GraphObjects {
@@ -54,7 +40,7 @@ void BenchDevice(porta_device_t device, const std::string& device_name, bool qui
   const porta_module_source_t sources[] = {
       {PORTA_FORMAT_HOST, kHostKernels, sizeof(kHostKernels), nullptr, nullptr, 0},
       {PORTA_FORMAT_OPENCL_C, kOpenClKernel, sizeof(kOpenClKernel) - 1, nullptr, nullptr, 0},
-      {PORTA_FORMAT_SPIRV_SHADER, kEmptyShader, sizeof(kEmptyShader), nullptr, nullptr, 0}};
+      {PORTA_FORMAT_SPIRV_SHADER, kEmptyShaderSpirv, kEmptyShaderSpirvSize, nullptr, nullptr, 0}};
   porta_module_desc_t desc = PORTA_MODULE_DESC_INIT;
   desc.sources = sources;
   desc.source_count = 3;
@@ -62,8 +48,7 @@ void BenchDevice(porta_device_t device, const std::string& device_name, bool qui
   porta_kernel_t kernel = nullptr;
   Check(porta_stream_create(device, &objects.stream), "porta_stream_create");
   Check(porta_module_load(device, &desc, &objects.module), "porta_module_load");
-  Check(porta_module_get_kernel(objects.module, "porta_bench_graph_empty", &kernel),
-        "porta_module_get_kernel");
+  Check(porta_module_get_kernel(objects.module, "empty", &kernel), "porta_module_get_kernel");
   porta_launch_config_t config = PORTA_LAUNCH_CONFIG_INIT;
   config.block[0] = kBlock;
   porta_stream_t stream = objects.stream;

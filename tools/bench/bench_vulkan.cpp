@@ -20,23 +20,7 @@
 namespace porta::bench {
 namespace {
 
-// An empty compute shader, entry point "empty", local size (64, 1, 1); built from
-//   #version 450
-//   layout(local_size_x = 64) in;
-//   void main() {}
-// with glslc, the entry point renamed as conformance/kernels/vulkan/compile_kernel.cmake does,
-// and debug names stripped. Kept as words so porta-bench needs no shader compiler.
-const uint32_t kEmptyShader[] = {
-    0x07230203, 0x00010000, 0x00070000, 0x0000000b, 0x00000000, 0x00020011, 0x00000001, 0x0006000b,
-    0x00000001, 0x4c534c47, 0x6474732e, 0x3035342e, 0x00000000, 0x0003000e, 0x00000000, 0x00000001,
-    0x0005000f, 0x00000005, 0x00000002, 0x74706d65, 0x00000079, 0x00060010, 0x00000002, 0x00000011,
-    0x00000040, 0x00000001, 0x00000001, 0x00040047, 0x00000003, 0x0000000b, 0x00000019, 0x00020013,
-    0x00000004, 0x00030021, 0x00000005, 0x00000004, 0x00040015, 0x00000006, 0x00000020, 0x00000000,
-    0x00040017, 0x00000007, 0x00000006, 0x00000003, 0x0004002b, 0x00000006, 0x00000008, 0x00000040,
-    0x0004002b, 0x00000006, 0x00000009, 0x00000001, 0x0006002c, 0x00000007, 0x00000003, 0x00000008,
-    0x00000009, 0x00000009, 0x00050036, 0x00000004, 0x00000002, 0x00000000, 0x00000005, 0x000200f8,
-    0x0000000a, 0x000100fd, 0x00010038};
-constexpr uint32_t kBlock = 64;
+constexpr uint32_t kBlock = kEmptyShaderBlock;
 
 // Dispatches and copies through Porta should cost at most 1.05x the raw Vulkan calls.
 constexpr double kRawTarget = 1.0 / 1.05;
@@ -233,8 +217,8 @@ bool RawVulkan::Init(const uint8_t uuid[16], std::string* error) {
   type.semaphoreType = VK_SEMAPHORE_TYPE_TIMELINE;
   VkSemaphoreCreateInfo semaphore_info{VK_STRUCTURE_TYPE_SEMAPHORE_CREATE_INFO, &type};
   VkShaderModuleCreateInfo shader_info{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
-  shader_info.codeSize = sizeof(kEmptyShader);
-  shader_info.pCode = kEmptyShader;
+  shader_info.codeSize = kEmptyShaderSpirvSize;
+  shader_info.pCode = kEmptyShaderSpirv;
   VkPipelineLayoutCreateInfo layout_info{VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO};
   bool ok = vkCreateCommandPool(device_, &pool_info, nullptr, &pool_) == VK_SUCCESS;
   cmd_info.commandPool = pool_;
@@ -367,7 +351,7 @@ bool BenchDevice(porta_device_t device, const porta_device_info_t& info, const B
   };
   PortaObjects objects;
   const porta_module_source_t source = {
-      PORTA_FORMAT_SPIRV_SHADER, kEmptyShader, sizeof(kEmptyShader), nullptr, nullptr, 0};
+      PORTA_FORMAT_SPIRV_SHADER, kEmptyShaderSpirv, kEmptyShaderSpirvSize, nullptr, nullptr, 0};
   porta_kernel_t kernel = nullptr;
   if (!CreateStreamAndKernel(device, source, "empty", &objects, &kernel, error)) {
     return false;
