@@ -317,6 +317,36 @@ TEST_P(GraphTest, InstanceOutlivesGraphAndFreedHandles) {
   for (uint32_t i = 0; i < kN; ++i) ASSERT_EQ(out[i], 2.0f * hx[i]) << "element " << i;
 }
 
+// A pool buffer that an instance uses and the application frees in stream order keeps its
+// memory for the instance: the pool does not hand it to the next allocation of that size.
+TEST_P(GraphTest, PoolBufferFreedInStreamOrderStaysWithTheInstance) {
+  porta_buffer_t used = nullptr;
+  ASSERT_PORTA_OK(porta_buffer_alloc_async(stream_.get(), kBytes, PORTA_MEMORY_DEVICE, &used));
+  const float five = 5.0f, one = 1.0f;
+  GraphHandle graph;
+  Capture(&graph, [&] {
+    ASSERT_PORTA_OK(porta_fill_buffer(stream_.get(), used, 0, kBytes, &five, sizeof(five)));
+  });
+  if (HasFatalFailure()) return;
+  ExecHandle exec;
+  ASSERT_PORTA_OK(porta_graph_instantiate(graph.get(), exec.out()));
+  EXPECT_PORTA_OK(porta_graph_destroy(graph.release()));
+  ASSERT_PORTA_OK(porta_buffer_free_async(stream_.get(), used));
+  // The same size on the same stream: a pool hit would be the freed block.
+  porta_buffer_t next = nullptr;
+  ASSERT_PORTA_OK(porta_buffer_alloc_async(stream_.get(), kBytes, PORTA_MEMORY_DEVICE, &next));
+  ASSERT_PORTA_OK(porta_fill_buffer(stream_.get(), next, 0, kBytes, &one, sizeof(one)));
+  ASSERT_PORTA_OK(porta_graph_launch(exec.get(), stream_.get()));
+  std::vector<float> read(kN, 0.0f);
+  ASSERT_TRUE(ReadBuffer(stream_.get(), next, 0, kBytes, read.data()));
+  for (uint32_t i = 0; i < kN; ++i) {
+    ASSERT_EQ(read[i], 1.0f) << "element " << i << ": the replay wrote into the new buffer";
+  }
+  EXPECT_PORTA_OK(porta_buffer_free_async(stream_.get(), next));
+  EXPECT_PORTA_OK(porta_graph_exec_destroy(exec.release()));
+  EXPECT_PORTA_OK(porta_stream_synchronize(stream_.get()));
+}
+
 TEST_P(GraphTest, IllegalCallsInvalidateTheCaptureAndTheStreamStaysUsable) {
   BufferHandle x, y;
   Alloc(&x);

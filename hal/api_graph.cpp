@@ -165,8 +165,6 @@ PORTA_API porta_status_t porta_graph_exec_update_kernel_args(porta_graph_exec_t 
   if (arg_count > 0 && args == nullptr) {
     return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "args is NULL but arg_count is %u", arg_count);
   }
-  // The old buffers are released after the lock; replays already queued hold the instance.
-  std::vector<Ref<Buffer>> old(arg_count);
   std::lock_guard<std::mutex> lock(x->mutex);
   GraphNode& target = x->nodes[node];
   if (target.kind != PORTA_GRAPH_NODE_KERNEL) {
@@ -197,7 +195,11 @@ PORTA_API porta_status_t porta_graph_exec_update_kernel_args(porta_graph_exec_t 
     }
   }
   for (uint32_t i = 0; i < arg_count; ++i) {
-    old[i] = std::move(target.arg_buffers[i]);
+    // The instance's hold moves from the old buffer to the new one (Buffer::graph_holds).
+    if (target.arg_buffers[i]) target.arg_buffers[i]->graph_holds.fetch_sub(1);
+    if (buffers[i]) buffers[i]->graph_holds.fetch_add(1);
+    // A replay still in flight reads the old buffer: the instance keeps it until that ends.
+    x->Retire(std::move(target.arg_buffers[i]));
     target.SetArg(i, resolved[i], std::move(buffers[i]));
   }
   return PORTA_OK;
@@ -244,6 +246,7 @@ PORTA_API porta_status_t porta_graph_launch(porta_graph_exec_t exec, porta_strea
     uses.Add(Ref<GraphExec>::Share(x.get()));
     size_t pending = 0;
     uint64_t sequence = s->AddWork(uses, &pending);
+    x->NoteReplay(*s, sequence);
     if (pending > porta::hal::kPendingQueryThreshold) {
       BackendMessage idle;
       if (t.stream_query(s->be, idle.get()) == PORTA_OK) s->ReleaseUpTo(sequence);

@@ -231,12 +231,14 @@ PORTA_API porta_status_t porta_buffer_free_async(porta_stream_t stream, porta_bu
     BackendMessage message;
     buf->device->table().buffer_unmap(buf->be, message.get());
   }
-  if (buf->block) {
+  if (buf->block && buf->graph_holds.load() == 0) {
     // Work that uses the buffer and is queued by another thread at this very moment is not
     // ordered before the free (the application's race); its reference still keeps the memory.
     buf->block_returned = true;
     buf->device->pool().Return(buf->block, s->progress, s->sequence(), true);
   } else {
+    // A plain buffer, or one a graph or instance still uses: the memory goes when the last
+    // reference does (for a pool block, back to the pool then, as with porta_buffer_free).
     buf->device->pool().CountFree();
   }
   buf->Release();

@@ -214,12 +214,55 @@ void BeginCapture(Stream& stream) {
   AddOpen(graph);
 }
 
+bool GraphExec::Completed(const std::vector<Replay>& replays) {
+  for (const Replay& replay : replays) {
+    if (replay.progress->completed.load(std::memory_order_acquire) < replay.sequence) return false;
+  }
+  return true;
+}
+
+void GraphExec::Prune() {
+  std::erase_if(in_flight_, [](const Replay& replay) { return Completed({replay}); });
+  std::erase_if(retired_, [](const RetiredBuffer& retired) { return Completed(retired.until); });
+}
+
+void GraphExec::NoteReplay(const Stream& stream, uint64_t sequence) {
+  Prune();
+  for (Replay& replay : in_flight_) {
+    if (replay.progress == stream.progress) {
+      replay.sequence = sequence;
+      return;
+    }
+  }
+  in_flight_.push_back(Replay{stream.progress, sequence});
+}
+
+void GraphExec::Retire(Ref<Buffer> buffer) {
+  Prune();
+  if (!buffer || in_flight_.empty()) return;
+  retired_.push_back(RetiredBuffer{std::move(buffer), in_flight_});
+}
+
+void CountGraphHolds(const std::vector<GraphNode>& nodes, int delta) {
+  auto count = [delta](const Ref<Buffer>& buffer) {
+    if (buffer) buffer->graph_holds.fetch_add(static_cast<uint32_t>(delta));
+  };
+  for (const GraphNode& node : nodes) {
+    for (const Ref<Buffer>& buffer : node.arg_buffers) count(buffer);
+    count(node.dst);
+    count(node.src);
+  }
+}
+
 Graph* EndCapture(Stream& stream, std::string* reason) {
   Graph* graph = stream.capture;
   stream.capture = nullptr;
   RemoveOpen(graph);
   *reason = graph->Close();
-  if (reason->empty()) return graph;
+  if (reason->empty()) {
+    graph->Finish();
+    return graph;
+  }
   graph->Release();
   return nullptr;
 }

@@ -66,10 +66,16 @@ const char* GraphNodeKindName(porta_graph_node_kind_t kind);
 
 // A graph: open while its stream captures into it (not yet a public handle), then a finished,
 // immutable node list.
+// Adds |delta| (1 or -1) to the graph_holds of every buffer |nodes| use, once per use.
+void CountGraphHolds(const std::vector<GraphNode>& nodes, int delta);
+
 class Graph final : public Object {
  public:
   Graph(Ref<Device> device, const Stream* stream)
       : Object(HandleType::kGraph), device(std::move(device)), stream_(stream) {}
+  ~Graph() override {
+    if (finished_) CountGraphHolds(nodes, -1);
+  }
 
   // Appends a node to an open capture; fails when the capture was invalidated. The caller holds
   // the capturing stream's lock.
@@ -84,6 +90,11 @@ class Graph final : public Object {
   // Ends the capture: forgets the events it recorded. Returns the invalidation reason, or an
   // empty string when the graph is valid.
   std::string Close();
+  // Marks a valid graph finished: its nodes now hold their buffers (see Buffer::graph_holds).
+  void Finish() {
+    finished_ = true;
+    CountGraphHolds(nodes, 1);
+  }
   // True when |stream| is the stream capturing into this graph.
   bool CapturedBy(const Stream* stream) const { return stream == stream_; }
 
@@ -93,7 +104,8 @@ class Graph final : public Object {
 
  private:
   const Stream* stream_;  // identity only, never dereferenced
-  std::mutex mutex_;      // guards everything below and |nodes| while the capture is open
+  bool finished_ = false;
+  std::mutex mutex_;  // guards everything below and |nodes| while the capture is open
   std::string invalid_reason_;
   std::unordered_set<const Buffer*> buffers_;
   std::vector<Ref<Event>> recorded_events_;
@@ -103,12 +115,38 @@ class Graph final : public Object {
 class GraphExec final : public Object {
  public:
   GraphExec(Ref<Device> device, std::vector<GraphNode> nodes)
-      : Object(HandleType::kGraphExec), device(std::move(device)), nodes(std::move(nodes)) {}
+      : Object(HandleType::kGraphExec), device(std::move(device)), nodes(std::move(nodes)) {
+    CountGraphHolds(this->nodes, 1);
+  }
+  ~GraphExec() override { CountGraphHolds(nodes, -1); }
+
+  // Notes a replay queued on |stream| as its work number |sequence|. Caller holds |mutex|.
+  void NoteReplay(const Stream& stream, uint64_t sequence);
+  // Keeps |buffer|, which an argument update took out of a node, alive until every replay queued
+  // so far has completed (a replay in flight still reads it). Caller holds |mutex|.
+  void Retire(Ref<Buffer> buffer);
 
   const Ref<Device> device;
   // Serializes replays with argument updates.
   std::mutex mutex;
   std::vector<GraphNode> nodes;
+
+ private:
+  struct Replay {
+    std::shared_ptr<StreamProgress> progress;
+    uint64_t sequence;
+  };
+  // True when the runtime has seen every one of |replays| complete.
+  static bool Completed(const std::vector<Replay>& replays);
+  // Forgets replays seen complete, and retired buffers no replay needs any more.
+  void Prune();
+
+  struct RetiredBuffer {
+    Ref<Buffer> buffer;
+    std::vector<Replay> until;
+  };
+  std::vector<Replay> in_flight_;  // the latest replay per stream
+  std::vector<RetiredBuffer> retired_;
 };
 
 template <>

@@ -191,6 +191,10 @@ class Buffer final : public Object {
   // Set by porta_buffer_free_async, which gave the block back already; otherwise the destructor
   // gives it back (free for every stream, as all work that used it has completed).
   bool block_returned = false;
+  // Finished graphs and instances whose nodes use this buffer: while any does, a stream-ordered
+  // free leaves the block with the buffer (it returns when the last user is gone) instead of
+  // handing it to the pool's next allocation.
+  std::atomic<uint32_t> graph_holds{0};
 };
 
 class Module;

@@ -523,7 +523,8 @@ PORTA_API porta_status_t porta_buffer_alloc_async(porta_stream_t stream, uint64_
 // work on other streams that uses it must be ordered before this call, as with CUDA's
 // cudaFreeAsync, or it may see a later user's data). A mapped buffer is unmapped first. A buffer
 // from porta_buffer_alloc is accepted too and released as porta_buffer_free does (once queued
-// work that uses it has completed); it does not join the pool. Returns
+// work that uses it has completed); it does not join the pool. A buffer that a graph or graph
+// instance uses keeps its memory until they and their queued replays are gone. Returns
 // PORTA_ERROR_INVALID_HANDLE for a buffer already freed, PORTA_ERROR_INVALID_ARGUMENT when the
 // buffer belongs to another device than the stream.
 PORTA_API porta_status_t porta_buffer_free_async(porta_stream_t stream, porta_buffer_t buffer);
