@@ -145,6 +145,15 @@ PORTA_API porta_status_t porta_graph_instantiate(porta_graph_t graph,
   if (out_exec == nullptr) return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "out_exec is NULL");
   *out_exec = nullptr;
   auto* exec = new GraphExec(g->device, std::vector<GraphNode>(g->nodes.begin(), g->nodes.end()));
+  exec->PlanNativeRuns();
+  {
+    std::lock_guard<std::mutex> lock(exec->mutex);
+    status = exec->BuildNative(kFn);
+  }
+  if (status != PORTA_OK) {
+    exec->Release();
+    return status;
+  }
   porta::hal::Registry::Add(exec, porta::hal::HandleType::kGraphExec);
   *out_exec = reinterpret_cast<porta_graph_exec_t>(exec);
   return PORTA_OK;
@@ -194,6 +203,22 @@ PORTA_API porta_status_t porta_graph_exec_update_kernel_args(porta_graph_exec_t 
                   resolved[i].scalar_size, node, captured.scalar_size);
     }
   }
+  // A native graph takes the new arguments for later replays, or is rebuilt before the next one.
+  if (porta::hal::NativeRun* run = x->RunOf(node); run != nullptr && run->be != nullptr) {
+    const porta_backend_table_t& t = x->device->table();
+    status = PORTA_ERROR_UNSUPPORTED;
+    BackendMessage message;
+    if (t.graph_update_kernel_args != nullptr) {
+      status = t.graph_update_kernel_args(run->be, node - run->first, resolved.data(), arg_count,
+                                          message.get());
+    }
+    if (status == PORTA_ERROR_UNSUPPORTED) {
+      x->RetireNative(run);
+    } else if (status != PORTA_OK) {
+      return Fail(status, kFn, "%s (%s backend): native graph of node %u: %s",
+                  x->device->label().c_str(), t.name, node, message.text());
+    }
+  }
   for (uint32_t i = 0; i < arg_count; ++i) {
     // The instance's hold moves from the old buffer to the new one (Buffer::graph_holds).
     if (target.arg_buffers[i]) target.arg_buffers[i]->graph_holds.fetch_sub(1);
@@ -226,11 +251,31 @@ PORTA_API porta_status_t porta_graph_launch(porta_graph_exec_t exec, porta_strea
                                        "launching a graph instance on the capturing stream");
   }
   if (x->nodes.empty()) return PORTA_OK;
+  // Native graphs dropped by argument updates are rebuilt before anything is queued.
+  if ((status = x->BuildNative(kFn)) != PORTA_OK) return status;
   // Events recorded by the replay complete no earlier than the work queued before it.
   const uint64_t before = s->sequence();
   size_t queued = 0;
+  size_t failed_run = 0;  // nodes of the native graph that failed, 0 for a single node
   BackendMessage message;
-  for (const GraphNode& node : x->nodes) {
+  auto run = x->runs.begin();
+  while (queued < x->nodes.size()) {
+    if (run != x->runs.end() && run->first == queued) {
+      status = t.graph_launch(s->be, run->be, message.get());
+      if (status == PORTA_OK) {
+        queued += run->count;
+        ++run;
+        continue;
+      }
+      if (status != PORTA_ERROR_UNSUPPORTED) {
+        failed_run = run->count;
+        break;
+      }
+      // This replay of the run goes node by node.
+      message = BackendMessage();
+      ++run;
+    }
+    const GraphNode& node = x->nodes[queued];
     status = ReplayNode(t, s->be, node, message.get());
     if (status != PORTA_OK) break;
     ++queued;
@@ -255,11 +300,27 @@ PORTA_API porta_status_t porta_graph_launch(porta_graph_exec_t exec, porta_strea
   if (status != PORTA_OK) {
     if (status == PORTA_ERROR_DEVICE_LOST) s->SetSticky(status, message.text());
     const GraphNode& failed = x->nodes[queued];
-    std::string text = std::string(message.text()) + " (graph node " + std::to_string(queued) +
-                       ", " + porta::hal::GraphNodeKindName(failed.kind) + ")";
+    std::string text =
+        failed_run > 0
+            ? std::string(message.text()) + " (native graph of nodes " + std::to_string(queued) +
+                  " to " + std::to_string(queued + failed_run - 1) + ")"
+            : std::string(message.text()) + " (graph node " + std::to_string(queued) + ", " +
+                  porta::hal::GraphNodeKindName(failed.kind) + ")";
     return Fail(status, kFn, "%s (%s backend): %s", s->device->label().c_str(), t.name,
                 text.c_str());
   }
+  return PORTA_OK;
+}
+
+PORTA_API porta_status_t porta_graph_exec_native_node_count(porta_graph_exec_t exec,
+                                                            uint32_t* out_count) {
+  constexpr const char* kFn = "porta_graph_exec_native_node_count";
+  porta_status_t status;
+  Ref<GraphExec> x = Lookup<GraphExec>(exec, kFn, "exec", &status);
+  if (!x) return status;
+  if (out_count == nullptr) return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "out_count is NULL");
+  std::lock_guard<std::mutex> lock(x->mutex);
+  *out_count = x->NativeNodeCount();
   return PORTA_OK;
 }
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
 
 namespace porta::hal {
@@ -214,6 +215,122 @@ void BeginCapture(Stream& stream) {
   AddOpen(graph);
 }
 
+bool NativeGraphsEnabled(const porta_backend_table_t& table) {
+  static const bool enabled = [] {
+    const char* value = std::getenv("PORTA_GRAPH_NATIVE");
+    return value == nullptr || std::strcmp(value, "0") != 0;
+  }();
+  return enabled && table.graph_create != nullptr && table.graph_launch != nullptr &&
+         table.graph_destroy != nullptr;
+}
+
+GraphExec::GraphExec(Ref<Device> device, std::vector<GraphNode> nodes)
+    : Object(HandleType::kGraphExec), device(std::move(device)), nodes(std::move(nodes)) {
+  CountGraphHolds(this->nodes, 1);
+}
+
+GraphExec::~GraphExec() {
+  for (Retired& retired : retired_) DestroyRetired(retired);
+  for (NativeRun& run : runs) {
+    if (run.be != nullptr) device->table().graph_destroy(run.be);
+  }
+  CountGraphHolds(nodes, -1);
+}
+
+void GraphExec::PlanNativeRuns() {
+  runs.clear();
+  if (!NativeGraphsEnabled(device->table())) return;
+  auto device_side = [](const GraphNode& node) {
+    return node.kind == PORTA_GRAPH_NODE_KERNEL ||
+           node.kind == PORTA_GRAPH_NODE_COPY_DEVICE_TO_DEVICE ||
+           node.kind == PORTA_GRAPH_NODE_FILL;
+  };
+  for (size_t i = 0; i < nodes.size();) {
+    size_t end = i;
+    while (end < nodes.size() && device_side(nodes[end])) ++end;
+    if (end - i >= 2) {
+      runs.push_back(NativeRun{static_cast<uint32_t>(i), static_cast<uint32_t>(end - i)});
+    }
+    i = end > i ? end : i + 1;
+  }
+}
+
+porta_status_t GraphExec::BuildNative(const char* function) {
+  const porta_backend_table_t& t = device->table();
+  std::vector<porta_be_graph_node_t> be_nodes;
+  for (auto it = runs.begin(); it != runs.end();) {
+    if (it->be != nullptr) {
+      ++it;
+      continue;
+    }
+    be_nodes.assign(it->count, porta_be_graph_node_t{});
+    for (uint32_t i = 0; i < it->count; ++i) {
+      const GraphNode& node = nodes[it->first + i];
+      porta_be_graph_node_t& out = be_nodes[i];
+      out.kind = node.kind;
+      if (node.kind == PORTA_GRAPH_NODE_KERNEL) {
+        out.kernel = node.kernel->be;
+        out.config = &node.config;
+        out.args = node.args.data();
+        out.arg_count = static_cast<uint32_t>(node.args.size());
+      }
+      out.dst = node.dst ? node.dst->be : nullptr;
+      out.dst_offset = node.dst_offset;
+      out.src = node.src ? node.src->be : nullptr;
+      out.src_offset = node.src_offset;
+      out.size = node.size;
+      out.pattern = node.pattern;
+      out.pattern_size = node.pattern_size;
+    }
+    BackendMessage message;
+    porta_be_graph_t be = nullptr;
+    porta_status_t status =
+        t.graph_create(device->be(), be_nodes.data(), it->count, &be, message.get());
+    if (status == PORTA_ERROR_UNSUPPORTED) {
+      it = runs.erase(it);  // replayed node by node from now on
+      continue;
+    }
+    if (status != PORTA_OK) {
+      return Fail(status, function, "%s (%s backend): native graph of nodes %u to %u: %s",
+                  device->label().c_str(), t.name, it->first, it->first + it->count - 1,
+                  message.text());
+    }
+    it->be = be;
+    ++it;
+  }
+  return PORTA_OK;
+}
+
+NativeRun* GraphExec::RunOf(uint32_t index) {
+  for (NativeRun& run : runs) {
+    if (index >= run.first && index - run.first < run.count) return &run;
+  }
+  return nullptr;
+}
+
+void GraphExec::RetireNative(NativeRun* run) {
+  if (run->be == nullptr) return;
+  Prune();
+  Retired retired{Ref<Buffer>(), run->be, in_flight_};
+  run->be = nullptr;
+  if (in_flight_.empty()) {
+    DestroyRetired(retired);
+  } else {
+    retired_.push_back(std::move(retired));
+  }
+}
+
+uint32_t GraphExec::NativeNodeCount() const {
+  uint32_t count = 0;
+  for (const NativeRun& run : runs) count += run.count;
+  return count;
+}
+
+void GraphExec::DestroyRetired(Retired& retired) {
+  if (retired.native != nullptr) device->table().graph_destroy(retired.native);
+  retired.native = nullptr;
+}
+
 bool GraphExec::Completed(const std::vector<Replay>& replays) {
   for (const Replay& replay : replays) {
     if (replay.progress->completed.load(std::memory_order_acquire) < replay.sequence) return false;
@@ -223,7 +340,11 @@ bool GraphExec::Completed(const std::vector<Replay>& replays) {
 
 void GraphExec::Prune() {
   std::erase_if(in_flight_, [](const Replay& replay) { return Completed({replay}); });
-  std::erase_if(retired_, [](const RetiredBuffer& retired) { return Completed(retired.until); });
+  std::erase_if(retired_, [this](Retired& retired) {
+    if (!Completed(retired.until)) return false;
+    DestroyRetired(retired);
+    return true;
+  });
 }
 
 void GraphExec::NoteReplay(const Stream& stream, uint64_t sequence) {
@@ -240,7 +361,7 @@ void GraphExec::NoteReplay(const Stream& stream, uint64_t sequence) {
 void GraphExec::Retire(Ref<Buffer> buffer) {
   Prune();
   if (!buffer || in_flight_.empty()) return;
-  retired_.push_back(RetiredBuffer{std::move(buffer), in_flight_});
+  retired_.push_back(Retired{std::move(buffer), nullptr, in_flight_});
 }
 
 void CountGraphHolds(const std::vector<GraphNode>& nodes, int delta) {

@@ -111,14 +111,37 @@ class Graph final : public Object {
   std::vector<Ref<Event>> recorded_events_;
 };
 
-// An executable instance: a copy of a graph's nodes that replays without validation.
+// A run of consecutive device-side nodes (kernels, device-to-device copies, fills) that replays
+// through the backend's native graph (ABI 1.2).
+struct NativeRun {
+  uint32_t first = 0;
+  uint32_t count = 0;
+  porta_be_graph_t be = nullptr;  // nullptr: (re)built before the next replay
+};
+
+// True when |table| has the native graph slots and PORTA_GRAPH_NATIVE is not "0".
+bool NativeGraphsEnabled(const porta_backend_table_t& table);
+
+// An executable instance: a copy of a graph's nodes that replays without validation, with the
+// runs the backend replays natively.
 class GraphExec final : public Object {
  public:
-  GraphExec(Ref<Device> device, std::vector<GraphNode> nodes)
-      : Object(HandleType::kGraphExec), device(std::move(device)), nodes(std::move(nodes)) {
-    CountGraphHolds(this->nodes, 1);
-  }
-  ~GraphExec() override { CountGraphHolds(nodes, -1); }
+  GraphExec(Ref<Device> device, std::vector<GraphNode> nodes);
+  // Destroys the native graphs; no replay is in flight once the last reference is gone.
+  ~GraphExec() override;
+
+  // Finds the runs a native graph may cover (none when the backend has no native graphs).
+  void PlanNativeRuns();
+  // Builds the native graph of every run that has none; a run the backend declines
+  // (PORTA_ERROR_UNSUPPORTED) replays node by node from then on. Caller holds |mutex|.
+  porta_status_t BuildNative(const char* function);
+  // The run containing node |index|, or nullptr. Caller holds |mutex|.
+  NativeRun* RunOf(uint32_t index);
+  // Takes the native graph out of |run| (it is rebuilt before the next replay) and destroys it
+  // once every replay queued so far has completed. Caller holds |mutex|.
+  void RetireNative(NativeRun* run);
+  // Nodes that replay through native graphs. Caller holds |mutex|.
+  uint32_t NativeNodeCount() const;
 
   // Notes a replay queued on |stream| as its work number |sequence|. Caller holds |mutex|.
   void NoteReplay(const Stream& stream, uint64_t sequence);
@@ -130,6 +153,8 @@ class GraphExec final : public Object {
   // Serializes replays with argument updates.
   std::mutex mutex;
   std::vector<GraphNode> nodes;
+  // In node order, disjoint.
+  std::vector<NativeRun> runs;
 
  private:
   struct Replay {
@@ -138,15 +163,18 @@ class GraphExec final : public Object {
   };
   // True when the runtime has seen every one of |replays| complete.
   static bool Completed(const std::vector<Replay>& replays);
-  // Forgets replays seen complete, and retired buffers no replay needs any more.
+  // Forgets replays seen complete, and retired objects no replay needs any more.
   void Prune();
 
-  struct RetiredBuffer {
+  // A buffer or native graph taken out of the instance while replays that use it may be queued.
+  struct Retired {
     Ref<Buffer> buffer;
+    porta_be_graph_t native = nullptr;
     std::vector<Replay> until;
   };
+  void DestroyRetired(Retired& retired);
   std::vector<Replay> in_flight_;  // the latest replay per stream
-  std::vector<RetiredBuffer> retired_;
+  std::vector<Retired> retired_;
 };
 
 template <>

@@ -41,6 +41,13 @@
   X(buffer_native_handle, BufferNativeHandle)  \
   X(copy_peer, CopyPeer)
 
+// The native graph slots of ABI 1.2, optional as a group, as X(table field, function name).
+#define PORTA_BACKEND_GRAPH_SLOTS(X)                 \
+  X(graph_create, GraphCreate)                       \
+  X(graph_launch, GraphLaunch)                       \
+  X(graph_update_kernel_args, GraphUpdateKernelArgs) \
+  X(graph_destroy, GraphDestroy)
+
 namespace porta::common {
 
 // The function type a table slot of type |SlotPointer| points to.
@@ -62,16 +69,30 @@ porta_status_t ServeTable(const porta_backend_table_t& table, const porta_backen
 // namespace.
 #define PORTA_DECLARE_BACKEND_SLOTS() PORTA_BACKEND_SLOTS(PORTA_DECLARE_BACKEND_SLOT_)
 
+// Declares the functions of the native graph slots (GraphCreate, GraphLaunch,
+// GraphUpdateKernelArgs, GraphDestroy), for a backend built with PORTA_BACKEND_TABLE_WITH_GRAPHS.
+#define PORTA_DECLARE_BACKEND_GRAPH_SLOTS() PORTA_BACKEND_GRAPH_SLOTS(PORTA_DECLARE_BACKEND_SLOT_)
+
 #define PORTA_BACKEND_SLOT_INITIALIZER_(field, function) .field = function,
 
-// The initializer of a complete table named |backend_name| whose slots are the functions
-// PORTA_DECLARE_BACKEND_SLOTS() declares: `const porta_backend_table_t kTable =
-// PORTA_BACKEND_TABLE("cuda");`.
+// The initializer of a table named |backend_name| whose slots are the functions
+// PORTA_DECLARE_BACKEND_SLOTS() declares, without native graphs (those slots stay NULL and the
+// runtime replays graphs node by node): `const porta_backend_table_t kTable =
+// PORTA_BACKEND_TABLE("acme");`.
 #define PORTA_BACKEND_TABLE(backend_name)                                               \
   {                                                                                     \
     .struct_size = sizeof(porta_backend_table_t), .abi_major = PORTA_BACKEND_ABI_MAJOR, \
     .abi_minor = PORTA_BACKEND_ABI_MINOR, .name = backend_name,                         \
     PORTA_BACKEND_SLOTS(PORTA_BACKEND_SLOT_INITIALIZER_)                                \
+  }
+
+// The same with the native graph slots too (PORTA_DECLARE_BACKEND_GRAPH_SLOTS() declares them).
+#define PORTA_BACKEND_TABLE_WITH_GRAPHS(backend_name)                                   \
+  {                                                                                     \
+    .struct_size = sizeof(porta_backend_table_t), .abi_major = PORTA_BACKEND_ABI_MAJOR, \
+    .abi_minor = PORTA_BACKEND_ABI_MINOR, .name = backend_name,                         \
+    PORTA_BACKEND_SLOTS(PORTA_BACKEND_SLOT_INITIALIZER_)                                \
+        PORTA_BACKEND_GRAPH_SLOTS(PORTA_BACKEND_SLOT_INITIALIZER_)                      \
   }
 
 #endif  // PORTA_BACKENDS_COMMON_BACKEND_TABLE_H_

@@ -24,6 +24,29 @@
 #include "backends/cpu/cpu_stream.h"
 
 namespace porta::cpu {
+
+Work MakeMoveWork(void* dst, const void* src, uint64_t size) {
+  return [dst, src, size](std::string*, Scratch&) {
+    std::memmove(dst, src, static_cast<size_t>(size));
+    return true;
+  };
+}
+
+Work MakeFillWork(uint8_t* target, uint64_t size, const void* pattern, uint32_t pattern_size) {
+  uint8_t bytes[4] = {};
+  std::memcpy(bytes, pattern, pattern_size);
+  return [target, size, pattern_size, bytes0 = bytes[0], bytes1 = bytes[1], bytes2 = bytes[2],
+          bytes3 = bytes[3]](std::string*, Scratch&) {
+    const uint8_t value[4] = {bytes0, bytes1, bytes2, bytes3};
+    if (pattern_size == 1) {
+      std::memset(target, value[0], static_cast<size_t>(size));
+      return true;
+    }
+    for (uint64_t i = 0; i < size; i += pattern_size) std::memcpy(target + i, value, pattern_size);
+    return true;
+  };
+}
+
 namespace {
 
 using common::Fail;
@@ -297,15 +320,12 @@ porta_status_t StreamQuery(porta_be_stream_t stream, porta_be_msg msg) {
   return ToStream(stream)->Query(msg);
 }
 
-// Queues a byte move. memmove rather than memcpy: host pointers may alias buffer memory.
+// Queues a byte move.
 porta_status_t EnqueueMove(porta_be_stream_t stream, void* dst, const void* src, uint64_t size,
                            porta_be_msg msg) {
   return Guard(msg, "queueing a copy", [&]() -> porta_status_t {
     Command command;
-    command.work = [dst, src, size](std::string*, Scratch&) {
-      std::memmove(dst, src, static_cast<size_t>(size));
-      return true;
-    };
+    command.work = MakeMoveWork(dst, src, size);
     return ToStream(stream)->Enqueue(std::move(command), msg);
   });
 }
@@ -358,24 +378,41 @@ porta_status_t FillBuffer(porta_be_stream_t stream, porta_be_buffer_t dst, uint6
                 offset, size, pattern_size);
   }
   if (!InRange(buffer, offset, size)) return RangeError(msg, "fill", offset, size, buffer);
-  uint8_t bytes[4] = {};
-  std::memcpy(bytes, pattern, pattern_size);
-  uint8_t* target = buffer->data + offset;
   return Guard(msg, "queueing a fill", [&]() -> porta_status_t {
     Command command;
-    command.work = [target, size, pattern_size, bytes0 = bytes[0], bytes1 = bytes[1],
-                    bytes2 = bytes[2], bytes3 = bytes[3]](std::string*, Scratch&) {
-      const uint8_t value[4] = {bytes0, bytes1, bytes2, bytes3};
-      if (pattern_size == 1) {
-        std::memset(target, value[0], static_cast<size_t>(size));
-        return true;
-      }
-      for (uint64_t i = 0; i < size; i += pattern_size)
-        std::memcpy(target + i, value, pattern_size);
-      return true;
-    };
+    command.work = MakeFillWork(buffer->data + offset, size, pattern, pattern_size);
     return ToStream(stream)->Enqueue(std::move(command), msg);
   });
+}
+
+//===--- Graphs -------------------------------------------------------------------------------===//
+
+porta_status_t GraphCreate(porta_be_device_t device, const porta_be_graph_node_t* nodes,
+                           uint32_t count, porta_be_graph_t* out_graph, porta_be_msg msg) {
+  return Guard(msg, "graph_create", [&]() -> porta_status_t {
+    Graph* graph = nullptr;
+    const porta_status_t status = CreateGraph(ToDevice(device), nodes, count, &graph, msg);
+    if (status == PORTA_OK) *out_graph = reinterpret_cast<porta_be_graph_t>(graph);
+    return status;
+  });
+}
+
+porta_status_t GraphLaunch(porta_be_stream_t stream, porta_be_graph_t graph, porta_be_msg msg) {
+  return Guard(msg, "graph_launch", [&]() -> porta_status_t {
+    return LaunchGraph(ToStream(stream), ToGraph(graph), msg);
+  });
+}
+
+porta_status_t GraphUpdateKernelArgs(porta_be_graph_t graph, uint32_t node,
+                                     const porta_be_arg_t* args, uint32_t arg_count,
+                                     porta_be_msg msg) {
+  return Guard(msg, "graph_update_kernel_args", [&]() -> porta_status_t {
+    return UpdateGraphKernelArgs(ToGraph(graph), node, args, arg_count, msg);
+  });
+}
+
+void GraphDestroy(porta_be_graph_t graph) {
+  DestroyGraph(ToGraph(graph));
 }
 
 //===--- Events -------------------------------------------------------------------------------===//
@@ -488,6 +525,10 @@ constexpr porta_backend_table_t kTable = {
     // One CPU device per backend: there is no peer to copy to.
     .buffer_native_handle = BufferNativeHandle,
     .copy_peer = nullptr,
+    .graph_create = GraphCreate,
+    .graph_launch = GraphLaunch,
+    .graph_update_kernel_args = GraphUpdateKernelArgs,
+    .graph_destroy = GraphDestroy,
 };
 
 }  // namespace

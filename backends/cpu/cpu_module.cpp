@@ -164,9 +164,9 @@ porta_status_t GetKernel(Module* module, const char* name, Kernel** out_kernel, 
               available.c_str());
 }
 
-porta_status_t LaunchKernel(Stream* stream, const Kernel* kernel,
-                            const porta_launch_config_t* config, const porta_be_arg_t* args,
-                            uint32_t arg_count, porta_be_msg msg) {
+porta_status_t MakeLaunchWork(Device* device, const Kernel* kernel,
+                              const porta_launch_config_t* config, const porta_be_arg_t* args,
+                              uint32_t arg_count, Work* out_work, porta_be_msg msg) {
   for (int d = 0; d < 3; ++d) {
     if (config->grid[d] == 0 || config->block[d] == 0) {
       return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
@@ -234,9 +234,7 @@ porta_status_t LaunchKernel(Stream* stream, const Kernel* kernel,
     }
   }
 
-  Device* device = stream->device();
-  Command command;
-  command.work = [launch, device](std::string* fault_text, Scratch& scratch) {
+  *out_work = [launch, device](std::string* fault_text, Scratch& scratch) {
     LaunchFault fault;
     const uint64_t groups = uint64_t{launch->grid[0]} * launch->grid[1] * launch->grid[2];
     const LaunchState& state = *launch;
@@ -259,6 +257,16 @@ porta_status_t LaunchKernel(Stream* stream, const Kernel* kernel,
                       : fault.message;
     return false;
   };
+  return PORTA_OK;
+}
+
+porta_status_t LaunchKernel(Stream* stream, const Kernel* kernel,
+                            const porta_launch_config_t* config, const porta_be_arg_t* args,
+                            uint32_t arg_count, porta_be_msg msg) {
+  Command command;
+  porta_status_t status =
+      MakeLaunchWork(stream->device(), kernel, config, args, arg_count, &command.work, msg);
+  if (status != PORTA_OK) return status;
   return stream->Enqueue(std::move(command), msg);
 }
 

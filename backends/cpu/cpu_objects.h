@@ -7,6 +7,7 @@
 #define PORTA_BACKENDS_CPU_CPU_OBJECTS_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,6 +51,11 @@ struct Module {
 
 class Stream;
 class Event;
+struct Graph;
+
+// Work a stream's worker executes: returns false and writes a description into |fault| when it
+// faulted; runs with the worker's scratch, used for the work-groups it executes.
+using Work = std::function<bool(std::string* fault, Scratch& scratch)>;
 
 // Handle conversions. Each handle type maps to exactly one object type.
 inline Backend* ToBackend(porta_be_backend_t h) {
@@ -73,14 +79,35 @@ inline Module* ToModule(porta_be_module_t h) {
 inline Kernel* ToKernel(porta_be_kernel_t h) {
   return reinterpret_cast<Kernel*>(h);
 }
+inline Graph* ToGraph(porta_be_graph_t h) {
+  return reinterpret_cast<Graph*>(h);
+}
 
 // Module and launch entry points (cpu_module.cpp).
 porta_status_t LoadModule(Device* device, const porta_module_source_t* source, Module** out_module,
                           porta_be_msg msg);
 porta_status_t GetKernel(Module* module, const char* name, Kernel** out_kernel, porta_be_msg msg);
+// The work of one launch, everything copied: validation and argument packing happen here, once.
+porta_status_t MakeLaunchWork(Device* device, const Kernel* kernel,
+                              const porta_launch_config_t* config, const porta_be_arg_t* args,
+                              uint32_t arg_count, Work* out_work, porta_be_msg msg);
 porta_status_t LaunchKernel(Stream* stream, const Kernel* kernel,
                             const porta_launch_config_t* config, const porta_be_arg_t* args,
                             uint32_t arg_count, porta_be_msg msg);
+
+// The work of a byte move (memmove: host pointers may alias buffer memory) and of a fill with a
+// 1-, 2- or 4-byte pattern.
+Work MakeMoveWork(void* dst, const void* src, uint64_t size);
+Work MakeFillWork(uint8_t* target, uint64_t size, const void* pattern, uint32_t pattern_size);
+
+// Native graphs (cpu_graph.cpp): a prebuilt list of the nodes' work that a replay queues as one
+// command.
+porta_status_t CreateGraph(Device* device, const porta_be_graph_node_t* nodes, uint32_t count,
+                           Graph** out_graph, porta_be_msg msg);
+porta_status_t LaunchGraph(Stream* stream, Graph* graph, porta_be_msg msg);
+porta_status_t UpdateGraphKernelArgs(Graph* graph, uint32_t node, const porta_be_arg_t* args,
+                                     uint32_t arg_count, porta_be_msg msg);
+void DestroyGraph(Graph* graph);
 
 }  // namespace porta::cpu
 

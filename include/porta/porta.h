@@ -740,6 +740,14 @@ PORTA_API porta_status_t porta_graph_exec_update_kernel_args(porta_graph_exec_t 
 // instance may be queued on several streams and from several threads.
 PORTA_API porta_status_t porta_graph_launch(porta_graph_exec_t exec, porta_stream_t stream);
 
+// Writes how many nodes of |exec| replay through the backend's native graph (a CUDA graph, a
+// recorded command buffer, a prebuilt task list) rather than one backend call each. Runs of two or
+// more consecutive kernel, device-to-device copy and fill nodes are offered to the backend; host
+// copies and event nodes always replay one by one. 0 when the backend has no native graphs or
+// PORTA_GRAPH_NATIVE=0 is set. Results are the same either way; this is for tests and tuning.
+PORTA_API porta_status_t porta_graph_exec_native_node_count(porta_graph_exec_t exec,
+                                                            uint32_t* out_count);
+
 // Destroys |exec|. Replays already queued complete normally.
 PORTA_API porta_status_t porta_graph_exec_destroy(porta_graph_exec_t exec);
 

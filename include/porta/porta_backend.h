@@ -36,9 +36,10 @@ extern "C" {
 // Types
 //===------------------------------------------------------------------------------------------===//
 
-// ABI version of this header. Minor 1 appended buffer_native_handle and copy_peer.
+// ABI version of this header. Minor 1 appended buffer_native_handle and copy_peer; minor 2 the
+// native graph slots (graph_create, graph_launch, graph_update_kernel_args, graph_destroy).
 #define PORTA_BACKEND_ABI_MAJOR 1u
-#define PORTA_BACKEND_ABI_MINOR 1u
+#define PORTA_BACKEND_ABI_MINOR 2u
 
 // Name of the one symbol a plugin exports.
 #define PORTA_BACKEND_ENTRY_SYMBOL "porta_backend_entry"
@@ -51,6 +52,7 @@ typedef struct porta_be_stream* porta_be_stream_t;
 typedef struct porta_be_event* porta_be_event_t;
 typedef struct porta_be_module* porta_be_module_t;
 typedef struct porta_be_kernel* porta_be_kernel_t;
+typedef struct porta_be_graph* porta_be_graph_t;
 
 // Runtime-owned text buffer for an error message (and a compiler's log). The backend writes a
 // NUL-terminated string of at most capacity bytes, truncating if needed. It is also used to
@@ -91,6 +93,27 @@ typedef struct porta_be_arg {
   const void* scalar;
   uint32_t scalar_size;
 } porta_be_arg_t;
+
+// One node of a native graph (ABI 1.2), as graph_create receives it: a kernel launch, a copy
+// between two buffers of the device, or a fill, validated as the matching slot's call would be.
+// Only the fields of its kind are set; every pointer is valid during graph_create only.
+typedef struct porta_be_graph_node {
+  // PORTA_GRAPH_NODE_KERNEL, PORTA_GRAPH_NODE_COPY_DEVICE_TO_DEVICE or PORTA_GRAPH_NODE_FILL.
+  porta_graph_node_kind_t kind;
+  // Kernel nodes: as kernel_launch's parameters.
+  porta_be_kernel_t kernel;
+  const porta_launch_config_t* config;
+  const porta_be_arg_t* args;
+  uint32_t arg_count;
+  // Copies (dst, src, offsets, size) and fills (dst, dst_offset, size, pattern).
+  porta_be_buffer_t dst;
+  uint64_t dst_offset;
+  porta_be_buffer_t src;
+  uint64_t src_offset;
+  uint64_t size;
+  const void* pattern;
+  uint32_t pattern_size;
+} porta_be_graph_node_t;
 
 typedef porta_be_message_t* porta_be_msg;
 
@@ -208,6 +231,41 @@ typedef struct porta_backend_table {
   porta_status_t (*copy_peer)(porta_be_stream_t stream, porta_be_buffer_t dst, uint64_t dst_offset,
                               porta_be_buffer_t src, uint64_t src_offset, uint64_t size,
                               porta_be_msg msg);
+
+  // ---- ABI 1.2 --------------------------------------------------------------------------------
+  //
+  // Native graphs. A graph instance's runs of two or more consecutive kernel, device-to-device
+  // copy and fill nodes are offered to the backend as one native graph (a CUDA graph, a recorded
+  // command buffer, a prebuilt task list); host copies and event nodes between the runs are
+  // queued through the ordinary slots. graph_create, graph_launch and graph_destroy come as a
+  // group: unless all three are set, the runtime uses none of them and replays every node with
+  // one slot call each. The runtime keeps every buffer and kernel a native graph names alive until
+  // graph_destroy.
+
+  // Optional. Builds a native graph of |count| (>= 2) nodes for |device|; copy what you keep, the
+  // pointers in |nodes| are valid during the call only. PORTA_ERROR_UNSUPPORTED when the backend
+  // has no native form for these nodes (or this device): the runtime then replays them one slot
+  // call at a time. Any other error fails the graph's instantiation with the message.
+  porta_status_t (*graph_create)(porta_be_device_t device, const porta_be_graph_node_t* nodes,
+                                 uint32_t count, porta_be_graph_t* out_graph, porta_be_msg msg);
+  // Optional. Queues one replay of |graph| on |stream| (a stream of the graph's device), in stream
+  // order exactly as the slot calls it stands for. Replays of one graph may be queued on several
+  // streams at once, and calls for different streams may arrive concurrently. Returning
+  // PORTA_ERROR_UNSUPPORTED (before queuing anything) makes the runtime queue this replay's nodes
+  // through the ordinary slots instead, e.g. when a replay still pending elsewhere prevents
+  // another native one.
+  porta_status_t (*graph_launch)(porta_be_stream_t stream, porta_be_graph_t graph,
+                                 porta_be_msg msg);
+  // Optional. Replaces the arguments of kernel node |node| (its index among graph_create's nodes)
+  // for replays queued after this call; replays already queued must run with the old ones. The
+  // runtime has checked |args| like kernel_launch's and that they have the node's count, kinds and
+  // scalar sizes. NULL or PORTA_ERROR_UNSUPPORTED: the runtime destroys the graph once its queued
+  // replays have completed and creates a new one with the new arguments.
+  porta_status_t (*graph_update_kernel_args)(porta_be_graph_t graph, uint32_t node,
+                                             const porta_be_arg_t* args, uint32_t arg_count,
+                                             porta_be_msg msg);
+  // Optional. No queued replay uses the graph any more.
+  void (*graph_destroy)(porta_be_graph_t graph);
 } porta_backend_table_t;
 
 // Signature of porta_backend_entry. Returns PORTA_OK and the backend's static table, or an error
