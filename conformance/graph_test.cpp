@@ -3,6 +3,9 @@
 // streams, argument updates change the result, instances outlive their graph and the handles of
 // what they use, calls that are illegal while capturing fail and invalidate the capture (the
 // stream stays usable), bad input is refused, and threads replay separate instances at once.
+// Runs of device-side nodes may replay through the backend's native graph: the same results are
+// required, argument updates must reach later replays and leave queued ones alone, and the
+// native node count must be consistent with the runs.
 #include <algorithm>
 #include <cstring>
 #include <functional>
@@ -12,6 +15,7 @@
 #include <vector>
 
 #include "conformance/cts.h"
+#include "conformance/gate.h"
 
 namespace porta_cts {
 namespace {
@@ -146,6 +150,10 @@ TEST_P(GraphTest, ReplayMatchesDirectExecution) {
 
   ExecHandle exec;
   ASSERT_PORTA_OK(porta_graph_instantiate(graph.get(), exec.out()));
+  // The fill and the two launches are the only run of device-side nodes a native graph may take.
+  uint32_t native = 99;
+  ASSERT_PORTA_OK(porta_graph_exec_native_node_count(exec.get(), &native));
+  EXPECT_TRUE(native == 0 || native == 3) << "native node count " << native;
   ASSERT_PORTA_OK(porta_graph_launch(exec.get(), stream_.get()));
   ASSERT_PORTA_OK(porta_stream_synchronize(stream_.get()));
   // The replay recorded the event on the stream; it has completed.
@@ -626,6 +634,128 @@ TEST_P(GraphTest, ThreadsReplaySeparateInstances) {
     ASSERT_TRUE(ReadBuffer(streams[t].get(), outputs[t].get(), 0, kBytes, read.data()));
     for (uint32_t i = 0; i < kN; ++i) {
       ASSERT_EQ(read[i], kReplays * alphas[t] * hx[i]) << "thread " << t << " element " << i;
+    }
+  }
+}
+
+// A chain of kLaunches launches y += alpha * x: one run of device-side nodes, so a backend with
+// native graphs replays it as one. Updates to the first and last node after kReplays replays were
+// queued must apply to the next kReplays replays only. On a device with the host format a gate
+// holds the first replays queued until the updates are made; elsewhere they are queued behind
+// each other and most are still queued when the updates arrive.
+TEST_P(GraphTest, NativeRunUpdatesApplyToLaterReplaysOnly) {
+  constexpr uint32_t kLaunches = 16, kReplays = 8;
+  BufferHandle x, y, y2;
+  Alloc(&x);
+  Alloc(&y);
+  Alloc(&y2);
+  const std::vector<float> hx = IntegerFloats(3);
+  const float zero = 0.0f, one = 1.0f, two = 2.0f;
+  const uint32_t n = kN;
+  HostGate gate;
+  const bool gated = (info_.kernel_formats & PORTA_FORMAT_BIT(PORTA_FORMAT_HOST)) != 0;
+  if (gated) {
+    ASSERT_PORTA_OK(gate.Load(device_));
+  }
+  SyncOnExit sync(stream_.get(), gated ? &gate : nullptr);
+  ASSERT_PORTA_OK(porta_copy_host_to_device(stream_.get(), x.get(), 0, hx.data(), kBytes));
+  for (porta_buffer_t b : {y.get(), y2.get()}) {
+    ASSERT_PORTA_OK(porta_fill_buffer(stream_.get(), b, 0, kBytes, &zero, 4));
+  }
+  ASSERT_PORTA_OK(porta_stream_synchronize(stream_.get()));
+  GraphHandle graph;
+  Capture(&graph, [&] {
+    for (uint32_t i = 0; i < kLaunches; ++i) {
+      ASSERT_PORTA_OK(ScaleAdd(stream_.get(), y.get(), x.get(), &one, &n));
+    }
+  });
+  if (HasFatalFailure()) return;
+  ExecHandle exec;
+  ASSERT_PORTA_OK(porta_graph_instantiate(graph.get(), exec.out()));
+  uint32_t native = 99;
+  ASSERT_PORTA_OK(porta_graph_exec_native_node_count(exec.get(), &native));
+  EXPECT_TRUE(native == 0 || native == kLaunches) << "native node count " << native;
+  RecordProperty("native_nodes", static_cast<int>(native));
+
+  if (gated) {
+    ASSERT_PORTA_OK(gate.Close(stream_.get()));
+  }
+  for (uint32_t r = 0; r < kReplays; ++r) {
+    ASSERT_PORTA_OK(porta_graph_launch(exec.get(), stream_.get()));
+  }
+  // Node 0 now adds 2 * x; the last node adds into y2 instead of y.
+  const porta_kernel_arg_t first[] = {porta_arg_buffer(y.get(), 0), porta_arg_buffer(x.get(), 0),
+                                      porta_arg_scalar(&two, 4), porta_arg_scalar(&n, 4)};
+  const porta_kernel_arg_t last[] = {porta_arg_buffer(y2.get(), 0), porta_arg_buffer(x.get(), 0),
+                                     porta_arg_scalar(&one, 4), porta_arg_scalar(&n, 4)};
+  ASSERT_PORTA_OK(porta_graph_exec_update_kernel_args(exec.get(), 0, first, 4));
+  ASSERT_PORTA_OK(porta_graph_exec_update_kernel_args(exec.get(), kLaunches - 1, last, 4));
+  uint32_t native_after = 99;
+  ASSERT_PORTA_OK(porta_graph_exec_native_node_count(exec.get(), &native_after));
+  EXPECT_EQ(native_after, native) << "an argument update changed how the instance replays";
+  for (uint32_t r = 0; r < kReplays; ++r) {
+    ASSERT_PORTA_OK(porta_graph_launch(exec.get(), stream_.get()));
+  }
+  if (gated) gate.Open();
+  ASSERT_PORTA_OK(porta_stream_synchronize(stream_.get()));
+  std::vector<float> ry(kN), ry2(kN);
+  ASSERT_TRUE(ReadBuffer(stream_.get(), y.get(), 0, kBytes, ry.data()));
+  ASSERT_TRUE(ReadBuffer(stream_.get(), y2.get(), 0, kBytes, ry2.data()));
+  // Before the updates: kLaunches per replay. After: 2 + (kLaunches - 2) into y, 1 into y2.
+  const float per_x = static_cast<float>(kReplays * kLaunches + kReplays * kLaunches);
+  for (uint32_t i = 0; i < kN; ++i) {
+    ASSERT_EQ(ry[i], per_x * hx[i]) << "y element " << i;
+    ASSERT_EQ(ry2[i], static_cast<float>(kReplays) * hx[i]) << "y2 element " << i;
+  }
+}
+
+// Host copies and event nodes split the device-side nodes into runs; each run of two or more may
+// replay natively. Every replay must give the direct result, on two streams.
+TEST_P(GraphTest, RunsSplitByHostCopiesAndEventsReplayCorrectly) {
+  BufferHandle x, y, z;
+  Alloc(&x);
+  Alloc(&y);
+  Alloc(&z);
+  EventHandle event;
+  ASSERT_PORTA_OK(porta_event_create(device_, PORTA_EVENT_DEFAULT, event.out()));
+  StreamHandle other;
+  ASSERT_PORTA_OK(porta_stream_create(device_, other.out()));
+  const std::vector<float> hx = IntegerFloats(4);
+  std::vector<float> mid(kN, -1.0f), out(kN, -1.0f);
+  const float zero = 0.0f, one = 1.0f, three = 3.0f;
+  const uint32_t n = kN;
+  GraphHandle graph;
+  Capture(&graph, [&] {
+    // Run 1: fill, launch, launch (y = 4x after the copy below).
+    ASSERT_PORTA_OK(porta_copy_host_to_device(stream_.get(), x.get(), 0, hx.data(), kBytes));
+    ASSERT_PORTA_OK(porta_fill_buffer(stream_.get(), y.get(), 0, kBytes, &zero, 4));
+    ASSERT_PORTA_OK(ScaleAdd(stream_.get(), y.get(), x.get(), &one, &n));
+    ASSERT_PORTA_OK(ScaleAdd(stream_.get(), y.get(), x.get(), &three, &n));
+    ASSERT_PORTA_OK(porta_copy_device_to_host(stream_.get(), mid.data(), y.get(), 0, kBytes));
+    // A single copy between two event nodes: not a run.
+    ASSERT_PORTA_OK(porta_event_record(event.get(), stream_.get()));
+    ASSERT_PORTA_OK(porta_copy_device_to_device(stream_.get(), z.get(), 0, y.get(), 0, kBytes));
+    ASSERT_PORTA_OK(porta_stream_wait_event(stream_.get(), event.get()));
+    // Run 2: launch, copy, fill of the upper half (z = 5x, then y = z in the lower half).
+    ASSERT_PORTA_OK(ScaleAdd(stream_.get(), z.get(), x.get(), &one, &n));
+    ASSERT_PORTA_OK(porta_copy_device_to_device(stream_.get(), y.get(), 0, z.get(), 0, kBytes));
+    ASSERT_PORTA_OK(porta_fill_buffer(stream_.get(), y.get(), kBytes / 2, kBytes / 2, &zero, 4));
+    ASSERT_PORTA_OK(porta_copy_device_to_host(stream_.get(), out.data(), y.get(), 0, kBytes));
+  });
+  if (HasFatalFailure()) return;
+  ExecHandle exec;
+  ASSERT_PORTA_OK(porta_graph_instantiate(graph.get(), exec.out()));
+  uint32_t native = 99;
+  ASSERT_PORTA_OK(porta_graph_exec_native_node_count(exec.get(), &native));
+  EXPECT_TRUE(native == 0 || native == 3 || native == 6) << "native node count " << native;
+  for (porta_stream_t stream : {stream_.get(), other.get(), stream_.get()}) {
+    std::fill(mid.begin(), mid.end(), -1.0f);
+    std::fill(out.begin(), out.end(), -1.0f);
+    ASSERT_PORTA_OK(porta_graph_launch(exec.get(), stream));
+    ASSERT_PORTA_OK(porta_stream_synchronize(stream));
+    for (uint32_t i = 0; i < kN; ++i) {
+      ASSERT_EQ(mid[i], 4.0f * hx[i]) << "mid element " << i;
+      ASSERT_EQ(out[i], i < kN / 2 ? 5.0f * hx[i] : 0.0f) << "out element " << i;
     }
   }
 }

@@ -208,11 +208,12 @@ TEST(PluginBinaryTest, EntriesAnswerTheirDeclaredTables) {
     const char* name;
   };
   const Case kCases[] = {
-      {PORTA_TEST_PLUGIN_GOOD, 1, 1, sizeof(porta_backend_table_t), "good"},
-      {PORTA_TEST_PLUGIN_MAJOR2, 2, 1, sizeof(porta_backend_table_t), "major2"},
+      {PORTA_TEST_PLUGIN_GOOD, 1, 2, sizeof(porta_backend_table_t), "good"},
+      {PORTA_TEST_PLUGIN_MAJOR2, 2, 2, sizeof(porta_backend_table_t), "major2"},
       {PORTA_TEST_PLUGIN_OLD_MINOR, 1, 0, offsetof(porta_backend_table_t, buffer_native_handle),
        "old_minor"},
-      {PORTA_TEST_PLUGIN_MISSING_REQUIRED, 1, 1, sizeof(porta_backend_table_t), "missing_required"},
+      {PORTA_TEST_PLUGIN_MISSING_REQUIRED, 1, 2, sizeof(porta_backend_table_t), "missing_required"},
+      {PORTA_TEST_PLUGIN_GRAPHS, 1, 2, sizeof(porta_backend_table_t), "graphs"},
   };
   for (const Case& c : kCases) {
     DirectPlugin plugin(c.path);
@@ -230,6 +231,7 @@ TEST(PluginBinaryTest, EntriesAnswerTheirDeclaredTables) {
     EXPECT_EQ(table->struct_size, c.struct_size) << c.path;
     EXPECT_STREQ(table->name, c.name);
     EXPECT_EQ(table->stream_query == nullptr, std::string(c.name) == "missing_required") << c.path;
+    EXPECT_EQ(table->graph_create != nullptr, std::string(c.name) == "graphs") << c.path;
   }
   DirectPlugin no_entry(PORTA_TEST_PLUGIN_NO_ENTRY);
   ASSERT_TRUE(no_entry.open()) << dlerror();

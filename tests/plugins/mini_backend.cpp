@@ -14,6 +14,10 @@
 //                              live buffers would exceed n bytes (a small device memory)
 //   MINI_ZERO_DEVICES          report zero devices, with the reason
 //   MINI_NO_ENTRY              do not export porta_backend_entry at all
+//   MINI_GRAPHS                native graphs without graph_update_kernel_args (the runtime must
+//                              rebuild after an update); every third replay of a graph declines
+//                              with PORTA_ERROR_UNSUPPORTED (the runtime must replay it node by
+//                              node); shutdown aborts when a native graph was never destroyed
 //
 // By the ABI's rule a plugin does no work in static constructors: every global here is
 // constant-initialized (enforced with constinit) and all state is created in init.
@@ -22,6 +26,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -95,6 +100,11 @@ constexpr uint32_t kMaxWorkGroupSize = 256;
 constexpr uint64_t kLocalMemoryBytes = 32u << 10;
 constexpr uint32_t kMaxDevices = 8;
 
+#ifdef MINI_GRAPHS
+// Native graphs created and not yet destroyed; the runtime must destroy every one.
+constinit std::atomic<int> live_graphs{0};
+#endif
+
 // Every command on a faulted stream fails with the stream's first error.
 porta_status_t CheckSticky(const porta_be_stream* stream, porta_be_msg msg) {
   if (stream->sticky == PORTA_OK) return PORTA_OK;
@@ -148,6 +158,12 @@ porta_status_t Init(const porta_backend_host_t* host, porta_be_backend_t* out_ba
 }
 
 void Shutdown(porta_be_backend_t backend) {
+#ifdef MINI_GRAPHS
+  if (live_graphs.load() != 0) {
+    std::fprintf(stderr, "mini: %d native graphs were never destroyed\n", live_graphs.load());
+    std::abort();
+  }
+#endif
   delete backend;
 }
 
@@ -508,6 +524,83 @@ porta_status_t KernelLaunch(porta_be_stream_t stream, porta_be_kernel_t kernel,
               "mini: copy_peer called although it lies beyond struct_size");
 }
 
+#ifdef MINI_GRAPHS
+// A native graph: a copy of its nodes, replayed through the ordinary slot functions.
+struct MiniGraphNode {
+  porta_be_graph_node_t node{};
+  porta_launch_config_t config{};
+  std::vector<porta_be_arg_t> args;
+  std::vector<std::vector<uint8_t>> scalars;
+  uint8_t pattern[4] = {};
+};
+
+porta_status_t GraphCreate(porta_be_device_t /*device*/, const porta_be_graph_node_t* nodes,
+                           uint32_t count, porta_be_graph_t* out_graph, porta_be_msg msg) {
+  if (count < 2) return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT, "mini: a graph of %u nodes", count);
+  auto graph = std::make_unique<std::vector<MiniGraphNode>>(count);
+  for (uint32_t i = 0; i < count; ++i) {
+    MiniGraphNode& copy = (*graph)[i];
+    copy.node = nodes[i];
+    if (nodes[i].kind == PORTA_GRAPH_NODE_KERNEL) {
+      copy.config = *nodes[i].config;
+      copy.args.assign(nodes[i].args, nodes[i].args + nodes[i].arg_count);
+      copy.scalars.resize(nodes[i].arg_count);
+      for (uint32_t a = 0; a < nodes[i].arg_count; ++a) {
+        if (copy.args[a].kind != PORTA_ARG_SCALAR) continue;
+        const auto* bytes = static_cast<const uint8_t*>(copy.args[a].scalar);
+        copy.scalars[a].assign(bytes, bytes + copy.args[a].scalar_size);
+      }
+    } else if (nodes[i].kind == PORTA_GRAPH_NODE_FILL) {
+      std::memcpy(copy.pattern, nodes[i].pattern, nodes[i].pattern_size);
+    } else if (nodes[i].kind != PORTA_GRAPH_NODE_COPY_DEVICE_TO_DEVICE) {
+      return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT, "mini: graph node %u has kind %d", i,
+                  static_cast<int>(nodes[i].kind));
+    }
+  }
+  // Scalars point into the copies, which no longer move.
+  for (MiniGraphNode& copy : *graph) {
+    for (size_t a = 0; a < copy.args.size(); ++a) {
+      if (copy.args[a].kind == PORTA_ARG_SCALAR) copy.args[a].scalar = copy.scalars[a].data();
+    }
+  }
+  *out_graph = reinterpret_cast<porta_be_graph_t>(graph.release());
+  live_graphs.fetch_add(1);
+  return PORTA_OK;
+}
+
+porta_status_t GraphLaunch(porta_be_stream_t stream, porta_be_graph_t graph, porta_be_msg msg) {
+  static constinit std::atomic<uint32_t> launches{0};
+  if (launches.fetch_add(1) % 3 == 2) {
+    return Fail(msg, PORTA_ERROR_UNSUPPORTED, "mini: this replay goes node by node");
+  }
+  for (MiniGraphNode& copy : *reinterpret_cast<std::vector<MiniGraphNode>*>(graph)) {
+    const porta_be_graph_node_t& node = copy.node;
+    porta_status_t status = PORTA_OK;
+    switch (node.kind) {
+      case PORTA_GRAPH_NODE_KERNEL:
+        status = KernelLaunch(stream, node.kernel, &copy.config, copy.args.data(),
+                              static_cast<uint32_t>(copy.args.size()), msg);
+        break;
+      case PORTA_GRAPH_NODE_COPY_DEVICE_TO_DEVICE:
+        status = CopyDeviceToDevice(stream, node.dst, node.dst_offset, node.src, node.src_offset,
+                                    node.size, msg);
+        break;
+      default:
+        status = FillBuffer(stream, node.dst, node.dst_offset, node.size, copy.pattern,
+                            node.pattern_size, msg);
+        break;
+    }
+    if (status != PORTA_OK) return status;
+  }
+  return PORTA_OK;
+}
+
+void GraphDestroy(porta_be_graph_t graph) {
+  delete reinterpret_cast<std::vector<MiniGraphNode>*>(graph);
+  live_graphs.fetch_sub(1);
+}
+#endif
+
 #ifdef MINI_OLD_MINOR
 constexpr size_t kTableSize = offsetof(porta_backend_table_t, buffer_native_handle);
 constexpr uint32_t kAbiMinor = 0;
@@ -560,6 +653,12 @@ constinit const porta_backend_table_t kTable = {
 #else
     .buffer_native_handle = BufferNativeHandle,
     .copy_peer = CopyPeer,
+#endif
+#ifdef MINI_GRAPHS
+    .graph_create = GraphCreate,
+    .graph_launch = GraphLaunch,
+    .graph_update_kernel_args = nullptr,
+    .graph_destroy = GraphDestroy,
 #endif
 };
 
