@@ -3,9 +3,11 @@
 // destroyed handles, handles of another type, illegal zeros, ranges outside a buffer and offset +
 // size overflow. Each must return the documented status and a message naming the argument.
 // Events, modules and launches are in errors_module_test.cpp.
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "conformance/c_callers.h"
 #include "conformance/cts.h"
@@ -15,8 +17,8 @@ namespace {
 
 class ErrorsTest : public BufferTest {
  protected:
-  // A handle that was valid and has been freed. Nothing is allocated between its destruction
-  // and its use in a check, so the runtime cannot have handed the address out again.
+  // A handle that was valid and has been freed (StaleHandlesStayInvalid checks that this holds
+  // however many objects are created after it).
   porta_buffer_t FreedBuffer() {
     porta_buffer_t buffer = nullptr;
     EXPECT_PORTA_OK(porta_buffer_alloc(device_, 64, PORTA_MEMORY_DEVICE, &buffer));
@@ -258,6 +260,57 @@ TEST_P(ErrorsTest, StreamFunctions) {
                      porta_stream_device(stream_.get(), nullptr));
   ASSERT_PORTA_OK(porta_stream_device(stream_.get(), &owner));
   EXPECT_EQ(owner, device_);
+}
+
+// A destroyed handle never comes back to life: destroying a stream twice after another stream was
+// created in between fails and leaves the new stream alone, a freed buffer's handle does not
+// answer for the buffer allocated after it, and thousands of objects created after a destruction
+// (reusing the memory and the runtime's bookkeeping of the destroyed ones) get handle values of
+// their own.
+TEST_P(ErrorsTest, StaleHandlesStayInvalid) {
+  porta_stream_t a = nullptr;
+  ASSERT_PORTA_OK(porta_stream_create(device_, &a));
+  ASSERT_PORTA_OK(porta_stream_destroy(a));
+  StreamHandle b;
+  ASSERT_PORTA_OK(porta_stream_create(device_, b.out()));
+  EXPECT_PORTA_ERROR(PORTA_ERROR_INVALID_HANDLE, "stream", porta_stream_destroy(a));
+  EXPECT_PORTA_OK(porta_stream_synchronize(b.get()));
+
+  porta_buffer_t x = FreedBuffer();
+  BufferHandle y;
+  ASSERT_PORTA_OK(porta_buffer_alloc(device_, 128, PORTA_MEMORY_DEVICE, y.out()));
+  uint64_t size = 0;
+  EXPECT_PORTA_ERROR(PORTA_ERROR_INVALID_HANDLE, "buffer", porta_buffer_size(x, &size));
+  EXPECT_PORTA_ERROR(PORTA_ERROR_INVALID_HANDLE, "buffer", porta_buffer_free(x));
+  ASSERT_PORTA_OK(porta_buffer_size(y.get(), &size));
+  EXPECT_EQ(size, 128u);
+
+  porta_event_t event = nullptr;
+  ASSERT_PORTA_OK(porta_event_create(device_, PORTA_EVENT_DEFAULT, &event));
+  ASSERT_PORTA_OK(porta_event_destroy(event));
+  EventHandle other_event;
+  ASSERT_PORTA_OK(porta_event_create(device_, PORTA_EVENT_DEFAULT, other_event.out()));
+  EXPECT_PORTA_ERROR(PORTA_ERROR_INVALID_HANDLE, "event", porta_event_destroy(event));
+  EXPECT_PORTA_OK(porta_event_query(other_event.get()));
+
+  // Many allocations and frees: every handle value is new and every freed one stays dead.
+  constexpr int kRounds = 3000;
+  std::vector<porta_buffer_t> freed;
+  freed.reserve(kRounds);
+  for (int i = 0; i < kRounds; ++i) {
+    porta_buffer_t buffer = nullptr;
+    ASSERT_PORTA_OK(porta_buffer_alloc(device_, 64, PORTA_MEMORY_DEVICE, &buffer));
+    ASSERT_PORTA_OK(porta_buffer_free(buffer));
+    freed.push_back(buffer);
+  }
+  std::vector<porta_buffer_t> sorted = freed;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(std::adjacent_find(sorted.begin(), sorted.end()), sorted.end())
+      << "a handle value was handed out twice";
+  for (int i = 0; i < kRounds; i += 97) {
+    EXPECT_PORTA_STATUS(PORTA_ERROR_INVALID_HANDLE, porta_buffer_size(freed[i], &size))
+        << "freed buffer " << i;
+  }
 }
 
 // A layered library reports its failures through the runtime's last-error channel.

@@ -85,7 +85,7 @@ PORTA_API porta_status_t porta_stream_end_capture(porta_stream_t stream, porta_g
                 "the capture was invalidated, no graph was made: %s", reason.c_str());
   }
   porta::hal::Registry::Add(graph, porta::hal::HandleType::kGraph);
-  *out_graph = reinterpret_cast<porta_graph_t>(graph);
+  *out_graph = porta::hal::ToHandle<porta_graph_t>(graph);
   return PORTA_OK;
 }
 
@@ -155,7 +155,7 @@ PORTA_API porta_status_t porta_graph_instantiate(porta_graph_t graph,
     return status;
   }
   porta::hal::Registry::Add(exec, porta::hal::HandleType::kGraphExec);
-  *out_exec = reinterpret_cast<porta_graph_exec_t>(exec);
+  *out_exec = porta::hal::ToHandle<porta_graph_exec_t>(exec);
   return PORTA_OK;
 }
 

@@ -86,7 +86,7 @@ porta_status_t AllocateRaw(const char* fn, const Ref<Device>& device, uint64_t s
   if (status != PORTA_OK) return BackendFail(status, fn, *device, message);
   auto* buffer = new Buffer(device, be, size, kind);
   porta::hal::Registry::Add(buffer, porta::hal::HandleType::kBuffer);
-  *out_buffer = reinterpret_cast<porta_buffer_t>(buffer);
+  *out_buffer = porta::hal::ToHandle<porta_buffer_t>(buffer);
   return PORTA_OK;
 }
 
@@ -212,7 +212,7 @@ PORTA_API porta_status_t porta_buffer_alloc_async(porta_stream_t stream, uint64_
   if (status != PORTA_OK) return status;
   auto* buffer = new Buffer(s->device, std::move(block), size, kind);
   porta::hal::Registry::Add(buffer, porta::hal::HandleType::kBuffer);
-  *out_buffer = reinterpret_cast<porta_buffer_t>(buffer);
+  *out_buffer = porta::hal::ToHandle<porta_buffer_t>(buffer);
   return PORTA_OK;
 }
 
@@ -296,7 +296,7 @@ PORTA_API porta_status_t porta_buffer_device(porta_buffer_t buffer, porta_device
   Ref<Buffer> buf = Lookup<Buffer>(buffer, kFn, "buffer", &status);
   if (!buf) return status;
   if (out_device == nullptr) return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "out_device is NULL");
-  *out_device = reinterpret_cast<porta_device_t>(buf->device.get());
+  *out_device = porta::hal::ToHandle<porta_device_t>(buf->device.get());
   return PORTA_OK;
 }
 

@@ -244,7 +244,7 @@ PORTA_API porta_status_t porta_module_load(porta_device_t device, const porta_mo
     }
   }
   porta::hal::Registry::Add(module, porta::hal::HandleType::kModule);
-  *out_module = reinterpret_cast<porta_module_t>(module);
+  *out_module = porta::hal::ToHandle<porta_module_t>(module);
   return PORTA_OK;
 }
 
@@ -272,7 +272,7 @@ PORTA_API porta_status_t porta_module_get_kernel(porta_module_t module, const ch
   Kernel* kernel = nullptr;
   status = GetKernel(kFn, *m, name, &kernel);
   if (status != PORTA_OK) return status;
-  *out_kernel = reinterpret_cast<porta_kernel_t>(kernel);
+  *out_kernel = porta::hal::ToHandle<porta_kernel_t>(kernel);
   return PORTA_OK;
 }
 

@@ -159,7 +159,7 @@ PORTA_API porta_status_t porta_runtime_create(const porta_runtime_options_t* opt
   runtime->Load(config);
   runtime->ApplyFilter(filter, has_filter);
   porta::hal::Registry::Add(runtime, porta::hal::HandleType::kRuntime);
-  *out_runtime = reinterpret_cast<porta_runtime_t>(runtime);
+  *out_runtime = porta::hal::ToHandle<porta_runtime_t>(runtime);
   return PORTA_OK;
 }
 
@@ -194,7 +194,7 @@ PORTA_API porta_status_t porta_runtime_device(porta_runtime_t runtime, uint32_t 
                 "index %u is out of range: the runtime has %zu device(s)", index,
                 rt->devices().size());
   }
-  *out_device = reinterpret_cast<porta_device_t>(rt->devices()[index]);
+  *out_device = porta::hal::ToHandle<porta_device_t>(rt->devices()[index]);
   return PORTA_OK;
 }
 

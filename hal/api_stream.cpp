@@ -82,7 +82,7 @@ PORTA_API porta_status_t porta_stream_create(porta_device_t device, porta_stream
   if (status != PORTA_OK) return BackendFail(status, kFn, *dev, message);
   auto* stream = new Stream(dev, be);
   porta::hal::Registry::Add(stream, porta::hal::HandleType::kStream);
-  *out_stream = reinterpret_cast<porta_stream_t>(stream);
+  *out_stream = porta::hal::ToHandle<porta_stream_t>(stream);
   return PORTA_OK;
 }
 
@@ -119,7 +119,7 @@ PORTA_API porta_status_t porta_stream_device(porta_stream_t stream, porta_device
   Ref<Stream> s = Lookup<Stream>(stream, kFn, "stream", &status);
   if (!s) return status;
   if (out_device == nullptr) return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "out_device is NULL");
-  *out_device = reinterpret_cast<porta_device_t>(s->device.get());
+  *out_device = porta::hal::ToHandle<porta_device_t>(s->device.get());
   return PORTA_OK;
 }
 
@@ -163,7 +163,7 @@ PORTA_API porta_status_t porta_event_create(porta_device_t device, uint32_t flag
   if (status != PORTA_OK) return BackendFail(status, kFn, *dev, message);
   auto* event = new Event(dev, be, flags);
   porta::hal::Registry::Add(event, porta::hal::HandleType::kEvent);
-  *out_event = reinterpret_cast<porta_event_t>(event);
+  *out_event = porta::hal::ToHandle<porta_event_t>(event);
   return PORTA_OK;
 }
 

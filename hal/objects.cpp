@@ -4,8 +4,10 @@
 #include <algorithm>
 #include <cstdarg>
 #include <cstdio>
-#include <shared_mutex>
-#include <unordered_map>
+#include <deque>
+#include <mutex>
+#include <new>
+#include <thread>
 
 #include "hal/runtime.h"
 
@@ -30,10 +32,62 @@ std::string FormatV(const char* format, va_list args) {
   return text;
 }
 
-struct RegistryState {
-  std::shared_mutex mutex;
-  std::unordered_map<const void*, HandleType> live;
+// Handle values: kHandleTag in the top byte (so that a pointer or a random number is not taken for
+// a handle), the slot's generation in the next 24 bits, the slot index + 1 in the low 32 bits.
+constexpr uint64_t kHandleTag = uint64_t{0x5f} << 56;
+constexpr uint64_t kGenerationMask = (uint64_t{1} << 24) - 1;
+constexpr uint32_t kChunkBits = 12;
+constexpr uint32_t kChunkSlots = uint32_t{1} << kChunkBits;
+constexpr uint32_t kMaxChunks = uint32_t{1} << 14;  // 64 Mi live handles
+// A freed slot is reused only after this many others were freed since, so that one slot's 24-bit
+// generation takes far longer than a program's run to wrap.
+constexpr size_t kReuseDelay = 1024;
+static_assert(sizeof(uintptr_t) == 8, "handles carry a 64-bit slot index and generation");
+
+struct Slot {
+  std::atomic<bool> locked{false};
+  uint32_t generation = 1;  // never 0, so that no handle value is the NULL handle's neighbour
+  HandleType type = HandleType::kRuntime;
+  Object* object = nullptr;  // nullptr while free
 };
+
+// A spin lock: a slot is held for a few instructions (check, take a reference).
+class SlotLock {
+ public:
+  explicit SlotLock(Slot& slot) : slot_(slot) {
+    while (slot_.locked.exchange(true, std::memory_order_acquire)) {
+      while (slot_.locked.load(std::memory_order_relaxed)) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#else
+        std::this_thread::yield();
+#endif
+      }
+    }
+  }
+  ~SlotLock() {
+    slot_.locked.store(false, std::memory_order_release);
+  }
+  SlotLock(const SlotLock&) = delete;
+  SlotLock& operator=(const SlotLock&) = delete;
+
+ private:
+  Slot& slot_;
+};
+
+struct RegistryState {
+  // Chunks are created on demand and never freed or moved, so a reader needs no lock to find one.
+  std::atomic<Slot*> chunks[kMaxChunks] = {};
+  std::atomic<uint32_t> used{0};  // slots handed out at least once
+  std::mutex free_mutex;          // guards |free| and creating chunks
+  std::deque<uint32_t> free;      // freed slot indices, oldest first
+};
+
+// The slot of |index| when its chunk exists.
+Slot* SlotAt(RegistryState& state, uint32_t index) {
+  Slot* chunk = state.chunks[index >> kChunkBits].load(std::memory_order_acquire);
+  return chunk == nullptr ? nullptr : &chunk[index & (kChunkSlots - 1)];
+}
 
 // Source of StreamProgress ids.
 std::atomic<uint64_t> next_stream_id{0};
@@ -105,29 +159,71 @@ const char* HandleTypeName(HandleType type) {
   return "unknown handle";
 }
 
-void Registry::Add(const void* handle, HandleType type) {
-  std::unique_lock<std::shared_mutex> lock(State().mutex);
-  State().live[handle] = type;
+void Registry::Add(Object* object, HandleType type) {
+  RegistryState& state = State();
+  uint32_t index = 0;
+  {
+    std::lock_guard<std::mutex> lock(state.free_mutex);
+    if (state.free.size() > kReuseDelay) {
+      index = state.free.front();
+      state.free.pop_front();
+    } else {
+      index = state.used.load(std::memory_order_relaxed);
+      if (index == kMaxChunks * kChunkSlots) throw std::bad_alloc();
+      if ((index & (kChunkSlots - 1)) == 0) {
+        state.chunks[index >> kChunkBits].store(new Slot[kChunkSlots], std::memory_order_release);
+      }
+      state.used.store(index + 1, std::memory_order_release);
+    }
+  }
+  Slot& slot = *SlotAt(state, index);
+  SlotLock lock(slot);
+  slot.type = type;
+  slot.object = object;
+  object->handle_ = static_cast<uintptr_t>(kHandleTag | (uint64_t{slot.generation} << 32) |
+                                           (uint64_t{index} + 1));
 }
 
-bool Registry::Remove(const void* handle) {
-  std::unique_lock<std::shared_mutex> lock(State().mutex);
-  return State().live.erase(handle) != 0;
+bool Registry::Remove(Object* object) {
+  RegistryState& state = State();
+  const uint64_t value = object->handle_;
+  const uint32_t index = static_cast<uint32_t>(value) - 1;
+  Slot* slot = value == 0 ? nullptr : SlotAt(state, index);
+  if (slot == nullptr) return false;
+  {
+    SlotLock lock(*slot);
+    if (slot->object != object || slot->generation != ((value >> 32) & kGenerationMask)) {
+      return false;
+    }
+    slot->object = nullptr;
+    slot->generation = slot->generation == kGenerationMask ? 1 : slot->generation + 1;
+  }
+  std::lock_guard<std::mutex> lock(state.free_mutex);
+  state.free.push_back(index);
+  return true;
 }
 
 Ref<Object> Registry::Acquire(const void* handle, HandleType type, const char** actual) {
-  std::shared_lock<std::shared_mutex> lock(State().mutex);
-  auto it = State().live.find(handle);
-  if (it == State().live.end()) {
-    *actual = nullptr;
+  *actual = nullptr;
+  RegistryState& state = State();
+  const auto value = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(handle));
+  const uint32_t low = static_cast<uint32_t>(value);
+  if ((value & (uint64_t{0xff} << 56)) != kHandleTag || low == 0 ||
+      low > state.used.load(std::memory_order_acquire)) {
     return Ref<Object>();
   }
-  if (it->second != type) {
-    *actual = HandleTypeName(it->second);
+  Slot* slot = SlotAt(state, low - 1);
+  if (slot == nullptr) return Ref<Object>();
+  SlotLock lock(*slot);
+  if (slot->object == nullptr || slot->generation != ((value >> 32) & kGenerationMask)) {
     return Ref<Object>();
   }
-  // Live handles are registered objects; the const is only for the map key.
-  return Ref<Object>::Share(static_cast<Object*>(const_cast<void*>(handle)));
+  if (slot->type != type) {
+    *actual = HandleTypeName(slot->type);
+    return Ref<Object>();
+  }
+  // The registered object holds the application's reference until Remove, which needs this lock.
+  return Ref<Object>::Share(slot->object);
 }
 
 Device::Device(Runtime* runtime, LoadedBackend* backend, porta_be_device_t be, uint32_t index,

@@ -72,11 +72,15 @@ class Object {
     if (owner->refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete owner;
   }
   HandleType type() const { return type_; }
+  // The public handle value Registry::Add gave this object (0 before).
+  uintptr_t handle() const { return handle_; }
 
  private:
+  friend class Registry;
   std::atomic<uint32_t> refs_{1};
   HandleType type_;
   Object* ref_owner_;
+  uintptr_t handle_ = 0;
 };
 
 // Owning reference to an Object (intrusive).
@@ -121,17 +125,29 @@ class Ref {
   T* object_ = nullptr;
 };
 
-// The set of live handles. Lookup and reference taking happen under one lock, so a handle that
-// another thread destroys concurrently is either found with a reference held, or not found.
+// The set of live handles. A handle is not the object's address but a tagged slot index plus the
+// slot's generation, so a destroyed handle stays invalid even when its slot (or the object's
+// memory) is reused: every later use is PORTA_ERROR_INVALID_HANDLE. Lookup and reference taking
+// happen under the slot's lock, so a handle that another thread destroys concurrently is either
+// found with a reference held, or not found.
 class Registry {
  public:
-  static void Add(const void* handle, HandleType type);
-  // Returns false when |handle| was not live (another thread removed it first).
-  static bool Remove(const void* handle);
+  // Registers |object| under a new handle (Object::handle()), or throws std::bad_alloc when every
+  // slot is taken.
+  static void Add(Object* object, HandleType type);
+  // Unregisters |object|; returns false when its handle was not live (another thread removed it
+  // first).
+  static bool Remove(Object* object);
   // Returns the object with a new reference taken, or an empty reference when |handle| is not a
   // live handle of |type|; then |actual| says what it is instead (or nullptr when not live).
   static Ref<Object> Acquire(const void* handle, HandleType type, const char** actual);
 };
+
+// The public handle of |object|, e.g. ToHandle<porta_stream_t>(stream).
+template <typename Handle>
+Handle ToHandle(const Object* object) {
+  return reinterpret_cast<Handle>(object->handle());
+}
 
 //===------------------------------------------------------------------------------------------===//
 // Runtime objects
