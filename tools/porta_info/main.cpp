@@ -39,6 +39,7 @@ constexpr char kUsage[] =
     "                    PORTA_PLUGIN_PATH)\n"
     "  --devices FILTER  device filter, same syntax as PORTA_DEVICES (e.g. \"opencl:0,cpu\");\n"
     "                    overrides PORTA_DEVICES\n"
+    "  --version         print the version\n"
     "  --help            print this text\n";
 
 struct DeviceEntry {
