@@ -51,7 +51,7 @@ porta_status_t ReplayNode(const porta_backend_table_t& t, porta_be_stream_t stre
 
 extern "C" {
 
-PORTA_API porta_status_t porta_stream_begin_capture(porta_stream_t stream) {
+PORTA_API porta_status_t porta_stream_begin_capture(porta_stream_t stream) try {
   constexpr const char* kFn = "porta_stream_begin_capture";
   porta_status_t status;
   Ref<Stream> s = Lookup<Stream>(stream, kFn, "stream", &status);
@@ -64,9 +64,12 @@ PORTA_API porta_status_t porta_stream_begin_capture(porta_stream_t stream) {
   }
   porta::hal::BeginCapture(*s);
   return PORTA_OK;
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_stream_begin_capture");
 }
 
-PORTA_API porta_status_t porta_stream_end_capture(porta_stream_t stream, porta_graph_t* out_graph) {
+PORTA_API porta_status_t porta_stream_end_capture(porta_stream_t stream,
+                                                  porta_graph_t* out_graph) try {
   constexpr const char* kFn = "porta_stream_end_capture";
   porta_status_t status;
   Ref<Stream> s = Lookup<Stream>(stream, kFn, "stream", &status);
@@ -87,9 +90,12 @@ PORTA_API porta_status_t porta_stream_end_capture(porta_stream_t stream, porta_g
   porta::hal::Registry::Add(graph, porta::hal::HandleType::kGraph);
   *out_graph = porta::hal::ToHandle<porta_graph_t>(graph);
   return PORTA_OK;
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_stream_end_capture");
 }
 
-PORTA_API porta_status_t porta_stream_is_capturing(porta_stream_t stream, int32_t* out_capturing) {
+PORTA_API porta_status_t porta_stream_is_capturing(porta_stream_t stream,
+                                                   int32_t* out_capturing) try {
   constexpr const char* kFn = "porta_stream_is_capturing";
   porta_status_t status;
   Ref<Stream> s = Lookup<Stream>(stream, kFn, "stream", &status);
@@ -100,18 +106,22 @@ PORTA_API porta_status_t porta_stream_is_capturing(porta_stream_t stream, int32_
   std::lock_guard<std::mutex> lock(s->mutex);
   *out_capturing = s->capture != nullptr ? 1 : 0;
   return PORTA_OK;
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_stream_is_capturing");
 }
 
-PORTA_API porta_status_t porta_graph_destroy(porta_graph_t graph) {
+PORTA_API porta_status_t porta_graph_destroy(porta_graph_t graph) try {
   porta_status_t status;
   Ref<Graph> g = Lookup<Graph>(graph, "porta_graph_destroy", "graph", &status);
   if (!g) return status;
   porta::hal::Registry::Remove(g.get());
   g->Release();
   return PORTA_OK;
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_graph_destroy");
 }
 
-PORTA_API porta_status_t porta_graph_node_count(porta_graph_t graph, uint32_t* out_count) {
+PORTA_API porta_status_t porta_graph_node_count(porta_graph_t graph, uint32_t* out_count) try {
   constexpr const char* kFn = "porta_graph_node_count";
   porta_status_t status;
   Ref<Graph> g = Lookup<Graph>(graph, kFn, "graph", &status);
@@ -119,10 +129,12 @@ PORTA_API porta_status_t porta_graph_node_count(porta_graph_t graph, uint32_t* o
   if (out_count == nullptr) return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "out_count is NULL");
   *out_count = static_cast<uint32_t>(g->nodes.size());
   return PORTA_OK;
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_graph_node_count");
 }
 
 PORTA_API porta_status_t porta_graph_node_kind(porta_graph_t graph, uint32_t index,
-                                               porta_graph_node_kind_t* out_kind) {
+                                               porta_graph_node_kind_t* out_kind) try {
   constexpr const char* kFn = "porta_graph_node_kind";
   porta_status_t status;
   Ref<Graph> g = Lookup<Graph>(graph, kFn, "graph", &status);
@@ -134,10 +146,12 @@ PORTA_API porta_status_t porta_graph_node_kind(porta_graph_t graph, uint32_t ind
   }
   *out_kind = g->nodes[index].kind;
   return PORTA_OK;
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_graph_node_kind");
 }
 
 PORTA_API porta_status_t porta_graph_instantiate(porta_graph_t graph,
-                                                 porta_graph_exec_t* out_exec) {
+                                                 porta_graph_exec_t* out_exec) try {
   constexpr const char* kFn = "porta_graph_instantiate";
   porta_status_t status;
   Ref<Graph> g = Lookup<Graph>(graph, kFn, "graph", &status);
@@ -157,11 +171,13 @@ PORTA_API porta_status_t porta_graph_instantiate(porta_graph_t graph,
   porta::hal::Registry::Add(exec, porta::hal::HandleType::kGraphExec);
   *out_exec = porta::hal::ToHandle<porta_graph_exec_t>(exec);
   return PORTA_OK;
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_graph_instantiate");
 }
 
 PORTA_API porta_status_t porta_graph_exec_update_kernel_args(porta_graph_exec_t exec, uint32_t node,
                                                              const porta_kernel_arg_t* args,
-                                                             uint32_t arg_count) {
+                                                             uint32_t arg_count) try {
   constexpr const char* kFn = "porta_graph_exec_update_kernel_args";
   porta_status_t status;
   Ref<GraphExec> x = Lookup<GraphExec>(exec, kFn, "exec", &status);
@@ -215,8 +231,8 @@ PORTA_API porta_status_t porta_graph_exec_update_kernel_args(porta_graph_exec_t 
     if (status == PORTA_ERROR_UNSUPPORTED) {
       x->RetireNative(run);
     } else if (status != PORTA_OK) {
-      return Fail(status, kFn, "%s (%s backend): native graph of node %u: %s",
-                  x->device->label().c_str(), t.name, node, message.text());
+      message.Set("native graph of node " + std::to_string(node) + ": " + message.text());
+      return porta::hal::BackendFail(status, kFn, *x->device, message);
     }
   }
   for (uint32_t i = 0; i < arg_count; ++i) {
@@ -228,9 +244,11 @@ PORTA_API porta_status_t porta_graph_exec_update_kernel_args(porta_graph_exec_t 
     target.SetArg(i, resolved[i], std::move(buffers[i]));
   }
   return PORTA_OK;
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_graph_exec_update_kernel_args");
 }
 
-PORTA_API porta_status_t porta_graph_launch(porta_graph_exec_t exec, porta_stream_t stream) {
+PORTA_API porta_status_t porta_graph_launch(porta_graph_exec_t exec, porta_stream_t stream) try {
   constexpr const char* kFn = "porta_graph_launch";
   porta_status_t status;
   Ref<GraphExec> x = Lookup<GraphExec>(exec, kFn, "exec", &status);
@@ -306,14 +324,16 @@ PORTA_API porta_status_t porta_graph_launch(porta_graph_exec_t exec, porta_strea
                   " to " + std::to_string(queued + failed_run - 1) + ")"
             : std::string(message.text()) + " (graph node " + std::to_string(queued) + ", " +
                   porta::hal::GraphNodeKindName(failed.kind) + ")";
-    return Fail(status, kFn, "%s (%s backend): %s", s->device->label().c_str(), t.name,
-                text.c_str());
+    message.Set(text);
+    return porta::hal::BackendFail(status, kFn, *s->device, message);
   }
   return PORTA_OK;
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_graph_launch");
 }
 
 PORTA_API porta_status_t porta_graph_exec_native_node_count(porta_graph_exec_t exec,
-                                                            uint32_t* out_count) {
+                                                            uint32_t* out_count) try {
   constexpr const char* kFn = "porta_graph_exec_native_node_count";
   porta_status_t status;
   Ref<GraphExec> x = Lookup<GraphExec>(exec, kFn, "exec", &status);
@@ -322,15 +342,19 @@ PORTA_API porta_status_t porta_graph_exec_native_node_count(porta_graph_exec_t e
   std::lock_guard<std::mutex> lock(x->mutex);
   *out_count = x->NativeNodeCount();
   return PORTA_OK;
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_graph_exec_native_node_count");
 }
 
-PORTA_API porta_status_t porta_graph_exec_destroy(porta_graph_exec_t exec) {
+PORTA_API porta_status_t porta_graph_exec_destroy(porta_graph_exec_t exec) try {
   porta_status_t status;
   Ref<GraphExec> x = Lookup<GraphExec>(exec, "porta_graph_exec_destroy", "exec", &status);
   if (!x) return status;
   porta::hal::Registry::Remove(x.get());
   x->Release();
   return PORTA_OK;
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_graph_exec_destroy");
 }
 
 }  // extern "C"

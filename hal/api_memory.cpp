@@ -83,6 +83,7 @@ porta_status_t AllocateRaw(const char* fn, const Ref<Device>& device, uint64_t s
   porta_be_buffer_t be = nullptr;
   porta_status_t status =
       device->table().buffer_alloc(device->be(), size, kind, &be, message.get());
+  status = porta::hal::Created(status, be, "buffer", &message);
   if (status != PORTA_OK) return BackendFail(status, fn, *device, message);
   auto* buffer = new Buffer(device, be, size, kind);
   porta::hal::Registry::Add(buffer, porta::hal::HandleType::kBuffer);
@@ -106,6 +107,7 @@ class TemporaryStream {
   porta_status_t Create(const char* fn) {
     BackendMessage message;
     porta_status_t status = device_.table().stream_create(device_.be(), &be_, message.get());
+    status = Created(status, be_, "stream", &message);
     return status == PORTA_OK ? status : BackendFail(status, fn, device_, message);
   }
   porta_status_t Sync(const char* fn) {
@@ -172,16 +174,19 @@ porta_status_t RejectStreamOrderedAllocationInCapture(const char* fn, Stream& st
 extern "C" {
 
 PORTA_API porta_status_t porta_buffer_alloc(porta_device_t device, uint64_t size,
-                                            porta_memory_kind_t kind, porta_buffer_t* out_buffer) {
+                                            porta_memory_kind_t kind,
+                                            porta_buffer_t* out_buffer) try {
   constexpr const char* kFn = "porta_buffer_alloc";
   porta_status_t status;
   Ref<Device> dev = Lookup<Device>(device, kFn, "device", &status);
   if (!dev) return status;
   if ((status = CheckAllocation(kFn, *dev, size, kind, out_buffer)) != PORTA_OK) return status;
   return AllocateRaw(kFn, dev, size, kind, out_buffer);
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_buffer_alloc");
 }
 
-PORTA_API porta_status_t porta_buffer_free(porta_buffer_t buffer) {
+PORTA_API porta_status_t porta_buffer_free(porta_buffer_t buffer) try {
   constexpr const char* kFn = "porta_buffer_free";
   porta_status_t status;
   Ref<Buffer> buf = Lookup<Buffer>(buffer, kFn, "buffer", &status);
@@ -190,11 +195,13 @@ PORTA_API porta_status_t porta_buffer_free(porta_buffer_t buffer) {
   if (!porta::hal::Registry::Remove(buf.get())) return AlreadyFreed(kFn, buffer);
   buf->Release();
   return PORTA_OK;
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_buffer_free");
 }
 
 PORTA_API porta_status_t porta_buffer_alloc_async(porta_stream_t stream, uint64_t size,
                                                   porta_memory_kind_t kind,
-                                                  porta_buffer_t* out_buffer) {
+                                                  porta_buffer_t* out_buffer) try {
   constexpr const char* kFn = "porta_buffer_alloc_async";
   porta_status_t status;
   Ref<Stream> s = Lookup<Stream>(stream, kFn, "stream", &status);
@@ -214,9 +221,11 @@ PORTA_API porta_status_t porta_buffer_alloc_async(porta_stream_t stream, uint64_
   porta::hal::Registry::Add(buffer, porta::hal::HandleType::kBuffer);
   *out_buffer = porta::hal::ToHandle<porta_buffer_t>(buffer);
   return PORTA_OK;
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_buffer_alloc_async");
 }
 
-PORTA_API porta_status_t porta_buffer_free_async(porta_stream_t stream, porta_buffer_t buffer) {
+PORTA_API porta_status_t porta_buffer_free_async(porta_stream_t stream, porta_buffer_t buffer) try {
   constexpr const char* kFn = "porta_buffer_free_async";
   porta_status_t status;
   Ref<Stream> s = Lookup<Stream>(stream, kFn, "stream", &status);
@@ -243,26 +252,33 @@ PORTA_API porta_status_t porta_buffer_free_async(porta_stream_t stream, porta_bu
   }
   buf->Release();
   return PORTA_OK;
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_buffer_free_async");
 }
 
-PORTA_API porta_status_t porta_device_pool_trim(porta_device_t device, uint64_t keep_bytes) {
+PORTA_API porta_status_t porta_device_pool_trim(porta_device_t device, uint64_t keep_bytes) try {
   porta_status_t status;
   Ref<Device> dev = Lookup<Device>(device, "porta_device_pool_trim", "device", &status);
   if (!dev) return status;
   dev->pool().Trim(keep_bytes);
   return PORTA_OK;
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_device_pool_trim");
 }
 
-PORTA_API porta_status_t porta_device_pool_set_limit(porta_device_t device, uint64_t limit_bytes) {
+PORTA_API porta_status_t porta_device_pool_set_limit(porta_device_t device,
+                                                     uint64_t limit_bytes) try {
   porta_status_t status;
   Ref<Device> dev = Lookup<Device>(device, "porta_device_pool_set_limit", "device", &status);
   if (!dev) return status;
   dev->pool().SetLimit(limit_bytes);
   return PORTA_OK;
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_device_pool_set_limit");
 }
 
 PORTA_API porta_status_t porta_device_pool_get_stats(porta_device_t device,
-                                                     porta_pool_stats_t* stats) {
+                                                     porta_pool_stats_t* stats) try {
   constexpr const char* kFn = "porta_device_pool_get_stats";
   porta_status_t status;
   Ref<Device> dev = Lookup<Device>(device, kFn, "device", &status);
@@ -278,9 +294,11 @@ PORTA_API porta_status_t porta_device_pool_get_stats(porta_device_t device,
   std::memcpy(stats, &current, std::min(caller_size, sizeof(porta_pool_stats_t)));
   stats->struct_size = caller_size;
   return PORTA_OK;
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_device_pool_get_stats");
 }
 
-PORTA_API porta_status_t porta_buffer_size(porta_buffer_t buffer, uint64_t* out_size) {
+PORTA_API porta_status_t porta_buffer_size(porta_buffer_t buffer, uint64_t* out_size) try {
   constexpr const char* kFn = "porta_buffer_size";
   porta_status_t status;
   Ref<Buffer> buf = Lookup<Buffer>(buffer, kFn, "buffer", &status);
@@ -288,9 +306,12 @@ PORTA_API porta_status_t porta_buffer_size(porta_buffer_t buffer, uint64_t* out_
   if (out_size == nullptr) return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "out_size is NULL");
   *out_size = buf->size;
   return PORTA_OK;
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_buffer_size");
 }
 
-PORTA_API porta_status_t porta_buffer_device(porta_buffer_t buffer, porta_device_t* out_device) {
+PORTA_API porta_status_t porta_buffer_device(porta_buffer_t buffer,
+                                             porta_device_t* out_device) try {
   constexpr const char* kFn = "porta_buffer_device";
   porta_status_t status;
   Ref<Buffer> buf = Lookup<Buffer>(buffer, kFn, "buffer", &status);
@@ -298,10 +319,12 @@ PORTA_API porta_status_t porta_buffer_device(porta_buffer_t buffer, porta_device
   if (out_device == nullptr) return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "out_device is NULL");
   *out_device = porta::hal::ToHandle<porta_device_t>(buf->device.get());
   return PORTA_OK;
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_buffer_device");
 }
 
 PORTA_API porta_status_t porta_buffer_map(porta_buffer_t buffer, uint64_t offset, uint64_t size,
-                                          void** out_ptr) {
+                                          void** out_ptr) try {
   constexpr const char* kFn = "porta_buffer_map";
   porta_status_t status;
   Ref<Buffer> buf = Lookup<Buffer>(buffer, kFn, "buffer", &status);
@@ -325,9 +348,11 @@ PORTA_API porta_status_t porta_buffer_map(porta_buffer_t buffer, uint64_t offset
     return BackendFail(status, kFn, *buf->device, message);
   }
   return PORTA_OK;
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_buffer_map");
 }
 
-PORTA_API porta_status_t porta_buffer_unmap(porta_buffer_t buffer) {
+PORTA_API porta_status_t porta_buffer_unmap(porta_buffer_t buffer) try {
   constexpr const char* kFn = "porta_buffer_unmap";
   porta_status_t status;
   Ref<Buffer> buf = Lookup<Buffer>(buffer, kFn, "buffer", &status);
@@ -343,9 +368,12 @@ PORTA_API porta_status_t porta_buffer_unmap(porta_buffer_t buffer) {
     return BackendFail(status, kFn, *buf->device, message);
   }
   return PORTA_OK;
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_buffer_unmap");
 }
 
-PORTA_API porta_status_t porta_buffer_native_handle(porta_buffer_t buffer, uint64_t* out_handle) {
+PORTA_API porta_status_t porta_buffer_native_handle(porta_buffer_t buffer,
+                                                    uint64_t* out_handle) try {
   constexpr const char* kFn = "porta_buffer_native_handle";
   porta_status_t status;
   Ref<Buffer> buf = Lookup<Buffer>(buffer, kFn, "buffer", &status);
@@ -360,11 +388,13 @@ PORTA_API porta_status_t porta_buffer_native_handle(porta_buffer_t buffer, uint6
   BackendMessage message;
   status = table.buffer_native_handle(buf->be, out_handle, message.get());
   return status == PORTA_OK ? status : BackendFail(status, kFn, *buf->device, message);
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_buffer_native_handle");
 }
 
 PORTA_API porta_status_t porta_copy_host_to_device(porta_stream_t stream, porta_buffer_t dst,
                                                    uint64_t dst_offset, const void* src,
-                                                   uint64_t size) {
+                                                   uint64_t size) try {
   constexpr const char* kFn = "porta_copy_host_to_device";
   porta_status_t status;
   Ref<Stream> s = Lookup<Stream>(stream, kFn, "stream", &status);
@@ -392,11 +422,13 @@ PORTA_API porta_status_t porta_copy_host_to_device(porta_stream_t stream, porta_
         node.size = size;
         return CaptureNode(kFn, *s, std::move(node));
       });
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_copy_host_to_device");
 }
 
 PORTA_API porta_status_t porta_copy_device_to_host(porta_stream_t stream, void* dst,
                                                    porta_buffer_t src, uint64_t src_offset,
-                                                   uint64_t size) {
+                                                   uint64_t size) try {
   constexpr const char* kFn = "porta_copy_device_to_host";
   porta_status_t status;
   Ref<Stream> s = Lookup<Stream>(stream, kFn, "stream", &status);
@@ -424,11 +456,13 @@ PORTA_API porta_status_t porta_copy_device_to_host(porta_stream_t stream, void* 
         node.size = size;
         return CaptureNode(kFn, *s, std::move(node));
       });
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_copy_device_to_host");
 }
 
 PORTA_API porta_status_t porta_copy_device_to_device(porta_stream_t stream, porta_buffer_t dst,
                                                      uint64_t dst_offset, porta_buffer_t src,
-                                                     uint64_t src_offset, uint64_t size) {
+                                                     uint64_t src_offset, uint64_t size) try {
   constexpr const char* kFn = "porta_copy_device_to_device";
   porta_status_t status;
   Ref<Stream> s = Lookup<Stream>(stream, kFn, "stream", &status);
@@ -486,11 +520,13 @@ PORTA_API porta_status_t porta_copy_device_to_device(porta_stream_t stream, port
     if (status != PORTA_ERROR_UNSUPPORTED) return status;
   }
   return StagedCopy(kFn, *s, *d, dst_offset, *b, src_offset, size);
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_copy_device_to_device");
 }
 
 PORTA_API porta_status_t porta_fill_buffer(porta_stream_t stream, porta_buffer_t dst,
                                            uint64_t offset, uint64_t size, const void* pattern,
-                                           uint32_t pattern_size) {
+                                           uint32_t pattern_size) try {
   constexpr const char* kFn = "porta_fill_buffer";
   porta_status_t status;
   Ref<Stream> s = Lookup<Stream>(stream, kFn, "stream", &status);
@@ -529,6 +565,8 @@ PORTA_API porta_status_t porta_fill_buffer(porta_stream_t stream, porta_buffer_t
         node.pattern_size = pattern_size;
         return CaptureNode(kFn, *s, std::move(node));
       });
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_fill_buffer");
 }
 
 }  // extern "C"

@@ -49,6 +49,7 @@ porta_status_t GetKernel(const char* fn, Module& module, const char* name, Kerne
   porta_be_kernel_t be = nullptr;
   porta_status_t status =
       module.device->table().module_get_kernel(module.be, name, &be, message.get());
+  status = porta::hal::Created(status, be, "kernel", &message);
   if (status != PORTA_OK) return BackendFail(status, fn, *module.device, message);
   auto kernel = std::make_unique<Kernel>(&module, be, name);
   *out = kernel.get();
@@ -176,7 +177,7 @@ PORTA_API const char* porta_kernel_format_name(int32_t format) {
 }
 
 PORTA_API porta_status_t porta_module_load(porta_device_t device, const porta_module_desc_t* desc,
-                                           porta_module_t* out_module) {
+                                           porta_module_t* out_module) try {
   constexpr const char* kFn = "porta_module_load";
   porta_status_t status;
   Ref<Device> dev = Lookup<Device>(device, kFn, "device", &status);
@@ -232,6 +233,7 @@ PORTA_API porta_status_t porta_module_load(porta_device_t device, const porta_mo
   BackendMessage message;
   porta_be_module_t be = nullptr;
   status = dev->table().module_load(dev->be(), chosen, &be, message.get());
+  status = porta::hal::Created(status, be, "module", &message);
   if (status != PORTA_OK) return BackendFail(status, kFn, *dev, message);
   auto* module = new Module(dev, be, chosen->format);
   for (uint32_t e = 0; e < chosen->entry_count; ++e) {
@@ -246,19 +248,23 @@ PORTA_API porta_status_t porta_module_load(porta_device_t device, const porta_mo
   porta::hal::Registry::Add(module, porta::hal::HandleType::kModule);
   *out_module = porta::hal::ToHandle<porta_module_t>(module);
   return PORTA_OK;
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_module_load");
 }
 
-PORTA_API porta_status_t porta_module_destroy(porta_module_t module) {
+PORTA_API porta_status_t porta_module_destroy(porta_module_t module) try {
   porta_status_t status;
   Ref<Module> m = Lookup<Module>(module, "porta_module_destroy", "module", &status);
   if (!m) return status;
   UnregisterModule(*m);
   m->Release();
   return PORTA_OK;
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_module_destroy");
 }
 
 PORTA_API porta_status_t porta_module_get_kernel(porta_module_t module, const char* name,
-                                                 porta_kernel_t* out_kernel) {
+                                                 porta_kernel_t* out_kernel) try {
   constexpr const char* kFn = "porta_module_get_kernel";
   porta_status_t status;
   Ref<Module> m = Lookup<Module>(module, kFn, "module", &status);
@@ -274,11 +280,14 @@ PORTA_API porta_status_t porta_module_get_kernel(porta_module_t module, const ch
   if (status != PORTA_OK) return status;
   *out_kernel = porta::hal::ToHandle<porta_kernel_t>(kernel);
   return PORTA_OK;
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_module_get_kernel");
 }
 
 PORTA_API porta_status_t porta_kernel_launch(porta_stream_t stream, porta_kernel_t kernel,
                                              const porta_launch_config_t* config,
-                                             const porta_kernel_arg_t* args, uint32_t arg_count) {
+                                             const porta_kernel_arg_t* args,
+                                             uint32_t arg_count) try {
   constexpr const char* kFn = "porta_kernel_launch";
   porta_status_t status;
   Ref<Stream> s = Lookup<Stream>(stream, kFn, "stream", &status);
@@ -337,6 +346,8 @@ PORTA_API porta_status_t porta_kernel_launch(porta_stream_t stream, porta_kernel
         }
         return porta::hal::CaptureNode(kFn, *s, std::move(node));
       });
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_kernel_launch");
 }
 
 }  // extern "C"

@@ -115,13 +115,15 @@ PORTA_API const char* porta_last_error_message(void) {
   return porta::hal::LastErrorText();
 }
 
-PORTA_API porta_status_t porta_set_last_error(porta_status_t status, const char* message) {
+PORTA_API porta_status_t porta_set_last_error(porta_status_t status, const char* message) try {
   porta::hal::SetLastErrorText(message != nullptr ? message : "");
   return status;
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_set_last_error");
 }
 
 PORTA_API porta_status_t porta_runtime_create(const porta_runtime_options_t* options,
-                                              porta_runtime_t* out_runtime) {
+                                              porta_runtime_t* out_runtime) try {
   constexpr const char* kFn = "porta_runtime_create";
   if (out_runtime == nullptr) {
     return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "out_runtime is NULL");
@@ -161,18 +163,23 @@ PORTA_API porta_status_t porta_runtime_create(const porta_runtime_options_t* opt
   porta::hal::Registry::Add(runtime, porta::hal::HandleType::kRuntime);
   *out_runtime = porta::hal::ToHandle<porta_runtime_t>(runtime);
   return PORTA_OK;
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_runtime_create");
 }
 
-PORTA_API porta_status_t porta_runtime_destroy(porta_runtime_t runtime) {
+PORTA_API porta_status_t porta_runtime_destroy(porta_runtime_t runtime) try {
   porta_status_t status;
   Ref<Runtime> rt = Lookup<Runtime>(runtime, "porta_runtime_destroy", "runtime", &status);
   if (!rt) return status;
   rt->Unregister();
   rt->Release();  // the application's reference; |rt| holds the last one until return
   return PORTA_OK;
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_runtime_destroy");
 }
 
-PORTA_API porta_status_t porta_runtime_device_count(porta_runtime_t runtime, uint32_t* out_count) {
+PORTA_API porta_status_t porta_runtime_device_count(porta_runtime_t runtime,
+                                                    uint32_t* out_count) try {
   constexpr const char* kFn = "porta_runtime_device_count";
   porta_status_t status;
   Ref<Runtime> rt = Lookup<Runtime>(runtime, kFn, "runtime", &status);
@@ -180,10 +187,12 @@ PORTA_API porta_status_t porta_runtime_device_count(porta_runtime_t runtime, uin
   if (out_count == nullptr) return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "out_count is NULL");
   *out_count = static_cast<uint32_t>(rt->devices().size());
   return PORTA_OK;
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_runtime_device_count");
 }
 
 PORTA_API porta_status_t porta_runtime_device(porta_runtime_t runtime, uint32_t index,
-                                              porta_device_t* out_device) {
+                                              porta_device_t* out_device) try {
   constexpr const char* kFn = "porta_runtime_device";
   porta_status_t status;
   Ref<Runtime> rt = Lookup<Runtime>(runtime, kFn, "runtime", &status);
@@ -196,9 +205,12 @@ PORTA_API porta_status_t porta_runtime_device(porta_runtime_t runtime, uint32_t 
   }
   *out_device = porta::hal::ToHandle<porta_device_t>(rt->devices()[index]);
   return PORTA_OK;
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_runtime_device");
 }
 
-PORTA_API porta_status_t porta_runtime_backend_count(porta_runtime_t runtime, uint32_t* out_count) {
+PORTA_API porta_status_t porta_runtime_backend_count(porta_runtime_t runtime,
+                                                     uint32_t* out_count) try {
   constexpr const char* kFn = "porta_runtime_backend_count";
   porta_status_t status;
   Ref<Runtime> rt = Lookup<Runtime>(runtime, kFn, "runtime", &status);
@@ -206,10 +218,12 @@ PORTA_API porta_status_t porta_runtime_backend_count(porta_runtime_t runtime, ui
   if (out_count == nullptr) return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "out_count is NULL");
   *out_count = static_cast<uint32_t>(rt->backends().size());
   return PORTA_OK;
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_runtime_backend_count");
 }
 
 PORTA_API porta_status_t porta_runtime_backend_report(porta_runtime_t runtime, uint32_t index,
-                                                      porta_backend_report_t* report) {
+                                                      porta_backend_report_t* report) try {
   constexpr const char* kFn = "porta_runtime_backend_report";
   porta_status_t status;
   Ref<Runtime> rt = Lookup<Runtime>(runtime, kFn, "runtime", &status);
@@ -230,10 +244,12 @@ PORTA_API porta_status_t porta_runtime_backend_report(porta_runtime_t runtime, u
   std::memcpy(report, &rt->backends()[index]->report, size);
   report->struct_size = caller_size;
   return PORTA_OK;
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_runtime_backend_report");
 }
 
 PORTA_API porta_status_t porta_runtime_diagnostics(porta_runtime_t runtime, char* buffer,
-                                                   size_t buffer_size, size_t* out_required) {
+                                                   size_t buffer_size, size_t* out_required) try {
   constexpr const char* kFn = "porta_runtime_diagnostics";
   porta_status_t status;
   Ref<Runtime> rt = Lookup<Runtime>(runtime, kFn, "runtime", &status);
@@ -246,9 +262,12 @@ PORTA_API porta_status_t porta_runtime_diagnostics(porta_runtime_t runtime, char
   if (out_required != nullptr) *out_required = text.size() + 1;
   if (buffer_size > 0) std::snprintf(buffer, buffer_size, "%s", text.c_str());
   return PORTA_OK;
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_runtime_diagnostics");
 }
 
-PORTA_API porta_status_t porta_device_get_info(porta_device_t device, porta_device_info_t* info) {
+PORTA_API porta_status_t porta_device_get_info(porta_device_t device,
+                                               porta_device_info_t* info) try {
   constexpr const char* kFn = "porta_device_get_info";
   porta_status_t status;
   Ref<Device> dev = Lookup<Device>(device, kFn, "device", &status);
@@ -263,6 +282,8 @@ PORTA_API porta_status_t porta_device_get_info(porta_device_t device, porta_devi
   std::memcpy(info, &dev->info(), std::min(caller_size, sizeof(porta_device_info_t)));
   info->struct_size = caller_size;
   return PORTA_OK;
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_device_get_info");
 }
 
 }  // extern "C"

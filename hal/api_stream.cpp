@@ -69,7 +69,8 @@ porta_status_t FinishEventStatus(const char* fn, Event& event, const Recording& 
 
 extern "C" {
 
-PORTA_API porta_status_t porta_stream_create(porta_device_t device, porta_stream_t* out_stream) {
+PORTA_API porta_status_t porta_stream_create(porta_device_t device,
+                                             porta_stream_t* out_stream) try {
   constexpr const char* kFn = "porta_stream_create";
   porta_status_t status;
   Ref<Device> dev = Lookup<Device>(device, kFn, "device", &status);
@@ -79,14 +80,17 @@ PORTA_API porta_status_t porta_stream_create(porta_device_t device, porta_stream
   BackendMessage message;
   porta_be_stream_t be = nullptr;
   status = dev->table().stream_create(dev->be(), &be, message.get());
+  status = porta::hal::Created(status, be, "stream", &message);
   if (status != PORTA_OK) return BackendFail(status, kFn, *dev, message);
   auto* stream = new Stream(dev, be);
   porta::hal::Registry::Add(stream, porta::hal::HandleType::kStream);
   *out_stream = porta::hal::ToHandle<porta_stream_t>(stream);
   return PORTA_OK;
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_stream_create");
 }
 
-PORTA_API porta_status_t porta_stream_destroy(porta_stream_t stream) {
+PORTA_API porta_status_t porta_stream_destroy(porta_stream_t stream) try {
   constexpr const char* kFn = "porta_stream_destroy";
   porta_status_t status;
   Ref<Stream> s = Lookup<Stream>(stream, kFn, "stream", &status);
@@ -102,18 +106,23 @@ PORTA_API porta_status_t porta_stream_destroy(porta_stream_t stream) {
   }
   s->Release();
   return PORTA_OK;
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_stream_destroy");
 }
 
-PORTA_API porta_status_t porta_stream_synchronize(porta_stream_t stream) {
+PORTA_API porta_status_t porta_stream_synchronize(porta_stream_t stream) try {
   constexpr const char* kFn = "porta_stream_synchronize";
   porta_status_t status;
   Ref<Stream> s = Lookup<Stream>(stream, kFn, "stream", &status);
   if (!s) return status;
   std::lock_guard<std::mutex> lock(s->mutex);
   return porta::hal::SyncLocked(kFn, *s);
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_stream_synchronize");
 }
 
-PORTA_API porta_status_t porta_stream_device(porta_stream_t stream, porta_device_t* out_device) {
+PORTA_API porta_status_t porta_stream_device(porta_stream_t stream,
+                                             porta_device_t* out_device) try {
   constexpr const char* kFn = "porta_stream_device";
   porta_status_t status;
   Ref<Stream> s = Lookup<Stream>(stream, kFn, "stream", &status);
@@ -121,9 +130,11 @@ PORTA_API porta_status_t porta_stream_device(porta_stream_t stream, porta_device
   if (out_device == nullptr) return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "out_device is NULL");
   *out_device = porta::hal::ToHandle<porta_device_t>(s->device.get());
   return PORTA_OK;
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_stream_device");
 }
 
-PORTA_API porta_status_t porta_stream_query(porta_stream_t stream) {
+PORTA_API porta_status_t porta_stream_query(porta_stream_t stream) try {
   constexpr const char* kFn = "porta_stream_query";
   porta_status_t status;
   Ref<Stream> s = Lookup<Stream>(stream, kFn, "stream", &status);
@@ -143,10 +154,12 @@ PORTA_API porta_status_t porta_stream_query(porta_stream_t stream) {
   if (status == PORTA_NOT_READY) return status;
   if (status == PORTA_ERROR_DEVICE_LOST) s->SetSticky(status, message.text());
   return BackendFail(status, kFn, *s->device, message);
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_stream_query");
 }
 
 PORTA_API porta_status_t porta_event_create(porta_device_t device, uint32_t flags,
-                                            porta_event_t* out_event) {
+                                            porta_event_t* out_event) try {
   constexpr const char* kFn = "porta_event_create";
   porta_status_t status;
   Ref<Device> dev = Lookup<Device>(device, kFn, "device", &status);
@@ -160,23 +173,28 @@ PORTA_API porta_status_t porta_event_create(porta_device_t device, uint32_t flag
   BackendMessage message;
   porta_be_event_t be = nullptr;
   status = dev->table().event_create(dev->be(), flags, &be, message.get());
+  status = porta::hal::Created(status, be, "event", &message);
   if (status != PORTA_OK) return BackendFail(status, kFn, *dev, message);
   auto* event = new Event(dev, be, flags);
   porta::hal::Registry::Add(event, porta::hal::HandleType::kEvent);
   *out_event = porta::hal::ToHandle<porta_event_t>(event);
   return PORTA_OK;
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_event_create");
 }
 
-PORTA_API porta_status_t porta_event_destroy(porta_event_t event) {
+PORTA_API porta_status_t porta_event_destroy(porta_event_t event) try {
   porta_status_t status;
   Ref<Event> e = Lookup<Event>(event, "porta_event_destroy", "event", &status);
   if (!e) return status;
   porta::hal::Registry::Remove(e.get());
   e->Release();
   return PORTA_OK;
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_event_destroy");
 }
 
-PORTA_API porta_status_t porta_event_record(porta_event_t event, porta_stream_t stream) {
+PORTA_API porta_status_t porta_event_record(porta_event_t event, porta_stream_t stream) try {
   constexpr const char* kFn = "porta_event_record";
   porta_status_t status;
   Ref<Event> e = Lookup<Event>(event, kFn, "event", &status);
@@ -212,9 +230,11 @@ PORTA_API porta_status_t porta_event_record(porta_event_t event, porta_stream_t 
   // A recording outside any capture replaces the one a capture made.
   e->captured_by = nullptr;
   return PORTA_OK;
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_event_record");
 }
 
-PORTA_API porta_status_t porta_stream_wait_event(porta_stream_t stream, porta_event_t event) {
+PORTA_API porta_status_t porta_stream_wait_event(porta_stream_t stream, porta_event_t event) try {
   constexpr const char* kFn = "porta_stream_wait_event";
   porta_status_t status;
   Ref<Stream> s = Lookup<Stream>(stream, kFn, "stream", &status);
@@ -259,9 +279,11 @@ PORTA_API porta_status_t porta_stream_wait_event(porta_stream_t stream, porta_ev
     s->NoteOrderedAfter(recording.stream->progress->id, recording.sequence);
   }
   return status;
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_stream_wait_event");
 }
 
-PORTA_API porta_status_t porta_event_wait(porta_event_t event, uint64_t timeout_ns) {
+PORTA_API porta_status_t porta_event_wait(porta_event_t event, uint64_t timeout_ns) try {
   constexpr const char* kFn = "porta_event_wait";
   porta_status_t status;
   Ref<Event> e = Lookup<Event>(event, kFn, "event", &status);
@@ -276,9 +298,11 @@ PORTA_API porta_status_t porta_event_wait(porta_event_t event, uint64_t timeout_
                 static_cast<unsigned long long>(timeout_ns));
   }
   return FinishEventStatus(kFn, *e, recording, status, message);
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_event_wait");
 }
 
-PORTA_API porta_status_t porta_event_query(porta_event_t event) {
+PORTA_API porta_status_t porta_event_query(porta_event_t event) try {
   constexpr const char* kFn = "porta_event_query";
   porta_status_t status;
   Ref<Event> e = Lookup<Event>(event, kFn, "event", &status);
@@ -289,10 +313,12 @@ PORTA_API porta_status_t porta_event_query(porta_event_t event) {
   BackendMessage message;
   status = e->device->table().event_query(e->be, message.get());
   return FinishEventStatus(kFn, *e, recording, status, message);
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_event_query");
 }
 
 PORTA_API porta_status_t porta_event_elapsed_ms(porta_event_t start, porta_event_t end,
-                                                float* out_ms) {
+                                                float* out_ms) try {
   constexpr const char* kFn = "porta_event_elapsed_ms";
   porta_status_t status;
   Ref<Event> a = Lookup<Event>(start, kFn, "start", &status);
@@ -328,6 +354,8 @@ PORTA_API porta_status_t porta_event_elapsed_ms(porta_event_t start, porta_event
   status = a->device->table().event_elapsed_ms(a->be, b->be, out_ms, message.get());
   if (status == PORTA_OK || status == PORTA_NOT_READY) return status;
   return BackendFail(status, kFn, *a->device, message);
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_event_elapsed_ms");
 }
 
 }  // extern "C"

@@ -286,14 +286,15 @@ porta_status_t GraphExec::BuildNative(const char* function) {
     porta_be_graph_t be = nullptr;
     porta_status_t status =
         t.graph_create(device->be(), be_nodes.data(), it->count, &be, message.get());
+    status = Created(status, be, "native graph", &message);
     if (status == PORTA_ERROR_UNSUPPORTED) {
       it = runs.erase(it);  // replayed node by node from now on
       continue;
     }
     if (status != PORTA_OK) {
-      return Fail(status, function, "%s (%s backend): native graph of nodes %u to %u: %s",
-                  device->label().c_str(), t.name, it->first, it->first + it->count - 1,
-                  message.text());
+      message.Set("native graph of nodes " + std::to_string(it->first) + " to " +
+                  std::to_string(it->first + it->count - 1) + ": " + message.text());
+      return BackendFail(status, function, *device, message);
     }
     it->be = be;
     ++it;

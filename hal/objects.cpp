@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdarg>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <new>
@@ -108,6 +109,26 @@ porta_status_t Fail(porta_status_t status, const char* function, const char* for
   return status;
 }
 
+porta_status_t ExceptionStatus(const char* function) noexcept {
+  porta_status_t status = PORTA_ERROR_BACKEND;
+  try {
+    try {
+      throw;
+    } catch (const std::bad_alloc&) {
+      status = PORTA_ERROR_OUT_OF_MEMORY;
+      Fail(status, function, "host out of memory");
+    } catch (const std::exception& e) {
+      Fail(status, function, "internal error: %s", e.what());
+    } catch (...) {
+      Fail(status, function, "internal error (an exception of unknown type)");
+    }
+  } catch (...) {
+    // No memory even for the message.
+    LastError().clear();
+  }
+  return status;
+}
+
 const char* LastErrorText() {
   return LastError().c_str();
 }
@@ -128,9 +149,27 @@ BackendMessage::BackendMessage() {
   msg_.text[0] = '\0';
 }
 
+void BackendMessage::Set(const std::string& text) {
+  const size_t length = std::min(text.size(), msg_.capacity - 1);
+  std::memcpy(msg_.text, text.data(), length);
+  msg_.text[length] = '\0';
+}
+
+porta_status_t Created(porta_status_t status, const void* object, const char* what,
+                       BackendMessage* message) {
+  if (status != PORTA_OK || object != nullptr) return status;
+  message->Set(std::string("the backend returned PORTA_OK but no ") + what);
+  return PORTA_ERROR_BACKEND;
+}
+
 porta_status_t BackendFail(porta_status_t status, const char* function, const Device& device,
                            const BackendMessage& message) {
   const char* text = message.text()[0] != '\0' ? message.text() : "(no message from the backend)";
+  if (status < PORTA_OK || status > PORTA_ERROR_INVALID_OPERATION) {
+    return Fail(PORTA_ERROR_BACKEND, function,
+                "%s (%s backend) returned status %d, which is not a porta_status_t: %s",
+                device.label().c_str(), device.table().name, static_cast<int>(status), text);
+  }
   return Fail(status, function, "%s (%s backend): %s", device.label().c_str(), device.table().name,
               text);
 }

@@ -31,7 +31,13 @@ class BackendMessage {
  public:
   BackendMessage();
   porta_be_msg get() { return &msg_; }
-  const char* text() const { return msg_.text; }
+  // The backend's text, NUL-terminated within the buffer even when the backend did not.
+  const char* text() const {
+    msg_.text[msg_.capacity - 1] = '\0';
+    return msg_.text;
+  }
+  // Replaces the text (truncating to the buffer).
+  void Set(const std::string& text);
 
  private:
   porta_be_message_t msg_;
@@ -412,6 +418,16 @@ Ref<T> Lookup(const void* handle, const char* function, const ArgName& arg_name,
   *status = PORTA_OK;
   return Ref<T>::Adopt(static_cast<T*>(object.Detach()));
 }
+
+// A backend answer that claims to have created an object: PORTA_OK with a NULL |object| becomes
+// PORTA_ERROR_BACKEND ("returned PORTA_OK but no <what>") in |message|; other statuses pass.
+porta_status_t Created(porta_status_t status, const void* object, const char* what,
+                       BackendMessage* message);
+
+// The exception barrier of every public function (a function-try-block's handler): maps the
+// exception being handled to a status (std::bad_alloc: PORTA_ERROR_OUT_OF_MEMORY, anything else:
+// PORTA_ERROR_BACKEND, "internal error") with |function| in the last error. Never throws.
+porta_status_t ExceptionStatus(const char* function) noexcept;
 
 // Turns a backend failure into the thread's last error: "<function>: <backend>: <text>".
 porta_status_t BackendFail(porta_status_t status, const char* function, const Device& device,

@@ -130,6 +130,7 @@ porta_status_t DevicePool::Allocate(const char* function, Stream& stream, uint64
     Trim(0);
     status = device_.table().buffer_alloc(device_.be(), capacity, kind, &be, message.get());
   }
+  status = Created(status, be, "buffer", &message);
   std::lock_guard<std::mutex> lock(mutex_);
   if (status != PORTA_OK) {
     stats_.reserved_bytes -= capacity;

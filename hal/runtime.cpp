@@ -59,6 +59,8 @@ constexpr SlotInfo kRequiredSlots[] = {
 
 // End of the 1.0 table: a backend must provide at least this much.
 constexpr size_t kMinTableSize = offsetof(porta_backend_table_t, kernel_launch) + sizeof(void*);
+// More devices than any machine has: a larger device_count is a broken or hostile backend.
+constexpr uint32_t kMaxBackendDevices = 1024;
 
 void CopyText(char* dst, size_t capacity, const std::string& text) {
   std::snprintf(dst, capacity, "%s", text.c_str());
@@ -294,11 +296,19 @@ void Runtime::OpenDevices(LoadedBackend* backend) {
              message.text()[0] != '\0' ? message.text() : "no devices");
     return;
   }
+  if (count > kMaxBackendDevices) {
+    CopyText(report.reason, sizeof(report.reason),
+             "device_count returned " + std::to_string(count) + ", more than the " +
+                 std::to_string(kMaxBackendDevices) +
+                 " devices one backend may have; none of its devices is used");
+    return;
+  }
   std::string problems;
   for (uint32_t i = 0; i < count; ++i) {
     message = BackendMessage();
     porta_be_device_t be = nullptr;
     status = backend->table.device_open(backend->state, i, &be, message.get());
+    status = Created(status, be, "device", &message);
     if (status != PORTA_OK) {
       problems += "device " + std::to_string(i) + " failed to open (" +
                   porta_status_string(status) + "): " + message.text() + "; ";
@@ -315,6 +325,10 @@ void Runtime::OpenDevices(LoadedBackend* backend) {
       continue;
     }
     info.struct_size = sizeof(info);
+    // Text fields end within their arrays, whatever the backend wrote.
+    for (char* field : {info.name, info.vendor, info.architecture, info.driver_version}) {
+      field[PORTA_NAME_SIZE - 1] = '\0';
+    }
     // A plugin built before the field existed leaves it zero; its bindings reach the whole
     // allocation as far as anyone can tell.
     if (info.max_kernel_buffer_range_bytes == 0) {

@@ -66,7 +66,9 @@ typedef enum porta_status {
   PORTA_ERROR_TIMEOUT = 10,
   // A backend plugin implements an incompatible version of the backend ABI.
   PORTA_ERROR_ABI_MISMATCH = 11,
-  // The backend's own library reported an error; the message carries its code.
+  // The backend's own library reported an error; the message carries its code. Also a backend
+  // that broke its contract (an unknown status, a missing object) or an internal error: no C++
+  // exception ever leaves a Porta function.
   PORTA_ERROR_BACKEND = 12,
   // The call is not allowed in the current state of an object it names, e.g. synchronizing a
   // stream that is capturing a graph. The message says which state and why.

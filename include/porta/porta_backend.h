@@ -14,6 +14,12 @@
 //   NULL, and the runtime then answers PORTA_ERROR_UNSUPPORTED or takes a generic path.
 // - Errors cross the boundary as a porta_status_t plus text the backend writes into a
 //   porta_be_message_t the runtime owns. No C++ exception or C++ type crosses the boundary.
+//   The runtime does not trust the answers: text is cut at its buffer's end, a status outside
+//   porta_status_t becomes PORTA_ERROR_BACKEND naming the value, PORTA_OK without the object a
+//   create slot promised becomes PORTA_ERROR_BACKEND, device_count above 1024 skips the backend,
+//   device_get_info's text fields are terminated, and an exception that escapes a slot anyway
+//   is caught at the public function and reported as PORTA_ERROR_BACKEND (std::bad_alloc as
+//   PORTA_ERROR_OUT_OF_MEMORY).
 // - The entry function does no work beyond returning the table; the plugin does nothing in static
 //   constructors. All set-up happens in init.
 //

@@ -14,6 +14,10 @@
 //                              live buffers would exceed n bytes (a small device memory)
 //   MINI_ZERO_DEVICES          report zero devices, with the reason
 //   MINI_NO_ENTRY              do not export porta_backend_entry at all
+//   MINI_HOSTILE               misbehave as PORTA_TEST_HOSTILE_MODE (read at init) says:
+//                              huge_count, unterminated_init, unterminated_names, null_buffer,
+//                              status_999 (from stream_synchronize) or throw (C++ exceptions from
+//                              buffer_alloc and stream_create) — what the runtime must survive
 //   MINI_GRAPHS                native graphs without graph_update_kernel_args (the runtime must
 //                              rebuild after an update); every third replay of a graph declines
 //                              with PORTA_ERROR_UNSUPPORTED (the runtime must replay it node by
@@ -32,6 +36,7 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -100,6 +105,35 @@ constexpr uint32_t kMaxWorkGroupSize = 256;
 constexpr uint64_t kLocalMemoryBytes = 32u << 10;
 constexpr uint32_t kMaxDevices = 8;
 
+#ifdef MINI_HOSTILE
+enum class Hostile {
+  kNone,
+  kHugeCount,
+  kUnterminatedInit,
+  kUnterminatedNames,
+  kNullBuffer,
+  kStatus999,
+  kThrow
+};
+constinit std::atomic<Hostile> hostile{Hostile::kNone};
+
+Hostile ReadHostileMode() {
+  const char* mode = std::getenv("PORTA_TEST_HOSTILE_MODE");
+  const std::string text = mode == nullptr ? "" : mode;
+  if (text == "huge_count") return Hostile::kHugeCount;
+  if (text == "unterminated_init") return Hostile::kUnterminatedInit;
+  if (text == "unterminated_names") return Hostile::kUnterminatedNames;
+  if (text == "null_buffer") return Hostile::kNullBuffer;
+  if (text == "status_999") return Hostile::kStatus999;
+  if (text == "throw") return Hostile::kThrow;
+  return Hostile::kNone;
+}
+
+bool Is(Hostile mode) {
+  return hostile.load() == mode;
+}
+#endif
+
 #ifdef MINI_GRAPHS
 // Native graphs created and not yet destroyed; the runtime must destroy every one.
 constinit std::atomic<int> live_graphs{0};
@@ -137,6 +171,20 @@ porta_status_t Init(const porta_backend_host_t* host, porta_be_backend_t* out_ba
   (void)out_backend;
   return Fail(msg, PORTA_ERROR_BACKEND, "mini %s: simulated driver failure (code 42)", MINI_NAME);
 #else
+#ifdef MINI_HOSTILE
+  hostile.store(ReadHostileMode());
+  if (Is(Hostile::kUnterminatedInit)) {
+    std::memset(msg->text, 'x', msg->capacity);  // no NUL anywhere
+    return PORTA_ERROR_BACKEND;
+  }
+  if (Is(Hostile::kHugeCount)) {
+    auto* backend = new (std::nothrow) porta_be_backend;
+    if (backend == nullptr) return Fail(msg, PORTA_ERROR_OUT_OF_MEMORY, "mini: no memory");
+    backend->device_count = UINT32_MAX;
+    *out_backend = backend;
+    return PORTA_OK;
+  }
+#endif
   uint32_t count = 0;
   porta_status_t status = ReadDeviceCount(&count, msg);
   if (status != PORTA_OK) return status;
@@ -227,6 +275,13 @@ porta_status_t DeviceGetInfo(porta_be_device_t device, porta_device_info_t* info
   info->capabilities = PORTA_CAP_INT64 | PORTA_CAP_INT8 | PORTA_CAP_HOST_VISIBLE_MEMORY |
                        PORTA_CAP_UNIFIED_MEMORY | PORTA_CAP_TIMESTAMPS;
   info->kernel_formats = PORTA_FORMAT_BIT(PORTA_FORMAT_HOST);
+#ifdef MINI_HOSTILE
+  if (Is(Hostile::kUnterminatedNames)) {
+    for (char* field : {info->name, info->vendor, info->architecture, info->driver_version}) {
+      std::memset(field, 'n', PORTA_NAME_SIZE);
+    }
+  }
+#endif
   // Distinct per plugin and device so that UUID-based matching can tell the devices apart.
   for (size_t i = 0; i < sizeof(info->uuid); ++i) {
     const char* name = MINI_NAME;
@@ -242,6 +297,13 @@ constinit std::atomic<uint64_t> memory_in_use{0};
 
 porta_status_t BufferAlloc(porta_be_device_t device, uint64_t size, porta_memory_kind_t kind,
                            porta_be_buffer_t* out_buffer, porta_be_msg msg) {
+#ifdef MINI_HOSTILE
+  if (Is(Hostile::kNullBuffer)) {
+    *out_buffer = nullptr;
+    return PORTA_OK;
+  }
+  if (Is(Hostile::kThrow)) throw std::runtime_error("mini: buffer_alloc throws");
+#endif
 #ifdef MINI_MEMORY_BYTES
   const uint64_t used = memory_in_use.fetch_add(size) + size;
   if (used > MINI_MEMORY_BYTES) {
@@ -284,6 +346,9 @@ porta_status_t BufferUnmap(porta_be_buffer_t /*buffer*/, porta_be_msg /*msg*/) {
 
 porta_status_t StreamCreate(porta_be_device_t device, porta_be_stream_t* out_stream,
                             porta_be_msg msg) {
+#ifdef MINI_HOSTILE
+  if (Is(Hostile::kThrow)) throw std::bad_alloc();
+#endif
   auto* stream = new (std::nothrow) porta_be_stream;
   if (stream == nullptr) return Fail(msg, PORTA_ERROR_OUT_OF_MEMORY, "mini: no memory");
   stream->device = device;
@@ -297,6 +362,11 @@ void StreamDestroy(porta_be_stream_t stream) {
 
 // Commands run at enqueue time, so waiting only has to report a fault.
 porta_status_t StreamSynchronize(porta_be_stream_t stream, porta_be_msg msg) {
+#ifdef MINI_HOSTILE
+  if (Is(Hostile::kStatus999)) {
+    return Fail(msg, static_cast<porta_status_t>(999), "mini: a status no header defines");
+  }
+#endif
   return CheckSticky(stream, msg);
 }
 
