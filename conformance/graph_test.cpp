@@ -755,6 +755,48 @@ TEST_P(GraphTest, ReplaysBeforeAndAfterTheStreamIsTimed) {
   for (uint32_t i = 0; i < kN; ++i) ASSERT_EQ(read[i], 6.0f * hx[i]) << "element " << i;
 }
 
+// Direct launches queued right before and after a replay, with another work-group size than the
+// graph's launches, must run with their own launch shape: a backend must not carry state it
+// bound for the graph's commands (or before them) across a native replay.
+TEST_P(GraphTest, DirectLaunchesAroundAReplayKeepTheirOwnShape) {
+  const uint32_t other_block = block_ > 1 ? block_ / 2 : 1;
+  BufferHandle x, y;
+  Alloc(&x);
+  Alloc(&y);
+  const std::vector<float> hx = IntegerFloats(7);
+  const float zero = 0.0f, one = 1.0f, two = 2.0f, four = 4.0f, eight = 8.0f;
+  const uint32_t n = kN;
+  SyncOnExit sync(stream_.get());
+  ASSERT_PORTA_OK(porta_copy_host_to_device(stream_.get(), x.get(), 0, hx.data(), kBytes));
+  ASSERT_PORTA_OK(porta_fill_buffer(stream_.get(), y.get(), 0, kBytes, &zero, 4));
+  ASSERT_PORTA_OK(porta_stream_synchronize(stream_.get()));
+  porta_launch_config_t config = PORTA_LAUNCH_CONFIG_INIT;
+  config.block[0] = other_block;
+  config.grid[0] = (kN + other_block - 1) / other_block;
+  auto other_shape = [&](const float* alpha) {
+    const porta_kernel_arg_t args[] = {porta_arg_buffer(y.get(), 0), porta_arg_buffer(x.get(), 0),
+                                       porta_arg_scalar(alpha, 4), porta_arg_scalar(&n, 4)};
+    return porta_kernel_launch(stream_.get(), kernel_, &config, args, 4);
+  };
+  GraphHandle graph;
+  Capture(&graph, [&] {
+    ASSERT_PORTA_OK(other_shape(&two));
+    ASSERT_PORTA_OK(other_shape(&four));
+  });
+  if (HasFatalFailure()) return;
+  ExecHandle exec;
+  ASSERT_PORTA_OK(porta_graph_instantiate(graph.get(), exec.out()));
+  ASSERT_PORTA_OK(ScaleAdd(stream_.get(), y.get(), x.get(), &one, &n));
+  ASSERT_PORTA_OK(porta_graph_launch(exec.get(), stream_.get()));
+  ASSERT_PORTA_OK(ScaleAdd(stream_.get(), y.get(), x.get(), &eight, &n));
+  ASSERT_PORTA_OK(porta_graph_launch(exec.get(), stream_.get()));
+  ASSERT_PORTA_OK(ScaleAdd(stream_.get(), y.get(), x.get(), &one, &n));
+  std::vector<float> read(kN);
+  ASSERT_TRUE(ReadBuffer(stream_.get(), y.get(), 0, kBytes, read.data()));
+  // 1 + (2 + 4) + 8 + (2 + 4) + 1.
+  for (uint32_t i = 0; i < kN; ++i) ASSERT_EQ(read[i], 22.0f * hx[i]) << "element " << i;
+}
+
 // Host copies and event nodes split the device-side nodes into runs; each run of two or more may
 // replay natively. Every replay must give the direct result, on two streams.
 TEST_P(GraphTest, RunsSplitByHostCopiesAndEventsReplayCorrectly) {
