@@ -1,5 +1,4 @@
 // Memory, streams, events, modules and launches of the CUDA backend.
-#include <algorithm>
 #include <cstring>
 
 #include "backends/common/message.h"
