@@ -317,8 +317,8 @@ PORTA_API porta_status_t porta_buffer_device(porta_buffer_t buffer,
   Ref<Buffer> buf = Lookup<Buffer>(buffer, kFn, "buffer", &status);
   if (!buf) return status;
   if (out_device == nullptr) return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "out_device is NULL");
-  *out_device = porta::hal::ToHandle<porta_device_t>(buf->device.get());
-  return PORTA_OK;
+  *out_device = nullptr;
+  return porta::hal::DeviceHandleOf(kFn, *buf->device, "buffer", out_device);
 } catch (...) {
   return porta::hal::ExceptionStatus("porta_buffer_device");
 }

@@ -128,8 +128,8 @@ PORTA_API porta_status_t porta_stream_device(porta_stream_t stream,
   Ref<Stream> s = Lookup<Stream>(stream, kFn, "stream", &status);
   if (!s) return status;
   if (out_device == nullptr) return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "out_device is NULL");
-  *out_device = porta::hal::ToHandle<porta_device_t>(s->device.get());
-  return PORTA_OK;
+  *out_device = nullptr;
+  return porta::hal::DeviceHandleOf(kFn, *s->device, "stream", out_device);
 } catch (...) {
   return porta::hal::ExceptionStatus("porta_stream_device");
 }

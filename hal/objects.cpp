@@ -242,6 +242,26 @@ bool Registry::Remove(Object* object) {
   return true;
 }
 
+bool Registry::IsLive(const Object* object) {
+  const uint64_t value = object->handle_;
+  Slot* slot = value == 0 ? nullptr : SlotAt(State(), static_cast<uint32_t>(value) - 1);
+  if (slot == nullptr) return false;
+  SlotLock lock(*slot);
+  return slot->object == object && slot->generation == ((value >> 32) & kGenerationMask);
+}
+
+porta_status_t DeviceHandleOf(const char* function, const Device& device, const char* what,
+                              porta_device_t* out_device) {
+  if (!Registry::IsLive(&device)) {
+    return Fail(PORTA_ERROR_INVALID_OPERATION, function,
+                "the %s's device %s was closed with its runtime (porta_runtime_destroy); the %s "
+                "itself stays usable until it is destroyed",
+                what, device.label().c_str(), what);
+  }
+  *out_device = ToHandle<porta_device_t>(&device);
+  return PORTA_OK;
+}
+
 Ref<Object> Registry::Acquire(const void* handle, HandleType type, const char** actual) {
   *actual = nullptr;
   RegistryState& state = State();

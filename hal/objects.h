@@ -147,6 +147,8 @@ class Registry {
   // Returns the object with a new reference taken, or an empty reference when |handle| is not a
   // live handle of |type|; then |actual| says what it is instead (or nullptr when not live).
   static Ref<Object> Acquire(const void* handle, HandleType type, const char** actual);
+  // True while |object|'s handle is live.
+  static bool IsLive(const Object* object);
 };
 
 // The public handle of |object|, e.g. ToHandle<porta_stream_t>(stream).
@@ -423,6 +425,12 @@ Ref<T> Lookup(const void* handle, const char* function, const ArgName& arg_name,
 // PORTA_ERROR_BACKEND ("returned PORTA_OK but no <what>") in |message|; other statuses pass.
 porta_status_t Created(porta_status_t status, const void* object, const char* what,
                        BackendMessage* message);
+
+// Writes the handle of |device| (the owner of an object a query names) into |out_device|, or fails
+// with PORTA_ERROR_INVALID_OPERATION when the device was closed with its runtime
+// (porta_runtime_destroy) while |what| ("buffer", "stream") lived on.
+porta_status_t DeviceHandleOf(const char* function, const Device& device, const char* what,
+                              porta_device_t* out_device);
 
 // The exception barrier of every public function (a function-try-block's handler): maps the
 // exception being handled to a status (std::bad_alloc: PORTA_ERROR_OUT_OF_MEMORY, anything else:

@@ -55,7 +55,7 @@ DevicePool::DevicePool(Device& device)
     : device_(device),
       enabled_(PoolEnabledByEnvironment()),
       lists_(kKinds * kClassesPerKind),
-      stats_(porta_pool_stats_t PORTA_POOL_STATS_INIT) {
+      stats_(PORTA_POOL_STATS_INIT) {
   stats_.enabled = enabled_ ? 1u : 0u;
 }
 

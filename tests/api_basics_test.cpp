@@ -156,5 +156,45 @@ TEST(LastErrorTest, BadHandlesAndArgumentsFailCleanly) {
       << porta_last_error_message();
 }
 
+// Objects outlive their runtime, but their device does not: the device handle is dead, and the
+// queries that would hand it out fail instead of returning a handle every other call rejects.
+TEST_F(LoaderTest, ObjectsOutliveTheRuntimeButNotItsDevices) {
+  RuntimePtr runtime;
+  ASSERT_EQ(CreateRuntime({.plugin_paths = PORTA_TEST_PLUGIN_GOOD}, &runtime), PORTA_OK)
+      << porta_last_error_message();
+  porta_device_t device = FindDevice(runtime.get(), "good");
+  ASSERT_NE(device, nullptr) << Diagnostics(runtime.get());
+  porta_buffer_t buffer = nullptr;
+  ASSERT_EQ(porta_buffer_alloc(device, 256, PORTA_MEMORY_DEVICE, &buffer), PORTA_OK);
+  porta_stream_t stream = nullptr;
+  ASSERT_EQ(porta_stream_create(device, &stream), PORTA_OK);
+  porta_device_t owner = nullptr;
+  ASSERT_EQ(porta_buffer_device(buffer, &owner), PORTA_OK);
+  EXPECT_EQ(owner, device);
+
+  runtime.reset();
+  porta_device_info_t info = PORTA_DEVICE_INFO_INIT;
+  EXPECT_EQ(porta_device_get_info(device, &info), PORTA_ERROR_INVALID_HANDLE);
+  owner = device;
+  EXPECT_EQ(porta_buffer_device(buffer, &owner), PORTA_ERROR_INVALID_OPERATION);
+  EXPECT_EQ(owner, nullptr);
+  EXPECT_NE(std::string(porta_last_error_message()).find("porta_runtime_destroy"),
+            std::string::npos)
+      << porta_last_error_message();
+  EXPECT_EQ(porta_stream_device(stream, &owner), PORTA_ERROR_INVALID_OPERATION);
+  // The buffer and the stream themselves still work.
+  const uint32_t value = 7;
+  uint32_t read = 0;
+  EXPECT_EQ(porta_fill_buffer(stream, buffer, 0, 256, &value, 4), PORTA_OK);
+  EXPECT_EQ(porta_copy_device_to_host(stream, &read, buffer, 0, 4), PORTA_OK);
+  EXPECT_EQ(porta_stream_synchronize(stream), PORTA_OK);
+  EXPECT_EQ(read, value);
+  uint64_t size = 0;
+  EXPECT_EQ(porta_buffer_size(buffer, &size), PORTA_OK);
+  EXPECT_EQ(size, 256u);
+  EXPECT_EQ(porta_stream_destroy(stream), PORTA_OK);
+  EXPECT_EQ(porta_buffer_free(buffer), PORTA_OK);
+}
+
 }  // namespace
 }  // namespace porta_test

@@ -76,10 +76,24 @@ typedef enum porta_status {
 } porta_status_t;
 
 // Initializer of a struct that starts with struct_size: sets it, zeroes the rest. Designated in
-// C and C++20 so that -Wmissing-field-initializers stays quiet in applications.
-#if defined(__cplusplus) && __cplusplus < 202002L
-#define PORTA_STRUCT_INIT(type) \
-  { sizeof(type) }
+// C, a value-initializing function in C++ (constexpr from C++14), so that
+// -Wmissing-field-initializers stays quiet in applications with every compiler and standard.
+#ifdef __cplusplus
+extern "C++" {
+template <typename T>
+#if __cplusplus >= 201402L
+constexpr
+#else
+inline
+#endif
+    T
+    porta_struct_init_() {
+  T value = T();
+  value.struct_size = sizeof(T);
+  return value;
+}
+}
+#define PORTA_STRUCT_INIT(type) porta_struct_init_<type>()
 #else
 #define PORTA_STRUCT_INIT(type) \
   { .struct_size = sizeof(type) }
@@ -365,7 +379,7 @@ typedef struct porta_launch_config {
   uint64_t local_memory_bytes;
 } porta_launch_config_t;
 
-#if defined(__cplusplus) && __cplusplus < 202002L
+#ifdef __cplusplus
 #define PORTA_LAUNCH_CONFIG_INIT \
   { sizeof(porta_launch_config_t), {1u, 1u, 1u}, {1u, 1u, 1u}, 0u }
 #else
@@ -425,8 +439,10 @@ PORTA_API porta_status_t porta_set_last_error(porta_status_t status, const char*
 PORTA_API porta_status_t porta_runtime_create(const porta_runtime_options_t* options,
                                               porta_runtime_t* out_runtime);
 
-// Releases the application's reference to |runtime|. Devices, buffers and other objects that
-// are still alive keep the backends loaded until they are destroyed.
+// Releases the application's reference to |runtime|. Its device handles become invalid at once
+// (PORTA_ERROR_INVALID_HANDLE); buffers, streams and other objects that are still alive stay
+// usable and keep the backends loaded until they are destroyed, but porta_buffer_device and
+// porta_stream_device on them then fail with PORTA_ERROR_INVALID_OPERATION.
 PORTA_API porta_status_t porta_runtime_destroy(porta_runtime_t runtime);
 
 // Writes the number of devices that passed the device filter.
@@ -472,7 +488,8 @@ PORTA_API porta_status_t porta_buffer_free(porta_buffer_t buffer);
 // Writes the buffer's size in bytes.
 PORTA_API porta_status_t porta_buffer_size(porta_buffer_t buffer, uint64_t* out_size);
 
-// Writes the device that owns |buffer|.
+// Writes the device that owns |buffer|. Returns PORTA_ERROR_INVALID_OPERATION when that device
+// was closed with its runtime (porta_runtime_destroy) while the buffer lived on.
 PORTA_API porta_status_t porta_buffer_device(porta_buffer_t buffer, porta_device_t* out_device);
 
 // Maps bytes [offset, offset + size) of a host-visible buffer and writes a host pointer to them.
@@ -557,7 +574,8 @@ PORTA_API porta_status_t porta_stream_create(porta_device_t device, porta_stream
 // here; destroying never fails on a valid handle.
 PORTA_API porta_status_t porta_stream_destroy(porta_stream_t stream);
 
-// Writes the device |stream| belongs to.
+// Writes the device |stream| belongs to. Returns PORTA_ERROR_INVALID_OPERATION when that device
+// was closed with its runtime (porta_runtime_destroy) while the stream lived on.
 PORTA_API porta_status_t porta_stream_device(porta_stream_t stream, porta_device_t* out_device);
 
 // Waits until every piece of work queued on |stream| has completed. Returns the stream's sticky

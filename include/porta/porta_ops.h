@@ -181,7 +181,7 @@ typedef struct porta_matmul_desc {
   porta_unary_op_t activation;
 } porta_matmul_desc_t;
 
-#if defined(__cplusplus) && __cplusplus < 202002L
+#ifdef __cplusplus
 #define PORTA_MATMUL_DESC_INIT \
   { sizeof(porta_matmul_desc_t), 0, 0, 1.0f, 0.0f, PORTA_UNARY_NONE }
 #else
@@ -202,7 +202,7 @@ typedef struct porta_softmax_desc {
   int32_t log;
 } porta_softmax_desc_t;
 
-#if defined(__cplusplus) && __cplusplus < 202002L
+#ifdef __cplusplus
 #define PORTA_SOFTMAX_DESC_INIT \
   { sizeof(porta_softmax_desc_t), 1.0f, 0, 0 }
 #else
@@ -232,7 +232,7 @@ typedef struct porta_rope_desc {
   int32_t seq_axis;
 } porta_rope_desc_t;
 
-#if defined(__cplusplus) && __cplusplus < 202002L
+#ifdef __cplusplus
 #define PORTA_ROPE_DESC_INIT \
   { sizeof(porta_rope_desc_t), PORTA_ROPE_MODE_NEOX, 0u, 10000.0f, 1.0f, 1 }
 #else
@@ -264,7 +264,7 @@ typedef struct porta_conv2d_desc {
   uint32_t groups;
 } porta_conv2d_desc_t;
 
-#if defined(__cplusplus) && __cplusplus < 202002L
+#ifdef __cplusplus
 #define PORTA_CONV2D_DESC_INIT \
   { sizeof(porta_conv2d_desc_t), {1u, 1u}, {0u, 0u}, {1u, 1u}, 1u }
 #else
@@ -295,7 +295,7 @@ typedef struct porta_pool2d_desc {
   int32_t count_include_pad;
 } porta_pool2d_desc_t;
 
-#if defined(__cplusplus) && __cplusplus < 202002L
+#ifdef __cplusplus
 #define PORTA_POOL2D_DESC_INIT \
   { sizeof(porta_pool2d_desc_t), PORTA_POOL_MODE_MAX, {2u, 2u}, {2u, 2u}, {0u, 0u}, {1u, 1u}, 1 }
 #else
