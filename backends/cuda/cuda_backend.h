@@ -1,5 +1,6 @@
 // Objects of the CUDA backend and the table slots implemented in cuda_backend.cpp (backend and
-// devices) and cuda_objects.cpp (memory, streams, events, modules, launches).
+// devices), cuda_objects.cpp (memory, streams, events, modules, launches) and cuda_graph.cpp
+// (native graphs).
 #ifndef PORTA_BACKENDS_CUDA_CUDA_BACKEND_H_
 #define PORTA_BACKENDS_CUDA_CUDA_BACKEND_H_
 

@@ -1,5 +1,6 @@
 // Objects of the HIP backend and the table slots implemented in hip_backend.cpp (backend and
-// devices) and hip_objects.cpp (memory, streams, events, modules, launches).
+// devices), hip_objects.cpp (memory, streams, events, modules, launches) and hip_graph.cpp
+// (native graphs).
 #ifndef PORTA_BACKENDS_HIP_HIP_BACKEND_H_
 #define PORTA_BACKENDS_HIP_HIP_BACKEND_H_
 

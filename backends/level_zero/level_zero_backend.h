@@ -1,6 +1,6 @@
 // Objects of the Level Zero backend and the table slots implemented in level_zero_backend.cpp
-// (drivers, devices, memory), level_zero_stream.cpp (streams, copies, events) and
-// level_zero_module.cpp (modules and launches).
+// (drivers, devices, memory), level_zero_stream.cpp (streams, copies, events),
+// level_zero_module.cpp (modules and launches) and level_zero_graph.cpp (native graphs).
 #ifndef PORTA_BACKENDS_LEVEL_ZERO_LEVEL_ZERO_BACKEND_H_
 #define PORTA_BACKENDS_LEVEL_ZERO_LEVEL_ZERO_BACKEND_H_
 
