@@ -148,8 +148,9 @@ struct GraphDeleter {
   // The graph's device is current.
   void operator()(Graph* graph) const {
     const Library& library = *graph->device->library;
-    if (graph->last_launch != nullptr)
+    if (graph->last_launch != nullptr) {
       static_cast<void>(library.hipEventDestroy(graph->last_launch));
+    }
     if (graph->exec != nullptr) static_cast<void>(library.hipGraphExecDestroy(graph->exec));
     if (graph->graph != nullptr) static_cast<void>(library.hipGraphDestroy(graph->graph));
     delete graph;
