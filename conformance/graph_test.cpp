@@ -709,6 +709,52 @@ TEST_P(GraphTest, NativeRunUpdatesApplyToLaterReplaysOnly) {
   }
 }
 
+// A stream may change how it queues work once an event on it is timed (OpenCL moves to a
+// profiling queue); replays before and after that, and timing around a replay, must work.
+TEST_P(GraphTest, ReplaysBeforeAndAfterTheStreamIsTimed) {
+  BufferHandle x, y;
+  Alloc(&x);
+  Alloc(&y);
+  const std::vector<float> hx = IntegerFloats(6);
+  const float zero = 0.0f, one = 1.0f;
+  const uint32_t n = kN;
+  SyncOnExit sync(stream_.get());
+  ASSERT_PORTA_OK(porta_copy_host_to_device(stream_.get(), x.get(), 0, hx.data(), kBytes));
+  ASSERT_PORTA_OK(porta_fill_buffer(stream_.get(), y.get(), 0, kBytes, &zero, 4));
+  ASSERT_PORTA_OK(porta_stream_synchronize(stream_.get()));
+  GraphHandle graph;
+  Capture(&graph, [&] {
+    ASSERT_PORTA_OK(ScaleAdd(stream_.get(), y.get(), x.get(), &one, &n));
+    ASSERT_PORTA_OK(ScaleAdd(stream_.get(), y.get(), x.get(), &one, &n));
+  });
+  if (HasFatalFailure()) return;
+  ExecHandle exec;
+  ASSERT_PORTA_OK(porta_graph_instantiate(graph.get(), exec.out()));
+  ASSERT_PORTA_OK(porta_graph_launch(exec.get(), stream_.get()));
+  ASSERT_PORTA_OK(porta_stream_synchronize(stream_.get()));
+  const bool timed = (info_.capabilities & PORTA_CAP_TIMESTAMPS) != 0;
+  EventHandle start, end;
+  if (timed) {
+    ASSERT_PORTA_OK(porta_event_create(device_, PORTA_EVENT_DEFAULT, start.out()));
+    ASSERT_PORTA_OK(porta_event_create(device_, PORTA_EVENT_DEFAULT, end.out()));
+    ASSERT_PORTA_OK(porta_event_record(start.get(), stream_.get()));
+  }
+  ASSERT_PORTA_OK(porta_graph_launch(exec.get(), stream_.get()));
+  if (timed) {
+    ASSERT_PORTA_OK(porta_event_record(end.get(), stream_.get()));
+  }
+  ASSERT_PORTA_OK(porta_graph_launch(exec.get(), stream_.get()));
+  ASSERT_PORTA_OK(porta_stream_synchronize(stream_.get()));
+  if (timed) {
+    float ms = -1.0f;
+    ASSERT_PORTA_OK(porta_event_elapsed_ms(start.get(), end.get(), &ms));
+    EXPECT_GE(ms, 0.0f);
+  }
+  std::vector<float> read(kN);
+  ASSERT_TRUE(ReadBuffer(stream_.get(), y.get(), 0, kBytes, read.data()));
+  for (uint32_t i = 0; i < kN; ++i) ASSERT_EQ(read[i], 6.0f * hx[i]) << "element " << i;
+}
+
 // Host copies and event nodes split the device-side nodes into runs; each run of two or more may
 // replay natively. Every replay must give the direct result, on two streams.
 TEST_P(GraphTest, RunsSplitByHostCopiesAndEventsReplayCorrectly) {

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include <CLI/CLI.hpp>
+
 #include "conformance/cts.h"
 #include "conformance/report.h"
 
@@ -23,7 +25,9 @@ constexpr const char* kUsage =
     "  --run-known-failures   run known failures with normal pass/fail semantics\n"
     "  --suites api|ops|all   run the runtime API suites, the operator-library suites (Ops*),\n"
     "                         or both (default); combines with --gtest_filter\n"
-    "  --help                 this text, then gtest's options\n";
+    "  --version              print the version\n"
+    "  --help                 this text, then gtest's options\n"
+    "Any other argument must be a gtest flag (--gtest_...); a filter that selects no test fails.\n";
 
 struct Flags {
   std::string plugin;
@@ -35,58 +39,53 @@ struct Flags {
   // "api", "ops" or "all".
   std::string suites = "all";
   bool help = false;
+  bool version = false;
 };
 
-// Takes "--name VALUE" or "--name=VALUE" at argv[*i]; advances *i past a separate value.
-bool TakeValue(const char* name, int argc, char** argv, int* i, std::string* value, bool* ok) {
-  const size_t length = std::strlen(name);
-  const char* arg = argv[*i];
-  if (std::strncmp(arg, name, length) != 0) return false;
-  if (arg[length] == '=') {
-    *value = arg + length + 1;
-    return true;
-  }
-  if (arg[length] != '\0') return false;
-  if (*i + 1 >= argc) {
-    std::fprintf(stderr, "porta-cts: %s needs a value\n", name);
-    *ok = false;
-    return true;
-  }
-  *value = argv[++*i];
-  return true;
-}
-
-// Removes the CTS's own flags from argv (gtest rejects nothing, but would ignore them silently).
+// Parses the CTS's own flags with CLI11 and leaves gtest's in argv. Anything else (a misspelt
+// flag, a stray word) is an error: gtest would ignore it silently and run everything.
 bool ParseFlags(int* argc, char** argv, Flags* flags) {
-  bool ok = true;
+  CLI::App app{"", "porta-cts"};
+  app.set_help_flag();
+  app.allow_extras();
+  app.add_option("--plugin", flags->plugin);
+  app.add_option("--devices", flags->devices);
+  app.add_option("--junit", flags->junit)->check([](const std::string& value) {
+    return value.empty() ? std::string("--junit needs a file name") : std::string();
+  });
+  app.add_option("--suites", flags->suites)->check(CLI::IsMember({"api", "ops", "all"}));
+  app.add_flag("--run-known-failures", flags->run_known_failures);
+  app.add_flag("--version", flags->version);
+  try {
+    app.parse(*argc, argv);
+  } catch (const CLI::ParseError& error) {
+    std::fprintf(stderr, "porta-cts: %s\n", error.what());
+    return false;
+  }
+  flags->has_plugin = app.count("--plugin") > 0;
+  flags->has_devices = app.count("--devices") > 0;
+  // gtest's flags (always --gtest_name[=value]) and --help go on to gtest, in order.
+  const std::vector<std::string> extras = app.remaining();
+  for (const std::string& extra : extras) {
+    const bool gtest = extra.rfind("--gtest_", 0) == 0 || extra.rfind("-gtest_", 0) == 0;
+    if (extra == "--help" || extra == "-h") {
+      flags->help = true;
+    } else if (!gtest) {
+      std::fprintf(stderr, "porta-cts: unknown argument '%s'\n", extra.c_str());
+      return false;
+    }
+  }
   int out = 1;
-  for (int i = 1; i < *argc; ++i) {
-    const char* arg = argv[i];
-    if (TakeValue("--plugin", *argc, argv, &i, &flags->plugin, &ok)) {
-      flags->has_plugin = true;
-    } else if (TakeValue("--devices", *argc, argv, &i, &flags->devices, &ok)) {
-      flags->has_devices = true;
-    } else if (TakeValue("--junit", *argc, argv, &i, &flags->junit, &ok)) {
-      if (ok && flags->junit.empty()) {
-        std::fprintf(stderr, "porta-cts: --junit needs a file name\n");
-        ok = false;
-      }
-    } else if (TakeValue("--suites", *argc, argv, &i, &flags->suites, &ok)) {
-      if (ok && flags->suites != "api" && flags->suites != "ops" && flags->suites != "all") {
-        std::fprintf(stderr, "porta-cts: --suites takes api, ops or all, not \"%s\"\n",
-                     flags->suites.c_str());
-        ok = false;
-      }
-    } else if (std::strcmp(arg, "--run-known-failures") == 0) {
-      flags->run_known_failures = true;
-    } else {
-      if (std::strcmp(arg, "--help") == 0 || std::strcmp(arg, "-h") == 0) flags->help = true;
+  size_t next = 0;
+  for (int i = 1; i < *argc && next < extras.size(); ++i) {
+    if (extras[next] == argv[i]) {
       argv[out++] = argv[i];
+      ++next;
     }
   }
   argv[out] = nullptr;
   *argc = out;
-  return ok;
+  return true;
 }
 
 // The operator library's suites are named Ops* (after gtest's "Devices/" instantiation prefix);
@@ -196,6 +195,10 @@ int main(int argc, char** argv) {
     std::fputs(kUsage, stderr);
     return 2;
   }
+  if (flags.version) {
+    std::printf("porta-cts %s\n", porta_version_string());
+    return 0;
+  }
   if (flags.help) std::fputs(kUsage, stdout);
   int exit_code = 1;
   if (flags.help || SetUpDevices(flags)) {
@@ -206,6 +209,12 @@ int main(int argc, char** argv) {
     testing::UnitTest::GetInstance()->listeners().Append(reporter);
     const int gtest_result = RUN_ALL_TESTS();
     exit_code = flags.help ? gtest_result : (reporter->run_failed() ? 1 : 0);
+    if (!flags.help && testing::UnitTest::GetInstance()->test_to_run_count() == 0) {
+      std::fprintf(stderr,
+                   "porta-cts: no test was selected (check --gtest_filter, --suites and the "
+                   "devices); that is a failure, not a pass\n");
+      exit_code = 1;
+    }
   }
   porta_cts::Environment* env = porta_cts::MutableEnv();
   env->devices.clear();

@@ -29,14 +29,17 @@ struct RuntimeConfig {
   std::string cache_dir;  // empty: caching disabled
 };
 
-// One element of a device filter: a backend name and a device index, or every device.
+// One element of a device filter: a backend name (or a device type: gpu, npu, accelerator) and a
+// device index, or every device.
 struct FilterEntry {
-  std::string backend;
+  std::string text;     // the entry as written, for diagnostics
+  std::string backend;  // lower case
   bool all = true;
   uint32_t index = 0;
 };
 
-// Parses "opencl:0,vulkan:*,cpu"; returns false with |error| set for malformed text.
+// Parses "opencl:0,vulkan:*,cpu" (spaces around entries ignored, names case-insensitive); returns
+// false with |error| set for malformed text, quoting at most a bounded prefix of it.
 bool ParseDeviceFilter(const std::string& text, std::vector<FilterEntry>* entries,
                        std::string* error);
 
@@ -58,6 +61,8 @@ class Runtime final : public Object {
 
  private:
   void AddBackend(std::unique_ptr<LoadedBackend> backend, porta_backend_entry_fn entry);
+  // Why filter |entry| (a device type when |by_type|) matched no device.
+  std::string UnmatchedReason(const FilterEntry& entry, bool by_type) const;
   void LoadPlugin(const std::string& path);
   void OpenDevices(LoadedBackend* backend);
 
@@ -66,6 +71,8 @@ class Runtime final : public Object {
   std::vector<std::unique_ptr<LoadedBackend>> backends_;
   std::vector<Device*> all_devices_;  // owned: deleted by ~Runtime
   std::vector<Device*> visible_;
+  // One line per filter entry that matched no device, with the reason.
+  std::vector<std::string> filter_notes_;
 };
 
 }  // namespace porta::hal

@@ -118,6 +118,32 @@ TEST_F(DeviceFilterTest, OptionOverridesEnvironmentFilter) {
   EXPECT_EQ(VisibleWith(""), (Names{"good:0", "good:1", "old_minor:0"}));
 }
 
+// Names are case-insensitive and spaces around entries do not count; a device type selects by
+// type; every entry that matches nothing is named in the diagnostics with the reason, quoting at
+// most a bounded prefix of what was written.
+TEST_F(DeviceFilterTest, UnmatchedEntriesAreNamedWithTheReason) {
+  const std::string huge(5000, 'q');
+  RuntimePtr runtime;
+  ASSERT_EQ(Create("good:5, nosuch ,GOOD:0, old_minor ,accelerator:1,gpu," + huge, &runtime),
+            PORTA_OK)
+      << porta_last_error_message();
+  EXPECT_EQ(Visible(runtime.get()), (Names{"good:0", "old_minor:0", "good:1"}));
+  const std::string text = Diagnostics(runtime.get());
+  EXPECT_NE(text.find("\"good:5\" matched no device: backend good has 2 device(s), so index 5 "
+                      "does not exist"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("\"nosuch\" matched no device: no backend named \"nosuch\""),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("\"gpu\" matched no device: no device has type gpu"), std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("GOOD:0"), std::string::npos) << text;
+  EXPECT_EQ(text.find("accelerator:1\""), std::string::npos) << text;
+  EXPECT_NE(text.find("(5000 characters)"), std::string::npos) << text;
+  EXPECT_LT(text.size(), 2000u) << text;
+}
+
 TEST_F(DeviceFilterTest, MalformedFilterIsRejectedWithMessage) {
   // Each case, and the text the message must quote so the user can find the mistake.
   const std::pair<const char*, const char*> kCases[] = {

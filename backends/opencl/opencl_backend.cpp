@@ -165,7 +165,7 @@ porta_status_t DeviceCount(porta_be_backend_t handle, uint32_t* out_count, porta
 
 namespace {
 
-const porta_backend_table_t kTable = PORTA_BACKEND_TABLE("opencl");
+const porta_backend_table_t kTable = PORTA_BACKEND_TABLE_WITH_GRAPHS("opencl");
 
 }  // namespace
 }  // namespace porta::opencl

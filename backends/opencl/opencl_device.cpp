@@ -267,6 +267,7 @@ porta_status_t DeviceOpen(porta_be_backend_t handle, uint32_t index, porta_be_de
   }
 
   FillInfo(device.get(), record);
+  LoadCommandBuffers(device.get());
   *out = ToHandle<porta_be_device_t>(device.release());
   return PORTA_OK;
 }

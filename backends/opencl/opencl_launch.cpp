@@ -64,6 +64,32 @@ porta_status_t CheckLimits(const Device* device, const Kernel* kernel,
 
 }  // namespace
 
+porta_status_t CheckLaunch(const Device* device, const Kernel* kernel,
+                           const porta_launch_config_t* config, uint32_t arg_count,
+                           porta_be_msg msg) {
+  const porta_status_t status = CheckLimits(device, kernel, config, msg);
+  if (status != PORTA_OK) return status;
+  const bool dynamic_local = config->local_memory_bytes > 0;
+  const uint32_t count = arg_count + (dynamic_local ? 1u : 0u);
+  if (count != kernel->num_args) {
+    return common::Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
+                        "opencl: kernel '%s' has %u parameters; the launch passes %u argument(s)%s",
+                        kernel->name.c_str(), kernel->num_args, arg_count,
+                        dynamic_local ? " plus the dynamic local memory parameter" : "");
+  }
+  return PORTA_OK;
+}
+
+void LaunchGeometry(const porta_launch_config_t* config, size_t global[3], size_t local[3],
+                    uint32_t* dims) {
+  *dims = 1;
+  for (int d = 0; d < 3; ++d) {
+    local[d] = config->block[d];
+    global[d] = static_cast<size_t>(config->grid[d]) * config->block[d];
+    if (config->grid[d] > 1 || config->block[d] > 1) *dims = static_cast<uint32_t>(d) + 1;
+  }
+}
+
 porta_status_t KernelLaunch(porta_be_stream_t stream_handle, porta_be_kernel_t kernel_handle,
                             const porta_launch_config_t* config, const porta_be_arg_t* args,
                             uint32_t arg_count, porta_be_msg msg) {
@@ -76,16 +102,10 @@ porta_status_t KernelLaunch(porta_be_stream_t stream_handle, porta_be_kernel_t k
   if (config == nullptr || (arg_count > 0 && args == nullptr)) {
     return common::Fail(msg, PORTA_ERROR_INVALID_ARGUMENT, "opencl: config or args is NULL");
   }
-  status = CheckLimits(device, kernel, config, msg);
+  status = CheckLaunch(device, kernel, config, arg_count, msg);
   if (status != PORTA_OK) return status;
   const bool dynamic_local = config->local_memory_bytes > 0;
   const uint32_t count = arg_count + (dynamic_local ? 1u : 0u);
-  if (count != kernel->num_args) {
-    return common::Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
-                        "opencl: kernel '%s' has %u parameters; the launch passes %u argument(s)%s",
-                        kernel->name.c_str(), kernel->num_args, arg_count,
-                        dynamic_local ? " plus the dynamic local memory parameter" : "");
-  }
 
   // Launch arguments are few; the fixed arrays keep the common launch free of allocations.
   constexpr uint32_t kInline = 32;
@@ -163,11 +183,7 @@ porta_status_t KernelLaunch(porta_be_stream_t stream_handle, porta_be_kernel_t k
   size_t global[3];
   size_t local[3];
   uint32_t dims = 1;
-  for (int d = 0; d < 3; ++d) {
-    local[d] = config->block[d];
-    global[d] = static_cast<size_t>(config->grid[d]) * config->block[d];
-    if (config->grid[d] > 1 || config->block[d] > 1) dims = static_cast<uint32_t>(d) + 1;
-  }
+  LaunchGeometry(config, global, local, &dims);
   int failed_arg = -1;
   cl_int error = EnqueueKernel(device, stream->queue, kernel->kernel, &kernel->launch_mutex, global,
                                local, dims, values, sizes, count, &failed_arg);

@@ -74,6 +74,24 @@ struct FillKernels {
   std::mutex mutex[3];
 };
 
+// The cl_khr_command_buffer entry points of a device's platform (native graphs,
+// opencl_graph.cpp). |create| is NULL when the device gets no native graphs; |reason| says why.
+struct CommandBufferApi {
+  clCreateCommandBufferKHR_fn create = nullptr;
+  clFinalizeCommandBufferKHR_fn finalize = nullptr;
+  clReleaseCommandBufferKHR_fn release = nullptr;
+  clEnqueueCommandBufferKHR_fn enqueue = nullptr;
+  clCommandNDRangeKernelKHR_fn ndrange = nullptr;
+  clCommandCopyBufferKHR_fn copy = nullptr;
+  clCommandFillBufferKHR_fn fill = nullptr;
+  clGetCommandBufferInfoKHR_fn info = nullptr;
+  // Whether one command buffer may be enqueued again while an earlier enqueue is pending.
+  bool simultaneous_use = false;
+  // Properties a queue must have for command buffers recorded on it.
+  cl_command_queue_properties required_queue_properties = 0;
+  std::string reason;
+};
+
 // An open device.
 struct Device {
   Backend* backend = nullptr;
@@ -103,6 +121,7 @@ struct Device {
   std::mutex utility_mutex;
   cl_command_queue utility_queue = nullptr;
   FillKernels fill;
+  CommandBufferApi command_buffers;
 };
 
 // A stream's sticky error, shared with the events recorded on it so that a wait on an event can
@@ -193,8 +212,25 @@ cl_int EnqueueKernel(Device* device, cl_command_queue queue, cl_kernel kernel,
 
 // The table slots: Init, Shutdown and DeviceCount in opencl_backend.cpp, DeviceOpen ...
 // DeviceGetInfo in opencl_device.cpp, memory and copies in opencl_memory.cpp, streams and events in
-// opencl_stream.cpp, modules and launches in opencl_module.cpp.
+// opencl_stream.cpp, modules in opencl_module.cpp, launches in opencl_launch.cpp, native graphs in
+// opencl_graph.cpp.
 PORTA_DECLARE_BACKEND_SLOTS()
+PORTA_DECLARE_BACKEND_GRAPH_SLOTS()
+
+// opencl_launch.cpp
+// Checks a launch of |kernel| with |config| and |arg_count| arguments against the device's and
+// the kernel's limits, as kernel_launch does.
+porta_status_t CheckLaunch(const Device* device, const Kernel* kernel,
+                           const porta_launch_config_t* config, uint32_t arg_count,
+                           porta_be_msg msg);
+// The NDRange of |config|: global and local sizes and the number of dimensions used.
+void LaunchGeometry(const porta_launch_config_t* config, size_t global[3], size_t local[3],
+                    uint32_t* dims);
+
+// opencl_graph.cpp
+// Decides whether |device| gets native graphs (cl_khr_command_buffer at a version whose entry
+// points match the headers, outside the constrained profile) and resolves the entry points.
+void LoadCommandBuffers(Device* device);
 
 // opencl_memory.cpp
 // Returns the cl_mem to pass for |buffer| at |offset| (a cached sub-buffer when the offset is

@@ -60,6 +60,7 @@ namespace porta::vulkan {
   X(vkCmdBindDescriptorSets)         \
   X(vkCmdPushConstants)              \
   X(vkCmdDispatch)                   \
+  X(vkCmdExecuteCommands)            \
   X(vkCmdWriteTimestamp)             \
   X(vkCmdResetQueryPool)             \
   X(vkQueueSubmit)                   \

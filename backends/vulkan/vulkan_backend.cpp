@@ -537,6 +537,7 @@ const porta_backend_table_t* BackendTable() {
     AddMemorySlots(&t);
     AddStreamSlots(&t);
     AddModuleSlots(&t);
+    AddGraphSlots(&t);
     return t;
   }();
   return &table;

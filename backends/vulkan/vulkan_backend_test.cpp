@@ -1,6 +1,6 @@
 // Tests of the Vulkan backend through its ABI table alone (no runtime): discovery without a
-// loader or a driver, the on-disk pipeline cache, and the copy, fill and event paths with and
-// without forced staging.
+// loader or a driver, the on-disk pipeline cache, the copy, fill and event paths with and
+// without forced staging, and native graphs (recorded replays and argument updates).
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -12,6 +12,9 @@
 #include <vector>
 
 #include "porta/porta_backend.h"
+
+extern const unsigned char porta_vulkan_test_accumulate_spv[];
+extern const std::size_t porta_vulkan_test_accumulate_spv_size;
 
 extern "C" porta_status_t porta_vulkan_backend_entry(const porta_backend_host_t* host,
                                                      const porta_backend_table_t** out_table,
@@ -287,6 +290,264 @@ TEST(VulkanPipelineCache, WrittenAtCloseAndReusedAtOpen) {
     EXPECT_NE(session.log().find("pipeline cache: loaded"), std::string::npos) << session.log();
   }
   std::filesystem::remove_all(dir);
+}
+
+// ---- Native graphs ----------------------------------------------------------------------------
+
+constexpr uint32_t kWords = 256;
+
+// The arguments of one launch of the accumulate test shader on |buffer|.
+struct AccumulateArgs {
+  AccumulateArgs(porta_be_buffer_t buffer, uint32_t mul, uint32_t add) : scalars{mul, add, kWords} {
+    args[0] = {PORTA_ARG_BUFFER, buffer, 0, nullptr, 0};
+    for (int i = 0; i < 3; ++i) args[i + 1] = {PORTA_ARG_SCALAR, nullptr, 0, &scalars[i], 4};
+  }
+  // |args| points into the object itself.
+  AccumulateArgs(const AccumulateArgs&) = delete;
+  AccumulateArgs& operator=(const AccumulateArgs&) = delete;
+
+  uint32_t scalars[3];
+  porta_be_arg_t args[4];
+};
+
+// The accumulate test shader (data[i] = data[i] * mul + add for i < n) loaded on a device. Graph
+// nodes and direct launches use different work-group sizes, hence different pipelines, so a
+// direct launch after a replay that skipped binding its pipeline again would run the graph's.
+class Accumulate {
+ public:
+  Accumulate(Session& session, porta_be_device_t device) : session_(session) {
+    porta_module_source_t source{};
+    source.format = PORTA_FORMAT_SPIRV_SHADER;
+    source.data = porta_vulkan_test_accumulate_spv;
+    source.size = porta_vulkan_test_accumulate_spv_size;
+    EXPECT_EQ(session.t()->module_load(device, &source, &module_, session.msg()), PORTA_OK)
+        << session.text();
+    EXPECT_EQ(session.t()->module_get_kernel(module_, "main", &kernel_, session.msg()), PORTA_OK)
+        << session.text();
+    direct_.block[0] = 64;
+    direct_.grid[0] = kWords / 64;
+    node_.block[0] = 32;
+    node_.grid[0] = kWords / 32;
+  }
+  ~Accumulate() {
+    if (module_ != nullptr) session_.t()->module_destroy(module_);
+  }
+
+  porta_be_graph_node_t Node(const AccumulateArgs& args) const {
+    porta_be_graph_node_t node{};
+    node.kind = PORTA_GRAPH_NODE_KERNEL;
+    node.kernel = kernel_;
+    node.config = &node_;
+    node.args = args.args;
+    node.arg_count = 4;
+    return node;
+  }
+  porta_status_t Launch(porta_be_stream_t stream, const AccumulateArgs& args) {
+    return session_.t()->kernel_launch(stream, kernel_, &direct_, args.args, 4, session_.msg());
+  }
+
+ private:
+  Session& session_;
+  porta_be_module_t module_ = nullptr;
+  porta_be_kernel_t kernel_ = nullptr;
+  porta_launch_config_t direct_ = PORTA_LAUNCH_CONFIG_INIT;
+  porta_launch_config_t node_ = PORTA_LAUNCH_CONFIG_INIT;
+};
+
+// Reads |buffer|'s kWords words after synchronizing |stream|.
+std::vector<uint32_t> ReadWords(Session& session, porta_be_stream_t stream,
+                                porta_be_buffer_t buffer) {
+  std::vector<uint32_t> words(kWords, 0xffffffffu);
+  EXPECT_EQ(
+      session.t()->copy_device_to_host(stream, words.data(), buffer, 0, kWords * 4, session.msg()),
+      PORTA_OK)
+      << session.text();
+  EXPECT_EQ(session.t()->stream_synchronize(stream, session.msg()), PORTA_OK) << session.text();
+  return words;
+}
+
+porta_be_graph_node_t FillNode(porta_be_buffer_t dst, uint64_t offset, uint64_t size,
+                               const void* pattern, uint32_t pattern_size) {
+  porta_be_graph_node_t node{};
+  node.kind = PORTA_GRAPH_NODE_FILL;
+  node.dst = dst;
+  node.dst_offset = offset;
+  node.size = size;
+  node.pattern = pattern;
+  node.pattern_size = pattern_size;
+  return node;
+}
+
+// A graph of fills (whole words and partial edge words), launches and a copy replays like the
+// same slot calls, also between direct launches of the kernel the graph binds.
+void RunGraphReplay(Session& session) {
+  const porta_backend_table_t* t = session.t();
+  ASSERT_NE(t->graph_create, nullptr);
+  ASSERT_NE(t->graph_launch, nullptr);
+  ASSERT_NE(t->graph_update_kernel_args, nullptr);
+  ASSERT_NE(t->graph_destroy, nullptr);
+  porta_be_device_t device = session.OpenDevice();
+  Accumulate accumulate(session, device);
+  porta_be_stream_t stream = nullptr;
+  ASSERT_EQ(t->stream_create(device, &stream, session.msg()), PORTA_OK);
+  porta_be_buffer_t a = nullptr;
+  porta_be_buffer_t b = nullptr;
+  ASSERT_EQ(t->buffer_alloc(device, kWords * 4, PORTA_MEMORY_DEVICE, &a, session.msg()), PORTA_OK);
+  ASSERT_EQ(t->buffer_alloc(device, kWords * 4, PORTA_MEMORY_DEVICE, &b, session.msg()), PORTA_OK);
+
+  const uint32_t zero = 0;
+  const uint8_t byte = 0x07;
+  const AccumulateArgs on_a(a, 3, 1);
+  const AccumulateArgs on_b(b, 2, 5);
+  porta_be_graph_node_t copy{};
+  copy.kind = PORTA_GRAPH_NODE_COPY_DEVICE_TO_DEVICE;
+  copy.dst = b;
+  copy.src = a;
+  copy.size = kWords * 4;
+  const porta_be_graph_node_t nodes[5] = {FillNode(a, 0, kWords * 4, &zero, 4),
+                                          FillNode(a, 5, 6, &byte, 1), accumulate.Node(on_a), copy,
+                                          accumulate.Node(on_b)};
+  porta_be_graph_t graph = nullptr;
+  ASSERT_EQ(t->graph_create(device, nodes, 5, &graph, session.msg()), PORTA_OK) << session.text();
+
+  // What one replay leaves: a = fill, then a*3+1; b = a*2+5.
+  std::vector<uint32_t> a_words(kWords, 0);
+  a_words[1] = 0x07070700u;  // bytes 5..7
+  a_words[2] = 0x00070707u;  // bytes 8..10
+  for (uint32_t& word : a_words) word = word * 3 + 1;
+  // b is the replay's b, then two direct launches (one before, one after the second replay, of
+  // the same pipeline) and a second replay rewrite it in stream order.
+  ASSERT_EQ(t->graph_launch(stream, graph, session.msg()), PORTA_OK) << session.text();
+  ASSERT_EQ(accumulate.Launch(stream, AccumulateArgs(b, 1, 100)), PORTA_OK) << session.text();
+  ASSERT_EQ(t->graph_launch(stream, graph, session.msg()), PORTA_OK) << session.text();
+  ASSERT_EQ(accumulate.Launch(stream, AccumulateArgs(b, 1, 1000)), PORTA_OK) << session.text();
+  std::vector<uint32_t> b_words(kWords);
+  for (uint32_t i = 0; i < kWords; ++i) b_words[i] = a_words[i] * 2 + 5 + 1000;
+  EXPECT_EQ(ReadWords(session, stream, a), a_words);
+  EXPECT_EQ(ReadWords(session, stream, b), b_words);
+
+  t->graph_destroy(graph);
+  t->buffer_free(a);
+  t->buffer_free(b);
+  t->stream_destroy(stream);
+}
+
+TEST(VulkanGraphs, ReplayMatchesTheSlotCalls) {
+  Session session;
+  if (session.device_count() == 0) GTEST_SKIP() << "no Vulkan device: " << session.reason();
+  RunGraphReplay(session);
+}
+
+TEST(VulkanGraphs, ReplayMatchesTheSlotCallsWithoutPushDescriptors) {
+  ScopedEnv push("PORTA_VULKAN_DISABLE_PUSH_DESCRIPTOR", "1");
+  Session session;
+  if (session.device_count() == 0) GTEST_SKIP() << "no Vulkan device: " << session.reason();
+  RunGraphReplay(session);
+}
+
+// Replays queued before an argument update run with the old arguments, replays queued after it
+// with the new ones, whether the earlier replay is still in the stream's open batch or already
+// submitted, on the same stream or another.
+void RunGraphUpdate(Session& session) {
+  const porta_backend_table_t* t = session.t();
+  porta_be_device_t device = session.OpenDevice();
+  Accumulate accumulate(session, device);
+  porta_be_stream_t streams[2] = {};
+  ASSERT_EQ(t->stream_create(device, &streams[0], session.msg()), PORTA_OK);
+  ASSERT_EQ(t->stream_create(device, &streams[1], session.msg()), PORTA_OK);
+  porta_be_buffer_t a = nullptr;
+  porta_be_buffer_t c = nullptr;
+  ASSERT_EQ(t->buffer_alloc(device, kWords * 4, PORTA_MEMORY_DEVICE, &a, session.msg()), PORTA_OK);
+  ASSERT_EQ(t->buffer_alloc(device, kWords * 4, PORTA_MEMORY_DEVICE, &c, session.msg()), PORTA_OK);
+  const uint32_t zero = 0;
+  ASSERT_EQ(t->fill_buffer(streams[0], a, 0, kWords * 4, &zero, 4, session.msg()), PORTA_OK);
+  ASSERT_EQ(t->fill_buffer(streams[0], c, 0, kWords * 4, &zero, 4, session.msg()), PORTA_OK);
+
+  // One replay: x = (x + add) * 2 on a.
+  const AccumulateArgs add(a, 1, 1);
+  const AccumulateArgs twice(a, 2, 0);
+  const porta_be_graph_node_t nodes[2] = {accumulate.Node(add), accumulate.Node(twice)};
+  porta_be_graph_t graph = nullptr;
+  ASSERT_EQ(t->graph_create(device, nodes, 2, &graph, session.msg()), PORTA_OK) << session.text();
+
+  // Queued in the open batch, not yet submitted, when the update comes.
+  ASSERT_EQ(t->graph_launch(streams[0], graph, session.msg()), PORTA_OK) << session.text();
+  const AccumulateArgs add_five(a, 1, 5);
+  ASSERT_EQ(t->graph_update_kernel_args(graph, 0, add_five.args, 4, session.msg()), PORTA_OK)
+      << session.text();
+  ASSERT_EQ(t->graph_launch(streams[0], graph, session.msg()), PORTA_OK) << session.text();
+  uint32_t expected = ((0 + 1) * 2 + 5) * 2;  // 14; 30 if the first replay took the new add
+  EXPECT_EQ(ReadWords(session, streams[0], a), std::vector<uint32_t>(kWords, expected));
+
+  // Submitted (an event record submits) when the update comes; the next replay runs on the other
+  // stream after it, and the update moves node 1 to buffer c.
+  porta_be_event_t event = nullptr;
+  ASSERT_EQ(t->event_create(device, PORTA_EVENT_DISABLE_TIMING, &event, session.msg()), PORTA_OK);
+  ASSERT_EQ(t->graph_launch(streams[0], graph, session.msg()), PORTA_OK) << session.text();
+  ASSERT_EQ(t->event_record(event, streams[0], session.msg()), PORTA_OK) << session.text();
+  const AccumulateArgs on_c(c, 3, 2);
+  ASSERT_EQ(t->graph_update_kernel_args(graph, 1, on_c.args, 4, session.msg()), PORTA_OK)
+      << session.text();
+  ASSERT_EQ(t->stream_wait_event(streams[1], event, session.msg()), PORTA_OK) << session.text();
+  ASSERT_EQ(t->graph_launch(streams[1], graph, session.msg()), PORTA_OK) << session.text();
+  expected = (expected + 5) * 2;  // the replay before the update: 38
+  expected += 5;                  // the one after adds 5 to a: 43
+  EXPECT_EQ(ReadWords(session, streams[1], a), std::vector<uint32_t>(kWords, expected));
+  EXPECT_EQ(ReadWords(session, streams[1], c), std::vector<uint32_t>(kWords, 2u));  // 0 * 3 + 2
+
+  // An update the device rejects (an offset below minStorageBufferOffsetAlignment, where that
+  // is above 4) leaves the graph as it was.
+  AccumulateArgs bad(c, 1, 1);
+  bad.args[0].offset = 4;
+  const porta_status_t rejected = t->graph_update_kernel_args(graph, 1, bad.args, 4, session.msg());
+  if (rejected != PORTA_OK) {
+    EXPECT_EQ(rejected, PORTA_ERROR_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(session.text()).find("minStorageBufferOffsetAlignment"),
+              std::string::npos)
+        << session.text();
+    ASSERT_EQ(t->graph_launch(streams[1], graph, session.msg()), PORTA_OK) << session.text();
+    EXPECT_EQ(ReadWords(session, streams[1], c), std::vector<uint32_t>(kWords, 8u));  // 2*3+2
+  }
+  EXPECT_EQ(t->graph_update_kernel_args(graph, 2, add.args, 4, session.msg()),
+            PORTA_ERROR_INVALID_ARGUMENT);
+
+  t->graph_destroy(graph);
+  t->event_destroy(event);
+  t->buffer_free(a);
+  t->buffer_free(c);
+  t->stream_destroy(streams[0]);
+  t->stream_destroy(streams[1]);
+}
+
+TEST(VulkanGraphs, UpdatesReachLaterReplaysOnly) {
+  Session session;
+  if (session.device_count() == 0) GTEST_SKIP() << "no Vulkan device: " << session.reason();
+  RunGraphUpdate(session);
+}
+
+TEST(VulkanGraphs, UpdatesReachLaterReplaysOnlyWithoutPushDescriptors) {
+  ScopedEnv push("PORTA_VULKAN_DISABLE_PUSH_DESCRIPTOR", "1");
+  Session session;
+  if (session.device_count() == 0) GTEST_SKIP() << "no Vulkan device: " << session.reason();
+  RunGraphUpdate(session);
+}
+
+TEST(VulkanGraphs, HostSideNodesAreDeclined) {
+  Session session;
+  if (session.device_count() == 0) GTEST_SKIP() << "no Vulkan device: " << session.reason();
+  porta_be_device_t device = session.OpenDevice();
+  porta_be_buffer_t buffer = nullptr;
+  ASSERT_EQ(session.t()->buffer_alloc(device, 64, PORTA_MEMORY_DEVICE, &buffer, session.msg()),
+            PORTA_OK);
+  const uint32_t zero = 0;
+  porta_be_graph_node_t nodes[2] = {FillNode(buffer, 0, 64, &zero, 4), {}};
+  nodes[1].kind = PORTA_GRAPH_NODE_EVENT_RECORD;
+  porta_be_graph_t graph = nullptr;
+  EXPECT_EQ(session.t()->graph_create(device, nodes, 2, &graph, session.msg()),
+            PORTA_ERROR_UNSUPPORTED);
+  EXPECT_NE(std::string(session.text()).find("graph node 1"), std::string::npos) << session.text();
+  EXPECT_EQ(graph, nullptr);
+  session.t()->buffer_free(buffer);
 }
 
 }  // namespace

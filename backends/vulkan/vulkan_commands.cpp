@@ -72,7 +72,7 @@ porta_status_t CopyHostToDevice(porta_be_stream_t stream, porta_be_buffer_t dst_
       std::memcpy(staging_ptr, src, size);
       const VkBufferCopy region{staging_offset, dst_offset, size};
       core->device()->vk.vkCmdCopyBuffer(cmd, staging, dst->buffer, 1, &region);
-      status = core->EndCommandLocked(msg);
+      status = core->EndCommandLocked(1, msg);
     }
   }
   return CheckValidation(core->device(), status, msg);
@@ -101,7 +101,7 @@ porta_status_t CopyDeviceToHost(porta_be_stream_t stream, void* dst, porta_be_bu
       const VkBufferCopy region{src_offset, staging_offset, size};
       core->device()->vk.vkCmdCopyBuffer(cmd, src->buffer, staging, 1, &region);
       core->open_batch().host_copies.push_back({dst, staging_ptr, static_cast<size_t>(size)});
-      status = core->EndCommandLocked(msg);
+      status = core->EndCommandLocked(1, msg);
     }
   }
   return CheckValidation(core->device(), status, msg);
@@ -120,7 +120,7 @@ porta_status_t CopyDeviceToDevice(porta_be_stream_t stream, porta_be_buffer_t ds
       const VkBufferCopy region{src_offset, dst_offset, size};
       core->device()->vk.vkCmdCopyBuffer(cmd, BufferOf(src)->buffer, BufferOf(dst)->buffer, 1,
                                          &region);
-      status = core->EndCommandLocked(msg);
+      status = core->EndCommandLocked(1, msg);
     }
   }
   return CheckValidation(core->device(), status, msg);

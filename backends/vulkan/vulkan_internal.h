@@ -184,6 +184,7 @@ struct Kernel {
 };
 
 class StreamCore;
+struct GraphRecording;
 
 // A timeline wait a submission carries: on |stream|'s semaphore reaching |value|.
 struct TimelineWait {
@@ -212,6 +213,9 @@ struct Batch {
   std::vector<VkDescriptorPool> descriptor_pools;
   std::vector<VkQueryPool> dead_query_pools;
   std::vector<TimelineWait> waits;
+  // Native graph recordings the batch executes; a recording an argument update replaced lives
+  // until the last batch that executes it retires.
+  std::vector<std::shared_ptr<const GraphRecording>> graphs;
 };
 
 // The state of a stream. Shared with the events recorded on it, which outlive the stream handle.
@@ -231,8 +235,9 @@ class StreamCore : public std::enable_shared_from_this<StreamCore> {
   // Starts a command in the open batch: returns the sticky error, or a command buffer ready to
   // record into, with a barrier after the previous command (streams are in order).
   porta_status_t BeginCommandLocked(VkCommandBuffer* out_cmd, porta_be_msg msg);
-  // Ends a command begun by BeginCommandLocked; submits when the batch has grown large.
-  porta_status_t EndCommandLocked(porta_be_msg msg);
+  // Ends a command begun by BeginCommandLocked that stands for |slot_calls| slot calls (a graph
+  // replay stands for its nodes); submits when the batch has grown large.
+  porta_status_t EndCommandLocked(uint32_t slot_calls, porta_be_msg msg);
   // Space for |size| bytes of staging memory that lives until the open batch retires.
   porta_status_t AllocateStagingLocked(uint64_t size, VkBuffer* out_buffer, uint64_t* out_offset,
                                        uint8_t** out_ptr, porta_be_msg msg);
@@ -308,6 +313,10 @@ struct Event {
   uint64_t value = 0;
 };
 
+// Records the barrier that keeps a stream in order: every command sees the device writes of the
+// commands before it.
+void RecordInOrderBarrier(const DeviceApi& vk, VkCommandBuffer cmd);
+
 // Returns PORTA_ERROR_BACKEND with the pending validation messages when there are any,
 // otherwise |status|. Called at the end of every fallible entry point.
 porta_status_t CheckValidation(Device* device, porta_status_t status, porta_be_msg msg);
@@ -317,9 +326,47 @@ porta_status_t LoadModule(Device* device, const uint32_t* words, size_t word_cou
                           Module** out_module, porta_be_msg msg);
 void DestroyModule(Module* module);
 porta_status_t GetKernel(Module* module, const char* name, Kernel** out_kernel, porta_be_msg msg);
+// A kernel launch checked against the kernel and the device and ready to record: its pipeline,
+// packed push constants, buffer bindings (in binding order) and grid.
+struct PreparedLaunch {
+  Kernel::Pipeline pipeline;
+  std::vector<uint8_t> push;
+  std::vector<VkDescriptorBufferInfo> buffers;
+  uint32_t grid[3] = {1, 1, 1};
+};
+
+// Checks a launch and prepares it (creating its pipeline on first use).
+porta_status_t PrepareLaunch(Kernel* kernel, const porta_launch_config_t* config,
+                             const porta_be_arg_t* args, uint32_t arg_count, PreparedLaunch* out,
+                             porta_be_msg msg);
+// True when |launch| binds an allocated descriptor set (it has buffers and its layout does not
+// push descriptors).
+bool NeedsDescriptorSet(const PreparedLaunch& launch);
+// Writes |launch|'s buffer bindings into |set|, a set of its layout.
+void WriteDescriptorSet(Device* device, const PreparedLaunch& launch, VkDescriptorSet set);
+// Records |launch| into |cmd|: the pipeline unless |*bound_pipeline| is it already (updated),
+// |set| or pushed descriptors, push constants and the dispatch. No barrier.
+void RecordLaunch(Device* device, VkCommandBuffer cmd, const PreparedLaunch& launch,
+                  VkDescriptorSet set, VkPipeline* bound_pipeline);
 // Records a launch of |kernel| on |stream|.
 porta_status_t LaunchKernel(StreamCore* stream, Kernel* kernel, const porta_launch_config_t* config,
                             const porta_be_arg_t* args, uint32_t arg_count, porta_be_msg msg);
+
+// A fill split into what records it: whole words with vkCmdFillBuffer, then the partial words
+// at the edges with the built-in fill shader.
+struct PreparedFill {
+  VkBuffer buffer = VK_NULL_HANDLE;
+  uint64_t words_offset = 0;
+  uint64_t words_size = 0;  // 0: no whole word
+  uint32_t word = 0;
+  bool has_edges = false;
+  PreparedLaunch edges;
+};
+
+// Prepares a fill of |size| bytes at |offset| of |dst| with a 1-, 2- or 4-byte pattern.
+porta_status_t PrepareFill(Device* device, Buffer* dst, uint64_t offset, uint64_t size,
+                           const void* pattern, uint32_t pattern_size, PreparedFill* out,
+                           porta_be_msg msg);
 
 // The backend entry points implemented in the files named after them.
 porta_status_t DeviceOpen(Backend* backend, uint32_t index, Device** out, porta_be_msg msg);

@@ -162,6 +162,40 @@ porta_status_t PreparePipeline(Kernel* kernel, const porta_launch_config_t* conf
   return PORTA_OK;
 }
 
+// The descriptor writes of |launch|'s buffer bindings into |set| (VK_NULL_HANDLE when pushed).
+// They point into |launch|, which must outlive them.
+std::vector<VkWriteDescriptorSet> DescriptorWrites(const PreparedLaunch& launch,
+                                                   VkDescriptorSet set) {
+  std::vector<VkWriteDescriptorSet> writes(launch.buffers.size());
+  for (uint32_t i = 0; i < writes.size(); ++i) {
+    writes[i] = {VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
+    writes[i].dstSet = set;
+    writes[i].dstBinding = i;
+    writes[i].descriptorCount = 1;
+    writes[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+    writes[i].pBufferInfo = &launch.buffers[i];
+  }
+  return writes;
+}
+
+// Records |launch| as the next command of |core|, with a descriptor set from its open batch
+// when the layout does not push descriptors.
+porta_status_t RecordOnStream(StreamCore* core, const PreparedLaunch& launch, porta_be_msg msg) {
+  std::lock_guard<std::mutex> lock(core->mutex());
+  VkDescriptorSet set = VK_NULL_HANDLE;
+  if (NeedsDescriptorSet(launch)) {
+    const porta_status_t status =
+        core->AllocateDescriptorSetLocked(*launch.pipeline.layout, &set, msg);
+    if (status != PORTA_OK) return status;
+    WriteDescriptorSet(core->device(), launch, set);
+  }
+  VkCommandBuffer cmd = VK_NULL_HANDLE;
+  const porta_status_t status = core->BeginCommandLocked(&cmd, msg);
+  if (status != PORTA_OK) return status;
+  RecordLaunch(core->device(), cmd, launch, set, &core->open_batch().bound_pipeline);
+  return core->EndCommandLocked(1, msg);
+}
+
 // ---- ABI slots --------------------------------------------------------------------------------
 
 porta_status_t ModuleLoad(porta_be_device_t handle, const porta_module_source_t* source,
@@ -287,52 +321,41 @@ porta_status_t GetKernel(Module* module, const char* name, Kernel** out_kernel, 
   return PORTA_OK;
 }
 
-porta_status_t LaunchKernel(StreamCore* core, Kernel* kernel, const porta_launch_config_t* config,
-                            const porta_be_arg_t* args, uint32_t arg_count, porta_be_msg msg) {
-  Device* device = core->device();
-  std::vector<uint8_t> push;
-  Kernel::Pipeline pipeline;
-  porta_status_t status = PreparePipeline(kernel, config, args, arg_count, &push, &pipeline, msg);
+porta_status_t PrepareLaunch(Kernel* kernel, const porta_launch_config_t* config,
+                             const porta_be_arg_t* args, uint32_t arg_count, PreparedLaunch* out,
+                             porta_be_msg msg) {
+  porta_status_t status =
+      PreparePipeline(kernel, config, args, arg_count, &out->push, &out->pipeline, msg);
   if (status != PORTA_OK) return status;
-  const Layout& layout = *pipeline.layout;
-  const uint64_t max_range = device->physical->properties.limits.maxStorageBufferRange;
-  std::vector<VkDescriptorBufferInfo> infos;
-  infos.reserve(layout.buffer_count);
+  const uint64_t max_range =
+      kernel->module->device->physical->properties.limits.maxStorageBufferRange;
+  out->buffers.clear();
+  out->buffers.reserve(out->pipeline.layout->buffer_count);
   for (uint32_t i = 0; i < arg_count; ++i) {
     if (args[i].kind != PORTA_ARG_BUFFER) continue;
     const Buffer* buffer = reinterpret_cast<const Buffer*>(args[i].buffer);
-    infos.push_back({buffer->buffer, args[i].offset,
-                     std::min<uint64_t>(buffer->padded_size - args[i].offset, max_range)});
+    out->buffers.push_back({buffer->buffer, args[i].offset,
+                            std::min<uint64_t>(buffer->padded_size - args[i].offset, max_range)});
   }
-  std::vector<VkWriteDescriptorSet> writes(infos.size());
-  for (uint32_t i = 0; i < infos.size(); ++i) {
-    writes[i] = {VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
-    writes[i].dstBinding = i;
-    writes[i].descriptorCount = 1;
-    writes[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
-    writes[i].pBufferInfo = &infos[i];
-  }
+  for (int d = 0; d < 3; ++d) out->grid[d] = config->grid[d];
+  return PORTA_OK;
+}
 
+bool NeedsDescriptorSet(const PreparedLaunch& launch) {
+  return !launch.buffers.empty() && !launch.pipeline.layout->push_descriptor;
+}
+
+void RecordLaunch(Device* device, VkCommandBuffer cmd, const PreparedLaunch& launch,
+                  VkDescriptorSet set, VkPipeline* bound_pipeline) {
   const DeviceApi& vk = device->vk;
-  std::lock_guard<std::mutex> lock(core->mutex());
-  VkDescriptorSet set = VK_NULL_HANDLE;
-  if (!writes.empty() && !layout.push_descriptor) {
-    status = core->AllocateDescriptorSetLocked(layout, &set, msg);
-    if (status != PORTA_OK) return status;
-    for (VkWriteDescriptorSet& write : writes) write.dstSet = set;
-    vk.vkUpdateDescriptorSets(device->device, static_cast<uint32_t>(writes.size()), writes.data(),
-                              0, nullptr);
+  const Layout& layout = *launch.pipeline.layout;
+  if (*bound_pipeline != launch.pipeline.pipeline) {
+    vk.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, launch.pipeline.pipeline);
+    *bound_pipeline = launch.pipeline.pipeline;
   }
-  VkCommandBuffer cmd = VK_NULL_HANDLE;
-  status = core->BeginCommandLocked(&cmd, msg);
-  if (status != PORTA_OK) return status;
-  Batch& batch = core->open_batch();
-  if (batch.bound_pipeline != pipeline.pipeline) {
-    vk.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline.pipeline);
-    batch.bound_pipeline = pipeline.pipeline;
-  }
-  if (!writes.empty()) {
+  if (!launch.buffers.empty()) {
     if (layout.push_descriptor) {
+      const std::vector<VkWriteDescriptorSet> writes = DescriptorWrites(launch, VK_NULL_HANDLE);
       vk.vkCmdPushDescriptorSetKHR(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, layout.pipeline_layout, 0,
                                    static_cast<uint32_t>(writes.size()), writes.data());
     } else {
@@ -340,17 +363,30 @@ porta_status_t LaunchKernel(StreamCore* core, Kernel* kernel, const porta_launch
                                  &set, 0, nullptr);
     }
   }
-  if (!push.empty()) {
+  if (!launch.push.empty()) {
     vk.vkCmdPushConstants(cmd, layout.pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0,
-                          static_cast<uint32_t>(push.size()), push.data());
+                          static_cast<uint32_t>(launch.push.size()), launch.push.data());
   }
-  vk.vkCmdDispatch(cmd, config->grid[0], config->grid[1], config->grid[2]);
-  return core->EndCommandLocked(msg);
+  vk.vkCmdDispatch(cmd, launch.grid[0], launch.grid[1], launch.grid[2]);
 }
 
-porta_status_t FillBuffer(StreamCore* core, Buffer* dst, uint64_t offset, uint64_t size,
-                          const void* pattern, uint32_t pattern_size, porta_be_msg msg) {
-  Device* device = core->device();
+void WriteDescriptorSet(Device* device, const PreparedLaunch& launch, VkDescriptorSet set) {
+  const std::vector<VkWriteDescriptorSet> writes = DescriptorWrites(launch, set);
+  device->vk.vkUpdateDescriptorSets(device->device, static_cast<uint32_t>(writes.size()),
+                                    writes.data(), 0, nullptr);
+}
+
+porta_status_t LaunchKernel(StreamCore* core, Kernel* kernel, const porta_launch_config_t* config,
+                            const porta_be_arg_t* args, uint32_t arg_count, porta_be_msg msg) {
+  PreparedLaunch launch;
+  const porta_status_t status = PrepareLaunch(kernel, config, args, arg_count, &launch, msg);
+  if (status != PORTA_OK) return status;
+  return RecordOnStream(core, launch, msg);
+}
+
+porta_status_t PrepareFill(Device* device, Buffer* dst, uint64_t offset, uint64_t size,
+                           const void* pattern, uint32_t pattern_size, PreparedFill* out,
+                           porta_be_msg msg) {
   uint32_t word = 0;
   if (pattern_size == 1) {
     word = *static_cast<const uint8_t*>(pattern) * 0x01010101u;
@@ -364,15 +400,11 @@ porta_status_t FillBuffer(StreamCore* core, Buffer* dst, uint64_t offset, uint64
   const uint64_t end = offset + size;
   const uint64_t middle_begin = (offset + 3) & ~uint64_t{3};
   const uint64_t middle_end = end & ~uint64_t{3};
-  if (middle_end > middle_begin) {
-    std::lock_guard<std::mutex> lock(core->mutex());
-    VkCommandBuffer cmd = VK_NULL_HANDLE;
-    porta_status_t status = core->BeginCommandLocked(&cmd, msg);
-    if (status != PORTA_OK) return status;
-    device->vk.vkCmdFillBuffer(cmd, dst->buffer, middle_begin, middle_end - middle_begin, word);
-    status = core->EndCommandLocked(msg);
-    if (status != PORTA_OK) return status;
-  }
+  out->buffer = dst->buffer;
+  out->word = word;
+  out->words_offset = middle_begin;
+  out->words_size = middle_end > middle_begin ? middle_end - middle_begin : 0;
+  out->has_edges = false;
 
   // Partial words at the edges: (word byte offset, byte mask) for the head and the tail.
   uint64_t edge_offsets[2];
@@ -428,7 +460,28 @@ porta_status_t FillBuffer(StreamCore* core, Buffer* dst, uint64_t offset, uint64
   for (int i = 0; i < 6; ++i) args[i + 1] = {PORTA_ARG_SCALAR, nullptr, 0, &scalars[i], 4};
   porta_launch_config_t config = PORTA_LAUNCH_CONFIG_INIT;
   config.block[0] = 2;
-  return LaunchKernel(core, kernel, &config, args, 7, msg);
+  out->has_edges = true;
+  return PrepareLaunch(kernel, &config, args, 7, &out->edges, msg);
+}
+
+porta_status_t FillBuffer(StreamCore* core, Buffer* dst, uint64_t offset, uint64_t size,
+                          const void* pattern, uint32_t pattern_size, porta_be_msg msg) {
+  PreparedFill fill;
+  porta_status_t status =
+      PrepareFill(core->device(), dst, offset, size, pattern, pattern_size, &fill, msg);
+  if (status != PORTA_OK) return status;
+  if (fill.words_size > 0) {
+    std::lock_guard<std::mutex> lock(core->mutex());
+    VkCommandBuffer cmd = VK_NULL_HANDLE;
+    status = core->BeginCommandLocked(&cmd, msg);
+    if (status != PORTA_OK) return status;
+    core->device()->vk.vkCmdFillBuffer(cmd, fill.buffer, fill.words_offset, fill.words_size,
+                                       fill.word);
+    status = core->EndCommandLocked(1, msg);
+    if (status != PORTA_OK) return status;
+  }
+  if (!fill.has_edges) return PORTA_OK;
+  return RecordOnStream(core, fill.edges, msg);
 }
 
 void AddModuleSlots(porta_backend_table_t* table) {

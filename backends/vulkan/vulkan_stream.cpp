@@ -29,6 +29,14 @@ constexpr VkPipelineStageFlags kDeviceStages =
 
 }  // namespace
 
+void RecordInOrderBarrier(const DeviceApi& vk, VkCommandBuffer cmd) {
+  VkMemoryBarrier barrier{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+  barrier.srcAccessMask = kDeviceWrites;
+  barrier.dstAccessMask = kDeviceAccesses;
+  vk.vkCmdPipelineBarrier(cmd, kDeviceStages, kDeviceStages, 0, 1, &barrier, 0, nullptr, 0,
+                          nullptr);
+}
+
 porta_status_t StreamCore::Create(Device* device, std::shared_ptr<StreamCore>* out,
                                   porta_be_msg msg) {
   std::shared_ptr<StreamCore> core(new StreamCore(device));
@@ -141,19 +149,14 @@ porta_status_t StreamCore::BeginCommandLocked(VkCommandBuffer* out_cmd, porta_be
     open_.commands = 0;
     open_.bound_pipeline = VK_NULL_HANDLE;
   } else if (open_.commands > 0) {
-    // Streams are in order: each command sees every earlier command's writes.
-    VkMemoryBarrier barrier{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
-    barrier.srcAccessMask = kDeviceWrites;
-    barrier.dstAccessMask = kDeviceAccesses;
-    vk.vkCmdPipelineBarrier(open_.cmd, kDeviceStages, kDeviceStages, 0, 1, &barrier, 0, nullptr, 0,
-                            nullptr);
+    RecordInOrderBarrier(vk, open_.cmd);
   }
   *out_cmd = open_.cmd;
   return PORTA_OK;
 }
 
-porta_status_t StreamCore::EndCommandLocked(porta_be_msg msg) {
-  ++open_.commands;
+porta_status_t StreamCore::EndCommandLocked(uint32_t slot_calls, porta_be_msg msg) {
+  open_.commands += slot_calls;
   if (open_.commands < kBatchCommands) return PORTA_OK;
   uint64_t value = 0;
   return FlushLocked(&value, msg);

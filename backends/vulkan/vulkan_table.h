@@ -12,6 +12,8 @@ void AddMemorySlots(porta_backend_table_t* table);
 void AddStreamSlots(porta_backend_table_t* table);
 // Modules, kernels and launches (vulkan_kernel.cpp).
 void AddModuleSlots(porta_backend_table_t* table);
+// Native graphs (vulkan_graph.cpp).
+void AddGraphSlots(porta_backend_table_t* table);
 // The complete table.
 const porta_backend_table_t* BackendTable();
 

@@ -46,7 +46,7 @@ struct Options {
 };
 
 constexpr char kUsage[] =
-    "usage: porta-bench [--device FILTER] [--filter TEXT] [--quick] [--json] [--ops | --no-ops]\n"
+    "usage: porta-bench [--devices FILTER] [--filter TEXT] [--quick] [--json] [--ops | --no-ops]\n"
     "\n"
     "Measures Porta on every device next to a baseline taken in the same run and prints one\n"
     "table: each row's median and spread (+-: the median absolute deviation of the repetitions,\n"
@@ -72,13 +72,14 @@ constexpr char kUsage[] =
     "matmul + softmax + matmul). A result that disagrees with its reference, or a failing call,\n"
     "fails the run.\n"
     "\n"
-    "  --device FILTER  devices to measure, PORTA_DEVICES syntax (e.g. \"cpu\", \"opencl:0\")\n"
+    "  --devices FILTER devices to measure, PORTA_DEVICES syntax (e.g. \"cpu\", \"opencl:0\")\n"
     "  --filter TEXT    only rows whose section, device or name contains TEXT (case-insensitive;\n"
     "                   several texts separated by commas: a row matching any is measured)\n"
     "  --quick          short runs and tiny shapes (used by the tests)\n"
     "  --ops            only the operator rows\n"
     "  --no-ops         skip the operator rows (they take minutes on CPU-emulated devices)\n"
     "  --json           print one JSON document instead of the table\n"
+    "  --version        print the version\n"
     "  --help           print this text\n"
     "\n"
     "On a terminal a progress line on stderr names the row being measured.\n"
@@ -293,7 +294,7 @@ int main(int argc, char** argv) {
        {"--json", &options.json},
        {"--ops", &options.ops_only},
        {"--no-ops", &options.no_ops},
-       {"--device", nullptr,
+       {"--devices", nullptr,
         [&](const char* value) {
           options.has_device_filter = true;
           options.device_filter = value;

@@ -1,55 +1,49 @@
 #include "tools/common/command_line.h"
 
 #include <cstdio>
-#include <cstring>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
 
 namespace porta::tools {
-namespace {
-
-// Returns false (after printing why) on a bad command line.
-bool ParseOptions(const char* tool, int argc, char** argv,
-                  const std::vector<CommandOption>& options, bool* help) {
-  for (int i = 1; i < argc; ++i) {
-    const char* arg = argv[i];
-    if (std::strcmp(arg, "--help") == 0 || std::strcmp(arg, "-h") == 0) {
-      *help = true;
-      continue;
-    }
-    const CommandOption* match = nullptr;
-    for (const CommandOption& option : options) {
-      if (std::strcmp(arg, option.name) == 0) {
-        match = &option;
-        break;
-      }
-    }
-    if (match == nullptr) {
-      std::fprintf(stderr, "%s: unknown argument '%s'\n", tool, arg);
-      return false;
-    }
-    if (!match->set_value) {
-      *match->flag = true;
-      continue;
-    }
-    if (i + 1 >= argc) {
-      std::fprintf(stderr, "%s: %s needs a value\n", tool, arg);
-      return false;
-    }
-    match->set_value(argv[++i]);
-  }
-  return true;
-}
-
-}  // namespace
 
 std::optional<int> ParseCommandLine(const char* tool, const char* usage, int argc, char** argv,
                                     const std::vector<CommandOption>& options) {
+  CLI::App app{"", tool};
+  // The tool's own usage text is the help; CLI11 only parses.
+  app.set_help_flag();
   bool help = false;
-  if (!ParseOptions(tool, argc, argv, options, &help)) {
+  bool version = false;
+  app.add_flag("-h,--help", help);
+  app.add_flag("--version", version);
+  for (const CommandOption& option : options) {
+    if (!option.set_value) {
+      app.add_flag(option.name, *option.flag);
+      continue;
+    }
+    // Every occurrence reaches the tool, in order, as with repeatable options.
+    app.add_option_function<std::vector<std::string>>(
+           option.name,
+           [&option](const std::vector<std::string>& values) {
+             for (const std::string& value : values) option.set_value(value.c_str());
+           })
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+        ->allow_extra_args(false);
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    std::fprintf(stderr, "%s: %s\n", tool, error.what());
     std::fputs(usage, stderr);
     return 2;
   }
   if (help) {
     std::fputs(usage, stdout);
+    return 0;
+  }
+  if (version) {
+    std::printf("%s %s\n", tool, porta_version_string());
     return 0;
   }
   return std::nullopt;

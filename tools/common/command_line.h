@@ -19,10 +19,11 @@ struct CommandOption {
   std::function<void(const char* value)> set_value;
 };
 
-// Parses |argv| against |options| plus --help / -h. Returns the exit code when the tool should
-// stop now: 0 after printing |usage| to stdout for --help, 2 after printing the problem ("<tool>:
-// unknown argument 'X'", "<tool>: --X needs a value") and |usage| to stderr; nothing when the
-// tool should go on.
+// Parses |argv| against |options| plus --help / -h and --version, with CLI11 (so "--name=value"
+// works too). Returns the exit code when the tool should stop now: 0 after printing |usage| to
+// stdout for --help or "<tool> <version>" for --version, 2 after printing the problem (CLI11's
+// message naming the unknown argument or the option that needs a value) and |usage| to stderr;
+// nothing when the tool should go on.
 std::optional<int> ParseCommandLine(const char* tool, const char* usage, int argc, char** argv,
                                     const std::vector<CommandOption>& options);
 

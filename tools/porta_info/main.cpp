@@ -39,6 +39,7 @@ constexpr char kUsage[] =
     "                    PORTA_PLUGIN_PATH)\n"
     "  --devices FILTER  device filter, same syntax as PORTA_DEVICES (e.g. \"opencl:0,cpu\");\n"
     "                    overrides PORTA_DEVICES\n"
+    "  --version         print the version\n"
     "  --help            print this text\n";
 
 struct DeviceEntry {
@@ -51,7 +52,28 @@ struct DeviceEntry {
 struct Report {
   std::vector<porta_backend_report_t> backends;
   std::vector<DeviceEntry> devices;
+  // The diagnostics' lines about device filter entries that matched nothing.
+  std::vector<std::string> filter_notes;
 };
+
+// The lines of porta_runtime_diagnostics that start with "device filter".
+std::vector<std::string> FilterNotes(porta_runtime_t runtime) {
+  std::vector<std::string> notes;
+  size_t size = 0;
+  if (porta_runtime_diagnostics(runtime, nullptr, 0, &size) != PORTA_OK) return notes;
+  std::string text(size, '\0');
+  if (porta_runtime_diagnostics(runtime, text.data(), text.size(), &size) != PORTA_OK) return notes;
+  text.resize(text.find('\0') == std::string::npos ? text.size() : text.find('\0'));
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string line = text.substr(start, end - start);
+    if (line.rfind("device filter", 0) == 0) notes.push_back(line);
+    start = end + 1;
+  }
+  return notes;
+}
 
 // Collects every backend report and device; a failing query is kept with its message so that
 // one broken backend does not hide the others.
@@ -69,6 +91,7 @@ porta_status_t Collect(porta_runtime_t runtime, Report* report) {
     }
     report->backends.push_back(backend);
   }
+  report->filter_notes = FilterNotes(runtime);
   uint32_t device_count = 0;
   status = porta_runtime_device_count(runtime, &device_count);
   if (status != PORTA_OK) return status;
@@ -103,6 +126,7 @@ void PrintText(const Report& report) {
                 backend.device_count, backend.source);
     if (backend.reason[0] != '\0') std::printf("               reason: %s\n", backend.reason);
   }
+  for (const std::string& note : report.filter_notes) std::printf("\n%s\n", note.c_str());
   std::printf("\nDevices (%zu):\n", report.devices.size());
   for (size_t i = 0; i < report.devices.size(); ++i) {
     const DeviceEntry& entry = report.devices[i];
@@ -190,6 +214,10 @@ void PrintJson(const Report& report) {
     json.StringMember("reason", backend.reason);
     json.EndObject();
   }
+  json.EndArray();
+  json.Key("device_filter_notes");
+  json.BeginArray();
+  for (const std::string& note : report.filter_notes) json.String(note);
   json.EndArray();
   json.Key("devices");
   json.BeginArray();

@@ -188,6 +188,7 @@ int main(int argc, char** argv) {
       "porta-run: runs a sentence encoder or a LLaMA-architecture decoder on a Porta "
       "device (the first one PORTA_DEVICES or --devices selects)."};
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("porta-run ") + porta_version_string());
   // --devices may come before or after the subcommand.
   app.fallthrough();
   std::string devices;
@@ -230,7 +231,12 @@ int main(int argc, char** argv) {
       "bench", "measure prompt and generation speed (SmolLM2) and sentences/s (MiniLM)");
   AddBenchOptions(bench_command, &bench);
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    // --help and --version end with 0; every usage error with 2, as in the other tools.
+    return app.exit(error) == 0 ? 0 : 2;
+  }
   try {
     if (embed_command->parsed()) return RunEmbed(embed, devices);
     if (generate_command->parsed()) return RunGenerate(generate, devices);

@@ -103,7 +103,7 @@ expect("after --reset the file is ${state}" state STREQUAL "absent")
 # Bad arguments: exit code 2 and a message naming the problem.
 foreach(case "--budget;abc;--budget" "--budget;-5;--budget" "--ops;nosuch;nosuch"
              "--show;--reset;separate" "--export;--json;--json" "--bogus;;--bogus"
-             "--ops;;needs a value")
+             "--ops;;--ops: 1 required")
   list(GET case 0 first)
   list(GET case 1 second)
   list(GET case 2 needle)

@@ -55,6 +55,7 @@ constexpr char kUsage[] =
     "  --export          print the tuning files' rows for kernels/tuning/tuning_table.txt\n"
     "  --json            print one JSON document (tuning, --show, --reset)\n"
     "  --plugin PATH     also load this plugin file or folder (repeatable)\n"
+    "  --version         print the version\n"
     "  --help            print this text\n"
     "\n"
     "Exit status: 0 done, 1 a device or file operation failed, 2 bad arguments, 130 interrupted.\n";
