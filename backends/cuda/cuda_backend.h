@@ -1,5 +1,6 @@
 // Objects of the CUDA backend and the table slots implemented in cuda_backend.cpp (backend and
-// devices) and cuda_objects.cpp (memory, streams, events, modules, launches).
+// devices), cuda_objects.cpp (memory, streams, events, modules, launches) and cuda_graph.cpp
+// (native graphs).
 #ifndef PORTA_BACKENDS_CUDA_CUDA_BACKEND_H_
 #define PORTA_BACKENDS_CUDA_CUDA_BACKEND_H_
 
@@ -95,8 +96,33 @@ struct Module {
 // writes the reason into |msg| and returns its status.
 porta_status_t MakeCurrent(const Device* device, porta_be_msg msg);
 
-// The table slots: Init ... DeviceGetInfo in cuda_backend.cpp, the rest in cuda_objects.cpp.
+// Common prologue of stream work: the stream's sticky error, then the device's context.
+porta_status_t BeginStreamWork(Stream* stream, porta_be_msg msg);
+// PORTA_OK for CUDA_SUCCESS; otherwise reports the failed call |what| (a device fault becomes the
+// stream's sticky error).
+porta_status_t StreamResult(Stream* stream, CUresult result, const char* what, porta_be_msg msg);
+
+// Checks a launch of |kernel| against its limits and parameters and opts it in to the dynamic
+// shared memory |config| asks for; shared by KernelLaunch and the kernel nodes of native graphs.
+porta_status_t CheckLaunch(Kernel* kernel, const porta_launch_config_t* config,
+                           const porta_be_arg_t* args, uint32_t arg_count, porta_be_msg msg);
+
+// The driver's kernel parameter array holds at least this many entries (see PackParams).
+constexpr uint32_t kParamSlots = 32;
+inline uint32_t ParamSlots(uint32_t arg_count) {
+  return arg_count > kParamSlots ? arg_count : kParamSlots;
+}
+
+// Writes the driver's parameter array for |args| into |params| (|slots| = ParamSlots(arg_count)
+// entries); buffer arguments point into |pointers| (as many entries), so both arrays must outlive
+// the driver call that reads them.
+void PackParams(const porta_be_arg_t* args, uint32_t arg_count, uint32_t slots,
+                CUdeviceptr* pointers, void** params);
+
+// The table slots: Init ... DeviceGetInfo in cuda_backend.cpp, the graph slots in cuda_graph.cpp,
+// the rest in cuda_objects.cpp.
 PORTA_DECLARE_BACKEND_SLOTS()
+PORTA_DECLARE_BACKEND_GRAPH_SLOTS()
 
 }  // namespace porta::cuda
 

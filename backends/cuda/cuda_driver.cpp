@@ -85,6 +85,11 @@ bool Driver::Load(std::string* why) {
   PORTA_CUDA_FUNCTIONS(PORTA_CUDA_RESOLVE)
 #undef PORTA_CUDA_RESOLVE
   resolve(&cuFuncGetParamInfo, "cuFuncGetParamInfo", "cuFuncGetParamInfo", nullptr);
+  std::string graph_missing;
+#define PORTA_CUDA_RESOLVE_GRAPH(symbol, base) resolve(&symbol, #symbol, base, &graph_missing);
+  PORTA_CUDA_GRAPH_FUNCTIONS(PORTA_CUDA_RESOLVE_GRAPH)
+#undef PORTA_CUDA_RESOLVE_GRAPH
+  has_graphs_ = graph_missing.empty();
   if (!missing.empty()) {
     *why = library_->name() + " is too old for Porta: it lacks " + missing;
     return false;

@@ -63,6 +63,20 @@ namespace porta::cuda {
   X(cuFuncSetAttribute, "cuFuncSetAttribute")                  \
   X(cuLaunchKernel, "cuLaunchKernel")
 
+// Driver functions of native graphs (CUDA 12.0+ for the _v2 kernel node calls), resolved like the
+// ones above but optional: without them the backend declines native graphs and the runtime replays
+// graph nodes one call at a time.
+#define PORTA_CUDA_GRAPH_FUNCTIONS(X)                                    \
+  X(cuGraphCreate, "cuGraphCreate")                                      \
+  X(cuGraphDestroy, "cuGraphDestroy")                                    \
+  X(cuGraphAddKernelNode_v2, "cuGraphAddKernelNode")                     \
+  X(cuGraphAddMemcpyNode, "cuGraphAddMemcpyNode")                        \
+  X(cuGraphAddMemsetNode, "cuGraphAddMemsetNode")                        \
+  X(cuGraphInstantiateWithFlags, "cuGraphInstantiateWithFlags")          \
+  X(cuGraphLaunch, "cuGraphLaunch")                                      \
+  X(cuGraphExecKernelNodeSetParams_v2, "cuGraphExecKernelNodeSetParams") \
+  X(cuGraphExecDestroy, "cuGraphExecDestroy")
+
 // The resolved driver. Load() opens the library and calls cuInit; every other member is valid
 // only after it returned true.
 class Driver {
@@ -86,13 +100,19 @@ class Driver {
 
 #define PORTA_CUDA_MEMBER(symbol, base) decltype(&::symbol) symbol = nullptr;
   PORTA_CUDA_FUNCTIONS(PORTA_CUDA_MEMBER)
-#undef PORTA_CUDA_MEMBER
   // Optional (CUDA 12.4+): lets launches check the argument list against the kernel's parameters.
   decltype(&::cuFuncGetParamInfo) cuFuncGetParamInfo = nullptr;
+  PORTA_CUDA_GRAPH_FUNCTIONS(PORTA_CUDA_MEMBER)
+#undef PORTA_CUDA_MEMBER
+  // True when every function of PORTA_CUDA_GRAPH_FUNCTIONS was found.
+  bool has_graphs() const {
+    return has_graphs_;
+  }
 
  private:
   std::unique_ptr<common::DynamicLibrary> library_;
   int version_ = 0;
+  bool has_graphs_ = false;
 };
 
 }  // namespace porta::cuda

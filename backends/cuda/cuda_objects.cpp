@@ -1,5 +1,4 @@
 // Memory, streams, events, modules and launches of the CUDA backend.
-#include <algorithm>
 #include <cstring>
 
 #include "backends/common/message.h"
@@ -21,7 +20,8 @@ porta_status_t StreamFail(const Driver& driver, StickyError* sticky, CUresult re
                                 std::string(what) + " failed: " + driver.ErrorText(result), msg);
 }
 
-// Common prologue of stream work: the sticky error, then the device's context.
+}  // namespace
+
 porta_status_t BeginStreamWork(Stream* stream, porta_be_msg msg) {
   const porta_status_t sticky = stream->sticky->Check(msg);
   if (sticky != PORTA_OK) return sticky;
@@ -32,8 +32,6 @@ porta_status_t StreamResult(Stream* stream, CUresult result, const char* what, p
   if (result == CUDA_SUCCESS) return PORTA_OK;
   return StreamFail(*stream->device->driver, stream->sticky.get(), result, what, msg);
 }
-
-}  // namespace
 
 porta_status_t BufferAlloc(porta_be_device_t be, uint64_t size, porta_memory_kind_t kind,
                            porta_be_buffer_t* out_buffer, porta_be_msg msg) {
@@ -517,13 +515,8 @@ porta_status_t EnableSharedMemory(Kernel* kernel, uint64_t bytes, porta_be_msg m
 
 }  // namespace
 
-porta_status_t KernelLaunch(porta_be_stream_t stream_be, porta_be_kernel_t kernel_be,
-                            const porta_launch_config_t* config, const porta_be_arg_t* args,
-                            uint32_t arg_count, porta_be_msg msg) {
-  Stream* stream = As<Stream>(stream_be);
-  Kernel* kernel = As<Kernel>(kernel_be);
-  const porta_status_t begin = BeginStreamWork(stream, msg);
-  if (begin != PORTA_OK) return begin;
+porta_status_t CheckLaunch(Kernel* kernel, const porta_launch_config_t* config,
+                           const porta_be_arg_t* args, uint32_t arg_count, porta_be_msg msg) {
   const uint64_t threads =
       uint64_t{config->block[0]} * uint64_t{config->block[1]} * uint64_t{config->block[2]};
   if (threads > static_cast<uint64_t>(kernel->max_threads)) {
@@ -533,28 +526,16 @@ porta_status_t KernelLaunch(porta_be_stream_t stream_be, porta_be_kernel_t kerne
                 kernel->name.c_str(), kernel->max_threads,
                 static_cast<unsigned long long>(threads));
   }
-  porta_status_t status = CheckArguments(kernel, args, arg_count, msg);
+  const porta_status_t status = CheckArguments(kernel, args, arg_count, msg);
   if (status != PORTA_OK) return status;
-  status = EnableSharedMemory(kernel, config->local_memory_bytes, msg);
-  if (status != PORTA_OK) return status;
+  return EnableSharedMemory(kernel, config->local_memory_bytes, msg);
+}
 
+void PackParams(const porta_be_arg_t* args, uint32_t arg_count, uint32_t slots,
+                CUdeviceptr* pointers, void** params) {
   // Without cuFuncGetParamInfo the parameter count is unknown; padding the pointer array with
   // zeroed slots keeps a too-short argument list from reading past it.
-  constexpr uint32_t kInline = 32;
-  static const uint64_t kZeros[32] = {};
-  CUdeviceptr inline_pointers[kInline];
-  void* inline_params[kInline];
-  std::vector<CUdeviceptr> heap_pointers;
-  std::vector<void*> heap_params;
-  CUdeviceptr* pointers = inline_pointers;
-  void** params = inline_params;
-  const uint32_t slots = std::max(arg_count, kInline);
-  if (slots > kInline) {
-    heap_pointers.resize(slots);
-    heap_params.resize(slots);
-    pointers = heap_pointers.data();
-    params = heap_params.data();
-  }
+  static const uint64_t kZeros[kParamSlots] = {};
   for (uint32_t i = 0; i < slots; ++i) {
     if (i >= arg_count) {
       params[i] = const_cast<uint64_t*>(kZeros);
@@ -562,10 +543,36 @@ porta_status_t KernelLaunch(porta_be_stream_t stream_be, porta_be_kernel_t kerne
       pointers[i] = As<Buffer>(args[i].buffer)->pointer + args[i].offset;
       params[i] = &pointers[i];
     } else {
-      // cuLaunchKernel copies the values before it returns, so the caller's bytes suffice.
+      // The driver copies the values before the call returns, so the caller's bytes suffice.
       params[i] = const_cast<void*>(args[i].scalar);
     }
   }
+}
+
+porta_status_t KernelLaunch(porta_be_stream_t stream_be, porta_be_kernel_t kernel_be,
+                            const porta_launch_config_t* config, const porta_be_arg_t* args,
+                            uint32_t arg_count, porta_be_msg msg) {
+  Stream* stream = As<Stream>(stream_be);
+  Kernel* kernel = As<Kernel>(kernel_be);
+  const porta_status_t begin = BeginStreamWork(stream, msg);
+  if (begin != PORTA_OK) return begin;
+  const porta_status_t status = CheckLaunch(kernel, config, args, arg_count, msg);
+  if (status != PORTA_OK) return status;
+
+  CUdeviceptr inline_pointers[kParamSlots];
+  void* inline_params[kParamSlots];
+  std::vector<CUdeviceptr> heap_pointers;
+  std::vector<void*> heap_params;
+  CUdeviceptr* pointers = inline_pointers;
+  void** params = inline_params;
+  const uint32_t slots = ParamSlots(arg_count);
+  if (slots > kParamSlots) {
+    heap_pointers.resize(slots);
+    heap_params.resize(slots);
+    pointers = heap_pointers.data();
+    params = heap_params.data();
+  }
+  PackParams(args, arg_count, slots, pointers, params);
   const CUresult result = stream->device->driver->cuLaunchKernel(
       kernel->function, config->grid[0], config->grid[1], config->grid[2], config->block[0],
       config->block[1], config->block[2], static_cast<unsigned int>(config->local_memory_bytes),

@@ -1,5 +1,6 @@
 // Objects of the HIP backend and the table slots implemented in hip_backend.cpp (backend and
-// devices) and hip_objects.cpp (memory, streams, events, modules, launches).
+// devices), hip_objects.cpp (memory, streams, events, modules, launches) and hip_graph.cpp
+// (native graphs).
 #ifndef PORTA_BACKENDS_HIP_HIP_BACKEND_H_
 #define PORTA_BACKENDS_HIP_HIP_BACKEND_H_
 
@@ -86,8 +87,33 @@ struct Module {
 // Makes |device| the calling thread's current HIP device (a no-op when it already is).
 porta_status_t MakeCurrent(const Device* device, porta_be_msg msg);
 
-// The table slots: Init ... DeviceGetInfo in hip_backend.cpp, the rest in hip_objects.cpp.
+// Common prologue of stream work: the stream's sticky error, then the device.
+porta_status_t BeginStreamWork(Stream* stream, porta_be_msg msg);
+// PORTA_OK for hipSuccess; otherwise reports the failed call |what| (a device fault becomes the
+// stream's sticky error).
+porta_status_t StreamResult(Stream* stream, hipError_t result, const char* what, porta_be_msg msg);
+
+// Checks a launch configuration of |kernel| against its and the device's limits; shared by
+// KernelLaunch and the kernel nodes of native graphs.
+porta_status_t CheckLaunch(const Kernel* kernel, const porta_launch_config_t* config,
+                           porta_be_msg msg);
+
+// The kernel parameter array handed to HIP holds at least this many entries (see PackParams).
+constexpr uint32_t kParamSlots = 32;
+inline uint32_t ParamSlots(uint32_t arg_count) {
+  return arg_count > kParamSlots ? arg_count : kParamSlots;
+}
+
+// Writes HIP's parameter array for |args| into |params| (|slots| = ParamSlots(arg_count)
+// entries); buffer arguments point into |pointers| (as many entries), so both arrays must outlive
+// the HIP call that reads them.
+void PackParams(const porta_be_arg_t* args, uint32_t arg_count, uint32_t slots, void** pointers,
+                void** params);
+
+// The table slots: Init ... DeviceGetInfo in hip_backend.cpp, the graph slots in hip_graph.cpp,
+// the rest in hip_objects.cpp.
 PORTA_DECLARE_BACKEND_SLOTS()
+PORTA_DECLARE_BACKEND_GRAPH_SLOTS()
 
 }  // namespace porta::hip
 

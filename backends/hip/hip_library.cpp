@@ -29,6 +29,11 @@ bool Library::Load(std::string* why) {
   library_->Load(&hipHostMalloc, "hipHostMalloc", &missing);
   library_->Load(&hipGetDeviceProperties, "hipGetDeviceProperties", nullptr);
   library_->Load(&hipDeviceGetUuid, "hipDeviceGetUuid", nullptr);
+  std::string graph_missing;
+#define PORTA_HIP_RESOLVE_GRAPH(symbol) library_->Load(&symbol, #symbol, &graph_missing);
+  PORTA_HIP_GRAPH_FUNCTIONS(PORTA_HIP_RESOLVE_GRAPH)
+#undef PORTA_HIP_RESOLVE_GRAPH
+  has_graphs_ = graph_missing.empty();
   if (!missing.empty()) {
     *why = library_->name() + " is not a usable HIP runtime: it lacks " + missing;
     return false;

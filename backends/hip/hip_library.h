@@ -56,6 +56,20 @@ namespace porta::hip {
   X(hipFuncGetAttribute)       \
   X(hipModuleLaunchKernel)
 
+// The graph functions of native graphs (HIP 5.2 has them all), resolved like the ones above but
+// optional: without them the backend declines native graphs and the runtime replays graph nodes
+// one call at a time.
+#define PORTA_HIP_GRAPH_FUNCTIONS(X) \
+  X(hipGraphCreate)                  \
+  X(hipGraphDestroy)                 \
+  X(hipGraphAddKernelNode)           \
+  X(hipGraphAddMemcpyNode1D)         \
+  X(hipGraphAddMemsetNode)           \
+  X(hipGraphInstantiateWithFlags)    \
+  X(hipGraphLaunch)                  \
+  X(hipGraphExecKernelNodeSetParams) \
+  X(hipGraphExecDestroy)
+
 // The resolved library. Load() opens it and calls hipInit; every member is valid only after it
 // returned true (the optional ones may still be null).
 class Library {
@@ -77,7 +91,12 @@ class Library {
 
 #define PORTA_HIP_MEMBER(symbol) decltype(&::symbol) symbol = nullptr;
   PORTA_HIP_FUNCTIONS(PORTA_HIP_MEMBER)
+  PORTA_HIP_GRAPH_FUNCTIONS(PORTA_HIP_MEMBER)
 #undef PORTA_HIP_MEMBER
+  // True when every function of PORTA_HIP_GRAPH_FUNCTIONS was found.
+  bool has_graphs() const {
+    return has_graphs_;
+  }
   // The C++ header overloads these with templates, so their types are spelled out.
   hipError_t (*hipMalloc)(void** ptr, size_t size) = nullptr;
   hipError_t (*hipHostMalloc)(void** ptr, size_t size, unsigned int flags) = nullptr;
@@ -90,6 +109,7 @@ class Library {
  private:
   std::unique_ptr<common::DynamicLibrary> library_;
   int version_ = 0;
+  bool has_graphs_ = false;
 };
 
 }  // namespace porta::hip

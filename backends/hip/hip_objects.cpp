@@ -1,5 +1,4 @@
 // Memory, streams, events, modules and launches of the HIP backend.
-#include <algorithm>
 #include <cstring>
 
 #include "backends/common/message.h"
@@ -19,7 +18,8 @@ porta_status_t StreamFail(const Library& library, StickyError* sticky, hipError_
                                 std::string(what) + " failed: " + library.ErrorText(result), msg);
 }
 
-// Common prologue of stream work: the sticky error, then the device's context.
+}  // namespace
+
 porta_status_t BeginStreamWork(Stream* stream, porta_be_msg msg) {
   const porta_status_t sticky = stream->sticky->Check(msg);
   if (sticky != PORTA_OK) return sticky;
@@ -30,8 +30,6 @@ porta_status_t StreamResult(Stream* stream, hipError_t result, const char* what,
   if (result == hipSuccess) return PORTA_OK;
   return StreamFail(*stream->device->library, stream->sticky.get(), result, what, msg);
 }
-
-}  // namespace
 
 porta_status_t BufferAlloc(porta_be_device_t be, uint64_t size, porta_memory_kind_t kind,
                            porta_be_buffer_t* out_buffer, porta_be_msg msg) {
@@ -444,13 +442,8 @@ porta_status_t ModuleGetKernel(porta_be_module_t be, const char* name,
   return PORTA_OK;
 }
 
-porta_status_t KernelLaunch(porta_be_stream_t stream_be, porta_be_kernel_t kernel_be,
-                            const porta_launch_config_t* config, const porta_be_arg_t* args,
-                            uint32_t arg_count, porta_be_msg msg) {
-  Stream* stream = As<Stream>(stream_be);
-  Kernel* kernel = As<Kernel>(kernel_be);
-  const porta_status_t begin = BeginStreamWork(stream, msg);
-  if (begin != PORTA_OK) return begin;
+porta_status_t CheckLaunch(const Kernel* kernel, const porta_launch_config_t* config,
+                           porta_be_msg msg) {
   const uint64_t threads =
       uint64_t{config->block[0]} * uint64_t{config->block[1]} * uint64_t{config->block[2]};
   if (kernel->max_threads > 0 && threads > static_cast<uint64_t>(kernel->max_threads)) {
@@ -460,7 +453,7 @@ porta_status_t KernelLaunch(porta_be_stream_t stream_be, porta_be_kernel_t kerne
                 static_cast<unsigned long long>(threads));
   }
   // AMD GPUs have no opt-in beyond the per-block LDS limit, which the device reports.
-  const uint64_t limit = static_cast<uint64_t>(stream->device->shared_per_block);
+  const uint64_t limit = static_cast<uint64_t>(kernel->module->device->shared_per_block);
   const uint64_t static_bytes = static_cast<uint64_t>(kernel->static_shared);
   if (static_bytes + config->local_memory_bytes > limit) {
     return Fail(msg, PORTA_ERROR_OUT_OF_RANGE,
@@ -470,24 +463,14 @@ porta_status_t KernelLaunch(porta_be_stream_t stream_be, porta_be_kernel_t kerne
                 static_cast<unsigned long long>(config->local_memory_bytes),
                 static_cast<unsigned long long>(limit));
   }
+  return PORTA_OK;
+}
 
+void PackParams(const porta_be_arg_t* args, uint32_t arg_count, uint32_t slots, void** pointers,
+                void** params) {
   // HIP reads as many parameters as the kernel declares; padding the pointer array with zeroed
   // slots keeps a too-short argument list from reading past it.
-  constexpr uint32_t kInline = 32;
-  static const uint64_t kZeros[32] = {};
-  void* inline_pointers[kInline];
-  void* inline_params[kInline];
-  std::vector<void*> heap_pointers;
-  std::vector<void*> heap_params;
-  void** pointers = inline_pointers;
-  void** params = inline_params;
-  const uint32_t slots = std::max(arg_count, kInline);
-  if (slots > kInline) {
-    heap_pointers.resize(slots);
-    heap_params.resize(slots);
-    pointers = heap_pointers.data();
-    params = heap_params.data();
-  }
+  static const uint64_t kZeros[kParamSlots] = {};
   for (uint32_t i = 0; i < slots; ++i) {
     if (i >= arg_count) {
       params[i] = const_cast<uint64_t*>(kZeros);
@@ -495,10 +478,36 @@ porta_status_t KernelLaunch(porta_be_stream_t stream_be, porta_be_kernel_t kerne
       pointers[i] = Offset(As<Buffer>(args[i].buffer)->pointer, args[i].offset);
       params[i] = &pointers[i];
     } else {
-      // hipModuleLaunchKernel copies the values before it returns.
+      // HIP copies the values before the call returns, so the caller's bytes suffice.
       params[i] = const_cast<void*>(args[i].scalar);
     }
   }
+}
+
+porta_status_t KernelLaunch(porta_be_stream_t stream_be, porta_be_kernel_t kernel_be,
+                            const porta_launch_config_t* config, const porta_be_arg_t* args,
+                            uint32_t arg_count, porta_be_msg msg) {
+  Stream* stream = As<Stream>(stream_be);
+  Kernel* kernel = As<Kernel>(kernel_be);
+  const porta_status_t begin = BeginStreamWork(stream, msg);
+  if (begin != PORTA_OK) return begin;
+  const porta_status_t status = CheckLaunch(kernel, config, msg);
+  if (status != PORTA_OK) return status;
+
+  void* inline_pointers[kParamSlots];
+  void* inline_params[kParamSlots];
+  std::vector<void*> heap_pointers;
+  std::vector<void*> heap_params;
+  void** pointers = inline_pointers;
+  void** params = inline_params;
+  const uint32_t slots = ParamSlots(arg_count);
+  if (slots > kParamSlots) {
+    heap_pointers.resize(slots);
+    heap_params.resize(slots);
+    pointers = heap_pointers.data();
+    params = heap_params.data();
+  }
+  PackParams(args, arg_count, slots, pointers, params);
   const hipError_t result = stream->device->library->hipModuleLaunchKernel(
       kernel->function, config->grid[0], config->grid[1], config->grid[2], config->block[0],
       config->block[1], config->block[2], static_cast<unsigned int>(config->local_memory_bytes),

@@ -239,7 +239,7 @@ porta_status_t DeviceGetInfo(porta_be_device_t be, porta_device_info_t* info, po
 
 namespace {
 
-const porta_backend_table_t kTable = PORTA_BACKEND_TABLE("level_zero");
+const porta_backend_table_t kTable = PORTA_BACKEND_TABLE_WITH_GRAPHS("level_zero");
 
 }  // namespace
 

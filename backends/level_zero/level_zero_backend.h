@@ -1,6 +1,6 @@
 // Objects of the Level Zero backend and the table slots implemented in level_zero_backend.cpp
-// (drivers, devices, memory), level_zero_stream.cpp (streams, copies, events) and
-// level_zero_module.cpp (modules and launches).
+// (drivers, devices, memory), level_zero_stream.cpp (streams, copies, events),
+// level_zero_module.cpp (modules and launches) and level_zero_graph.cpp (native graphs).
 #ifndef PORTA_BACKENDS_LEVEL_ZERO_LEVEL_ZERO_BACKEND_H_
 #define PORTA_BACKENDS_LEVEL_ZERO_LEVEL_ZERO_BACKEND_H_
 
@@ -85,8 +85,13 @@ struct Recording {
   ~Recording();
 };
 
+// A native graph's pre-recorded command list (level_zero_graph.cpp); a replay's batch holds it
+// until its fence has signaled, so it is never executed again while the device still reads it.
+struct RecordedList;
+
 // Commands appended between two submissions: a command list, the fence that tells when the
-// queue has run it, and what must stay alive until then.
+// queue has run it, and what must stay alive until then. A batch that replays a native graph
+// submits the graph's recorded list with its fence instead of its own (empty) list.
 struct Batch {
   ze_command_list_handle_t list = nullptr;
   ze_fence_handle_t fence = nullptr;
@@ -94,6 +99,7 @@ struct Batch {
   std::vector<std::shared_ptr<Recording>> recordings;
   std::vector<void*> staging;
   std::vector<std::unique_ptr<uint32_t>> patterns;
+  std::vector<std::shared_ptr<RecordedList>> replays;
 };
 
 // An in-order stream: a command queue fed with command lists. Work is appended to the open
@@ -140,9 +146,25 @@ porta_status_t OpenBatch(Stream* stream, Batch** batch, porta_be_msg msg);
 // Appends the barrier that keeps the stream in order after a command, and counts the command.
 porta_status_t EndCommand(Stream* stream, Batch* batch, porta_be_msg msg);
 
+// Submits the stream's open batch, then |list| (closed, recorded for the stream's queue group)
+// with a fence of its own; the submission holds |keep| until that fence has signaled.
+porta_status_t ExecuteRecorded(Stream* stream, ze_command_list_handle_t list,
+                               std::shared_ptr<RecordedList> keep, porta_be_msg msg);
+// Recycles the stream's oldest submitted batch once it has completed: with |wait| waits for it,
+// without returns PORTA_NOT_READY while it runs. PORTA_OK when nothing is in flight.
+porta_status_t RetireOldest(Stream* stream, bool wait, porta_be_msg msg);
+
+// Appends a launch of |kernel| to |list|: sets the group size and arguments on the kernel object
+// and appends the launch, under the kernel's mutex (arguments are captured at append time).
+porta_status_t AppendLaunch(const Library& library, ze_command_list_handle_t list, Kernel* kernel,
+                            const porta_launch_config_t* config, const porta_be_arg_t* args,
+                            uint32_t arg_count, porta_be_msg msg);
+
 // The table slots: Init ... BufferNativeHandle in level_zero_backend.cpp, streams, copies and
-// events in level_zero_stream.cpp, modules and launches in level_zero_module.cpp.
+// events in level_zero_stream.cpp, modules and launches in level_zero_module.cpp, native graphs
+// in level_zero_graph.cpp.
 PORTA_DECLARE_BACKEND_SLOTS()
+PORTA_DECLARE_BACKEND_GRAPH_SLOTS()
 
 }  // namespace porta::level_zero
 

@@ -160,28 +160,33 @@ porta_status_t SetArguments(const Library& library, Kernel* kernel,
 
 }  // namespace
 
+porta_status_t AppendLaunch(const Library& library, ze_command_list_handle_t list, Kernel* kernel,
+                            const porta_launch_config_t* config, const porta_be_arg_t* args,
+                            uint32_t arg_count, porta_be_msg msg) {
+  // Arguments are state of the kernel object, captured when the launch is appended; a launch
+  // of the same kernel on another stream must not interleave with this one.
+  std::lock_guard<std::mutex> lock(kernel->mutex);
+  const porta_status_t status = SetArguments(library, kernel, config, args, arg_count, msg);
+  if (status != PORTA_OK) return status;
+  const ze_group_count_t groups = {config->grid[0], config->grid[1], config->grid[2]};
+  const ze_result_t result =
+      library.zeCommandListAppendLaunchKernel(list, kernel->kernel, &groups, nullptr, 0, nullptr);
+  if (result != ZE_RESULT_SUCCESS) {
+    return library.Fail(result, "zeCommandListAppendLaunchKernel", msg);
+  }
+  return PORTA_OK;
+}
+
 porta_status_t KernelLaunch(porta_be_stream_t stream_be, porta_be_kernel_t kernel_be,
                             const porta_launch_config_t* config, const porta_be_arg_t* args,
                             uint32_t arg_count, porta_be_msg msg) {
   Stream* stream = As<Stream>(stream_be);
-  Kernel* kernel = As<Kernel>(kernel_be);
-  const Library& library = *stream->device->library;
   Batch* batch = nullptr;
   porta_status_t status = OpenBatch(stream, &batch, msg);
   if (status != PORTA_OK) return status;
-  {
-    // Arguments are state of the kernel object, captured when the launch is appended; a launch
-    // of the same kernel on another stream must not interleave with this one.
-    std::lock_guard<std::mutex> lock(kernel->mutex);
-    status = SetArguments(library, kernel, config, args, arg_count, msg);
-    if (status != PORTA_OK) return status;
-    const ze_group_count_t groups = {config->grid[0], config->grid[1], config->grid[2]};
-    const ze_result_t result = library.zeCommandListAppendLaunchKernel(
-        batch->list, kernel->kernel, &groups, nullptr, 0, nullptr);
-    if (result != ZE_RESULT_SUCCESS) {
-      return library.Fail(result, "zeCommandListAppendLaunchKernel", msg);
-    }
-  }
+  status = AppendLaunch(*stream->device->library, batch->list, As<Kernel>(kernel_be), config, args,
+                        arg_count, msg);
+  if (status != PORTA_OK) return status;
   return EndCommand(stream, batch, msg);
 }
 

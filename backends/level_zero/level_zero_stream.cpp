@@ -47,26 +47,38 @@ porta_status_t Flush(Stream* stream, porta_be_msg msg) {
   return PORTA_OK;
 }
 
+}  // namespace
+
+porta_status_t RetireOldest(Stream* stream, bool wait, porta_be_msg msg) {
+  if (stream->in_flight.empty()) return PORTA_OK;
+  const Library& library = *stream->device->library;
+  Batch* batch = stream->in_flight.front().get();
+  const ze_result_t result = wait ? library.zeFenceHostSynchronize(batch->fence, UINT64_MAX)
+                                  : library.zeFenceQueryStatus(batch->fence);
+  if (result == ZE_RESULT_NOT_READY) return PORTA_NOT_READY;
+  if (result != ZE_RESULT_SUCCESS) {
+    return StreamFail(stream->sticky.get(), result, "zeFenceHostSynchronize", msg);
+  }
+  for (void* staging : batch->staging) library.zeMemFree(stream->device->context, staging);
+  batch->staging.clear();
+  batch->recordings.clear();
+  batch->patterns.clear();
+  batch->replays.clear();
+  batch->commands = 0;
+  library.zeFenceReset(batch->fence);
+  library.zeCommandListReset(batch->list);
+  stream->spare.push_back(std::move(stream->in_flight.front()));
+  stream->in_flight.pop_front();
+  return PORTA_OK;
+}
+
+namespace {
+
 // Recycles submitted batches that have completed, oldest first; with |wait|, waits for all.
 porta_status_t Retire(Stream* stream, bool wait, porta_be_msg msg) {
-  const Library& library = *stream->device->library;
   while (!stream->in_flight.empty()) {
-    Batch* batch = stream->in_flight.front().get();
-    const ze_result_t result = wait ? library.zeFenceHostSynchronize(batch->fence, UINT64_MAX)
-                                    : library.zeFenceQueryStatus(batch->fence);
-    if (result == ZE_RESULT_NOT_READY) return PORTA_NOT_READY;
-    if (result != ZE_RESULT_SUCCESS) {
-      return StreamFail(stream->sticky.get(), result, "zeFenceHostSynchronize", msg);
-    }
-    for (void* staging : batch->staging) library.zeMemFree(stream->device->context, staging);
-    batch->staging.clear();
-    batch->recordings.clear();
-    batch->patterns.clear();
-    batch->commands = 0;
-    library.zeFenceReset(batch->fence);
-    library.zeCommandListReset(batch->list);
-    stream->spare.push_back(std::move(stream->in_flight.front()));
-    stream->in_flight.pop_front();
+    const porta_status_t status = RetireOldest(stream, wait, msg);
+    if (status != PORTA_OK) return status;
   }
   return PORTA_OK;
 }
@@ -102,6 +114,25 @@ porta_status_t OpenBatch(Stream* stream, Batch** out_batch, porta_be_msg msg) {
     }
   }
   *out_batch = stream->open.get();
+  return PORTA_OK;
+}
+
+porta_status_t ExecuteRecorded(Stream* stream, ze_command_list_handle_t list,
+                               std::shared_ptr<RecordedList> keep, porta_be_msg msg) {
+  // Earlier work first: the queue runs submissions in the order it receives them.
+  porta_status_t status = Flush(stream, msg);
+  if (status != PORTA_OK) return status;
+  // An empty batch lends its fence; its own list stays empty and open.
+  Batch* batch = nullptr;
+  status = OpenBatch(stream, &batch, msg);
+  if (status != PORTA_OK) return status;
+  const ze_result_t result = stream->device->library->zeCommandQueueExecuteCommandLists(
+      stream->queue, 1, &list, batch->fence);
+  if (result != ZE_RESULT_SUCCESS) {
+    return StreamFail(stream->sticky.get(), result, "zeCommandQueueExecuteCommandLists", msg);
+  }
+  batch->replays.push_back(std::move(keep));
+  stream->in_flight.push_back(std::move(stream->open));
   return PORTA_OK;
 }
 

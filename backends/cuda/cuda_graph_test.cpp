@@ -1,0 +1,313 @@
+// The CUDA backend's native graph slots against the fake driver (fake_cuda_driver.cpp), which
+// records the graph it is asked to build: node kinds, order, parameters, launches, updates and
+// releases, checked here without a GPU.
+#include <dlfcn.h>
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "backends/common/backend_test_support.h"
+#include "backends/cuda/fake_cuda_driver.h"
+#include "porta/porta_backend.h"
+
+extern "C" porta_status_t porta_cuda_backend_entry(const porta_backend_host_t* host,
+                                                   const porta_backend_table_t** out_table,
+                                                   porta_be_msg msg);
+
+namespace {
+
+using porta::cuda::fake::NodeKind;
+using porta::cuda::fake::State;
+using porta::test::Host;
+using porta::test::Message;
+using porta::test::ScopedEnv;
+
+template <typename T>
+T Read(const std::vector<unsigned char>& bytes) {
+  T value{};
+  EXPECT_EQ(bytes.size(), sizeof(T));
+  std::memcpy(&value, bytes.data(), sizeof(T));
+  return value;
+}
+
+uint64_t NativeHandle(const porta_backend_table_t* table, porta_be_buffer_t buffer) {
+  Message message;
+  uint64_t handle = 0;
+  EXPECT_EQ(table->buffer_native_handle(buffer, &handle, message.get()), PORTA_OK);
+  return handle;
+}
+
+// One device of the fake driver (|library|) with two buffers, a kernel and a stream.
+class CudaGraphTest : public ::testing::Test {
+ protected:
+  void SetUpWith(const char* library) {
+    env_ = std::make_unique<ScopedEnv>("PORTA_CUDA_LIBRARY", library);
+    // A reference of the test's own keeps the fake's recorded state across the backend's load
+    // and unload.
+    handle_ = dlopen(library, RTLD_NOW | RTLD_LOCAL);
+    ASSERT_NE(handle_, nullptr) << dlerror();
+    auto state_fn =
+        reinterpret_cast<porta::cuda::fake::StateFn>(dlsym(handle_, "porta_fake_cuda_state"));
+    ASSERT_NE(state_fn, nullptr);
+    state_ = state_fn();
+    *state_ = State();
+    table_ = porta::test::Table(porta_cuda_backend_entry);
+    ASSERT_NE(table_, nullptr);
+    const porta_backend_host_t host = Host();
+    ASSERT_EQ(table_->init(&host, &backend_, message_.get()), PORTA_OK) << message_.text;
+    uint32_t count = 0;
+    ASSERT_EQ(table_->device_count(backend_, &count, message_.get()), PORTA_OK);
+    ASSERT_EQ(count, 1u) << message_.text;
+    ASSERT_EQ(table_->device_open(backend_, 0, &device_, message_.get()), PORTA_OK)
+        << message_.text;
+    for (porta_be_buffer_t* buffer : {&a_, &b_}) {
+      ASSERT_EQ(table_->buffer_alloc(device_, 4096, PORTA_MEMORY_DEVICE, buffer, message_.get()),
+                PORTA_OK)
+          << message_.text;
+    }
+    const char ptx[] = "fake";
+    porta_module_source_t source = {};
+    source.format = PORTA_FORMAT_PTX;
+    source.data = ptx;
+    source.size = sizeof(ptx) - 1;
+    ASSERT_EQ(table_->module_load(device_, &source, &module_, message_.get()), PORTA_OK)
+        << message_.text;
+    ASSERT_EQ(table_->module_get_kernel(module_, "k", &kernel_, message_.get()), PORTA_OK)
+        << message_.text;
+    ASSERT_EQ(table_->stream_create(device_, &stream_, message_.get()), PORTA_OK) << message_.text;
+  }
+
+  void TearDown() override {
+    if (stream_ != nullptr) table_->stream_destroy(stream_);
+    if (module_ != nullptr) table_->module_destroy(module_);
+    if (a_ != nullptr) table_->buffer_free(a_);
+    if (b_ != nullptr) table_->buffer_free(b_);
+    if (device_ != nullptr) table_->device_close(device_);
+    if (backend_ != nullptr) table_->shutdown(backend_);
+    if (handle_ != nullptr) dlclose(handle_);
+  }
+
+  // (a + 16, |scalar|, b), as the fake's kernels take them.
+  std::vector<porta_be_arg_t> Args(const uint32_t* scalar) const {
+    std::vector<porta_be_arg_t> args(3);
+    args[0].kind = PORTA_ARG_BUFFER;
+    args[0].buffer = a_;
+    args[0].offset = 16;
+    args[1].kind = PORTA_ARG_SCALAR;
+    args[1].scalar = scalar;
+    args[1].scalar_size = sizeof(*scalar);
+    args[2].kind = PORTA_ARG_BUFFER;
+    args[2].buffer = b_;
+    return args;
+  }
+
+  // kernel(Args(scalar)) on a 4x2x1 grid of 64x1x1; copy 128 bytes a + 64 -> b; fill a + 256 with
+  // 64 bytes of the 16-bit pattern 0xBEEF.
+  porta_status_t CreateThreeNodeGraph(const uint32_t* scalar, porta_be_graph_t* graph) {
+    args_ = Args(scalar);
+    config_ = {};
+    config_.grid[0] = 4;
+    config_.grid[1] = 2;
+    config_.grid[2] = 1;
+    config_.block[0] = 64;
+    config_.block[1] = 1;
+    config_.block[2] = 1;
+    porta_be_graph_node_t nodes[3] = {};
+    nodes[0].kind = PORTA_GRAPH_NODE_KERNEL;
+    nodes[0].kernel = kernel_;
+    nodes[0].config = &config_;
+    nodes[0].args = args_.data();
+    nodes[0].arg_count = static_cast<uint32_t>(args_.size());
+    nodes[1].kind = PORTA_GRAPH_NODE_COPY_DEVICE_TO_DEVICE;
+    nodes[1].dst = b_;
+    nodes[1].src = a_;
+    nodes[1].src_offset = 64;
+    nodes[1].size = 128;
+    nodes[2].kind = PORTA_GRAPH_NODE_FILL;
+    nodes[2].dst = a_;
+    nodes[2].dst_offset = 256;
+    nodes[2].size = 64;
+    nodes[2].pattern = &pattern_;
+    nodes[2].pattern_size = sizeof(pattern_);
+    return table_->graph_create(device_, nodes, 3, graph, message_.get());
+  }
+
+  std::unique_ptr<ScopedEnv> env_;
+  void* handle_ = nullptr;
+  State* state_ = nullptr;
+  const porta_backend_table_t* table_ = nullptr;
+  Message message_;
+  porta_be_backend_t backend_ = nullptr;
+  porta_be_device_t device_ = nullptr;
+  porta_be_buffer_t a_ = nullptr;
+  porta_be_buffer_t b_ = nullptr;
+  porta_be_module_t module_ = nullptr;
+  porta_be_kernel_t kernel_ = nullptr;
+  porta_be_stream_t stream_ = nullptr;
+  std::vector<porta_be_arg_t> args_;
+  porta_launch_config_t config_ = {};
+  const uint16_t pattern_ = 0xBEEF;
+};
+
+TEST_F(CudaGraphTest, NodesBecomeAChainedCudaGraphLaunchedOnTheStream) {
+  ASSERT_NO_FATAL_FAILURE(SetUpWith(PORTA_FAKE_CUDA_DRIVER));
+  const uint32_t scalar = 7;
+  porta_be_graph_t graph = nullptr;
+  ASSERT_EQ(CreateThreeNodeGraph(&scalar, &graph), PORTA_OK) << message_.text;
+  const uint64_t a = NativeHandle(table_, a_);
+  const uint64_t b = NativeHandle(table_, b_);
+
+  ASSERT_EQ(state_->nodes.size(), 3u);
+  EXPECT_EQ(state_->graphs_created, 1);
+  EXPECT_EQ(state_->execs_instantiated, 1);
+  // Kernel node: the kernel's function, the configuration, and parameters as a launch has them.
+  const auto& kernel = state_->nodes[0];
+  EXPECT_EQ(kernel.kind, NodeKind::kKernel);
+  EXPECT_TRUE(kernel.dependencies.empty());
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(kernel.kernel.func), 0xF00u);
+  EXPECT_EQ(kernel.kernel.gridDimX, 4u);
+  EXPECT_EQ(kernel.kernel.gridDimY, 2u);
+  EXPECT_EQ(kernel.kernel.blockDimX, 64u);
+  EXPECT_EQ(kernel.kernel.sharedMemBytes, 0u);
+  ASSERT_EQ(kernel.params.size(), 3u);
+  EXPECT_EQ(Read<uint64_t>(kernel.params[0]), a + 16);
+  EXPECT_EQ(Read<uint32_t>(kernel.params[1]), 7u);
+  EXPECT_EQ(Read<uint64_t>(kernel.params[2]), b);
+  // Copy node after the kernel node.
+  const auto& copy = state_->nodes[1];
+  EXPECT_EQ(copy.kind, NodeKind::kMemcpy);
+  ASSERT_EQ(copy.dependencies.size(), 1u);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(copy.dependencies[0]), 1u);
+  EXPECT_EQ(copy.copy.srcMemoryType, CU_MEMORYTYPE_DEVICE);
+  EXPECT_EQ(copy.copy.dstMemoryType, CU_MEMORYTYPE_DEVICE);
+  EXPECT_EQ(copy.copy.srcDevice, a + 64);
+  EXPECT_EQ(copy.copy.dstDevice, b);
+  EXPECT_EQ(copy.copy.WidthInBytes, 128u);
+  EXPECT_EQ(copy.copy.Height, 1u);
+  EXPECT_EQ(copy.copy.Depth, 1u);
+  EXPECT_NE(copy.context, nullptr);
+  // Fill node after the copy node: 32 elements of 2 bytes.
+  const auto& fill = state_->nodes[2];
+  EXPECT_EQ(fill.kind, NodeKind::kMemset);
+  ASSERT_EQ(fill.dependencies.size(), 1u);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(fill.dependencies[0]), 2u);
+  EXPECT_EQ(fill.fill.dst, a + 256);
+  EXPECT_EQ(fill.fill.elementSize, 2u);
+  EXPECT_EQ(fill.fill.width, 32u);
+  EXPECT_EQ(fill.fill.height, 1u);
+  EXPECT_EQ(fill.fill.value, 0xBEEFu);
+  // Every node went into the same graph.
+  EXPECT_EQ(kernel.graph, copy.graph);
+  EXPECT_EQ(copy.graph, fill.graph);
+
+  ASSERT_EQ(table_->graph_launch(stream_, graph, message_.get()), PORTA_OK) << message_.text;
+  ASSERT_EQ(table_->graph_launch(stream_, graph, message_.get()), PORTA_OK) << message_.text;
+  ASSERT_EQ(state_->launches.size(), 2u);
+  EXPECT_EQ(state_->launches[0].first, state_->launches[1].first);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(state_->launches[0].second), 0x5000u);
+
+  table_->graph_destroy(graph);
+  EXPECT_EQ(state_->execs_destroyed, 1);
+  EXPECT_EQ(state_->graphs_destroyed, 1);
+}
+
+TEST_F(CudaGraphTest, ArgumentUpdateSetsTheKernelNodesParameters) {
+  ASSERT_NO_FATAL_FAILURE(SetUpWith(PORTA_FAKE_CUDA_DRIVER));
+  const uint32_t scalar = 7;
+  porta_be_graph_t graph = nullptr;
+  ASSERT_EQ(CreateThreeNodeGraph(&scalar, &graph), PORTA_OK) << message_.text;
+
+  const uint32_t updated = 9;
+  std::vector<porta_be_arg_t> args = Args(&updated);
+  args[0].offset = 32;
+  ASSERT_EQ(table_->graph_update_kernel_args(graph, 0, args.data(), 3, message_.get()), PORTA_OK)
+      << message_.text;
+  ASSERT_EQ(state_->updates.size(), 1u);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(state_->updates[0].first), 1u);
+  ASSERT_EQ(state_->updates[0].second.size(), 3u);
+  EXPECT_EQ(Read<uint64_t>(state_->updates[0].second[0]), NativeHandle(table_, a_) + 32);
+  EXPECT_EQ(Read<uint32_t>(state_->updates[0].second[1]), 9u);
+
+  // Not a kernel node, and an argument list the kernel's parameters refuse.
+  EXPECT_EQ(table_->graph_update_kernel_args(graph, 1, args.data(), 3, message_.get()),
+            PORTA_ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(message_.text).find("not a kernel node"), std::string::npos)
+      << message_.text;
+  EXPECT_EQ(table_->graph_update_kernel_args(graph, 0, args.data(), 2, message_.get()),
+            PORTA_ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(message_.text).find("takes 3 arguments"), std::string::npos)
+      << message_.text;
+  // A driver refusal declines (the runtime rebuilds the graph instead).
+  state_->fail_call = "cuGraphExecKernelNodeSetParams";
+  state_->fail_result = CUDA_ERROR_INVALID_VALUE;
+  EXPECT_EQ(table_->graph_update_kernel_args(graph, 0, args.data(), 3, message_.get()),
+            PORTA_ERROR_UNSUPPORTED);
+  EXPECT_EQ(state_->updates.size(), 1u);
+  table_->graph_destroy(graph);
+}
+
+TEST_F(CudaGraphTest, DriverRefusalDeclinesButOutOfMemoryFails) {
+  ASSERT_NO_FATAL_FAILURE(SetUpWith(PORTA_FAKE_CUDA_DRIVER));
+  const uint32_t scalar = 7;
+  porta_be_graph_t graph = nullptr;
+  state_->fail_call = "cuGraphAddMemsetNode";
+  state_->fail_result = CUDA_ERROR_INVALID_VALUE;
+  EXPECT_EQ(CreateThreeNodeGraph(&scalar, &graph), PORTA_ERROR_UNSUPPORTED);
+  EXPECT_NE(std::string(message_.text).find("cuGraphAddMemsetNode for graph node 2"),
+            std::string::npos)
+      << message_.text;
+  // The partly built graph was released.
+  EXPECT_EQ(state_->graphs_destroyed, state_->graphs_created);
+
+  state_->fail_call = "cuGraphInstantiateWithFlags";
+  state_->fail_result = CUDA_ERROR_OUT_OF_MEMORY;
+  EXPECT_EQ(CreateThreeNodeGraph(&scalar, &graph), PORTA_ERROR_OUT_OF_MEMORY);
+  EXPECT_EQ(state_->graphs_destroyed, state_->graphs_created);
+  EXPECT_EQ(state_->execs_destroyed, 0);
+
+  // A launch failure is the stream's error, as a launch's would be.
+  ASSERT_EQ(CreateThreeNodeGraph(&scalar, &graph), PORTA_OK) << message_.text;
+  state_->fail_call = "cuGraphLaunch";
+  state_->fail_result = CUDA_ERROR_ILLEGAL_ADDRESS;
+  EXPECT_EQ(table_->graph_launch(stream_, graph, message_.get()), PORTA_ERROR_DEVICE_LOST);
+  EXPECT_EQ(table_->stream_query(stream_, message_.get()), PORTA_ERROR_DEVICE_LOST);
+  table_->graph_destroy(graph);
+}
+
+TEST_F(CudaGraphTest, KernelLimitsFailTheGraph) {
+  ASSERT_NO_FATAL_FAILURE(SetUpWith(PORTA_FAKE_CUDA_DRIVER));
+  const uint32_t scalar = 7;
+  args_ = Args(&scalar);
+  porta_launch_config_t config = {};
+  config.grid[0] = config.grid[1] = config.grid[2] = 1;
+  config.block[0] = 2048;
+  config.block[1] = config.block[2] = 1;
+  porta_be_graph_node_t nodes[2] = {};
+  for (porta_be_graph_node_t& node : nodes) {
+    node.kind = PORTA_GRAPH_NODE_KERNEL;
+    node.kernel = kernel_;
+    node.config = &config;
+    node.args = args_.data();
+    node.arg_count = 3;
+  }
+  porta_be_graph_t graph = nullptr;
+  EXPECT_EQ(table_->graph_create(device_, nodes, 2, &graph, message_.get()),
+            PORTA_ERROR_OUT_OF_RANGE);
+  EXPECT_NE(std::string(message_.text).find("at most 1024 threads"), std::string::npos)
+      << message_.text;
+  EXPECT_EQ(state_->graphs_destroyed, state_->graphs_created);
+}
+
+TEST_F(CudaGraphTest, DriverWithoutGraphFunctionsDeclines) {
+  ASSERT_NO_FATAL_FAILURE(SetUpWith(PORTA_FAKE_CUDA_DRIVER_NO_GRAPHS));
+  const uint32_t scalar = 7;
+  porta_be_graph_t graph = nullptr;
+  EXPECT_EQ(CreateThreeNodeGraph(&scalar, &graph), PORTA_ERROR_UNSUPPORTED);
+  EXPECT_NE(std::string(message_.text).find("lacks the graph functions"), std::string::npos)
+      << message_.text;
+}
+
+}  // namespace
