@@ -82,6 +82,9 @@ class RawVulkan {
   // Records |count| dispatches of the empty pipeline (with the barrier an in-order stream
   // needs between them) into one command buffer, submits it and waits.
   bool Dispatches(int count);
+  // Queues |count| dispatches as an in-order stream of separate launches: each in its own command
+  // buffer and submission, waiting on the previous one's timeline value; then waits for the last.
+  bool SeparateDispatches(int count);
   // Copies |bytes| between buffers with one vkCmdCopyBuffer, submits and waits.
   bool Copy(const RawBuffer& dst, const RawBuffer& src, uint64_t bytes);
   // A buffer of |bytes|; |host| asks for host-visible coherent memory (mapped).
@@ -103,6 +106,7 @@ class RawVulkan {
   VkQueue queue_ = VK_NULL_HANDLE;
   VkCommandPool pool_ = VK_NULL_HANDLE;
   VkCommandBuffer cmd_ = VK_NULL_HANDLE;
+  std::vector<VkCommandBuffer> separate_;  // SeparateDispatches' command buffers
   VkSemaphore timeline_ = VK_NULL_HANDLE;
   uint64_t value_ = 0;
   VkShaderModule shader_ = VK_NULL_HANDLE;
@@ -278,6 +282,50 @@ bool RawVulkan::Dispatches(int count) {
   return Submit();
 }
 
+bool RawVulkan::SeparateDispatches(int count) {
+  if (separate_.size() < static_cast<size_t>(count)) {
+    VkCommandBufferAllocateInfo info{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+    info.commandPool = pool_;
+    info.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+    info.commandBufferCount = static_cast<uint32_t>(count - separate_.size());
+    std::vector<VkCommandBuffer> more(info.commandBufferCount);
+    if (vkAllocateCommandBuffers(device_, &info, more.data()) != VK_SUCCESS) return false;
+    separate_.insert(separate_.end(), more.begin(), more.end());
+  }
+  VkCommandBufferBeginInfo begin{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+  begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+  const VkPipelineStageFlags stage = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT;
+  for (int i = 0; i < count; ++i) {
+    VkCommandBuffer cmd = separate_[static_cast<size_t>(i)];
+    if (vkBeginCommandBuffer(cmd, &begin) != VK_SUCCESS) return false;
+    vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline_);
+    vkCmdDispatch(cmd, 1, 1, 1);
+    if (vkEndCommandBuffer(cmd) != VK_SUCCESS) return false;
+    const uint64_t wait_value = value_;
+    const uint64_t signal = ++value_;
+    VkTimelineSemaphoreSubmitInfo timeline{VK_STRUCTURE_TYPE_TIMELINE_SEMAPHORE_SUBMIT_INFO};
+    timeline.waitSemaphoreValueCount = 1;
+    timeline.pWaitSemaphoreValues = &wait_value;
+    timeline.signalSemaphoreValueCount = 1;
+    timeline.pSignalSemaphoreValues = &signal;
+    VkSubmitInfo submit{VK_STRUCTURE_TYPE_SUBMIT_INFO, &timeline};
+    submit.waitSemaphoreCount = 1;
+    submit.pWaitSemaphores = &timeline_;
+    submit.pWaitDstStageMask = &stage;
+    submit.commandBufferCount = 1;
+    submit.pCommandBuffers = &cmd;
+    submit.signalSemaphoreCount = 1;
+    submit.pSignalSemaphores = &timeline_;
+    if (vkQueueSubmit(queue_, 1, &submit, VK_NULL_HANDLE) != VK_SUCCESS) return false;
+  }
+  const uint64_t last = value_;
+  VkSemaphoreWaitInfo wait{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO};
+  wait.semaphoreCount = 1;
+  wait.pSemaphores = &timeline_;
+  wait.pValues = &last;
+  return vkWaitSemaphores(device_, &wait, UINT64_MAX) == VK_SUCCESS;
+}
+
 bool RawVulkan::Copy(const RawBuffer& dst, const RawBuffer& src, uint64_t bytes) {
   VkCommandBufferBeginInfo begin{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
   begin.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
@@ -413,34 +461,52 @@ bool BenchDevice(porta_device_t device, const porta_device_info_t& info, const B
     row(kLatency, "us", Scale(porta_s, 1e6 / iterations), Scale(raw_s, 1e6 / iterations));
   }
 
-  // One replay of a captured graph of kGraphLaunches dispatches against the raw API's cheapest
-  // way to run as many: one command buffer holding them all, submitted once.
+  // One replay of a captured graph of kGraphLaunches dispatches against the raw API's separate
+  // launches (one submission each, in stream order; the target row), and against the raw API's
+  // cheapest way to run as many: one command buffer holding them all, submitted once.
   const std::string graph_name =
       "graph replay of " + std::to_string(kGraphLaunches) + " dispatches + sync";
-  if (sink.Start(label, graph_name)) {
+  const std::string graph_one_name = graph_name + ", vs one command buffer";
+  const bool graph_rows = sink.Start(label, graph_name);
+  const bool graph_one_row = sink.Start(label, graph_one_name);
+  if (graph_rows || graph_one_row) {
     LaunchGraph graph(stream, kernel, launch, nullptr, 0, kGraphLaunches);
     auto replay = [&] {
       graph.Replay();
       return check(porta_stream_synchronize(stream), "porta_stream_synchronize");
     };
-    // Interleaved, so that a change in machine load falls on both alike.
-    std::vector<double> porta_samples, raw_samples;
+    // Interleaved, so that a change in machine load falls on all alike.
+    std::vector<double> porta_samples, separate_samples, one_samples;
     for (int r = 0; r < 5 * config.repetitions + 1; ++r) {
       double start = NowSeconds();
       if (!replay()) return false;
       const double porta_seconds = NowSeconds() - start;
       start = NowSeconds();
+      if (!raw.SeparateDispatches(kGraphLaunches)) {
+        *error = raw_failed;
+        return false;
+      }
+      const double separate_seconds = NowSeconds() - start;
+      start = NowSeconds();
       if (!raw.Dispatches(kGraphLaunches)) {
         *error = raw_failed;
         return false;
       }
-      // The first pair warms both paths.
+      // The first round warms every path.
       if (r == 0) continue;
       porta_samples.push_back(porta_seconds);
-      raw_samples.push_back(NowSeconds() - start);
+      separate_samples.push_back(separate_seconds);
+      one_samples.push_back(NowSeconds() - start);
     }
-    sink.row(MakeRow(label, graph_name, "us", Scale(Summarize(porta_samples), 1e6),
-                     "raw Vulkan, one command buffer", Scale(Summarize(raw_samples), 1e6), 2.0));
+    const Measure porta_us = Scale(Summarize(porta_samples), 1e6);
+    if (graph_rows) {
+      sink.row(MakeRow(label, graph_name, "us", porta_us, "raw Vulkan, separate submissions",
+                       Scale(Summarize(separate_samples), 1e6), 2.0));
+    }
+    if (graph_one_row) {
+      sink.row(MakeRow(label, graph_one_name, "us", porta_us, "raw Vulkan, one command buffer",
+                       Scale(Summarize(one_samples), 1e6)));
+    }
   }
 
   // Copies: Porta's copy calls against the raw staging path (memcpy into a mapped host-visible
