@@ -797,6 +797,67 @@ TEST_P(GraphTest, DirectLaunchesAroundAReplayKeepTheirOwnShape) {
   for (uint32_t i = 0; i < kN; ++i) ASSERT_EQ(read[i], 22.0f * hx[i]) << "element " << i;
 }
 
+// One instance replayed many times on two streams with no synchronize in between, each replay
+// ordered after the previous one by an event: a backend must cope with many replays of one
+// native graph pending at once (command lists it may not resubmit while pending, serialized
+// executable graphs). The run also fills with a 2-byte pattern and copies between buffers that
+// are host-visible where the device has such memory.
+TEST_P(GraphTest, ManyPendingReplaysOnTwoStreams) {
+  constexpr int kReplays = 12;
+  const porta_memory_kind_t kind = (info_.capabilities & PORTA_CAP_HOST_VISIBLE_MEMORY) != 0
+                                       ? PORTA_MEMORY_HOST_VISIBLE
+                                       : PORTA_MEMORY_DEVICE;
+  BufferHandle x, acc, half_words, copy;
+  Alloc(&x);
+  Alloc(&acc);
+  ASSERT_PORTA_OK(porta_buffer_alloc(device_, kBytes, kind, half_words.out()));
+  ASSERT_PORTA_OK(porta_buffer_alloc(device_, kBytes, kind, copy.out()));
+  StreamHandle other;
+  ASSERT_PORTA_OK(porta_stream_create(device_, other.out()));
+  EventHandle done[2];
+  for (EventHandle& event : done) {
+    ASSERT_PORTA_OK(porta_event_create(device_, PORTA_EVENT_DISABLE_TIMING, event.out()));
+  }
+  const std::vector<float> hx = IntegerFloats(9);
+  const float zero = 0.0f, one = 1.0f;
+  const uint16_t pattern = 0xbeef;
+  const uint32_t n = kN;
+  SyncOnExit sync_other(other.get());
+  SyncOnExit sync(stream_.get());
+  ASSERT_PORTA_OK(porta_copy_host_to_device(stream_.get(), x.get(), 0, hx.data(), kBytes));
+  ASSERT_PORTA_OK(porta_fill_buffer(stream_.get(), acc.get(), 0, kBytes, &zero, 4));
+  ASSERT_PORTA_OK(porta_stream_synchronize(stream_.get()));
+  GraphHandle graph;
+  Capture(&graph, [&] {
+    ASSERT_PORTA_OK(ScaleAdd(stream_.get(), acc.get(), x.get(), &one, &n));
+    ASSERT_PORTA_OK(porta_fill_buffer(stream_.get(), half_words.get(), 2, kBytes - 4, &pattern, 2));
+    ASSERT_PORTA_OK(
+        porta_copy_device_to_device(stream_.get(), copy.get(), 0, half_words.get(), 0, kBytes));
+  });
+  if (HasFatalFailure()) return;
+  ExecHandle exec;
+  ASSERT_PORTA_OK(porta_graph_instantiate(graph.get(), exec.out()));
+  porta_stream_t streams[2] = {stream_.get(), other.get()};
+  for (int r = 0; r < kReplays; ++r) {
+    porta_stream_t stream = streams[r % 2];
+    if (r > 0) {
+      ASSERT_PORTA_OK(porta_stream_wait_event(stream, done[(r - 1) % 2].get()));
+    }
+    ASSERT_PORTA_OK(porta_graph_launch(exec.get(), stream));
+    ASSERT_PORTA_OK(porta_event_record(done[r % 2].get(), stream));
+  }
+  ASSERT_PORTA_OK(porta_stream_synchronize(other.get()));
+  ASSERT_PORTA_OK(porta_stream_synchronize(stream_.get()));
+  std::vector<float> sum(kN);
+  ASSERT_TRUE(ReadBuffer(stream_.get(), acc.get(), 0, kBytes, sum.data()));
+  for (uint32_t i = 0; i < kN; ++i) {
+    ASSERT_EQ(sum[i], static_cast<float>(kReplays) * hx[i]) << "element " << i;
+  }
+  std::vector<uint16_t> words(kBytes / 2);
+  ASSERT_TRUE(ReadBuffer(stream_.get(), copy.get(), 0, kBytes, words.data()));
+  for (size_t i = 1; i + 1 < words.size(); ++i) ASSERT_EQ(words[i], pattern) << "half word " << i;
+}
+
 // Host copies and event nodes split the device-side nodes into runs; each run of two or more may
 // replay natively. Every replay must give the direct result, on two streams.
 TEST_P(GraphTest, RunsSplitByHostCopiesAndEventsReplayCorrectly) {
