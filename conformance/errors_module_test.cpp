@@ -326,6 +326,31 @@ TEST_P(ErrorsModuleTest, LaunchArguments) {
   }
 }
 
+// A launch with more arguments than the kernel declares (an extra scalar, an extra buffer) is
+// refused on every device whose kernel format declares a parameter list; a host-format kernel
+// is a C function that declares none, so such devices cannot tell.
+TEST_P(ErrorsModuleTest, LaunchWithExtraArgumentsIsRefused) {
+  PORTA_CTS_REQUIRE_KERNEL(info_, "vector_add");
+  if ((info_.kernel_formats & PORTA_FORMAT_BIT(PORTA_FORMAT_HOST)) != 0) {
+    RecordSkipReason("a kernel format with parameter lists (host kernels declare none)");
+    GTEST_SKIP() << "host-format kernels declare no parameter list";
+  }
+  LoadVectorAdd();
+  if (HasFatalFailure()) return;
+  porta_launch_config_t config = PORTA_LAUNCH_CONFIG_INIT;
+  config.block[0] = 16;
+  std::vector<porta_kernel_arg_t> args = GoodArgs();
+  args.push_back(porta_arg_scalar(&n_, 4));
+  EXPECT_PORTA_ERROR(PORTA_ERROR_INVALID_ARGUMENT, "argument", Launch(config, args.data(), 5));
+  args = GoodArgs();
+  args.push_back(porta_arg_buffer(buffer_.get(), 0));
+  EXPECT_PORTA_ERROR(PORTA_ERROR_INVALID_ARGUMENT, "argument", Launch(config, args.data(), 5));
+  // The right count still launches.
+  args = GoodArgs();
+  EXPECT_PORTA_OK(Launch(config, args.data(), 4));
+  EXPECT_PORTA_OK(porta_stream_synchronize(stream_.get()));
+}
+
 PORTA_CTS_INSTANTIATE(ErrorsModuleTest);
 
 }  // namespace

@@ -119,6 +119,21 @@ porta_status_t PreparePipeline(Kernel* kernel, const porta_launch_config_t* conf
                 "scalar arguments fill only %u bytes",
                 name, entry.push_constant_bytes, push_bytes);
   }
+  // More arguments than the entry point declares is a caller's mistake the driver would not see.
+  const uint32_t declared_push = (entry.push_constant_bytes + 3) / 4 * 4;
+  if (push_bytes > declared_push) {
+    return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
+                "vulkan: the launch's scalar arguments take %u bytes but kernel '%s' declares a "
+                "%u-byte push-constant block: too many scalar arguments",
+                push_bytes, name, entry.push_constant_bytes);
+  }
+  const uint32_t declared_buffers = entry.bindings.empty() ? 0 : entry.bindings.back() + 1;
+  if (buffer_count > declared_buffers) {
+    return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
+                "vulkan: the launch passes %u buffer argument(s) but kernel '%s' declares %u "
+                "storage buffer binding(s): too many buffer arguments",
+                buffer_count, name, declared_buffers);
+  }
   if (!entry.bindings.empty() && entry.bindings.back() >= buffer_count) {
     return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
                 "vulkan: kernel '%s' uses storage buffer binding %u but the launch passes %u "
