@@ -24,13 +24,12 @@ int main() {
   const porta_pool2d_desc_t pool = PORTA_POOL2D_DESC_INIT;
   const porta_ops_tuning_choice_t choice = PORTA_OPS_TUNING_CHOICE_INIT;
   const porta_ops_tuning_file_info_t file_info = PORTA_OPS_TUNING_FILE_INFO_INIT;
-  const bool sizes = info.struct_size == sizeof(info) && options.struct_size == sizeof(options) &&
-                     report.struct_size == sizeof(report) && desc.struct_size == sizeof(desc) &&
-                     stats.struct_size == sizeof(stats) &&
-                     ops_options.struct_size == sizeof(ops_options) &&
-                     attention.struct_size == sizeof(attention) &&
-                     choice.struct_size == sizeof(choice) &&
-                     file_info.struct_size == sizeof(file_info);
+  const bool sizes =
+      info.struct_size == sizeof(info) && options.struct_size == sizeof(options) &&
+      report.struct_size == sizeof(report) && desc.struct_size == sizeof(desc) &&
+      stats.struct_size == sizeof(stats) && ops_options.struct_size == sizeof(ops_options) &&
+      attention.struct_size == sizeof(attention) && choice.struct_size == sizeof(choice) &&
+      file_info.struct_size == sizeof(file_info);
   const bool values = desc.source_count == 0 && config.grid[0] == 1 && config.block[2] == 1 &&
                       matmul.alpha == 1.0f && matmul.beta == 0.0f && softmax.scale == 1.0f &&
                       rope.theta_base == 10000.0f && rope.seq_axis == 1 && conv.stride[1] == 1 &&
