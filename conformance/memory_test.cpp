@@ -285,6 +285,43 @@ TEST_P(MemoryTest, ManyBuffers) {
   for (uint32_t i = 1; i < kCount; i += 2) EXPECT_PORTA_OK(porta_buffer_free(buffers[i].release()));
 }
 
+// The runtime holds a device's buffers to its global_memory_bytes, so the figure
+// porta_device_get_info reports is a true limit: allocating past it fails with
+// PORTA_ERROR_OUT_OF_MEMORY naming the figure (or earlier, also cleanly, where the system has
+// less memory to give), and the device works on once the buffers are freed.
+TEST_P(MemoryTest, AllocatingBeyondGlobalMemoryFailsCleanly) {
+  const uint64_t chunk = info_.max_allocation_bytes;
+  const uint64_t most = info_.global_memory_bytes / chunk + 1;
+  std::vector<BufferHandle> buffers;
+  uint64_t held = 0;
+  porta_status_t failure = PORTA_OK;
+  for (uint64_t i = 0; i < most && failure == PORTA_OK; ++i) {
+    BufferHandle buffer;
+    failure = porta_buffer_alloc(device_, chunk, PORTA_MEMORY_DEVICE, buffer.out());
+    if (failure != PORTA_OK) break;
+    held += chunk;
+    buffers.push_back(std::move(buffer));
+  }
+  ASSERT_NE(failure, PORTA_OK) << held << " bytes allocated beyond global_memory_bytes "
+                               << info_.global_memory_bytes;
+  const std::string message = porta_last_error_message();
+  EXPECT_EQ(failure, PORTA_ERROR_OUT_OF_MEMORY) << message;
+  if (held + chunk > info_.global_memory_bytes) {
+    EXPECT_NE(message.find("global_memory_bytes (" + std::to_string(info_.global_memory_bytes)),
+              std::string::npos)
+        << message;
+  }
+  buffers.clear();
+  BufferHandle buffer;
+  ASSERT_PORTA_OK(porta_buffer_alloc(device_, 4096, PORTA_MEMORY_DEVICE, buffer.out()));
+  const uint32_t pattern = 0x0badf00du;
+  std::vector<uint32_t> read(1024);
+  SyncOnExit sync(stream_.get());
+  ASSERT_PORTA_OK(porta_fill_buffer(stream_.get(), buffer.get(), 0, 4096, &pattern, 4));
+  ASSERT_TRUE(ReadBuffer(stream_.get(), buffer.get(), 0, 4096, read.data()));
+  for (uint32_t value : read) ASSERT_EQ(value, pattern);
+}
+
 TEST_P(MemoryTest, CrossDeviceCopies) {
   PORTA_CTS_REQUIRE_DEVICES(2);
   const porta_device_t other = OtherDevices(device_).front();

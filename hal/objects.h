@@ -181,6 +181,15 @@ class Device final : public Object {
   // The caching allocator of porta_buffer_alloc_async.
   DevicePool& pool() { return *pool_; }
 
+  // Every backend buffer of the device comes from here and returns through FreeBuffer, so that
+  // the bytes held at once never exceed info().global_memory_bytes (0: the backend reports no
+  // figure, no limit): the figure porta_device_get_info reports is the limit allocations meet,
+  // also on drivers that allocate lazily or let the host overcommit. An allocation beyond it
+  // fails with PORTA_ERROR_OUT_OF_MEMORY and the sizes in |message|, before the backend is asked.
+  porta_status_t AllocateBuffer(uint64_t size, porta_memory_kind_t kind, porta_be_buffer_t* out,
+                                BackendMessage* message);
+  void FreeBuffer(porta_be_buffer_t be, uint64_t size);
+
  private:
   Runtime* runtime_;
   LoadedBackend* backend_;
@@ -188,6 +197,8 @@ class Device final : public Object {
   porta_device_info_t info_;
   std::string label_;
   std::unique_ptr<DevicePool> pool_;
+  // Bytes of the backend buffers alive on the device (AllocateBuffer, FreeBuffer).
+  std::atomic<uint64_t> allocated_bytes_{0};
 };
 
 class Buffer final : public Object {
