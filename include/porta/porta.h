@@ -177,6 +177,11 @@ typedef struct porta_device_info {
   char driver_version[PORTA_NAME_SIZE];
   // Index of the device inside its backend.
   uint32_t backend_device_index;
+  // Memory for buffers, as the driver reports it, and the limit the runtime holds the device's
+  // buffers to: the bytes of all live buffers of the device (both kinds, including the blocks
+  // the device pool caches) never exceed it. 0 when a backend reports no figure (no limit then).
+  // The system may have less to give (an address-space limit, other processes); allocations
+  // then fail earlier, also with PORTA_ERROR_OUT_OF_MEMORY.
   uint64_t global_memory_bytes;
   // Largest single buffer porta_buffer_alloc accepts.
   uint64_t max_allocation_bytes;
@@ -476,8 +481,10 @@ PORTA_API porta_status_t porta_device_get_info(porta_device_t device, porta_devi
 
 // Allocates |size| bytes of |kind| memory on |device|. Returns PORTA_ERROR_INVALID_ARGUMENT for
 // size 0, PORTA_ERROR_OUT_OF_RANGE (with the limit) when |size| exceeds the device's
-// max_allocation_bytes, PORTA_ERROR_UNSUPPORTED for host-visible memory on a device without it.
-// The contents start undefined.
+// max_allocation_bytes, PORTA_ERROR_UNSUPPORTED for host-visible memory on a device without it,
+// PORTA_ERROR_OUT_OF_MEMORY (with the sizes) when the device's buffers would exceed its
+// global_memory_bytes even after the device pool gave back its cached blocks, or when the driver
+// or the system has no memory left. The contents start undefined.
 PORTA_API porta_status_t porta_buffer_alloc(porta_device_t device, uint64_t size,
                                             porta_memory_kind_t kind, porta_buffer_t* out_buffer);
 
