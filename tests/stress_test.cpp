@@ -379,7 +379,7 @@ uint64_t TimingWhileBusy(const std::vector<Device>& devices, const Options& opti
     porta_stream_t stream = nullptr;
     porta_event_t events[2] = {};
     porta_buffer_t buffers[2] = {};
-    constexpr uint64_t kBytes = uint64_t{4} << 20;
+    constexpr uint64_t kBytes = uint64_t{16} << 20;
     bool ok = failures->Check(porta_stream_create(device.handle, &stream), "timing stream");
     for (porta_event_t& event : events) {
       ok = ok && failures->Check(porta_event_create(device.handle, PORTA_EVENT_DEFAULT, &event),
@@ -397,7 +397,7 @@ uint64_t TimingWhileBusy(const std::vector<Device>& devices, const Options& opti
                                 " iteration " + std::to_string(i);
       if (busy_worker) {
         // Keeps the device busy with large copies.
-        for (int k = 0; ok && k < 8; ++k) {
+        for (int k = 0; ok && k < 16; ++k) {
           ok = failures->Check(porta_copy_device_to_device(stream, buffers[k % 2], 0,
                                                            buffers[(k + 1) % 2], 0, kBytes),
                                where + " busy copy");
