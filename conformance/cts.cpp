@@ -184,6 +184,29 @@ testing::AssertionResult CheckError(const char* call_text, porta_status_t actual
   return testing::AssertionSuccess();
 }
 
+testing::AssertionResult LastErrorNamesNumber(uint64_t number) {
+  const std::string message = porta_last_error_message();
+  const std::string digits = std::to_string(number);
+  for (size_t pos = message.find(digits); pos != std::string::npos;
+       pos = message.find(digits, pos + 1)) {
+    const size_t end = pos + digits.size();
+    const bool digit_before =
+        pos > 0 && std::isalnum(static_cast<unsigned char>(message[pos - 1])) != 0;
+    const bool digit_after =
+        end < message.size() && std::isalnum(static_cast<unsigned char>(message[end])) != 0;
+    if (!digit_before && !digit_after) return testing::AssertionSuccess();
+  }
+  return testing::AssertionFailure()
+         << "the last error does not name the number " << number << ": \"" << message << "\"";
+}
+
+testing::AssertionResult LastErrorSays(const char* part) {
+  const std::string message = porta_last_error_message();
+  if (message.find(part) != std::string::npos) return testing::AssertionSuccess();
+  return testing::AssertionFailure()
+         << "the last error does not say \"" << part << "\": \"" << message << "\"";
+}
+
 void DeviceTest::SetUp() {
   device_ = GetParam().device;
   info_ = PORTA_DEVICE_INFO_INIT;

@@ -145,6 +145,13 @@ testing::AssertionResult CheckError(const char* call_text, porta_status_t actual
                                     porta_status_t expected, porta_status_t also_ok,
                                     const char* needles);
 
+// Checks that the last error message contains |number| as a whole decimal number (no digit right
+// before or after it: 7 is not found in "17" or "0x7f3"), as messages must name the exact value.
+testing::AssertionResult LastErrorNamesNumber(uint64_t number);
+
+// Checks that the last error message contains |part| verbatim.
+testing::AssertionResult LastErrorSays(const char* part);
+
 // Expects |call| to fail with |expected| and a message naming |needles| (see CheckError).
 #define EXPECT_PORTA_ERROR(expected, needles, call) \
   PORTA_CTS_EXPECT_ERROR_IMPL(expected, expected, needles, call)

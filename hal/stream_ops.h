@@ -3,6 +3,7 @@
 #define PORTA_HAL_STREAM_OPS_H_
 
 #include <mutex>
+#include <string>
 
 #include "hal/graph.h"
 #include "hal/objects.h"
@@ -45,8 +46,22 @@ porta_status_t Enqueue(const char* function, Stream& stream, UseList& uses, Fn&&
 }
 
 // Blocks until |stream| is idle and releases what its work used; a fault becomes the sticky
-// error. The caller holds stream.mutex.
+// error, as does the fault of an event recording the stream waited on. The caller holds
+// stream.mutex.
 porta_status_t SyncLocked(const char* function, Stream& stream);
+
+// Notes that |stream| queued (as its work |sequence|) a device-side wait on |event|'s current
+// recording, so that a fault of that recording, found once the stream is observed past the wait,
+// becomes the stream's sticky error (ResolveWaits). A recording on |stream| itself needs no note.
+void NoteWait(Stream& stream, Event& event, uint64_t sequence);
+
+// Resolves the waits |stream| queued up to work |sequence|, which the caller observed complete:
+// the first waited recording found faulted becomes the stream's sticky error, naming the stream
+// the fault came from. Returns whether one was.
+bool ResolveWaits(Stream& stream, uint64_t sequence);
+
+// The sticky message of a stream that waited on a recording of |origin| behind a fault.
+std::string WaitedOnFaultMessage(const Stream& origin, const std::string& detail);
 
 }  // namespace porta::hal
 
