@@ -156,10 +156,6 @@ testing::AssertionResult LastErrorSays(const char* part);
 #define EXPECT_PORTA_ERROR(expected, needles, call) \
   PORTA_CTS_EXPECT_ERROR_IMPL(expected, expected, needles, call)
 
-// For limits the API documents as "PORTA_ERROR_OUT_OF_RANGE or PORTA_ERROR_INVALID_ARGUMENT".
-#define EXPECT_PORTA_LIMIT_ERROR(needles, call) \
-  PORTA_CTS_EXPECT_ERROR_IMPL(PORTA_ERROR_OUT_OF_RANGE, PORTA_ERROR_INVALID_ARGUMENT, needles, call)
-
 #define PORTA_CTS_EXPECT_ERROR_IMPL(expected, also_ok, needles, call)                         \
   do {                                                                                        \
     ::porta_cts::PrimeErrorMessage(needles);                                                  \

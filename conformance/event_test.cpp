@@ -36,19 +36,29 @@ TEST_P(EventTest, UnrecordedEventIsComplete) {
 }
 
 TEST_P(EventTest, RecordWaitQuery) {
+  // Where the gate can hold the stream, the event is known to be pending when first queried;
+  // elsewhere that answer depends on timing, so the early query is made only on held devices.
+  const bool gated = (info_.kernel_formats & PORTA_FORMAT_BIT(PORTA_FORMAT_HOST)) != 0;
+  HostGate gate;
+  if (gated) {
+    CloseGate(&gate, stream_.get());
+    if (HasFatalFailure()) return;
+  }
   constexpr uint64_t kSize = 1u << 20;
   BufferHandle buffer;
   ASSERT_PORTA_OK(porta_buffer_alloc(device_, kSize, PORTA_MEMORY_DEVICE, buffer.out()));
   const std::vector<uint8_t> data = RandomBytes(kSize, 1);
   std::vector<uint8_t> read(kSize);
-  SyncOnExit sync(stream_.get());
+  SyncOnExit sync(stream_.get(), &gate);
   EventHandle event;
   ASSERT_PORTA_OK(porta_event_create(device_, PORTA_EVENT_DEFAULT, event.out()));
   ASSERT_PORTA_OK(porta_copy_host_to_device(stream_.get(), buffer.get(), 0, data.data(), kSize));
   ASSERT_PORTA_OK(porta_copy_device_to_host(stream_.get(), read.data(), buffer.get(), 0, kSize));
   ASSERT_PORTA_OK(porta_event_record(event.get(), stream_.get()));
-  const porta_status_t early = porta_event_query(event.get());
-  EXPECT_TRUE(early == PORTA_OK || early == PORTA_NOT_READY) << porta_status_string(early);
+  if (gated) {
+    EXPECT_PORTA_STATUS(PORTA_NOT_READY, porta_event_query(event.get()));
+    gate.Open();
+  }
   ASSERT_PORTA_OK(porta_event_wait(event.get(), UINT64_MAX));
   EXPECT_PORTA_OK(porta_event_query(event.get()));
   EXPECT_EQ(read, data) << "the event completed before the work recorded before it";
@@ -67,9 +77,18 @@ TEST_P(EventTest, WaitWithZeroTimeoutNeverHangs) {
   EventHandle event;
   ASSERT_PORTA_OK(porta_event_create(device_, PORTA_EVENT_DEFAULT, event.out()));
   ASSERT_PORTA_OK(porta_event_record(event.get(), stream_.get()));
-  const porta_status_t status = porta_event_wait(event.get(), 0);
-  EXPECT_TRUE(status == PORTA_OK || status == PORTA_ERROR_TIMEOUT) << porta_status_string(status);
+  // Whether 64 MiB of copies are still running here depends on the device and the machine, so
+  // only the promptness of the answer is checked while they may run; the exact TIMEOUT of a
+  // pending event is WaitTimesOutWhileWorkIsBlocked's (on devices whose stream can be held).
+  const auto start = std::chrono::steady_clock::now();
+  const porta_status_t racing = porta_event_wait(event.get(), 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1))
+      << "a zero-timeout wait blocked (it returned " << porta_status_string(racing) << ")";
   EXPECT_PORTA_OK(porta_event_wait(event.get(), UINT64_MAX));
+  // Once complete, a zero-timeout wait is exactly OK, and at once.
+  const auto again = std::chrono::steady_clock::now();
+  EXPECT_PORTA_OK(porta_event_wait(event.get(), 0));
+  EXPECT_LT(std::chrono::steady_clock::now() - again, std::chrono::seconds(1));
 }
 
 TEST_P(EventTest, WaitTimesOutWhileWorkIsBlocked) {

@@ -685,9 +685,11 @@ PORTA_API porta_status_t porta_module_get_kernel(porta_module_t module, const ch
                                                  porta_kernel_t* out_kernel);
 
 // Queues |kernel| on |stream| with |arg_count| arguments. Validates the launch against the
-// device's limits (grid, work-group size and dimensions, local memory) and each argument
-// (buffer handle, device, offset within the buffer, scalar size 1..256 bytes) and returns
-// PORTA_ERROR_OUT_OF_RANGE or PORTA_ERROR_INVALID_ARGUMENT naming the offending value.
+// device's limits and each argument. A value over a device limit (grid or work-group dimension,
+// work-group size, local memory, argument count) or a buffer offset outside its buffer is
+// PORTA_ERROR_OUT_OF_RANGE naming the value and the limit; a malformed request (a zero grid or
+// block dimension, a NULL pointer, an unknown argument kind, a scalar size outside 1..256 bytes,
+// a buffer of another device) is PORTA_ERROR_INVALID_ARGUMENT naming the argument.
 PORTA_API porta_status_t porta_kernel_launch(porta_stream_t stream, porta_kernel_t kernel,
                                              const porta_launch_config_t* config,
                                              const porta_kernel_arg_t* args, uint32_t arg_count);
