@@ -158,14 +158,12 @@ void PrimeErrorMessage(const char* needles) {
 }
 
 testing::AssertionResult CheckError(const char* call_text, porta_status_t actual,
-                                    porta_status_t expected, porta_status_t also_ok,
-                                    const char* needles) {
+                                    porta_status_t expected, const char* needles) {
   const std::string message = porta_last_error_message();
-  if (actual != expected && actual != also_ok) {
+  if (actual != expected) {
     testing::AssertionResult failure = testing::AssertionFailure();
     failure << call_text << " returned " << porta_status_string(actual) << ", expected "
             << porta_status_string(expected);
-    if (also_ok != expected) failure << " or " << porta_status_string(also_ok);
     if (actual != PORTA_OK && actual != PORTA_NOT_READY) {
       failure << "; last error: \"" << message << "\"";
     }
