@@ -320,7 +320,10 @@ PORTA_API porta_status_t porta_graph_launch(porta_graph_exec_t exec, porta_strea
     }
     if (pending > porta::hal::kPendingQueryThreshold) {
       BackendMessage idle;
-      if (t.stream_query(s->be, idle.get()) == PORTA_OK) s->ReleaseUpTo(sequence);
+      if (t.stream_query(s->be, idle.get()) == PORTA_OK) {
+        s->ReleaseUpTo(sequence);
+        porta::hal::ResolveWaits(*s, sequence);
+      }
     }
   }
   if (status != PORTA_OK) {
