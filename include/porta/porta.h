@@ -644,8 +644,9 @@ PORTA_API porta_status_t porta_event_record(porta_event_t event, porta_stream_t 
 // 0x<handle> of device <device>: <the fault's detail>". When the fault is already known (always
 // for an event of another device, since the host waited) this call returns it; otherwise it
 // surfaces from the next porta_stream_synchronize or porta_stream_query of |stream|, or a wait or
-// query of an event recorded on |stream| after this call. Work queued on |stream| after the
-// wait must be treated as not run. A graph replay's wait nodes behave the same way.
+// query of an event recorded on |stream| after this call. Whether work queued on |stream| after
+// the wait ran is unspecified: treat its results as lost. A graph replay's wait nodes behave the
+// same way.
 PORTA_API porta_status_t porta_stream_wait_event(porta_stream_t stream, porta_event_t event);
 
 // Blocks the host until |event| completes or |timeout_ns| nanoseconds pass (UINT64_MAX waits
