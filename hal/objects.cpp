@@ -427,6 +427,34 @@ uint64_t Stream::OrderedAfter(uint64_t stream_id) {
   return 0;
 }
 
+porta_status_t Stream::Sticky(std::string* message) {
+  std::lock_guard<std::mutex> lock(pending_mutex_);
+  if (sticky_status_ != PORTA_OK) *message = sticky_message_;
+  return sticky_status_;
+}
+
+void Stream::AddWait(Wait wait) {
+  std::lock_guard<std::mutex> lock(waits_mutex_);
+  waits_.push_back(std::move(wait));
+}
+
+std::vector<Stream::Wait> Stream::TakeWaitsUpTo(uint64_t sequence) {
+  std::vector<Wait> taken;
+  std::vector<Wait> kept;
+  std::lock_guard<std::mutex> lock(waits_mutex_);
+  for (Wait& wait : waits_) (wait.sequence <= sequence ? taken : kept).push_back(std::move(wait));
+  waits_.swap(kept);
+  return taken;
+}
+
+void Stream::ClearWaits() {
+  std::vector<Wait> dropped;
+  {
+    std::lock_guard<std::mutex> lock(waits_mutex_);
+    dropped.swap(waits_);
+  }
+}
+
 Event::~Event() {
   device->table().event_destroy(be);
 }
