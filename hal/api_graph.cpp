@@ -87,8 +87,8 @@ PORTA_API porta_status_t porta_stream_end_capture(porta_stream_t stream,
     return Fail(PORTA_ERROR_INVALID_OPERATION, kFn,
                 "the capture was invalidated, no graph was made: %s", reason.c_str());
   }
-  porta::hal::Registry::Add(graph, porta::hal::HandleType::kGraph);
-  *out_graph = porta::hal::ToHandle<porta_graph_t>(graph);
+  *out_graph =
+      porta::hal::Publish<porta_graph_t>(Ref<Graph>::Adopt(graph), porta::hal::HandleType::kGraph);
   return PORTA_OK;
 } catch (...) {
   return porta::hal::ExceptionStatus("porta_stream_end_capture");
@@ -158,18 +158,16 @@ PORTA_API porta_status_t porta_graph_instantiate(porta_graph_t graph,
   if (!g) return status;
   if (out_exec == nullptr) return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "out_exec is NULL");
   *out_exec = nullptr;
-  auto* exec = new GraphExec(g->device, std::vector<GraphNode>(g->nodes.begin(), g->nodes.end()));
+  Ref<GraphExec> exec = Ref<GraphExec>::Adopt(
+      new GraphExec(g->device, std::vector<GraphNode>(g->nodes.begin(), g->nodes.end())));
   exec->PlanNativeRuns();
   {
     std::lock_guard<std::mutex> lock(exec->mutex);
     status = exec->BuildNative(kFn);
   }
-  if (status != PORTA_OK) {
-    exec->Release();
-    return status;
-  }
-  porta::hal::Registry::Add(exec, porta::hal::HandleType::kGraphExec);
-  *out_exec = porta::hal::ToHandle<porta_graph_exec_t>(exec);
+  if (status != PORTA_OK) return status;
+  *out_exec =
+      porta::hal::Publish<porta_graph_exec_t>(std::move(exec), porta::hal::HandleType::kGraphExec);
   return PORTA_OK;
 } catch (...) {
   return porta::hal::ExceptionStatus("porta_graph_instantiate");

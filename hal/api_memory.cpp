@@ -88,9 +88,9 @@ porta_status_t AllocateRaw(const char* fn, const Ref<Device>& device, uint64_t s
     status = device->AllocateBuffer(size, kind, &be, &message);
   }
   if (status != PORTA_OK) return BackendFail(status, fn, *device, message);
-  auto* buffer = new Buffer(device, be, size, kind);
-  porta::hal::Registry::Add(buffer, porta::hal::HandleType::kBuffer);
-  *out_buffer = porta::hal::ToHandle<porta_buffer_t>(buffer);
+  *out_buffer = porta::hal::Publish<porta_buffer_t>(
+      porta::hal::Wrap<Buffer>([&] { device->FreeBuffer(be, size); }, device, be, size, kind),
+      porta::hal::HandleType::kBuffer);
   return PORTA_OK;
 }
 
@@ -220,9 +220,9 @@ PORTA_API porta_status_t porta_buffer_alloc_async(porta_stream_t stream, uint64_
   std::shared_ptr<porta::hal::PoolBlock> block;
   status = dev.pool().Allocate(kFn, *s, size, kind, &block);
   if (status != PORTA_OK) return status;
-  auto* buffer = new Buffer(s->device, std::move(block), size, kind);
-  porta::hal::Registry::Add(buffer, porta::hal::HandleType::kBuffer);
-  *out_buffer = porta::hal::ToHandle<porta_buffer_t>(buffer);
+  *out_buffer = porta::hal::Publish<porta_buffer_t>(
+      Ref<Buffer>::Adopt(new Buffer(s->device, std::move(block), size, kind)),
+      porta::hal::HandleType::kBuffer);
   return PORTA_OK;
 } catch (...) {
   return porta::hal::ExceptionStatus("porta_buffer_alloc_async");

@@ -52,9 +52,16 @@ porta_status_t GetKernel(const char* fn, Module& module, const char* name, Kerne
   status = porta::hal::Created(status, be, "kernel", &message);
   if (status != PORTA_OK) return BackendFail(status, fn, *module.device, message);
   auto kernel = std::make_unique<Kernel>(&module, be, name);
-  *out = kernel.get();
-  porta::hal::Registry::Add(kernel.get(), porta::hal::HandleType::kKernel);
-  module.kernels.emplace(name, std::move(kernel));
+  // Stored before it is registered: a handle never points at a kernel its module does not hold.
+  const auto stored_at = module.kernels.emplace(name, std::move(kernel)).first;
+  Kernel* stored = stored_at->second.get();
+  try {
+    porta::hal::Registry::Add(stored, porta::hal::HandleType::kKernel);
+  } catch (...) {
+    module.kernels.erase(stored_at);
+    throw;
+  }
+  *out = stored;
   return PORTA_OK;
 }
 
@@ -235,18 +242,24 @@ PORTA_API porta_status_t porta_module_load(porta_device_t device, const porta_mo
   status = dev->table().module_load(dev->be(), chosen, &be, message.get());
   status = porta::hal::Created(status, be, "module", &message);
   if (status != PORTA_OK) return BackendFail(status, kFn, *dev, message);
-  auto* module = new Module(dev, be, chosen->format);
-  for (uint32_t e = 0; e < chosen->entry_count; ++e) {
-    Kernel* kernel = nullptr;
-    status = GetKernel(kFn, *module, chosen->entry_names[e], &kernel);
-    if (status != PORTA_OK) {
-      UnregisterModule(*module);
-      module->Release();
-      return status;
+  Ref<Module> module =
+      porta::hal::Wrap<Module>([&] { dev->table().module_destroy(be); }, dev, be, chosen->format);
+  try {
+    for (uint32_t e = 0; e < chosen->entry_count; ++e) {
+      Kernel* kernel = nullptr;
+      status = GetKernel(kFn, *module, chosen->entry_names[e], &kernel);
+      if (status != PORTA_OK) {
+        UnregisterModule(*module);
+        return status;
+      }
     }
+    *out_module =
+        porta::hal::Publish<porta_module_t>(std::move(module), porta::hal::HandleType::kModule);
+  } catch (...) {
+    // The kernels registered so far go with the module.
+    if (module) UnregisterModule(*module);
+    throw;
   }
-  porta::hal::Registry::Add(module, porta::hal::HandleType::kModule);
-  *out_module = porta::hal::ToHandle<porta_module_t>(module);
   return PORTA_OK;
 } catch (...) {
   return porta::hal::ExceptionStatus("porta_module_load");

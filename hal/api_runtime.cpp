@@ -157,11 +157,17 @@ PORTA_API porta_status_t porta_runtime_create(const porta_runtime_options_t* opt
   }
   config.cache_dir = CacheDir();
 
-  auto* runtime = new Runtime();
-  runtime->Load(config);
-  runtime->ApplyFilter(filter, has_filter);
-  porta::hal::Registry::Add(runtime, porta::hal::HandleType::kRuntime);
-  *out_runtime = porta::hal::ToHandle<porta_runtime_t>(runtime);
+  Ref<Runtime> runtime = Ref<Runtime>::Adopt(new Runtime());
+  try {
+    runtime->Load(config);
+    runtime->ApplyFilter(filter, has_filter);
+    *out_runtime =
+        porta::hal::Publish<porta_runtime_t>(std::move(runtime), porta::hal::HandleType::kRuntime);
+  } catch (...) {
+    // Devices ApplyFilter registered before it failed must not outlive the runtime.
+    if (runtime) runtime->Unregister();
+    throw;
+  }
   return PORTA_OK;
 } catch (...) {
   return porta::hal::ExceptionStatus("porta_runtime_create");

@@ -193,9 +193,9 @@ PORTA_API porta_status_t porta_stream_create(porta_device_t device,
   status = dev->table().stream_create(dev->be(), &be, message.get());
   status = porta::hal::Created(status, be, "stream", &message);
   if (status != PORTA_OK) return BackendFail(status, kFn, *dev, message);
-  auto* stream = new Stream(dev, be);
-  porta::hal::Registry::Add(stream, porta::hal::HandleType::kStream);
-  *out_stream = porta::hal::ToHandle<porta_stream_t>(stream);
+  *out_stream = porta::hal::Publish<porta_stream_t>(
+      porta::hal::Wrap<Stream>([&] { dev->table().stream_destroy(be); }, dev, be),
+      porta::hal::HandleType::kStream);
   return PORTA_OK;
 } catch (...) {
   return porta::hal::ExceptionStatus("porta_stream_create");
@@ -292,9 +292,9 @@ PORTA_API porta_status_t porta_event_create(porta_device_t device, uint32_t flag
   status = dev->table().event_create(dev->be(), flags, &be, message.get());
   status = porta::hal::Created(status, be, "event", &message);
   if (status != PORTA_OK) return BackendFail(status, kFn, *dev, message);
-  auto* event = new Event(dev, be, flags);
-  porta::hal::Registry::Add(event, porta::hal::HandleType::kEvent);
-  *out_event = porta::hal::ToHandle<porta_event_t>(event);
+  *out_event = porta::hal::Publish<porta_event_t>(
+      porta::hal::Wrap<Event>([&] { dev->table().event_destroy(be); }, dev, be, flags),
+      porta::hal::HandleType::kEvent);
   return PORTA_OK;
 } catch (...) {
   return porta::hal::ExceptionStatus("porta_event_create");

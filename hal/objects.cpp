@@ -238,7 +238,11 @@ bool Registry::Remove(Object* object) {
     slot->generation = slot->generation == kGenerationMask ? 1 : slot->generation + 1;
   }
   std::lock_guard<std::mutex> lock(state.free_mutex);
-  state.free.push_back(index);
+  try {
+    state.free.push_back(index);
+  } catch (const std::bad_alloc&) {
+    // Without memory to note it, the slot is never reused; its handle stays dead either way.
+  }
   return true;
 }
 
@@ -366,6 +370,8 @@ Stream::Stream(Ref<Device> device, porta_be_stream_t be)
 
 Stream::~Stream() {
   device->table().stream_destroy(be);
+  // Uses a ReleaseUpTo could not take for want of memory; the work is done after destroy.
+  for (const Pending& pending : pending_) pending.object->Release();
 }
 
 porta_status_t Stream::CheckSticky(const char* function) {
@@ -383,12 +389,28 @@ void Stream::SetSticky(porta_status_t status, const std::string& message) {
 }
 
 uint64_t Stream::AddWork(UseList& uses, size_t* out_pending) {
-  std::lock_guard<std::mutex> lock(pending_mutex_);
+  std::unique_lock<std::mutex> lock(pending_mutex_);
   const uint64_t sequence = sequence_.load(std::memory_order_relaxed) + 1;
-  for (size_t i = 0; i < uses.size(); ++i) pending_.push_back(Pending{sequence, uses.data()[i]});
-  uses.Clear();
+  size_t added = 0;
+  bool noted = true;
+  try {
+    for (; added < uses.size(); ++added) {
+      pending_.push_back(Pending{sequence, uses.data()[added]});
+    }
+    uses.Clear();
+  } catch (const std::bad_alloc&) {
+    for (; added > 0; --added) pending_.pop_back();
+    noted = false;
+  }
   if (out_pending != nullptr) *out_pending = pending_.size();
   sequence_.store(sequence, std::memory_order_release);
+  lock.unlock();
+  if (!noted) {
+    // No host memory to note what the work uses, and the work is already queued: wait for it
+    // here, so that |uses| releases its references only once nothing can touch them.
+    BackendMessage message;
+    device->table().stream_synchronize(be, message.get());
+  }
   return sequence;
 }
 
@@ -397,7 +419,11 @@ void Stream::ReleaseUpTo(uint64_t sequence) {
   {
     std::lock_guard<std::mutex> lock(pending_mutex_);
     while (!pending_.empty() && pending_.front().sequence <= sequence) {
-      done.push_back(pending_.front().object);
+      try {
+        done.push_back(pending_.front().object);
+      } catch (const std::bad_alloc&) {
+        break;  // the rest stays pending, released by a later call or with the stream
+      }
       pending_.pop_front();
     }
   }

@@ -157,6 +157,27 @@ Handle ToHandle(const Object* object) {
   return reinterpret_cast<Handle>(object->handle());
 }
 
+// Registers a new object and hands its reference to the application as a handle. When
+// registering throws (host memory), |object| releases the reference on the way out.
+template <typename Handle, typename T>
+Handle Publish(Ref<T> object, HandleType type) {
+  Registry::Add(object.get(), type);
+  return ToHandle<Handle>(object.Detach());
+}
+
+// Wraps backend object |be| in a new runtime object T(args...) that owns it from then on. When
+// that allocation throws, |destroy_be| frees |be| before the exception goes on, so a failed
+// allocation in the runtime never strands a backend object.
+template <typename T, typename DestroyBe, typename... Args>
+Ref<T> Wrap(DestroyBe&& destroy_be, Args&&... args) {
+  try {
+    return Ref<T>::Adopt(new T(std::forward<Args>(args)...));
+  } catch (...) {
+    destroy_be();
+    throw;
+  }
+}
+
 //===------------------------------------------------------------------------------------------===//
 // Runtime objects
 //===------------------------------------------------------------------------------------------===//

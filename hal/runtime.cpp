@@ -370,8 +370,16 @@ void Runtime::OpenDevices(LoadedBackend* backend) {
     }
     CopyText(info.backend, sizeof(info.backend), backend->table.name);
     info.backend_device_index = report.device_count;
-    Device* device = new Device(this, backend, be, report.device_count, info);
-    all_devices_.push_back(device);
+    // Owned by all_devices_ once stored; a failed allocation before that closes |be|.
+    std::unique_ptr<Device> device;
+    try {
+      device = std::make_unique<Device>(this, backend, be, report.device_count, info);
+    } catch (...) {
+      backend->table.device_close(be);
+      throw;
+    }
+    all_devices_.push_back(device.get());
+    device.release();
     ++report.device_count;
   }
   if (!problems.empty()) CopyText(report.reason, sizeof(report.reason), problems);

