@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "backends/common/message.h"
+#include "backends/common/spirv_validate.h"
 #include "backends/opencl/opencl_objects.h"
 
 namespace porta::opencl {
@@ -203,6 +204,15 @@ porta_status_t BuildProgram(Device* device, porta_kernel_format_t format, const 
     program = api.clCreateProgramWithSource(device->context, 1, &pointer, &length, &error);
     if (error != CL_SUCCESS) return ClFail(msg, error, "clCreateProgramWithSource", what);
   } else if (format == PORTA_FORMAT_SPIRV_KERNEL && device->create_program_with_il != nullptr) {
+    // Nothing promises that a driver survives malformed SPIR-V (lavapipe does not), so a module
+    // reaches clCreateProgramWithIL only once it validates.
+    common::SpirvValidateOptions rules;
+    rules.environment = common::SpirvEnvironment::kOpenCl;
+    std::string invalid;
+    if (!common::ValidateSpirvBytes(data, size, rules, &invalid)) {
+      return common::Fail(msg, PORTA_ERROR_BUILD_FAILED, "opencl: the SPIR-V module is invalid: %s",
+                          invalid.c_str());
+    }
     program = device->create_program_with_il(device->context, data, size, &error);
     if (error != CL_SUCCESS) return ClFail(msg, error, "clCreateProgramWithIL", what);
   } else {
