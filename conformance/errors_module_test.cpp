@@ -381,6 +381,9 @@ TEST_P(ErrorsModuleTest, MalformedSpirvIsRefusedAtLoad) {
       {"first instruction's word count past the end",
        [](std::vector<uint32_t>* w) { (*w)[5] = ((*w)[5] & 0xffffu) | 0xfff00000u; }},
       {"bad magic", [](std::vector<uint32_t>* w) { (*w)[0] = 0x07230204u; }},
+      // Well-formed instructions, but ids beyond the header's bound: only a full validator sees
+      // it.
+      {"id bound too small", [](std::vector<uint32_t>* w) { (*w)[3] = 2; }},
   };
   for (const porta_module_source_t& good : spirv) {
     const bool accepted = (info_.kernel_formats & PORTA_FORMAT_BIT(good.format)) != 0;

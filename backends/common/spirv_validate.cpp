@@ -124,7 +124,19 @@ bool RunValidator(const uint32_t* words, size_t count, const SpirvValidateOption
   if (result == SPV_SUCCESS) return true;
   *error = std::string("spirv-val (") + env_name + "): ";
   if (diagnostic && diagnostic->error != nullptr) {
-    *error += diagnostic->error;
+    // spirv-val appends the offending instruction on its own line: keep one line.
+    std::string text = diagnostic->error;
+    const size_t newline = text.find('\n');
+    if (newline != std::string::npos) {
+      std::string instruction = text.substr(newline + 1);
+      text.resize(newline);
+      const size_t first = instruction.find_first_not_of(" \t\n");
+      const size_t last = instruction.find_last_not_of(" \t\n");
+      if (first != std::string::npos) {
+        text += " (instruction: " + instruction.substr(first, last - first + 1) + ")";
+      }
+    }
+    *error += text;
     if (!diagnostic->isTextSource) {
       *error += " (at word " + std::to_string(diagnostic->position.index) + ")";
     }
