@@ -9,13 +9,16 @@
 #   corpus/disk_cache     valid cache files of the fuzz target's key (the format of
 #                         backends/common/disk_cache.cpp) and a truncated one
 #   corpus/tuning_table   the shipped tuning table and rows of every family, quoting and comments
+#   corpus/opencl_c       the repository's OpenCL C kernels and sources using double in comments,
+#                         literals and code
 # Inputs a fuzzer found (crashes fixed since) are kept in the same folders under names starting
 # with "regression-" and are not touched here. Needs glslc and python3.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 spirv=corpus/spirv
-seeded=("$spirv" corpus/device_filter corpus/plugin_paths corpus/disk_cache corpus/tuning_table)
+seeded=("$spirv" corpus/device_filter corpus/plugin_paths corpus/disk_cache corpus/tuning_table
+        corpus/opencl_c)
 mkdir -p "${seeded[@]}"
 find "${seeded[@]}" -type f \
   ! -name 'regression-*' -delete
@@ -84,4 +87,15 @@ ROWS
 printf 'cpu * * * norm bf16 * wg=999999\n' > corpus/tuning_table/bad-value.txt
 printf 'cpu * * * matmul f32 * tm=32\n' > corpus/tuning_table/bad-matmul.txt
 printf 'cpu "unterminated * * ew * * wg=1' > corpus/tuning_table/bad-quote.txt
+cp ../../conformance/kernels/opencl/*.cl corpus/opencl_c/
+cat > corpus/opencl_c/doubles.cl <<'CL'
+// double in a comment
+/* double
+   in a block comment */
+const char* s = "double in a string"; char c = 'd';
+#ifdef cl_khr_fp64
+kernel void k(global double2* out) { out[0] = (double2)(1.0, 2.0); }
+#endif
+CL
+printf 'kernel void k(global float* x) { x[0] = 1.0f; }\n' > corpus/opencl_c/no-double.cl
 echo "seeds: $(find "${seeded[@]}" -type f | wc -l) files"
