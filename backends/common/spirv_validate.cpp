@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <mutex>
+#include <unordered_set>
 #include <vector>
 
 #ifdef PORTA_HAVE_SPIRV_TOOLS
@@ -76,6 +78,36 @@ struct OptionsDeleter {
 };
 struct DiagnosticDeleter {
   void operator()(spv_diagnostic diagnostic) const { spvDiagnosticDestroy(diagnostic); }
+};
+
+// Modules (with the options they were checked under) that passed the validator in this process,
+// compared byte for byte, so a hit is never a different module with the same hash. Bounded: once
+// it holds kMaxBytes it starts over.
+class ValidatedModules {
+ public:
+  static ValidatedModules& Get() {
+    static ValidatedModules* modules = new ValidatedModules();
+    return *modules;
+  }
+  bool Contains(const std::string& key) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return keys_.count(key) != 0;
+  }
+  void Add(std::string key) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (bytes_ + key.size() > kMaxBytes) {
+      keys_.clear();
+      bytes_ = 0;
+    }
+    bytes_ += key.size();
+    keys_.insert(std::move(key));
+  }
+
+ private:
+  static constexpr size_t kMaxBytes = size_t{64} << 20;
+  std::mutex mutex_;
+  std::unordered_set<std::string> keys_;
+  size_t bytes_ = 0;
 };
 
 bool RunValidator(const uint32_t* words, size_t count, const SpirvValidateOptions& options,
@@ -161,7 +193,15 @@ bool ValidateSpirv(const uint32_t* words, size_t word_count, const SpirvValidate
                    std::string* error) {
   if (!CheckStructure(words, word_count, error)) return false;
 #ifdef PORTA_HAVE_SPIRV_TOOLS
-  return RunValidator(words, word_count, options, error);
+  // The ops library loads the same large modules in every context it creates; each is validated
+  // once per process.
+  std::string key(reinterpret_cast<const char*>(words), word_count * sizeof(uint32_t));
+  key.push_back(static_cast<char>(options.environment));
+  key.push_back(options.scalar_block_layout ? 1 : 0);
+  if (ValidatedModules::Get().Contains(key)) return true;
+  if (!RunValidator(words, word_count, options, error)) return false;
+  ValidatedModules::Get().Add(std::move(key));
+  return true;
 #else
   (void)options;
   return true;

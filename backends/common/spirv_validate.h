@@ -36,7 +36,9 @@ bool SpirvValidatorAvailable();
 // count nonzero and inside the binary; every OpFunction closed by an OpFunctionEnd and none
 // nested), then, where SpirvValidatorAvailable(), the full validator for |options|. Returns
 // false with the reason in |error| ("structural check: ..." or "spirv-val (<environment>): ...",
-// both naming the word index where known). Never reads outside the words; thread-safe.
+// both naming the word index where known). Never reads outside the words; thread-safe. A module
+// that passed is remembered (by its full bytes and |options|, up to 64 MiB per process), so loading
+// it again skips the validator, which costs about 0.3-0.5 ms per KiB of SPIR-V.
 bool ValidateSpirv(const uint32_t* words, size_t word_count, const SpirvValidateOptions& options,
                    std::string* error);
 
