@@ -18,18 +18,27 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!words.empty()) std::memcpy(words.data(), data, words.size() * 4);
 
   porta::vulkan::SpirvModuleInfo info;
-  std::string error;
-  if (porta::vulkan::ReflectSpirv(words.data(), words.size(), &info, &error)) {
+  std::string reflect_error;
+  const bool reflected =
+      porta::vulkan::ReflectSpirv(words.data(), words.size(), &info, &reflect_error);
+  if (reflected) {
     for (const porta::vulkan::SpirvEntryPoint& entry : info.entry_points) {
       if (info.Find(entry.name) == nullptr) __builtin_trap();
     }
-  } else if (error.empty()) {
+  } else if (reflect_error.empty()) {
     __builtin_trap();
   }
 
   porta::common::SpirvValidateOptions options;
-  error.clear();
-  if (!porta::common::ValidateSpirv(words.data(), words.size(), options, &error) && error.empty()) {
+  std::string error;
+  const bool valid = porta::common::ValidateSpirv(words.data(), words.size(), options, &error);
+  if (!valid && error.empty()) __builtin_trap();
+  // The two walk the same instruction stream: a module the validator accepts has a header and
+  // instruction lengths the reflection must accept too.
+  if (valid && !reflected &&
+      (reflect_error.rfind("malformed SPIR-V", 0) == 0 ||
+       reflect_error.rfind("not a SPIR-V binary", 0) == 0 ||
+       reflect_error.rfind("the SPIR-V binary is shorter", 0) == 0)) {
     __builtin_trap();
   }
   // The OpenCL / Level Zero path takes the caller's bytes as they are.
