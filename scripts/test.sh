@@ -12,6 +12,8 @@
 #   - the asan build's CTS on the CPU device and its ctest (leak-checked without the vendor
 #     drivers, then again with them, unchecked for leaks, because PoCL and Mesa leak at exit),
 #     and the asan build's CTS on every device (OpenCL and Vulkan backends under ASan/UBSan),
+#   - porta-stress, the multi-thread stress run: plain on every device at once, and built with
+#     the tsan preset (ThreadSanitizer) on the CPU, OpenCL and Vulkan devices,
 #   - the fuzz preset (build-fuzz/, clang): every libFuzzer target of tests/fuzz for
 #     PORTA_FUZZ_SECONDS (default 25) from its seed corpus, failing on any crash, leak or timeout,
 #   - an install into a temporary prefix, used by tests/install_consumer (CMake) and pkg-config.
@@ -186,6 +188,23 @@ else
   suite "asan cts all devices" env -u PORTA_DEVICES ASAN_OPTIONS=detect_leaks=0 \
     UBSAN_OPTIONS=print_stacktrace=1 build-asan/conformance/porta-cts \
     --junit "$results/asan-cts-all-devices.xml"
+fi
+
+# --- threads ---
+# porta-stress (tests/stress_test.cpp): threads x streams round trips with events between streams,
+# events across devices, destroy races with stale handles, and timing while the device is busy,
+# every copied byte checked; each run prints its iteration counts and fails when a phase ran none.
+# Plain on every device at once, then in the tsan preset on the CPU, OpenCL and Vulkan devices.
+stress_seconds=${PORTA_STRESS_SECONDS:-8}
+suite "stress" env -u PORTA_DEVICES build/tests/porta-stress --seconds "$stress_seconds"
+suite "build tsan" bash -c "cmake --preset tsan && cmake --build --preset tsan ${build_args[*]-}"
+if [[ " ${failed_suites[*]-} " == *" build tsan "* ]]; then
+  skip "tsan stress" "the tsan build failed"
+else
+  # tests/tsan.supp says which driver reports are suppressed and why; Porta's own frames never are.
+  suite "tsan stress" env PORTA_DEVICES=cpu,opencl,vulkan \
+    TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp halt_on_error=1 second_deadlock_stack=1" \
+    build-tsan/tests/porta-stress --seconds "$stress_seconds"
 fi
 
 # --- spirvfuzz ---

@@ -70,7 +70,7 @@ namespace porta::vulkan {
   X(vkGetSemaphoreCounterValue)      \
   X(vkCreateQueryPool)               \
   X(vkDestroyQueryPool)              \
-  X(vkGetQueryPoolResults)           \
+  X(vkCmdCopyQueryPoolResults)       \
   X(vkCreateShaderModule)            \
   X(vkDestroyShaderModule)           \
   X(vkCreatePipelineCache)           \

@@ -145,12 +145,7 @@ porta_status_t EventCreate(porta_be_device_t handle, uint32_t flags, porta_be_ev
   event->flags = flags;
   if (!(flags & PORTA_EVENT_DISABLE_TIMING) &&
       (device->physical->info.capabilities & PORTA_CAP_TIMESTAMPS)) {
-    VkQueryPoolCreateInfo info{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
-    info.queryType = VK_QUERY_TYPE_TIMESTAMP;
-    info.queryCount = 1;
-    porta_status_t status = device->Check(
-        device->vk.vkCreateQueryPool(device->device, &info, nullptr, &event->query_pool),
-        "vkCreateQueryPool", msg);
+    porta_status_t status = device->CreateTimestampSlot(&event->timestamp, msg);
     if (status != PORTA_OK) return CheckValidation(device, status, msg);
   }
   *out_event = reinterpret_cast<porta_be_event_t>(event.release());
@@ -160,12 +155,12 @@ porta_status_t EventCreate(porta_be_device_t handle, uint32_t flags, porta_be_ev
 void EventDestroy(porta_be_event_t handle) {
   Event* event = EventOf(handle);
   if (event == nullptr) return;
-  if (event->query_pool != VK_NULL_HANDLE) {
+  if (event->timestamp.pool != VK_NULL_HANDLE) {
     if (event->stream != nullptr) {
-      // The timestamp write may still be queued; the stream destroys the pool after it.
-      event->stream->DeferDestroyQueryPool(event->query_pool, event->value);
+      // The timestamp write may still be queued; the stream destroys the slot after it.
+      event->stream->DeferDestroyTimestamp(event->timestamp, event->value);
     } else {
-      event->device->vk.vkDestroyQueryPool(event->device->device, event->query_pool, nullptr);
+      event->device->DestroyTimestampSlot(event->timestamp);
     }
   }
   delete event;
@@ -176,33 +171,33 @@ porta_status_t EventRecord(porta_be_event_t handle, porta_be_stream_t stream, po
   StreamCore* core = CoreOf(stream);
   Device* device = core->device();
   std::lock_guard<std::mutex> event_lock(event->mutex);
-  if (event->query_pool != VK_NULL_HANDLE && event->stream != nullptr &&
+  if (event->timestamp.pool != VK_NULL_HANDLE && event->stream != nullptr &&
       event->stream->Poll(event->value, nullptr) != PORTA_OK) {
-    // The previous recording's timestamp write may still be queued (possibly on another queue);
-    // rather than order the reset after it, take a fresh query and retire the old one later.
-    VkQueryPoolCreateInfo info{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
-    info.queryType = VK_QUERY_TYPE_TIMESTAMP;
-    info.queryCount = 1;
-    VkQueryPool fresh = VK_NULL_HANDLE;
-    porta_status_t status =
-        device->Check(device->vk.vkCreateQueryPool(device->device, &info, nullptr, &fresh),
-                      "vkCreateQueryPool", msg);
+    // The previous recording's timestamp write and copy may still be queued (possibly on another
+    // queue); rather than order the new ones after them, take a fresh slot and retire the old
+    // one later.
+    TimestampSlot fresh;
+    porta_status_t status = device->CreateTimestampSlot(&fresh, msg);
     if (status != PORTA_OK) return CheckValidation(device, status, msg);
-    event->stream->DeferDestroyQueryPool(event->query_pool, event->value);
-    event->query_pool = fresh;
+    event->stream->DeferDestroyTimestamp(event->timestamp, event->value);
+    event->timestamp = fresh;
   }
   porta_status_t status = PORTA_OK;
   uint64_t value = 0;
   {
     std::lock_guard<std::mutex> lock(core->mutex());
-    if (event->query_pool != VK_NULL_HANDLE) {
+    if (event->timestamp.pool != VK_NULL_HANDLE) {
       VkCommandBuffer cmd = VK_NULL_HANDLE;
       status = core->BeginCommandLocked(&cmd, msg);
       if (status == PORTA_OK) {
-        device->vk.vkCmdResetQueryPool(cmd, event->query_pool, 0, 1);
+        const TimestampSlot& slot = event->timestamp;
+        device->vk.vkCmdResetQueryPool(cmd, slot.pool, 0, 1);
         // Bottom of pipe: the time at which every earlier command has finished.
-        device->vk.vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, event->query_pool,
-                                       0);
+        device->vk.vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, slot.pool, 0);
+        // The copy is a transfer write that the batch's final barrier makes visible to the host
+        // once the timeline value is reached; WAIT_BIT orders it after the timestamp write.
+        device->vk.vkCmdCopyQueryPoolResults(cmd, slot.pool, 0, 1, slot.buffer, 0, sizeof(uint64_t),
+                                             VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);
         ++core->open_batch().commands;
       }
     }
@@ -264,15 +259,9 @@ porta_status_t EventQuery(porta_be_event_t handle, porta_be_msg msg) {
   return CheckValidation(event->device, status, msg);
 }
 
-porta_status_t ReadTimestamp(Event* event, uint64_t* out, porta_be_msg msg) {
-  Device* device = event->device;
-  const VkResult result =
-      device->vk.vkGetQueryPoolResults(device->device, event->query_pool, 0, 1, sizeof(*out), out,
-                                       sizeof(*out), VK_QUERY_RESULT_64_BIT);
-  if (result == VK_NOT_READY) {
-    return Fail(msg, PORTA_NOT_READY, "vulkan: the event's timestamp is not available yet");
-  }
-  return device->Check(result, "vkGetQueryPoolResults", msg);
+// The timestamp of a recording whose timeline value has been reached (Poll returned PORTA_OK).
+uint64_t ReadTimestamp(const TimestampSlot& slot) {
+  return *slot.result;
 }
 
 porta_status_t EventElapsedMs(porta_be_event_t start_handle, porta_be_event_t end_handle,
@@ -287,22 +276,22 @@ porta_status_t EventElapsedMs(porta_be_event_t start_handle, porta_be_event_t en
       return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
                   "vulkan: the %s event was created with PORTA_EVENT_DISABLE_TIMING", which);
     }
-    if (event->query_pool == VK_NULL_HANDLE) {
+    if (event->timestamp.pool == VK_NULL_HANDLE) {
       return Fail(msg, PORTA_ERROR_UNSUPPORTED,
                   "vulkan: the device's compute queue has no timestamps (timestampValidBits 0)");
     }
-    TimelineWait point;
-    {
-      std::lock_guard<std::mutex> event_lock(event->mutex);
-      point = {event->stream, event->value};
-    }
-    if (point.stream == nullptr) {
+    // Under the event's lock, so that a concurrent re-recording cannot retire the slot between
+    // the poll and the read.
+    std::lock_guard<std::mutex> event_lock(event->mutex);
+    if (event->stream == nullptr) {
       return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT, "vulkan: the %s event was never recorded",
                   which);
     }
-    porta_status_t status = point.stream->Poll(point.value, msg);
-    if (status == PORTA_OK) status = ReadTimestamp(event, &stamps[i], msg);
+    // Never waits: a pending recording is PORTA_NOT_READY, a completed one has its time in the
+    // slot's buffer already.
+    const porta_status_t status = event->stream->Poll(event->value, msg);
     if (status != PORTA_OK) return CheckValidation(device, status, msg);
+    stamps[i] = ReadTimestamp(event->timestamp);
   }
   const uint32_t bits = device->physical->timestamp_valid_bits;
   const uint64_t mask = bits >= 64 ? ~uint64_t{0} : (uint64_t{1} << bits) - 1;

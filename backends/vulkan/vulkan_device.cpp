@@ -296,6 +296,38 @@ porta_status_t Device::AcquireStaging(uint64_t size, StagingBlock* out, porta_be
   return PORTA_OK;
 }
 
+porta_status_t Device::CreateTimestampSlot(TimestampSlot* out, porta_be_msg msg) {
+  TimestampSlot slot;
+  VkQueryPoolCreateInfo info{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
+  info.queryType = VK_QUERY_TYPE_TIMESTAMP;
+  info.queryCount = 1;
+  porta_status_t status =
+      Check(vk.vkCreateQueryPool(device, &info, nullptr, &slot.pool), "vkCreateQueryPool", msg);
+  if (status == PORTA_OK) {
+    status = CreateBuffer(sizeof(uint64_t), VK_BUFFER_USAGE_TRANSFER_DST_BIT, kHostMappable,
+                          VK_MEMORY_PROPERTY_HOST_CACHED_BIT, 0, &slot.buffer, &slot.memory,
+                          nullptr, msg);
+  }
+  void* mapped = nullptr;
+  if (status == PORTA_OK) {
+    status = Check(vk.vkMapMemory(device, slot.memory, 0, VK_WHOLE_SIZE, 0, &mapped),
+                   "vkMapMemory (timestamp)", msg);
+  }
+  if (status != PORTA_OK) {
+    DestroyTimestampSlot(slot);
+    return status;
+  }
+  slot.result = static_cast<const volatile uint64_t*>(mapped);
+  *out = slot;
+  return PORTA_OK;
+}
+
+void Device::DestroyTimestampSlot(const TimestampSlot& slot) {
+  if (slot.buffer != VK_NULL_HANDLE) vk.vkDestroyBuffer(device, slot.buffer, nullptr);
+  if (slot.memory != VK_NULL_HANDLE) vk.vkFreeMemory(device, slot.memory, nullptr);
+  if (slot.pool != VK_NULL_HANDLE) vk.vkDestroyQueryPool(device, slot.pool, nullptr);
+}
+
 void Device::ReleaseStaging(const StagingBlock& block) {
   {
     std::lock_guard<std::mutex> lock(staging_mutex);

@@ -93,6 +93,18 @@ struct Layout {
   bool push_descriptor = false;
 };
 
+// The timestamp of one event recording: a one-query pool the GPU writes the time into, and a
+// small host-visible buffer the same command buffer copies the result to. The host reads the
+// buffer once the recording's timeline value is reached and never calls vkGetQueryPoolResults:
+// lavapipe implements that call by waiting for the whole device to go idle, from the caller's
+// thread and unsynchronized with other threads' submissions to the queue.
+struct TimestampSlot {
+  VkQueryPool pool = VK_NULL_HANDLE;
+  VkBuffer buffer = VK_NULL_HANDLE;
+  VkDeviceMemory memory = VK_NULL_HANDLE;
+  const volatile uint64_t* result = nullptr;  // the mapped buffer
+};
+
 struct Module;
 struct Kernel;
 
@@ -137,6 +149,9 @@ struct Device {
   // A staging block of at least |size| bytes, reused from earlier copies when one is free.
   porta_status_t AcquireStaging(uint64_t size, StagingBlock* out, porta_be_msg msg);
   void ReleaseStaging(const StagingBlock& block);
+  // A timestamp slot (query pool and mapped result buffer), and its destruction.
+  porta_status_t CreateTimestampSlot(TimestampSlot* out, porta_be_msg msg);
+  void DestroyTimestampSlot(const TimestampSlot& slot);
   // The layout for |buffer_count| storage buffers and |push_bytes| of push constants.
   porta_status_t GetLayout(uint32_t buffer_count, uint32_t push_bytes, const Layout** out,
                            porta_be_msg msg);
@@ -211,7 +226,7 @@ struct Batch {
   uint64_t staging_bytes = 0;
   std::vector<HostCopy> host_copies;
   std::vector<VkDescriptorPool> descriptor_pools;
-  std::vector<VkQueryPool> dead_query_pools;
+  std::vector<TimestampSlot> dead_timestamps;
   std::vector<TimelineWait> waits;
   // Native graph recordings the batch executes; a recording an argument update replaced lives
   // until the last batch that executes it retires.
@@ -253,8 +268,8 @@ class StreamCore : public std::enable_shared_from_this<StreamCore> {
   // True when nothing is recorded, waited for or in flight, so the host may touch buffers
   // directly and still be in stream order. Retires what has completed first.
   bool IdleLocked();
-  // Destroys |pool| once the batch that signals |value| has retired (it may still write to it).
-  void DeferDestroyQueryPool(VkQueryPool pool, uint64_t value);
+  // Destroys |slot| once the batch that signals |value| has retired (it may still write to it).
+  void DeferDestroyTimestamp(const TimestampSlot& slot, uint64_t value);
 
   // Blocks until the timeline reaches |value| (or |timeout_ns| passes) and retires what
   // completed, including the host copies of the streams this one waited on.
@@ -307,7 +322,7 @@ struct Stream {
 struct Event {
   Device* device = nullptr;
   uint32_t flags = 0;
-  VkQueryPool query_pool = VK_NULL_HANDLE;  // one timestamp; null without timing
+  TimestampSlot timestamp;  // pool null without timing
   std::mutex mutex;
   std::shared_ptr<StreamCore> stream;  // null until recorded
   uint64_t value = 0;

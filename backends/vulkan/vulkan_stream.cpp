@@ -85,9 +85,7 @@ StreamCore::~StreamCore() {
     for (VkDescriptorPool pool : batch.descriptor_pools) {
       vk.vkDestroyDescriptorPool(device_->device, pool, nullptr);
     }
-    for (VkQueryPool pool : batch.dead_query_pools) {
-      vk.vkDestroyQueryPool(device_->device, pool, nullptr);
-    }
+    for (const TimestampSlot& slot : batch.dead_timestamps) device_->DestroyTimestampSlot(slot);
   };
   for (Batch& batch : in_flight_) release(batch);
   release(open_);
@@ -310,9 +308,7 @@ void StreamCore::RetireBatch(Batch* batch) {
     vk.vkResetDescriptorPool(device_->device, pool, 0);
     free_descriptor_pools_.push_back(pool);
   }
-  for (VkQueryPool pool : batch->dead_query_pools) {
-    vk.vkDestroyQueryPool(device_->device, pool, nullptr);
-  }
+  for (const TimestampSlot& slot : batch->dead_timestamps) device_->DestroyTimestampSlot(slot);
   if (batch->cmd != VK_NULL_HANDLE) free_cmds_.push_back(batch->cmd);
   for (TimelineWait& wait : batch->waits) pending_upstream_.push_back(std::move(wait));
   in_flight_staging_ -= batch->staging_bytes;
@@ -365,15 +361,15 @@ bool StreamCore::IdleLocked() {
   return in_flight_.empty() && sticky_ == PORTA_OK;
 }
 
-void StreamCore::DeferDestroyQueryPool(VkQueryPool pool, uint64_t value) {
+void StreamCore::DeferDestroyTimestamp(const TimestampSlot& slot, uint64_t value) {
   std::lock_guard<std::mutex> lock(mutex_);
   for (Batch& batch : in_flight_) {
     if (batch.value >= value) {
-      batch.dead_query_pools.push_back(pool);
+      batch.dead_timestamps.push_back(slot);
       return;
     }
   }
-  device_->vk.vkDestroyQueryPool(device_->device, pool, nullptr);
+  device_->DestroyTimestampSlot(slot);
 }
 
 void StreamCore::RetirePendingUpstream() {

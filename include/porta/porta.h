@@ -646,9 +646,10 @@ PORTA_API porta_status_t porta_event_wait(porta_event_t event, uint64_t timeout_
 // of the stream it was recorded on.
 PORTA_API porta_status_t porta_event_query(porta_event_t event);
 
-// Writes the time in milliseconds between two completed events of one device. Returns
-// PORTA_NOT_READY when either has not completed, PORTA_ERROR_INVALID_ARGUMENT when they belong
-// to different devices, were never recorded, or were created with PORTA_EVENT_DISABLE_TIMING.
+// Writes the time in milliseconds between two completed events of one device. Never waits, for
+// the events or for other work of the device. Returns PORTA_NOT_READY when either has not
+// completed, PORTA_ERROR_INVALID_ARGUMENT when they belong to different devices, were never
+// recorded, or were created with PORTA_EVENT_DISABLE_TIMING.
 PORTA_API porta_status_t porta_event_elapsed_ms(porta_event_t start, porta_event_t end,
                                                 float* out_ms);
 
