@@ -257,18 +257,23 @@ TEST_P(ErrorsModuleTest, LaunchHandlesAndConfig) {
     if (info_.max_work_group_dims[d] < UINT32_MAX) {
       config = good;
       config.block[d] = info_.max_work_group_dims[d] + 1;
-      EXPECT_PORTA_LIMIT_ERROR("block", Launch(config, args.data(), 4));
+      EXPECT_PORTA_ERROR(PORTA_ERROR_OUT_OF_RANGE, "block", Launch(config, args.data(), 4));
+      EXPECT_TRUE(LastErrorNamesNumber(info_.max_work_group_dims[d] + 1));
+      EXPECT_TRUE(LastErrorNamesNumber(info_.max_work_group_dims[d]));
     }
     if (info_.max_grid_dims[d] < UINT32_MAX) {
       config = good;
       config.grid[d] = info_.max_grid_dims[d] + 1;
-      EXPECT_PORTA_LIMIT_ERROR("grid", Launch(config, args.data(), 4));
+      EXPECT_PORTA_ERROR(PORTA_ERROR_OUT_OF_RANGE, "grid", Launch(config, args.data(), 4));
+      EXPECT_TRUE(LastErrorNamesNumber(info_.max_grid_dims[d] + 1));
+      EXPECT_TRUE(LastErrorNamesNumber(info_.max_grid_dims[d]));
     }
   }
   if (info_.max_work_group_size < UINT32_MAX) {
     config = good;
     config.block[0] = info_.max_work_group_size + 1;
-    EXPECT_PORTA_LIMIT_ERROR("block", Launch(config, args.data(), 4));
+    EXPECT_PORTA_ERROR(PORTA_ERROR_OUT_OF_RANGE, "block", Launch(config, args.data(), 4));
+    EXPECT_TRUE(LastErrorNamesNumber(info_.max_work_group_size + 1));
   }
   // Each dimension within its own limit, the product over the work-group limit.
   const uint64_t product = uint64_t{info_.max_work_group_dims[0]} * info_.max_work_group_dims[1];
@@ -276,13 +281,18 @@ TEST_P(ErrorsModuleTest, LaunchHandlesAndConfig) {
     config = good;
     config.block[0] = info_.max_work_group_dims[0];
     config.block[1] = info_.max_work_group_dims[1];
-    EXPECT_PORTA_LIMIT_ERROR("block", Launch(config, args.data(), 4));
+    EXPECT_PORTA_ERROR(PORTA_ERROR_OUT_OF_RANGE, "block", Launch(config, args.data(), 4));
+    EXPECT_TRUE(LastErrorNamesNumber(product));
+    EXPECT_TRUE(LastErrorNamesNumber(info_.max_work_group_size));
   }
   config = good;
   config.local_memory_bytes = info_.local_memory_bytes + 1;
-  EXPECT_PORTA_LIMIT_ERROR("local_memory", Launch(config, args.data(), 4));
+  EXPECT_PORTA_ERROR(PORTA_ERROR_OUT_OF_RANGE, "local_memory", Launch(config, args.data(), 4));
+  EXPECT_TRUE(LastErrorNamesNumber(info_.local_memory_bytes + 1));
+  EXPECT_TRUE(LastErrorNamesNumber(info_.local_memory_bytes));
   config.local_memory_bytes = UINT64_MAX;
-  EXPECT_PORTA_LIMIT_ERROR("local_memory", Launch(config, args.data(), 4));
+  EXPECT_PORTA_ERROR(PORTA_ERROR_OUT_OF_RANGE, "local_memory", Launch(config, args.data(), 4));
+  EXPECT_TRUE(LastErrorNamesNumber(UINT64_MAX));
 }
 
 TEST_P(ErrorsModuleTest, LaunchArguments) {
@@ -301,7 +311,8 @@ TEST_P(ErrorsModuleTest, LaunchArguments) {
   EXPECT_PORTA_ERROR(PORTA_ERROR_INVALID_ARGUMENT, "scalar_size", Launch(config, args.data(), 4));
   const std::vector<uint8_t> big(257, 0);
   args[3] = porta_arg_scalar(big.data(), 257);
-  EXPECT_PORTA_LIMIT_ERROR("scalar_size", Launch(config, args.data(), 4));
+  EXPECT_PORTA_ERROR(PORTA_ERROR_INVALID_ARGUMENT, "scalar_size", Launch(config, args.data(), 4));
+  EXPECT_TRUE(LastErrorNamesNumber(257));
   args[3] = porta_arg_scalar(nullptr, 4);
   EXPECT_PORTA_ERROR(PORTA_ERROR_INVALID_ARGUMENT, "scalar", Launch(config, args.data(), 4));
 

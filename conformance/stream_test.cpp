@@ -103,9 +103,11 @@ TEST_P(StreamOrderTest, LongChainOfDependentKernelLaunches) {
   }
 }
 
-TEST_P(StreamOrderTest, QueryAfterQueueingIsNotReadyOrOkThenOk) {
-  // Without a way to hold the device this cannot force NOT_READY; it checks the answers are the
-  // only two legal ones and that the stream converges to OK.
+TEST_P(StreamOrderTest, QueryAfterQueueingAnswersAtOnceThenOk) {
+  // Whether this work is still running when queried depends on the device and the machine, so the
+  // first answer is checked for promptness only (a query never waits for the work); the exact
+  // NOT_READY of pending work is QueryIsNotReadyWhileBlockedAndWorkWaits' (devices whose stream
+  // can be held).
   constexpr uint64_t kSize = 16u << 20;
   BufferHandle a, b;
   ASSERT_PORTA_OK(porta_buffer_alloc(device_, kSize, PORTA_MEMORY_DEVICE, a.out()));
@@ -116,8 +118,10 @@ TEST_P(StreamOrderTest, QueryAfterQueueingIsNotReadyOrOkThenOk) {
     ASSERT_PORTA_OK(porta_copy_device_to_device(stream_.get(), b.get(), 0, a.get(), 0, kSize));
     ASSERT_PORTA_OK(porta_copy_device_to_device(stream_.get(), a.get(), 0, b.get(), 0, kSize));
   }
-  const porta_status_t status = porta_stream_query(stream_.get());
-  EXPECT_TRUE(status == PORTA_NOT_READY || status == PORTA_OK) << porta_status_string(status);
+  const auto start = std::chrono::steady_clock::now();
+  const porta_status_t racing = porta_stream_query(stream_.get());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1))
+      << "porta_stream_query blocked (it returned " << porta_status_string(racing) << ")";
   ASSERT_PORTA_OK(porta_stream_synchronize(stream_.get()));
   EXPECT_PORTA_OK(porta_stream_query(stream_.get()));
 }

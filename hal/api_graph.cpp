@@ -301,6 +301,8 @@ PORTA_API porta_status_t porta_graph_launch(porta_graph_exec_t exec, porta_strea
       std::lock_guard<std::mutex> event_lock(node.event->mutex);
       node.event->stream = s;
       node.event->sequence = before;
+      node.event->fault = PORTA_OK;
+      node.event->fault_message.clear();
     }
   }
   if (queued > 0) {
@@ -310,9 +312,18 @@ PORTA_API porta_status_t porta_graph_launch(porta_graph_exec_t exec, porta_strea
     size_t pending = 0;
     uint64_t sequence = s->AddWork(uses, &pending);
     x->NoteReplay(*s, sequence);
+    // A replayed wait on a recording behind a fault faults this stream, as a direct wait does.
+    for (size_t i = 0; i < queued; ++i) {
+      if (x->nodes[i].kind == PORTA_GRAPH_NODE_EVENT_WAIT) {
+        porta::hal::NoteWait(*s, *x->nodes[i].event, sequence);
+      }
+    }
     if (pending > porta::hal::kPendingQueryThreshold) {
       BackendMessage idle;
-      if (t.stream_query(s->be, idle.get()) == PORTA_OK) s->ReleaseUpTo(sequence);
+      if (t.stream_query(s->be, idle.get()) == PORTA_OK) {
+        s->ReleaseUpTo(sequence);
+        porta::hal::ResolveWaits(*s, sequence);
+      }
     }
   }
   if (status != PORTA_OK) {

@@ -81,9 +81,12 @@ porta_status_t AllocateRaw(const char* fn, const Ref<Device>& device, uint64_t s
                            porta_memory_kind_t kind, porta_buffer_t* out_buffer) {
   BackendMessage message;
   porta_be_buffer_t be = nullptr;
-  porta_status_t status =
-      device->table().buffer_alloc(device->be(), size, kind, &be, message.get());
-  status = porta::hal::Created(status, be, "buffer", &message);
+  porta_status_t status = device->AllocateBuffer(size, kind, &be, &message);
+  if (status == PORTA_ERROR_OUT_OF_MEMORY) {
+    // Blocks the pool caches count against the device's memory: give them back, try once more.
+    device->pool().Trim(0);
+    status = device->AllocateBuffer(size, kind, &be, &message);
+  }
   if (status != PORTA_OK) return BackendFail(status, fn, *device, message);
   auto* buffer = new Buffer(device, be, size, kind);
   porta::hal::Registry::Add(buffer, porta::hal::HandleType::kBuffer);

@@ -1,5 +1,7 @@
 // Public API: streams and events.
+#include <cstdio>
 #include <mutex>
+#include <string>
 
 #include "hal/objects.h"
 #include "hal/runtime.h"
@@ -16,6 +18,104 @@ using porta::hal::Object;
 using porta::hal::Ref;
 using porta::hal::Stream;
 
+namespace {
+
+// What an event was last recorded at: the stream and the work sequence number it covers, and the
+// fault of work before it once the runtime knows one.
+struct Recording {
+  Ref<Stream> stream;
+  uint64_t sequence = 0;
+  porta_status_t fault = PORTA_OK;
+  std::string fault_message;
+};
+
+Recording CurrentRecording(Event& event) {
+  std::lock_guard<std::mutex> lock(event.mutex);
+  return Recording{event.stream, event.sequence, event.fault, event.fault_message};
+}
+
+// Marks |recording| of |event| faulted, unless the event has been recorded again since.
+void NoteEventFault(Event& event, const Recording& recording, porta_status_t status,
+                    const std::string& message) {
+  std::lock_guard<std::mutex> lock(event.mutex);
+  if (event.stream.get() != recording.stream.get() || event.sequence != recording.sequence) return;
+  if (event.fault != PORTA_OK) return;
+  event.fault = status;
+  event.fault_message = message;
+}
+
+// Returns the fault of |event|'s recording at work |sequence| of |origin| (its detail into
+// |detail|), or PORTA_OK. The recording has completed: a stream waited on it and went past.
+porta_status_t RecordingFault(Event& event, Stream& origin, uint64_t sequence,
+                              std::string* detail) {
+  Recording current = CurrentRecording(event);
+  if (current.stream.get() != &origin || current.sequence != sequence) {
+    // Recorded again since, so the backend answers for the new recording only. The origin's own
+    // sticky error is the closest answer: conservative, it may come from work after the point.
+    return origin.Sticky(detail);
+  }
+  if (current.fault != PORTA_OK) {
+    *detail = current.fault_message;
+    return current.fault;
+  }
+  BackendMessage message;
+  const porta_status_t status = event.device->table().event_query(event.be, message.get());
+  if (status == PORTA_ERROR_DEVICE_LOST) {
+    origin.SetSticky(status, message.text());
+    NoteEventFault(event, current, status, message.text());
+    *detail = message.text();
+    return status;
+  }
+  // The origin may itself have waited, before the point, on a recording behind a fault.
+  if (porta::hal::ResolveWaits(origin, sequence)) {
+    const porta_status_t sticky = origin.Sticky(detail);
+    NoteEventFault(event, current, sticky, *detail);
+    return sticky;
+  }
+  return PORTA_OK;
+}
+
+// Interprets a backend answer about |event|: completion releases the recorded stream's finished
+// work and resolves the waits that stream queued before the point; a fault becomes the
+// recording's fault and that stream's sticky error.
+porta_status_t FinishEventStatus(const char* fn, Event& event, const Recording& recording,
+                                 porta_status_t status, const BackendMessage& message) {
+  if (!recording.stream || (status != PORTA_OK && status != PORTA_ERROR_DEVICE_LOST)) {
+    return status == PORTA_OK || status == PORTA_NOT_READY
+               ? status
+               : BackendFail(status, fn, *event.device, message);
+  }
+  if (status == PORTA_OK) recording.stream->ReleaseUpTo(recording.sequence);
+  // A fault that reached the stream through a wait before the point is named after its origin
+  // (resolved first, so that it is the stream's sticky error even where the backend saw it too).
+  if (porta::hal::ResolveWaits(*recording.stream, recording.sequence)) {
+    std::string detail;
+    const porta_status_t sticky = recording.stream->Sticky(&detail);
+    NoteEventFault(event, recording, sticky, detail);
+    return Fail(sticky, fn, "work before the event faulted: %s", detail.c_str());
+  }
+  if (status == PORTA_OK) return PORTA_OK;
+  recording.stream->SetSticky(status, message.text());
+  NoteEventFault(event, recording, status, message.text());
+  return BackendFail(status, fn, *event.device, message);
+}
+
+// Makes |stream|, which waits on |recording| whose fault is known, faulted too, and returns that
+// sticky error. The caller holds stream.mutex.
+porta_status_t WaitedOnFault(const char* fn, Stream& stream, const Recording& recording) {
+  stream.SetSticky(recording.fault,
+                   porta::hal::WaitedOnFaultMessage(*recording.stream, recording.fault_message));
+  return stream.CheckSticky(fn);
+}
+
+// The answer for a recording whose fault the runtime already knows.
+porta_status_t KnownFault(const char* fn, const Recording& recording) {
+  return Fail(recording.fault, fn, "work before the event faulted: %s",
+              recording.fault_message.c_str());
+}
+
+}  // namespace
+
 namespace porta::hal {
 
 porta_status_t SyncLocked(const char* function, Stream& stream) {
@@ -27,45 +127,56 @@ porta_status_t SyncLocked(const char* function, Stream& stream) {
   BackendMessage message;
   uint64_t sequence = stream.sequence();
   status = stream.device->table().stream_synchronize(stream.be, message.get());
-  if (status != PORTA_OK) {
-    if (status == PORTA_ERROR_DEVICE_LOST) stream.SetSticky(status, message.text());
+  if (status != PORTA_OK && status != PORTA_ERROR_DEVICE_LOST) {
     return BackendFail(status, function, *stream.device, message);
   }
-  stream.ReleaseUpTo(sequence);
+  if (status == PORTA_OK) stream.ReleaseUpTo(sequence);
+  // A fault that reached this stream through a wait is named after the stream it came from
+  // (resolved first: the first sticky error stays), even where the backend saw it too.
+  if (ResolveWaits(stream, sequence)) return stream.CheckSticky(function);
+  if (status == PORTA_ERROR_DEVICE_LOST) {
+    stream.SetSticky(status, message.text());
+    return BackendFail(status, function, *stream.device, message);
+  }
   return PORTA_OK;
 }
 
+void NoteWait(Stream& stream, Event& event, uint64_t sequence) {
+  Recording recording = CurrentRecording(event);
+  if (!recording.stream || recording.stream.get() == &stream) return;
+  Stream::Wait wait;
+  wait.event = Ref<Object>::Share(&event);
+  wait.origin = recording.stream;
+  wait.origin_sequence = recording.sequence;
+  wait.sequence = sequence;
+  stream.AddWait(std::move(wait));
+}
+
+bool ResolveWaits(Stream& stream, uint64_t sequence) {
+  bool faulted = false;
+  for (Stream::Wait& wait : stream.TakeWaitsUpTo(sequence)) {
+    // The first fault found is the sticky one; the rest only need releasing.
+    if (faulted) continue;
+    std::string detail;
+    const porta_status_t fault = RecordingFault(static_cast<Event&>(*wait.event), *wait.origin,
+                                                wait.origin_sequence, &detail);
+    if (fault != PORTA_OK) {
+      stream.SetSticky(fault, WaitedOnFaultMessage(*wait.origin, detail));
+      faulted = true;
+    }
+  }
+  return faulted;
+}
+
+std::string WaitedOnFaultMessage(const Stream& origin, const std::string& detail) {
+  char head[160];
+  std::snprintf(head, sizeof(head),
+                "waited on an event recorded after a fault on stream 0x%llx of device %s: ",
+                static_cast<unsigned long long>(origin.handle()), origin.device->label().c_str());
+  return head + detail;
+}
+
 }  // namespace porta::hal
-
-namespace {
-
-// What an event was last recorded at: the stream and the work sequence number it covers.
-struct Recording {
-  Ref<Stream> stream;
-  uint64_t sequence = 0;
-};
-
-Recording CurrentRecording(Event& event) {
-  std::lock_guard<std::mutex> lock(event.mutex);
-  return Recording{event.stream, event.sequence};
-}
-
-// Interprets a backend answer about |event|: completion releases the recorded stream's finished
-// work; a fault becomes that stream's sticky error.
-porta_status_t FinishEventStatus(const char* fn, Event& event, const Recording& recording,
-                                 porta_status_t status, const BackendMessage& message) {
-  if (status == PORTA_OK) {
-    if (recording.stream) recording.stream->ReleaseUpTo(recording.sequence);
-    return PORTA_OK;
-  }
-  if (status == PORTA_NOT_READY) return status;
-  if (status == PORTA_ERROR_DEVICE_LOST && recording.stream) {
-    recording.stream->SetSticky(status, message.text());
-  }
-  return BackendFail(status, fn, *event.device, message);
-}
-
-}  // namespace
 
 extern "C" {
 
@@ -103,6 +214,7 @@ PORTA_API porta_status_t porta_stream_destroy(porta_stream_t stream) try {
     // A sticky error is not this call's failure: the work is finished either way.
     s->device->table().stream_synchronize(s->be, message.get());
     s->ReleaseUpTo(UINT64_MAX);
+    s->ClearWaits();
   }
   s->Release();
   return PORTA_OK;
@@ -149,10 +261,15 @@ PORTA_API porta_status_t porta_stream_query(porta_stream_t stream) try {
   status = s->device->table().stream_query(s->be, message.get());
   if (status == PORTA_OK) {
     s->ReleaseUpTo(sequence);
+    if (porta::hal::ResolveWaits(*s, sequence)) return s->CheckSticky(kFn);
     return PORTA_OK;
   }
   if (status == PORTA_NOT_READY) return status;
-  if (status == PORTA_ERROR_DEVICE_LOST) s->SetSticky(status, message.text());
+  if (status == PORTA_ERROR_DEVICE_LOST) {
+    // As in SyncLocked: a fault that came through a wait is named after its origin.
+    if (porta::hal::ResolveWaits(*s, sequence)) return s->CheckSticky(kFn);
+    s->SetSticky(status, message.text());
+  }
   return BackendFail(status, kFn, *s->device, message);
 } catch (...) {
   return porta::hal::ExceptionStatus("porta_stream_query");
@@ -209,7 +326,19 @@ PORTA_API porta_status_t porta_event_record(porta_event_t event, porta_stream_t 
   // The record and the event's new recording are published under the stream's lock, so the
   // sequence number matches the work queued before it.
   std::lock_guard<std::mutex> lock(s->mutex);
-  if ((status = s->CheckSticky(kFn)) != PORTA_OK) return status;
+  if ((status = s->CheckSticky(kFn)) != PORTA_OK) {
+    // Recorded behind a known fault: the event now stands for work that faulted, and every wait
+    // or query of it reports that (rather than answering for its previous recording).
+    std::string detail;
+    const porta_status_t sticky = s->Sticky(&detail);
+    std::lock_guard<std::mutex> event_lock(e->mutex);
+    e->stream = s;
+    e->sequence = s->sequence();
+    e->fault = sticky;
+    e->fault_message = detail;
+    e->captured_by = nullptr;
+    return status;
+  }
   if (s->capture != nullptr) {
     porta::hal::GraphNode node;
     node.kind = PORTA_GRAPH_NODE_EVENT_RECORD;
@@ -220,6 +349,16 @@ PORTA_API porta_status_t porta_event_record(porta_event_t event, porta_stream_t 
   }
   BackendMessage message;
   status = s->device->table().event_record(e->be, s->be, message.get());
+  if (status == PORTA_ERROR_DEVICE_LOST) {
+    // The backend found the stream faulted: as above, the event carries the fault.
+    s->SetSticky(status, message.text());
+    std::lock_guard<std::mutex> event_lock(e->mutex);
+    e->stream = s;
+    e->sequence = s->sequence();
+    e->fault = status;
+    e->fault_message = message.text();
+    e->captured_by = nullptr;
+  }
   if (status != PORTA_OK) return BackendFail(status, kFn, *s->device, message);
   porta::hal::UseList uses;
   uses.Add(Ref<Event>::Share(e.get()));
@@ -227,6 +366,10 @@ PORTA_API porta_status_t porta_event_record(porta_event_t event, porta_stream_t 
   std::lock_guard<std::mutex> event_lock(e->mutex);
   e->stream = s;
   e->sequence = sequence;
+  // A new recording starts clean (as a CUDA event re-recorded on a healthy stream): a fault
+  // belongs to the recording whose work faulted, and stays sticky on that stream.
+  e->fault = PORTA_OK;
+  e->fault_message.clear();
   // A recording outside any capture replaces the one a capture made.
   e->captured_by = nullptr;
   return PORTA_OK;
@@ -252,14 +395,25 @@ PORTA_API porta_status_t porta_stream_wait_event(porta_stream_t stream, porta_ev
     }
     // No device-side wait across devices: the host waits, which orders everything queued later.
     Recording recording = CurrentRecording(*e);
-    BackendMessage message;
-    status = e->device->table().event_wait(e->be, UINT64_MAX, message.get());
-    return FinishEventStatus(kFn, *e, recording, status, message);
+    if (recording.fault == PORTA_OK) {
+      BackendMessage message;
+      status = e->device->table().event_wait(e->be, UINT64_MAX, message.get());
+      status = FinishEventStatus(kFn, *e, recording, status, message);
+      if (status != PORTA_ERROR_DEVICE_LOST) return status;
+      recording = CurrentRecording(*e);
+      if (recording.fault == PORTA_OK) return status;
+    }
+    std::lock_guard<std::mutex> lock(s->mutex);
+    return WaitedOnFault(kFn, *s, recording);
   }
   const porta_backend_table_t& t = s->device->table();
   // Read before the wait is queued: if another thread re-records the event meanwhile, the wait
   // captures the later point and the pool's view stays on the safe side.
   Recording recording = CurrentRecording(*e);
+  if (recording.fault != PORTA_OK && recording.stream.get() != s.get()) {
+    std::lock_guard<std::mutex> lock(s->mutex);
+    if (s->capture == nullptr) return WaitedOnFault(kFn, *s, recording);
+  }
   porta::hal::UseList uses;
   uses.Add(Ref<Event>::Share(e.get()));
   bool captured = false;
@@ -277,6 +431,7 @@ PORTA_API porta_status_t porta_stream_wait_event(porta_stream_t stream, porta_ev
   // stays on the safe side).
   if (status == PORTA_OK && !captured && recording.stream && recording.stream.get() != s.get()) {
     s->NoteOrderedAfter(recording.stream->progress->id, recording.sequence);
+    porta::hal::NoteWait(*s, *e, s->sequence());
   }
   return status;
 } catch (...) {
@@ -291,6 +446,7 @@ PORTA_API porta_status_t porta_event_wait(porta_event_t event, uint64_t timeout_
   status = porta::hal::CheckEventOutsideCapture(kFn, *e, nullptr, "waiting on");
   if (status != PORTA_OK) return status;
   Recording recording = CurrentRecording(*e);
+  if (recording.fault != PORTA_OK) return KnownFault(kFn, recording);
   BackendMessage message;
   status = e->device->table().event_wait(e->be, timeout_ns, message.get());
   if (status == PORTA_ERROR_TIMEOUT) {
@@ -310,6 +466,7 @@ PORTA_API porta_status_t porta_event_query(porta_event_t event) try {
   status = porta::hal::CheckEventOutsideCapture(kFn, *e, nullptr, "querying");
   if (status != PORTA_OK) return status;
   Recording recording = CurrentRecording(*e);
+  if (recording.fault != PORTA_OK) return KnownFault(kFn, recording);
   BackendMessage message;
   status = e->device->table().event_query(e->be, message.get());
   return FinishEventStatus(kFn, *e, recording, status, message);
@@ -345,6 +502,10 @@ PORTA_API porta_status_t porta_event_elapsed_ms(porta_event_t start, porta_event
   if (!CurrentRecording(*a).stream || !CurrentRecording(*b).stream) {
     return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "%s was never recorded",
                 !CurrentRecording(*a).stream ? "start" : "end");
+  }
+  for (Event* e : {a.get(), b.get()}) {
+    const Recording recording = CurrentRecording(*e);
+    if (recording.fault != PORTA_OK) return KnownFault(kFn, recording);
   }
   if (!(a->device->info().capabilities & PORTA_CAP_TIMESTAMPS)) {
     return Fail(PORTA_ERROR_UNSUPPORTED, kFn, "device %s has no timestamps (PORTA_CAP_TIMESTAMPS)",

@@ -305,13 +305,46 @@ const porta_backend_table_t& Device::table() const {
   return backend_->table;
 }
 
+porta_status_t Device::AllocateBuffer(uint64_t size, porta_memory_kind_t kind,
+                                      porta_be_buffer_t* out, BackendMessage* message) {
+  *out = nullptr;
+  const uint64_t limit = info_.global_memory_bytes;
+  // Reserved before the backend call so that concurrent allocations meet the limit together.
+  uint64_t held = allocated_bytes_.load(std::memory_order_relaxed);
+  do {
+    if (limit != 0 && (held > limit || size > limit - held)) {
+      char text[256];
+      std::snprintf(text, sizeof(text),
+                    "%llu bytes would take the buffers of the device to %llu bytes, beyond its "
+                    "global_memory_bytes (%llu); %llu bytes are allocated",
+                    static_cast<unsigned long long>(size),
+                    static_cast<unsigned long long>(held + size),
+                    static_cast<unsigned long long>(limit), static_cast<unsigned long long>(held));
+      message->Set(text);
+      return PORTA_ERROR_OUT_OF_MEMORY;
+    }
+  } while (!allocated_bytes_.compare_exchange_weak(held, held + size, std::memory_order_relaxed));
+  porta_status_t status = table().buffer_alloc(be_, size, kind, out, message->get());
+  status = Created(status, *out, "buffer", message);
+  if (status != PORTA_OK) {
+    *out = nullptr;
+    allocated_bytes_.fetch_sub(size, std::memory_order_relaxed);
+  }
+  return status;
+}
+
+void Device::FreeBuffer(porta_be_buffer_t be, uint64_t size) {
+  table().buffer_free(be);
+  allocated_bytes_.fetch_sub(size, std::memory_order_relaxed);
+}
+
 Buffer::~Buffer() {
   if (mapped.load()) {
     BackendMessage message;
     device->table().buffer_unmap(be, message.get());
   }
   if (!block) {
-    device->table().buffer_free(be);
+    device->FreeBuffer(be, size);
   } else if (!block_returned) {
     device->pool().Return(std::move(block), nullptr, 0, false);
   }
@@ -392,6 +425,34 @@ uint64_t Stream::OrderedAfter(uint64_t stream_id) {
     if (entry.first == stream_id) return entry.second;
   }
   return 0;
+}
+
+porta_status_t Stream::Sticky(std::string* message) {
+  std::lock_guard<std::mutex> lock(pending_mutex_);
+  if (sticky_status_ != PORTA_OK) *message = sticky_message_;
+  return sticky_status_;
+}
+
+void Stream::AddWait(Wait wait) {
+  std::lock_guard<std::mutex> lock(waits_mutex_);
+  waits_.push_back(std::move(wait));
+}
+
+std::vector<Stream::Wait> Stream::TakeWaitsUpTo(uint64_t sequence) {
+  std::vector<Wait> taken;
+  std::vector<Wait> kept;
+  std::lock_guard<std::mutex> lock(waits_mutex_);
+  for (Wait& wait : waits_) (wait.sequence <= sequence ? taken : kept).push_back(std::move(wait));
+  waits_.swap(kept);
+  return taken;
+}
+
+void Stream::ClearWaits() {
+  std::vector<Wait> dropped;
+  {
+    std::lock_guard<std::mutex> lock(waits_mutex_);
+    dropped.swap(waits_);
+  }
 }
 
 Event::~Event() {

@@ -181,6 +181,15 @@ class Device final : public Object {
   // The caching allocator of porta_buffer_alloc_async.
   DevicePool& pool() { return *pool_; }
 
+  // Every backend buffer of the device comes from here and returns through FreeBuffer, so that
+  // the bytes held at once never exceed info().global_memory_bytes (0: the backend reports no
+  // figure, no limit): the figure porta_device_get_info reports is the limit allocations meet,
+  // also on drivers that allocate lazily or let the host overcommit. An allocation beyond it
+  // fails with PORTA_ERROR_OUT_OF_MEMORY and the sizes in |message|, before the backend is asked.
+  porta_status_t AllocateBuffer(uint64_t size, porta_memory_kind_t kind, porta_be_buffer_t* out,
+                                BackendMessage* message);
+  void FreeBuffer(porta_be_buffer_t be, uint64_t size);
+
  private:
   Runtime* runtime_;
   LoadedBackend* backend_;
@@ -188,6 +197,8 @@ class Device final : public Object {
   porta_device_info_t info_;
   std::string label_;
   std::unique_ptr<DevicePool> pool_;
+  // Bytes of the backend buffers alive on the device (AllocateBuffer, FreeBuffer).
+  std::atomic<uint64_t> allocated_bytes_{0};
 };
 
 class Buffer final : public Object {
@@ -295,6 +306,25 @@ class Stream final : public Object {
   // The highest work sequence of stream |stream_id| this stream is known to be ordered after; 0
   // when none.
   uint64_t OrderedAfter(uint64_t stream_id);
+  // The sticky status (PORTA_OK when clean), its message copied into |message| when set.
+  porta_status_t Sticky(std::string* message);
+
+  // A device-side wait queued on this stream (porta_stream_wait_event, or a graph replay's wait
+  // node) on a recording of an event made on another stream, whose fault is not known yet. The
+  // runtime resolves it once this stream has been observed past |sequence|: a fault of the
+  // recording then becomes this stream's sticky error.
+  struct Wait {
+    Ref<Object> event;   // the Event waited on
+    Ref<Stream> origin;  // the stream of the waited recording
+    uint64_t origin_sequence = 0;
+    uint64_t sequence = 0;  // this stream's work sequence of the wait
+  };
+  void AddWait(Wait wait);
+  // Removes and returns the waits queued up to |sequence|.
+  std::vector<Wait> TakeWaitsUpTo(uint64_t sequence);
+  // Drops every unresolved wait (the stream is being destroyed; this also breaks reference cycles
+  // between streams that waited on each other's events).
+  void ClearWaits();
 
   Ref<Device> device;
   porta_be_stream_t be;
@@ -325,6 +355,8 @@ class Stream final : public Object {
   // forgetting one only makes the pool more cautious.
   static constexpr size_t kOrderedAfterCapacity = 16;
   std::vector<std::pair<uint64_t, uint64_t>> ordered_after_;
+  std::mutex waits_mutex_;  // guards waits_
+  std::vector<Wait> waits_;
 };
 
 class Event final : public Object {
@@ -339,6 +371,10 @@ class Event final : public Object {
   std::mutex mutex;  // guards the recording below
   Ref<Stream> stream;
   uint64_t sequence = 0;
+  // The fault of work before this recording once the runtime knows it (PORTA_OK otherwise), with
+  // its detail: every wait and query of the recording reports it. A new recording starts clean.
+  porta_status_t fault = PORTA_OK;
+  std::string fault_message;
   // The capture that recorded this event last, while that capture is still open (not a
   // reference: the capture clears it before it ends); waits from outside that capture are errors.
   Graph* captured_by = nullptr;

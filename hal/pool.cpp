@@ -47,7 +47,7 @@ unsigned long long Ull(uint64_t value) {
 }  // namespace
 
 PoolBlock::~PoolBlock() {
-  pool_->device_.table().buffer_free(be_);
+  pool_->device_.FreeBuffer(be_, capacity_);
   pool_->BlockFreed(capacity_);
 }
 
@@ -123,14 +123,13 @@ porta_status_t DevicePool::Allocate(const char* function, Stream& stream, uint64
   }
   porta_be_buffer_t be = nullptr;
   BackendMessage message;
-  porta_status_t status =
-      device_.table().buffer_alloc(device_.be(), capacity, kind, &be, message.get());
+  porta_status_t status = device_.AllocateBuffer(capacity, kind, &be, &message);
   if (status == PORTA_ERROR_OUT_OF_MEMORY) {
     // The cache may be what fills the device: give it back and try once more.
     Trim(0);
-    status = device_.table().buffer_alloc(device_.be(), capacity, kind, &be, message.get());
+    message.Set("");
+    status = device_.AllocateBuffer(capacity, kind, &be, &message);
   }
-  status = Created(status, be, "buffer", &message);
   std::lock_guard<std::mutex> lock(mutex_);
   if (status != PORTA_OK) {
     stats_.reserved_bytes -= capacity;

@@ -3,6 +3,7 @@
 #define PORTA_HAL_STREAM_OPS_H_
 
 #include <mutex>
+#include <string>
 
 #include "hal/graph.h"
 #include "hal/objects.h"
@@ -12,6 +13,19 @@ namespace porta::hal {
 // Pending uses (objects held by queued work) after which queuing work also polls the stream for
 // completion.
 constexpr size_t kPendingQueryThreshold = 4096;
+
+// Notes that |stream| queued (as its work |sequence|) a device-side wait on |event|'s current
+// recording, so that a fault of that recording, found once the stream is observed past the wait,
+// becomes the stream's sticky error (ResolveWaits). A recording on |stream| itself needs no note.
+void NoteWait(Stream& stream, Event& event, uint64_t sequence);
+
+// Resolves the waits |stream| queued up to work |sequence|, which the caller observed complete:
+// the first waited recording found faulted becomes the stream's sticky error, naming the stream
+// the fault came from. Returns whether one was.
+bool ResolveWaits(Stream& stream, uint64_t sequence);
+
+// The sticky message of a stream that waited on a recording of |origin| behind a fault.
+std::string WaitedOnFaultMessage(const Stream& origin, const std::string& detail);
 
 // Runs |enqueue| (which calls one backend slot with the message it is given) under the stream's
 // lock after checking the sticky error, and keeps |uses| alive until the work completes. A
@@ -33,19 +47,21 @@ porta_status_t Enqueue(const char* function, Stream& stream, UseList& uses, Fn&&
   }
   size_t pending = 0;
   uint64_t sequence = stream.AddWork(uses, &pending);
-  // An application that never synchronizes must not grow the pending list without bound: every
-  // so often ask the backend whether the stream has drained.
+  // An application that never synchronizes must not grow the pending list (nor the waits to
+  // resolve) without bound: every so often ask the backend whether the stream has drained.
   if (pending > kPendingQueryThreshold) {
     BackendMessage idle;
     if (stream.device->table().stream_query(stream.be, idle.get()) == PORTA_OK) {
       stream.ReleaseUpTo(sequence);
+      ResolveWaits(stream, sequence);
     }
   }
   return PORTA_OK;
 }
 
 // Blocks until |stream| is idle and releases what its work used; a fault becomes the sticky
-// error. The caller holds stream.mutex.
+// error, as does the fault of an event recording the stream waited on. The caller holds
+// stream.mutex.
 porta_status_t SyncLocked(const char* function, Stream& stream);
 
 }  // namespace porta::hal

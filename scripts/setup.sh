@@ -13,8 +13,8 @@ set -euo pipefail
 PACKAGES=(
   # toolchain
   build-essential cmake ninja-build pkg-config git python3
-  # unit tests and the CTS
-  libgtest-dev
+  # unit tests and the CTS; valgrind for the memcheck run of the CPU device's CTS
+  libgtest-dev valgrind
   # the operator library's f32 matmul on the CPU device, and porta-bench's baselines (OpenBLAS
   # sgemm, CLBlast sgemm on OpenCL devices)
   libopenblas-dev libclblast-dev

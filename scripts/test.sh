@@ -14,6 +14,7 @@
 #     and the asan build's CTS on every device (OpenCL and Vulkan backends under ASan/UBSan),
 #   - porta-stress, the multi-thread stress run: plain on every device at once, and built with
 #     the tsan preset (ThreadSanitizer) on the CPU, OpenCL and Vulkan devices,
+#   - valgrind memcheck over the CPU device's CTS from the default build (drivers kept out),
 #   - the fuzz preset (build-fuzz/, clang): every libFuzzer target of tests/fuzz for
 #     PORTA_FUZZ_SECONDS (default 25) from its seed corpus, failing on any crash, leak or timeout,
 #   - an install into a temporary prefix, used by tests/install_consumer (CMake) and pkg-config.
@@ -205,6 +206,38 @@ else
   suite "tsan stress" env PORTA_DEVICES=cpu,opencl,vulkan \
     TSAN_OPTIONS="suppressions=$PWD/tests/tsan.supp halt_on_error=1 second_deadlock_stack=1" \
     build-tsan/tests/porta-stress --seconds "$stress_seconds"
+fi
+
+# --- oominject ---
+# valgrind memcheck over the CPU device's CTS from the default build, the vendor drivers kept out
+# as in the asan suites. Any memcheck error or definite/indirect leak fails it; the counts are
+# printed. docs/testing.md says what the run covers.
+# The operator library's largest numeric sweeps (the five single-type matmuls and the
+# block-quantized matmuls) are left out: under memcheck they take over 13 minutes together.
+valgrind_skipped='*/OpsMatmulTest.F32/*:*/OpsMatmulTest.F16/*:*/OpsMatmulTest.BF16/*'
+valgrind_skipped+=':*/OpsMatmulTest.F16IntoF32/*:*/OpsMatmulTest.BF16IntoF32/*:*/OpsQuantTest.Q*'
+valgrind_cts_cpu() {
+  local log status
+  log=$(mktemp /tmp/porta-valgrind.XXXXXX) || return 1
+  env PORTA_OPENCL_LIBRARY=/nonexistent/libOpenCL.so.1 \
+    PORTA_VULKAN_LIBRARY=/nonexistent/libvulkan.so.1 \
+    valgrind --tool=memcheck --error-exitcode=1 --leak-check=full \
+    --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
+    --num-callers=30 --suppressions=tests/valgrind.supp --log-file="$log" \
+    build/conformance/porta-cts --devices cpu --gtest_filter="-$valgrind_skipped" \
+    --junit "$results/valgrind-cts-cpu.xml"
+  status=$?
+  grep -E 'ERROR SUMMARY|definitely lost|indirectly lost' "$log"
+  [[ $status -eq 0 ]] || cat "$log"
+  rm -f "$log"
+  return $status
+}
+if ! command -v valgrind >/dev/null; then
+  skip "valgrind cts cpu" "valgrind is not installed (scripts/setup.sh installs it as root)"
+elif backend_built cpu; then
+  suite "valgrind cts cpu" valgrind_cts_cpu
+else
+  skip "valgrind cts cpu" "the cpu backend was not built"
 fi
 
 # --- spirvfuzz ---

@@ -53,7 +53,8 @@ using DeviceCheck = void (*)(const porta_backend_table_t* table, porta_be_backen
                              uint32_t index);
 
 // Initializes the backend with its default vendor library. With zero devices, checks that init
-// was fast and that the reason names |library_hint|; otherwise runs |check| on every device.
+// was fast and that the reason names |library_hint|, then skips the calling test with that reason
+// (no device was checked); otherwise runs |check| on every device.
 void ExpectDefaultLibraryWorks(porta_backend_entry_fn entry, const char* library_hint,
                                DeviceCheck check);
 

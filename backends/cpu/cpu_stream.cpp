@@ -71,6 +71,12 @@ porta_status_t EventPoint::Query(porta_be_msg msg) {
   return PORTA_OK;
 }
 
+porta_status_t EventPoint::Fault(std::string* message) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (status_ != PORTA_OK) *message = message_;
+  return status_;
+}
+
 bool EventPoint::CompletionTime(std::chrono::steady_clock::time_point* out) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!complete_) return false;
@@ -142,8 +148,17 @@ void Stream::WorkerLoop() {
 
     bool failed = false;
     std::string fault;
-    if (!skip) {
-      if (command.wait) command.wait->Wait(UINT64_MAX);
+    if (!skip && command.wait) {
+      command.wait->Wait(UINT64_MAX);
+      // Waiting on a recording behind a fault faults this stream too: its later work would read
+      // what the faulted work left undefined.
+      std::string origin;
+      if (command.wait->Fault(&origin) != PORTA_OK) {
+        failed = true;
+        fault = "waited on an event recorded after a fault on another stream: " + origin;
+      }
+    }
+    if (!skip && !failed) {
       if (command.work) {
         try {
           failed = !command.work(&fault, scratch);

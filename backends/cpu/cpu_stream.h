@@ -28,6 +28,8 @@ class EventPoint {
   bool Wait(uint64_t timeout_ns);
   // PORTA_OK, PORTA_NOT_READY or the recorded stream's sticky error (text into msg).
   porta_status_t Query(porta_be_msg msg);
+  // The fault the point completed with (its text into |message|), or PORTA_OK.
+  porta_status_t Fault(std::string* message);
   // When complete: writes the completion time and returns true.
   bool CompletionTime(std::chrono::steady_clock::time_point* out);
 
@@ -50,8 +52,9 @@ struct Command {
   std::shared_ptr<EventPoint> wait;
 };
 
-// An asynchronous in-order queue. A fault (a kernel returning nonzero) is sticky: commands queued
-// behind it are skipped, except that events behind it still complete, carrying the fault.
+// An asynchronous in-order queue. A fault (a kernel returning nonzero, or a wait on an event point
+// that completed with a fault) is sticky: commands queued behind it are skipped, except that
+// events behind it still complete, carrying the fault.
 class Stream {
  public:
   // Starts the worker thread. Throws std::system_error when it cannot be started.

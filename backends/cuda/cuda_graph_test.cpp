@@ -1,6 +1,7 @@
 // The CUDA backend's native graph slots against the fake driver (fake_cuda_driver.cpp), which
 // records the graph it is asked to build: node kinds, order, parameters, launches, updates and
-// releases, checked here without a GPU.
+// releases, checked here without a GPU; and, with a driver result the fake injects, an event's
+// fault.
 #include <dlfcn.h>
 #include <gtest/gtest.h>
 
@@ -308,6 +309,33 @@ TEST_F(CudaGraphTest, DriverWithoutGraphFunctionsDeclines) {
   EXPECT_EQ(CreateThreeNodeGraph(&scalar, &graph), PORTA_ERROR_UNSUPPORTED);
   EXPECT_NE(std::string(message_.text).find("lacks the graph functions"), std::string::npos)
       << message_.text;
+}
+
+// Not a graph slot, but the same fake: a fault the driver reports for an event's work is the
+// event's answer and the recording stream's sticky error; re-recorded on a healthy stream, the
+// event is clean again.
+TEST_F(CudaGraphTest, EventCarriesTheFaultOfItsRecording) {
+  ASSERT_NO_FATAL_FAILURE(SetUpWith(PORTA_FAKE_CUDA_DRIVER));
+  porta_be_event_t event = nullptr;
+  ASSERT_EQ(table_->event_create(device_, PORTA_EVENT_DEFAULT, &event, message_.get()), PORTA_OK);
+  ASSERT_EQ(table_->event_record(event, stream_, message_.get()), PORTA_OK) << message_.text;
+  state_->fail_call = "cuEventQuery";
+  state_->fail_result = CUDA_ERROR_ILLEGAL_ADDRESS;
+  EXPECT_EQ(table_->event_query(event, message_.get()), PORTA_ERROR_DEVICE_LOST);
+  EXPECT_NE(std::string(message_.text).find("cuEventQuery failed"), std::string::npos)
+      << message_.text;
+  // The driver answers success again, but the recording stays faulted, and so does its stream.
+  Message wait;
+  EXPECT_EQ(table_->event_wait(event, UINT64_MAX, wait.get()), PORTA_ERROR_DEVICE_LOST);
+  EXPECT_NE(std::string(wait.text).find("cuEventQuery failed"), std::string::npos) << wait.text;
+  EXPECT_EQ(table_->stream_synchronize(stream_, message_.get()), PORTA_ERROR_DEVICE_LOST);
+  porta_be_stream_t healthy = nullptr;
+  ASSERT_EQ(table_->stream_create(device_, &healthy, message_.get()), PORTA_OK);
+  ASSERT_EQ(table_->event_record(event, healthy, message_.get()), PORTA_OK) << message_.text;
+  EXPECT_EQ(table_->event_wait(event, UINT64_MAX, message_.get()), PORTA_OK) << message_.text;
+  EXPECT_EQ(table_->event_query(event, message_.get()), PORTA_OK) << message_.text;
+  table_->event_destroy(event);
+  table_->stream_destroy(healthy);
 }
 
 }  // namespace

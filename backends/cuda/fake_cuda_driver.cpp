@@ -34,6 +34,18 @@ FAKE_API State* porta_fake_cuda_state() {
   return &Fake();
 }
 
+namespace {
+
+// The result the test asked |name|'s next call to return, or CUDA_SUCCESS.
+CUresult Injected(const char* name) {
+  State& state = Fake();
+  if (state.fail_call != name) return CUDA_SUCCESS;
+  state.fail_call.clear();
+  return state.fail_result;
+}
+
+}  // namespace
+
 FAKE_API CUresult cuInit(unsigned int) {
   return CUDA_SUCCESS;
 }
@@ -174,10 +186,10 @@ FAKE_API CUresult cuEventRecord(CUevent, CUstream) {
   return CUDA_SUCCESS;
 }
 FAKE_API CUresult cuEventQuery(CUevent) {
-  return CUDA_SUCCESS;
+  return Injected("cuEventQuery");
 }
 FAKE_API CUresult cuEventSynchronize(CUevent) {
-  return CUDA_SUCCESS;
+  return Injected("cuEventSynchronize");
 }
 // The backend resolves this one by its unversioned name (cuda.h renames it for CUDA 13).
 #undef cuEventElapsedTime
@@ -219,14 +231,6 @@ FAKE_API CUresult cuLaunchKernel(CUfunction, unsigned int, unsigned int, unsigne
 #ifndef PORTA_FAKE_CUDA_NO_GRAPHS
 
 namespace {
-
-// The result the test asked |name|'s next call to return, or CUDA_SUCCESS.
-CUresult Injected(const char* name) {
-  State& state = Fake();
-  if (state.fail_call != name) return CUDA_SUCCESS;
-  state.fail_call.clear();
-  return state.fail_result;
-}
 
 std::vector<std::vector<unsigned char>> ParamBytes(void** params) {
   std::vector<std::vector<unsigned char>> bytes;

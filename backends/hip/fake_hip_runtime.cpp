@@ -180,6 +180,7 @@ FAKE_API hipError_t hipEventRecord(hipEvent_t event, hipStream_t stream) {
   return hipSuccess;
 }
 FAKE_API hipError_t hipEventQuery(hipEvent_t event) {
+  if (const hipError_t injected = Injected("hipEventQuery")) return injected;
   const auto& pending = Fake().pending_events;
   return std::find(pending.begin(), pending.end(), event) == pending.end() ? hipSuccess
                                                                            : hipErrorNotReady;

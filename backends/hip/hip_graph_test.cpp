@@ -1,7 +1,8 @@
 // The HIP backend's native graph slots against the fake runtime (fake_hip_runtime.cpp), which
 // records the graph it is asked to build and the events around its launches, checked here
 // without ROCm: node kinds, order and parameters, the ordering of replays across streams, and
-// that arguments change in place only when no replay is queued.
+// that arguments change in place only when no replay is queued; and, with a runtime result the
+// fake injects, an event's fault.
 #include <dlfcn.h>
 #include <gtest/gtest.h>
 
@@ -266,6 +267,29 @@ TEST_F(HipGraphTest, RefusalsDeclineButOutOfMemoryAndLimitsFail) {
   EXPECT_NE(std::string(message_.text).find("at most 1024 threads"), std::string::npos)
       << message_.text;
   EXPECT_EQ(state_->graphs_destroyed, 3);
+}
+
+// Not a graph slot, but the same fake: a fault the runtime reports for an event's work is the
+// event's answer and the recording stream's sticky error; re-recorded on a healthy stream, the
+// event is clean again.
+TEST_F(HipGraphTest, EventCarriesTheFaultOfItsRecording) {
+  porta_be_event_t event = nullptr;
+  ASSERT_EQ(table_->event_create(device_, PORTA_EVENT_DEFAULT, &event, message_.get()), PORTA_OK);
+  ASSERT_EQ(table_->event_record(event, stream_, message_.get()), PORTA_OK) << message_.text;
+  state_->fail_call = "hipEventQuery";
+  state_->fail_result = hipErrorIllegalAddress;
+  EXPECT_EQ(table_->event_query(event, message_.get()), PORTA_ERROR_DEVICE_LOST);
+  EXPECT_NE(std::string(message_.text).find("hipEventQuery failed"), std::string::npos)
+      << message_.text;
+  // The runtime answers success again, but the recording stays faulted, and so does its stream.
+  Message wait;
+  EXPECT_EQ(table_->event_wait(event, UINT64_MAX, wait.get()), PORTA_ERROR_DEVICE_LOST);
+  EXPECT_NE(std::string(wait.text).find("hipEventQuery failed"), std::string::npos) << wait.text;
+  EXPECT_EQ(table_->stream_synchronize(stream_, message_.get()), PORTA_ERROR_DEVICE_LOST);
+  ASSERT_EQ(table_->event_record(event, other_stream_, message_.get()), PORTA_OK) << message_.text;
+  EXPECT_EQ(table_->event_wait(event, UINT64_MAX, message_.get()), PORTA_OK) << message_.text;
+  EXPECT_EQ(table_->event_query(event, message_.get()), PORTA_OK) << message_.text;
+  table_->event_destroy(event);
 }
 
 }  // namespace

@@ -21,6 +21,14 @@ State& Fake() {
   return state;
 }
 
+// The result the test asked |name|'s next call to return, or ZE_RESULT_SUCCESS.
+ze_result_t Injected(const char* name) {
+  State& state = Fake();
+  if (state.fail_call != name) return ZE_RESULT_SUCCESS;
+  state.fail_call.clear();
+  return state.fail_result;
+}
+
 struct Kernel {
   uint32_t group_size[3] = {1, 1, 1};
   std::vector<std::vector<unsigned char>> args =
@@ -287,7 +295,7 @@ FAKE_API ze_result_t zeEventHostSynchronize(ze_event_handle_t, uint64_t) {
   return ZE_RESULT_SUCCESS;
 }
 FAKE_API ze_result_t zeEventQueryStatus(ze_event_handle_t) {
-  return ZE_RESULT_SUCCESS;
+  return Injected("zeEventQueryStatus");
 }
 FAKE_API ze_result_t zeEventHostReset(ze_event_handle_t) {
   return ZE_RESULT_SUCCESS;
@@ -298,16 +306,21 @@ FAKE_API ze_result_t zeMemAllocDevice(ze_context_handle_t, const ze_device_mem_a
   next_pointer += 0x100000;
   return ZE_RESULT_SUCCESS;
 }
-FAKE_API ze_result_t zeMemAllocHost(ze_context_handle_t, const ze_host_mem_alloc_desc_t*, size_t,
-                                    size_t, void**) {
-  return ZE_RESULT_ERROR_UNSUPPORTED_FEATURE;
+FAKE_API ze_result_t zeMemAllocHost(ze_context_handle_t, const ze_host_mem_alloc_desc_t*,
+                                    size_t size, size_t, void** pointer) {
+  std::vector<std::unique_ptr<unsigned char[]>>& blocks = Fake().host_blocks;
+  blocks.push_back(std::make_unique<unsigned char[]>(size));
+  *pointer = blocks.back().get();
+  return ZE_RESULT_SUCCESS;
 }
 FAKE_API ze_result_t zeMemAllocShared(ze_context_handle_t, const ze_device_mem_alloc_desc_t*,
                                       const ze_host_mem_alloc_desc_t*, size_t, size_t,
                                       ze_device_handle_t, void**) {
   return ZE_RESULT_ERROR_UNSUPPORTED_FEATURE;
 }
-FAKE_API ze_result_t zeMemFree(ze_context_handle_t, void*) {
+FAKE_API ze_result_t zeMemFree(ze_context_handle_t, void* pointer) {
+  std::vector<std::unique_ptr<unsigned char[]>>& blocks = Fake().host_blocks;
+  std::erase_if(blocks, [pointer](const auto& block) { return block.get() == pointer; });
   return ZE_RESULT_SUCCESS;
 }
 FAKE_API ze_result_t zeModuleCreate(ze_context_handle_t, ze_device_handle_t,

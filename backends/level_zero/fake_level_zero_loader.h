@@ -53,6 +53,11 @@ struct State {
   // Rules of the API the backend broke: executing a list still pending or not closed,
   // destroying or resetting a pending list.
   std::vector<std::string> violations;
+  // The next call of the function named |fail_call| returns |fail_result| (then this clears).
+  std::string fail_call;
+  ze_result_t fail_result = ZE_RESULT_SUCCESS;
+  // Host allocations (real memory: the backend writes event timestamps there), until freed.
+  std::vector<std::unique_ptr<unsigned char[]>> host_blocks;
 
   // Completes every submission, as a device catching up would.
   void CompleteAll() {

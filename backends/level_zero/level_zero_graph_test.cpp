@@ -1,7 +1,8 @@
 // The Level Zero backend's native graph slots against the fake loader
 // (fake_level_zero_loader.cpp), which records command lists, their submissions and the API rules
 // broken: what a graph records, the order of its replays in the stream, and that a recorded list
-// is never executed again while an earlier submission of it may still be running.
+// is never executed again while an earlier submission of it may still be running; and, with a
+// driver result the fake injects, an event's fault.
 #include <dlfcn.h>
 #include <gtest/gtest.h>
 
@@ -323,6 +324,30 @@ TEST_F(LevelZeroGraphTest, ArgumentsTheKernelRefusesFailTheGraph) {
   EXPECT_NE(std::string(message_.text).find("takes 3 parameters"), std::string::npos)
       << message_.text;
   EXPECT_TRUE(GraphLists().empty());
+}
+
+// Not a graph slot, but the same fake: a fault the driver reports for an event's work is the
+// event's answer and the recording stream's sticky error; re-recorded on a healthy stream, the
+// event is clean again.
+TEST_F(LevelZeroGraphTest, EventCarriesTheFaultOfItsRecording) {
+  porta_be_event_t event = nullptr;
+  ASSERT_EQ(table_->event_create(device_, PORTA_EVENT_DEFAULT, &event, message_.get()), PORTA_OK);
+  ASSERT_EQ(table_->event_record(event, stream_, message_.get()), PORTA_OK) << message_.text;
+  state_->fail_call = "zeEventQueryStatus";
+  state_->fail_result = ZE_RESULT_ERROR_DEVICE_LOST;
+  EXPECT_EQ(table_->event_query(event, message_.get()), PORTA_ERROR_DEVICE_LOST);
+  EXPECT_NE(std::string(message_.text).find("zeEventQueryStatus failed"), std::string::npos)
+      << message_.text;
+  // The driver answers success again, but the recording stays faulted, and so does its stream.
+  Message wait;
+  EXPECT_EQ(table_->event_wait(event, UINT64_MAX, wait.get()), PORTA_ERROR_DEVICE_LOST);
+  EXPECT_NE(std::string(wait.text).find("zeEventQueryStatus failed"), std::string::npos)
+      << wait.text;
+  EXPECT_EQ(table_->stream_synchronize(stream_, message_.get()), PORTA_ERROR_DEVICE_LOST);
+  ASSERT_EQ(table_->event_record(event, other_stream_, message_.get()), PORTA_OK) << message_.text;
+  EXPECT_EQ(table_->event_wait(event, UINT64_MAX, message_.get()), PORTA_OK) << message_.text;
+  EXPECT_EQ(table_->event_query(event, message_.get()), PORTA_OK) << message_.text;
+  table_->event_destroy(event);
 }
 
 }  // namespace

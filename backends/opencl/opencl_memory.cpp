@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <new>
+#include <string>
 
 #include "backends/common/message.h"
 #include "backends/opencl/opencl_objects.h"
@@ -117,15 +118,20 @@ porta_status_t BufferAlloc(porta_be_device_t device_handle, uint64_t size, porta
   Device* device = As<Device>(device_handle);
   auto buffer = std::unique_ptr<Buffer>(new (std::nothrow) Buffer());
   if (buffer == nullptr) return common::Fail(msg, PORTA_ERROR_OUT_OF_MEMORY, "opencl: buffer");
-  // ALLOC_HOST_PTR asks for memory the host can map without a copy (pinned or shared).
-  const cl_mem_flags flags =
-      CL_MEM_READ_WRITE | (kind == PORTA_MEMORY_HOST_VISIBLE ? CL_MEM_ALLOC_HOST_PTR : 0);
+  // ALLOC_HOST_PTR asks for memory the host can map without a copy (pinned or shared); on a
+  // driver that allocates lazily it also makes the allocation happen here, where running out of
+  // memory is an error code instead of an abort at the buffer's first use.
+  const bool host_memory =
+      kind == PORTA_MEMORY_HOST_VISIBLE || (device->quirks.flags & kQuirkLazyAllocation) != 0;
+  const cl_mem_flags flags = CL_MEM_READ_WRITE | (host_memory ? CL_MEM_ALLOC_HOST_PTR : 0);
   cl_int error = CL_SUCCESS;
   buffer->mem = device->api->clCreateBuffer(device->context, flags, static_cast<size_t>(size),
                                             nullptr, &error);
   if (error != CL_SUCCESS) {
-    return ClFail(msg, error, "clCreateBuffer",
-                  kind == PORTA_MEMORY_HOST_VISIBLE ? "host-visible buffer" : "device buffer");
+    const std::string what =
+        std::string(kind == PORTA_MEMORY_HOST_VISIBLE ? "host-visible" : "device") + " buffer of " +
+        std::to_string(size) + " bytes";
+    return ClFail(msg, error, "clCreateBuffer", what.c_str());
   }
   buffer->device = device;
   buffer->size = size;

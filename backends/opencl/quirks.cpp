@@ -23,6 +23,10 @@ constexpr QuirkEntry kQuirkTable[] = {
      "AMD GPUs under macOS (KNLMeansCL PR #60, clEsperanto/CLIc issue #213)"},
     {"Portable Computing Language", "", "", "0.13", kQuirkNoFillBuffer, "",
      "PoCL 0.13 leaks the buffer that clEnqueueFillBuffer fills (pocl issue #419)"},
+    {"Portable Computing Language", "", "", "", kQuirkLazyAllocation, "",
+     "PoCL allocates a buffer at its first use and fails the assertion 'p->mem_ptr != NULL' in "
+     "pocl_create_migration_commands when that allocation fails (seen with PoCL 3.1 under an "
+     "address-space limit); with CL_MEM_ALLOC_HOST_PTR it allocates in clCreateBuffer instead"},
 };
 
 bool Contains(std::string_view haystack, const char* needle) {

@@ -13,6 +13,10 @@ enum QuirkFlags : unsigned {
   kQuirkNoFillBuffer = 1u << 0,
   // Program binaries returned by the driver do not reload reliably: skip the on-disk cache.
   kQuirkNoProgramBinaries = 1u << 1,
+  // The driver allocates a buffer's memory at its first use and aborts the process when that
+  // allocation fails: every buffer is created with CL_MEM_ALLOC_HOST_PTR, which makes the driver
+  // allocate inside clCreateBuffer, where a failure is an error code.
+  kQuirkLazyAllocation = 1u << 2,
 };
 
 // The workarounds that apply to one device: the union of every matching entry.

@@ -177,6 +177,11 @@ typedef struct porta_device_info {
   char driver_version[PORTA_NAME_SIZE];
   // Index of the device inside its backend.
   uint32_t backend_device_index;
+  // Memory for buffers, as the driver reports it, and the limit the runtime holds the device's
+  // buffers to: the bytes of all live buffers of the device (both kinds, including the blocks
+  // the device pool caches) never exceed it. 0 when a backend reports no figure (no limit then).
+  // The system may have less to give (an address-space limit, other processes); allocations
+  // then fail earlier, also with PORTA_ERROR_OUT_OF_MEMORY.
   uint64_t global_memory_bytes;
   // Largest single buffer porta_buffer_alloc accepts.
   uint64_t max_allocation_bytes;
@@ -476,8 +481,10 @@ PORTA_API porta_status_t porta_device_get_info(porta_device_t device, porta_devi
 
 // Allocates |size| bytes of |kind| memory on |device|. Returns PORTA_ERROR_INVALID_ARGUMENT for
 // size 0, PORTA_ERROR_OUT_OF_RANGE (with the limit) when |size| exceeds the device's
-// max_allocation_bytes, PORTA_ERROR_UNSUPPORTED for host-visible memory on a device without it.
-// The contents start undefined.
+// max_allocation_bytes, PORTA_ERROR_UNSUPPORTED for host-visible memory on a device without it,
+// PORTA_ERROR_OUT_OF_MEMORY (with the sizes) when the device's buffers would exceed its
+// global_memory_bytes even after the device pool gave back its cached blocks, or when the driver
+// or the system has no memory left. The contents start undefined.
 PORTA_API porta_status_t porta_buffer_alloc(porta_device_t device, uint64_t size,
                                             porta_memory_kind_t kind, porta_buffer_t* out_buffer);
 
@@ -628,22 +635,37 @@ PORTA_API porta_status_t porta_event_create(porta_device_t device, uint32_t flag
 PORTA_API porta_status_t porta_event_destroy(porta_event_t event);
 
 // Records |event| at the current end of |stream|: the event completes when all work queued on
-// the stream before this call has completed. Re-recording replaces the previous point. The stream
-// must belong to the event's device (PORTA_ERROR_INVALID_ARGUMENT otherwise).
+// the stream before this call has completed. Re-recording replaces the previous point, and with
+// it the previous point's fault: an event re-recorded on a healthy stream is clean again (as in
+// CUDA; the fault stays sticky on the stream it happened on). The stream must belong to the
+// event's device (PORTA_ERROR_INVALID_ARGUMENT otherwise). On a stream with a sticky error the
+// call returns that error and the event still takes the new point, carrying the fault: waits and
+// queries of it then report the fault rather than answer for its previous recording.
 PORTA_API porta_status_t porta_event_record(porta_event_t event, porta_stream_t stream);
 
 // Makes work queued on |stream| after this call wait until |event| completes. The event may
 // belong to another device, even of another backend; then the call blocks the host until the
 // event completes. The wait captures the event's current recording.
+// A fault of the work before that recording reaches |stream|: |stream| gets the sticky error
+// PORTA_ERROR_DEVICE_LOST, with the message "waited on an event recorded after a fault on stream
+// 0x<handle> of device <device>: <the fault's detail>". When the fault is already known (always
+// for an event of another device, since the host waited) this call returns it; otherwise it
+// surfaces from the next porta_stream_synchronize or porta_stream_query of |stream|, or a wait or
+// query of an event recorded on |stream| after this call. Whether work queued on |stream| after
+// the wait ran is unspecified: treat its results as lost. A graph replay's wait nodes behave the
+// same way.
 PORTA_API porta_status_t porta_stream_wait_event(porta_stream_t stream, porta_event_t event);
 
 // Blocks the host until |event| completes or |timeout_ns| nanoseconds pass (UINT64_MAX waits
-// forever). Returns PORTA_ERROR_TIMEOUT on expiry, or the sticky error of the stream the event
-// was recorded on when work before it faulted.
+// forever). Returns PORTA_ERROR_TIMEOUT on expiry, or PORTA_ERROR_DEVICE_LOST with the fault's
+// detail when work before the event's recording faulted (on the stream it was recorded on, or
+// on a stream that stream waited on before the recording); that also becomes the recording
+// stream's sticky error.
 PORTA_API porta_status_t porta_event_wait(porta_event_t event, uint64_t timeout_ns);
 
-// Returns PORTA_OK when |event| has completed, PORTA_NOT_READY when not yet, or the sticky error
-// of the stream it was recorded on.
+// Returns PORTA_OK when |event| has completed, PORTA_NOT_READY when not yet, or
+// PORTA_ERROR_DEVICE_LOST with the detail when work before its recording faulted (as
+// porta_event_wait).
 PORTA_API porta_status_t porta_event_query(porta_event_t event);
 
 // Writes the time in milliseconds between two completed events of one device. Never waits, for
@@ -672,9 +694,11 @@ PORTA_API porta_status_t porta_module_get_kernel(porta_module_t module, const ch
                                                  porta_kernel_t* out_kernel);
 
 // Queues |kernel| on |stream| with |arg_count| arguments. Validates the launch against the
-// device's limits (grid, work-group size and dimensions, local memory) and each argument
-// (buffer handle, device, offset within the buffer, scalar size 1..256 bytes) and returns
-// PORTA_ERROR_OUT_OF_RANGE or PORTA_ERROR_INVALID_ARGUMENT naming the offending value.
+// device's limits and each argument. A value over a device limit (grid or work-group dimension,
+// work-group size, local memory, argument count) or a buffer offset outside its buffer is
+// PORTA_ERROR_OUT_OF_RANGE naming the value and the limit; a malformed request (a zero grid or
+// block dimension, a NULL pointer, an unknown argument kind, a scalar size outside 1..256 bytes,
+// a buffer of another device) is PORTA_ERROR_INVALID_ARGUMENT naming the argument.
 PORTA_API porta_status_t porta_kernel_launch(porta_stream_t stream, porta_kernel_t kernel,
                                              const porta_launch_config_t* config,
                                              const porta_kernel_arg_t* args, uint32_t arg_count);

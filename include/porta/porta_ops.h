@@ -592,7 +592,8 @@ PORTA_OPS_API porta_status_t porta_ops_rope(porta_ops_context_t context, porta_s
 
 // Scaled dot-product attention as one fused kernel: out = softmax(scale q k^T + mask) v. q is
 // [B, Hq, Lq, D], k [B, Hkv, Lk, D], v [B, Hkv, Lk, Dv], out [B, Hq, Lq, Dv], with Hq a multiple
-// of Hkv (grouped-query: query head h uses key/value head h / (Hq / Hkv)) and D, Dv <= 256.
+// of Hkv (grouped-query: query head h uses key/value head h / (Hq / Hkv)) and D, Dv <= 256
+// (PORTA_ERROR_INVALID_ARGUMENT naming the sizes and the limit otherwise).
 // mask (may be NULL) broadcasts to [B, Hq, Lq, Lk]. Any strides (views of a [B, L, H, D] layout
 // work as they are).
 PORTA_OPS_API porta_status_t porta_ops_attention(porta_ops_context_t context, porta_stream_t stream,
