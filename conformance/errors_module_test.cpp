@@ -1,4 +1,6 @@
 // Bad input, part 2: events, modules, kernels and launches (see errors_test.cpp for the rules).
+#include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -358,6 +360,76 @@ TEST_P(ErrorsModuleTest, LaunchWithExtraArgumentsIsRefused) {
   EXPECT_PORTA_ERROR(PORTA_ERROR_INVALID_ARGUMENT, "argument", Launch(config, args.data(), 5));
   // The right count still launches.
   args = GoodArgs();
+  EXPECT_PORTA_OK(Launch(config, args.data(), 4));
+  EXPECT_PORTA_OK(porta_stream_synchronize(stream_.get()));
+}
+
+// Truncated or corrupted SPIR-V (issue 13, defect 2: a module without OpFunctionEnd loaded and
+// crashed lavapipe at the first launch) is refused at load with PORTA_ERROR_BUILD_FAILED on a
+// device that accepts the format, PORTA_ERROR_UNSUPPORTED on one that does not, and the process
+// and the device carry on. Should a device accept a broken module, the test launches it, so a
+// driver crash shows here rather than in an application.
+TEST_P(ErrorsModuleTest, MalformedSpirvIsRefusedAtLoad) {
+  std::vector<porta_module_source_t> spirv;
+  for (const porta_module_source_t& source : TestModuleSources("vector_add")) {
+    if (source.format == PORTA_FORMAT_SPIRV_SHADER || source.format == PORTA_FORMAT_SPIRV_KERNEL) {
+      spirv.push_back(source);
+    }
+  }
+  if (spirv.empty()) {
+    RecordSkipReason("a SPIR-V build of the test kernels");
+    GTEST_SKIP() << "this build has no SPIR-V test kernel";
+  }
+  struct Corruption {
+    const char* name;
+    void (*apply)(std::vector<uint32_t>* words);
+  };
+  const Corruption corruptions[] = {
+      {"last word dropped (no OpFunctionEnd)", [](std::vector<uint32_t>* w) { w->pop_back(); }},
+      {"last 3 words dropped", [](std::vector<uint32_t>* w) { w->resize(w->size() - 3); }},
+      {"header only", [](std::vector<uint32_t>* w) { w->resize(5); }},
+      {"first instruction's word count 0", [](std::vector<uint32_t>* w) { (*w)[5] &= 0xffffu; }},
+      {"first instruction's word count past the end",
+       [](std::vector<uint32_t>* w) { (*w)[5] = ((*w)[5] & 0xffffu) | 0xfff00000u; }},
+      {"bad magic", [](std::vector<uint32_t>* w) { (*w)[0] = 0x07230204u; }},
+      // Well-formed instructions, but ids beyond the header's bound: only a full validator sees
+      // it.
+      {"id bound too small", [](std::vector<uint32_t>* w) { (*w)[3] = 2; }},
+  };
+  for (const porta_module_source_t& good : spirv) {
+    const bool accepted = (info_.kernel_formats & PORTA_FORMAT_BIT(good.format)) != 0;
+    const porta_status_t expected = accepted ? PORTA_ERROR_BUILD_FAILED : PORTA_ERROR_UNSUPPORTED;
+    for (const Corruption& corruption : corruptions) {
+      SCOPED_TRACE(std::string(KernelFormatName(good.format)) + ", " + corruption.name);
+      std::vector<uint32_t> words(good.size / 4);
+      std::memcpy(words.data(), good.data, words.size() * 4);
+      ASSERT_GT(words.size(), 8u);
+      corruption.apply(&words);
+      porta_module_source_t source = good;
+      source.data = words.data();
+      source.size = words.size() * 4;
+      porta_module_desc_t desc = PORTA_MODULE_DESC_INIT;
+      desc.sources = &source;
+      desc.source_count = 1;
+      ModuleHandle module;
+      EXPECT_PORTA_ERROR(expected, accepted ? "SPIR-V" : "format",
+                         porta_module_load(device_, &desc, module.out()));
+      if (!module) continue;
+      porta_kernel_t kernel = nullptr;
+      if (porta_module_get_kernel(module.get(), "vector_add", &kernel) != PORTA_OK) continue;
+      const std::vector<porta_kernel_arg_t> args = GoodArgs();
+      const porta_launch_config_t config = PORTA_LAUNCH_CONFIG_INIT;
+      if (porta_kernel_launch(stream_.get(), kernel, &config, args.data(), 4) == PORTA_OK) {
+        porta_stream_synchronize(stream_.get());
+      }
+    }
+  }
+  // The device still loads and runs the intact kernel.
+  PORTA_CTS_REQUIRE_KERNEL(info_, "vector_add");
+  LoadVectorAdd();
+  if (HasFatalFailure()) return;
+  const std::vector<porta_kernel_arg_t> args = GoodArgs();
+  const porta_launch_config_t config = PORTA_LAUNCH_CONFIG_INIT;
   EXPECT_PORTA_OK(Launch(config, args.data(), 4));
   EXPECT_PORTA_OK(porta_stream_synchronize(stream_.get()));
 }

@@ -22,20 +22,6 @@ using porta::hal::Runtime;
 
 namespace {
 
-std::vector<std::string> SplitPaths(const char* text) {
-  std::vector<std::string> paths;
-  if (text == nullptr) return paths;
-  std::string all = text;
-  size_t start = 0;
-  while (start <= all.size()) {
-    size_t colon = all.find(':', start);
-    if (colon == std::string::npos) colon = all.size();
-    if (colon > start) paths.push_back(all.substr(start, colon - start));
-    start = colon + 1;
-  }
-  return paths;
-}
-
 // mkdir -p; returns false when the folder cannot be made.
 bool MakeFolders(const std::string& path) {
   for (size_t i = 1; i <= path.size(); ++i) {
@@ -141,9 +127,10 @@ PORTA_API porta_status_t porta_runtime_create(const porta_runtime_options_t* opt
   porta::hal::RuntimeConfig config;
   config.builtins = (opts.flags & PORTA_RUNTIME_NO_BUILTIN_BACKENDS) == 0;
   if ((opts.flags & PORTA_RUNTIME_IGNORE_PLUGIN_PATH_ENV) == 0) {
-    config.plugin_paths = SplitPaths(std::getenv("PORTA_PLUGIN_PATH"));
+    config.plugin_paths = porta::hal::SplitPluginPaths(std::getenv("PORTA_PLUGIN_PATH"));
   }
-  for (const std::string& path : SplitPaths(opts.plugin_paths)) config.plugin_paths.push_back(path);
+  for (const std::string& path : porta::hal::SplitPluginPaths(opts.plugin_paths))
+    config.plugin_paths.push_back(path);
   const char* filter_text = opts.device_filter;
   if (filter_text == nullptr) filter_text = std::getenv("PORTA_DEVICES");
   bool has_filter = filter_text != nullptr && filter_text[0] != '\0';

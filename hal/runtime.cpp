@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "hal/builtin_backends.h"
+#include "hal/config_text.h"
 
 namespace porta::hal {
 namespace {
@@ -102,78 +103,6 @@ std::vector<std::string> PluginsInFolder(const std::string& folder) {
 }
 
 }  // namespace
-
-namespace {
-
-// Filter text quoted in messages: at most this many characters of it.
-constexpr size_t kQuoteLimit = 80;
-
-std::string Quote(const std::string& text) {
-  if (text.size() <= kQuoteLimit) return "\"" + text + "\"";
-  return "\"" + text.substr(0, kQuoteLimit) + "\"... (" + std::to_string(text.size()) +
-         " characters)";
-}
-
-std::string Trim(const std::string& text) {
-  const size_t first = text.find_first_not_of(" \t");
-  if (first == std::string::npos) return std::string();
-  return text.substr(first, text.find_last_not_of(" \t") - first + 1);
-}
-
-std::string Lower(std::string text) {
-  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
-
-// The device type a filter word names, or 0 when it is not a type word. "cpu" is a backend.
-uint32_t TypeWord(const std::string& word) {
-  if (word == "gpu") return PORTA_DEVICE_TYPE_GPU;
-  if (word == "npu") return PORTA_DEVICE_TYPE_NPU;
-  if (word == "accelerator") return PORTA_DEVICE_TYPE_ACCELERATOR;
-  return 0;
-}
-
-}  // namespace
-
-bool ParseDeviceFilter(const std::string& text, std::vector<FilterEntry>* entries,
-                       std::string* error) {
-  entries->clear();
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t comma = text.find(',', start);
-    if (comma == std::string::npos) comma = text.size();
-    const std::string item = Trim(text.substr(start, comma - start));
-    start = comma + 1;
-    if (item.empty()) {
-      *error = "empty entry in device filter " + Quote(text) + " (expected backend[:index|*])";
-      return false;
-    }
-    FilterEntry entry;
-    entry.text = item;
-    size_t colon = item.find(':');
-    entry.backend = Lower(Trim(item.substr(0, colon)));
-    if (entry.backend.empty()) {
-      *error = "entry " + Quote(item) + " of device filter has no backend name";
-      return false;
-    }
-    if (colon != std::string::npos) {
-      std::string index = Trim(item.substr(colon + 1));
-      if (index != "*") {
-        if (index.empty() || index.size() > 9 ||
-            index.find_first_not_of("0123456789") != std::string::npos) {
-          *error =
-              "entry " + Quote(item) + " of device filter: the index must be a decimal number or *";
-          return false;
-        }
-        entry.all = false;
-        entry.index = static_cast<uint32_t>(std::stoul(index));
-      }
-    }
-    entries->push_back(entry);
-    if (comma == text.size()) break;
-  }
-  return true;
-}
 
 Runtime::~Runtime() {
   // Every child object held a reference, so none is left: close devices, then backends.
@@ -393,20 +322,21 @@ void Runtime::ApplyFilter(const std::vector<FilterEntry>& filter, bool has_filte
   } else {
     for (const FilterEntry& entry : filter) {
       // A backend name, or else a device type; an index then counts the devices of that type.
-      const bool by_type = TypeWord(entry.backend) != 0 &&
+      const bool by_type = DeviceTypeWord(entry.backend) != 0 &&
                            std::none_of(backends_.begin(), backends_.end(), [&](const auto& b) {
-                             return b->initialized && Lower(b->table.name) == entry.backend;
+                             return b->initialized && LowerAscii(b->table.name) == entry.backend;
                            });
       uint32_t type_index = 0;
       bool matched = false;
       for (Device* device : all_devices_) {
         if (by_type) {
-          if (device->info().type != static_cast<porta_device_type_t>(TypeWord(entry.backend))) {
+          if (device->info().type !=
+              static_cast<porta_device_type_t>(DeviceTypeWord(entry.backend))) {
             continue;
           }
           if (!entry.all && entry.index != type_index++) continue;
         } else {
-          if (entry.backend != Lower(device->table().name)) continue;
+          if (entry.backend != LowerAscii(device->table().name)) continue;
           if (!entry.all && entry.index != device->info().backend_device_index) continue;
         }
         matched = true;
@@ -421,11 +351,11 @@ void Runtime::ApplyFilter(const std::vector<FilterEntry>& filter, bool has_filte
 }
 
 std::string Runtime::UnmatchedReason(const FilterEntry& entry, bool by_type) const {
-  std::string text = "device filter entry " + Quote(entry.text) + " matched no device: ";
+  std::string text = "device filter entry " + QuoteConfigText(entry.text) + " matched no device: ";
   if (by_type) {
     uint32_t count = 0;
     for (Device* device : all_devices_) {
-      if (device->info().type == static_cast<porta_device_type_t>(TypeWord(entry.backend))) {
+      if (device->info().type == static_cast<porta_device_type_t>(DeviceTypeWord(entry.backend))) {
         ++count;
       }
     }
@@ -436,7 +366,7 @@ std::string Runtime::UnmatchedReason(const FilterEntry& entry, bool by_type) con
   }
   std::string names;
   for (const auto& backend : backends_) {
-    if (Lower(backend->report.name) != entry.backend) continue;
+    if (LowerAscii(backend->report.name) != entry.backend) continue;
     if (!backend->initialized) return text + "backend " + entry.backend + " is not loaded";
     const uint32_t count = backend->report.device_count;
     if (count == 0) return text + "backend " + entry.backend + " has no devices";
@@ -447,7 +377,7 @@ std::string Runtime::UnmatchedReason(const FilterEntry& entry, bool by_type) con
     if (!backend->initialized) continue;
     names += (names.empty() ? "" : ", ") + std::string(backend->table.name);
   }
-  return text + "no backend named " + Quote(entry.backend) +
+  return text + "no backend named " + QuoteConfigText(entry.backend) +
          " (loaded: " + (names.empty() ? "none" : names) + "; device types: gpu, npu, accelerator)";
 }
 

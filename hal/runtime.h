@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "hal/config_text.h"
 #include "hal/objects.h"
 
 namespace porta::hal {
@@ -28,20 +29,6 @@ struct RuntimeConfig {
   std::string device_filter;
   std::string cache_dir;  // empty: caching disabled
 };
-
-// One element of a device filter: a backend name (or a device type: gpu, npu, accelerator) and a
-// device index, or every device.
-struct FilterEntry {
-  std::string text;     // the entry as written, for diagnostics
-  std::string backend;  // lower case
-  bool all = true;
-  uint32_t index = 0;
-};
-
-// Parses "opencl:0,vulkan:*,cpu" (spaces around entries ignored, names case-insensitive); returns
-// false with |error| set for malformed text, quoting at most a bounded prefix of it.
-bool ParseDeviceFilter(const std::string& text, std::vector<FilterEntry>* entries,
-                       std::string* error);
 
 class Runtime final : public Object {
  public:

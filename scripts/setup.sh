@@ -27,8 +27,9 @@ PACKAGES=(
   libvulkan-dev mesa-vulkan-drivers vulkan-validationlayers glslc spirv-tools
   # HIP and Level Zero: headers and compilers, so those backends and their kernels build
   hipcc libamdhip64-dev libze-dev
-  # OpenCL C -> SPIR-V kernels for Level Zero
-  clang-15 llvm-spirv-15
+  # OpenCL C -> SPIR-V kernels for Level Zero; clang++-15 also builds the fuzz preset, whose
+  # libFuzzer and sanitizer runtimes come with libclang-common-15-dev
+  clang-15 llvm-spirv-15 libclang-common-15-dev
 )
 
 # One dpkg-query for the whole list; it prints nothing for a package it has never heard of, so

@@ -17,6 +17,8 @@
 #   - porta-stress, the multi-thread stress run: plain on every device at once, and built with
 #     the tsan preset (ThreadSanitizer) on the CPU, OpenCL and Vulkan devices,
 #   - valgrind memcheck over the CPU device's CTS from the default build (drivers kept out),
+#   - the fuzz preset (build-fuzz/, clang): every libFuzzer target of tests/fuzz for
+#     PORTA_FUZZ_SECONDS (default 25) from its seed corpus, failing on any crash, leak or timeout,
 #   - an install into a temporary prefix, used by tests/install_consumer (CMake) and pkg-config.
 # A suite is skipped, with the reason printed, only when its backend was not built (or, for
 # CUDA/HIP/Level Zero, has no device here). Ends with "N passed, N failed"; exits nonzero on any
@@ -238,6 +240,50 @@ elif backend_built cpu; then
   suite "valgrind cts cpu" valgrind_cts_cpu
 else
   skip "valgrind cts cpu" "the cpu backend was not built"
+fi
+
+# --- spirvfuzz ---
+# Each libFuzzer target of the fuzz preset runs for PORTA_FUZZ_SECONDS from its seed corpus (read
+# only: new inputs go to a scratch folder). Any crash, sanitizer report, leak or 10 s input fails
+# the suite, which prints the sanitizer summary and where the input was saved
+# (build-fuzz/fuzz-artifacts/; replay it with `build-fuzz/tests/fuzz/<name>_fuzz FILE`).
+fuzz_all() {
+  local seconds=${PORTA_FUZZ_SECONDS:-25} ran=0 bad=0 target name scratch log dict
+  local artifacts=build-fuzz/fuzz-artifacts
+  mkdir -p "$artifacts"
+  for target in build-fuzz/tests/fuzz/*_fuzz; do
+    [[ -x "$target" ]] || continue
+    name=$(basename "$target" _fuzz)
+    scratch=$(mktemp -d /tmp/porta-fuzz.XXXXXX) || return 1
+    log="$artifacts/$name.log"
+    dict=()
+    [[ -f "tests/fuzz/$name.dict" ]] && dict=(-dict="tests/fuzz/$name.dict")
+    if "$target" -max_total_time="$seconds" -timeout=10 -print_final_stats=1 \
+      -artifact_prefix="$artifacts/$name-" "${dict[@]+"${dict[@]}"}" "$scratch" \
+      "tests/fuzz/corpus/$name" >"$log" 2>&1; then
+      echo "fuzz $name: $(sed -n 's/^stat::number_of_executed_units: *//p' "$log") executions" \
+        "in ${seconds} s, $(find "$scratch" -type f | wc -l) new inputs, no findings"
+    else
+      bad=$((bad + 1))
+      echo "fuzz $name: FAILED (log: $log)"
+      grep -E "^(==[0-9]+==ERROR|SUMMARY|artifact_prefix|Test unit written)" "$log" | head -5
+    fi
+    ran=$((ran + 1))
+    rm -rf "$scratch"
+  done
+  echo "fuzz: $ran targets run, $bad with findings"
+  [[ $ran -gt 0 && $bad -eq 0 ]]
+}
+if command -v clang++-15 >/dev/null; then
+  suite "build fuzz" bash -c "cmake --preset fuzz >/dev/null && \
+    cmake --build --preset fuzz ${build_args[*]-}"
+  if [[ " ${failed_suites[*]-} " == *" build fuzz "* ]]; then
+    skip "fuzz" "the fuzz build failed"
+  else
+    suite "fuzz" fuzz_all
+  fi
+else
+  skip "fuzz" "clang++-15 (libFuzzer) is not installed"
 fi
 
 # install_consumer: installs build/ into a temporary prefix and uses it like a framework would.

@@ -69,11 +69,21 @@ class LevelZeroGraphTest : public ::testing::Test {
                 PORTA_OK)
           << message_.text;
     }
-    const char spirv[] = "fake";
+    // The smallest valid OpenCL kernel module, an empty kernel "k" (modules are validated before
+    // the driver sees them):
+    //   OpCapability Addresses; OpCapability Kernel; OpMemoryModel Physical64 OpenCL
+    //   OpEntryPoint Kernel %k "k"; %void = OpTypeVoid; %fn = OpTypeFunction %void
+    //   %k = OpFunction %void None %fn; OpLabel; OpReturn; OpFunctionEnd
+    static const uint32_t kSpirv[] = {0x07230203, 0x00010000, 0x00070000, 0x00000005, 0x00000000,
+                                      0x00020011, 0x00000004, 0x00020011, 0x00000006, 0x0003000e,
+                                      0x00000002, 0x00000002, 0x0004000f, 0x00000006, 0x00000001,
+                                      0x0000006b, 0x00020013, 0x00000002, 0x00030021, 0x00000003,
+                                      0x00000002, 0x00050036, 0x00000002, 0x00000001, 0x00000000,
+                                      0x00000003, 0x000200f8, 0x00000004, 0x000100fd, 0x00010038};
     porta_module_source_t source = {};
     source.format = PORTA_FORMAT_SPIRV_KERNEL;
-    source.data = spirv;
-    source.size = sizeof(spirv) - 1;
+    source.data = kSpirv;
+    source.size = sizeof(kSpirv);
     ASSERT_EQ(table_->module_load(device_, &source, &module_, message_.get()), PORTA_OK)
         << message_.text;
     ASSERT_EQ(table_->module_get_kernel(module_, "k", &kernel_, message_.get()), PORTA_OK)

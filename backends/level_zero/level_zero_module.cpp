@@ -2,6 +2,7 @@
 #include <string>
 
 #include "backends/common/message.h"
+#include "backends/common/spirv_validate.h"
 #include "backends/level_zero/level_zero_backend.h"
 
 namespace porta::level_zero {
@@ -35,6 +36,15 @@ porta_status_t ModuleLoad(porta_be_device_t be, const porta_module_source_t* sou
     return Fail(msg, PORTA_ERROR_UNSUPPORTED,
                 "the Level Zero backend loads spirv-kernel modules, not format %d",
                 static_cast<int>(source->format));
+  }
+  // Nothing promises that a driver survives malformed SPIR-V (lavapipe does not), so a module
+  // reaches zeModuleCreate only once it validates.
+  common::SpirvValidateOptions rules;
+  rules.environment = common::SpirvEnvironment::kOpenCl;
+  std::string invalid;
+  if (!common::ValidateSpirvBytes(source->data, source->size, rules, &invalid)) {
+    return Fail(msg, PORTA_ERROR_BUILD_FAILED, "level_zero: the SPIR-V module is invalid: %s",
+                invalid.c_str());
   }
   ze_module_desc_t desc = {};
   desc.stype = ZE_STRUCTURE_TYPE_MODULE_DESC;

@@ -373,6 +373,11 @@ TEST(OpenclBackendProfile, NpuProfileNarrowsAndEnforcesTheLimits) {
             nullptr);
   EXPECT_EQ(b.last_status_, PORTA_ERROR_BUILD_FAILED) << b.text();
   EXPECT_NE(std::strstr(b.text(), "line 2 uses double"), nullptr) << b.text();
+  // An unterminated character literal ends at its line, whose newline still counts (found by
+  // the opencl_c fuzz target: the line named was one too low).
+  EXPECT_EQ(b.Load("char c = 'x\n__kernel void d(__global double* p) {}"), nullptr);
+  EXPECT_EQ(b.last_status_, PORTA_ERROR_BUILD_FAILED) << b.text();
+  EXPECT_NE(std::strstr(b.text(), "line 2 uses double"), nullptr) << b.text();
 
   porta_be_module_t module = b.Load(kKernels);
   ASSERT_NE(module, nullptr) << b.text();

@@ -6,6 +6,8 @@
 #include <string_view>
 
 #include "backends/common/message.h"
+#include "backends/common/spirv_validate.h"
+#include "backends/opencl/opencl_c_scan.h"
 #include "backends/opencl/opencl_objects.h"
 
 namespace porta::opencl {
@@ -21,52 +23,6 @@ constexpr char kNpuPrologue[] =
     "#undef cl_khr_fp64\n"
     "#undef cl_khr_fp16\n"
     "#line 1\n";
-
-// Returns the 1-based line of the first use of a double type in OpenCL C |source| (comments and
-// literals skipped), or 0. The constrained profile's device has no fp64, but the driver
-// underneath (PoCL on a CPU) compiles double happily, so the backend refuses such sources itself.
-int FirstDoubleUse(std::string_view source) {
-  int line = 1;
-  size_t i = 0;
-  const size_t n = source.size();
-  auto is_ident = [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-  };
-  while (i < n) {
-    const char c = source[i];
-    if (c == '\n') {
-      ++line;
-      ++i;
-    } else if (c == '/' && i + 1 < n && source[i + 1] == '/') {
-      while (i < n && source[i] != '\n') ++i;
-    } else if (c == '/' && i + 1 < n && source[i + 1] == '*') {
-      i += 2;
-      while (i + 1 < n && !(source[i] == '*' && source[i + 1] == '/')) {
-        if (source[i] == '\n') ++line;
-        ++i;
-      }
-      i += 2;
-    } else if (c == '"' || c == '\'') {
-      ++i;
-      while (i < n && source[i] != c && source[i] != '\n') i += source[i] == '\\' ? 2 : 1;
-      ++i;
-    } else if (is_ident(c)) {
-      const size_t start = i;
-      while (i < n && is_ident(source[i])) ++i;
-      const std::string_view word = source.substr(start, i - start);
-      if (word.substr(0, 6) == "double") {
-        const std::string_view width = word.substr(6);
-        if (width.empty() || width == "2" || width == "3" || width == "4" || width == "8" ||
-            width == "16") {
-          return line;
-        }
-      }
-    } else {
-      ++i;
-    }
-  }
-  return 0;
-}
 
 std::string BuildLog(const ClApi& api, cl_program program, cl_device_id device) {
   size_t size = 0;
@@ -203,6 +159,15 @@ porta_status_t BuildProgram(Device* device, porta_kernel_format_t format, const 
     program = api.clCreateProgramWithSource(device->context, 1, &pointer, &length, &error);
     if (error != CL_SUCCESS) return ClFail(msg, error, "clCreateProgramWithSource", what);
   } else if (format == PORTA_FORMAT_SPIRV_KERNEL && device->create_program_with_il != nullptr) {
+    // Nothing promises that a driver survives malformed SPIR-V (lavapipe does not), so a module
+    // reaches clCreateProgramWithIL only once it validates.
+    common::SpirvValidateOptions rules;
+    rules.environment = common::SpirvEnvironment::kOpenCl;
+    std::string invalid;
+    if (!common::ValidateSpirvBytes(data, size, rules, &invalid)) {
+      return common::Fail(msg, PORTA_ERROR_BUILD_FAILED, "opencl: the SPIR-V module is invalid: %s",
+                          invalid.c_str());
+    }
     program = device->create_program_with_il(device->context, data, size, &error);
     if (error != CL_SUCCESS) return ClFail(msg, error, "clCreateProgramWithIL", what);
   } else {

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "backends/common/message.h"
+#include "backends/common/spirv_validate.h"
 #include "backends/vulkan/vulkan_internal.h"
 #include "backends/vulkan/vulkan_table.h"
 
@@ -276,6 +277,17 @@ porta_status_t LoadModule(Device* device, const uint32_t* words, size_t word_cou
   std::string error;
   if (!ReflectSpirv(words, word_count, &module->info, &error)) {
     return Fail(msg, PORTA_ERROR_BUILD_FAILED, "vulkan: %s", error.c_str());
+  }
+  // Drivers need not survive malformed SPIR-V (lavapipe crashes at pipeline creation on a module
+  // without OpFunctionEnd), so nothing reaches vkCreateShaderModule unvalidated.
+  common::SpirvValidateOptions rules;
+  rules.environment = VK_API_VERSION_MINOR(device->physical->properties.apiVersion) >= 3
+                          ? common::SpirvEnvironment::kVulkan1_3
+                          : common::SpirvEnvironment::kVulkan1_2;
+  rules.scalar_block_layout = device->physical->features12.scalarBlockLayout == VK_TRUE;
+  if (!common::ValidateSpirv(words, word_count, rules, &error)) {
+    return Fail(msg, PORTA_ERROR_BUILD_FAILED, "vulkan: the SPIR-V module is invalid: %s",
+                error.c_str());
   }
   VkShaderModuleCreateInfo info{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
   info.codeSize = word_count * 4;

@@ -678,8 +678,8 @@ PORTA_API porta_status_t porta_event_elapsed_ms(porta_event_t start, porta_event
 // --- Modules and kernels -------------------------------------------------------------------------
 
 // Builds a module on |device| from the first of desc->sources whose format the device accepts.
-// Returns PORTA_ERROR_UNSUPPORTED naming the formats the device accepts when none fits,
-// PORTA_ERROR_BUILD_FAILED with the compiler's log, PORTA_ERROR_NOT_FOUND naming a missing entry.
+// Returns PORTA_ERROR_UNSUPPORTED naming the accepted formats when none fits, PORTA_ERROR_NOT_FOUND
+// naming a missing entry, PORTA_ERROR_BUILD_FAILED with the build log or SPIR-V validator's reason.
 PORTA_API porta_status_t porta_module_load(porta_device_t device, const porta_module_desc_t* desc,
                                            porta_module_t* out_module);
 
