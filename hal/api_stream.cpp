@@ -60,7 +60,9 @@ porta_status_t RecordingFault(Event& event, Stream& origin, uint64_t sequence,
   }
   BackendMessage message;
   const porta_status_t status = event.device->table().event_query(event.be, message.get());
-  if (status == PORTA_ERROR_DEVICE_LOST) {
+  // Past the point the recording is complete, so any answer but OK (a lost device, or a backend
+  // that failed to answer) is the recording's fault; it is never dropped.
+  if (status != PORTA_OK && status != PORTA_NOT_READY) {
     origin.SetSticky(status, message.text());
     NoteEventFault(event, current, status, message.text());
     *detail = message.text();
@@ -211,8 +213,15 @@ PORTA_API porta_status_t porta_stream_destroy(porta_stream_t stream) try {
     std::lock_guard<std::mutex> lock(s->mutex);
     porta::hal::DiscardCapture(*s);
     BackendMessage message;
-    // A sticky error is not this call's failure: the work is finished either way.
-    s->device->table().stream_synchronize(s->be, message.get());
+    // A sticky error is not this call's failure: the work is finished either way. A failure
+    // that is not the stream's known fault goes to the log, since destroying never fails.
+    const porta_status_t synced = s->device->table().stream_synchronize(s->be, message.get());
+    std::string known;
+    if (synced != PORTA_OK && s->Sticky(&known) == PORTA_OK) {
+      const std::string text = "porta_stream_destroy: waiting for the work of a stream of " +
+                               s->device->label() + " failed: " + message.text();
+      porta::hal::Log(PORTA_LOG_WARNING, text.c_str());
+    }
     s->ReleaseUpTo(UINT64_MAX);
     s->ClearWaits();
   }

@@ -70,15 +70,7 @@ void CopyText(char* dst, size_t capacity, const std::string& text) {
 
 void HostLog(void* user, int level, const char* text) {
   (void)user;
-  static const int threshold = [] {
-    const char* env = std::getenv("PORTA_LOG_LEVEL");
-    return env != nullptr ? std::atoi(env) : PORTA_LOG_WARNING;
-  }();
-  if (level <= threshold && text != nullptr) {
-    static const char* const kNames[] = {"error", "warning", "info", "debug"};
-    const char* name = level >= 0 && level <= 3 ? kNames[level] : "log";
-    std::fprintf(stderr, "porta %s: %s\n", name, text);
-  }
+  Log(level, text);
 }
 
 bool IsDirectory(const std::string& path) {
@@ -103,6 +95,18 @@ std::vector<std::string> PluginsInFolder(const std::string& folder) {
 }
 
 }  // namespace
+
+void Log(int level, const char* text) {
+  static const int threshold = [] {
+    const char* env = std::getenv("PORTA_LOG_LEVEL");
+    return env != nullptr ? std::atoi(env) : PORTA_LOG_WARNING;
+  }();
+  if (level <= threshold && text != nullptr) {
+    static const char* const kNames[] = {"error", "warning", "info", "debug"};
+    const char* name = level >= 0 && level <= 3 ? kNames[level] : "log";
+    std::fprintf(stderr, "porta %s: %s\n", name, text);
+  }
+}
 
 Runtime::~Runtime() {
   // Every child object held a reference, so none is left: close devices, then backends.

@@ -12,6 +12,10 @@
 
 namespace porta::hal {
 
+// Writes |text| to stderr as "porta <level>: <text>" when PORTA_LOG_LEVEL lets |level|
+// (PORTA_LOG_*) through; the log every backend's host->log reaches too.
+void Log(int level, const char* text);
+
 // One backend the runtime tried, loaded or not.
 struct LoadedBackend {
   // Resolved copy of the backend's table: slots beyond the backend's struct_size are NULL.

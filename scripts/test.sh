@@ -16,7 +16,8 @@
 #     and the asan build's CTS on every device (OpenCL and Vulkan backends under ASan/UBSan),
 #   - porta-stress, the multi-thread stress run: plain on every device at once, and built with
 #     the tsan preset (ThreadSanitizer) on the CPU, OpenCL and Vulkan devices,
-#   - valgrind memcheck over the CPU device's CTS from the default build (drivers kept out),
+#   - valgrind memcheck over the CPU device's CTS from the default build (drivers kept out), and
+#     over the walk of failing vendor-driver and plugin calls (porta_call_fault_test),
 #   - the fuzz preset (build-fuzz/, clang): every libFuzzer target of tests/fuzz for
 #     PORTA_FUZZ_SECONDS (default 25) from its seed corpus, failing on any crash, leak or timeout,
 #   - an install into a temporary prefix, used by tests/install_consumer (CMake) and pkg-config.
@@ -243,6 +244,20 @@ elif backend_built cpu; then
   suite "valgrind cts cpu" valgrind_cts_cpu
 else
   skip "valgrind cts cpu" "the cpu backend was not built"
+fi
+
+# valgrind memcheck over the walk of failing vendor and plugin calls (tests/call_fault_test.cpp):
+# the asan preset builds no CUDA, HIP or Level Zero backend, so their walks over the fake drivers
+# are leak-checked here. Any memcheck error or definite/indirect leak fails it.
+valgrind_call_faults() {
+  valgrind --tool=memcheck --error-exitcode=1 --leak-check=full \
+    --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
+    --num-callers=30 --suppressions=tests/valgrind.supp build/tests/porta_call_fault_test
+}
+if ! command -v valgrind >/dev/null; then
+  skip "valgrind call faults" "valgrind is not installed (scripts/setup.sh installs it as root)"
+else
+  suite "valgrind call faults" valgrind_call_faults
 fi
 
 # --- spirvfuzz ---

@@ -134,6 +134,7 @@ TEST_F(LoaderDiscoveryTest, OptionFolderLoadsEveryVariantIndependently) {
       {PORTA_TEST_PLUGIN_INIT_FAILS, false, 0},  {PORTA_TEST_PLUGIN_NO_ENTRY, false, 0},
       {PORTA_TEST_PLUGIN_ZERO_DEVICES, true, 0}, {PORTA_TEST_PLUGIN_SMALL_MEMORY, true, 1},
       {PORTA_TEST_PLUGIN_GRAPHS, true, 1},       {PORTA_TEST_PLUGIN_HOSTILE, true, 1},
+      {PORTA_TEST_PLUGIN_FAULTY, true, 1},
   };
   for (const Expected& expected : kExpected) {
     // The runtime may spell the folder's entries differently (e.g. with a doubled slash), so
@@ -153,8 +154,8 @@ TEST_F(LoaderDiscoveryTest, OptionFolderLoadsEveryVariantIndependently) {
   }
   std::set<std::string> backends;
   for (porta_device_t device : Devices(runtime.get())) backends.insert(Info(device).backend);
-  EXPECT_EQ(backends,
-            (std::set<std::string>{"good", "graphs", "hostile", "old_minor", "small_memory"}));
+  EXPECT_EQ(backends, (std::set<std::string>{"faulty", "good", "graphs", "hostile", "old_minor",
+                                             "small_memory"}));
 }
 
 TEST_F(LoaderDiscoveryTest, EnvironmentPluginsComeBeforeOptionPlugins) {

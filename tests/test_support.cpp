@@ -36,6 +36,8 @@ CleanEnvironment::CleanEnvironment() {
                                            "PORTA_TEST_NO_ENTRY_DEVICES",
                                            "PORTA_TEST_ZERO_DEVICES_DEVICES",
                                            "PORTA_TEST_SMALL_MEMORY_DEVICES",
+                                           "PORTA_TEST_FAULTY_DEVICES",
+                                           "PORTA_TEST_FAULT_WALK",
                                            "PORTA_POOL"};
   for (const char* name : kVariables) {
     vars_.push_back(std::make_unique<ScopedEnv>(name, std::nullopt));

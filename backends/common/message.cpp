@@ -1,10 +1,15 @@
 #include "backends/common/message.h"
 
+#include <atomic>
 #include <cstdarg>
 #include <cstdio>
 
 namespace porta::common {
 namespace {
+
+using LogFn = void (*)(void* log_user, int level, const char* text);
+constinit std::atomic<LogFn> log_sink{nullptr};
+constinit std::atomic<void*> log_user{nullptr};
 
 void FormatInto(porta_be_msg msg, const char* format, va_list args) {
   if (msg == nullptr || msg->text == nullptr || msg->capacity == 0) return;
@@ -27,6 +32,23 @@ void SetMessage(porta_be_msg msg, const char* format, ...) {
   va_start(args, format);
   FormatInto(msg, format, args);
   va_end(args);
+}
+
+void SetLogSink(const porta_backend_host_t* host) {
+  if (host == nullptr) return;
+  log_user.store(host->log_user);
+  log_sink.store(host->log);
+}
+
+void Log(int level, const char* format, ...) {
+  const LogFn sink = log_sink.load();
+  if (sink == nullptr) return;
+  char text[1024];
+  va_list args;
+  va_start(args, format);
+  std::vsnprintf(text, sizeof text, format, args);
+  va_end(args);
+  sink(log_user.load(), level, text);
 }
 
 }  // namespace porta::common

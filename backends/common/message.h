@@ -14,6 +14,14 @@ porta_status_t Fail(porta_be_msg msg, porta_status_t status, const char* format,
 // Writes text into |msg| without changing any status (used for "zero devices because ...").
 void SetMessage(porta_be_msg msg, const char* format, ...) __attribute__((format(printf, 2, 3)));
 
+// Makes Log write to |host|'s log sink (the sink of the host that initialized the backend last;
+// the runtime gives every backend the same one). Call it from init.
+void SetLogSink(const porta_backend_host_t* host);
+
+// Formats printf-style text to the log sink at |level| (PORTA_LOG_*); nothing before
+// SetLogSink. Release slots return nothing, so a driver call failing inside one is told here.
+void Log(int level, const char* format, ...) __attribute__((format(printf, 2, 3)));
+
 }  // namespace porta::common
 
 #endif  // PORTA_BACKENDS_COMMON_MESSAGE_H_

@@ -17,8 +17,8 @@ using common::Fail;
 
 porta_status_t Init(const porta_backend_host_t* host, porta_be_backend_t* out_backend,
                     porta_be_msg msg) {
-  (void)host;
   (void)msg;
+  common::SetLogSink(host);
   auto backend = std::make_unique<Backend>();
   auto driver = std::make_unique<Driver>();
   // A missing driver is not an init failure: the backend loads with zero devices and the reason,
@@ -75,17 +75,30 @@ porta_status_t DeviceOpen(porta_be_backend_t be, uint32_t index, porta_be_device
   device->device = backend->devices[index];
   CUresult result = driver.cuDevicePrimaryCtxRetain(&device->context, device->device);
   if (result != CUDA_SUCCESS) return driver.Fail(result, "cuDevicePrimaryCtxRetain", msg);
-  int can_map = 0;
-  driver.cuDeviceGetAttribute(&device->shared_per_block,
-                              CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK, device->device);
-  if (driver.cuDeviceGetAttribute(&device->shared_per_block_optin,
-                                  CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN,
-                                  device->device) != CUDA_SUCCESS) {
+  // From here on a failure releases the context again.
+  const auto fail = [&](CUresult failed, const char* what) {
+    driver.Released(driver.cuDevicePrimaryCtxRelease_v2(device->device),
+                    "cuDevicePrimaryCtxRelease");
+    return driver.Fail(failed, what, msg);
+  };
+  result = driver.cuDeviceGetAttribute(
+      &device->shared_per_block, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK, device->device);
+  if (result != CUDA_SUCCESS) return fail(result, "cuDeviceGetAttribute");
+  // Drivers older than the opt-in attribute answer CUDA_ERROR_INVALID_VALUE: no opt-in.
+  result = driver.cuDeviceGetAttribute(&device->shared_per_block_optin,
+                                       CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN,
+                                       device->device);
+  if (result == CUDA_ERROR_INVALID_VALUE) {
     device->shared_per_block_optin = device->shared_per_block;
+  } else if (result != CUDA_SUCCESS) {
+    return fail(result, "cuDeviceGetAttribute");
   }
   device->shared_per_block_optin =
       std::max(device->shared_per_block_optin, device->shared_per_block);
-  driver.cuDeviceGetAttribute(&can_map, CU_DEVICE_ATTRIBUTE_CAN_MAP_HOST_MEMORY, device->device);
+  int can_map = 0;
+  result = driver.cuDeviceGetAttribute(&can_map, CU_DEVICE_ATTRIBUTE_CAN_MAP_HOST_MEMORY,
+                                       device->device);
+  if (result != CUDA_SUCCESS) return fail(result, "cuDeviceGetAttribute");
   device->can_map_host = can_map != 0;
   *out_device = reinterpret_cast<porta_be_device_t>(device.release());
   return PORTA_OK;
@@ -93,7 +106,8 @@ porta_status_t DeviceOpen(porta_be_backend_t be, uint32_t index, porta_be_device
 
 void DeviceClose(porta_be_device_t be) {
   Device* device = As<Device>(be);
-  device->driver->cuDevicePrimaryCtxRelease_v2(device->device);
+  device->driver->Released(device->driver->cuDevicePrimaryCtxRelease_v2(device->device),
+                           "cuDevicePrimaryCtxRelease");
   delete device;
 }
 
@@ -179,9 +193,9 @@ porta_status_t DeviceGetInfo(porta_be_device_t be, porta_device_info_t* info, po
   info->capabilities = caps;
   info->kernel_formats = PORTA_FORMAT_BIT(PORTA_FORMAT_PTX) | PORTA_FORMAT_BIT(PORTA_FORMAT_CUBIN);
   CUuuid uuid = {};
-  if (driver.cuDeviceGetUuid_v2(&uuid, dev) == CUDA_SUCCESS) {
-    std::memcpy(info->uuid, uuid.bytes, sizeof(info->uuid));
-  }
+  result = driver.cuDeviceGetUuid_v2(&uuid, dev);
+  if (result != CUDA_SUCCESS) return driver.Fail(result, "cuDeviceGetUuid", msg);
+  std::memcpy(info->uuid, uuid.bytes, sizeof(info->uuid));
   return PORTA_OK;
 }
 

@@ -161,4 +161,10 @@ porta_status_t Driver::StatusOf(CUresult result) {
   }
 }
 
+void Driver::Released(CUresult result, const char* what) const {
+  if (result == CUDA_SUCCESS) return;
+  common::Log(PORTA_LOG_WARNING, "cuda: %s failed while releasing: %s", what,
+              ErrorText(result).c_str());
+}
+
 }  // namespace porta::cuda

@@ -91,6 +91,9 @@ class Driver {
   porta_status_t Fail(CUresult result, const char* what, porta_be_msg msg) const;
   // "CUDA_ERROR_OUT_OF_MEMORY (2): out of memory".
   std::string ErrorText(CUresult result) const;
+  // Logs a warning naming |what| when a call made to release something failed (release slots
+  // return nothing, so the log is where that failure is told).
+  void Released(CUresult result, const char* what) const;
   // The Porta status of a driver result; faults that poison the context become DEVICE_LOST.
   static porta_status_t StatusOf(CUresult result);
 

@@ -150,8 +150,10 @@ porta_status_t AddNode(Graph* graph, const porta_be_graph_node_t& node, uint32_t
 // Releases what |graph| holds; the context is current.
 void Release(Graph* graph) {
   const Driver& driver = *graph->device->driver;
-  if (graph->exec != nullptr) driver.cuGraphExecDestroy(graph->exec);
-  if (graph->graph != nullptr) driver.cuGraphDestroy(graph->graph);
+  if (graph->exec != nullptr)
+    driver.Released(driver.cuGraphExecDestroy(graph->exec), "cuGraphExecDestroy");
+  if (graph->graph != nullptr)
+    driver.Released(driver.cuGraphDestroy(graph->graph), "cuGraphDestroy");
 }
 
 struct GraphDeleter {

@@ -59,7 +59,7 @@ porta_status_t BufferAlloc(porta_be_device_t be, uint64_t size, porta_memory_kin
     }
     result = driver.cuMemHostGetDevicePointer_v2(&buffer->pointer, buffer->host, 0);
     if (result != CUDA_SUCCESS) {
-      driver.cuMemFreeHost(buffer->host);
+      driver.Released(driver.cuMemFreeHost(buffer->host), "cuMemFreeHost");
       return driver.Fail(result, "cuMemHostGetDevicePointer", msg);
     }
   } else {
@@ -78,9 +78,9 @@ void BufferFree(porta_be_buffer_t be) {
   const Driver& driver = *buffer->device->driver;
   MakeCurrent(buffer->device, nullptr);
   if (buffer->host != nullptr) {
-    driver.cuMemFreeHost(buffer->host);
+    driver.Released(driver.cuMemFreeHost(buffer->host), "cuMemFreeHost");
   } else {
-    driver.cuMemFree_v2(buffer->pointer);
+    driver.Released(driver.cuMemFree_v2(buffer->pointer), "cuMemFree");
   }
   delete buffer;
 }
@@ -126,7 +126,8 @@ porta_status_t StreamCreate(porta_be_device_t be, porta_be_stream_t* out_stream,
 void StreamDestroy(porta_be_stream_t be) {
   Stream* stream = As<Stream>(be);
   MakeCurrent(stream->device, nullptr);
-  stream->device->driver->cuStreamDestroy_v2(stream->stream);
+  stream->device->driver->Released(stream->device->driver->cuStreamDestroy_v2(stream->stream),
+                                   "cuStreamDestroy");
   delete stream;
 }
 
@@ -227,22 +228,26 @@ porta_status_t FillBuffer(porta_be_stream_t be, porta_be_buffer_t dst_be, uint64
   const Driver& driver = *stream->device->driver;
   const CUdeviceptr dst = As<Buffer>(dst_be)->pointer + offset;
   CUresult result = CUDA_SUCCESS;
+  const char* call = nullptr;
   switch (pattern_size) {
     case 1: {
       uint8_t value = 0;
       std::memcpy(&value, pattern, 1);
+      call = "cuMemsetD8Async";
       result = driver.cuMemsetD8Async(dst, value, size, stream->stream);
       break;
     }
     case 2: {
       uint16_t value = 0;
       std::memcpy(&value, pattern, 2);
+      call = "cuMemsetD16Async";
       result = driver.cuMemsetD16Async(dst, value, size / 2, stream->stream);
       break;
     }
     case 4: {
       uint32_t value = 0;
       std::memcpy(&value, pattern, 4);
+      call = "cuMemsetD32Async";
       result = driver.cuMemsetD32Async(dst, value, size / 4, stream->stream);
       break;
     }
@@ -250,7 +255,7 @@ porta_status_t FillBuffer(porta_be_stream_t be, porta_be_buffer_t dst_be, uint64
       return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT, "fill pattern size %u is not 1, 2 or 4",
                   pattern_size);
   }
-  return StreamResult(stream, result, "cuMemsetAsync", msg);
+  return StreamResult(stream, result, call, msg);
 }
 
 porta_status_t EventCreate(porta_be_device_t be, uint32_t flags, porta_be_event_t* out_event,
@@ -271,7 +276,8 @@ porta_status_t EventCreate(porta_be_device_t be, uint32_t flags, porta_be_event_
 void EventDestroy(porta_be_event_t be) {
   Event* event = As<Event>(be);
   MakeCurrent(event->device, nullptr);
-  event->device->driver->cuEventDestroy_v2(event->event);
+  event->device->driver->Released(event->device->driver->cuEventDestroy_v2(event->event),
+                                  "cuEventDestroy");
   delete event;
 }
 
@@ -416,7 +422,8 @@ porta_status_t ModuleLoad(porta_be_device_t be, const porta_module_source_t* sou
 void ModuleDestroy(porta_be_module_t be) {
   Module* module = As<Module>(be);
   MakeCurrent(module->device, nullptr);
-  module->device->driver->cuModuleUnload(module->module);
+  module->device->driver->Released(module->device->driver->cuModuleUnload(module->module),
+                                   "cuModuleUnload");
   delete module;
 }
 
@@ -453,9 +460,9 @@ porta_status_t ModuleGetKernel(porta_be_module_t be, const char* name,
     for (size_t index = 0;; ++index) {
       size_t offset = 0;
       size_t size = 0;
-      if (driver.cuFuncGetParamInfo(kernel->function, index, &offset, &size) != CUDA_SUCCESS) {
-        break;
-      }
+      const CUresult info = driver.cuFuncGetParamInfo(kernel->function, index, &offset, &size);
+      if (info == CUDA_ERROR_INVALID_VALUE) break;
+      if (info != CUDA_SUCCESS) return driver.Fail(info, "cuFuncGetParamInfo", msg);
       kernel->param_sizes.push_back(size);
     }
   }

@@ -44,12 +44,23 @@ CUresult Injected(const char* name) {
   return state.fail_result;
 }
 
+// The result of the walk's countdown for a call of |name| (see State::countdown).
+CUresult Counted(const char* name) {
+  State& state = Fake();
+  ++state.calls;
+  if (state.countdown < 0 || state.countdown-- > 0) return CUDA_SUCCESS;
+  state.countdown_call = name;
+  return state.countdown_result;
+}
+
 }  // namespace
 
 FAKE_API CUresult cuInit(unsigned int) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   return CUDA_SUCCESS;
 }
 FAKE_API CUresult cuDriverGetVersion(int* version) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   *version = 13000;
   return CUDA_SUCCESS;
 }
@@ -62,18 +73,22 @@ FAKE_API CUresult cuGetErrorString(CUresult, const char** text) {
   return CUDA_SUCCESS;
 }
 FAKE_API CUresult cuDeviceGetCount(int* count) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   *count = 1;
   return CUDA_SUCCESS;
 }
 FAKE_API CUresult cuDeviceGet(CUdevice* device, int ordinal) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   *device = ordinal;
   return CUDA_SUCCESS;
 }
 FAKE_API CUresult cuDeviceGetName(char* name, int length, CUdevice) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   std::strncpy(name, "Fake GPU", static_cast<size_t>(length));
   return CUDA_SUCCESS;
 }
 FAKE_API CUresult cuDeviceGetAttribute(int* value, CUdevice_attribute attribute, CUdevice) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   switch (attribute) {
     case CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK:
       *value = 48 * 1024;
@@ -91,132 +106,169 @@ FAKE_API CUresult cuDeviceGetAttribute(int* value, CUdevice_attribute attribute,
   return CUDA_SUCCESS;
 }
 FAKE_API CUresult cuDeviceTotalMem_v2(size_t* bytes, CUdevice) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   *bytes = size_t{1} << 30;
   return CUDA_SUCCESS;
 }
 FAKE_API CUresult cuDeviceGetUuid_v2(CUuuid* uuid, CUdevice) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   std::memset(uuid, 0, sizeof(*uuid));
   return CUDA_SUCCESS;
 }
 FAKE_API CUresult cuDeviceCanAccessPeer(int* can, CUdevice, CUdevice) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   *can = 0;
   return CUDA_SUCCESS;
 }
 FAKE_API CUresult cuDevicePrimaryCtxRetain(CUcontext* context, CUdevice) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   *context = Handle<CUcontext>(0xC0);
   return CUDA_SUCCESS;
 }
 FAKE_API CUresult cuDevicePrimaryCtxRelease_v2(CUdevice) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   return CUDA_SUCCESS;
 }
 FAKE_API CUresult cuCtxGetCurrent(CUcontext* context) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   *context = current_context;
   return CUDA_SUCCESS;
 }
 FAKE_API CUresult cuCtxSetCurrent(CUcontext context) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   current_context = context;
   return CUDA_SUCCESS;
 }
 FAKE_API CUresult cuCtxEnablePeerAccess(CUcontext, unsigned int) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   return CUDA_SUCCESS;
 }
 FAKE_API CUresult cuMemAlloc_v2(CUdeviceptr* pointer, size_t) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   *pointer = next_pointer;
   next_pointer += 0x100000;
   return CUDA_SUCCESS;
 }
 FAKE_API CUresult cuMemFree_v2(CUdeviceptr) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   return CUDA_SUCCESS;
 }
 FAKE_API CUresult cuMemHostAlloc(void**, size_t, unsigned int) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   return CUDA_ERROR_NOT_SUPPORTED;
 }
 FAKE_API CUresult cuMemFreeHost(void*) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   return CUDA_SUCCESS;
 }
 FAKE_API CUresult cuMemHostGetDevicePointer_v2(CUdeviceptr*, void*, unsigned int) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   return CUDA_ERROR_NOT_SUPPORTED;
 }
 FAKE_API CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr, const void*, size_t, CUstream) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   return CUDA_SUCCESS;
 }
 FAKE_API CUresult cuMemcpyDtoHAsync_v2(void*, CUdeviceptr, size_t, CUstream) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   return CUDA_SUCCESS;
 }
 FAKE_API CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr, CUdeviceptr, size_t, CUstream) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   return CUDA_SUCCESS;
 }
 FAKE_API CUresult cuMemcpyPeerAsync(CUdeviceptr, CUcontext, CUdeviceptr, CUcontext, size_t,
                                     CUstream) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   return CUDA_SUCCESS;
 }
 FAKE_API CUresult cuMemsetD8Async(CUdeviceptr, unsigned char, size_t, CUstream) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   return CUDA_SUCCESS;
 }
 FAKE_API CUresult cuMemsetD16Async(CUdeviceptr, unsigned short, size_t, CUstream) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   return CUDA_SUCCESS;
 }
 FAKE_API CUresult cuMemsetD32Async(CUdeviceptr, unsigned int, size_t, CUstream) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   return CUDA_SUCCESS;
 }
 FAKE_API CUresult cuStreamCreate(CUstream* stream, unsigned int) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   *stream = Handle<CUstream>(0x5000);
   return CUDA_SUCCESS;
 }
 FAKE_API CUresult cuStreamDestroy_v2(CUstream) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   return CUDA_SUCCESS;
 }
 FAKE_API CUresult cuStreamSynchronize(CUstream) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   return CUDA_SUCCESS;
 }
 FAKE_API CUresult cuStreamQuery(CUstream) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   return CUDA_SUCCESS;
 }
 FAKE_API CUresult cuStreamWaitEvent(CUstream, CUevent, unsigned int) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   return CUDA_SUCCESS;
 }
 FAKE_API CUresult cuEventCreate(CUevent* event, unsigned int) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   *event = Handle<CUevent>(0xE0);
   return CUDA_SUCCESS;
 }
 FAKE_API CUresult cuEventDestroy_v2(CUevent) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   return CUDA_SUCCESS;
 }
 FAKE_API CUresult cuEventRecord(CUevent, CUstream) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   return CUDA_SUCCESS;
 }
 FAKE_API CUresult cuEventQuery(CUevent) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   return Injected("cuEventQuery");
 }
 FAKE_API CUresult cuEventSynchronize(CUevent) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   return Injected("cuEventSynchronize");
 }
 // The backend resolves this one by its unversioned name (cuda.h renames it for CUDA 13).
 #undef cuEventElapsedTime
 FAKE_API CUresult cuEventElapsedTime(float* ms, CUevent, CUevent) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   *ms = 0.0f;
   return CUDA_SUCCESS;
 }
 FAKE_API CUresult cuModuleLoadDataEx(CUmodule* module, const void*, unsigned int, CUjit_option*,
                                      void**) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   *module = Handle<CUmodule>(0x300);
   return CUDA_SUCCESS;
 }
 FAKE_API CUresult cuModuleUnload(CUmodule) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   return CUDA_SUCCESS;
 }
 FAKE_API CUresult cuModuleGetFunction(CUfunction* function, CUmodule, const char*) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   *function = Handle<CUfunction>(0xF00);
   return CUDA_SUCCESS;
 }
 FAKE_API CUresult cuFuncGetAttribute(int* value, CUfunction_attribute attribute, CUfunction) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   *value = attribute == CU_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK ? 1024 : 0;
   return CUDA_SUCCESS;
 }
 FAKE_API CUresult cuFuncSetAttribute(CUfunction, CUfunction_attribute, int) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   return CUDA_SUCCESS;
 }
 FAKE_API CUresult cuFuncGetParamInfo(CUfunction, size_t index, size_t* offset, size_t* size) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   if (index >= porta::cuda::fake::kParamCount) return CUDA_ERROR_INVALID_VALUE;
   *offset = index * 8;
   *size = porta::cuda::fake::kParamSizes[index];
@@ -225,6 +277,7 @@ FAKE_API CUresult cuFuncGetParamInfo(CUfunction, size_t index, size_t* offset, s
 FAKE_API CUresult cuLaunchKernel(CUfunction, unsigned int, unsigned int, unsigned int, unsigned int,
                                  unsigned int, unsigned int, unsigned int, CUstream, void**,
                                  void**) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   return CUDA_SUCCESS;
 }
 
@@ -254,17 +307,20 @@ CUresult AddNode(CUgraphNode* out, CUgraph graph, const CUgraphNode* dependencie
 }  // namespace
 
 FAKE_API CUresult cuGraphCreate(CUgraph* graph, unsigned int) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   if (const CUresult injected = Injected("cuGraphCreate")) return injected;
   *graph = Handle<CUgraph>(0x6000 + ++Fake().graphs_created);
   return CUDA_SUCCESS;
 }
 FAKE_API CUresult cuGraphDestroy(CUgraph) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   ++Fake().graphs_destroyed;
   return CUDA_SUCCESS;
 }
 FAKE_API CUresult cuGraphAddKernelNode_v2(CUgraphNode* out, CUgraph graph,
                                           const CUgraphNode* dependencies, size_t count,
                                           const CUDA_KERNEL_NODE_PARAMS* params) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   if (const CUresult injected = Injected("cuGraphAddKernelNode")) return injected;
   Node node;
   node.kind = NodeKind::kKernel;
@@ -276,6 +332,7 @@ FAKE_API CUresult cuGraphAddKernelNode_v2(CUgraphNode* out, CUgraph graph,
 FAKE_API CUresult cuGraphAddMemcpyNode(CUgraphNode* out, CUgraph graph,
                                        const CUgraphNode* dependencies, size_t count,
                                        const CUDA_MEMCPY3D* copy, CUcontext context) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   if (const CUresult injected = Injected("cuGraphAddMemcpyNode")) return injected;
   Node node;
   node.kind = NodeKind::kMemcpy;
@@ -286,6 +343,7 @@ FAKE_API CUresult cuGraphAddMemcpyNode(CUgraphNode* out, CUgraph graph,
 FAKE_API CUresult cuGraphAddMemsetNode(CUgraphNode* out, CUgraph graph,
                                        const CUgraphNode* dependencies, size_t count,
                                        const CUDA_MEMSET_NODE_PARAMS* fill, CUcontext context) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   if (const CUresult injected = Injected("cuGraphAddMemsetNode")) return injected;
   Node node;
   node.kind = NodeKind::kMemset;
@@ -295,23 +353,27 @@ FAKE_API CUresult cuGraphAddMemsetNode(CUgraphNode* out, CUgraph graph,
 }
 FAKE_API CUresult cuGraphInstantiateWithFlags(CUgraphExec* exec, CUgraph graph,
                                               unsigned long long) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   if (const CUresult injected = Injected("cuGraphInstantiateWithFlags")) return injected;
   ++Fake().execs_instantiated;
   *exec = Handle<CUgraphExec>(reinterpret_cast<uintptr_t>(graph) + 0x1000);
   return CUDA_SUCCESS;
 }
 FAKE_API CUresult cuGraphLaunch(CUgraphExec exec, CUstream stream) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   if (const CUresult injected = Injected("cuGraphLaunch")) return injected;
   Fake().launches.emplace_back(exec, stream);
   return CUDA_SUCCESS;
 }
 FAKE_API CUresult cuGraphExecKernelNodeSetParams_v2(CUgraphExec, CUgraphNode node,
                                                     const CUDA_KERNEL_NODE_PARAMS* params) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   if (const CUresult injected = Injected("cuGraphExecKernelNodeSetParams")) return injected;
   Fake().updates.emplace_back(node, ParamBytes(params->kernelParams));
   return CUDA_SUCCESS;
 }
 FAKE_API CUresult cuGraphExecDestroy(CUgraphExec) {
+  if (const CUresult counted = Counted(__func__)) return counted;
   ++Fake().execs_destroyed;
   return CUDA_SUCCESS;
 }

@@ -42,6 +42,14 @@ struct State {
   // The next call of the function named |fail_call| returns |fail_result| (then this clears).
   std::string fail_call;
   CUresult fail_result = CUDA_SUCCESS;
+  // Walks over every call (tests/call_fault_test.cpp): while |countdown| is not negative, each
+  // call of an exported function (the error-text ones aside) counts it down, and the call that
+  // takes it below zero returns |countdown_result|, counts in |calls| and is named in
+  // |countdown_call|.
+  long long countdown = -1;
+  CUresult countdown_result = CUDA_ERROR_UNKNOWN;
+  std::string countdown_call;
+  long long calls = 0;
 };
 
 // Exported by the fake driver library as porta_fake_cuda_state.

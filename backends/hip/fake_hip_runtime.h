@@ -48,6 +48,14 @@ struct State {
   // The next call of the function named |fail_call| returns |fail_result| (then this clears).
   std::string fail_call;
   hipError_t fail_result = hipSuccess;
+  // Walks over every call (tests/call_fault_test.cpp): while |countdown| is not negative, each
+  // call of an exported function (the error-text ones aside) counts it down, and the call that
+  // takes it below zero returns |countdown_result|, counts in |calls| and is named in
+  // |countdown_call|.
+  long long countdown = -1;
+  hipError_t countdown_result = hipErrorUnknown;
+  std::string countdown_call;
+  long long calls = 0;
 
   // Completes all recorded work, as a device catching up would.
   void CompleteAll() { pending_events.clear(); }

@@ -16,8 +16,8 @@ using common::Fail;
 
 porta_status_t Init(const porta_backend_host_t* host, porta_be_backend_t* out_backend,
                     porta_be_msg msg) {
-  (void)host;
   (void)msg;
+  common::SetLogSink(host);
   auto backend = std::make_unique<Backend>();
   auto library = std::make_unique<Library>();
   // A missing runtime or GPU is not an init failure: the backend loads with zero devices and

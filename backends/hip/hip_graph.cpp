@@ -149,10 +149,12 @@ struct GraphDeleter {
   void operator()(Graph* graph) const {
     const Library& library = *graph->device->library;
     if (graph->last_launch != nullptr) {
-      static_cast<void>(library.hipEventDestroy(graph->last_launch));
+      library.Released(library.hipEventDestroy(graph->last_launch), "hipEventDestroy");
     }
-    if (graph->exec != nullptr) static_cast<void>(library.hipGraphExecDestroy(graph->exec));
-    if (graph->graph != nullptr) static_cast<void>(library.hipGraphDestroy(graph->graph));
+    if (graph->exec != nullptr)
+      library.Released(library.hipGraphExecDestroy(graph->exec), "hipGraphExecDestroy");
+    if (graph->graph != nullptr)
+      library.Released(library.hipGraphDestroy(graph->graph), "hipGraphDestroy");
     delete graph;
   }
 };

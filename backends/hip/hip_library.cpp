@@ -97,4 +97,10 @@ porta_status_t Library::StatusOf(hipError_t error) {
   }
 }
 
+void Library::Released(hipError_t result, const char* what) const {
+  if (result == hipSuccess) return;
+  common::Log(PORTA_LOG_WARNING, "hip: %s failed while releasing: %s", what,
+              ErrorText(result).c_str());
+}
+
 }  // namespace porta::hip

@@ -82,6 +82,9 @@ class Library {
   // status.
   porta_status_t Fail(hipError_t error, const char* what, porta_be_msg msg) const;
   std::string ErrorText(hipError_t error) const;
+  // Logs a warning naming |what| when a call made to release something failed (release slots
+  // return nothing, so the log is where that failure is told).
+  void Released(hipError_t result, const char* what) const;
   // The Porta status of a HIP error; faults that poison the device become DEVICE_LOST.
   static porta_status_t StatusOf(hipError_t error);
 

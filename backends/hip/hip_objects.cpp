@@ -56,7 +56,7 @@ porta_status_t BufferAlloc(porta_be_device_t be, uint64_t size, porta_memory_kin
     }
     result = library.hipHostGetDevicePointer(&buffer->pointer, buffer->host, 0);
     if (result != hipSuccess) {
-      static_cast<void>(library.hipHostFree(buffer->host));
+      library.Released(library.hipHostFree(buffer->host), "hipHostFree");
       return library.Fail(result, "hipHostGetDevicePointer", msg);
     }
   } else {
@@ -75,9 +75,9 @@ void BufferFree(porta_be_buffer_t be) {
   const Library& library = *buffer->device->library;
   MakeCurrent(buffer->device, nullptr);
   if (buffer->host != nullptr) {
-    static_cast<void>(library.hipHostFree(buffer->host));
+    library.Released(library.hipHostFree(buffer->host), "hipHostFree");
   } else {
-    static_cast<void>(library.hipFree(buffer->pointer));
+    library.Released(library.hipFree(buffer->pointer), "hipFree");
   }
   delete buffer;
 }
@@ -124,7 +124,8 @@ porta_status_t StreamCreate(porta_be_device_t be, porta_be_stream_t* out_stream,
 void StreamDestroy(porta_be_stream_t be) {
   Stream* stream = As<Stream>(be);
   MakeCurrent(stream->device, nullptr);
-  static_cast<void>(stream->device->library->hipStreamDestroy(stream->stream));
+  stream->device->library->Released(stream->device->library->hipStreamDestroy(stream->stream),
+                                    "hipStreamDestroy");
   delete stream;
 }
 
@@ -226,22 +227,26 @@ porta_status_t FillBuffer(porta_be_stream_t be, porta_be_buffer_t dst_be, uint64
   const Library& library = *stream->device->library;
   void* dst = Offset(As<Buffer>(dst_be)->pointer, offset);
   hipError_t result = hipSuccess;
+  const char* call = nullptr;
   switch (pattern_size) {
     case 1: {
       uint8_t value = 0;
       std::memcpy(&value, pattern, 1);
+      call = "hipMemsetD8Async";
       result = library.hipMemsetD8Async(dst, value, size, stream->stream);
       break;
     }
     case 2: {
       uint16_t value = 0;
       std::memcpy(&value, pattern, 2);
+      call = "hipMemsetD16Async";
       result = library.hipMemsetD16Async(dst, value, size / 2, stream->stream);
       break;
     }
     case 4: {
       uint32_t value = 0;
       std::memcpy(&value, pattern, 4);
+      call = "hipMemsetD32Async";
       result = library.hipMemsetD32Async(dst, static_cast<int>(value), size / 4, stream->stream);
       break;
     }
@@ -249,7 +254,7 @@ porta_status_t FillBuffer(porta_be_stream_t be, porta_be_buffer_t dst_be, uint64
       return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT, "fill pattern size %u is not 1, 2 or 4",
                   pattern_size);
   }
-  return StreamResult(stream, result, "hipMemsetD*Async", msg);
+  return StreamResult(stream, result, call, msg);
 }
 
 porta_status_t EventCreate(porta_be_device_t be, uint32_t flags, porta_be_event_t* out_event,
@@ -270,7 +275,8 @@ porta_status_t EventCreate(porta_be_device_t be, uint32_t flags, porta_be_event_
 void EventDestroy(porta_be_event_t be) {
   Event* event = As<Event>(be);
   MakeCurrent(event->device, nullptr);
-  static_cast<void>(event->device->library->hipEventDestroy(event->event));
+  event->device->library->Released(event->device->library->hipEventDestroy(event->event),
+                                   "hipEventDestroy");
   delete event;
 }
 
@@ -406,7 +412,8 @@ porta_status_t ModuleLoad(porta_be_device_t be, const porta_module_source_t* sou
 void ModuleDestroy(porta_be_module_t be) {
   Module* module = As<Module>(be);
   MakeCurrent(module->device, nullptr);
-  static_cast<void>(module->device->library->hipModuleUnload(module->module));
+  module->device->library->Released(module->device->library->hipModuleUnload(module->module),
+                                    "hipModuleUnload");
   delete module;
 }
 

@@ -56,6 +56,14 @@ struct State {
   // The next call of the function named |fail_call| returns |fail_result| (then this clears).
   std::string fail_call;
   ze_result_t fail_result = ZE_RESULT_SUCCESS;
+  // Walks over every call (tests/call_fault_test.cpp): while |countdown| is not negative, each
+  // call of an exported function (the error-text ones aside) counts it down, and the call that
+  // takes it below zero returns |countdown_result|, counts in |calls| and is named in
+  // |countdown_call|.
+  long long countdown = -1;
+  ze_result_t countdown_result = ZE_RESULT_ERROR_UNKNOWN;
+  std::string countdown_call;
+  long long calls = 0;
   // Host allocations (real memory: the backend writes event timestamps there), until freed.
   std::vector<std::unique_ptr<unsigned char[]>> host_blocks;
 

@@ -42,20 +42,31 @@ std::string Enumerate(Backend* backend) {
     for (ze_device_handle_t device : devices) {
       ze_device_properties_t properties = {};
       properties.stype = ZE_STRUCTURE_TYPE_DEVICE_PROPERTIES;
-      if (library.zeDeviceGetProperties(device, &properties) == ZE_RESULT_SUCCESS &&
-          properties.type == ZE_DEVICE_TYPE_GPU) {
+      result = library.zeDeviceGetProperties(device, &properties);
+      if (result != ZE_RESULT_SUCCESS) {
+        problems += "; zeDeviceGetProperties failed: " + Library::ErrorText(result);
+      } else if (properties.type == ZE_DEVICE_TYPE_GPU) {
         gpus.push_back(device);
       }
     }
     if (gpus.empty()) continue;
     DriverEntry entry;
     entry.driver = driver;
-    library.zeDriverGetApiVersion(driver, &entry.api_version);
+    // The API version decides how timestamps are read, and the driver version keys tuned
+    // results: a driver that cannot tell them is left out, with the reason.
+    result = library.zeDriverGetApiVersion(driver, &entry.api_version);
+    if (result != ZE_RESULT_SUCCESS) {
+      problems += "; zeDriverGetApiVersion failed: " + Library::ErrorText(result);
+      continue;
+    }
     ze_driver_properties_t properties = {};
     properties.stype = ZE_STRUCTURE_TYPE_DRIVER_PROPERTIES;
-    if (library.zeDriverGetProperties(driver, &properties) == ZE_RESULT_SUCCESS) {
-      entry.driver_version = properties.driverVersion;
+    result = library.zeDriverGetProperties(driver, &properties);
+    if (result != ZE_RESULT_SUCCESS) {
+      problems += "; zeDriverGetProperties failed: " + Library::ErrorText(result);
+      continue;
     }
+    entry.driver_version = properties.driverVersion;
     ze_context_desc_t context_desc = {};
     context_desc.stype = ZE_STRUCTURE_TYPE_CONTEXT_DESC;
     result = library.zeContextCreate(driver, &context_desc, &entry.context);
@@ -77,8 +88,8 @@ std::string Enumerate(Backend* backend) {
 
 porta_status_t Init(const porta_backend_host_t* host, porta_be_backend_t* out_backend,
                     porta_be_msg msg) {
-  (void)host;
   (void)msg;
+  common::SetLogSink(host);
   auto backend = std::make_unique<Backend>();
   auto library = std::make_unique<Library>();
   // A missing loader or driver is not an init failure: the backend loads with zero devices and
@@ -158,12 +169,14 @@ porta_status_t DeviceOpen(porta_be_backend_t be, uint32_t index, porta_be_device
 
   ze_device_memory_access_properties_t access = {};
   access.stype = ZE_STRUCTURE_TYPE_DEVICE_MEMORY_ACCESS_PROPERTIES;
-  if (library.zeDeviceGetMemoryAccessProperties(device->device, &access) == ZE_RESULT_SUCCESS) {
-    device->shared_allocations =
-        (access.sharedSingleDeviceAllocCapabilities & ZE_MEMORY_ACCESS_CAP_FLAG_RW) != 0;
-    device->system_memory_access =
-        (access.sharedSystemAllocCapabilities & ZE_MEMORY_ACCESS_CAP_FLAG_RW) != 0;
+  result = library.zeDeviceGetMemoryAccessProperties(device->device, &access);
+  if (result != ZE_RESULT_SUCCESS) {
+    return library.Fail(result, "zeDeviceGetMemoryAccessProperties", msg);
   }
+  device->shared_allocations =
+      (access.sharedSingleDeviceAllocCapabilities & ZE_MEMORY_ACCESS_CAP_FLAG_RW) != 0;
+  device->system_memory_access =
+      (access.sharedSystemAllocCapabilities & ZE_MEMORY_ACCESS_CAP_FLAG_RW) != 0;
   *out_device = reinterpret_cast<porta_be_device_t>(device.release());
   return PORTA_OK;
 }
@@ -245,7 +258,8 @@ const porta_backend_table_t kTable = PORTA_BACKEND_TABLE_WITH_GRAPHS("level_zero
 
 Backend::~Backend() {
   if (library == nullptr) return;
-  for (const DriverEntry& entry : drivers) library->zeContextDestroy(entry.context);
+  for (const DriverEntry& entry : drivers)
+    library->Released(library->zeContextDestroy(entry.context), "zeContextDestroy");
 }
 
 porta_status_t BufferAlloc(porta_be_device_t be, uint64_t size, porta_memory_kind_t kind,
@@ -286,7 +300,8 @@ porta_status_t BufferAlloc(porta_be_device_t be, uint64_t size, porta_memory_kin
 
 void BufferFree(porta_be_buffer_t be) {
   Buffer* buffer = As<Buffer>(be);
-  buffer->device->library->zeMemFree(buffer->device->context, buffer->pointer);
+  buffer->device->library->Released(
+      buffer->device->library->zeMemFree(buffer->device->context, buffer->pointer), "zeMemFree");
   delete buffer;
 }
 

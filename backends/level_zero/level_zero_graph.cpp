@@ -41,7 +41,8 @@ struct RecordedList {
   // Holds the fill patterns the list reads.
   std::shared_ptr<const GraphRecipe> recipe;
   ~RecordedList() {
-    if (list != nullptr) library->zeCommandListDestroy(list);
+    if (list != nullptr)
+      library->Released(library->zeCommandListDestroy(list), "zeCommandListDestroy");
   }
 };
 

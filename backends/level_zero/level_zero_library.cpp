@@ -125,4 +125,10 @@ porta_status_t Library::StatusOf(ze_result_t result) {
   }
 }
 
+void Library::Released(ze_result_t result, const char* what) const {
+  if (result == ZE_RESULT_SUCCESS) return;
+  common::Log(PORTA_LOG_WARNING, "level_zero: %s failed while releasing: %s", what,
+              ErrorText(result).c_str());
+}
+
 }  // namespace porta::level_zero

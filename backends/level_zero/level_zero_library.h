@@ -80,6 +80,9 @@ class Library {
   // returning the mapped status.
   porta_status_t Fail(ze_result_t result, const char* what, porta_be_msg msg) const;
   static std::string ErrorText(ze_result_t result);
+  // Logs a warning naming |what| when a call made to release something failed (release slots
+  // return nothing, so the log is where that failure is told).
+  void Released(ze_result_t result, const char* what) const;
   // The Porta status of a result; device loss becomes DEVICE_LOST.
   static porta_status_t StatusOf(ze_result_t result);
 

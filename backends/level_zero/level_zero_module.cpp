@@ -10,19 +10,21 @@ namespace {
 
 using common::Fail;
 
-// The text of a module build log (empty when there is none).
+// The text of a module build log (empty when there is none, a note when it cannot be read).
 std::string BuildLog(const Library& library, ze_module_build_log_handle_t log) {
   if (log == nullptr) return "";
   size_t size = 0;
   std::string text;
-  if (library.zeModuleBuildLogGetString(log, &size, nullptr) == ZE_RESULT_SUCCESS && size > 0) {
+  ze_result_t result = library.zeModuleBuildLogGetString(log, &size, nullptr);
+  if (result == ZE_RESULT_SUCCESS && size > 0) {
     text.resize(size);
-    if (library.zeModuleBuildLogGetString(log, &size, text.data()) != ZE_RESULT_SUCCESS) {
-      text.clear();
-    }
+    result = library.zeModuleBuildLogGetString(log, &size, text.data());
     while (!text.empty() && text.back() == '\0') text.pop_back();
   }
-  library.zeModuleBuildLogDestroy(log);
+  if (result != ZE_RESULT_SUCCESS) {
+    text = "(no build log: zeModuleBuildLogGetString failed: " + Library::ErrorText(result) + ")";
+  }
+  library.Released(library.zeModuleBuildLogDestroy(log), "zeModuleBuildLogDestroy");
   return text;
 }
 
@@ -57,13 +59,17 @@ porta_status_t ModuleLoad(porta_be_device_t be, const porta_module_source_t* sou
   ze_module_build_log_handle_t log = nullptr;
   const ze_result_t result =
       library.zeModuleCreate(device->context, device->device, &desc, &module->module, &log);
-  const std::string text = BuildLog(library, log);
   if (result != ZE_RESULT_SUCCESS) {
+    const std::string text = BuildLog(library, log);
     porta_status_t status = Library::StatusOf(result);
     if (status == PORTA_ERROR_BACKEND) status = PORTA_ERROR_BUILD_FAILED;
     return Fail(msg, status,
                 "zeModuleCreate (spirv-kernel, %zu bytes, options \"%s\") failed: %s\n%s",
                 source->size, desc.pBuildFlags, Library::ErrorText(result).c_str(), text.c_str());
+  }
+  // A successful build's log is not read (warnings only).
+  if (log != nullptr) {
+    library.Released(library.zeModuleBuildLogDestroy(log), "zeModuleBuildLogDestroy");
   }
   *out_module = reinterpret_cast<porta_be_module_t>(module.release());
   return PORTA_OK;
@@ -72,8 +78,9 @@ porta_status_t ModuleLoad(porta_be_device_t be, const porta_module_source_t* sou
 void ModuleDestroy(porta_be_module_t be) {
   Module* module = As<Module>(be);
   const Library& library = *module->device->library;
-  for (auto& entry : module->kernels) library.zeKernelDestroy(entry.second->kernel);
-  library.zeModuleDestroy(module->module);
+  for (auto& entry : module->kernels)
+    library.Released(library.zeKernelDestroy(entry.second->kernel), "zeKernelDestroy");
+  library.Released(library.zeModuleDestroy(module->module), "zeModuleDestroy");
   delete module;
 }
 
@@ -103,7 +110,7 @@ porta_status_t ModuleGetKernel(porta_be_module_t be, const char* name,
   properties.stype = ZE_STRUCTURE_TYPE_KERNEL_PROPERTIES;
   result = library.zeKernelGetProperties(kernel->kernel, &properties);
   if (result != ZE_RESULT_SUCCESS) {
-    library.zeKernelDestroy(kernel->kernel);
+    library.Released(library.zeKernelDestroy(kernel->kernel), "zeKernelDestroy");
     return library.Fail(result, "zeKernelGetProperties", msg);
   }
   kernel->arg_count = properties.numKernelArgs;
@@ -147,11 +154,12 @@ porta_status_t SetArguments(const Library& library, Kernel* kernel,
           library.zeKernelSetArgumentValue(kernel->kernel, i, args[i].scalar_size, args[i].scalar);
     }
     if (result != ZE_RESULT_SUCCESS) {
-      return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
-                  "argument %u of kernel \"%s\" (%s, %u bytes) was refused: %s", i,
-                  kernel->name.c_str(), args[i].kind == PORTA_ARG_BUFFER ? "buffer" : "scalar",
-                  args[i].kind == PORTA_ARG_BUFFER ? 8u : args[i].scalar_size,
-                  Library::ErrorText(result).c_str());
+      return Fail(
+          msg, PORTA_ERROR_INVALID_ARGUMENT,
+          "zeKernelSetArgumentValue refused argument %u of kernel \"%s\" (%s, %u bytes): %s", i,
+          kernel->name.c_str(), args[i].kind == PORTA_ARG_BUFFER ? "buffer" : "scalar",
+          args[i].kind == PORTA_ARG_BUFFER ? 8u : args[i].scalar_size,
+          Library::ErrorText(result).c_str());
     }
   }
   if (local) {

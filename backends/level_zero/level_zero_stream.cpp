@@ -24,9 +24,12 @@ porta_status_t StreamFail(StickyError* sticky, ze_result_t result, const char* w
 
 void DestroyBatch(const Device* device, Batch* batch) {
   const Library& library = *device->library;
-  for (void* staging : batch->staging) library.zeMemFree(device->context, staging);
-  if (batch->fence != nullptr) library.zeFenceDestroy(batch->fence);
-  if (batch->list != nullptr) library.zeCommandListDestroy(batch->list);
+  for (void* staging : batch->staging)
+    library.Released(library.zeMemFree(device->context, staging), "zeMemFree");
+  if (batch->fence != nullptr)
+    library.Released(library.zeFenceDestroy(batch->fence), "zeFenceDestroy");
+  if (batch->list != nullptr)
+    library.Released(library.zeCommandListDestroy(batch->list), "zeCommandListDestroy");
   delete batch;
 }
 
@@ -36,10 +39,10 @@ porta_status_t Flush(Stream* stream, porta_be_msg msg) {
   const Library& library = *stream->device->library;
   Batch* batch = stream->open.get();
   ze_result_t result = library.zeCommandListClose(batch->list);
-  if (result == ZE_RESULT_SUCCESS) {
-    result =
-        library.zeCommandQueueExecuteCommandLists(stream->queue, 1, &batch->list, batch->fence);
+  if (result != ZE_RESULT_SUCCESS) {
+    return StreamFail(stream->sticky.get(), result, "zeCommandListClose", msg);
   }
+  result = library.zeCommandQueueExecuteCommandLists(stream->queue, 1, &batch->list, batch->fence);
   if (result != ZE_RESULT_SUCCESS) {
     return StreamFail(stream->sticky.get(), result, "zeCommandQueueExecuteCommandLists", msg);
   }
@@ -59,16 +62,28 @@ porta_status_t RetireOldest(Stream* stream, bool wait, porta_be_msg msg) {
   if (result != ZE_RESULT_SUCCESS) {
     return StreamFail(stream->sticky.get(), result, "zeFenceHostSynchronize", msg);
   }
-  for (void* staging : batch->staging) library.zeMemFree(stream->device->context, staging);
+  for (void* staging : batch->staging)
+    library.Released(library.zeMemFree(stream->device->context, staging), "zeMemFree");
   batch->staging.clear();
   batch->recordings.clear();
   batch->patterns.clear();
   batch->replays.clear();
   batch->commands = 0;
-  library.zeFenceReset(batch->fence);
-  library.zeCommandListReset(batch->list);
-  stream->spare.push_back(std::move(stream->in_flight.front()));
+  const ze_result_t fence_reset = library.zeFenceReset(batch->fence);
+  const ze_result_t list_reset = library.zeCommandListReset(batch->list);
+  std::unique_ptr<Batch> done = std::move(stream->in_flight.front());
   stream->in_flight.pop_front();
+  if (fence_reset != ZE_RESULT_SUCCESS || list_reset != ZE_RESULT_SUCCESS) {
+    // The work is done; only the reuse failed, so the batch is destroyed instead of reused.
+    const bool fence = fence_reset != ZE_RESULT_SUCCESS;
+    common::Log(PORTA_LOG_WARNING,
+                "level_zero: %s failed while recycling a command list: %s; it is destroyed instead",
+                fence ? "zeFenceReset" : "zeCommandListReset",
+                Library::ErrorText(fence ? fence_reset : list_reset).c_str());
+    DestroyBatch(stream->device, done.release());
+    return PORTA_OK;
+  }
+  stream->spare.push_back(std::move(done));
   return PORTA_OK;
 }
 
@@ -99,16 +114,18 @@ porta_status_t OpenBatch(Stream* stream, Batch** out_batch, porta_be_msg msg) {
       ze_command_list_desc_t list_desc = {};
       list_desc.stype = ZE_STRUCTURE_TYPE_COMMAND_LIST_DESC;
       list_desc.commandQueueGroupOrdinal = device->compute_ordinal;
+      const char* call = "zeCommandListCreate";
       ze_result_t result =
           library.zeCommandListCreate(device->context, device->device, &list_desc, &raw->list);
       if (result == ZE_RESULT_SUCCESS) {
         ze_fence_desc_t fence_desc = {};
         fence_desc.stype = ZE_STRUCTURE_TYPE_FENCE_DESC;
+        call = "zeFenceCreate";
         result = library.zeFenceCreate(stream->queue, &fence_desc, &raw->fence);
       }
       if (result != ZE_RESULT_SUCCESS) {
         DestroyBatch(device, raw);
-        return library.Fail(result, "zeCommandListCreate", msg);
+        return library.Fail(result, call, msg);
       }
       stream->open.reset(raw);
     }
@@ -173,7 +190,8 @@ void StreamDestroy(porta_be_stream_t be) {
   for (auto& batch : stream->in_flight) DestroyBatch(device, batch.release());
   for (auto& batch : stream->spare) DestroyBatch(device, batch.release());
   if (stream->open != nullptr) DestroyBatch(device, stream->open.release());
-  device->library->zeCommandQueueDestroy(stream->queue);
+  device->library->Released(device->library->zeCommandQueueDestroy(stream->queue),
+                            "zeCommandQueueDestroy");
   delete stream;
 }
 
@@ -244,12 +262,14 @@ porta_status_t CopyDeviceToHost(porta_be_stream_t be, void* dst, porta_be_buffer
   ze_result_t result = library.zeCommandListAppendMemoryCopy(
       batch->list, to, Offset(As<Buffer>(src)->pointer, src_offset), size, nullptr, 0, nullptr);
   if (result != ZE_RESULT_SUCCESS) {
-    if (staging != nullptr) library.zeMemFree(device->context, staging);
+    if (staging != nullptr)
+      library.Released(library.zeMemFree(device->context, staging), "zeMemFree");
     return StreamFail(stream->sticky.get(), result, "zeCommandListAppendMemoryCopy", msg);
   }
   status = EndCommand(stream, batch, msg);
   if (status != PORTA_OK || staging == nullptr) {
-    if (staging != nullptr) library.zeMemFree(device->context, staging);
+    if (staging != nullptr)
+      library.Released(library.zeMemFree(device->context, staging), "zeMemFree");
     return status;
   }
   // Level Zero has no host callbacks to move the staged bytes later, so this copy completes
@@ -257,7 +277,7 @@ porta_status_t CopyDeviceToHost(porta_be_stream_t be, void* dst, porta_be_buffer
   status = Flush(stream, msg);
   if (status == PORTA_OK) status = Retire(stream, true, msg);
   if (status == PORTA_OK) std::memcpy(dst, staging, size);
-  library.zeMemFree(device->context, staging);
+  library.Released(library.zeMemFree(device->context, staging), "zeMemFree");
   return status;
 }
 
@@ -319,9 +339,9 @@ porta_status_t FillBuffer(porta_be_stream_t be, porta_be_buffer_t dst, uint64_t 
 }
 
 Recording::~Recording() {
-  if (event != nullptr) library->zeEventDestroy(event);
-  if (pool != nullptr) library->zeEventPoolDestroy(pool);
-  if (timestamp != nullptr) library->zeMemFree(context, timestamp);
+  if (event != nullptr) library->Released(library->zeEventDestroy(event), "zeEventDestroy");
+  if (pool != nullptr) library->Released(library->zeEventPoolDestroy(pool), "zeEventPoolDestroy");
+  if (timestamp != nullptr) library->Released(library->zeMemFree(context, timestamp), "zeMemFree");
 }
 
 namespace {
@@ -408,7 +428,10 @@ porta_status_t EventRecord(porta_be_event_t be, porta_be_stream_t stream_be, por
                           batch->list, recording->timestamp, recording->event, 0, nullptr)
                     : library.zeCommandListAppendBarrier(batch->list, recording->event, 0, nullptr);
   if (result != ZE_RESULT_SUCCESS) {
-    return StreamFail(stream->sticky.get(), result, "recording an event", msg);
+    return StreamFail(stream->sticky.get(), result,
+                      event->timing ? "zeCommandListAppendWriteGlobalTimestamp (event record)"
+                                    : "zeCommandListAppendBarrier (event record)",
+                      msg);
   }
   batch->recordings.push_back(recording);
   event->current = std::move(recording);

@@ -22,6 +22,8 @@
 //                              rebuild after an update); every third replay of a graph declines
 //                              with PORTA_ERROR_UNSUPPORTED (the runtime must replay it node by
 //                              node); shutdown aborts when a native graph was never destroyed
+//   MINI_FAULTY                fail the n-th call into the plugin as PORTA_TEST_FAULT_WALK says
+//                              (fault_walk.h), for the walks of tests/call_fault_test.cpp
 //
 // By the ABI's rule a plugin does no work in static constructors: every global here is
 // constant-initialized (enforced with constinit) and all state is created in init.
@@ -38,10 +40,12 @@
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "backends/common/message.h"
 #include "porta/porta_backend.h"
+#include "tests/plugins/fault_walk.h"
 
 #ifndef MINI_NAME
 #error "MINI_NAME must name the test backend"
@@ -132,6 +136,67 @@ Hostile ReadHostileMode() {
 bool Is(Hostile mode) {
   return hostile.load() == mode;
 }
+#endif
+
+#ifdef MINI_FAULTY
+// The walk the test named in PORTA_TEST_FAULT_WALK, read by the entry function.
+constinit std::atomic<porta_test::FaultWalk*> fault_walk{nullptr};
+
+void ReadFaultWalk() {
+  fault_walk.store(nullptr);
+  const char* text = std::getenv(porta_test::kFaultWalkVariable);
+  if (text == nullptr) return;
+  long long n = -1;
+  unsigned long long address = 0;
+  if (std::sscanf(text, "%lld %llx", &n, &address) != 2 || address == 0) return;
+  auto* walk = reinterpret_cast<porta_test::FaultWalk*>(static_cast<uintptr_t>(address));
+  walk->countdown.store(n);
+  walk->calls.store(0);
+  walk->fired[0] = '\0';
+  fault_walk.store(walk);
+}
+
+// True when this call into the plugin is the one the walk fails.
+bool FaultHere(const char* slot) {
+  porta_test::FaultWalk* walk = fault_walk.load();
+  if (walk == nullptr) return false;
+  walk->calls.fetch_add(1);
+  if (walk->countdown.fetch_sub(1) != 0) return false;
+  std::snprintf(walk->fired, sizeof walk->fired, "%s", slot);
+  return true;
+}
+
+template <size_t N>
+struct SlotName {
+  char text[N];
+  constexpr SlotName(const char (&name)[N]) { std::copy_n(name, N, text); }  // NOLINT
+};
+
+// The table slot |Fn| behind the walk: a slot that returns a status fails when its call is the
+// walk's n-th (its message is its last argument); the void slots (releases) pass through.
+template <auto Fn, SlotName Name>
+struct Faulty;
+
+template <typename... Args, porta_status_t (*Fn)(Args...), SlotName Name>
+struct Faulty<Fn, Name> {
+  static porta_status_t Call(Args... args) {
+    if (FaultHere(Name.text)) {
+      const porta_be_msg msg = std::get<sizeof...(Args) - 1>(std::tuple<Args...>(args...));
+      return Fail(msg, PORTA_ERROR_BACKEND, "mini %s: injected failure of %s", MINI_NAME,
+                  Name.text);
+    }
+    return Fn(args...);
+  }
+};
+
+template <typename... Args, void (*Fn)(Args...), SlotName Name>
+struct Faulty<Fn, Name> {
+  static void Call(Args... args) { Fn(args...); }
+};
+
+#define SLOT(fn) (&Faulty<&fn, SlotName(#fn)>::Call)
+#else
+#define SLOT(fn) fn
 #endif
 
 #ifdef MINI_GRAPHS
@@ -684,51 +749,51 @@ constinit const porta_backend_table_t kTable = {
     .abi_major = MINI_ABI_MAJOR,
     .abi_minor = kAbiMinor,
     .name = MINI_NAME,
-    .init = Init,
-    .shutdown = Shutdown,
-    .device_count = DeviceCount,
-    .device_open = DeviceOpen,
-    .device_close = DeviceClose,
-    .device_get_info = DeviceGetInfo,
-    .buffer_alloc = BufferAlloc,
-    .buffer_free = BufferFree,
-    .buffer_map = BufferMap,
-    .buffer_unmap = BufferUnmap,
-    .stream_create = StreamCreate,
-    .stream_destroy = StreamDestroy,
-    .stream_synchronize = StreamSynchronize,
+    .init = SLOT(Init),
+    .shutdown = SLOT(Shutdown),
+    .device_count = SLOT(DeviceCount),
+    .device_open = SLOT(DeviceOpen),
+    .device_close = SLOT(DeviceClose),
+    .device_get_info = SLOT(DeviceGetInfo),
+    .buffer_alloc = SLOT(BufferAlloc),
+    .buffer_free = SLOT(BufferFree),
+    .buffer_map = SLOT(BufferMap),
+    .buffer_unmap = SLOT(BufferUnmap),
+    .stream_create = SLOT(StreamCreate),
+    .stream_destroy = SLOT(StreamDestroy),
+    .stream_synchronize = SLOT(StreamSynchronize),
 #ifdef MINI_MISSING_STREAM_QUERY
     .stream_query = nullptr,
 #else
-    .stream_query = StreamQuery,
+    .stream_query = SLOT(StreamQuery),
 #endif
-    .copy_host_to_device = CopyHostToDevice,
-    .copy_device_to_host = CopyDeviceToHost,
-    .copy_device_to_device = CopyDeviceToDevice,
-    .fill_buffer = FillBuffer,
-    .event_create = EventCreate,
-    .event_destroy = EventDestroy,
-    .event_record = EventRecord,
-    .stream_wait_event = StreamWaitEvent,
-    .event_wait = EventWait,
-    .event_query = EventQuery,
-    .event_elapsed_ms = EventElapsedMs,
-    .module_load = ModuleLoad,
-    .module_destroy = ModuleDestroy,
-    .module_get_kernel = ModuleGetKernel,
-    .kernel_launch = KernelLaunch,
+    .copy_host_to_device = SLOT(CopyHostToDevice),
+    .copy_device_to_host = SLOT(CopyDeviceToHost),
+    .copy_device_to_device = SLOT(CopyDeviceToDevice),
+    .fill_buffer = SLOT(FillBuffer),
+    .event_create = SLOT(EventCreate),
+    .event_destroy = SLOT(EventDestroy),
+    .event_record = SLOT(EventRecord),
+    .stream_wait_event = SLOT(StreamWaitEvent),
+    .event_wait = SLOT(EventWait),
+    .event_query = SLOT(EventQuery),
+    .event_elapsed_ms = SLOT(EventElapsedMs),
+    .module_load = SLOT(ModuleLoad),
+    .module_destroy = SLOT(ModuleDestroy),
+    .module_get_kernel = SLOT(ModuleGetKernel),
+    .kernel_launch = SLOT(KernelLaunch),
 #ifdef MINI_OLD_MINOR
-    .buffer_native_handle = TripwireNativeHandle,
-    .copy_peer = TripwireCopyPeer,
+    .buffer_native_handle = SLOT(TripwireNativeHandle),
+    .copy_peer = SLOT(TripwireCopyPeer),
 #else
-    .buffer_native_handle = BufferNativeHandle,
-    .copy_peer = CopyPeer,
+    .buffer_native_handle = SLOT(BufferNativeHandle),
+    .copy_peer = SLOT(CopyPeer),
 #endif
 #ifdef MINI_GRAPHS
-    .graph_create = GraphCreate,
-    .graph_launch = GraphLaunch,
+    .graph_create = SLOT(GraphCreate),
+    .graph_launch = SLOT(GraphLaunch),
     .graph_update_kernel_args = nullptr,
-    .graph_destroy = GraphDestroy,
+    .graph_destroy = SLOT(GraphDestroy),
 #endif
 };
 
@@ -739,6 +804,13 @@ porta_status_t Entry(const porta_backend_host_t* host, const porta_backend_table
     return Fail(msg, PORTA_ERROR_ABI_MISMATCH, "mini %s implements ABI major %u, offered %u",
                 MINI_NAME, PORTA_BACKEND_ABI_MAJOR, host->abi_major);
   }
+#ifdef MINI_FAULTY
+  ReadFaultWalk();
+  if (FaultHere("porta_backend_entry")) {
+    return Fail(msg, PORTA_ERROR_BACKEND, "mini %s: injected failure of porta_backend_entry",
+                MINI_NAME);
+  }
+#endif
   *out_table = &kTable;
   return PORTA_OK;
 }
