@@ -10,6 +10,7 @@
 #include <new>
 #include <thread>
 
+#include "hal/graph.h"
 #include "hal/runtime.h"
 
 namespace porta::hal {
@@ -297,7 +298,11 @@ Device::Device(Runtime* runtime, LoadedBackend* backend, porta_be_device_t be, u
       be_(be),
       info_(info),
       label_(std::string(backend->table.name) + ":" + std::to_string(index)),
-      pool_(std::make_unique<DevicePool>(*this)) {}
+      pool_(std::make_unique<DevicePool>(*this)) {
+  // Without the graph slots (or with PORTA_GRAPH_NATIVE=0) nothing replays natively, whatever
+  // the backend said.
+  if (!NativeGraphsEnabled(backend->table)) info_.capabilities &= ~PORTA_CAP_NATIVE_GRAPHS;
+}
 
 Device::~Device() {
   // The pool's cached blocks are backend buffers of this device.

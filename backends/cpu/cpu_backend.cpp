@@ -159,7 +159,7 @@ porta_device_info_t DescribeHost(const char* porta_version) {
   // Only what plain C++ host kernels do natively: no fp16/bf16 arithmetic.
   info.capabilities = PORTA_CAP_FP64 | PORTA_CAP_INT64 | PORTA_CAP_ATOMICS |
                       PORTA_CAP_HOST_VISIBLE_MEMORY | PORTA_CAP_UNIFIED_MEMORY | PORTA_CAP_INT8 |
-                      PORTA_CAP_TIMESTAMPS;
+                      PORTA_CAP_TIMESTAMPS | PORTA_CAP_NATIVE_GRAPHS;
   info.kernel_formats = PORTA_FORMAT_BIT(PORTA_FORMAT_HOST);
   // Stable across runs on one machine, different between machines and CPU models.
   char host_name[256] = {};

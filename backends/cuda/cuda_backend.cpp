@@ -188,6 +188,7 @@ porta_status_t DeviceGetInfo(porta_be_device_t be, porta_device_info_t* info, po
   // Native half arithmetic arrived with sm_53, bfloat16 with sm_80.
   if (major > 5 || (major == 5 && minor >= 3)) caps |= PORTA_CAP_FP16;
   if (major >= 8) caps |= PORTA_CAP_BF16;
+  if (driver.has_graphs()) caps |= PORTA_CAP_NATIVE_GRAPHS;
   if (device->can_map_host) caps |= PORTA_CAP_HOST_VISIBLE_MEMORY;
   if (queries[11].value != 0) caps |= PORTA_CAP_UNIFIED_MEMORY;
   info->capabilities = caps;

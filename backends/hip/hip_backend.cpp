@@ -168,6 +168,7 @@ porta_status_t DeviceGetInfo(porta_be_device_t be, porta_device_info_t* info, po
     caps |= PORTA_CAP_BF16;
   }
   if (device->can_map_host) caps |= PORTA_CAP_HOST_VISIBLE_MEMORY;
+  if (device->library->has_graphs()) caps |= PORTA_CAP_NATIVE_GRAPHS;
   if (queries[9].value != 0) caps |= PORTA_CAP_UNIFIED_MEMORY;
   info->capabilities = caps;
   info->kernel_formats = PORTA_FORMAT_BIT(PORTA_FORMAT_HSACO);

@@ -239,7 +239,7 @@ porta_status_t DeviceGetInfo(porta_be_device_t be, porta_device_info_t* info, po
   for (uint32_t i = 0; i < sizes; ++i) info->subgroup_sizes[i] = compute.subGroupSizes[i];
   info->subgroup_size_count = sizes;
   uint64_t caps = PORTA_CAP_INT64 | PORTA_CAP_ATOMICS | PORTA_CAP_INT8 | PORTA_CAP_TIMESTAMPS |
-                  PORTA_CAP_HOST_VISIBLE_MEMORY;
+                  PORTA_CAP_HOST_VISIBLE_MEMORY | PORTA_CAP_NATIVE_GRAPHS;
   if (module.flags & ZE_DEVICE_MODULE_FLAG_FP16) caps |= PORTA_CAP_FP16;
   if (module.flags & ZE_DEVICE_MODULE_FLAG_FP64) caps |= PORTA_CAP_FP64;
   if (properties.flags & ZE_DEVICE_PROPERTY_FLAG_INTEGRATED) caps |= PORTA_CAP_UNIFIED_MEMORY;

@@ -268,6 +268,10 @@ porta_status_t DeviceOpen(porta_be_backend_t handle, uint32_t index, porta_be_de
 
   FillInfo(device.get(), record);
   LoadCommandBuffers(device.get());
+  // Fills that run as a kernel cannot be recorded, so runs with them would be declined.
+  if (device->command_buffers.create != nullptr && device->use_fill_buffer) {
+    device->info.capabilities |= PORTA_CAP_NATIVE_GRAPHS;
+  }
   *out = ToHandle<porta_be_device_t>(device.release());
   return PORTA_OK;
 }

@@ -274,6 +274,7 @@ bool ProbeDevice(Backend* backend, VkPhysicalDevice handle, uint32_t index, Phys
     caps |= PORTA_CAP_UNIFIED_MEMORY;
   }
   if (out->timestamp_valid_bits > 0 && limits.timestampPeriod > 0.0f) caps |= PORTA_CAP_TIMESTAMPS;
+  caps |= PORTA_CAP_NATIVE_GRAPHS;
   info.capabilities = caps;
   info.kernel_formats = PORTA_FORMAT_BIT(PORTA_FORMAT_SPIRV_SHADER);
   std::memcpy(info.uuid, props11.deviceUUID, sizeof(info.uuid));
@@ -361,7 +362,7 @@ void Discover(Backend* backend) {
     backend->instance = VK_NULL_HANDLE;
     backend->reason = std::string("vkCreateInstance failed with ") + ResultName(result) +
                       (result == VK_ERROR_INCOMPATIBLE_DRIVER
-                           ? " (no Vulkan driver is installed, or VK_ICD_FILENAMES / "
+                           ? " (no Vulkan driver: none is installed, or VK_ICD_FILENAMES / "
                              "VK_DRIVER_FILES names none)"
                            : "");
     return;
@@ -389,7 +390,7 @@ void Discover(Backend* backend) {
   physical.resize(count);
   if (physical.empty()) {
     backend->reason =
-        "the Vulkan loader found no physical device (no driver installed, or "
+        "the Vulkan loader found no physical device (no Vulkan driver: none is installed, or "
         "VK_ICD_FILENAMES / VK_DRIVER_FILES names none)";
     return;
   }

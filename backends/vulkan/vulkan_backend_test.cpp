@@ -123,9 +123,11 @@ TEST(VulkanDiscovery, NoDriverMeansZeroDevicesWithAReason) {
   ScopedEnv driver("VK_DRIVER_FILES", "/nonexistent/porta_no_driver.json");
   Session session;
   EXPECT_EQ(session.device_count(), 0u);
-  EXPECT_FALSE(session.reason().empty());
-  EXPECT_TRUE(session.reason().find("vkCreateInstance") != std::string::npos ||
-              session.reason().find("no physical device") != std::string::npos)
+  // Loaders differ in which call finds no driver (vkCreateInstance or the device enumeration);
+  // the reason says the same either way.
+  EXPECT_NE(session.reason().find("no Vulkan driver: none is installed, or VK_ICD_FILENAMES / "
+                                  "VK_DRIVER_FILES names none"),
+            std::string::npos)
       << session.reason();
 }
 

@@ -157,6 +157,10 @@ typedef enum porta_kernel_format {
 #define PORTA_CAP_INT8 (1ull << 7)
 // Events recorded on the device's streams carry timestamps (porta_event_elapsed_ms works).
 #define PORTA_CAP_TIMESTAMPS (1ull << 8)
+// Graph instances replay each run of two or more kernel, device-to-device copy and fill nodes as
+// one native graph (porta_graph_exec_native_node_count counts those nodes), as the device was
+// found when the runtime opened it. Not set when PORTA_GRAPH_NATIVE=0.
+#define PORTA_CAP_NATIVE_GRAPHS (1ull << 9)
 
 #define PORTA_NAME_SIZE 256
 #define PORTA_MAX_SUBGROUP_SIZES 8

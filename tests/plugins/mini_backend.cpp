@@ -339,6 +339,9 @@ porta_status_t DeviceGetInfo(porta_be_device_t device, porta_device_info_t* info
   info->subgroup_size_count = 1;
   info->capabilities = PORTA_CAP_INT64 | PORTA_CAP_INT8 | PORTA_CAP_HOST_VISIBLE_MEMORY |
                        PORTA_CAP_UNIFIED_MEMORY | PORTA_CAP_TIMESTAMPS;
+#ifdef MINI_GRAPHS
+  info->capabilities |= PORTA_CAP_NATIVE_GRAPHS;
+#endif
   info->kernel_formats = PORTA_FORMAT_BIT(PORTA_FORMAT_HOST);
 #ifdef MINI_HOSTILE
   if (Is(Hostile::kUnterminatedNames)) {

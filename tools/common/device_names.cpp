@@ -47,6 +47,7 @@ std::vector<std::string> CapabilityNames(uint64_t capabilities) {
       {PORTA_CAP_UNIFIED_MEMORY, "unified-memory"},
       {PORTA_CAP_INT8, "int8"},
       {PORTA_CAP_TIMESTAMPS, "timestamps"},
+      {PORTA_CAP_NATIVE_GRAPHS, "native-graphs"},
   };
   std::vector<std::string> names;
   uint64_t named_bits = 0;
