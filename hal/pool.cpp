@@ -5,6 +5,7 @@
 #include <bit>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 
 #include "hal/objects.h"
 
@@ -130,12 +131,28 @@ porta_status_t DevicePool::Allocate(const char* function, Stream& stream, uint64
     message.Set("");
     status = device_.AllocateBuffer(capacity, kind, &be, &message);
   }
+  std::shared_ptr<PoolBlock> block;
+  bool no_host_memory = false;
+  if (status == PORTA_OK) {
+    try {
+      block = std::make_shared<PoolBlock>(this, be, capacity, kind);
+    } catch (const std::bad_alloc&) {
+      // No host memory to track the block: the backend buffer goes straight back.
+      device_.FreeBuffer(be, capacity);
+      no_host_memory = true;
+    }
+  }
   std::lock_guard<std::mutex> lock(mutex_);
-  if (status != PORTA_OK) {
+  if (status != PORTA_OK || no_host_memory) {
     stats_.reserved_bytes -= capacity;
+    if (no_host_memory) {
+      return Fail(PORTA_ERROR_OUT_OF_MEMORY, function,
+                  "no host memory to track a pool block of %llu bytes on device %s", Ull(capacity),
+                  device_.label().c_str());
+    }
     return BackendFail(status, function, device_, message);
   }
-  *out = std::make_shared<PoolBlock>(this, be, capacity, kind);
+  *out = std::move(block);
   stats_.in_use_bytes += capacity;
   ++stats_.miss_count;
   ++stats_.alloc_count;

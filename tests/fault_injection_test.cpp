@@ -337,6 +337,36 @@ TEST_F(FaultInjectionTest, StreamWork) {
   });
 }
 
+// Stream-ordered allocation from the device's pool. The pool is emptied first, so that every run
+// allocates a new block from the backend rather than reusing the last run's.
+TEST_F(FaultInjectionTest, PoolAllocation) {
+  Walk([](porta_device_t device, Host* host, Outcome* outcome) {
+    std::fill(host->out.begin(), host->out.end(), 0.0f);
+    const uint64_t bytes = kCount * sizeof(float);
+    porta_stream_t stream = nullptr;
+    porta_buffer_t block = nullptr;
+    const bool ok = Step(porta_device_pool_trim(device, 0), "porta_device_pool_trim", outcome) &&
+                    Step(porta_stream_create(device, &stream), "porta_stream_create", outcome) &&
+                    Step(porta_buffer_alloc_async(stream, bytes, PORTA_MEMORY_DEVICE, &block),
+                         "porta_buffer_alloc_async", outcome) &&
+                    Step(porta_copy_host_to_device(stream, block, 0, host->a.data(), bytes),
+                         "porta_copy_host_to_device", outcome) &&
+                    Step(porta_copy_device_to_host(stream, host->out.data(), block, 0, bytes),
+                         "porta_copy_device_to_host", outcome);
+    if (block != nullptr) {
+      // Freed in stream order after the copies, which may have failed.
+      if (Step(porta_buffer_free_async(stream, block), "porta_buffer_free_async", outcome)) {
+        block = nullptr;
+      }
+    }
+    const bool synced = stream != nullptr &&
+                        Step(porta_stream_synchronize(stream), "porta_stream_synchronize", outcome);
+    if (ok && synced) outcome->results_checked = host->out == host->a;
+    if (block != nullptr) Cleanup(porta_buffer_free(block), "porta_buffer_free", outcome);
+    if (stream != nullptr) Cleanup(porta_stream_destroy(stream), "porta_stream_destroy", outcome);
+  });
+}
+
 // vector_add(a, b, c, n) on |stream|, for the module and graph paths.
 bool LaunchVectorAdd(porta_stream_t stream, porta_kernel_t kernel, porta_buffer_t a,
                      porta_buffer_t b, porta_buffer_t c, Outcome* outcome) {

@@ -2,6 +2,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
+#include <new>
 #include <thread>
 
 #include "backends/common/message.h"
@@ -411,6 +413,8 @@ void Discover(Backend* backend) {
   backend->reason = backend->devices.empty() ? "no usable Vulkan device: " + skipped : skipped;
 }
 
+void Shutdown(porta_be_backend_t handle);
+
 porta_status_t Init(const porta_backend_host_t* host, porta_be_backend_t* out_backend,
                     porta_be_msg msg) {
   if (host == nullptr || out_backend == nullptr) {
@@ -427,7 +431,17 @@ porta_status_t Init(const porta_backend_host_t* host, porta_be_backend_t* out_ba
   backend->validation = EnvFlag("PORTA_VULKAN_VALIDATION");
   backend->force_staging = EnvFlag("PORTA_VULKAN_FORCE_STAGING");
   backend->disable_push_descriptor = EnvFlag("PORTA_VULKAN_DISABLE_PUSH_DESCRIPTOR");
-  Discover(backend.get());
+  // No exception leaves a backend slot, and a failed init keeps nothing: the instance (and
+  // messenger) Discover made are released by Shutdown, not by the destructor.
+  try {
+    Discover(backend.get());
+  } catch (const std::bad_alloc&) {
+    Shutdown(reinterpret_cast<porta_be_backend_t>(backend.release()));
+    return Fail(msg, PORTA_ERROR_OUT_OF_MEMORY, "vulkan: init: host out of memory");
+  } catch (const std::exception& e) {
+    Shutdown(reinterpret_cast<porta_be_backend_t>(backend.release()));
+    return Fail(msg, PORTA_ERROR_BACKEND, "vulkan: init failed: %s", e.what());
+  }
   if (!backend->reason.empty()) {
     backend->Log(backend->devices.empty() ? PORTA_LOG_WARNING : PORTA_LOG_INFO, "vulkan: %s",
                  backend->reason.c_str());
