@@ -201,7 +201,8 @@ struct Target {
 
 // Failures of |calls| in the graph API calls a backend answers by declining the native graph (the
 // runtime then replays its nodes one call at a time, or rebuilds it after an update).
-void TolerateGraphDeclines(Target* target, std::initializer_list<const char*> calls) {
+[[maybe_unused]] void TolerateGraphDeclines(Target* target,
+                                            std::initializer_list<const char*> calls) {
   for (const char* call : calls) {
     target->tolerated[call] = {
         {"porta_graph_instantiate", "porta_graph_launch", "porta_graph_exec_update_kernel_args"},
@@ -211,7 +212,7 @@ void TolerateGraphDeclines(Target* target, std::initializer_list<const char*> ca
 
 // A failure of |call|, which only asks which device (or context) is current: the backend then
 // makes its own current, which it does anyway when the answer is another one.
-void TolerateCurrentQuery(Target* target, const char* call) {
+[[maybe_unused]] void TolerateCurrentQuery(Target* target, const char* call) {
   target->tolerated[call] = {{}, "asking what is current only saves making it current"};
 }
 
