@@ -1,6 +1,7 @@
 // Buffers: allocation, mapping, copies in every direction with offsets and odd sizes, fills,
 // large and many buffers, cross-device copies, and freeing a buffer queued work still uses.
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <iterator>
 #include <string>
@@ -42,6 +43,49 @@ TEST_P(MemoryTest, AllocReportsSizeAndDevice) {
     EXPECT_EQ(owner, device_);
     EXPECT_PORTA_OK(porta_buffer_free(buffer.release()));
   }
+}
+
+TEST_P(MemoryTest, MemoryInfoCountsThisProcessBuffers) {
+  porta_memory_info_t before = PORTA_MEMORY_INFO_INIT;
+  ASSERT_PORTA_OK(porta_device_get_memory_info(device_, &before));
+  EXPECT_EQ(before.struct_size, sizeof(porta_memory_info_t));
+  EXPECT_EQ(before.total_bytes, info_.global_memory_bytes);
+  if (before.free_bytes != PORTA_MEMORY_UNKNOWN && before.total_bytes != 0) {
+    EXPECT_LE(before.free_bytes, before.total_bytes);
+  }
+  RecordProperty("free_bytes_known", before.free_bytes != PORTA_MEMORY_UNKNOWN ? 1 : 0);
+
+  constexpr uint64_t kSize = (1u << 20) + 7;
+  BufferHandle buffer;
+  ASSERT_PORTA_OK(porta_buffer_alloc(device_, kSize, PORTA_MEMORY_DEVICE, buffer.out()));
+  porta_memory_info_t during = PORTA_MEMORY_INFO_INIT;
+  ASSERT_PORTA_OK(porta_device_get_memory_info(device_, &during));
+  EXPECT_EQ(during.allocated_bytes, before.allocated_bytes + kSize);
+  EXPECT_EQ(during.total_bytes, before.total_bytes);
+  EXPECT_EQ(during.free_bytes == PORTA_MEMORY_UNKNOWN, before.free_bytes == PORTA_MEMORY_UNKNOWN)
+      << "whether the driver tells free memory changed between two calls";
+  ASSERT_PORTA_OK(porta_buffer_free(buffer.release()));
+  porta_memory_info_t after = PORTA_MEMORY_INFO_INIT;
+  ASSERT_PORTA_OK(porta_device_get_memory_info(device_, &after));
+  EXPECT_EQ(after.allocated_bytes, before.allocated_bytes);
+}
+
+TEST_P(MemoryTest, MemoryInfoRefusesBadArgumentsAndWritesOnlyStructSize) {
+  EXPECT_EQ(porta_device_get_memory_info(device_, nullptr), PORTA_ERROR_INVALID_ARGUMENT);
+  porta_memory_info_t empty = PORTA_MEMORY_INFO_INIT;
+  empty.struct_size = 0;
+  EXPECT_EQ(porta_device_get_memory_info(device_, &empty), PORTA_ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(porta_last_error_message()).find("struct_size"), std::string::npos)
+      << porta_last_error_message();
+  // An older caller's struct that ends after free_bytes: nothing beyond it is written.
+  porta_memory_info_t old = PORTA_MEMORY_INFO_INIT;
+  old.struct_size = offsetof(porta_memory_info_t, total_bytes);
+  old.total_bytes = 12345;
+  old.allocated_bytes = 678;
+  ASSERT_PORTA_OK(porta_device_get_memory_info(device_, &old));
+  EXPECT_EQ(old.struct_size, offsetof(porta_memory_info_t, total_bytes));
+  EXPECT_EQ(old.total_bytes, 12345u);
+  EXPECT_EQ(old.allocated_bytes, 678u);
 }
 
 TEST_P(MemoryTest, NativeHandleOfEveryBuiltInBackend) {

@@ -1,6 +1,7 @@
 // Public API: version, status strings, last error, runtime and device calls.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -14,6 +15,8 @@ const char* LastErrorText();
 void SetLastErrorText(const char* text);
 }  // namespace porta::hal
 
+using porta::hal::BackendFail;
+using porta::hal::BackendMessage;
 using porta::hal::Device;
 using porta::hal::Fail;
 using porta::hal::Lookup;
@@ -277,6 +280,40 @@ PORTA_API porta_status_t porta_device_get_info(porta_device_t device,
   return PORTA_OK;
 } catch (...) {
   return porta::hal::ExceptionStatus("porta_device_get_info");
+}
+
+PORTA_API porta_status_t porta_device_get_memory_info(porta_device_t device,
+                                                      porta_memory_info_t* info) try {
+  constexpr const char* kFn = "porta_device_get_memory_info";
+  porta_status_t status;
+  Ref<Device> dev = Lookup<Device>(device, kFn, "device", &status);
+  if (!dev) return status;
+  if (info == nullptr) return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "info is NULL");
+  if (info->struct_size < offsetof(porta_memory_info_t, free_bytes) + sizeof(info->free_bytes)) {
+    return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn,
+                "info->struct_size is %zu; set it to sizeof(porta_memory_info_t) (%zu)",
+                info->struct_size, sizeof(porta_memory_info_t));
+  }
+  porta_memory_info_t answer = PORTA_MEMORY_INFO_INIT;
+  answer.free_bytes = PORTA_MEMORY_UNKNOWN;
+  answer.total_bytes = dev->info().global_memory_bytes;
+  answer.allocated_bytes = dev->allocated_bytes();
+  if (dev->table().device_memory_info != nullptr) {
+    BackendMessage message;
+    uint64_t free_bytes = 0;
+    status = dev->table().device_memory_info(dev->be(), &free_bytes, message.get());
+    if (status == PORTA_OK) {
+      answer.free_bytes = free_bytes;
+    } else if (status != PORTA_ERROR_UNSUPPORTED) {
+      return BackendFail(status, kFn, *dev, message);
+    }
+  }
+  const size_t caller_size = info->struct_size;
+  std::memcpy(info, &answer, std::min(caller_size, sizeof(porta_memory_info_t)));
+  info->struct_size = caller_size;
+  return PORTA_OK;
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_device_get_memory_info");
 }
 
 }  // extern "C"

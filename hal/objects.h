@@ -210,6 +210,8 @@ class Device final : public Object {
   porta_status_t AllocateBuffer(uint64_t size, porta_memory_kind_t kind, porta_be_buffer_t* out,
                                 BackendMessage* message);
   void FreeBuffer(porta_be_buffer_t be, uint64_t size);
+  // Bytes of the backend buffers alive on the device now.
+  uint64_t allocated_bytes() const { return allocated_bytes_.load(std::memory_order_relaxed); }
 
  private:
   Runtime* runtime_;

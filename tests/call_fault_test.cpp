@@ -256,7 +256,10 @@ Outcome RunPath(const Target& target) {
   config.grid[0] = target.grid;
   config.block[0] = target.block;
   porta_kernel_arg_t args[3] = {};
-  bool ok = Step(porta_stream_create(device, &s1), "porta_stream_create", &outcome) &&
+  porta_memory_info_t memory = PORTA_MEMORY_INFO_INIT;
+  bool ok = Step(porta_device_get_memory_info(device, &memory), "porta_device_get_memory_info",
+                 &outcome) &&
+            Step(porta_stream_create(device, &s1), "porta_stream_create", &outcome) &&
             Step(porta_stream_create(device, &s2), "porta_stream_create", &outcome) &&
             Step(porta_buffer_alloc(device, kBytes, PORTA_MEMORY_DEVICE, &a), "porta_buffer_alloc",
                  &outcome) &&

@@ -208,12 +208,15 @@ TEST(PluginBinaryTest, EntriesAnswerTheirDeclaredTables) {
     const char* name;
   };
   const Case kCases[] = {
-      {PORTA_TEST_PLUGIN_GOOD, 1, 2, sizeof(porta_backend_table_t), "good"},
-      {PORTA_TEST_PLUGIN_MAJOR2, 2, 2, sizeof(porta_backend_table_t), "major2"},
+      {PORTA_TEST_PLUGIN_GOOD, 1, PORTA_BACKEND_ABI_MINOR, sizeof(porta_backend_table_t), "good"},
+      {PORTA_TEST_PLUGIN_MAJOR2, 2, PORTA_BACKEND_ABI_MINOR, sizeof(porta_backend_table_t),
+       "major2"},
       {PORTA_TEST_PLUGIN_OLD_MINOR, 1, 0, offsetof(porta_backend_table_t, buffer_native_handle),
        "old_minor"},
-      {PORTA_TEST_PLUGIN_MISSING_REQUIRED, 1, 2, sizeof(porta_backend_table_t), "missing_required"},
-      {PORTA_TEST_PLUGIN_GRAPHS, 1, 2, sizeof(porta_backend_table_t), "graphs"},
+      {PORTA_TEST_PLUGIN_MISSING_REQUIRED, 1, PORTA_BACKEND_ABI_MINOR,
+       sizeof(porta_backend_table_t), "missing_required"},
+      {PORTA_TEST_PLUGIN_GRAPHS, 1, PORTA_BACKEND_ABI_MINOR, sizeof(porta_backend_table_t),
+       "graphs"},
   };
   for (const Case& c : kCases) {
     DirectPlugin plugin(c.path);

@@ -3,6 +3,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstddef>
 #include <cstdio>
@@ -233,6 +234,37 @@ void DeviceClose(porta_be_device_t device) {
 
 porta_status_t DeviceGetInfo(porta_be_device_t device, porta_device_info_t* info, porta_be_msg) {
   *info = ToDevice(device)->info;
+  return PORTA_OK;
+}
+
+// Memory the kernel says is available to new allocations (MemAvailable of /proc/meminfo: free
+// memory plus the caches it can drop), or the free pages where that line is missing.
+porta_status_t DeviceMemoryInfo(porta_be_device_t device, uint64_t* out_free_bytes,
+                                porta_be_msg msg) {
+  uint64_t available = 0;
+  bool found = false;
+  if (FILE* file = std::fopen("/proc/meminfo", "r")) {
+    char line[256];
+    unsigned long long kib = 0;
+    while (std::fgets(line, sizeof line, file) != nullptr) {
+      if (std::sscanf(line, "MemAvailable: %llu kB", &kib) == 1) {
+        available = static_cast<uint64_t>(kib) * 1024u;
+        found = true;
+        break;
+      }
+    }
+    std::fclose(file);
+  }
+  if (!found) {
+    const long pages = sysconf(_SC_AVPHYS_PAGES);
+    const long page_size = sysconf(_SC_PAGESIZE);
+    if (pages < 0 || page_size <= 0) {
+      return Fail(msg, PORTA_ERROR_UNSUPPORTED,
+                  "cpu: neither /proc/meminfo nor sysconf(_SC_AVPHYS_PAGES) tells free memory");
+    }
+    available = static_cast<uint64_t>(pages) * static_cast<uint64_t>(page_size);
+  }
+  *out_free_bytes = std::min(available, ToDevice(device)->info.global_memory_bytes);
   return PORTA_OK;
 }
 
@@ -529,6 +561,7 @@ constexpr porta_backend_table_t kTable = {
     .graph_launch = GraphLaunch,
     .graph_update_kernel_args = GraphUpdateKernelArgs,
     .graph_destroy = GraphDestroy,
+    .device_memory_info = DeviceMemoryInfo,
 };
 
 }  // namespace

@@ -26,6 +26,7 @@ namespace porta::cuda {
   X(cuDeviceGetName, "cuDeviceGetName")                        \
   X(cuDeviceGetAttribute, "cuDeviceGetAttribute")              \
   X(cuDeviceTotalMem_v2, "cuDeviceTotalMem")                   \
+  X(cuMemGetInfo_v2, "cuMemGetInfo")                           \
   X(cuDeviceGetUuid_v2, "cuDeviceGetUuid")                     \
   X(cuDeviceCanAccessPeer, "cuDeviceCanAccessPeer")            \
   X(cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain")      \

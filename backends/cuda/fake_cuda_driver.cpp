@@ -110,6 +110,13 @@ FAKE_API CUresult cuDeviceTotalMem_v2(size_t* bytes, CUdevice) {
   *bytes = size_t{1} << 30;
   return CUDA_SUCCESS;
 }
+// Three quarters of the device free, whatever was allocated.
+FAKE_API CUresult cuMemGetInfo_v2(size_t* free_bytes, size_t* total_bytes) {
+  if (const CUresult counted = Counted(__func__)) return counted;
+  *free_bytes = size_t{3} << 28;
+  *total_bytes = size_t{1} << 30;
+  return CUDA_SUCCESS;
+}
 FAKE_API CUresult cuDeviceGetUuid_v2(CUuuid* uuid, CUdevice) {
   if (const CUresult counted = Counted(__func__)) return counted;
   std::memset(uuid, 0, sizeof(*uuid));

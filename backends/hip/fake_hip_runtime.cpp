@@ -111,6 +111,13 @@ FAKE_API hipError_t hipDeviceTotalMem(size_t* bytes, hipDevice_t) {
   *bytes = size_t{1} << 30;
   return hipSuccess;
 }
+// Three quarters of the device free, whatever was allocated.
+FAKE_API hipError_t hipMemGetInfo(size_t* free_bytes, size_t* total_bytes) {
+  if (const hipError_t counted = Counted(__func__)) return counted;
+  *free_bytes = size_t{3} << 28;
+  *total_bytes = size_t{1} << 30;
+  return hipSuccess;
+}
 FAKE_API hipError_t hipDeviceCanAccessPeer(int* can, int, int) {
   if (const hipError_t counted = Counted(__func__)) return counted;
   *can = 0;

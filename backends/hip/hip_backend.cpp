@@ -186,6 +186,18 @@ const porta_backend_table_t kTable = PORTA_BACKEND_TABLE_WITH_GRAPHS("hip");
 
 }  // namespace
 
+porta_status_t DeviceMemoryInfo(porta_be_device_t be, uint64_t* out_free_bytes, porta_be_msg msg) {
+  const Device* device = As<Device>(be);
+  const porta_status_t current = MakeCurrent(device, msg);
+  if (current != PORTA_OK) return current;
+  size_t free_bytes = 0;
+  size_t total_bytes = 0;
+  const hipError_t error = device->library->hipMemGetInfo(&free_bytes, &total_bytes);
+  if (error != hipSuccess) return device->library->Fail(error, "hipMemGetInfo", msg);
+  *out_free_bytes = free_bytes;
+  return PORTA_OK;
+}
+
 porta_status_t MakeCurrent(const Device* device, porta_be_msg msg) {
   const Library& library = *device->library;
   int current = -1;

@@ -25,6 +25,7 @@ namespace porta::hip {
   X(hipDeviceGetName)          \
   X(hipDeviceGetAttribute)     \
   X(hipDeviceTotalMem)         \
+  X(hipMemGetInfo)             \
   X(hipDeviceCanAccessPeer)    \
   X(hipDeviceEnablePeerAccess) \
   X(hipSetDevice)              \

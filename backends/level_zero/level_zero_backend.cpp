@@ -185,6 +185,12 @@ void DeviceClose(porta_be_device_t be) {
   delete As<Device>(be);
 }
 
+porta_status_t DeviceMemoryInfo(porta_be_device_t, uint64_t*, porta_be_msg msg) {
+  // Free device memory is a Sysman query (zesMemoryGetState), which this backend does not use.
+  return Fail(msg, PORTA_ERROR_UNSUPPORTED,
+              "level_zero: free memory needs Sysman (zesMemoryGetState), which is not used");
+}
+
 porta_status_t DeviceGetInfo(porta_be_device_t be, porta_device_info_t* info, porta_be_msg msg) {
   Device* device = As<Device>(be);
   const Library& library = *device->library;

@@ -289,6 +289,26 @@ void DeviceClose(porta_be_device_t handle) {
   delete device;
 }
 
+porta_status_t DeviceMemoryInfo(porta_be_device_t handle, uint64_t* out_free_bytes,
+                                porta_be_msg msg) {
+  const Device* device = As<Device>(handle);
+  // Core OpenCL has no free-memory query; AMD's extension has one (in KiB, the first value the
+  // largest free total).
+  if (!HasExtension(device->extensions, "cl_amd_device_attribute_query")) {
+    return common::Fail(msg, PORTA_ERROR_UNSUPPORTED,
+                        "opencl: '%s' has no free-memory query (cl_amd_device_attribute_query)",
+                        device->info.name);
+  }
+  constexpr cl_device_info kGlobalFreeMemoryAmd = 0x4039;  // CL_DEVICE_GLOBAL_FREE_MEMORY_AMD
+  size_t kib[2] = {0, 0};
+  const cl_int error =
+      device->api->clGetDeviceInfo(device->id, kGlobalFreeMemoryAmd, sizeof(kib), kib, nullptr);
+  if (error != CL_SUCCESS)
+    return ClFail(msg, error, "clGetDeviceInfo(CL_DEVICE_GLOBAL_FREE_MEMORY_AMD)");
+  *out_free_bytes = static_cast<uint64_t>(kib[0]) * 1024u;
+  return PORTA_OK;
+}
+
 porta_status_t DeviceGetInfo(porta_be_device_t handle, porta_device_info_t* info,
                              porta_be_msg msg) {
   Device* device = As<Device>(handle);

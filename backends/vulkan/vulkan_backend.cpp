@@ -121,6 +121,7 @@ bool ProbeDevice(Backend* backend, VkPhysicalDevice handle, uint32_t index, Phys
     return false;
   }
   const std::vector<VkExtensionProperties> extensions = DeviceExtensions(vk, handle);
+  out->memory_budget = HasExtension(extensions, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
 
   out->features11.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES;
   out->features12.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES;
@@ -490,6 +491,39 @@ void DeviceCloseEntry(porta_be_device_t device) {
   DeviceClose(reinterpret_cast<Device*>(device));
 }
 
+// Free memory from VK_EXT_memory_budget: over the device-local heaps (every heap where the device
+// has none), the budget the driver gives this process less what the process uses of it.
+porta_status_t DeviceMemoryInfo(porta_be_device_t handle, uint64_t* out_free_bytes,
+                                porta_be_msg msg) {
+  const auto* device = reinterpret_cast<Device*>(handle);
+  const PhysicalDevice& physical = *device->physical;
+  if (!physical.memory_budget) {
+    return Fail(msg, PORTA_ERROR_UNSUPPORTED, "vulkan: '%s' lacks VK_EXT_memory_budget",
+                physical.properties.deviceName);
+  }
+  VkPhysicalDeviceMemoryBudgetPropertiesEXT budget{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_BUDGET_PROPERTIES_EXT};
+  VkPhysicalDeviceMemoryProperties2 memory{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PROPERTIES_2,
+                                           &budget};
+  device->backend->vk.vkGetPhysicalDeviceMemoryProperties2(physical.handle, &memory);
+  bool any_local = false;
+  for (uint32_t i = 0; i < memory.memoryProperties.memoryHeapCount; ++i) {
+    any_local |=
+        (memory.memoryProperties.memoryHeaps[i].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) != 0;
+  }
+  uint64_t free_bytes = 0;
+  for (uint32_t i = 0; i < memory.memoryProperties.memoryHeapCount; ++i) {
+    const bool local =
+        (memory.memoryProperties.memoryHeaps[i].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) != 0;
+    if (any_local && !local) continue;
+    if (budget.heapBudget[i] > budget.heapUsage[i]) {
+      free_bytes += budget.heapBudget[i] - budget.heapUsage[i];
+    }
+  }
+  *out_free_bytes = free_bytes;
+  return PORTA_OK;
+}
+
 porta_status_t DeviceGetInfo(porta_be_device_t handle, porta_device_info_t* info,
                              porta_be_msg /*msg*/) {
   const auto* device = reinterpret_cast<Device*>(handle);
@@ -549,6 +583,7 @@ const porta_backend_table_t* BackendTable() {
     t.device_open = DeviceOpenEntry;
     t.device_close = DeviceCloseEntry;
     t.device_get_info = DeviceGetInfo;
+    t.device_memory_info = DeviceMemoryInfo;
     AddMemorySlots(&t);
     AddStreamSlots(&t);
     AddModuleSlots(&t);

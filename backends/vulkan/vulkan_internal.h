@@ -43,6 +43,7 @@ struct PhysicalDevice {
   VkPhysicalDeviceMemoryProperties memory{};
   uint32_t timestamp_valid_bits = 0;
   uint32_t max_push_descriptors = 0;  // 0 when VK_KHR_push_descriptor is absent
+  bool memory_budget = false;         // VK_EXT_memory_budget: free memory can be asked
   // Optional features the device has; each is enabled at device creation.
   VkPhysicalDeviceFeatures core_features{};
   VkPhysicalDeviceVulkan11Features features11{};

@@ -256,6 +256,26 @@ typedef struct porta_pool_stats {
 
 #define PORTA_POOL_STATS_INIT PORTA_STRUCT_INIT(porta_pool_stats_t)
 
+// porta_memory_info_t.free_bytes when the driver does not tell.
+#define PORTA_MEMORY_UNKNOWN UINT64_MAX
+
+// A device's memory right now, written by porta_device_get_memory_info. Set struct_size
+// (PORTA_MEMORY_INFO_INIT does); fields that start beyond struct_size are not written.
+typedef struct porta_memory_info {
+  size_t struct_size;
+  // Bytes the driver says are free on the device now, for this process and every other; what
+  // other processes allocate comes off it. PORTA_MEMORY_UNKNOWN where the driver does not tell.
+  uint64_t free_bytes;
+  // The device's memory for buffers: global_memory_bytes of porta_device_info_t (0 when the
+  // backend reports no figure).
+  uint64_t total_bytes;
+  // Bytes of this process's live buffers on the device, as the runtime holds them against
+  // total_bytes: every buffer of both kinds, the blocks the device pool caches included.
+  uint64_t allocated_bytes;
+} porta_memory_info_t;
+
+#define PORTA_MEMORY_INFO_INIT PORTA_STRUCT_INIT(porta_memory_info_t)
+
 // Flags of porta_event_create.
 #define PORTA_EVENT_DEFAULT 0u
 // The event carries no timestamp; porta_event_elapsed_ms on it fails. Cheaper on some backends.
@@ -480,6 +500,15 @@ PORTA_API porta_status_t porta_runtime_diagnostics(porta_runtime_t runtime, char
 // Fills |info|; set info->struct_size first (PORTA_DEVICE_INFO_INIT). Returns
 // PORTA_ERROR_INVALID_ARGUMENT when struct_size is smaller than the first field's end.
 PORTA_API porta_status_t porta_device_get_info(porta_device_t device, porta_device_info_t* info);
+
+// Fills |info| with the device's free, total and allocated bytes now (porta_memory_info_t); set
+// info->struct_size first (PORTA_MEMORY_INFO_INIT). free_bytes comes from the driver on every
+// call (cudaMemGetInfo's answer on CUDA and HIP, the memory budget on Vulkan, available system
+// memory on the CPU device) or is PORTA_MEMORY_UNKNOWN. Returns PORTA_ERROR_INVALID_ARGUMENT for
+// a NULL |info| or a struct_size smaller than the first field's end, and the driver's error when
+// asking it failed.
+PORTA_API porta_status_t porta_device_get_memory_info(porta_device_t device,
+                                                      porta_memory_info_t* info);
 
 // --- Buffers -------------------------------------------------------------------------------------
 

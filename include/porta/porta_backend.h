@@ -43,9 +43,10 @@ extern "C" {
 //===------------------------------------------------------------------------------------------===//
 
 // ABI version of this header. Minor 1 appended buffer_native_handle and copy_peer; minor 2 the
-// native graph slots (graph_create, graph_launch, graph_update_kernel_args, graph_destroy).
+// native graph slots (graph_create, graph_launch, graph_update_kernel_args, graph_destroy);
+// minor 3 device_memory_info.
 #define PORTA_BACKEND_ABI_MAJOR 1u
-#define PORTA_BACKEND_ABI_MINOR 2u
+#define PORTA_BACKEND_ABI_MINOR 3u
 
 // Name of the one symbol a plugin exports.
 #define PORTA_BACKEND_ENTRY_SYMBOL "porta_backend_entry"
@@ -272,6 +273,13 @@ typedef struct porta_backend_table {
                                              porta_be_msg msg);
   // Optional. No queued replay uses the graph any more.
   void (*graph_destroy)(porta_be_graph_t graph);
+
+  // --- ABI 1.3 -----------------------------------------------------------------------------------
+  // Optional. The device's free memory in bytes right now, as the driver tells it (for every
+  // process). PORTA_ERROR_UNSUPPORTED (or a NULL slot) when the driver does not tell: the runtime
+  // then reports PORTA_MEMORY_UNKNOWN. Any other error fails porta_device_get_memory_info.
+  porta_status_t (*device_memory_info)(porta_be_device_t device, uint64_t* out_free_bytes,
+                                       porta_be_msg msg);
 } porta_backend_table_t;
 
 // Signature of porta_backend_entry. Returns PORTA_OK and the backend's static table, or an error

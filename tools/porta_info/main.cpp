@@ -47,6 +47,7 @@ struct DeviceEntry {
   std::string error;
   porta_device_info_t info = PORTA_DEVICE_INFO_INIT;
   porta_pool_stats_t pool = PORTA_POOL_STATS_INIT;
+  porta_memory_info_t memory = PORTA_MEMORY_INFO_INIT;
 };
 
 struct Report {
@@ -101,6 +102,9 @@ porta_status_t Collect(porta_runtime_t runtime, Report* report) {
     entry.status = porta_runtime_device(runtime, i, &device);
     if (entry.status == PORTA_OK) entry.status = porta_device_get_info(device, &entry.info);
     if (entry.status == PORTA_OK) entry.status = porta_device_pool_get_stats(device, &entry.pool);
+    if (entry.status == PORTA_OK) {
+      entry.status = porta_device_get_memory_info(device, &entry.memory);
+    }
     if (entry.status != PORTA_OK) entry.error = porta_last_error_message();
     report->devices.push_back(entry);
   }
@@ -146,6 +150,13 @@ void PrintText(const Report& report) {
     std::printf("      global memory         %" PRIu64 " bytes (%.1f MiB)\n",
                 info.global_memory_bytes,
                 static_cast<double>(info.global_memory_bytes) / 1048576.0);
+    if (entry.memory.free_bytes == PORTA_MEMORY_UNKNOWN) {
+      std::printf("      free memory           unknown (the driver does not tell)\n");
+    } else {
+      std::printf("      free memory           %" PRIu64 " bytes (%.1f MiB)\n",
+                  entry.memory.free_bytes,
+                  static_cast<double>(entry.memory.free_bytes) / 1048576.0);
+    }
     std::printf("      max allocation        %" PRIu64 " bytes (%.1f MiB)\n",
                 info.max_allocation_bytes,
                 static_cast<double>(info.max_allocation_bytes) / 1048576.0);
@@ -240,6 +251,12 @@ void PrintJson(const Report& report) {
     json.StringMember("driver_version", info.driver_version);
     json.UintMember("backend_device_index", info.backend_device_index);
     json.UintMember("global_memory_bytes", info.global_memory_bytes);
+    json.Key("free_memory_bytes");
+    if (entry.memory.free_bytes == PORTA_MEMORY_UNKNOWN) {
+      json.Null();
+    } else {
+      json.Uint(entry.memory.free_bytes);
+    }
     json.UintMember("max_allocation_bytes", info.max_allocation_bytes);
     json.UintMember("max_kernel_buffer_range_bytes", info.max_kernel_buffer_range_bytes);
     json.UintMember("compute_units", info.compute_units);
