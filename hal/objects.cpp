@@ -352,7 +352,10 @@ Buffer::~Buffer() {
     BackendMessage message;
     device->table().buffer_unmap(be, message.get());
   }
-  if (!block) {
+  if (imported) {
+    device->table().buffer_free(be);
+    if (release != nullptr) release(release_user_data);
+  } else if (!block) {
     device->FreeBuffer(be, size);
   } else if (!block_returned) {
     device->pool().Return(std::move(block), nullptr, 0, false);

@@ -253,6 +253,12 @@ class Buffer final : public Object {
   // free leaves the block with the buffer (it returns when the last user is gone) instead of
   // handing it to the pool's next allocation.
   std::atomic<uint32_t> graph_holds{0};
+  // Set for a buffer of porta_buffer_import: its memory is the application's, so the destructor
+  // frees only the backend's wrapper (not counted in the device's allocated bytes), then calls
+  // |release|.
+  bool imported = false;
+  porta_release_fn release = nullptr;
+  void* release_user_data = nullptr;
 };
 
 class Module;

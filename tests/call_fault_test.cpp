@@ -265,6 +265,19 @@ Outcome RunPath(const Target& target) {
                  &outcome) &&
             Step(porta_buffer_alloc(device, kBytes, PORTA_MEMORY_DEVICE, &b), "porta_buffer_alloc",
                  &outcome);
+  // The built-in backends import a buffer's own memory as a second buffer (the driver checks the
+  // address; the import frees nothing).
+  if (ok && target.plugin_paths == nullptr) {
+    porta_native_handles_t native = PORTA_NATIVE_HANDLES_INIT;
+    porta_buffer_import_desc_t import = PORTA_BUFFER_IMPORT_DESC_INIT;
+    import.native = &native;
+    import.size = kBytes;
+    porta_buffer_t alias = nullptr;
+    ok = Step(porta_buffer_get_native_handles(b, &native), "porta_buffer_get_native_handles",
+              &outcome) &&
+         Step(porta_buffer_import(device, &import, &alias), "porta_buffer_import", &outcome) &&
+         Step(porta_buffer_free(alias), "porta_buffer_free", &outcome);
+  }
   if (ok) {
     args[0] = porta_arg_buffer(a, 0);
     args[1] = porta_arg_scalar(&value, sizeof value);

@@ -85,6 +85,30 @@ TEST_F(LoaderAbiTest, GoodPluginNativeHandleIsTheBackendsOwn) {
       << porta_last_error_message();
   ASSERT_NE(handle, 0u);
   EXPECT_STREQ(reinterpret_cast<const char*>(static_cast<uintptr_t>(handle)), text);
+
+  // The plugin has no ABI 1.4 slots: the buffer's handles come from buffer_native_handle, and
+  // the device's, the stream's and imports are unsupported, naming the missing slot.
+  porta_native_handles_t native = PORTA_NATIVE_HANDLES_INIT;
+  ASSERT_EQ(porta_buffer_get_native_handles(buffer.get(), &native), PORTA_OK)
+      << porta_last_error_message();
+  EXPECT_STREQ(native.backend, "good");
+  EXPECT_EQ(native.count, 1u);
+  EXPECT_EQ(native.handles[0], handle);
+  porta_native_handles_t none = PORTA_NATIVE_HANDLES_INIT;
+  EXPECT_EQ(porta_device_get_native_handles(device, &none), PORTA_ERROR_UNSUPPORTED);
+  EXPECT_TRUE(ContainsNoCase(porta_last_error_message(), "device_native_handles"))
+      << porta_last_error_message();
+  EXPECT_EQ(porta_stream_get_native_handles(stream.get(), &none), PORTA_ERROR_UNSUPPORTED);
+  EXPECT_TRUE(ContainsNoCase(porta_last_error_message(), "stream_native_handles"))
+      << porta_last_error_message();
+  porta_buffer_import_desc_t desc = PORTA_BUFFER_IMPORT_DESC_INIT;
+  desc.native = &native;
+  desc.size = 16;
+  porta_buffer_t imported = nullptr;
+  EXPECT_EQ(porta_buffer_import(device, &desc, &imported), PORTA_ERROR_UNSUPPORTED);
+  EXPECT_TRUE(ContainsNoCase(porta_last_error_message(), "buffer_import"))
+      << porta_last_error_message();
+  EXPECT_EQ(imported, nullptr);
 }
 
 TEST_F(LoaderAbiTest, GoodPluginRunsHostKernelsAndReportsFaults) {
@@ -206,6 +230,10 @@ TEST_F(LoaderAbiTest, OlderMinorLoadsWithLaterSlotsAbsent) {
   uint64_t handle = 0;
   EXPECT_EQ(porta_buffer_native_handle(buffer.get(), &handle), PORTA_ERROR_UNSUPPORTED);
   EXPECT_TRUE(ContainsNoCase(porta_last_error_message(), "buffer_native_handle"))
+      << porta_last_error_message();
+  porta_native_handles_t native = PORTA_NATIVE_HANDLES_INIT;
+  EXPECT_EQ(porta_buffer_get_native_handles(buffer.get(), &native), PORTA_ERROR_UNSUPPORTED);
+  EXPECT_TRUE(ContainsNoCase(porta_last_error_message(), "buffer_native_handles"))
       << porta_last_error_message();
 }
 

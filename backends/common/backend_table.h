@@ -52,6 +52,15 @@
 // with the table macros defines them (returning PORTA_ERROR_UNSUPPORTED where it has no answer).
 #define PORTA_BACKEND_V13_SLOTS(X) X(device_memory_info, DeviceMemoryInfo)
 
+// The native interop slots of ABI 1.4, after device_memory_info, as X(table field, function
+// name). A backend built with the table macros defines them (returning PORTA_ERROR_UNSUPPORTED
+// where it has no answer).
+#define PORTA_BACKEND_V14_SLOTS(X)              \
+  X(device_native_handles, DeviceNativeHandles) \
+  X(stream_native_handles, StreamNativeHandles) \
+  X(buffer_native_handles, BufferNativeHandles) \
+  X(buffer_import, BufferImport)
+
 namespace porta::common {
 
 // The function type a table slot of type |SlotPointer| points to.
@@ -71,9 +80,10 @@ porta_status_t ServeTable(const porta_backend_table_t& table, const porta_backen
 // Declares, in the enclosing namespace, one function per slot (Init, Shutdown, ... CopyPeer) with
 // exactly the slot's signature from porta_backend.h; the backend defines each of them in that
 // namespace.
-#define PORTA_DECLARE_BACKEND_SLOTS()              \
-  PORTA_BACKEND_SLOTS(PORTA_DECLARE_BACKEND_SLOT_) \
-  PORTA_BACKEND_V13_SLOTS(PORTA_DECLARE_BACKEND_SLOT_)
+#define PORTA_DECLARE_BACKEND_SLOTS()                  \
+  PORTA_BACKEND_SLOTS(PORTA_DECLARE_BACKEND_SLOT_)     \
+  PORTA_BACKEND_V13_SLOTS(PORTA_DECLARE_BACKEND_SLOT_) \
+  PORTA_BACKEND_V14_SLOTS(PORTA_DECLARE_BACKEND_SLOT_)
 
 // Declares the functions of the native graph slots (GraphCreate, GraphLaunch,
 // GraphUpdateKernelArgs, GraphDestroy), for a backend built with PORTA_BACKEND_TABLE_WITH_GRAPHS.
@@ -91,6 +101,7 @@ porta_status_t ServeTable(const porta_backend_table_t& table, const porta_backen
     .abi_minor = PORTA_BACKEND_ABI_MINOR, .name = backend_name,                         \
     PORTA_BACKEND_SLOTS(PORTA_BACKEND_SLOT_INITIALIZER_)                                \
         PORTA_BACKEND_V13_SLOTS(PORTA_BACKEND_SLOT_INITIALIZER_)                        \
+            PORTA_BACKEND_V14_SLOTS(PORTA_BACKEND_SLOT_INITIALIZER_)                    \
   }
 
 // The same with the native graph slots too (PORTA_DECLARE_BACKEND_GRAPH_SLOTS() declares them).
@@ -101,6 +112,7 @@ porta_status_t ServeTable(const porta_backend_table_t& table, const porta_backen
     PORTA_BACKEND_SLOTS(PORTA_BACKEND_SLOT_INITIALIZER_)                                \
         PORTA_BACKEND_GRAPH_SLOTS(PORTA_BACKEND_SLOT_INITIALIZER_)                      \
             PORTA_BACKEND_V13_SLOTS(PORTA_BACKEND_SLOT_INITIALIZER_)                    \
+                PORTA_BACKEND_V14_SLOTS(PORTA_BACKEND_SLOT_INITIALIZER_)                \
   }
 
 #endif  // PORTA_BACKENDS_COMMON_BACKEND_TABLE_H_

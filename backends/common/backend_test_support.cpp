@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdlib>
+#include <string>
 
 namespace porta::test {
 
@@ -104,6 +105,69 @@ void ExpectDefaultLibraryWorks(porta_backend_entry_fn entry, const char* library
   }
   for (uint32_t i = 0; i < count; ++i) check(table, backend, i);
   table->shutdown(backend);
+}
+
+void ExpectPointerImport(const porta_backend_table_t* table, porta_be_device_t device,
+                         porta_be_stream_t stream, porta_be_buffer_t buffer, uint64_t size,
+                         bool host_visible_needs_host_pointer) {
+  Message message;
+  porta_native_handles_t handles = PORTA_NATIVE_HANDLES_INIT;
+  ASSERT_EQ(table->device_native_handles(device, &handles, message.get()), PORTA_OK)
+      << message.text;
+  EXPECT_GE(handles.count, 1u);
+  handles = PORTA_NATIVE_HANDLES_INIT;
+  ASSERT_EQ(table->stream_native_handles(stream, &handles, message.get()), PORTA_OK)
+      << message.text;
+  EXPECT_EQ(handles.count, 1u);
+  EXPECT_NE(handles.handles[0], 0u) << "the stream's native queue";
+
+  porta_native_handles_t native = PORTA_NATIVE_HANDLES_INIT;
+  ASSERT_EQ(table->buffer_native_handles(buffer, &native, message.get()), PORTA_OK) << message.text;
+  uint64_t single = 0;
+  ASSERT_EQ(table->buffer_native_handle(buffer, &single, message.get()), PORTA_OK);
+  EXPECT_EQ(native.handles[0], single);
+
+  for (int round = 0; round < 2; ++round) {
+    // The second round finds the memory still allocated: freeing the first import freed nothing.
+    porta_be_buffer_t alias = nullptr;
+    ASSERT_EQ(
+        table->buffer_import(device, &native, size, PORTA_MEMORY_DEVICE, &alias, message.get()),
+        PORTA_OK)
+        << "round " << round << ": " << message.text;
+    ASSERT_NE(alias, nullptr);
+    table->buffer_free(alias);
+  }
+  // The tail of the allocation imports; one byte beyond it does not.
+  porta_native_handles_t tail = native;
+  tail.handles[0] += size - 16;
+  porta_be_buffer_t alias = nullptr;
+  ASSERT_EQ(table->buffer_import(device, &tail, 16, PORTA_MEMORY_DEVICE, &alias, message.get()),
+            PORTA_OK)
+      << message.text;
+  table->buffer_free(alias);
+  alias = nullptr;
+  EXPECT_EQ(table->buffer_import(device, &tail, 17, PORTA_MEMORY_DEVICE, &alias, message.get()),
+            PORTA_ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(message.text).find("past the allocation's end"), std::string::npos)
+      << message.text;
+  EXPECT_EQ(alias, nullptr);
+
+  porta_native_handles_t stray = native;
+  stray.handles[0] = 0x10;
+  EXPECT_NE(table->buffer_import(device, &stray, 16, PORTA_MEMORY_DEVICE, &alias, message.get()),
+            PORTA_OK)
+      << "an address that is no allocation was imported";
+  EXPECT_EQ(alias, nullptr);
+
+  if (host_visible_needs_host_pointer) {
+    porta_native_handles_t device_only = native;
+    device_only.count = 1;
+    EXPECT_EQ(table->buffer_import(device, &device_only, size, PORTA_MEMORY_HOST_VISIBLE, &alias,
+                                   message.get()),
+              PORTA_ERROR_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(message.text).find("host address"), std::string::npos) << message.text;
+    EXPECT_EQ(alias, nullptr);
+  }
 }
 
 }  // namespace porta::test

@@ -58,6 +58,16 @@ using DeviceCheck = void (*)(const porta_backend_table_t* table, porta_be_backen
 void ExpectDefaultLibraryWorks(porta_backend_entry_fn entry, const char* library_hint,
                                DeviceCheck check);
 
+// Checks the native interop slots of a backend whose buffers are device pointers (CUDA, HIP,
+// Level Zero) on an opened device: the device, |stream| and |buffer| (|size| bytes of device
+// memory) hand out native handles; |buffer|'s memory imports as a second buffer whose
+// buffer_free frees nothing (the same memory imports again afterwards); and an import larger than
+// the allocation, of an address that is no allocation, and (when
+// |host_visible_needs_host_pointer|) a host-visible one without its host address are refused.
+void ExpectPointerImport(const porta_backend_table_t* table, porta_be_device_t device,
+                         porta_be_stream_t stream, porta_be_buffer_t buffer, uint64_t size,
+                         bool host_visible_needs_host_pointer);
+
 }  // namespace porta::test
 
 #endif  // PORTA_BACKENDS_COMMON_BACKEND_TEST_SUPPORT_H_

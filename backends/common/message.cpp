@@ -51,4 +51,15 @@ void Log(int level, const char* format, ...) {
   sink(log_user.load(), level, text);
 }
 
+porta_status_t CheckImportRange(const char* backend, uint64_t address, uint64_t base,
+                                uint64_t range, uint64_t size, porta_be_msg msg) {
+  const uint64_t into = address - base;
+  if (address >= base && into <= range && size <= range - into) return PORTA_OK;
+  return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
+              "%s: handles[0] lies %llu bytes into an allocation of %llu bytes, so %llu bytes "
+              "from it run past the allocation's end",
+              backend, static_cast<unsigned long long>(into),
+              static_cast<unsigned long long>(range), static_cast<unsigned long long>(size));
+}
+
 }  // namespace porta::common

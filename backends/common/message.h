@@ -22,6 +22,13 @@ void SetLogSink(const porta_backend_host_t* host);
 // SetLogSink. Release slots return nothing, so a driver call failing inside one is told here.
 void Log(int level, const char* format, ...) __attribute__((format(printf, 2, 3)));
 
+// The check of buffer_import for memory given as an address: the |size| bytes at |address| must
+// lie inside the allocation [base, base + range) the driver reported. Returns PORTA_OK, or
+// PORTA_ERROR_INVALID_ARGUMENT with "<backend>: handles[0] lies N bytes into an allocation of R
+// bytes, so S bytes from it run past the allocation's end" in |msg|.
+porta_status_t CheckImportRange(const char* backend, uint64_t address, uint64_t base,
+                                uint64_t range, uint64_t size, porta_be_msg msg);
+
 }  // namespace porta::common
 
 #endif  // PORTA_BACKENDS_COMMON_MESSAGE_H_

@@ -304,7 +304,9 @@ porta_status_t BufferAlloc(porta_be_device_t device, uint64_t size, porta_memory
 void BufferFree(porta_be_buffer_t handle) {
   Buffer* buffer = ToBuffer(handle);
   if (buffer == nullptr) return;
-  if (buffer->mapped) {
+  if (buffer->imported) {
+    // The memory is the application's.
+  } else if (buffer->mapped) {
     munmap(buffer->data, static_cast<size_t>(buffer->size));
   } else {
     std::free(buffer->data);
@@ -328,6 +330,53 @@ porta_status_t BufferUnmap(porta_be_buffer_t, porta_be_msg) {
 porta_status_t BufferNativeHandle(porta_be_buffer_t handle, uint64_t* out_handle, porta_be_msg) {
   *out_handle = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(ToBuffer(handle)->data));
   return PORTA_OK;
+}
+
+// The CPU device and its streams have no objects of a native API; a buffer is its address.
+porta_status_t DeviceNativeHandles(porta_be_device_t, porta_native_handles_t* out, porta_be_msg) {
+  out->count = 0;
+  return PORTA_OK;
+}
+
+porta_status_t StreamNativeHandles(porta_be_stream_t, porta_native_handles_t* out, porta_be_msg) {
+  out->count = 0;
+  return PORTA_OK;
+}
+
+porta_status_t BufferNativeHandles(porta_be_buffer_t handle, porta_native_handles_t* out,
+                                   porta_be_msg msg) {
+  out->count = 1;
+  return BufferNativeHandle(handle, &out->handles[PORTA_NATIVE_CPU_BUFFER_POINTER], msg);
+}
+
+// buffer_alloc's memory is 64-byte aligned; imported memory needs at least malloc's 16 bytes, so
+// that elements of up to 16 bytes (float4, double2) stay naturally aligned at offset 0.
+constexpr uint64_t kImportAlignment = 16;
+
+porta_status_t BufferImport(porta_be_device_t device, const porta_native_handles_t* native,
+                            uint64_t size, porta_memory_kind_t, porta_be_buffer_t* out_buffer,
+                            porta_be_msg msg) {
+  const uint64_t address = native->handles[PORTA_NATIVE_CPU_BUFFER_POINTER];
+  if (address % kImportAlignment != 0) {
+    return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
+                "cpu: handles[0] (host address 0x%" PRIx64 ") is not %" PRIu64 "-byte aligned",
+                address, kImportAlignment);
+  }
+  if (size > SIZE_MAX || address > UINTPTR_MAX - size) {
+    return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
+                "cpu: %" PRIu64 " bytes from host address 0x%" PRIx64
+                " run past the end of the address space",
+                size, address);
+  }
+  return Guard(msg, "buffer_import", [&]() -> porta_status_t {
+    auto buffer = std::make_unique<Buffer>();
+    buffer->device = ToDevice(device);
+    buffer->size = size;
+    buffer->imported = true;
+    buffer->data = reinterpret_cast<uint8_t*>(static_cast<uintptr_t>(address));
+    *out_buffer = reinterpret_cast<porta_be_buffer_t>(buffer.release());
+    return PORTA_OK;
+  });
 }
 
 //===--- Streams and transfers ----------------------------------------------------------------===//
@@ -562,6 +611,10 @@ constexpr porta_backend_table_t kTable = {
     .graph_update_kernel_args = GraphUpdateKernelArgs,
     .graph_destroy = GraphDestroy,
     .device_memory_info = DeviceMemoryInfo,
+    .device_native_handles = DeviceNativeHandles,
+    .stream_native_handles = StreamNativeHandles,
+    .buffer_native_handles = BufferNativeHandles,
+    .buffer_import = BufferImport,
 };
 
 }  // namespace

@@ -35,6 +35,8 @@ struct Buffer {
   uint64_t size = 0;
   // True when |data| came from mmap (large buffers) rather than the heap.
   bool mapped = false;
+  // True when |data| is the application's memory (buffer_import): never freed here.
+  bool imported = false;
 };
 
 // One entry of a host-format module.

@@ -218,6 +218,15 @@ porta_status_t DeviceMemoryInfo(porta_be_device_t be, uint64_t* out_free_bytes, 
   return PORTA_OK;
 }
 
+porta_status_t DeviceNativeHandles(porta_be_device_t be, porta_native_handles_t* out,
+                                   porta_be_msg) {
+  const Device* device = As<Device>(be);
+  out->count = 2;
+  out->handles[PORTA_NATIVE_CUDA_DEVICE] = static_cast<uint64_t>(device->device);
+  out->handles[PORTA_NATIVE_CUDA_CONTEXT] = reinterpret_cast<uint64_t>(device->context);
+  return PORTA_OK;
+}
+
 porta_status_t MakeCurrent(const Device* device, porta_be_msg msg) {
   const Driver& driver = *device->driver;
   CUcontext current = nullptr;

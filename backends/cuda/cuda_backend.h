@@ -52,6 +52,8 @@ struct Buffer {
   CUdeviceptr pointer = 0;
   void* host = nullptr;
   uint64_t size = 0;
+  // The memory is the application's (buffer_import): never freed here.
+  bool imported = false;
 };
 
 struct Stream {

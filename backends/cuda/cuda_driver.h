@@ -39,6 +39,7 @@ namespace porta::cuda {
   X(cuMemHostAlloc, "cuMemHostAlloc")                          \
   X(cuMemFreeHost, "cuMemFreeHost")                            \
   X(cuMemHostGetDevicePointer_v2, "cuMemHostGetDevicePointer") \
+  X(cuMemGetAddressRange_v2, "cuMemGetAddressRange")           \
   X(cuMemcpyHtoDAsync_v2, "cuMemcpyHtoDAsync")                 \
   X(cuMemcpyDtoHAsync_v2, "cuMemcpyDtoHAsync")                 \
   X(cuMemcpyDtoDAsync_v2, "cuMemcpyDtoDAsync")                 \

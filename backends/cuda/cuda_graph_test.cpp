@@ -338,4 +338,11 @@ TEST_F(CudaGraphTest, EventCarriesTheFaultOfItsRecording) {
   table_->stream_destroy(healthy);
 }
 
+// Not a graph slot, but the same fake: native handles out, and the fake's allocations imported
+// back as buffers (ABI 1.4).
+TEST_F(CudaGraphTest, NativeHandlesAndPointerImport) {
+  ASSERT_NO_FATAL_FAILURE(SetUpWith(PORTA_FAKE_CUDA_DRIVER));
+  porta::test::ExpectPointerImport(table_, device_, stream_, a_, 4096, true);
+}
+
 }  // namespace

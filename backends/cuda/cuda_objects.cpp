@@ -77,7 +77,9 @@ void BufferFree(porta_be_buffer_t be) {
   Buffer* buffer = As<Buffer>(be);
   const Driver& driver = *buffer->device->driver;
   MakeCurrent(buffer->device, nullptr);
-  if (buffer->host != nullptr) {
+  if (buffer->imported) {
+    // The memory is the application's.
+  } else if (buffer->host != nullptr) {
     driver.Released(driver.cuMemFreeHost(buffer->host), "cuMemFreeHost");
   } else {
     driver.Released(driver.cuMemFree_v2(buffer->pointer), "cuMemFree");
@@ -106,6 +108,59 @@ porta_status_t BufferUnmap(porta_be_buffer_t be, porta_be_msg msg) {
 porta_status_t BufferNativeHandle(porta_be_buffer_t be, uint64_t* out_handle, porta_be_msg msg) {
   (void)msg;
   *out_handle = static_cast<uint64_t>(As<Buffer>(be)->pointer);
+  return PORTA_OK;
+}
+
+porta_status_t BufferNativeHandles(porta_be_buffer_t be, porta_native_handles_t* out,
+                                   porta_be_msg) {
+  const Buffer* buffer = As<Buffer>(be);
+  out->count = 2;
+  out->handles[PORTA_NATIVE_CUDA_BUFFER_POINTER] = static_cast<uint64_t>(buffer->pointer);
+  out->handles[PORTA_NATIVE_CUDA_BUFFER_HOST_POINTER] = reinterpret_cast<uint64_t>(buffer->host);
+  return PORTA_OK;
+}
+
+porta_status_t BufferImport(porta_be_device_t be, const porta_native_handles_t* native,
+                            uint64_t size, porta_memory_kind_t kind, porta_be_buffer_t* out_buffer,
+                            porta_be_msg msg) {
+  Device* device = As<Device>(be);
+  const Driver& driver = *device->driver;
+  const porta_status_t current = MakeCurrent(device, msg);
+  if (current != PORTA_OK) return current;
+  const auto pointer = static_cast<CUdeviceptr>(native->handles[PORTA_NATIVE_CUDA_BUFFER_POINTER]);
+  void* host = nullptr;
+  if (kind == PORTA_MEMORY_HOST_VISIBLE) {
+    host = reinterpret_cast<void*>(native->count > PORTA_NATIVE_CUDA_BUFFER_HOST_POINTER
+                                       ? native->handles[PORTA_NATIVE_CUDA_BUFFER_HOST_POINTER]
+                                       : 0);
+    if (host == nullptr) {
+      return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
+                  "cuda: a PORTA_MEMORY_HOST_VISIBLE import needs the host address of the pinned "
+                  "memory in handles[1] (PORTA_NATIVE_CUDA_BUFFER_HOST_POINTER)");
+    }
+  }
+  CUdeviceptr base = 0;
+  size_t range = 0;
+  const CUresult result = driver.cuMemGetAddressRange_v2(&base, &range, pointer);
+  if (result != CUDA_SUCCESS) {
+    return driver.Fail(result, "cuMemGetAddressRange of handles[0] (not device memory?)", msg);
+  }
+  const porta_status_t inside = common::CheckImportRange("cuda", pointer, base, range, size, msg);
+  if (inside != PORTA_OK) return inside;
+  auto buffer = std::make_unique<Buffer>();
+  buffer->device = device;
+  buffer->pointer = pointer;
+  buffer->host = host;
+  buffer->size = size;
+  buffer->imported = true;
+  *out_buffer = reinterpret_cast<porta_be_buffer_t>(buffer.release());
+  return PORTA_OK;
+}
+
+porta_status_t StreamNativeHandles(porta_be_stream_t be, porta_native_handles_t* out,
+                                   porta_be_msg) {
+  out->count = 1;
+  out->handles[PORTA_NATIVE_CUDA_STREAM] = reinterpret_cast<uint64_t>(As<Stream>(be)->stream);
   return PORTA_OK;
 }
 

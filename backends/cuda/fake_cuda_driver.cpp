@@ -4,8 +4,10 @@
 // Built without the graph functions when PORTA_FAKE_CUDA_NO_GRAPHS is defined.
 #include "backends/cuda/fake_cuda_driver.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <map>
 
 #define FAKE_API extern "C" __attribute__((visibility("default")))
 
@@ -27,6 +29,8 @@ T Handle(uintptr_t value) {
 
 CUcontext current_context = nullptr;
 CUdeviceptr next_pointer = 0x100000;
+// Sizes of the live allocations of cuMemAlloc, by address.
+std::map<CUdeviceptr, size_t> allocation_sizes;
 
 }  // namespace
 
@@ -150,14 +154,26 @@ FAKE_API CUresult cuCtxEnablePeerAccess(CUcontext, unsigned int) {
   if (const CUresult counted = Counted(__func__)) return counted;
   return CUDA_SUCCESS;
 }
-FAKE_API CUresult cuMemAlloc_v2(CUdeviceptr* pointer, size_t) {
+FAKE_API CUresult cuMemAlloc_v2(CUdeviceptr* pointer, size_t size) {
   if (const CUresult counted = Counted(__func__)) return counted;
   *pointer = next_pointer;
-  next_pointer += 0x100000;
+  allocation_sizes[next_pointer] = size;
+  next_pointer += std::max<size_t>(0x100000, (size + 0xfffff) & ~size_t{0xfffff});
   return CUDA_SUCCESS;
 }
-FAKE_API CUresult cuMemFree_v2(CUdeviceptr) {
+FAKE_API CUresult cuMemGetAddressRange_v2(CUdeviceptr* base, size_t* size, CUdeviceptr pointer) {
   if (const CUresult counted = Counted(__func__)) return counted;
+  auto it = allocation_sizes.upper_bound(pointer);
+  if (it == allocation_sizes.begin()) return CUDA_ERROR_NOT_FOUND;
+  --it;
+  if (pointer >= it->first + it->second) return CUDA_ERROR_NOT_FOUND;
+  *base = it->first;
+  *size = it->second;
+  return CUDA_SUCCESS;
+}
+FAKE_API CUresult cuMemFree_v2(CUdeviceptr pointer) {
+  if (const CUresult counted = Counted(__func__)) return counted;
+  allocation_sizes.erase(pointer);
   return CUDA_SUCCESS;
 }
 FAKE_API CUresult cuMemHostAlloc(void**, size_t, unsigned int) {

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <map>
 
 #define FAKE_API extern "C" __attribute__((visibility("default")))
 
@@ -45,6 +46,8 @@ T Handle(uintptr_t value) {
 
 int current_device = 0;
 uintptr_t next_pointer = 0x100000;
+// Sizes of the live allocations of hipMalloc, by address.
+std::map<uintptr_t, size_t> allocation_sizes;
 uintptr_t next_handle = 0x1000;
 
 std::vector<std::vector<unsigned char>> ParamBytes(void** params) {
@@ -137,18 +140,32 @@ FAKE_API hipError_t hipGetDevice(int* device) {
   *device = current_device;
   return hipSuccess;
 }
-FAKE_API hipError_t hipMalloc(void** pointer, size_t) {
+FAKE_API hipError_t hipMalloc(void** pointer, size_t size) {
   if (const hipError_t counted = Counted(__func__)) return counted;
   *pointer = Handle<void*>(next_pointer);
-  next_pointer += 0x100000;
+  allocation_sizes[next_pointer] = size;
+  next_pointer += std::max<size_t>(0x100000, (size + 0xfffff) & ~size_t{0xfffff});
+  return hipSuccess;
+}
+FAKE_API hipError_t hipMemGetAddressRange(hipDeviceptr_t* base, size_t* size,
+                                          hipDeviceptr_t pointer) {
+  if (const hipError_t counted = Counted(__func__)) return counted;
+  const auto address = reinterpret_cast<uintptr_t>(pointer);
+  auto it = allocation_sizes.upper_bound(address);
+  if (it == allocation_sizes.begin()) return hipErrorInvalidValue;
+  --it;
+  if (address >= it->first + it->second) return hipErrorInvalidValue;
+  *base = Handle<hipDeviceptr_t>(it->first);
+  *size = it->second;
   return hipSuccess;
 }
 FAKE_API hipError_t hipHostMalloc(void**, size_t, unsigned int) {
   if (const hipError_t counted = Counted(__func__)) return counted;
   return hipErrorNotSupported;
 }
-FAKE_API hipError_t hipFree(void*) {
+FAKE_API hipError_t hipFree(void* pointer) {
   if (const hipError_t counted = Counted(__func__)) return counted;
+  allocation_sizes.erase(reinterpret_cast<uintptr_t>(pointer));
   return hipSuccess;
 }
 FAKE_API hipError_t hipHostFree(void*) {

@@ -198,6 +198,13 @@ porta_status_t DeviceMemoryInfo(porta_be_device_t be, uint64_t* out_free_bytes, 
   return PORTA_OK;
 }
 
+porta_status_t DeviceNativeHandles(porta_be_device_t be, porta_native_handles_t* out,
+                                   porta_be_msg) {
+  out->count = 1;
+  out->handles[PORTA_NATIVE_HIP_DEVICE] = static_cast<uint64_t>(As<Device>(be)->ordinal);
+  return PORTA_OK;
+}
+
 porta_status_t MakeCurrent(const Device* device, porta_be_msg msg) {
   const Library& library = *device->library;
   int current = -1;

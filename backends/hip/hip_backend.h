@@ -51,6 +51,8 @@ struct Buffer {
   void* pointer = nullptr;
   void* host = nullptr;
   uint64_t size = 0;
+  // The memory is the application's (buffer_import): never freed here.
+  bool imported = false;
 };
 
 struct Stream {

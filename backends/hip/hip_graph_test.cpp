@@ -292,4 +292,10 @@ TEST_F(HipGraphTest, EventCarriesTheFaultOfItsRecording) {
   table_->event_destroy(event);
 }
 
+// Not a graph slot, but the same fake: native handles out, and the fake's allocations imported
+// back as buffers (ABI 1.4).
+TEST_F(HipGraphTest, NativeHandlesAndPointerImport) {
+  porta::test::ExpectPointerImport(table_, device_, stream_, a_, 4096, true);
+}
+
 }  // namespace

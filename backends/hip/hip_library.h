@@ -33,6 +33,7 @@ namespace porta::hip {
   X(hipFree)                   \
   X(hipHostFree)               \
   X(hipHostGetDevicePointer)   \
+  X(hipMemGetAddressRange)     \
   X(hipMemcpyHtoDAsync)        \
   X(hipMemcpyDtoHAsync)        \
   X(hipMemcpyDtoDAsync)        \

@@ -74,7 +74,9 @@ void BufferFree(porta_be_buffer_t be) {
   Buffer* buffer = As<Buffer>(be);
   const Library& library = *buffer->device->library;
   MakeCurrent(buffer->device, nullptr);
-  if (buffer->host != nullptr) {
+  if (buffer->imported) {
+    // The memory is the application's.
+  } else if (buffer->host != nullptr) {
     library.Released(library.hipHostFree(buffer->host), "hipHostFree");
   } else {
     library.Released(library.hipFree(buffer->pointer), "hipFree");
@@ -103,6 +105,61 @@ porta_status_t BufferUnmap(porta_be_buffer_t be, porta_be_msg msg) {
 porta_status_t BufferNativeHandle(porta_be_buffer_t be, uint64_t* out_handle, porta_be_msg msg) {
   (void)msg;
   *out_handle = reinterpret_cast<uint64_t>(As<Buffer>(be)->pointer);
+  return PORTA_OK;
+}
+
+porta_status_t BufferNativeHandles(porta_be_buffer_t be, porta_native_handles_t* out,
+                                   porta_be_msg) {
+  const Buffer* buffer = As<Buffer>(be);
+  out->count = 2;
+  out->handles[PORTA_NATIVE_HIP_BUFFER_POINTER] = reinterpret_cast<uint64_t>(buffer->pointer);
+  out->handles[PORTA_NATIVE_HIP_BUFFER_HOST_POINTER] = reinterpret_cast<uint64_t>(buffer->host);
+  return PORTA_OK;
+}
+
+porta_status_t BufferImport(porta_be_device_t be, const porta_native_handles_t* native,
+                            uint64_t size, porta_memory_kind_t kind, porta_be_buffer_t* out_buffer,
+                            porta_be_msg msg) {
+  Device* device = As<Device>(be);
+  const Library& library = *device->library;
+  const porta_status_t current = MakeCurrent(device, msg);
+  if (current != PORTA_OK) return current;
+  auto* pointer = reinterpret_cast<void*>(native->handles[PORTA_NATIVE_HIP_BUFFER_POINTER]);
+  void* host = nullptr;
+  if (kind == PORTA_MEMORY_HOST_VISIBLE) {
+    host = reinterpret_cast<void*>(native->count > PORTA_NATIVE_HIP_BUFFER_HOST_POINTER
+                                       ? native->handles[PORTA_NATIVE_HIP_BUFFER_HOST_POINTER]
+                                       : 0);
+    if (host == nullptr) {
+      return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
+                  "hip: a PORTA_MEMORY_HOST_VISIBLE import needs the host address of the pinned "
+                  "memory in handles[1] (PORTA_NATIVE_HIP_BUFFER_HOST_POINTER)");
+    }
+  }
+  hipDeviceptr_t base = nullptr;
+  size_t range = 0;
+  const hipError_t error = library.hipMemGetAddressRange(&base, &range, pointer);
+  if (error != hipSuccess) {
+    return library.Fail(error, "hipMemGetAddressRange of handles[0] (not device memory?)", msg);
+  }
+  const porta_status_t inside =
+      common::CheckImportRange("hip", reinterpret_cast<uintptr_t>(pointer),
+                               reinterpret_cast<uintptr_t>(base), range, size, msg);
+  if (inside != PORTA_OK) return inside;
+  auto buffer = std::make_unique<Buffer>();
+  buffer->device = device;
+  buffer->pointer = pointer;
+  buffer->host = host;
+  buffer->size = size;
+  buffer->imported = true;
+  *out_buffer = reinterpret_cast<porta_be_buffer_t>(buffer.release());
+  return PORTA_OK;
+}
+
+porta_status_t StreamNativeHandles(porta_be_stream_t be, porta_native_handles_t* out,
+                                   porta_be_msg) {
+  out->count = 1;
+  out->handles[PORTA_NATIVE_HIP_STREAM] = reinterpret_cast<uint64_t>(As<Stream>(be)->stream);
   return PORTA_OK;
 }
 

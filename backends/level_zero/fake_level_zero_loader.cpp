@@ -4,7 +4,9 @@
 // Zero backend resolves with dlsym.
 #include "backends/level_zero/fake_level_zero_loader.h"
 
+#include <algorithm>
 #include <cstring>
+#include <map>
 
 #define FAKE_API extern "C" __attribute__((visibility("default")))
 
@@ -55,6 +57,9 @@ T Handle(uintptr_t value) {
 }
 
 uintptr_t next_pointer = 0x200000;
+// Sizes of the live allocations of zeMemAllocDevice, by address (zeMemGetAddressRange answers
+// for those only).
+std::map<uintptr_t, size_t> device_allocation_sizes;
 
 ze_result_t Append(ze_command_list_handle_t handle, Command command) {
   List* list = Fake().Find(handle);
@@ -355,10 +360,23 @@ FAKE_API ze_result_t zeEventHostReset(ze_event_handle_t) {
   return ZE_RESULT_SUCCESS;
 }
 FAKE_API ze_result_t zeMemAllocDevice(ze_context_handle_t, const ze_device_mem_alloc_desc_t*,
-                                      size_t, size_t, ze_device_handle_t, void** pointer) {
+                                      size_t size, size_t, ze_device_handle_t, void** pointer) {
   if (const ze_result_t counted = Counted(__func__)) return counted;
   *pointer = Handle<void*>(next_pointer);
-  next_pointer += 0x100000;
+  device_allocation_sizes[next_pointer] = size;
+  next_pointer += std::max<size_t>(0x100000, (size + 0xfffff) & ~size_t{0xfffff});
+  return ZE_RESULT_SUCCESS;
+}
+FAKE_API ze_result_t zeMemGetAddressRange(ze_context_handle_t, const void* pointer, void** base,
+                                          size_t* size) {
+  if (const ze_result_t counted = Counted(__func__)) return counted;
+  const auto address = reinterpret_cast<uintptr_t>(pointer);
+  auto it = device_allocation_sizes.upper_bound(address);
+  if (it == device_allocation_sizes.begin()) return ZE_RESULT_ERROR_INVALID_ARGUMENT;
+  --it;
+  if (address >= it->first + it->second) return ZE_RESULT_ERROR_INVALID_ARGUMENT;
+  *base = Handle<void*>(it->first);
+  *size = it->second;
   return ZE_RESULT_SUCCESS;
 }
 FAKE_API ze_result_t zeMemAllocHost(ze_context_handle_t, const ze_host_mem_alloc_desc_t*,
@@ -377,6 +395,7 @@ FAKE_API ze_result_t zeMemAllocShared(ze_context_handle_t, const ze_device_mem_a
 }
 FAKE_API ze_result_t zeMemFree(ze_context_handle_t, void* pointer) {
   if (const ze_result_t counted = Counted(__func__)) return counted;
+  device_allocation_sizes.erase(reinterpret_cast<uintptr_t>(pointer));
   std::vector<std::unique_ptr<unsigned char[]>>& blocks = Fake().host_blocks;
   std::erase_if(blocks, [pointer](const auto& block) { return block.get() == pointer; });
   return ZE_RESULT_SUCCESS;

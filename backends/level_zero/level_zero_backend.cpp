@@ -306,6 +306,10 @@ porta_status_t BufferAlloc(porta_be_device_t be, uint64_t size, porta_memory_kin
 
 void BufferFree(porta_be_buffer_t be) {
   Buffer* buffer = As<Buffer>(be);
+  if (buffer->imported) {
+    delete buffer;
+    return;
+  }
   buffer->device->library->Released(
       buffer->device->library->zeMemFree(buffer->device->context, buffer->pointer), "zeMemFree");
   delete buffer;
@@ -332,6 +336,51 @@ porta_status_t BufferUnmap(porta_be_buffer_t be, porta_be_msg msg) {
 porta_status_t BufferNativeHandle(porta_be_buffer_t be, uint64_t* out_handle, porta_be_msg msg) {
   (void)msg;
   *out_handle = reinterpret_cast<uint64_t>(As<Buffer>(be)->pointer);
+  return PORTA_OK;
+}
+
+porta_status_t BufferNativeHandles(porta_be_buffer_t be, porta_native_handles_t* out,
+                                   porta_be_msg msg) {
+  out->count = 1;
+  return BufferNativeHandle(be, &out->handles[PORTA_NATIVE_LEVEL_ZERO_BUFFER_POINTER], msg);
+}
+
+porta_status_t BufferImport(porta_be_device_t be, const porta_native_handles_t* native,
+                            uint64_t size, porta_memory_kind_t kind, porta_be_buffer_t* out_buffer,
+                            porta_be_msg msg) {
+  Device* device = As<Device>(be);
+  auto* pointer = reinterpret_cast<void*>(native->handles[PORTA_NATIVE_LEVEL_ZERO_BUFFER_POINTER]);
+  void* base = nullptr;
+  size_t range = 0;
+  const ze_result_t result =
+      device->library->zeMemGetAddressRange(device->context, pointer, &base, &range);
+  if (result != ZE_RESULT_SUCCESS) {
+    return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
+                "level_zero: handles[0] is not an allocation of the device's context "
+                "(zeMemGetAddressRange: %s)",
+                Library::ErrorText(result).c_str());
+  }
+  const porta_status_t inside =
+      common::CheckImportRange("level_zero", reinterpret_cast<uintptr_t>(pointer),
+                               reinterpret_cast<uintptr_t>(base), range, size, msg);
+  if (inside != PORTA_OK) return inside;
+  auto buffer = std::make_unique<Buffer>();
+  buffer->device = device;
+  buffer->pointer = pointer;
+  buffer->size = size;
+  buffer->host_visible = kind == PORTA_MEMORY_HOST_VISIBLE;
+  buffer->imported = true;
+  *out_buffer = reinterpret_cast<porta_be_buffer_t>(buffer.release());
+  return PORTA_OK;
+}
+
+porta_status_t DeviceNativeHandles(porta_be_device_t be, porta_native_handles_t* out,
+                                   porta_be_msg) {
+  const Device* device = As<Device>(be);
+  out->count = 3;
+  out->handles[PORTA_NATIVE_LEVEL_ZERO_DRIVER] = reinterpret_cast<uint64_t>(device->driver->driver);
+  out->handles[PORTA_NATIVE_LEVEL_ZERO_DEVICE] = reinterpret_cast<uint64_t>(device->device);
+  out->handles[PORTA_NATIVE_LEVEL_ZERO_CONTEXT] = reinterpret_cast<uint64_t>(device->context);
   return PORTA_OK;
 }
 

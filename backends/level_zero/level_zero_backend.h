@@ -70,6 +70,8 @@ struct Buffer {
   void* pointer = nullptr;
   uint64_t size = 0;
   bool host_visible = false;
+  // The memory is the application's (buffer_import): never freed here.
+  bool imported = false;
 };
 
 // One recording of a Porta event: a Level Zero event (its own one-entry pool) and, for timing,

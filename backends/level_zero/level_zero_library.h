@@ -58,6 +58,7 @@ namespace porta::level_zero {
   X(zeMemAllocHost)                          \
   X(zeMemAllocShared)                        \
   X(zeMemFree)                               \
+  X(zeMemGetAddressRange)                    \
   X(zeModuleCreate)                          \
   X(zeModuleDestroy)                         \
   X(zeModuleBuildLogGetString)               \

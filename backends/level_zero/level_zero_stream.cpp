@@ -164,6 +164,13 @@ porta_status_t EndCommand(Stream* stream, Batch* batch, porta_be_msg msg) {
   return PORTA_OK;
 }
 
+porta_status_t StreamNativeHandles(porta_be_stream_t be, porta_native_handles_t* out,
+                                   porta_be_msg) {
+  out->count = 1;
+  out->handles[PORTA_NATIVE_LEVEL_ZERO_QUEUE] = reinterpret_cast<uint64_t>(As<Stream>(be)->queue);
+  return PORTA_OK;
+}
+
 porta_status_t StreamCreate(porta_be_device_t be, porta_be_stream_t* out_stream, porta_be_msg msg) {
   Device* device = As<Device>(be);
   auto stream = std::make_unique<Stream>();

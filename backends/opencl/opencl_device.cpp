@@ -309,6 +309,16 @@ porta_status_t DeviceMemoryInfo(porta_be_device_t handle, uint64_t* out_free_byt
   return PORTA_OK;
 }
 
+porta_status_t DeviceNativeHandles(porta_be_device_t handle, porta_native_handles_t* out,
+                                   porta_be_msg) {
+  const Device* device = As<Device>(handle);
+  out->count = 3;
+  out->handles[PORTA_NATIVE_OPENCL_PLATFORM] = reinterpret_cast<uint64_t>(device->platform->id);
+  out->handles[PORTA_NATIVE_OPENCL_DEVICE] = reinterpret_cast<uint64_t>(device->id);
+  out->handles[PORTA_NATIVE_OPENCL_CONTEXT] = reinterpret_cast<uint64_t>(device->context);
+  return PORTA_OK;
+}
+
 porta_status_t DeviceGetInfo(porta_be_device_t handle, porta_device_info_t* info,
                              porta_be_msg msg) {
   Device* device = As<Device>(handle);

@@ -192,6 +192,50 @@ porta_status_t BufferNativeHandle(porta_be_buffer_t handle, uint64_t* out, porta
   return PORTA_OK;
 }
 
+porta_status_t BufferNativeHandles(porta_be_buffer_t handle, porta_native_handles_t* out,
+                                   porta_be_msg) {
+  out->count = 1;
+  out->handles[PORTA_NATIVE_OPENCL_BUFFER_MEM] =
+      reinterpret_cast<uint64_t>(As<Buffer>(handle)->mem);
+  return PORTA_OK;
+}
+
+porta_status_t BufferImport(porta_be_device_t device_handle, const porta_native_handles_t* native,
+                            uint64_t size, porta_memory_kind_t kind, porta_be_buffer_t* out,
+                            porta_be_msg msg) {
+  Device* device = As<Device>(device_handle);
+  const ClApi& api = *device->api;
+  const auto mem = reinterpret_cast<cl_mem>(native->handles[PORTA_NATIVE_OPENCL_BUFFER_MEM]);
+  cl_context context = nullptr;
+  cl_int error = api.clGetMemObjectInfo(mem, CL_MEM_CONTEXT, sizeof(context), &context, nullptr);
+  if (error != CL_SUCCESS) return ClFail(msg, error, "clGetMemObjectInfo(CL_MEM_CONTEXT)");
+  if (context != device->context) {
+    return common::Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
+                        "opencl: the cl_mem in handles[0] belongs to context %p, not to the "
+                        "device's context %p (PORTA_NATIVE_OPENCL_CONTEXT)",
+                        static_cast<void*>(context), static_cast<void*>(device->context));
+  }
+  size_t mem_size = 0;
+  error = api.clGetMemObjectInfo(mem, CL_MEM_SIZE, sizeof(mem_size), &mem_size, nullptr);
+  if (error != CL_SUCCESS) return ClFail(msg, error, "clGetMemObjectInfo(CL_MEM_SIZE)");
+  if (mem_size < size) {
+    return common::Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
+                        "opencl: the cl_mem in handles[0] has %zu bytes, fewer than the %llu to "
+                        "import",
+                        mem_size, static_cast<unsigned long long>(size));
+  }
+  auto buffer = std::unique_ptr<Buffer>(new (std::nothrow) Buffer());
+  if (buffer == nullptr) return common::Fail(msg, PORTA_ERROR_OUT_OF_MEMORY, "opencl: buffer");
+  error = api.clRetainMemObject(mem);
+  if (error != CL_SUCCESS) return ClFail(msg, error, "clRetainMemObject");
+  buffer->device = device;
+  buffer->mem = mem;
+  buffer->size = size;
+  buffer->kind = kind;
+  *out = ToHandle<porta_be_buffer_t>(buffer.release());
+  return PORTA_OK;
+}
+
 porta_status_t BufferArgument(Buffer* buffer, uint64_t offset, cl_mem* out, porta_be_msg msg) {
   if (offset == 0) {
     *out = buffer->mem;

@@ -147,6 +147,9 @@ struct Stream {
   // When the last probe was enqueued: probes are rate-limited so that a caller polling after
   // every launch does not double the commands on the queue.
   std::chrono::steady_clock::time_point probe_time;
+  // Set once |queue| was handed out (stream_native_handles): the application may enqueue work
+  // that |generation| does not count, so stream_query probes with a fresh marker every time.
+  bool native_exposed = false;
 };
 
 struct Buffer {

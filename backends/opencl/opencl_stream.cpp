@@ -122,8 +122,15 @@ porta_status_t StreamQuery(porta_be_stream_t handle, porta_be_msg msg) {
   Stream* stream = As<Stream>(handle);
   porta_status_t status = stream->state->Check(msg);
   if (status != PORTA_OK) return status;
-  if (stream->idle_generation == stream->generation) return PORTA_OK;
   const ClApi& api = *stream->device->api;
+  if (stream->native_exposed) {
+    // Only a marker enqueued now is behind the application's own commands.
+    ++stream->generation;
+    if (stream->probe != nullptr) api.clReleaseEvent(stream->probe);
+    stream->probe = nullptr;
+    stream->probe_time = {};
+  }
+  if (stream->idle_generation == stream->generation) return PORTA_OK;
   cl_int execution = CL_QUEUED;
   // An in-order queue is idle exactly when a marker behind its last command has completed. While
   // an earlier probe is pending nothing newer can have finished, so the answer costs one
@@ -165,6 +172,19 @@ porta_status_t StreamQuery(porta_be_stream_t handle, porta_be_msg msg) {
   if (execution < 0) return Faulted(stream->state, execution, msg);
   if (execution != CL_COMPLETE) return PORTA_NOT_READY;
   stream->idle_generation = stream->probe_generation;
+  return PORTA_OK;
+}
+
+porta_status_t StreamNativeHandles(porta_be_stream_t handle, porta_native_handles_t* out,
+                                   porta_be_msg msg) {
+  Stream* stream = As<Stream>(handle);
+  // The stream's queue changes once, when it first needs profiling: make that happen now, so
+  // the queue handed out stays the stream's queue.
+  const porta_status_t status = EnableProfiling(stream, msg);
+  if (status != PORTA_OK) return status;
+  stream->native_exposed = true;
+  out->count = 1;
+  out->handles[PORTA_NATIVE_OPENCL_QUEUE] = reinterpret_cast<uint64_t>(stream->queue);
   return PORTA_OK;
 }
 

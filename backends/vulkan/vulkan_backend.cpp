@@ -524,6 +524,19 @@ porta_status_t DeviceMemoryInfo(porta_be_device_t handle, uint64_t* out_free_byt
   return PORTA_OK;
 }
 
+porta_status_t DeviceNativeHandles(porta_be_device_t handle, porta_native_handles_t* out,
+                                   porta_be_msg /*msg*/) {
+  const auto* device = reinterpret_cast<Device*>(handle);
+  out->count = 4;
+  out->handles[PORTA_NATIVE_VULKAN_INSTANCE] =
+      reinterpret_cast<uint64_t>(device->backend->instance);
+  out->handles[PORTA_NATIVE_VULKAN_PHYSICAL_DEVICE] =
+      reinterpret_cast<uint64_t>(device->physical->handle);
+  out->handles[PORTA_NATIVE_VULKAN_DEVICE] = reinterpret_cast<uint64_t>(device->device);
+  out->handles[PORTA_NATIVE_VULKAN_QUEUE_FAMILY] = device->physical->queue_family;
+  return PORTA_OK;
+}
+
 porta_status_t DeviceGetInfo(porta_be_device_t handle, porta_device_info_t* info,
                              porta_be_msg /*msg*/) {
   const auto* device = reinterpret_cast<Device*>(handle);
@@ -584,6 +597,7 @@ const porta_backend_table_t* BackendTable() {
     t.device_close = DeviceCloseEntry;
     t.device_get_info = DeviceGetInfo;
     t.device_memory_info = DeviceMemoryInfo;
+    t.device_native_handles = DeviceNativeHandles;
     AddMemorySlots(&t);
     AddStreamSlots(&t);
     AddModuleSlots(&t);

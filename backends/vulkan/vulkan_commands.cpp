@@ -48,6 +48,16 @@ porta_status_t StreamQuery(porta_be_stream_t stream, porta_be_msg msg) {
   return CheckValidation(core->device(), core->Query(msg), msg);
 }
 
+porta_status_t StreamNativeHandles(porta_be_stream_t stream, porta_native_handles_t* out,
+                                   porta_be_msg /*msg*/) {
+  StreamCore* core = CoreOf(stream);
+  out->count = 3;
+  out->handles[PORTA_NATIVE_VULKAN_QUEUE] = reinterpret_cast<uint64_t>(core->queue());
+  out->handles[PORTA_NATIVE_VULKAN_STREAM_QUEUE_FAMILY] = core->device()->physical->queue_family;
+  out->handles[PORTA_NATIVE_VULKAN_STREAM_TIMELINE] = reinterpret_cast<uint64_t>(core->timeline());
+  return PORTA_OK;
+}
+
 porta_status_t CopyHostToDevice(porta_be_stream_t stream, porta_be_buffer_t dst_handle,
                                 uint64_t dst_offset, const void* src, uint64_t size,
                                 porta_be_msg msg) {
@@ -312,6 +322,7 @@ void AddStreamSlots(porta_backend_table_t* table) {
   table->stream_destroy = StreamDestroy;
   table->stream_synchronize = StreamSynchronize;
   table->stream_query = StreamQuery;
+  table->stream_native_handles = StreamNativeHandles;
   table->copy_host_to_device = CopyHostToDevice;
   table->copy_device_to_host = CopyDeviceToHost;
   table->copy_device_to_device = CopyDeviceToDevice;

@@ -162,6 +162,10 @@ void BufferFree(porta_be_buffer_t handle) {
   auto* buffer = reinterpret_cast<Buffer*>(handle);
   if (buffer == nullptr) return;
   Device* device = buffer->device;
+  if (buffer->imported) {
+    delete buffer;
+    return;
+  }
   // Freeing memory also unmaps it.
   device->vk.vkDestroyBuffer(device->device, buffer->buffer, nullptr);
   device->vk.vkFreeMemory(device->device, buffer->memory, nullptr);
@@ -188,6 +192,67 @@ porta_status_t BufferNativeHandle(porta_be_buffer_t handle, uint64_t* out_handle
                                   porta_be_msg /*msg*/) {
   *out_handle = reinterpret_cast<uint64_t>(reinterpret_cast<Buffer*>(handle)->buffer);
   return PORTA_OK;
+}
+
+porta_status_t BufferNativeHandles(porta_be_buffer_t handle, porta_native_handles_t* out,
+                                   porta_be_msg /*msg*/) {
+  const auto* buffer = reinterpret_cast<Buffer*>(handle);
+  out->count = 3;
+  out->handles[PORTA_NATIVE_VULKAN_BUFFER] = reinterpret_cast<uint64_t>(buffer->buffer);
+  out->handles[PORTA_NATIVE_VULKAN_BUFFER_MEMORY] = reinterpret_cast<uint64_t>(buffer->memory);
+  if (buffer->kind == PORTA_MEMORY_HOST_VISIBLE) {
+    out->handles[PORTA_NATIVE_VULKAN_BUFFER_HOST_POINTER] =
+        reinterpret_cast<uint64_t>(buffer->mapped);
+  }
+  return PORTA_OK;
+}
+
+porta_status_t BufferImport(porta_be_device_t handle, const porta_native_handles_t* native,
+                            uint64_t size, porta_memory_kind_t kind, porta_be_buffer_t* out_buffer,
+                            porta_be_msg msg) {
+  auto* device = reinterpret_cast<Device*>(handle);
+  if (porta_status_t lost = device->LostStatus(msg); lost != PORTA_OK) return lost;
+  // Shaders (the fill shader among them) read and write whole 32-bit words.
+  if (size % 4 != 0) {
+    return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
+                "vulkan: size %llu of an imported buffer is not a multiple of 4 bytes (shaders "
+                "access the buffer in 32-bit words)",
+                static_cast<unsigned long long>(size));
+  }
+  const auto vk_buffer = reinterpret_cast<VkBuffer>(native->handles[PORTA_NATIVE_VULKAN_BUFFER]);
+  uint8_t* host = nullptr;
+  if (kind == PORTA_MEMORY_HOST_VISIBLE) {
+    host = reinterpret_cast<uint8_t*>(native->count > PORTA_NATIVE_VULKAN_BUFFER_HOST_POINTER
+                                          ? native->handles[PORTA_NATIVE_VULKAN_BUFFER_HOST_POINTER]
+                                          : 0);
+    if (host == nullptr) {
+      return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
+                  "vulkan: a PORTA_MEMORY_HOST_VISIBLE import needs the host address of the "
+                  "mapped buffer in handles[%d] (PORTA_NATIVE_VULKAN_BUFFER_HOST_POINTER)",
+                  PORTA_NATIVE_VULKAN_BUFFER_HOST_POINTER);
+    }
+  }
+  // The memory the buffer needs is at least its creation size, so a smaller figure means the
+  // handle does not describe |size| bytes.
+  VkMemoryRequirements requirements{};
+  device->vk.vkGetBufferMemoryRequirements(device->device, vk_buffer, &requirements);
+  if (requirements.size < size) {
+    return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
+                "vulkan: the VkBuffer in handles[0] needs %llu bytes of memory, fewer than the "
+                "%llu bytes to import",
+                static_cast<unsigned long long>(requirements.size),
+                static_cast<unsigned long long>(size));
+  }
+  auto buffer = std::make_unique<Buffer>();
+  buffer->device = device;
+  buffer->buffer = vk_buffer;
+  buffer->size = size;
+  buffer->padded_size = size;
+  buffer->kind = kind;
+  buffer->mapped = host;
+  buffer->imported = true;
+  *out_buffer = reinterpret_cast<porta_be_buffer_t>(buffer.release());
+  return CheckValidation(device, PORTA_OK, msg);
 }
 
 }  // namespace
@@ -516,6 +581,8 @@ void AddMemorySlots(porta_backend_table_t* table) {
   table->buffer_map = BufferMap;
   table->buffer_unmap = BufferUnmap;
   table->buffer_native_handle = BufferNativeHandle;
+  table->buffer_native_handles = BufferNativeHandles;
+  table->buffer_import = BufferImport;
 }
 
 }  // namespace porta::vulkan

@@ -176,6 +176,8 @@ struct Buffer {
   // Persistent host mapping: always for PORTA_MEMORY_HOST_VISIBLE, and for device buffers whose
   // memory happens to be host-visible and coherent unless PORTA_VULKAN_FORCE_STAGING is set.
   uint8_t* mapped = nullptr;
+  // The VkBuffer (and its memory and mapping) are the application's (buffer_import).
+  bool imported = false;
 };
 
 // A loaded SPIR-V module.
@@ -242,6 +244,7 @@ class StreamCore : public std::enable_shared_from_this<StreamCore> {
 
   Device* device() const { return device_; }
   VkSemaphore timeline() const { return timeline_; }
+  VkQueue queue() const { return queue_->queue; }
 
   std::mutex& mutex() { return mutex_; }
   Batch& open_batch() { return open_; }

@@ -276,6 +276,92 @@ typedef struct porta_memory_info {
 
 #define PORTA_MEMORY_INFO_INIT PORTA_STRUCT_INIT(porta_memory_info_t)
 
+// Most native objects a porta_native_handles_t carries.
+#define PORTA_NATIVE_HANDLE_MAX 8
+
+// A device's, stream's or buffer's objects in the backend's own API (a cl_context, a CUstream, a
+// VkBuffer), written by porta_device_get_native_handles, porta_stream_get_native_handles and
+// porta_buffer_get_native_handles, and read by porta_buffer_import. Set struct_size
+// (PORTA_NATIVE_HANDLES_INIT does). Pointers and Vulkan handles are stored as uint64_t; which
+// handle sits at which index is fixed per backend by the PORTA_NATIVE_* indices below.
+typedef struct porta_native_handles {
+  size_t struct_size;
+  // The backend the handles belong to, as porta_device_info_t.backend names it ("cuda", "opencl",
+  // ...); check it before casting the handles.
+  char backend[64];
+  // Handles set; the rest of |handles| is zero.
+  uint32_t count;
+  uint64_t handles[PORTA_NATIVE_HANDLE_MAX];
+} porta_native_handles_t;
+
+#define PORTA_NATIVE_HANDLES_INIT PORTA_STRUCT_INIT(porta_native_handles_t)
+
+// Indices into porta_native_handles_t.handles, per backend and object. The CPU device and its
+// streams have no native objects (count 0); a CPU buffer is its host address.
+//   device                          stream                         buffer
+//   cuda:   CUdevice, CUcontext     CUstream                       CUdeviceptr, host address*
+//   hip:    hipDevice_t             hipStream_t                    device pointer, host address*
+//   opencl: cl_platform_id,         cl_command_queue               cl_mem
+//           cl_device_id, cl_context
+//   vulkan: VkInstance,             VkQueue, its family index,     VkBuffer, VkDeviceMemory,
+//           VkPhysicalDevice,       the stream's timeline          host address*
+//           VkDevice, the compute   VkSemaphore
+//           queue family index
+//   level_zero: ze_driver_handle_t, ze_command_queue_handle_t      pointer
+//           ze_device_handle_t, ze_context_handle_t
+// (* host-visible buffers only: where the pinned host memory is mapped on the host; 0 otherwise.)
+#define PORTA_NATIVE_CPU_BUFFER_POINTER 0
+#define PORTA_NATIVE_CUDA_DEVICE 0
+#define PORTA_NATIVE_CUDA_CONTEXT 1
+#define PORTA_NATIVE_CUDA_STREAM 0
+#define PORTA_NATIVE_CUDA_BUFFER_POINTER 0
+#define PORTA_NATIVE_CUDA_BUFFER_HOST_POINTER 1
+#define PORTA_NATIVE_HIP_DEVICE 0
+#define PORTA_NATIVE_HIP_STREAM 0
+#define PORTA_NATIVE_HIP_BUFFER_POINTER 0
+#define PORTA_NATIVE_HIP_BUFFER_HOST_POINTER 1
+#define PORTA_NATIVE_OPENCL_PLATFORM 0
+#define PORTA_NATIVE_OPENCL_DEVICE 1
+#define PORTA_NATIVE_OPENCL_CONTEXT 2
+#define PORTA_NATIVE_OPENCL_QUEUE 0
+#define PORTA_NATIVE_OPENCL_BUFFER_MEM 0
+#define PORTA_NATIVE_VULKAN_INSTANCE 0
+#define PORTA_NATIVE_VULKAN_PHYSICAL_DEVICE 1
+#define PORTA_NATIVE_VULKAN_DEVICE 2
+#define PORTA_NATIVE_VULKAN_QUEUE_FAMILY 3
+#define PORTA_NATIVE_VULKAN_QUEUE 0
+#define PORTA_NATIVE_VULKAN_STREAM_QUEUE_FAMILY 1
+#define PORTA_NATIVE_VULKAN_STREAM_TIMELINE 2
+#define PORTA_NATIVE_VULKAN_BUFFER 0
+#define PORTA_NATIVE_VULKAN_BUFFER_MEMORY 1
+#define PORTA_NATIVE_VULKAN_BUFFER_HOST_POINTER 2
+#define PORTA_NATIVE_LEVEL_ZERO_DRIVER 0
+#define PORTA_NATIVE_LEVEL_ZERO_DEVICE 1
+#define PORTA_NATIVE_LEVEL_ZERO_CONTEXT 2
+#define PORTA_NATIVE_LEVEL_ZERO_QUEUE 0
+#define PORTA_NATIVE_LEVEL_ZERO_BUFFER_POINTER 0
+
+// Called once when an imported buffer is gone: freed, and every piece of queued work that used
+// it completed. It runs on whichever thread drops the last use (an API call, a synchronize).
+typedef void (*porta_release_fn)(void* user_data);
+
+// What porta_buffer_import wraps. Set struct_size (PORTA_BUFFER_IMPORT_DESC_INIT does).
+typedef struct porta_buffer_import_desc {
+  size_t struct_size;
+  // The memory, laid out as porta_buffer_get_native_handles writes a buffer of the backend:
+  // native->backend must name the device's backend.
+  const porta_native_handles_t* native;
+  // Bytes the buffer covers, from the start of the memory; nonzero.
+  uint64_t size;
+  // PORTA_MEMORY_HOST_VISIBLE only for memory the host can map (see porta_buffer_import).
+  porta_memory_kind_t kind;
+  // Optional; called with release_user_data once the buffer is gone.
+  porta_release_fn release;
+  void* release_user_data;
+} porta_buffer_import_desc_t;
+
+#define PORTA_BUFFER_IMPORT_DESC_INIT PORTA_STRUCT_INIT(porta_buffer_import_desc_t)
+
 // Flags of porta_event_create.
 #define PORTA_EVENT_DEFAULT 0u
 // The event carries no timestamp; porta_event_elapsed_ms on it fails. Cheaper on some backends.
@@ -548,6 +634,68 @@ PORTA_API porta_status_t porta_buffer_unmap(porta_buffer_t buffer);
 // CUdeviceptr or hipDeviceptr_t, a Level Zero pointer, or the host address for the CPU.
 // Returns PORTA_ERROR_UNSUPPORTED when the backend does not expose one.
 PORTA_API porta_status_t porta_buffer_native_handle(porta_buffer_t buffer, uint64_t* out_handle);
+
+// --- Native interop ------------------------------------------------------------------------------
+//
+// A framework that already drives a device through its vendor API (cuBLAS, CLBlast, its own
+// kernels) reaches the objects behind Porta's, and wraps its own memory as Porta buffers. Each
+// get function fills a porta_native_handles_t (set struct_size first) and returns
+// PORTA_ERROR_INVALID_ARGUMENT for a NULL |out| or a struct_size smaller than the struct, and
+// PORTA_ERROR_UNSUPPORTED naming the backend when it does not expose the objects (a plugin built
+// before ABI 1.4). The handles stay valid while the Porta object lives; do not destroy them.
+//
+// Ordering between native work and Porta work on one stream:
+// - CUDA, HIP and OpenCL: the native queue is the stream's own in-order queue. Work enqueued on it
+//   runs after the Porta work queued before and before the Porta work queued after, exactly as on
+//   a CUDA stream; events recorded on the stream cover both.
+// - Vulkan and Level Zero: Porta batches commands and submits them to the queue later (on a
+//   synchronize, an event record, or a full batch), and the queue is shared by the device's
+//   streams. Synchronize the Porta stream before submitting native work, wait for that work to
+//   complete before queuing more Porta work on any stream of the device, and make no Porta call
+//   on the device from another thread while you submit (Vulkan requires queue submissions to be
+//   externally synchronized).
+// Between devices, or from native work to a Porta stream that is not its own, synchronize on the
+// native side, or record a Porta event and wait for it.
+
+// Writes the device's native objects (the layout per backend is above porta_native_handles_t).
+PORTA_API porta_status_t porta_device_get_native_handles(porta_device_t device,
+                                                         porta_native_handles_t* out);
+
+// Writes the stream's native queue. On OpenCL this also moves the stream to its profiling queue
+// (which it otherwise does when an event with timing is first recorded), so the queue handed out
+// stays the stream's queue. Returns PORTA_ERROR_INVALID_OPERATION while the stream captures, and
+// invalidates that capture (work queued on the native queue would bypass it).
+PORTA_API porta_status_t porta_stream_get_native_handles(porta_stream_t stream,
+                                                         porta_native_handles_t* out);
+
+// Writes the buffer's native memory objects. A buffer of porta_buffer_alloc_async is a block of
+// the device pool, and its memory may be larger than porta_buffer_size says.
+PORTA_API porta_status_t porta_buffer_get_native_handles(porta_buffer_t buffer,
+                                                         porta_native_handles_t* out);
+
+// Wraps memory the application allocated on |device| as a buffer of desc->size bytes, without
+// copying. The runtime never frees that memory: porta_buffer_free ends the wrapper, and once the
+// queued work that used it has completed, desc->release (when set) is called. Until then the
+// memory must stay allocated. What each backend accepts in desc->native:
+// - cpu: a host address, at least 16-byte aligned (either kind);
+// - cuda / hip: a device pointer of the device's context; for PORTA_MEMORY_HOST_VISIBLE also the
+//   host address of the same (pinned, mapped) memory;
+// - opencl: a cl_mem of the device's context of at least desc->size bytes (the buffer holds a
+//   reference to it, released before desc->release runs);
+// - vulkan: a VkBuffer of the device, created with storage, transfer-source and
+//   transfer-destination usage and bound to memory; for PORTA_MEMORY_HOST_VISIBLE also the host
+//   address where the application mapped the buffer's first byte (host-coherent memory, mapped
+//   for the buffer's whole life); the VkDeviceMemory handle is not read;
+// - level_zero: a device, shared or host allocation of the device's context.
+// The imported buffer does not count towards the device's allocated bytes (its memory is not the
+// runtime's) and works with every call that takes a buffer. Returns PORTA_ERROR_INVALID_ARGUMENT
+// for a NULL or short |desc|, a NULL native, a size of 0, a bad kind, a zero handle, or handles
+// of another backend (naming both), PORTA_ERROR_UNSUPPORTED for host-visible memory on a device
+// without PORTA_CAP_HOST_VISIBLE_MEMORY or a backend without import, and the driver's answer when
+// it refuses the memory (a cl_mem of another context, a buffer smaller than desc->size).
+PORTA_API porta_status_t porta_buffer_import(porta_device_t device,
+                                             const porta_buffer_import_desc_t* desc,
+                                             porta_buffer_t* out_buffer);
 
 // --- Stream-ordered allocation and the device pool ----------------------------------------------
 //

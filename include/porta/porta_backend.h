@@ -44,9 +44,10 @@ extern "C" {
 
 // ABI version of this header. Minor 1 appended buffer_native_handle and copy_peer; minor 2 the
 // native graph slots (graph_create, graph_launch, graph_update_kernel_args, graph_destroy);
-// minor 3 device_memory_info.
+// minor 3 device_memory_info; minor 4 the native interop slots (device_native_handles,
+// stream_native_handles, buffer_native_handles, buffer_import).
 #define PORTA_BACKEND_ABI_MAJOR 1u
-#define PORTA_BACKEND_ABI_MINOR 3u
+#define PORTA_BACKEND_ABI_MINOR 4u
 
 // Name of the one symbol a plugin exports.
 #define PORTA_BACKEND_ENTRY_SYMBOL "porta_backend_entry"
@@ -280,6 +281,34 @@ typedef struct porta_backend_table {
   // then reports PORTA_MEMORY_UNKNOWN. Any other error fails porta_device_get_memory_info.
   porta_status_t (*device_memory_info)(porta_be_device_t device, uint64_t* out_free_bytes,
                                        porta_be_msg msg);
+
+  // --- ABI 1.4 -----------------------------------------------------------------------------------
+  //
+  // Native interop (see porta_device_get_native_handles and porta_buffer_import in porta.h for
+  // the layout of porta_native_handles_t per backend). The get slots receive a zeroed, full-size
+  // struct whose backend field the runtime fills; they set count and handles. A NULL slot makes
+  // the public call return PORTA_ERROR_UNSUPPORTED.
+
+  // Optional. The device's native objects.
+  porta_status_t (*device_native_handles)(porta_be_device_t device, porta_native_handles_t* out,
+                                          porta_be_msg msg);
+  // Optional. The stream's native queue, which stays the stream's queue from now on. Called
+  // under the stream's lock, never while it captures.
+  porta_status_t (*stream_native_handles)(porta_be_stream_t stream, porta_native_handles_t* out,
+                                          porta_be_msg msg);
+  // Optional. The buffer's native memory objects; the runtime falls back to buffer_native_handle
+  // (one handle) when this slot is NULL.
+  porta_status_t (*buffer_native_handles)(porta_be_buffer_t buffer, porta_native_handles_t* out,
+                                          porta_be_msg msg);
+  // Optional. Wraps the memory |native| describes (its backend field already checked, its
+  // handles as buffer_native_handles writes them) as a buffer of |size| bytes and |kind|.
+  // buffer_free on it releases only what the backend acquired here (a reference), never the
+  // memory. Returns PORTA_ERROR_INVALID_ARGUMENT (naming the handle) for memory the backend
+  // cannot use: another device's or context's, smaller than |size|, not host-visible when |kind|
+  // asks for it.
+  porta_status_t (*buffer_import)(porta_be_device_t device, const porta_native_handles_t* native,
+                                  uint64_t size, porta_memory_kind_t kind,
+                                  porta_be_buffer_t* out_buffer, porta_be_msg msg);
 } porta_backend_table_t;
 
 // Signature of porta_backend_entry. Returns PORTA_OK and the backend's static table, or an error
