@@ -98,30 +98,28 @@ static const size_t kHostKernelsSize = sizeof(kHostKernels);
 
 // --- Kernels compiled at build time and embedded (CMakeLists.txt) --------------------------------
 
+// Declares the byte array and size porta_embed_files defines for one embedded file.
+#define DECLARE_EMBEDDED(symbol)       \
+  extern const unsigned char symbol[]; \
+  extern const size_t symbol##_size
+
 // kernels/matmul_reduce.cl as text, always embedded.
-extern const unsigned char port_from_cuda_matmul_reduce_cl[];
-extern const size_t port_from_cuda_matmul_reduce_cl_size;
+DECLARE_EMBEDDED(port_from_cuda_matmul_reduce_cl);
 #ifdef PORT_FROM_CUDA_HAS_CUBIN
-extern const unsigned char port_from_cuda_matmul_reduce_cubin[];
-extern const size_t port_from_cuda_matmul_reduce_cubin_size;
+DECLARE_EMBEDDED(port_from_cuda_matmul_reduce_cubin);
 #endif
 #ifdef PORT_FROM_CUDA_HAS_PTX
-extern const unsigned char port_from_cuda_matmul_reduce_ptx[];
-extern const size_t port_from_cuda_matmul_reduce_ptx_size;
+DECLARE_EMBEDDED(port_from_cuda_matmul_reduce_ptx);
 #endif
 #ifdef PORT_FROM_CUDA_HAS_HSACO
-extern const unsigned char port_from_cuda_matmul_reduce_hsaco[];
-extern const size_t port_from_cuda_matmul_reduce_hsaco_size;
+DECLARE_EMBEDDED(port_from_cuda_matmul_reduce_hsaco);
 #endif
 #ifdef PORT_FROM_CUDA_HAS_SPIRV_KERNEL
-extern const unsigned char port_from_cuda_matmul_reduce_spv[];
-extern const size_t port_from_cuda_matmul_reduce_spv_size;
+DECLARE_EMBEDDED(port_from_cuda_matmul_reduce_spv);
 #endif
 #ifdef PORTA_SAMPLE_HAS_SPIRV
-extern const unsigned char porta_sample_matmul_tiled_spv[];
-extern const size_t porta_sample_matmul_tiled_spv_size;
-extern const unsigned char porta_sample_block_reduce_sum_spv[];
-extern const size_t porta_sample_block_reduce_sum_spv_size;
+DECLARE_EMBEDDED(porta_sample_matmul_tiled_spv);
+DECLARE_EMBEDDED(porta_sample_block_reduce_sum_spv);
 #endif
 
 // One kernel format of the sample, in the order the module sources list them (the first a device
