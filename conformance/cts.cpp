@@ -270,6 +270,20 @@ porta_status_t LoadTestKernel(porta_device_t device, const char* kernel, ModuleH
   return porta_module_get_kernel(module->get(), kernel, out_kernel);
 }
 
+testing::AssertionResult BytesEqual(const std::vector<uint8_t>& actual,
+                                    const std::vector<uint8_t>& expected) {
+  if (actual.size() != expected.size()) {
+    return testing::AssertionFailure() << "size " << actual.size() << " != " << expected.size();
+  }
+  for (size_t i = 0; i < actual.size(); ++i) {
+    if (actual[i] != expected[i]) {
+      return testing::AssertionFailure() << "first difference at byte " << i << ": got "
+                                         << int{actual[i]} << ", expected " << int{expected[i]};
+    }
+  }
+  return testing::AssertionSuccess();
+}
+
 testing::AssertionResult ReadBuffer(porta_stream_t stream, porta_buffer_t buffer, uint64_t offset,
                                     uint64_t size, void* dst) {
   porta_status_t status = porta_copy_device_to_host(stream, dst, buffer, offset, size);

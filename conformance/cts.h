@@ -286,6 +286,10 @@ testing::AssertionResult RunVectorAdd(porta_device_t device, porta_stream_t stre
                                       porta_kernel_t kernel, uint32_t n, uint32_t block,
                                       uint32_t seed);
 
+// Checks that two byte vectors are equal; the failure names the first byte that differs.
+testing::AssertionResult BytesEqual(const std::vector<uint8_t>& actual,
+                                    const std::vector<uint8_t>& expected);
+
 // Copies |size| bytes of |buffer| at |offset| to the host and synchronizes |stream|.
 testing::AssertionResult ReadBuffer(porta_stream_t stream, porta_buffer_t buffer, uint64_t offset,
                                     uint64_t size, void* dst);

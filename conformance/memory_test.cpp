@@ -15,20 +15,6 @@ namespace {
 
 class MemoryTest : public StreamTest {};
 
-testing::AssertionResult BytesEqual(const std::vector<uint8_t>& actual,
-                                    const std::vector<uint8_t>& expected) {
-  if (actual.size() != expected.size()) {
-    return testing::AssertionFailure() << "size " << actual.size() << " != " << expected.size();
-  }
-  for (size_t i = 0; i < actual.size(); ++i) {
-    if (actual[i] != expected[i]) {
-      return testing::AssertionFailure() << "first difference at byte " << i << ": got "
-                                         << int{actual[i]} << ", expected " << int{expected[i]};
-    }
-  }
-  return testing::AssertionSuccess();
-}
-
 TEST_P(MemoryTest, AllocReportsSizeAndDevice) {
   for (uint64_t size :
        {uint64_t{1}, uint64_t{3}, uint64_t{4096}, uint64_t{65537}, uint64_t{(1u << 20) + 7}}) {

@@ -1,12 +1,12 @@
 // Public API: buffers (including the stream-ordered allocation of the device pool), copies and
-// fills, with their validation and cross-device staging.
+// fills, with their validation. Copies are queued (or staged between devices) by hal/copy.cpp.
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
 #include <memory>
 #include <mutex>
-#include <vector>
 
+#include "hal/copy.h"
 #include "hal/graph.h"
 #include "hal/objects.h"
 #include "hal/runtime.h"
@@ -16,6 +16,9 @@ using porta::hal::BackendFail;
 using porta::hal::BackendMessage;
 using porta::hal::Buffer;
 using porta::hal::CaptureNode;
+using porta::hal::CheckEitherOnStreamDevice;
+using porta::hal::CheckOnStreamDevice;
+using porta::hal::CopyRuns;
 using porta::hal::Device;
 using porta::hal::Enqueue;
 using porta::hal::Fail;
@@ -25,7 +28,6 @@ using porta::hal::Object;
 using porta::hal::Ref;
 using porta::hal::RejectInCapture;
 using porta::hal::Stream;
-using porta::hal::SyncLocked;
 
 namespace {
 
@@ -37,16 +39,6 @@ porta_status_t CheckRange(const char* fn, const char* what, const Buffer& buffer
                 "%s range [offset %llu, size %llu] does not fit in the buffer of %llu bytes", what,
                 static_cast<unsigned long long>(offset), static_cast<unsigned long long>(size),
                 static_cast<unsigned long long>(buffer.size));
-  }
-  return PORTA_OK;
-}
-
-porta_status_t CheckOnStreamDevice(const char* fn, const char* arg, const Buffer& buffer,
-                                   const Stream& stream) {
-  if (buffer.device.get() != stream.device.get()) {
-    return Fail(PORTA_ERROR_INVALID_ARGUMENT, fn,
-                "%s belongs to device %s but the stream belongs to device %s", arg,
-                buffer.device->label().c_str(), stream.device->label().c_str());
   }
   return PORTA_OK;
 }
@@ -98,70 +90,6 @@ porta_status_t AllocateRaw(const char* fn, const Ref<Device>& device, uint64_t s
 porta_status_t AlreadyFreed(const char* fn, porta_buffer_t buffer) {
   return Fail(PORTA_ERROR_INVALID_HANDLE, fn,
               "buffer (%p) is not a live porta_buffer_t: it was freed", static_cast<void*>(buffer));
-}
-
-// A stream of its own on |device|, for staging; destroyed with the object.
-class TemporaryStream {
- public:
-  explicit TemporaryStream(Device& device) : device_(device) {}
-  ~TemporaryStream() {
-    if (be_ != nullptr) device_.table().stream_destroy(be_);
-  }
-  porta_status_t Create(const char* fn) {
-    BackendMessage message;
-    porta_status_t status = device_.table().stream_create(device_.be(), &be_, message.get());
-    status = Created(status, be_, "stream", &message);
-    return status == PORTA_OK ? status : BackendFail(status, fn, device_, message);
-  }
-  porta_status_t Sync(const char* fn) {
-    BackendMessage message;
-    porta_status_t status = device_.table().stream_synchronize(be_, message.get());
-    return status == PORTA_OK ? status : BackendFail(status, fn, device_, message);
-  }
-  porta_be_stream_t be() const { return be_; }
-
- private:
-  Device& device_;
-  porta_be_stream_t be_ = nullptr;
-};
-
-// Copies between devices through host memory, in chunks, blocking until done. The stream's
-// earlier work completes first, so stream order holds.
-porta_status_t StagedCopy(const char* fn, Stream& stream, Buffer& dst, uint64_t dst_offset,
-                          Buffer& src, uint64_t src_offset, uint64_t size) {
-  std::lock_guard<std::mutex> lock(stream.mutex);
-  if (stream.capture != nullptr) return RejectInCapture(fn, stream, "a copy between two devices");
-  porta_status_t status = SyncLocked(fn, stream);
-  if (status != PORTA_OK) return status;
-  Device& src_device = *src.device;
-  Device& dst_device = *dst.device;
-  // Work for the device that is not the stream's goes on a temporary stream of that device.
-  TemporaryStream other(&src_device == stream.device.get() ? dst_device : src_device);
-  status = other.Create(fn);
-  if (status != PORTA_OK) return status;
-  porta_be_stream_t src_stream = &src_device == stream.device.get() ? stream.be : other.be();
-  porta_be_stream_t dst_stream = &dst_device == stream.device.get() ? stream.be : other.be();
-
-  constexpr uint64_t kChunk = 16ull << 20;
-  std::vector<uint8_t> staging(static_cast<size_t>(std::min(size, kChunk)));
-  for (uint64_t done = 0; done < size;) {
-    uint64_t n = std::min(kChunk, size - done);
-    BackendMessage message;
-    status = src_device.table().copy_device_to_host(src_stream, staging.data(), src.be,
-                                                    src_offset + done, n, message.get());
-    if (status == PORTA_OK) {
-      status = src_device.table().stream_synchronize(src_stream, message.get());
-    }
-    if (status != PORTA_OK) return BackendFail(status, fn, src_device, message);
-    status = dst_device.table().copy_host_to_device(dst_stream, dst.be, dst_offset + done,
-                                                    staging.data(), n, message.get());
-    if (status == PORTA_OK) {
-      status = dst_device.table().stream_synchronize(dst_stream, message.get());
-    }
-    if (status != PORTA_OK) return BackendFail(status, fn, dst_device, message);
-    done += n;
-  }
-  return PORTA_OK;
 }
 
 // Stream-ordered allocation has no graph form: a capturing stream refuses it (and the capture is
@@ -408,23 +336,8 @@ PORTA_API porta_status_t porta_copy_host_to_device(porta_stream_t stream, porta_
   if ((status = CheckOnStreamDevice(kFn, "dst", *d, *s)) != PORTA_OK) return status;
   if ((status = CheckRange(kFn, "dst", *d, dst_offset, size)) != PORTA_OK) return status;
   if (size == 0) return PORTA_OK;
-  const porta_backend_table_t& t = s->device->table();
-  porta::hal::UseList uses;
-  uses.Add(Ref<Buffer>::Share(d.get()));
-  return Enqueue(
-      kFn, *s, uses,
-      [&](porta_be_msg msg) {
-        return t.copy_host_to_device(s->be, d->be, dst_offset, src, size, msg);
-      },
-      [&] {
-        GraphNode node;
-        node.kind = PORTA_GRAPH_NODE_COPY_HOST_TO_DEVICE;
-        node.dst = d;
-        node.dst_offset = dst_offset;
-        node.host_src = src;
-        node.size = size;
-        return CaptureNode(kFn, *s, std::move(node));
-      });
+  return porta::hal::QueueHostToDevice(kFn, *s, d, static_cast<const uint8_t*>(src),
+                                       CopyRuns::Linear(0, dst_offset, size));
 } catch (...) {
   return porta::hal::ExceptionStatus("porta_copy_host_to_device");
 }
@@ -442,23 +355,8 @@ PORTA_API porta_status_t porta_copy_device_to_host(porta_stream_t stream, void* 
   if ((status = CheckOnStreamDevice(kFn, "src", *b, *s)) != PORTA_OK) return status;
   if ((status = CheckRange(kFn, "src", *b, src_offset, size)) != PORTA_OK) return status;
   if (size == 0) return PORTA_OK;
-  const porta_backend_table_t& t = s->device->table();
-  porta::hal::UseList uses;
-  uses.Add(Ref<Buffer>::Share(b.get()));
-  return Enqueue(
-      kFn, *s, uses,
-      [&](porta_be_msg msg) {
-        return t.copy_device_to_host(s->be, dst, b->be, src_offset, size, msg);
-      },
-      [&] {
-        GraphNode node;
-        node.kind = PORTA_GRAPH_NODE_COPY_DEVICE_TO_HOST;
-        node.src = b;
-        node.src_offset = src_offset;
-        node.host_dst = dst;
-        node.size = size;
-        return CaptureNode(kFn, *s, std::move(node));
-      });
+  return porta::hal::QueueDeviceToHost(kFn, *s, static_cast<uint8_t*>(dst), b,
+                                       CopyRuns::Linear(src_offset, 0, size));
 } catch (...) {
   return porta::hal::ExceptionStatus("porta_copy_device_to_host");
 }
@@ -484,45 +382,10 @@ PORTA_API porta_status_t porta_copy_device_to_device(porta_stream_t stream, port
                 static_cast<unsigned long long>(src_offset), static_cast<unsigned long long>(size),
                 static_cast<unsigned long long>(dst_offset), static_cast<unsigned long long>(size));
   }
-  Device* stream_device = s->device.get();
-  if (d->device.get() != stream_device && b->device.get() != stream_device) {
-    return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn,
-                "neither dst (device %s) nor src (device %s) belongs to the stream's device %s",
-                d->device->label().c_str(), b->device->label().c_str(),
-                stream_device->label().c_str());
-  }
+  if ((status = CheckEitherOnStreamDevice(kFn, *d, *b, *s)) != PORTA_OK) return status;
   if (size == 0) return PORTA_OK;
-  const porta_backend_table_t& t = stream_device->table();
-  porta::hal::UseList uses;
-  uses.Add(Ref<Buffer>::Share(d.get()));
-  uses.Add(Ref<Buffer>::Share(b.get()));
-  if (d->device.get() == b->device.get()) {
-    return Enqueue(
-        kFn, *s, uses,
-        [&](porta_be_msg msg) {
-          return t.copy_device_to_device(s->be, d->be, dst_offset, b->be, src_offset, size, msg);
-        },
-        [&] {
-          GraphNode node;
-          node.kind = PORTA_GRAPH_NODE_COPY_DEVICE_TO_DEVICE;
-          node.dst = d;
-          node.dst_offset = dst_offset;
-          node.src = b;
-          node.src_offset = src_offset;
-          node.size = size;
-          return CaptureNode(kFn, *s, std::move(node));
-        });
-  }
-  if (d->device->backend() == b->device->backend() && t.copy_peer != nullptr) {
-    status = Enqueue(
-        kFn, *s, uses,
-        [&](porta_be_msg msg) {
-          return t.copy_peer(s->be, d->be, dst_offset, b->be, src_offset, size, msg);
-        },
-        [&] { return RejectInCapture(kFn, *s, "a copy between two devices"); });
-    if (status != PORTA_ERROR_UNSUPPORTED) return status;
-  }
-  return StagedCopy(kFn, *s, *d, dst_offset, *b, src_offset, size);
+  return porta::hal::QueueDeviceToDevice(kFn, *s, d, b,
+                                         CopyRuns::Linear(src_offset, dst_offset, size));
 } catch (...) {
   return porta::hal::ExceptionStatus("porta_copy_device_to_device");
 }

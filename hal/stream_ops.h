@@ -2,8 +2,10 @@
 #ifndef PORTA_HAL_STREAM_OPS_H_
 #define PORTA_HAL_STREAM_OPS_H_
 
+#include <cstdint>
 #include <mutex>
 #include <string>
+#include <utility>
 
 #include "hal/graph.h"
 #include "hal/objects.h"
@@ -27,6 +29,46 @@ bool ResolveWaits(Stream& stream, uint64_t sequence);
 // The sticky message of a stream that waited on a recording of |origin| behind a fault.
 std::string WaitedOnFaultMessage(const Stream& origin, const std::string& detail);
 
+// Enqueue for work that takes |count| backend calls: |enqueue|(i, message) makes call i, in
+// order, all under one hold of the stream's lock (no other work interleaves). The first failure
+// stops the loop; the calls made before it stay queued, |uses| stays alive until they complete,
+// and the message says how many were queued.
+template <typename Fn, typename CaptureFn>
+porta_status_t EnqueueEach(const char* function, Stream& stream, UseList& uses, uint64_t count,
+                           Fn&& enqueue, CaptureFn&& capture) {
+  std::lock_guard<std::mutex> lock(stream.mutex);
+  porta_status_t status = stream.CheckSticky(function);
+  if (status != PORTA_OK) return status;
+  if (stream.capture != nullptr) return capture();
+  BackendMessage message;
+  uint64_t queued = 0;
+  for (; queued < count; ++queued) {
+    status = enqueue(queued, message.get());
+    if (status != PORTA_OK) break;
+  }
+  if (queued > 0) {
+    size_t pending = 0;
+    uint64_t sequence = stream.AddWork(uses, &pending);
+    // An application that never synchronizes must not grow the pending list (nor the waits to
+    // resolve) without bound: every so often ask the backend whether the stream has drained.
+    if (pending > kPendingQueryThreshold) {
+      BackendMessage idle;
+      if (stream.device->table().stream_query(stream.be, idle.get()) == PORTA_OK) {
+        stream.ReleaseUpTo(sequence);
+        ResolveWaits(stream, sequence);
+      }
+    }
+  }
+  if (status == PORTA_OK) return PORTA_OK;
+  if (count > 1) {
+    message.Set(std::string(message.text()) + " (call " + std::to_string(queued + 1) + " of " +
+                std::to_string(count) + "; the " + std::to_string(queued) +
+                " before it stay queued)");
+  }
+  if (status == PORTA_ERROR_DEVICE_LOST) stream.SetSticky(status, message.text());
+  return BackendFail(status, function, *stream.device, message);
+}
+
 // Runs |enqueue| (which calls one backend slot with the message it is given) under the stream's
 // lock after checking the sticky error, and keeps |uses| alive until the work completes. A
 // device fault reported while queuing becomes the stream's sticky error. When the stream is
@@ -35,28 +77,9 @@ std::string WaitedOnFaultMessage(const Stream& origin, const std::string& detail
 template <typename Fn, typename CaptureFn>
 porta_status_t Enqueue(const char* function, Stream& stream, UseList& uses, Fn&& enqueue,
                        CaptureFn&& capture) {
-  std::lock_guard<std::mutex> lock(stream.mutex);
-  porta_status_t status = stream.CheckSticky(function);
-  if (status != PORTA_OK) return status;
-  if (stream.capture != nullptr) return capture();
-  BackendMessage message;
-  status = enqueue(message.get());
-  if (status != PORTA_OK) {
-    if (status == PORTA_ERROR_DEVICE_LOST) stream.SetSticky(status, message.text());
-    return BackendFail(status, function, *stream.device, message);
-  }
-  size_t pending = 0;
-  uint64_t sequence = stream.AddWork(uses, &pending);
-  // An application that never synchronizes must not grow the pending list (nor the waits to
-  // resolve) without bound: every so often ask the backend whether the stream has drained.
-  if (pending > kPendingQueryThreshold) {
-    BackendMessage idle;
-    if (stream.device->table().stream_query(stream.be, idle.get()) == PORTA_OK) {
-      stream.ReleaseUpTo(sequence);
-      ResolveWaits(stream, sequence);
-    }
-  }
-  return PORTA_OK;
+  return EnqueueEach(
+      function, stream, uses, 1, [&](uint64_t, porta_be_msg msg) { return enqueue(msg); },
+      std::forward<CaptureFn>(capture));
 }
 
 // Blocks until |stream| is idle and releases what its work used; a fault becomes the sticky

@@ -120,15 +120,11 @@ porta_device_t FindDevice(porta_runtime_t runtime, const std::string& backend) {
   return nullptr;
 }
 
-namespace {
-
 std::vector<uint8_t> Pattern(uint64_t size, uint8_t seed) {
   std::vector<uint8_t> bytes(size);
   for (uint64_t i = 0; i < size; ++i) bytes[i] = static_cast<uint8_t>(i * 31 + seed);
   return bytes;
 }
-
-}  // namespace
 
 void ExpectRoundTrip(porta_device_t device, uint64_t size) {
   porta_buffer_t raw_buffer = nullptr;

@@ -83,6 +83,9 @@ porta_device_info_t Info(porta_device_t device);
 // The first visible device whose backend is |backend|, or nullptr.
 porta_device_t FindDevice(porta_runtime_t runtime, const std::string& backend);
 
+// |size| bytes of a pattern that |seed| shifts.
+std::vector<uint8_t> Pattern(uint64_t size, uint8_t seed);
+
 // Allocates |size| bytes on |device| and checks a host -> device -> host round trip of a
 // distinctive pattern through porta.h. Reports failures through gtest.
 void ExpectRoundTrip(porta_device_t device, uint64_t size);

@@ -362,6 +362,39 @@ typedef struct porta_buffer_import_desc {
 
 #define PORTA_BUFFER_IMPORT_DESC_INIT PORTA_STRUCT_INIT(porta_buffer_import_desc_t)
 
+// A box of bytes for the strided copies (porta_copy_rect_*): |depth| slices of |height| rows of
+// |width_bytes| bytes, laid out on each side by its own offset and pitches, like cudaMemcpy3D's
+// and clEnqueueCopyBufferRect's. Row y of slice z starts at
+//   offset + z * slice_pitch + y * row_pitch
+// bytes from the start of the buffer (or of the host pointer). A pitch is read only where it is
+// used: the row pitches when height > 1, the slice pitches when depth > 1. Set struct_size
+// (PORTA_COPY_REGION_INIT does, with height and depth 1 and everything else 0, so a 2D copy sets
+// only the offsets, the row pitches, width_bytes and height).
+typedef struct porta_copy_region {
+  size_t struct_size;
+  // Bytes from the start of each side to the box's first byte.
+  uint64_t src_offset;
+  uint64_t dst_offset;
+  // Bytes from one row to the next (>= width_bytes) and from one slice to the next
+  // (>= row pitch * height; >= width_bytes when height is 1), on each side.
+  uint64_t src_row_pitch;
+  uint64_t src_slice_pitch;
+  uint64_t dst_row_pitch;
+  uint64_t dst_slice_pitch;
+  // The box: bytes per row, rows per slice, slices. A box with any of them 0 is empty.
+  uint64_t width_bytes;
+  uint64_t height;
+  uint64_t depth;
+} porta_copy_region_t;
+
+#ifdef __cplusplus
+#define PORTA_COPY_REGION_INIT \
+  { sizeof(porta_copy_region_t), 0u, 0u, 0u, 0u, 0u, 0u, 0u, 1u, 1u }
+#else
+#define PORTA_COPY_REGION_INIT \
+  { .struct_size = sizeof(porta_copy_region_t), .height = 1u, .depth = 1u }
+#endif
+
 // Flags of porta_event_create.
 #define PORTA_EVENT_DEFAULT 0u
 // The event carries no timestamp; porta_event_elapsed_ms on it fails. Cheaper on some backends.
@@ -805,6 +838,50 @@ PORTA_API porta_status_t porta_copy_device_to_device(porta_stream_t stream, port
 PORTA_API porta_status_t porta_fill_buffer(porta_stream_t stream, porta_buffer_t dst,
                                            uint64_t offset, uint64_t size, const void* pattern,
                                            uint32_t pattern_size);
+
+// --- Strided copies (2D and 3D) ------------------------------------------------------------------
+//
+// Copy the box that |region| describes (porta_copy_region_t), in stream order, as
+// cudaMemcpy2D/3D and clEnqueue{Read,Write,Copy}BufferRect do. Each behaves as its 1D counterpart
+// above for everything but the shape: the same stream and device rules, the same lifetime rule
+// for host memory (|src| valid and unchanged, |dst| valid, until the copy completes), and the same
+// graph capture (the host pointer is recorded and used at every replay). A box whose rows and
+// slices follow one another without a gap on both sides is one backend copy; otherwise the copy
+// is one backend copy per contiguous run (row, or slice where rows are contiguous) and a capture
+// records one copy node per run, all queued under one hold of the stream, so no other work
+// interleaves. An empty box (width_bytes, height or depth 0) is a no-op once the arguments are
+// checked.
+//
+// Failure modes, each with the argument named in porta_last_error_message():
+// - PORTA_ERROR_INVALID_ARGUMENT: a NULL host pointer or region, region->struct_size smaller than
+//   sizeof(porta_copy_region_t), a row pitch below width_bytes (rows would overlap) or a slice
+//   pitch below row pitch * height (slices would overlap) where they are used, a buffer on the
+//   wrong device, or, within one buffer, a src box that shares bytes with the dst box.
+// - PORTA_ERROR_OUT_OF_RANGE: a box whose end (one past its last byte) is beyond its buffer,
+//   naming the end and the buffer's size, or does not fit in 64 bits (or, for host memory, the
+//   address space).
+// - A backend that fails part way returns its error with "call k of n" in the message: the runs
+//   before call k stay queued and complete, so the destination box is partly written (its
+//   contents are undefined); the stream stays usable unless the error is a device fault
+//   (PORTA_ERROR_DEVICE_LOST, sticky as always).
+
+// Copies the box of host memory |src| into |dst|, in stream order.
+PORTA_API porta_status_t porta_copy_rect_host_to_device(porta_stream_t stream, porta_buffer_t dst,
+                                                        const void* src,
+                                                        const porta_copy_region_t* region);
+
+// Copies the box of |src| into host memory |dst|, in stream order. The bytes of |dst| between the
+// box's rows and slices are left untouched.
+PORTA_API porta_status_t porta_copy_rect_device_to_host(porta_stream_t stream, void* dst,
+                                                        porta_buffer_t src,
+                                                        const porta_copy_region_t* region);
+
+// Copies the box between two buffers, in stream order. They may belong to different devices as for
+// porta_copy_device_to_device (then it blocks when staged through host memory, and a capture
+// refuses it). Within one buffer the src and dst boxes may interleave but not share a byte.
+PORTA_API porta_status_t porta_copy_rect_device_to_device(porta_stream_t stream, porta_buffer_t dst,
+                                                          porta_buffer_t src,
+                                                          const porta_copy_region_t* region);
 
 // --- Events --------------------------------------------------------------------------------------
 

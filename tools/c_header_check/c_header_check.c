@@ -41,6 +41,7 @@ int main(void) {
   porta_backend_report_t report = PORTA_BACKEND_REPORT_INIT;
   porta_module_desc_t desc = PORTA_MODULE_DESC_INIT;
   porta_launch_config_t config = PORTA_LAUNCH_CONFIG_INIT;
+  porta_copy_region_t region = PORTA_COPY_REGION_INIT;
   const porta_host_kernel_t kernels[] = {{"noop", NoopKernel}};
   const float alpha = 2.0f;
   porta_kernel_arg_t args[2];
@@ -57,6 +58,9 @@ int main(void) {
   failures +=
       Expect(desc.struct_size == sizeof(desc) && desc.source_count == 0, "PORTA_MODULE_DESC_INIT");
   failures += Expect(config.grid[0] == 1 && config.block[2] == 1, "PORTA_LAUNCH_CONFIG_INIT");
+  failures += Expect(region.struct_size == sizeof(region) && region.src_row_pitch == 0 &&
+                         region.height == 1 && region.depth == 1,
+                     "PORTA_COPY_REGION_INIT");
   failures += Expect(kernels[0].fn(NULL) == 1, "host kernel pointer is callable");
   failures +=
       Expect(args[1].kind == PORTA_ARG_SCALAR && args[1].scalar_size == 4, "porta_arg_scalar");

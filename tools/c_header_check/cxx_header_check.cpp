@@ -15,6 +15,7 @@ int main() {
   const porta_module_desc_t desc = PORTA_MODULE_DESC_INIT;
   const porta_launch_config_t config = PORTA_LAUNCH_CONFIG_INIT;
   const porta_pool_stats_t stats = PORTA_POOL_STATS_INIT;
+  const porta_copy_region_t region = PORTA_COPY_REGION_INIT;
   const porta_ops_context_options_t ops_options = PORTA_OPS_CONTEXT_OPTIONS_INIT;
   const porta_matmul_desc_t matmul = PORTA_MATMUL_DESC_INIT;
   const porta_softmax_desc_t softmax = PORTA_SOFTMAX_DESC_INIT;
@@ -33,7 +34,9 @@ int main() {
   const bool values = desc.source_count == 0 && config.grid[0] == 1 && config.block[2] == 1 &&
                       matmul.alpha == 1.0f && matmul.beta == 0.0f && softmax.scale == 1.0f &&
                       rope.theta_base == 10000.0f && rope.seq_axis == 1 && conv.stride[1] == 1 &&
-                      conv.groups == 1 && pool.struct_size == sizeof(pool);
+                      conv.groups == 1 && pool.struct_size == sizeof(pool) &&
+                      region.struct_size == sizeof(region) && region.width_bytes == 0 &&
+                      region.height == 1 && region.depth == 1;
   if (!sizes || !values) {
     std::fprintf(stderr, "an initializer macro sets a wrong value in C++\n");
     return 1;
