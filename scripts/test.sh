@@ -20,7 +20,9 @@
 #     over the walk of failing vendor-driver and plugin calls (porta_call_fault_test),
 #   - the fuzz preset (build-fuzz/, clang): every libFuzzer target of tests/fuzz for
 #     PORTA_FUZZ_SECONDS (default 25) from its seed corpus, failing on any crash, leak or timeout,
-#   - an install into a temporary prefix, used by tests/install_consumer (CMake) and pkg-config.
+#   - an install into a temporary prefix, used by tests/install_consumer (CMake) and pkg-config,
+#   - the Python package (python/): built with pip in a venv against this build's installed Porta,
+#     and its pytest suite on the CPU, OpenCL and Vulkan devices.
 # A suite is skipped, with the reason printed, only when its backend was not built (or, for
 # CUDA/HIP/Level Zero, has no device here). Ends with "N passed, N failed"; exits nonzero on any
 # failure. JUnit XML of the CTS runs goes to build/test-results/.
@@ -330,5 +332,30 @@ install_consumer() {
   return $status
 }
 suite "install consumer" install_consumer
+
+# python: the porta package built by pip (scikit-build-core, nanobind from PyPI) in a venv, linked
+# against this build installed into build/python-prefix (found through Porta_ROOT, so nothing is
+# compiled twice), then its pytest suite on every device. The venv is kept for the next run.
+python_package() {
+  local venv=build/python-venv prefix=$PWD/build/python-prefix component
+  (
+    set -e
+    rm -rf "$prefix"
+    for component in runtime development; do
+      cmake --install build --prefix "$prefix" --component "$component" >/dev/null
+    done
+    [[ -x "$venv/bin/python" ]] || /usr/bin/python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check numpy pytest
+    env Porta_ROOT="$prefix" ${PORTA_BUILD_JOBS:+CMAKE_BUILD_PARALLEL_LEVEL=$PORTA_BUILD_JOBS} \
+      "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall \
+      --no-deps ./python
+    env -u PORTA_DEVICES "$venv/bin/python" -m pytest -p no:cacheprovider -q python/tests
+  )
+}
+if [[ -x /usr/bin/python3 ]] && /usr/bin/python3 -c 'import venv, ensurepip' 2>/dev/null; then
+  suite "python" python_package
+else
+  skip "python" "python3-venv is not installed (scripts/setup.sh installs it as root)"
+fi
 
 finish
