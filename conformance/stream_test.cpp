@@ -1,7 +1,9 @@
 // Streams: in-order asynchronous execution (long dependent chains), query and synchronize,
 // several independent streams, and destroy waiting for queued work.
+#include <atomic>
 #include <chrono>
 #include <cstring>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -193,6 +195,91 @@ TEST_P(StreamOrderTest, DestroyWaitsForQueuedWork) {
   ASSERT_PORTA_OK(porta_copy_device_to_host(stream.get(), read.data(), buffer.get(), 0, kSize));
   ASSERT_PORTA_OK(porta_stream_destroy(stream.release()));
   EXPECT_EQ(read, data) << "porta_stream_destroy returned before its queued copies completed";
+}
+
+// What host functions of one test saw, shared with them through their user_data.
+struct HostCallProbe {
+  const std::vector<uint32_t>* seen = nullptr;  // written by the copy queued before the first call
+  uint32_t expected = 0;
+  std::atomic<bool> saw_copy{false};
+  std::atomic<bool> returned{false};
+  std::mutex mutex;
+  std::vector<int> order;
+};
+
+struct OrderedCall {
+  HostCallProbe* probe;
+  int index;
+};
+
+TEST_P(StreamOrderTest, HostFunctionRunsBetweenTheWorkBeforeAndAfterIt) {
+  constexpr uint32_t kWords = 64;
+  BufferHandle buffer;
+  ASSERT_PORTA_OK(porta_buffer_alloc(device_, kWords * 4, PORTA_MEMORY_DEVICE, buffer.out()));
+  HostCallProbe probe;
+  probe.expected = 0x11223344u;
+  std::vector<uint32_t> seen(kWords, 0);
+  probe.seen = &seen;
+  EventHandle after;
+  ASSERT_PORTA_OK(porta_event_create(device_, PORTA_EVENT_DEFAULT, after.out()));
+  std::vector<OrderedCall> calls;
+  for (int i = 0; i < 5; ++i) calls.push_back({&probe, i});
+  {
+    SyncOnExit sync(stream_.get());
+    ASSERT_PORTA_OK(
+        porta_fill_buffer(stream_.get(), buffer.get(), 0, kWords * 4, &probe.expected, 4));
+    ASSERT_PORTA_OK(
+        porta_copy_device_to_host(stream_.get(), seen.data(), buffer.get(), 0, kWords * 4));
+    // Sees the copy's result, then holds the stream a while: the event recorded after it must
+    // not complete before it returns.
+    ASSERT_PORTA_OK(porta_stream_enqueue_host_func(
+        stream_.get(),
+        [](void* data) {
+          auto* p = static_cast<HostCallProbe*>(data);
+          bool all = true;
+          for (uint32_t word : *p->seen) all = all && word == p->expected;
+          p->saw_copy = all;
+          std::this_thread::sleep_for(std::chrono::milliseconds(30));
+          p->returned = true;
+        },
+        &probe));
+    ASSERT_PORTA_OK(porta_event_record(after.get(), stream_.get()));
+    for (OrderedCall& call : calls) {
+      ASSERT_PORTA_OK(porta_stream_enqueue_host_func(
+          stream_.get(),
+          [](void* data) {
+            auto* c = static_cast<OrderedCall*>(data);
+            std::lock_guard<std::mutex> lock(c->probe->mutex);
+            c->probe->order.push_back(c->index);
+          },
+          &call));
+    }
+    ASSERT_PORTA_OK(porta_event_wait(after.get(), UINT64_MAX));
+    EXPECT_TRUE(probe.returned.load()) << "an event recorded after a host function completed "
+                                          "before the function returned";
+  }
+  EXPECT_TRUE(probe.saw_copy.load())
+      << "the host function ran before the copy queued ahead of it had completed";
+  EXPECT_EQ(probe.order, (std::vector<int>{0, 1, 2, 3, 4})) << "host functions ran out of order";
+}
+
+TEST_P(StreamOrderTest, HostFunctionIsRefusedWithoutAFunctionAndInCapture) {
+  EXPECT_PORTA_ERROR(PORTA_ERROR_INVALID_ARGUMENT, "fn",
+                     porta_stream_enqueue_host_func(stream_.get(), nullptr, nullptr));
+  EXPECT_PORTA_ERROR(PORTA_ERROR_INVALID_HANDLE, "stream",
+                     porta_stream_enqueue_host_func(
+                         nullptr, [](void*) {}, nullptr));
+  std::atomic<int> calls{0};
+  ASSERT_PORTA_OK(porta_stream_begin_capture(stream_.get()));
+  EXPECT_PORTA_ERROR(
+      PORTA_ERROR_INVALID_OPERATION, "host function",
+      porta_stream_enqueue_host_func(
+          stream_.get(), [](void* data) { ++*static_cast<std::atomic<int>*>(data); }, &calls));
+  porta_graph_t graph = nullptr;
+  EXPECT_NE(porta_stream_end_capture(stream_.get(), &graph), PORTA_OK);
+  if (graph != nullptr) porta_graph_destroy(graph);
+  ASSERT_PORTA_OK(porta_stream_synchronize(stream_.get()));
+  EXPECT_EQ(calls.load(), 0) << "a refused host function was called";
 }
 
 PORTA_CTS_INSTANTIATE(StreamOrderTest);

@@ -255,6 +255,43 @@ PORTA_API porta_status_t porta_stream_device(porta_stream_t stream,
   return porta::hal::ExceptionStatus("porta_stream_device");
 }
 
+PORTA_API porta_status_t porta_stream_enqueue_host_func(porta_stream_t stream, porta_host_fn fn,
+                                                        void* user_data) try {
+  constexpr const char* kFn = "porta_stream_enqueue_host_func";
+  porta_status_t status;
+  Ref<Stream> s = Lookup<Stream>(stream, kFn, "stream", &status);
+  if (!s) return status;
+  if (fn == nullptr) return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "fn is NULL");
+  const porta_backend_table_t& table = s->device->table();
+  {
+    std::lock_guard<std::mutex> lock(s->mutex);
+    if ((status = s->CheckSticky(kFn)) != PORTA_OK) return status;
+    if (s->capture != nullptr) {
+      return porta::hal::RejectInCapture(kFn, *s, "a host function (it cannot be captured)");
+    }
+    if (table.stream_host_func != nullptr) {
+      BackendMessage message;
+      status = table.stream_host_func(s->be, fn, user_data, message.get());
+      if (status == PORTA_OK) {
+        porta::hal::UseList uses;
+        s->AddWork(uses);
+        return PORTA_OK;
+      }
+      if (status != PORTA_ERROR_UNSUPPORTED) {
+        if (status == PORTA_ERROR_DEVICE_LOST) s->SetSticky(status, message.text());
+        return BackendFail(status, kFn, *s->device, message);
+      }
+    }
+    // No stream-ordered host call: everything queued before has completed once the stream is
+    // synchronized, and what other threads queue from now on is not ordered before this call.
+    if ((status = porta::hal::SyncLocked(kFn, *s)) != PORTA_OK) return status;
+  }
+  fn(user_data);
+  return PORTA_OK;
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_stream_enqueue_host_func");
+}
+
 PORTA_API porta_status_t porta_stream_query(porta_stream_t stream) try {
   constexpr const char* kFn = "porta_stream_query";
   porta_status_t status;

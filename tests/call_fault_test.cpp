@@ -298,7 +298,10 @@ Outcome RunPath(const Target& target) {
          Step(porta_copy_device_to_device(s2, a, 0, b, 0, kBytes), "porta_copy_device_to_device",
               &outcome) &&
          Step(porta_stream_synchronize(s2), "porta_stream_synchronize", &outcome) &&
-         Step(porta_event_query(event), "porta_event_query", &outcome);
+         Step(porta_event_query(event), "porta_event_query", &outcome) &&
+         Step(porta_stream_enqueue_host_func(
+                  s1, [](void*) {}, nullptr),
+              "porta_stream_enqueue_host_func", &outcome);
   }
   // The graph: a launch (b = a + 7) and a fill of a, replayed, then replayed again with the
   // launch updated to read b into a (a = b + 7, then the fill). Afterwards a holds the pattern and

@@ -109,6 +109,14 @@ TEST_F(LoaderAbiTest, GoodPluginNativeHandleIsTheBackendsOwn) {
   EXPECT_TRUE(ContainsNoCase(porta_last_error_message(), "buffer_import"))
       << porta_last_error_message();
   EXPECT_EQ(imported, nullptr);
+
+  // Without stream_host_func the runtime synchronizes the stream and calls the function itself.
+  int calls = 0;
+  ASSERT_EQ(porta_stream_enqueue_host_func(
+                stream.get(), [](void* data) { ++*static_cast<int*>(data); }, &calls),
+            PORTA_OK)
+      << porta_last_error_message();
+  EXPECT_EQ(calls, 1) << "the fallback returned before calling the function";
 }
 
 TEST_F(LoaderAbiTest, GoodPluginRunsHostKernelsAndReportsFaults) {

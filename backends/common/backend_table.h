@@ -52,14 +52,15 @@
 // with the table macros defines them (returning PORTA_ERROR_UNSUPPORTED where it has no answer).
 #define PORTA_BACKEND_V13_SLOTS(X) X(device_memory_info, DeviceMemoryInfo)
 
-// The native interop slots of ABI 1.4, after device_memory_info, as X(table field, function
-// name). A backend built with the table macros defines them (returning PORTA_ERROR_UNSUPPORTED
-// where it has no answer).
+// The slots of ABI 1.4 (native interop and host functions), after device_memory_info, as
+// X(table field, function name). A backend built with the table macros defines them (returning
+// PORTA_ERROR_UNSUPPORTED where it has no answer).
 #define PORTA_BACKEND_V14_SLOTS(X)              \
   X(device_native_handles, DeviceNativeHandles) \
   X(stream_native_handles, StreamNativeHandles) \
   X(buffer_native_handles, BufferNativeHandles) \
-  X(buffer_import, BufferImport)
+  X(buffer_import, BufferImport)                \
+  X(stream_host_func, StreamHostFunc)
 
 namespace porta::common {
 

@@ -466,6 +466,20 @@ porta_status_t FillBuffer(porta_be_stream_t stream, porta_be_buffer_t dst, uint6
   });
 }
 
+// The worker calls |fn| between the commands before and after it; a faulted stream skips it like
+// any command.
+porta_status_t StreamHostFunc(porta_be_stream_t stream, porta_host_fn fn, void* user_data,
+                              porta_be_msg msg) {
+  return Guard(msg, "queueing a host function", [&]() -> porta_status_t {
+    Command command;
+    command.work = [fn, user_data](std::string*, Scratch&) {
+      fn(user_data);
+      return true;
+    };
+    return ToStream(stream)->Enqueue(std::move(command), msg);
+  });
+}
+
 //===--- Graphs -------------------------------------------------------------------------------===//
 
 porta_status_t GraphCreate(porta_be_device_t device, const porta_be_graph_node_t* nodes,
@@ -615,6 +629,7 @@ constexpr porta_backend_table_t kTable = {
     .stream_native_handles = StreamNativeHandles,
     .buffer_native_handles = BufferNativeHandles,
     .buffer_import = BufferImport,
+    .stream_host_func = StreamHostFunc,
 };
 
 }  // namespace

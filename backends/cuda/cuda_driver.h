@@ -52,6 +52,7 @@ namespace porta::cuda {
   X(cuStreamSynchronize, "cuStreamSynchronize")                \
   X(cuStreamQuery, "cuStreamQuery")                            \
   X(cuStreamWaitEvent, "cuStreamWaitEvent")                    \
+  X(cuLaunchHostFunc, "cuLaunchHostFunc")                      \
   X(cuEventCreate, "cuEventCreate")                            \
   X(cuEventDestroy_v2, "cuEventDestroy")                       \
   X(cuEventRecord, "cuEventRecord")                            \

@@ -274,6 +274,17 @@ porta_status_t CopyPeer(porta_be_stream_t be, porta_be_buffer_t dst_be, uint64_t
   return StreamResult(stream, result, "cuMemcpyPeerAsync", msg);
 }
 
+// The driver calls |fn| in stream order and skips it when the context has faulted.
+porta_status_t StreamHostFunc(porta_be_stream_t be, porta_host_fn fn, void* user_data,
+                              porta_be_msg msg) {
+  Stream* stream = As<Stream>(be);
+  const porta_status_t begin = BeginStreamWork(stream, msg);
+  if (begin != PORTA_OK) return begin;
+  return StreamResult(stream,
+                      stream->device->driver->cuLaunchHostFunc(stream->stream, fn, user_data),
+                      "cuLaunchHostFunc", msg);
+}
+
 porta_status_t FillBuffer(porta_be_stream_t be, porta_be_buffer_t dst_be, uint64_t offset,
                           uint64_t size, const void* pattern, uint32_t pattern_size,
                           porta_be_msg msg) {

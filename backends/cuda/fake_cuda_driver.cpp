@@ -234,6 +234,12 @@ FAKE_API CUresult cuStreamQuery(CUstream) {
   if (const CUresult counted = Counted(__func__)) return counted;
   return CUDA_SUCCESS;
 }
+// The fake's work completes as it is queued, so the host function runs at once.
+FAKE_API CUresult cuLaunchHostFunc(CUstream, CUhostFn fn, void* user_data) {
+  if (const CUresult counted = Counted(__func__)) return counted;
+  fn(user_data);
+  return CUDA_SUCCESS;
+}
 FAKE_API CUresult cuStreamWaitEvent(CUstream, CUevent, unsigned int) {
   if (const CUresult counted = Counted(__func__)) return counted;
   return CUDA_SUCCESS;

@@ -222,6 +222,12 @@ FAKE_API hipError_t hipStreamQuery(hipStream_t) {
   if (const hipError_t counted = Counted(__func__)) return counted;
   return Fake().pending_events.empty() ? hipSuccess : hipErrorNotReady;
 }
+// The fake's copies and launches complete as they are queued, so the host function runs at once.
+FAKE_API hipError_t hipLaunchHostFunc(hipStream_t, hipHostFn_t fn, void* user_data) {
+  if (const hipError_t counted = Counted(__func__)) return counted;
+  fn(user_data);
+  return hipSuccess;
+}
 FAKE_API hipError_t hipStreamWaitEvent(hipStream_t stream, hipEvent_t event, unsigned int) {
   if (const hipError_t counted = Counted(__func__)) return counted;
   Fake().waits.emplace_back(stream, event);

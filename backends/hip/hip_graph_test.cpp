@@ -298,4 +298,14 @@ TEST_F(HipGraphTest, NativeHandlesAndPointerImport) {
   porta::test::ExpectPointerImport(table_, device_, stream_, a_, 4096, true);
 }
 
+// The host function goes to the driver's stream-ordered call (which the fake runs at once).
+TEST_F(HipGraphTest, HostFunctionGoesToTheDriver) {
+  int calls = 0;
+  ASSERT_EQ(table_->stream_host_func(
+                stream_, [](void* data) { ++*static_cast<int*>(data); }, &calls, message_.get()),
+            PORTA_OK)
+      << message_.text;
+  EXPECT_EQ(calls, 1);
+}
+
 }  // namespace

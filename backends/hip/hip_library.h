@@ -46,6 +46,7 @@ namespace porta::hip {
   X(hipStreamSynchronize)      \
   X(hipStreamQuery)            \
   X(hipStreamWaitEvent)        \
+  X(hipLaunchHostFunc)         \
   X(hipEventCreateWithFlags)   \
   X(hipEventDestroy)           \
   X(hipEventRecord)            \

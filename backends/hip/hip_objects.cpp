@@ -275,6 +275,17 @@ porta_status_t CopyPeer(porta_be_stream_t be, porta_be_buffer_t dst_be, uint64_t
   return StreamResult(stream, result, "hipMemcpyPeerAsync", msg);
 }
 
+// The runtime calls |fn| in stream order.
+porta_status_t StreamHostFunc(porta_be_stream_t be, porta_host_fn fn, void* user_data,
+                              porta_be_msg msg) {
+  Stream* stream = As<Stream>(be);
+  const porta_status_t begin = BeginStreamWork(stream, msg);
+  if (begin != PORTA_OK) return begin;
+  return StreamResult(stream,
+                      stream->device->library->hipLaunchHostFunc(stream->stream, fn, user_data),
+                      "hipLaunchHostFunc", msg);
+}
+
 porta_status_t FillBuffer(porta_be_stream_t be, porta_be_buffer_t dst_be, uint64_t offset,
                           uint64_t size, const void* pattern, uint32_t pattern_size,
                           porta_be_msg msg) {

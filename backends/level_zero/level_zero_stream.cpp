@@ -171,6 +171,14 @@ porta_status_t StreamNativeHandles(porta_be_stream_t be, porta_native_handles_t*
   return PORTA_OK;
 }
 
+// A host call between two batches would need a thread that waits for the first batch's fence
+// and holds the next submission back; until then the runtime synchronizes the stream and calls
+// the function itself.
+porta_status_t StreamHostFunc(porta_be_stream_t, porta_host_fn, void*, porta_be_msg msg) {
+  return Fail(msg, PORTA_ERROR_UNSUPPORTED,
+              "level_zero: host functions run on the calling thread after a synchronize");
+}
+
 porta_status_t StreamCreate(porta_be_device_t be, porta_be_stream_t* out_stream, porta_be_msg msg) {
   Device* device = As<Device>(be);
   auto stream = std::make_unique<Stream>();

@@ -175,6 +175,68 @@ porta_status_t StreamQuery(porta_be_stream_t handle, porta_be_msg msg) {
   return PORTA_OK;
 }
 
+namespace {
+
+// One queued host function: |gate| is the user event the commands after it wait for.
+struct HostCall {
+  const ClApi* api = nullptr;
+  porta_host_fn fn = nullptr;
+  void* user_data = nullptr;
+  cl_event gate = nullptr;
+};
+
+// Runs when the marker behind the work before the host function completes (|status| CL_COMPLETE)
+// or fails (negative): calls the function only in the first case, then opens the gate, with the
+// failure passed on so the commands behind it fail too.
+void CL_CALLBACK RunHostCall(cl_event, cl_int status, void* data) {
+  auto* call = static_cast<HostCall*>(data);
+  if (status == CL_COMPLETE) call->fn(call->user_data);
+  call->api->clSetUserEventStatus(call->gate, status == CL_COMPLETE ? CL_COMPLETE : status);
+  call->api->clReleaseEvent(call->gate);
+  delete call;
+}
+
+}  // namespace
+
+porta_status_t StreamHostFunc(porta_be_stream_t handle, porta_host_fn fn, void* user_data,
+                              porta_be_msg msg) {
+  Stream* stream = As<Stream>(handle);
+  porta_status_t status = stream->state->Check(msg);
+  if (status != PORTA_OK) return status;
+  Device* device = stream->device;
+  const ClApi& api = *device->api;
+  auto call = std::unique_ptr<HostCall>(new (std::nothrow) HostCall{&api, fn, user_data, nullptr});
+  if (call == nullptr) return common::Fail(msg, PORTA_ERROR_OUT_OF_MEMORY, "opencl: host call");
+  cl_int error = CL_SUCCESS;
+  call->gate = api.clCreateUserEvent(device->context, &error);
+  if (error != CL_SUCCESS) return ClFail(msg, error, "clCreateUserEvent");
+  cl_event reached = nullptr;
+  error = api.clEnqueueMarkerWithWaitList(stream->queue, 0, nullptr, &reached);
+  if (error != CL_SUCCESS) {
+    api.clReleaseEvent(call->gate);
+    return StreamEnqueueFailed(stream, error, "clEnqueueMarkerWithWaitList", msg);
+  }
+  error = api.clEnqueueBarrierWithWaitList(stream->queue, 1, &call->gate, nullptr);
+  if (error != CL_SUCCESS) {
+    api.clReleaseEvent(reached);
+    api.clReleaseEvent(call->gate);
+    return StreamEnqueueFailed(stream, error, "clEnqueueBarrierWithWaitList", msg);
+  }
+  ++stream->generation;
+  cl_event gate = call->gate;
+  error = api.clSetEventCallback(reached, CL_COMPLETE, RunHostCall, call.get());
+  api.clReleaseEvent(reached);
+  if (error != CL_SUCCESS) {
+    // The barrier is queued: open it so the queue goes on, without the function.
+    api.clSetUserEventStatus(gate, CL_COMPLETE);
+    api.clReleaseEvent(gate);
+    return StreamEnqueueFailed(stream, error, "clSetEventCallback", msg);
+  }
+  call.release();
+  api.clFlush(stream->queue);
+  return PORTA_OK;
+}
+
 porta_status_t StreamNativeHandles(porta_be_stream_t handle, porta_native_handles_t* out,
                                    porta_be_msg msg) {
   Stream* stream = As<Stream>(handle);

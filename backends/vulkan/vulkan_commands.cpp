@@ -58,6 +58,12 @@ porta_status_t StreamNativeHandles(porta_be_stream_t stream, porta_native_handle
   return PORTA_OK;
 }
 
+porta_status_t StreamHostFunc(porta_be_stream_t stream, porta_host_fn fn, void* user_data,
+                              porta_be_msg msg) {
+  StreamCore* core = CoreOf(stream);
+  return CheckValidation(core->device(), core->AddHostCall(fn, user_data, msg), msg);
+}
+
 porta_status_t CopyHostToDevice(porta_be_stream_t stream, porta_be_buffer_t dst_handle,
                                 uint64_t dst_offset, const void* src, uint64_t size,
                                 porta_be_msg msg) {
@@ -323,6 +329,7 @@ void AddStreamSlots(porta_backend_table_t* table) {
   table->stream_synchronize = StreamSynchronize;
   table->stream_query = StreamQuery;
   table->stream_native_handles = StreamNativeHandles;
+  table->stream_host_func = StreamHostFunc;
   table->copy_host_to_device = CopyHostToDevice;
   table->copy_device_to_host = CopyDeviceToHost;
   table->copy_device_to_device = CopyDeviceToDevice;

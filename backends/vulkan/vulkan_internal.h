@@ -5,12 +5,14 @@
 #define PORTA_BACKENDS_VULKAN_VULKAN_INTERNAL_H_
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdarg>
 #include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -265,8 +267,14 @@ class StreamCore : public std::enable_shared_from_this<StreamCore> {
                                              porta_be_msg msg);
   // Submits the open batch when it holds commands or waits, and writes the timeline value that
   // marks the end of everything queued so far.
+  // Also waits first for the host calls started so far to return, so that nothing queued after
+  // a host call reaches the GPU before the call has returned.
   porta_status_t FlushLocked(uint64_t* out_value, porta_be_msg msg);
   porta_status_t Flush(uint64_t* out_value, porta_be_msg msg);
+  // Queues a call of |fn|(|user_data|) after everything recorded so far (stream_host_func):
+  // submits the open batch, and starts a thread that waits for it on the timeline and then calls
+  // |fn| (not when the wait fails: the device was lost). The next submission waits for it.
+  porta_status_t AddHostCall(porta_host_fn fn, void* user_data, porta_be_msg msg);
   // Adds a wait for |wait| to the next submission.
   void AddWaitLocked(const TimelineWait& wait) { open_.waits.push_back(wait); }
   // True when nothing is recorded, waited for or in flight, so the host may touch buffers
@@ -298,6 +306,10 @@ class StreamCore : public std::enable_shared_from_this<StreamCore> {
   porta_status_t WaitOldestLocked(porta_be_msg msg);
   // Retires the streams collected in pending_upstream_ (called without the lock).
   void RetirePendingUpstream();
+  // Joins the host calls that have returned; true while one still runs.
+  bool HostCallsRunningLocked();
+  // Waits (releasing mutex_ meanwhile) until every host call has returned, and joins them.
+  void JoinHostCallsLocked();
 
   Device* device_;
   Queue* queue_ = nullptr;
@@ -315,6 +327,15 @@ class StreamCore : public std::enable_shared_from_this<StreamCore> {
   std::vector<TimelineWait> pending_upstream_;
   porta_status_t sticky_ = PORTA_OK;
   std::string sticky_message_;
+  // Threads of AddHostCall, each with the flag it sets once its call has returned (or was
+  // skipped).
+  struct HostCall {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  std::vector<HostCall> host_calls_;
+  // Notified (under mutex_) when a host call has returned.
+  std::condition_variable_any host_cv_;
 };
 
 // The ABI's stream handle.

@@ -1,7 +1,9 @@
 // Streams: command recording into batches, submission ordered by a timeline semaphore, and
 // retirement of completed batches (host copies of read-backs, staging and descriptor memory).
+#include <algorithm>
 #include <cinttypes>
 #include <cstring>
+#include <system_error>
 
 #include "backends/common/message.h"
 #include "backends/vulkan/vulkan_internal.h"
@@ -62,6 +64,8 @@ porta_status_t StreamCore::Create(Device* device, std::shared_ptr<StreamCore>* o
 }
 
 StreamCore::~StreamCore() {
+  // The threads take mutex_ on their way out; nothing else holds it now.
+  for (HostCall& call : host_calls_) call.thread.join();
   const DeviceApi& vk = device_->vk;
   if (!in_flight_.empty() && !device_->lost.load()) {
     // The runtime synchronizes a stream before destroying it, so this only happens on error
@@ -220,9 +224,65 @@ porta_status_t StreamCore::Flush(uint64_t* out_value, porta_be_msg msg) {
   return FlushLocked(out_value, msg);
 }
 
+void StreamCore::JoinHostCallsLocked() {
+  // Waits with mutex_ released: a host call's thread takes it to retire the batches before it.
+  host_cv_.wait(mutex_, [this] {
+    return std::all_of(host_calls_.begin(), host_calls_.end(),
+                       [](const HostCall& call) { return call.done->load(); });
+  });
+  for (HostCall& call : host_calls_) call.thread.join();
+  host_calls_.clear();
+}
+
+bool StreamCore::HostCallsRunningLocked() {
+  std::erase_if(host_calls_, [](HostCall& call) {
+    if (!call.done->load()) return false;
+    call.thread.join();
+    return true;
+  });
+  return !host_calls_.empty();
+}
+
+porta_status_t StreamCore::AddHostCall(porta_host_fn fn, void* user_data, porta_be_msg msg) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  uint64_t value = 0;
+  if (porta_status_t status = FlushLocked(&value, msg); status != PORTA_OK) return status;
+  auto done = std::make_shared<std::atomic<bool>>(false);
+  auto run = [this, value, fn, user_data, done] {
+    VkSemaphoreWaitInfo wait{VK_STRUCTURE_TYPE_SEMAPHORE_WAIT_INFO};
+    wait.semaphoreCount = 1;
+    wait.pSemaphores = &timeline_;
+    wait.pValues = &value;
+    bool reached = value == 0 ||
+                   device_->vk.vkWaitSemaphores(device_->device, &wait, UINT64_MAX) == VK_SUCCESS;
+    if (reached) {
+      // The work before the call includes its copies to host memory, done when batches retire.
+      {
+        std::lock_guard<std::mutex> retire_lock(mutex_);
+        reached = RetireLocked(nullptr) == PORTA_OK && sticky_ == PORTA_OK;
+      }
+      RetirePendingUpstream();
+    }
+    if (reached && !device_->lost.load()) fn(user_data);
+    {
+      std::lock_guard<std::mutex> done_lock(mutex_);
+      done->store(true);
+    }
+    host_cv_.notify_all();
+  };
+  try {
+    host_calls_.push_back({std::thread(std::move(run)), done});
+  } catch (const std::system_error& error) {
+    return Fail(msg, PORTA_ERROR_OUT_OF_MEMORY, "vulkan: no thread for the host call: %s",
+                error.what());
+  }
+  return PORTA_OK;
+}
+
 porta_status_t StreamCore::FlushLocked(uint64_t* out_value, porta_be_msg msg) {
   *out_value = submitted_;
   if (porta_status_t sticky = StickyLocked(msg); sticky != PORTA_OK) return sticky;
+  JoinHostCallsLocked();
   if (open_.cmd == VK_NULL_HANDLE && open_.waits.empty()) return PORTA_OK;
   const DeviceApi& vk = device_->vk;
   if (open_.cmd != VK_NULL_HANDLE) {
@@ -355,6 +415,7 @@ porta_status_t StreamCore::WaitOldestLocked(porta_be_msg msg) {
 
 bool StreamCore::IdleLocked() {
   if (open_.cmd != VK_NULL_HANDLE || !open_.waits.empty()) return false;
+  if (HostCallsRunningLocked()) return false;
   if (RetireLocked(nullptr) != PORTA_OK) return false;
   // Host copies of upstream streams may still be pending; they write only host memory the
   // caller handed to those streams, never the buffers a direct copy touches.
@@ -434,7 +495,8 @@ porta_status_t StreamCore::Query(porta_be_msg msg) {
       if (status == PORTA_OK) status = RetireLocked(msg);
     }
     if (status == PORTA_OK) status = StickyLocked(msg);
-    const bool pending = open_.cmd != VK_NULL_HANDLE || !open_.waits.empty() || !in_flight_.empty();
+    const bool pending = open_.cmd != VK_NULL_HANDLE || !open_.waits.empty() ||
+                         !in_flight_.empty() || HostCallsRunningLocked();
     if (status == PORTA_OK && pending) status = PORTA_NOT_READY;
   }
   RetirePendingUpstream();

@@ -808,6 +808,25 @@ PORTA_API porta_status_t porta_stream_synchronize(porta_stream_t stream);
 // the stream's sticky error.
 PORTA_API porta_status_t porta_stream_query(porta_stream_t stream);
 
+// A function the application queues on a stream with porta_stream_enqueue_host_func.
+typedef void (*porta_host_fn)(void* user_data);
+
+// Queues a call of |fn|(|user_data|) on |stream|, as cudaLaunchHostFunc does: it runs on a thread
+// of the runtime or the driver once all work queued on |stream| before it has completed, and the
+// work queued after it starts only once |fn| has returned; events recorded after it complete
+// after it. |fn| must not make Porta calls on |stream| (it would wait for itself) and should
+// return soon, since the stream waits for it. It is not called when work queued before it
+// faulted (the stream's sticky error tells of the fault). Per backend: CUDA and HIP hand it to
+// the driver; the CPU device's worker and OpenCL (an event callback gating a user event) run it
+// without blocking the caller; Vulkan submits the work queued after |fn| once |fn| has returned,
+// so a call that has to submit (an event record, a synchronize, a full batch) waits for |fn|;
+// Level Zero and plugins without the stream_host_func slot run |fn| here, on the calling thread,
+// after synchronizing the stream. Returns PORTA_ERROR_INVALID_ARGUMENT for a NULL |fn|, and
+// PORTA_ERROR_INVALID_OPERATION on a capturing stream (and invalidates the capture: a host
+// function cannot be captured yet).
+PORTA_API porta_status_t porta_stream_enqueue_host_func(porta_stream_t stream, porta_host_fn fn,
+                                                        void* user_data);
+
 // Copies |size| bytes from host memory |src| into |dst| at |dst_offset|, in stream order.
 // |src| must stay valid and unchanged until the copy completes (synchronize the stream, or wait
 // on an event recorded after the copy). Returns PORTA_ERROR_OUT_OF_RANGE, with the buffer's size

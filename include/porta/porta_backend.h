@@ -45,7 +45,7 @@ extern "C" {
 // ABI version of this header. Minor 1 appended buffer_native_handle and copy_peer; minor 2 the
 // native graph slots (graph_create, graph_launch, graph_update_kernel_args, graph_destroy);
 // minor 3 device_memory_info; minor 4 the native interop slots (device_native_handles,
-// stream_native_handles, buffer_native_handles, buffer_import).
+// stream_native_handles, buffer_native_handles, buffer_import) and stream_host_func.
 #define PORTA_BACKEND_ABI_MAJOR 1u
 #define PORTA_BACKEND_ABI_MINOR 4u
 
@@ -309,6 +309,13 @@ typedef struct porta_backend_table {
   porta_status_t (*buffer_import)(porta_be_device_t device, const porta_native_handles_t* native,
                                   uint64_t size, porta_memory_kind_t kind,
                                   porta_be_buffer_t* out_buffer, porta_be_msg msg);
+  // Optional. Queues a call of |fn|(|user_data|) in stream order (porta_stream_enqueue_host_func):
+  // after the work queued before it has completed, before the work queued after it starts, and
+  // not at all when that earlier work faulted. Must not call |fn| on the calling thread before
+  // returning unless the earlier work has completed. NULL or PORTA_ERROR_UNSUPPORTED (returned
+  // before queuing anything): the runtime synchronizes the stream and calls |fn| itself.
+  porta_status_t (*stream_host_func)(porta_be_stream_t stream, porta_host_fn fn, void* user_data,
+                                     porta_be_msg msg);
 } porta_backend_table_t;
 
 // Signature of porta_backend_entry. Returns PORTA_OK and the backend's static table, or an error
