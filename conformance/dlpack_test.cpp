@@ -463,6 +463,31 @@ TEST_P(DlpackTest, ImportedTensorsFeedAnOp) {
   EXPECT_EQ(deletes.load(), 3);
 }
 
+// DLPack names a device by type and index, and another runtime has a device of the same index
+// with its own context: pointers (host addresses, CUDA/HIP/Level Zero pointers) import there,
+// a cl_mem or VkBuffer of a Porta export is refused, naming the reason.
+TEST_P(DlpackTest, ImportIntoAnotherRuntime) {
+  const porta_runtime_options_t options = RuntimeOptions();
+  RuntimeHandle other;
+  ASSERT_PORTA_OK(porta_runtime_create(&options, other.out()));
+  BufferHandle buffer;
+  ASSERT_PORTA_OK(porta_buffer_alloc(device_, 256, PORTA_MEMORY_DEVICE, buffer.out()));
+  const int64_t shape[1] = {64};
+  const porta_tensor_t tensor = porta_tensor_contiguous(buffer.get(), 0, PORTA_DTYPE_F32, 1, shape);
+  DLManagedTensorVersioned* managed = nullptr;
+  ASSERT_PORTA_OK(porta_tensor_to_dlpack(&tensor, &managed));
+  porta_tensor_t back{};
+  if (PointerDevice()) {
+    ASSERT_PORTA_OK(porta_tensor_from_dlpack(other.get(), managed, &back));
+    EXPECT_EQ(NativeMemory(back.buffer) + back.offset, NativeMemory(buffer.get()));
+    EXPECT_PORTA_OK(porta_buffer_free(back.buffer));
+  } else {
+    EXPECT_PORTA_ERROR(PORTA_ERROR_INVALID_ARGUMENT, "another runtime",
+                       porta_tensor_from_dlpack(other.get(), managed, &back));
+    managed->deleter(managed);
+  }
+}
+
 PORTA_CTS_INSTANTIATE(DlpackTest);
 
 }  // namespace

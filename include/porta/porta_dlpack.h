@@ -115,11 +115,14 @@ PORTA_OPS_API porta_status_t porta_tensor_to_dlpack_unversioned(const porta_tens
 // aligned, it starts at the 16-byte boundary at or below the first element, and out->offset
 // covers the difference (so the buffer's first bytes may be the neighbour's: use the tensor, not
 // the whole buffer). On opencl and vulkan the buffer is the cl_mem or VkBuffer and out->offset is
-// byte_offset.
+// byte_offset. A cl_mem or VkBuffer belongs to one context, which DLPack's device_id does not
+// name: pass the runtime whose device made the memory (a Porta export from another runtime is
+// refused; for other producers the driver's check is all there is).
 // Returns PORTA_ERROR_INVALID_ARGUMENT for NULL arguments, a major version other than 1, a
 // negative or too large rank, a negative size or stride, a dtype Porta lacks (naming it), a
-// first element not aligned to the element size, NULL data, or a read-only tensor
-// (DLPACK_FLAG_BITMASK_READ_ONLY: Porta buffers are writable; copy it first); PORTA_ERROR_NOT_FOUND
+// first element not aligned to the element size, NULL data, a read-only tensor
+// (DLPACK_FLAG_BITMASK_READ_ONLY: Porta buffers are writable; copy it first), or an OpenCL or
+// Vulkan Porta export of another runtime; PORTA_ERROR_NOT_FOUND
 // naming the DLPack device and the runtime's devices when no device matches; and
 // porta_buffer_import's errors when the device refuses the memory.
 PORTA_OPS_API porta_status_t porta_tensor_from_dlpack(porta_runtime_t runtime,

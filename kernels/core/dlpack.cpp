@@ -329,10 +329,11 @@ void ReleaseUnversioned(void* user_data) {
   if (managed->deleter != nullptr) managed->deleter(managed);
 }
 
-// Imports |t| (the DLTensor of |managed|, whose deleter |release| calls) into |out|. On failure
-// nothing is taken.
+// Imports |t| (the DLTensor of |managed|, whose deleter |release| calls) into |out|. |exporter| is
+// the buffer behind a managed tensor Porta exported itself, else NULL. On failure nothing is
+// taken.
 porta_status_t ImportTensor(porta_runtime_t runtime, const DLTensor& t, porta_release_fn release,
-                            void* managed, porta_tensor_t* out) {
+                            void* managed, porta_buffer_t exporter, porta_tensor_t* out) {
   if (t.ndim < 0 || t.ndim > PORTA_TENSOR_MAX_RANK) {
     return Fail(PORTA_ERROR_INVALID_ARGUMENT,
                 "the DLPack tensor has %d dimensions; Porta takes 0 to %d (PORTA_TENSOR_MAX_RANK)",
@@ -375,6 +376,17 @@ porta_status_t ImportTensor(porta_runtime_t runtime, const DLTensor& t, porta_re
   porta_device_t device = nullptr;
   const DeviceKind* kind = nullptr;
   PORTA_OPS_RETURN_IF_ERROR(FindDevice(runtime, t.device, &device, &kind));
+  // A cl_mem or VkBuffer belongs to one runtime's context: DLPack's device index cannot tell a
+  // Porta export of another runtime (whose device of that index has its own context) apart,
+  // but the export itself can.
+  porta_device_t exporting_device = nullptr;
+  if (exporter != nullptr && !kind->pointer &&
+      porta_buffer_device(exporter, &exporting_device) == PORTA_OK && exporting_device != device) {
+    return Fail(PORTA_ERROR_INVALID_ARGUMENT,
+                "the DLPack tensor is a Porta export from another runtime's %s device %d, whose "
+                "%s memory belongs to that runtime's context; import it with that runtime",
+                kind->backend, t.device.device_id, DeviceTypeName(kind->type).c_str());
+  }
   if (empty) {
     // No memory to share (and frameworks often give NULL data): a buffer of Porta's own.
     PORTA_OPS_RETURN_IF_ERROR(
@@ -487,8 +499,11 @@ PORTA_OPS_API porta_status_t porta_tensor_from_dlpack(porta_runtime_t runtime,
                   "the DLPack tensor is read-only (DLPACK_FLAG_BITMASK_READ_ONLY) and Porta "
                   "buffers are writable; copy it first");
     }
+    porta_buffer_t exporter = managed->deleter == porta::ops::DeleteVersioned
+                                  ? static_cast<porta::ops::Export*>(managed->manager_ctx)->buffer
+                                  : nullptr;
     return porta::ops::ImportTensor(runtime, managed->dl_tensor, porta::ops::ReleaseVersioned,
-                                    managed, out);
+                                    managed, exporter, out);
   });
 }
 
@@ -497,8 +512,11 @@ PORTA_OPS_API porta_status_t porta_tensor_from_dlpack_unversioned(porta_runtime_
                                                                   porta_tensor_t* out) {
   return Guard("porta_tensor_from_dlpack_unversioned", [&]() -> porta_status_t {
     PORTA_OPS_RETURN_IF_ERROR(porta::ops::CheckImportArguments(runtime, managed, out));
+    porta_buffer_t exporter = managed->deleter == porta::ops::DeleteUnversioned
+                                  ? static_cast<porta::ops::Export*>(managed->manager_ctx)->buffer
+                                  : nullptr;
     return porta::ops::ImportTensor(runtime, managed->dl_tensor, porta::ops::ReleaseUnversioned,
-                                    managed, out);
+                                    managed, exporter, out);
   });
 }
 
