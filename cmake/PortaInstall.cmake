@@ -18,6 +18,7 @@ install(TARGETS porta_ops EXPORT PortaTargets
 install(FILES ${PROJECT_SOURCE_DIR}/include/porta/porta.h
               ${PROJECT_SOURCE_DIR}/include/porta/porta_backend.h
               ${PROJECT_SOURCE_DIR}/include/porta/porta_ops.h
+              ${PROJECT_SOURCE_DIR}/include/porta/porta_dlpack.h
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/porta COMPONENT development)
 
 foreach(tool IN ITEMS porta-info porta-bench porta-tune porta-cts porta-run)
@@ -55,6 +56,12 @@ if(IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
   set(PORTA_PC_INCLUDEDIR "${CMAKE_INSTALL_INCLUDEDIR}")
 else()
   set(PORTA_PC_INCLUDEDIR "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
+endif()
+# porta_dlpack.h includes <dlpack/dlpack.h>: its folder, unless the compiler searches it anyway.
+if(PORTA_DLPACK_INTERFACE_DIR)
+  set(PORTA_PC_DLPACK_CFLAGS " -I${PORTA_DLPACK_INTERFACE_DIR}")
+else()
+  set(PORTA_PC_DLPACK_CFLAGS "")
 endif()
 # Left as a placeholder now and filled in by the install step below.
 set(PORTA_PC_PREFIX "@PORTA_PC_PREFIX@")

@@ -1,10 +1,12 @@
 // Buffers: allocation, mapping, copies in every direction with offsets and odd sizes, fills,
-// large and many buffers, cross-device copies, and freeing a buffer queued work still uses.
+// large and many buffers, cross-device copies, freeing a buffer queued work still uses, and
+// reference counts (porta_buffer_retain).
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
 #include <iterator>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "conformance/cts.h"
@@ -412,6 +414,85 @@ TEST_P(MemoryTest, FreeWhileQueuedWorkUsesTheBufferIsSafe) {
   if (gated) gate.Open();
   ASSERT_PORTA_OK(porta_stream_synchronize(stream_.get()));
   EXPECT_TRUE(BytesEqual(read, data));
+}
+
+// Each retain needs one more free; the handle, its memory and contents stay until the last one,
+// and one free more than that is the "freed" error.
+TEST_P(MemoryTest, RetainKeepsTheBufferUntilTheLastFree) {
+  constexpr uint64_t kSize = 4096;
+  porta_memory_info_t before = PORTA_MEMORY_INFO_INIT;
+  ASSERT_PORTA_OK(porta_device_get_memory_info(device_, &before));
+  porta_buffer_t buffer = nullptr;
+  ASSERT_PORTA_OK(porta_buffer_alloc(device_, kSize, PORTA_MEMORY_DEVICE, &buffer));
+  const std::vector<uint8_t> pattern = RandomBytes(kSize, 5);
+  ASSERT_PORTA_OK(porta_copy_host_to_device(stream_.get(), buffer, 0, pattern.data(), kSize));
+  ASSERT_PORTA_OK(porta_buffer_retain(buffer));
+  ASSERT_PORTA_OK(porta_buffer_retain(buffer));
+  for (int frees = 0; frees < 2; ++frees) {
+    ASSERT_PORTA_OK(porta_buffer_free(buffer));
+    uint64_t size = 0;
+    EXPECT_PORTA_OK(porta_buffer_size(buffer, &size)) << "after " << frees + 1 << " free(s)";
+    std::vector<uint8_t> read(kSize);
+    ASSERT_TRUE(ReadBuffer(stream_.get(), buffer, 0, kSize, read.data()));
+    EXPECT_TRUE(BytesEqual(read, pattern));
+    porta_memory_info_t during = PORTA_MEMORY_INFO_INIT;
+    ASSERT_PORTA_OK(porta_device_get_memory_info(device_, &during));
+    EXPECT_EQ(during.allocated_bytes, before.allocated_bytes + kSize);
+  }
+  ASSERT_PORTA_OK(porta_buffer_free(buffer));
+  porta_memory_info_t after = PORTA_MEMORY_INFO_INIT;
+  ASSERT_PORTA_OK(porta_device_get_memory_info(device_, &after));
+  EXPECT_EQ(after.allocated_bytes, before.allocated_bytes) << "the last free releases the memory";
+  EXPECT_PORTA_ERROR(PORTA_ERROR_INVALID_HANDLE, "freed|not a live", porta_buffer_free(buffer));
+  EXPECT_PORTA_ERROR(PORTA_ERROR_INVALID_HANDLE, "freed|not a live", porta_buffer_retain(buffer));
+  EXPECT_PORTA_ERROR(PORTA_ERROR_INVALID_HANDLE, "buffer", porta_buffer_retain(nullptr));
+}
+
+// A stream-ordered free of a retained buffer drops one reference and returns nothing to the pool.
+TEST_P(MemoryTest, FreeAsyncOfARetainedBufferDropsOneReference) {
+  constexpr uint64_t kSize = 1024;
+  porta_buffer_t buffer = nullptr;
+  ASSERT_PORTA_OK(porta_buffer_alloc_async(stream_.get(), kSize, PORTA_MEMORY_DEVICE, &buffer));
+  const uint32_t word = 0x12345678u;
+  ASSERT_PORTA_OK(porta_fill_buffer(stream_.get(), buffer, 0, kSize, &word, 4));
+  ASSERT_PORTA_OK(porta_buffer_retain(buffer));
+  ASSERT_PORTA_OK(porta_buffer_free_async(stream_.get(), buffer));
+  // A new block allocated on the same stream must not be the retained one.
+  BufferHandle other;
+  ASSERT_PORTA_OK(porta_buffer_alloc_async(stream_.get(), kSize, PORTA_MEMORY_DEVICE, other.out()));
+  const uint32_t zero = 0;
+  ASSERT_PORTA_OK(porta_fill_buffer(stream_.get(), other.get(), 0, kSize, &zero, 4));
+  uint32_t got = 0;
+  ASSERT_TRUE(ReadBuffer(stream_.get(), buffer, kSize - 4, 4, &got));
+  EXPECT_EQ(got, word) << "the retained buffer's block went back to the pool";
+  ASSERT_PORTA_OK(porta_buffer_free_async(stream_.get(), buffer));
+  EXPECT_PORTA_ERROR(PORTA_ERROR_INVALID_HANDLE, "freed|not a live",
+                     porta_buffer_free_async(stream_.get(), buffer));
+}
+
+// Threads retain and free one buffer at once: every pair balances, the buffer lives through all
+// of them, and the allocation's own free is the last.
+TEST_P(MemoryTest, ConcurrentRetainAndFreeBalance) {
+  porta_buffer_t buffer = nullptr;
+  ASSERT_PORTA_OK(porta_buffer_alloc(device_, 256, PORTA_MEMORY_DEVICE, &buffer));
+  constexpr int kThreads = 4;
+  constexpr int kRounds = 2000;
+  std::vector<int> failures(kThreads, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kRounds; ++i) {
+        if (porta_buffer_retain(buffer) != PORTA_OK) ++failures[t];
+        uint64_t size = 0;
+        if (porta_buffer_size(buffer, &size) != PORTA_OK || size != 256) ++failures[t];
+        if (porta_buffer_free(buffer) != PORTA_OK) ++failures[t];
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(failures[t], 0) << "thread " << t;
+  ASSERT_PORTA_OK(porta_buffer_free(buffer));
+  EXPECT_PORTA_ERROR(PORTA_ERROR_INVALID_HANDLE, "freed|not a live", porta_buffer_free(buffer));
 }
 
 PORTA_CTS_INSTANTIATE(MemoryTest);

@@ -92,6 +92,23 @@ porta_status_t AlreadyFreed(const char* fn, porta_buffer_t buffer) {
               "buffer (%p) is not a live porta_buffer_t: it was freed", static_cast<void*>(buffer));
 }
 
+// Drops one of the application's references to |buf| (porta_buffer_retain adds them); |last| is
+// set when it was the final one, whose caller then unregisters the handle. Freeing more often
+// than allocated and retained is the "freed" error. Only the final free checks open captures: a
+// free that leaves the buffer alive takes nothing from a capture.
+porta_status_t DropHandleReference(const char* fn, porta_buffer_t buffer, Buffer* buf, bool* last) {
+  uint32_t refs = buf->handle_refs.load();
+  do {
+    if (refs == 0) return AlreadyFreed(fn, buffer);
+    if (refs == 1) {
+      porta_status_t status = porta::hal::CheckBufferNotCaptured(fn, buf);
+      if (status != PORTA_OK) return status;
+    }
+  } while (!buf->handle_refs.compare_exchange_weak(refs, refs - 1));
+  *last = refs == 1;
+  return PORTA_OK;
+}
+
 // Stream-ordered allocation has no graph form: a capturing stream refuses it (and the capture is
 // invalidated), rather than allocating once at capture time for every replay.
 porta_status_t RejectStreamOrderedAllocationInCapture(const char* fn, Stream& stream) {
@@ -117,12 +134,33 @@ PORTA_API porta_status_t porta_buffer_alloc(porta_device_t device, uint64_t size
   return porta::hal::ExceptionStatus("porta_buffer_alloc");
 }
 
+PORTA_API porta_status_t porta_buffer_retain(porta_buffer_t buffer) try {
+  constexpr const char* kFn = "porta_buffer_retain";
+  porta_status_t status;
+  Ref<Buffer> buf = Lookup<Buffer>(buffer, kFn, "buffer", &status);
+  if (!buf) return status;
+  uint32_t refs = buf->handle_refs.load();
+  do {
+    // The last free won the race: the handle is going away, and a retain cannot bring it back.
+    if (refs == 0) return AlreadyFreed(kFn, buffer);
+    if (refs == UINT32_MAX) {
+      return Fail(PORTA_ERROR_OUT_OF_RANGE, kFn, "buffer (%p) already has %u references",
+                  static_cast<void*>(buffer), refs);
+    }
+  } while (!buf->handle_refs.compare_exchange_weak(refs, refs + 1));
+  return PORTA_OK;
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_buffer_retain");
+}
+
 PORTA_API porta_status_t porta_buffer_free(porta_buffer_t buffer) try {
   constexpr const char* kFn = "porta_buffer_free";
   porta_status_t status;
   Ref<Buffer> buf = Lookup<Buffer>(buffer, kFn, "buffer", &status);
   if (!buf) return status;
-  if ((status = porta::hal::CheckBufferNotCaptured(kFn, buf.get())) != PORTA_OK) return status;
+  bool last = false;
+  if ((status = DropHandleReference(kFn, buffer, buf.get(), &last)) != PORTA_OK) return status;
+  if (!last) return PORTA_OK;
   if (!porta::hal::Registry::Remove(buf.get())) return AlreadyFreed(kFn, buffer);
   buf->Release();
   return PORTA_OK;
@@ -165,7 +203,11 @@ PORTA_API porta_status_t porta_buffer_free_async(porta_stream_t stream, porta_bu
   if (!buf) return status;
   if ((status = CheckOnStreamDevice(kFn, "buffer", *buf, *s)) != PORTA_OK) return status;
   if ((status = RejectStreamOrderedAllocationInCapture(kFn, *s)) != PORTA_OK) return status;
-  if ((status = porta::hal::CheckBufferNotCaptured(kFn, buf.get())) != PORTA_OK) return status;
+  bool last = false;
+  if ((status = DropHandleReference(kFn, buffer, buf.get(), &last)) != PORTA_OK) return status;
+  // A retained buffer stays the application's: this free only drops one reference, and the block
+  // stays with the buffer until the last one goes (then as porta_buffer_free releases it).
+  if (!last) return PORTA_OK;
   if (!porta::hal::Registry::Remove(buf.get())) return AlreadyFreed(kFn, buffer);
   if (buf->mapped.exchange(false)) {
     BackendMessage message;

@@ -259,6 +259,10 @@ class Buffer final : public Object {
   bool imported = false;
   porta_release_fn release = nullptr;
   void* release_user_data = nullptr;
+  // The application's references to the handle: 1 from the allocation or import, one more per
+  // porta_buffer_retain. The free that takes it to 0 unregisters the handle and drops the
+  // reference the handle held; 0 means freed, and it never rises again.
+  std::atomic<uint32_t> handle_refs{1};
 };
 
 class Module;

@@ -23,6 +23,8 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev libutf8proc-dev python3-pip
   # the Python package (python/): a venv to pip install it into, and the headers it compiles with
   python3-venv python3-dev
+  # DLPack's C header, which porta_dlpack.h (the operator library's tensor exchange) includes
+  libdlpack-dev
   # OpenCL: ICD loader, headers and PoCL (a CPU OpenCL device)
   ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo
   # Vulkan: loader, headers, lavapipe (a CPU Vulkan device), validation layers, GLSL -> SPIR-V

@@ -640,9 +640,19 @@ PORTA_API porta_status_t porta_device_get_memory_info(porta_device_t device,
 PORTA_API porta_status_t porta_buffer_alloc(porta_device_t device, uint64_t size,
                                             porta_memory_kind_t kind, porta_buffer_t* out_buffer);
 
-// Releases the application's reference to |buffer|. Queued work that uses the buffer keeps the
-// memory alive until it completes; the handle is invalid immediately.
+// Releases one of the application's references to |buffer| (the allocation's, or one of
+// porta_buffer_retain). When it was the last one the handle is invalid immediately, and queued
+// work that uses the buffer keeps the memory alive until it completes. Returns
+// PORTA_ERROR_INVALID_HANDLE for a buffer freed more often than it was allocated and retained.
 PORTA_API porta_status_t porta_buffer_free(porta_buffer_t buffer);
+
+// Adds a reference to |buffer|, as clRetainMemObject does: each retain needs one more
+// porta_buffer_free (or porta_buffer_free_async), and the handle stays valid, with its memory
+// and contents, until the last of them. Lets a holder that outlives the buffer's owner (a
+// DLPack export, a framework's tensor) keep it without coordinating with that owner. Any thread
+// may retain and free concurrently. Returns PORTA_ERROR_INVALID_HANDLE for a buffer already
+// freed.
+PORTA_API porta_status_t porta_buffer_retain(porta_buffer_t buffer);
 
 // Writes the buffer's size in bytes.
 PORTA_API porta_status_t porta_buffer_size(porta_buffer_t buffer, uint64_t* out_size);
@@ -764,7 +774,9 @@ PORTA_API porta_status_t porta_buffer_alloc_async(porta_stream_t stream, uint64_
 // cudaFreeAsync, or it may see a later user's data). A mapped buffer is unmapped first. A buffer
 // from porta_buffer_alloc is accepted too and released as porta_buffer_free does (once queued
 // work that uses it has completed); it does not join the pool. A buffer that a graph or graph
-// instance uses keeps its memory until they and their queued replays are gone. Returns
+// instance uses keeps its memory until they and their queued replays are gone. A buffer retained
+// (porta_buffer_retain) more often than freed only loses one reference, as with
+// porta_buffer_free: it stays valid, and its block goes with its last reference. Returns
 // PORTA_ERROR_INVALID_HANDLE for a buffer already freed, PORTA_ERROR_INVALID_ARGUMENT when the
 // buffer belongs to another device than the stream.
 PORTA_API porta_status_t porta_buffer_free_async(porta_stream_t stream, porta_buffer_t buffer);

@@ -7,7 +7,7 @@ The objects mirror Porta's C API (porta.h); ``porta.ops`` is the operator librar
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Optional, Sequence, Union
 
 if TYPE_CHECKING:
     import numpy.typing
@@ -44,6 +44,7 @@ from ._porta import (
     TimeoutError,
     UnaryOp,
     UnsupportedError,
+    _from_dlpack,
     empty,
     from_numpy,
     version,
@@ -84,6 +85,7 @@ __all__ = [
     "device",
     "devices",
     "empty",
+    "from_dlpack",
     "from_numpy",
     "ops",
     "version",
@@ -142,3 +144,17 @@ def zeros(
     tensor = empty(shape, dtype, device)
     (stream or device.default_stream).fill(tensor.buffer, b"\0")
     return tensor
+
+
+def from_dlpack(x: Any, *, device: Optional[Device] = None, copy: Optional[bool] = None) -> Tensor:
+    """x (any object with __dlpack__, e.g. a NumPy array or a PyTorch tensor, or a DLPack capsule)
+    as a Porta tensor, following the array API standard's from_dlpack.
+
+    Zero copy: the tensor wraps x's memory on the device of the default runtime (or of device's
+    runtime) that x's DLPack device names, and keeps x's memory alive. device, when given and
+    not x's device, takes a copy of a host array (BufferError for anything else, or when copy is
+    False). copy=True always copies (on the device); copy=False never does; copy=None (the
+    default) copies only host memory Porta cannot wrap (read-only, or not aligned to its element
+    size). A DLPack device with no Porta device raises NotFoundError naming both sides.
+    """
+    return _from_dlpack(x, default_runtime() if device is None else None, device, copy)

@@ -19,6 +19,10 @@ BufferCore::BufferCore(DeviceRef device_ref, uint64_t bytes, porta_memory_kind_t
   Check(porta_buffer_alloc(device.handle(), size, kind, &handle), "porta_buffer_alloc");
 }
 
+BufferCore::BufferCore(DeviceRef device_ref, porta_buffer_t buffer, uint64_t bytes,
+                       porta_memory_kind_t memory_kind)
+    : device(std::move(device_ref)), handle(buffer), size(bytes), kind(memory_kind) {}
+
 BufferCore::~BufferCore() {
   porta_buffer_free(handle);
 }

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -91,6 +92,8 @@ struct BufferCore {
   porta_memory_kind_t kind = PORTA_MEMORY_DEVICE;
 
   BufferCore(DeviceRef device, uint64_t size, porta_memory_kind_t kind);
+  // Takes over |handle|, a buffer the caller holds a reference to (an import's).
+  BufferCore(DeviceRef device, porta_buffer_t handle, uint64_t size, porta_memory_kind_t kind);
   ~BufferCore();
   BufferCore(const BufferCore&) = delete;
   BufferCore& operator=(const BufferCore&) = delete;
@@ -188,6 +191,23 @@ void AddClose(nb::class_<T>& cls, const char* close_name, const char* doc) {
 struct Tensor {
   TensorValue value;
 };
+
+// Bytes from the view's buffer offset to the end of its furthest element (0 without elements).
+uint64_t SpanBytes(const porta_tensor_t& view);
+
+// DLPack (dlpack.cpp). Tensor.__dlpack__ and __dlpack_device__, per the array API standard.
+nb::object TensorDlpack(nb::handle self, nb::handle stream, nb::handle max_version,
+                        nb::handle dl_device, nb::handle copy);
+nb::tuple TensorDlpackDevice(const Tensor& tensor);
+// porta.from_dlpack: |x| (an object with __dlpack__, or a DLPack capsule) imported zero copy on
+// the device of |runtime| (or |device|'s runtime) its DLPack device names.
+Tensor FromDlpack(nb::handle x, const std::optional<Runtime>& runtime,
+                  const std::optional<DeviceRef>& device, std::optional<bool> copy);
+// |array|'s memory as a tensor of |dtype| on |device| (the CPU device), zero copy, holding the
+// array's buffer export until Porta's buffer is gone; nullopt when the array cannot be shared
+// (read-only, not C-contiguous, empty, or memory the device cannot wrap).
+std::optional<Tensor> ShareHostArray(nb::handle array, porta_dtype_t dtype,
+                                     const DeviceRef& device);
 
 // Each file registers its part of the module.
 void BindErrors(nb::module_& m);

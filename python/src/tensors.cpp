@@ -27,6 +27,16 @@ int64_t TensorValue::ElementCount() const {
   return count;
 }
 
+uint64_t SpanBytes(const porta_tensor_t& view) {
+  int64_t furthest = 0;
+  for (uint32_t i = 0; i < view.rank; ++i) {
+    if (view.shape[i] == 0) return 0;
+    furthest += (view.shape[i] - 1) * view.strides[i];
+  }
+  uint64_t block = porta_dtype_block_elements(view.dtype);
+  return (static_cast<uint64_t>(furthest) / block + 1) * porta_dtype_size(view.dtype);
+}
+
 namespace {
 
 struct DTypeName {
@@ -76,17 +86,6 @@ nb::dlpack::dtype NumpyDType(porta_dtype_t dtype) {
                    std::string("NumPy has no ") + porta_dtype_name(dtype) +
                        " type; cast the tensor first (porta.ops.cast)");
   }
-}
-
-// Bytes from the tensor's buffer offset to the end of its furthest element.
-uint64_t SpanBytes(const porta_tensor_t& view) {
-  int64_t furthest = 0;
-  for (uint32_t i = 0; i < view.rank; ++i) {
-    if (view.shape[i] == 0) return 0;
-    furthest += (view.shape[i] - 1) * view.strides[i];
-  }
-  uint64_t block = porta_dtype_block_elements(view.dtype);
-  return (static_cast<uint64_t>(furthest) / block + 1) * porta_dtype_size(view.dtype);
 }
 
 TensorValue MakeView(BufferPtr buffer, porta_dtype_t dtype, const std::vector<int64_t>& shape,
@@ -145,6 +144,11 @@ Tensor FromNumpy(nb::handle array, const DeviceRef& device, const std::optional<
   nb::object contiguous = numpy.attr("ascontiguousarray")(array);
   porta_dtype_t dtype = ToDType(contiguous.attr("dtype"));
   std::vector<int64_t> shape = nb::cast<std::vector<int64_t>>(contiguous.attr("shape"));
+  // On the CPU device the tensor is the array's own memory where it can be (C-contiguous after
+  // ascontiguousarray, writable, aligned to its element size).
+  if (device.IsHostMemory()) {
+    if (std::optional<Tensor> shared = ShareHostArray(contiguous, dtype, device)) return *shared;
+  }
   TensorValue value = Allocate(device, dtype, shape);
   uint64_t bytes = nb::cast<uint64_t>(contiguous.attr("nbytes"));
   if (bytes == 0) return Tensor{std::move(value)};
@@ -283,7 +287,31 @@ void BindTensors(nb::module_& m) {
            "Synchronizes stream (default: the device's default stream), then returns the tensor "
            "as a NumPy array: a view of the device's memory where Device.zero_copy (its base "
            "keeps the buffer alive; writes go both ways), a copy elsewhere.")
+      .def("__dlpack__", &TensorDlpack, nb::arg("stream") = nb::none(),
+           nb::arg("max_version") = nb::none(), nb::arg("dl_device") = nb::none(),
+           nb::arg("copy") = nb::none(),
+           nb::sig("def __dlpack__(self, *, stream: int | typing.Any | None = None, max_version: "
+                   "tuple[int, int] | None = None, dl_device: tuple[int, int] | None = None, "
+                   "copy: bool | None = None) -> typing.Any"),
+           "The tensor as a DLPack capsule (the array API standard's protocol): "
+           "'dltensor_versioned' (DLPack 1.0) when max_version is (1, x) or later, else the "
+           "unversioned 'dltensor'. Zero copy: the capsule holds the buffer until its consumer "
+           "is done. The device's default stream is synchronized first (stream is accepted and "
+           "not otherwise used). copy=True exports a copy on the same device; dl_device=(1, 0) "
+           "for a tensor on another device exports a host copy (refused with BufferError when "
+           "copy is False).")
+      .def("__dlpack_device__", &TensorDlpackDevice,
+           nb::sig("def __dlpack_device__(self) -> tuple[int, int]"),
+           "(DLPack device type, device id): (1, i) for cpu, (2, i) cuda, (10, i) hip, (4, i) "
+           "opencl, (7, i) vulkan, (14, i) level_zero, i being the device's index in its "
+           "backend.")
       .def("__repr__", &Repr);
+
+  m.def("_from_dlpack", &FromDlpack, nb::arg("x"), nb::arg("runtime").none(),
+        nb::arg("device").none(), nb::arg("copy").none(),
+        nb::sig("def _from_dlpack(x: typing.Any, runtime: Runtime | None, device: Device | None, "
+                "copy: bool | None) -> Tensor"),
+        "porta.from_dlpack's implementation (call porta.from_dlpack).");
 
   m.def(
       "empty",
@@ -302,9 +330,11 @@ void BindTensors(nb::module_& m) {
         nb::arg("stream") = nb::none(),
         nb::sig("def from_numpy(array: numpy.typing.ArrayLike, device: Device, stream: Stream | "
                 "None = None) -> Tensor"),
-        "A new contiguous tensor on device holding array's values (float32, float16, int32 or "
-        "int8). Where device.zero_copy the values are written into the buffer's mapping at "
-        "once; elsewhere they are copied on stream (default: the device's default stream), "
+        "A contiguous tensor on device holding array's values (float32, float16, int32 or "
+        "int8). On the CPU device it is the array's own memory, zero copy, when the array is "
+        "C-contiguous, writable and aligned to its element size (the tensor keeps the array "
+        "alive; writes go both ways); otherwise the values are copied into a new buffer's "
+        "mapping. Elsewhere they are copied on stream (default: the device's default stream), "
         "which keeps the array alive until it is synchronized.");
 }
 

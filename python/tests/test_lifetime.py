@@ -14,8 +14,10 @@ def test_numpy_view_outlives_everything_that_made_it():
     runtime = porta.Runtime(device_filter="cpu")
     device = runtime.devices[0]
     baseline = device.memory_info().allocated_bytes
-    tensor = porta.from_numpy(np.arange(1000, dtype=np.float32), device)
+    # A buffer Porta allocated (from_numpy would share a NumPy array's own memory on the CPU).
+    tensor = porta.empty(1000, np.float32, device)
     view = tensor.to_numpy()
+    view[:] = np.arange(1000, dtype=np.float32)
     buffer = tensor.buffer
     buffer.free()
     runtime.close()

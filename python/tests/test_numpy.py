@@ -12,11 +12,14 @@ def _address(array):
 
 def test_cpu_round_trip_is_zero_copy(cpu, rng):
     host = rng.standard_normal((4, 6)).astype(np.float32)
+    expected = host.copy()
     tensor = porta.from_numpy(host, cpu)
     view = tensor.to_numpy()
     np.testing.assert_array_equal(view, host)
-    # The view is the buffer's memory: the CPU device's native handle is the host address.
+    # The view is the buffer's memory: the CPU device's native handle is the host address, and
+    # the buffer wraps the array itself (from_numpy shares a C-contiguous array on the CPU).
     assert _address(view) == tensor.buffer.native_handle + tensor.offset
+    assert _address(view) == _address(host)
     assert _address(tensor.to_numpy()) == _address(view)
 
     # Written through NumPy, read by the device.
@@ -28,7 +31,8 @@ def test_cpu_round_trip_is_zero_copy(cpu, rng):
     porta.ops.add(tensor, 1.0, out=tensor)
     cpu.synchronize()
     assert view[1, 2] == 101.0
-    np.testing.assert_array_equal(view[0], host[0] + np.float32(1.0))
+    np.testing.assert_array_equal(view[0], expected[0] + np.float32(1.0))
+    np.testing.assert_array_equal(host, view)
 
     # A device fill is seen by the view too.
     cpu.default_stream.fill(tensor.buffer, b"\0")

@@ -1,14 +1,17 @@
-// Consumer of an installed Porta: includes <porta/porta.h> and <porta/porta_ops.h> from the
-// install prefix, links the installed libporta and libporta_ops, opens a runtime and adds two
-// vectors with the operator library on the CPU device. Exits 0 when that works.
+// Consumer of an installed Porta: includes <porta/porta.h>, <porta/porta_ops.h> and
+// <porta/porta_dlpack.h> (which brings DLPack's header) from the install prefix, links the
+// installed libporta and libporta_ops, opens a runtime, adds two vectors with the operator
+// library on the CPU device and hands the sum to DLPack and back. Exits 0 when that works.
 #include <stdio.h>
 #include <string.h>
 
 #include <porta/porta.h>
+#include <porta/porta_dlpack.h>
 #include <porta/porta_ops.h>
 
-// c = a + b on |device| with the operator library; returns 0 when the result is right.
-static int AddWithOps(porta_device_t device) {
+// c = a + b on |device| of |runtime| with the operator library, then c through DLPack and back;
+// returns 0 when the result is right.
+static int AddWithOps(porta_runtime_t runtime, porta_device_t device) {
   enum { kCount = 5 };
   const float a[kCount] = {1, 2, 3, 4, 5};
   const float b[kCount] = {10, 20, 30, 40, 50};
@@ -33,6 +36,32 @@ static int AddWithOps(porta_device_t device) {
   if (status == PORTA_OK)
     status = porta_copy_device_to_host(stream, c, buffer, 2 * sizeof(a), sizeof(c));
   if (status == PORTA_OK) status = porta_stream_synchronize(stream);
+  // The sum as a DLPack tensor (the host address of c's first element on the CPU device), and
+  // back as a Porta tensor over the same memory.
+  DLManagedTensorVersioned* managed = NULL;
+  porta_tensor_t back;
+  if (status == PORTA_OK) status = porta_tensor_to_dlpack(&tc, &managed);
+  if (status == PORTA_OK && (managed->dl_tensor.device.device_type != kDLCPU ||
+                             ((const float*)managed->dl_tensor.data)[4] != c[4])) {
+    fprintf(stderr, "install_consumer: the DLPack tensor does not show the sum\n");
+    status = PORTA_ERROR_BACKEND;
+  }
+  if (status == PORTA_OK) {
+    status = porta_tensor_from_dlpack(runtime, managed, &back);
+    if (status != PORTA_OK) managed->deleter(managed);
+  }
+  if (status == PORTA_OK) {
+    // The import wraps the memory the export pointed at; freeing it runs the export's deleter.
+    porta_native_handles_t native = PORTA_NATIVE_HANDLES_INIT;
+    status = porta_buffer_get_native_handles(back.buffer, &native);
+    if (status == PORTA_OK &&
+        native.handles[0] + back.offset != (uint64_t)(uintptr_t)managed->dl_tensor.data) {
+      fprintf(stderr, "install_consumer: the DLPack import copied the memory\n");
+      status = PORTA_ERROR_BACKEND;
+    }
+    const porta_status_t freed = porta_buffer_free(back.buffer);
+    if (status == PORTA_OK) status = freed;
+  }
   if (status != PORTA_OK) {
     fprintf(stderr, "install_consumer: operator library: %s: %s\n", porta_status_string(status),
             porta_last_error_message());
@@ -80,10 +109,10 @@ int main(void) {
     porta_runtime_destroy(runtime);
     return 1;
   }
-  const int ops_failed = AddWithOps(cpu);
+  const int ops_failed = AddWithOps(runtime, cpu);
   porta_runtime_destroy(runtime);
   if (ops_failed) return 1;
-  printf("install_consumer: Porta %s, %u device(s), operator library: OK\n", porta_version_string(),
-         count);
+  printf("install_consumer: Porta %s, %u device(s), operator library and DLPack: OK\n",
+         porta_version_string(), count);
   return 0;
 }

@@ -6,6 +6,7 @@
 
 #include "porta/porta.h"
 #include "porta/porta_backend.h"
+#include "porta/porta_dlpack.h"
 #include "porta/porta_ops.h"
 
 // Layout facts C callers and plugin authors rely on.
@@ -16,6 +17,10 @@ _Static_assert(offsetof(porta_runtime_options_t, struct_size) == 0, "struct_size
 _Static_assert(offsetof(porta_backend_table_t, struct_size) == 0, "struct_size comes first");
 _Static_assert(offsetof(porta_matmul_desc_t, struct_size) == 0, "struct_size comes first");
 _Static_assert(PORTA_TENSOR_MAX_RANK == 8, "tensors have at most 8 dimensions");
+// DLPack 1.0's managed tensor, as a DLPack 1.x consumer lays it out.
+_Static_assert(offsetof(DLManagedTensorVersioned, version) == 0, "the version comes first");
+_Static_assert(sizeof(void*) != 8 || offsetof(DLManagedTensorVersioned, dl_tensor) == 32,
+               "DLPack 1.0 layout");
 
 static int32_t NoopKernel(const porta_host_group_t* group) {
   return group == NULL ? 1 : 0;
@@ -121,6 +126,14 @@ int main(void) {
              "the tuning initializers");
   failures += Expect(porta_ops_tuning_shape("matmul", "large", dims) == PORTA_OK && dims[2] > 0,
                      "porta_ops_tuning_shape");
+
+  // DLPack from C.
+  DLManagedTensorVersioned* managed = NULL;
+  failures += Expect(porta_tensor_to_dlpack(NULL, &managed) == PORTA_ERROR_INVALID_ARGUMENT &&
+                         managed == NULL && PORTA_DLPACK_MAJOR_VERSION == 1u,
+                     "porta_tensor_to_dlpack refuses a NULL tensor");
+  failures += Expect(porta_tensor_from_dlpack(NULL, NULL, NULL) == PORTA_ERROR_INVALID_ARGUMENT,
+                     "porta_tensor_from_dlpack refuses NULL arguments");
 
   if (failures == 0) printf("c_header_check: OK (library %s)\n", porta_version_string());
   return failures == 0 ? 0 : 1;

@@ -6,6 +6,7 @@
 
 #include "porta/porta.h"
 #include "porta/porta_backend.h"
+#include "porta/porta_dlpack.h"
 #include "porta/porta_ops.h"
 
 int main() {
