@@ -2,13 +2,16 @@
 // to registered memory at offsets inside the range, 2D copies, copies that straddle the range's
 // start or end (which take the ordinary path), unaligned ranges, every validation error (status
 // and the argument the message names), unregistering while copies are still queued (the call
-// waits for them), and graph replays of copies captured from a range registered at the time.
+// waits for them), graph replays of copies captured from a range registered at the time, and
+// threads that register, copy and unregister at once.
 // Every copied byte is checked, and so are the bytes around each destination.
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -366,6 +369,49 @@ TEST_P(HostRegisterTest, UnregisterAfterStreamDestroyAndGraphReplay) {
   ASSERT_PORTA_OK(porta_graph_launch(exec.get(), stream_.get()));
   ASSERT_TRUE(ReadBuffer(stream_.get(), buffer.get(), 0, kSize, read.data()));
   EXPECT_TRUE(BytesEqual(read, data));
+}
+
+// Threads that each register their own range, copy through it on their own stream and
+// unregister, over and over, while the others do the same on the same device.
+TEST_P(HostRegisterTest, ThreadsRegisterCopyAndUnregisterConcurrently) {
+  constexpr int kThreads = 4;
+  constexpr int kRounds = 20;
+  constexpr uint64_t kSize = 16 * kPage;
+  std::vector<std::thread> threads;
+  std::mutex mutex;
+  std::string first_failure;  // guarded by |mutex|
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      HostMemory from(kSize);
+      HostMemory to(kSize);
+      const std::vector<uint8_t> data = RandomBytes(kSize, 100 + t);
+      from.Set(data);
+      porta_stream_t stream = nullptr;
+      porta_buffer_t buffer = nullptr;
+      bool ok = porta_stream_create(device_, &stream) == PORTA_OK &&
+                porta_buffer_alloc(device_, kSize, PORTA_MEMORY_DEVICE, &buffer) == PORTA_OK;
+      for (int round = 0; ok && round < kRounds; ++round) {
+        to.Fill(kSentinel);
+        ok = porta_host_register(device_, from.data(), kSize, 0) == PORTA_OK &&
+             porta_host_register(device_, to.data(), kSize, 0) == PORTA_OK &&
+             porta_copy_host_to_device(stream, buffer, 0, from.data(), kSize) == PORTA_OK &&
+             porta_copy_device_to_host(stream, to.data(), buffer, 0, kSize) == PORTA_OK &&
+             porta_host_unregister(device_, from.data()) == PORTA_OK &&
+             porta_host_unregister(device_, to.data()) == PORTA_OK &&
+             std::memcmp(to.data(), data.data(), kSize) == 0;
+      }
+      if (!ok) {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (first_failure.empty()) {
+          first_failure = "thread " + std::to_string(t) + ": " + porta_last_error_message();
+        }
+      }
+      if (buffer != nullptr) porta_buffer_free(buffer);
+      if (stream != nullptr) porta_stream_destroy(stream);
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(first_failure, "");
 }
 
 PORTA_CTS_INSTANTIATE(HostRegisterTest);
