@@ -772,12 +772,12 @@ PORTA_API porta_status_t porta_host_register(porta_device_t device, void* ptr, u
 // for: the call blocks until they have completed, on every stream that queued one, even one that
 // faulted or is capturing, then releases the backend's registration. Once it returns, the
 // application may free the memory and read what those copies wrote. Copies queued after it take
-// the ordinary path. Returns
-// PORTA_ERROR_INVALID_ARGUMENT, naming |ptr|, for a NULL |ptr| or one that does not start a range
-// registered with |device| (also for a pointer inside a range, naming that range). A copy that
-// another thread queues from the range while this call runs races with it (as with any use of
-// memory being released); the runtime then keeps the backend's registration until that copy has
-// completed.
+// the ordinary path. Returns PORTA_ERROR_INVALID_ARGUMENT, naming |ptr|, for a NULL |ptr| or one
+// that does not start a range registered with |device| (also for a pointer inside a range, naming
+// that range). A copy that another thread queues from the range while this call runs races with
+// it (as with any use of memory being released); the runtime then keeps the backend's
+// registration until that copy has completed. Ranges still registered when the runtime is
+// destroyed are released with their device, once the device's last buffer and stream are gone.
 PORTA_API porta_status_t porta_host_unregister(porta_device_t device, void* ptr);
 
 // --- Stream-ordered allocation and the device pool ----------------------------------------------

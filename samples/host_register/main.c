@@ -7,14 +7,14 @@
 
 #include "porta/porta.h"
 
-#define CHECK(call)                                                                  \
-  do {                                                                               \
-    porta_status_t status_ = (call);                                                 \
-    if (status_ != PORTA_OK) {                                                       \
-      fprintf(stderr, "%s failed: %s: %s\n", #call, porta_status_string(status_),    \
-              porta_last_error_message());                                           \
-      exit(1);                                                                       \
-    }                                                                                \
+#define CHECK(call)                                                               \
+  do {                                                                            \
+    porta_status_t status_ = (call);                                              \
+    if (status_ != PORTA_OK) {                                                    \
+      fprintf(stderr, "%s failed: %s: %s\n", #call, porta_status_string(status_), \
+              porta_last_error_message());                                        \
+      exit(1);                                                                    \
+    }                                                                             \
   } while (0)
 
 int main(void) {
