@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "hal/graph.h"
+#include "hal/host_register.h"
 #include "hal/stream_ops.h"
 
 namespace porta::hal {
@@ -131,6 +132,18 @@ porta_status_t QueueRuns(const char* function, Stream& stream, UseList& uses, co
       });
 }
 
+// The registration of the stream's device that holds the host bytes [host + begin, host + end) of
+// a copy, with a reference added to |uses| so that it lives as long as the copy; null when there is
+// none and the copy takes the ordinary path.
+HostRegistration* AddRegistration(Stream& stream, const uint8_t* host, uint64_t begin, uint64_t end,
+                                  UseList& uses) {
+  const auto base = reinterpret_cast<uintptr_t>(host);
+  Ref<HostRegistration> found = stream.device->host_registry().Find(base + begin, base + end);
+  HostRegistration* registration = found.get();
+  if (found) uses.Add(std::move(found));
+  return registration;
+}
+
 }  // namespace
 
 CopyRuns CopyRuns::Linear(uint64_t src_offset, uint64_t dst_offset, uint64_t size) {
@@ -222,7 +235,14 @@ porta_status_t QueueHostToDevice(const char* function, Stream& stream, const Ref
   like.kind = PORTA_GRAPH_NODE_COPY_HOST_TO_DEVICE;
   like.dst = dst;
   like.host_src = src;
+  HostRegistration* registered =
+      AddRegistration(stream, src, runs.At(0).src_offset,
+                      runs.At(runs.count() - 1).src_offset + runs.run_size(), uses);
   return QueueRuns(function, stream, uses, runs, like, [&](const CopyRun& run, porta_be_msg msg) {
+    if (registered != nullptr) {
+      return registered->CopyHostToDevice(stream, dst->be, run.dst_offset, src + run.src_offset,
+                                          run.size, msg);
+    }
     return t.copy_host_to_device(stream.be, dst->be, run.dst_offset, src + run.src_offset, run.size,
                                  msg);
   });
@@ -237,7 +257,14 @@ porta_status_t QueueDeviceToHost(const char* function, Stream& stream, uint8_t* 
   like.kind = PORTA_GRAPH_NODE_COPY_DEVICE_TO_HOST;
   like.src = src;
   like.host_dst = dst;
+  HostRegistration* registered =
+      AddRegistration(stream, dst, runs.At(0).dst_offset,
+                      runs.At(runs.count() - 1).dst_offset + runs.run_size(), uses);
   return QueueRuns(function, stream, uses, runs, like, [&](const CopyRun& run, porta_be_msg msg) {
+    if (registered != nullptr) {
+      return registered->CopyDeviceToHost(stream, dst + run.dst_offset, src->be, run.src_offset,
+                                          run.size, msg);
+    }
     return t.copy_device_to_host(stream.be, dst + run.dst_offset, src->be, run.src_offset, run.size,
                                  msg);
   });

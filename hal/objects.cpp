@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "hal/graph.h"
+#include "hal/host_register.h"
 #include "hal/runtime.h"
 
 namespace porta::hal {
@@ -195,6 +196,8 @@ const char* HandleTypeName(HandleType type) {
       return "porta_graph_t";
     case HandleType::kGraphExec:
       return "porta_graph_exec_t";
+    case HandleType::kHostRegistration:
+      return "host registration";
   }
   return "unknown handle";
 }
@@ -298,14 +301,17 @@ Device::Device(Runtime* runtime, LoadedBackend* backend, porta_be_device_t be, u
       be_(be),
       info_(info),
       label_(std::string(backend->table.name) + ":" + std::to_string(index)),
-      pool_(std::make_unique<DevicePool>(*this)) {
+      pool_(std::make_unique<DevicePool>(*this)),
+      host_registry_(std::make_unique<HostRegistry>()) {
   // Without the graph slots (or with PORTA_GRAPH_NATIVE=0) nothing replays natively, whatever
   // the backend said.
   if (!NativeGraphsEnabled(backend->table)) info_.capabilities &= ~PORTA_CAP_NATIVE_GRAPHS;
 }
 
 Device::~Device() {
-  // The pool's cached blocks are backend buffers of this device.
+  // Registrations the application left, and the pool's cached blocks, are backend objects of
+  // this device.
+  host_registry_.reset();
   pool_.reset();
   backend_->table.device_close(be_);
 }

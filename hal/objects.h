@@ -57,6 +57,8 @@ enum class HandleType : uint8_t {
   kKernel,
   kGraph,
   kGraphExec,
+  // Internal only, never a handle: a registered host range (hal/host_register.h).
+  kHostRegistration,
 };
 
 // Returns the public type name ("porta_buffer_t") of a handle type.
@@ -185,6 +187,7 @@ Ref<T> Wrap(DestroyBe&& destroy_be, Args&&... args) {
 struct LoadedBackend;
 class Runtime;
 class Graph;
+class HostRegistry;
 
 class Device final : public Object {
  public:
@@ -201,6 +204,8 @@ class Device final : public Object {
   const std::string& label() const { return label_; }
   // The caching allocator of porta_buffer_alloc_async.
   DevicePool& pool() { return *pool_; }
+  // The host ranges registered with the device (porta_host_register).
+  HostRegistry& host_registry() { return *host_registry_; }
 
   // Every backend buffer of the device comes from here and returns through FreeBuffer, so that
   // the bytes held at once never exceed info().global_memory_bytes (0: the backend reports no
@@ -220,6 +225,7 @@ class Device final : public Object {
   porta_device_info_t info_;
   std::string label_;
   std::unique_ptr<DevicePool> pool_;
+  std::unique_ptr<HostRegistry> host_registry_;
   // Bytes of the backend buffers alive on the device (AllocateBuffer, FreeBuffer).
   std::atomic<uint64_t> allocated_bytes_{0};
 };

@@ -1,11 +1,11 @@
 // Fault injection over calls: the n-th call Porta makes into a vendor driver, or into a plugin,
 // fails. Each test walks n over every call one main API path makes (runtime creation, streams,
-// buffers, copies, a fill, module load, a launch, events across streams, graph capture, update and
-// replay, then every release) and checks each run: the injected failure comes back from the call
-// that met it as a non-OK status whose message names the failed call (or, when it failed while
-// the runtime loaded the backend, as the backend's report), nothing else fails, every release
-// succeeds, and a runtime created afterwards works again. Under the asan preset LeakSanitizer
-// checks that no failure leaks.
+// buffers, a host registration, copies, a fill, module load, a launch, events across streams, graph
+// capture, update and replay, then every release) and checks each run: the injected failure comes
+// back from the call that met it as a non-OK status whose message names the failed call (or, when
+// it failed while the runtime loaded the backend, as the backend's report), nothing else fails,
+// every release succeeds, and a runtime created afterwards works again. Under the asan preset
+// LeakSanitizer checks that no failure leaks.
 //
 // The vendor drivers are the test-only fakes of the CUDA, HIP and Level Zero backends
 // (backends/*/fake_*), which count their calls (State::countdown); the plugin is the mini test
@@ -285,7 +285,10 @@ Outcome RunPath(const Target& target) {
     porta_module_desc_t desc = PORTA_MODULE_DESC_INIT;
     desc.sources = &target.source;
     desc.source_count = 1;
-    ok = Step(porta_fill_buffer(s1, b, 0, kBytes, &pattern, sizeof pattern), "porta_fill_buffer",
+    // The upload goes through a registration of |in| (pinned or imported by the drivers), which
+    // is released once s1 has drained; one the walk leaves registered goes with the runtime.
+    ok = Step(porta_host_register(device, in.data(), kBytes, 0), "porta_host_register", &outcome) &&
+         Step(porta_fill_buffer(s1, b, 0, kBytes, &pattern, sizeof pattern), "porta_fill_buffer",
               &outcome) &&
          Step(porta_copy_host_to_device(s1, a, 0, in.data(), kBytes), "porta_copy_host_to_device",
               &outcome) &&
@@ -299,6 +302,7 @@ Outcome RunPath(const Target& target) {
               &outcome) &&
          Step(porta_stream_synchronize(s2), "porta_stream_synchronize", &outcome) &&
          Step(porta_event_query(event), "porta_event_query", &outcome) &&
+         Step(porta_host_unregister(device, in.data()), "porta_host_unregister", &outcome) &&
          Step(porta_stream_enqueue_host_func(
                   s1, [](void*) {}, nullptr),
               "porta_stream_enqueue_host_func", &outcome);
@@ -384,9 +388,10 @@ std::string CapturingStderr(const std::function<void()>& fn) {
 // The API calls that release: they never fail on a valid handle, so a failure inside one is told
 // in the log.
 bool IsRelease(const std::string& step) {
-  for (const char* release : {"porta_graph_exec_destroy", "porta_graph_destroy",
-                              "porta_event_destroy", "porta_module_destroy", "porta_buffer_free",
-                              "porta_stream_destroy", "porta_runtime_destroy"}) {
+  for (const char* release :
+       {"porta_graph_exec_destroy", "porta_graph_destroy", "porta_event_destroy",
+        "porta_module_destroy", "porta_buffer_free", "porta_stream_destroy",
+        "porta_host_unregister", "porta_runtime_destroy"}) {
     if (step == release) return true;
   }
   return false;
@@ -395,7 +400,7 @@ bool IsRelease(const std::string& step) {
 // A driver or plugin call that releases something (it returns nothing to the runtime, or the
 // runtime has nothing to return it to).
 bool IsReleaseCall(const std::string& call) {
-  return std::regex_search(call, std::regex("Destroy|Free|Unload|Release"));
+  return std::regex_search(call, std::regex("Destroy|Free|Unload|Release|Unregister"));
 }
 
 // "cuMemAlloc_v2" -> "cuMemAlloc": the name a backend's message uses for a versioned entry point.

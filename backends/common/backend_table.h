@@ -52,14 +52,18 @@
 // with the table macros defines them (returning PORTA_ERROR_UNSUPPORTED where it has no answer).
 #define PORTA_BACKEND_V13_SLOTS(X) X(device_memory_info, DeviceMemoryInfo)
 
-// The slots of ABI 1.4 (native interop and host functions), after device_memory_info, as
-// X(table field, function name). A backend built with the table macros defines them (returning
-// PORTA_ERROR_UNSUPPORTED where it has no answer).
-#define PORTA_BACKEND_V14_SLOTS(X)              \
-  X(device_native_handles, DeviceNativeHandles) \
-  X(stream_native_handles, StreamNativeHandles) \
-  X(buffer_native_handles, BufferNativeHandles) \
-  X(buffer_import, BufferImport)                \
+// The native interop and host registration slots and stream_host_func of ABI 1.4, after
+// device_memory_info, as X(table field, function name). A backend built with the table macros
+// defines them (returning PORTA_ERROR_UNSUPPORTED where it has no answer).
+#define PORTA_BACKEND_V14_SLOTS(X)                              \
+  X(device_native_handles, DeviceNativeHandles)                 \
+  X(stream_native_handles, StreamNativeHandles)                 \
+  X(buffer_native_handles, BufferNativeHandles)                 \
+  X(buffer_import, BufferImport)                                \
+  X(host_register, HostRegister)                                \
+  X(host_unregister, HostUnregister)                            \
+  X(copy_host_to_device_registered, CopyHostToDeviceRegistered) \
+  X(copy_device_to_host_registered, CopyDeviceToHostRegistered) \
   X(stream_host_func, StreamHostFunc)
 
 namespace porta::common {

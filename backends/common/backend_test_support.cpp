@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 namespace porta::test {
 
@@ -168,6 +169,45 @@ void ExpectPointerImport(const porta_backend_table_t* table, porta_be_device_t d
     EXPECT_NE(std::string(message.text).find("host address"), std::string::npos) << message.text;
     EXPECT_EQ(alias, nullptr);
   }
+}
+
+void ExpectHostRegistration(const porta_backend_table_t* table, porta_be_device_t device,
+                            porta_be_stream_t stream, porta_be_buffer_t buffer,
+                            const std::function<size_t()>& registered,
+                            const std::function<void()>& fail_next_register,
+                            const char* register_call) {
+  ASSERT_NE(table->host_register, nullptr);
+  ASSERT_NE(table->host_unregister, nullptr);
+  ASSERT_NE(table->copy_host_to_device_registered, nullptr);
+  ASSERT_NE(table->copy_device_to_host_registered, nullptr);
+  Message message;
+  std::vector<uint8_t> host(8192, 7);
+  porta_be_host_registration_t registration = nullptr;
+  ASSERT_EQ(table->host_register(device, host.data(), host.size(), PORTA_HOST_REGISTER_DEFAULT,
+                                 &registration, message.get()),
+            PORTA_OK)
+      << message.text;
+  ASSERT_NE(registration, nullptr);
+  EXPECT_EQ(registered(), 1u);
+  EXPECT_EQ(table->copy_host_to_device_registered(stream, buffer, 64, registration, 16,
+                                                  host.data() + 16, 1024, message.get()),
+            PORTA_OK)
+      << message.text;
+  EXPECT_EQ(table->copy_device_to_host_registered(stream, registration, 2048, host.data() + 2048,
+                                                  buffer, 0, 4096, message.get()),
+            PORTA_OK)
+      << message.text;
+  EXPECT_EQ(table->stream_synchronize(stream, message.get()), PORTA_OK) << message.text;
+  table->host_unregister(registration);
+  EXPECT_EQ(registered(), 0u);
+
+  fail_next_register();
+  registration = nullptr;
+  EXPECT_EQ(table->host_register(device, host.data(), host.size(), PORTA_HOST_REGISTER_DEFAULT,
+                                 &registration, message.get()),
+            PORTA_ERROR_OUT_OF_MEMORY);
+  EXPECT_NE(std::string(message.text).find(register_call), std::string::npos) << message.text;
+  EXPECT_EQ(registered(), 0u);
 }
 
 }  // namespace porta::test

@@ -4,6 +4,7 @@
 #define PORTA_BACKENDS_COMMON_BACKEND_TEST_SUPPORT_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "porta/porta_backend.h"
@@ -67,6 +68,18 @@ void ExpectDefaultLibraryWorks(porta_backend_entry_fn entry, const char* library
 void ExpectPointerImport(const porta_backend_table_t* table, porta_be_device_t device,
                          porta_be_stream_t stream, porta_be_buffer_t buffer, uint64_t size,
                          bool host_visible_needs_host_pointer);
+
+// Checks the host registration slots of a backend on a fake driver: a host range registers (the
+// fake then holds |registered|() == 1 ranges), copies through the registration both ways queue
+// on |stream| (with |buffer|, at least 4096 bytes) and complete, and host_unregister releases the
+// range in the driver (|registered|() == 0). Then, with |fail_next_register|() having made the
+// driver's next registration call (|register_call|) answer out-of-memory, host_register fails
+// with PORTA_ERROR_OUT_OF_MEMORY naming that call and leaves nothing registered.
+void ExpectHostRegistration(const porta_backend_table_t* table, porta_be_device_t device,
+                            porta_be_stream_t stream, porta_be_buffer_t buffer,
+                            const std::function<size_t()>& registered,
+                            const std::function<void()>& fail_next_register,
+                            const char* register_call);
 
 }  // namespace porta::test
 

@@ -56,6 +56,12 @@ struct Buffer {
   bool imported = false;
 };
 
+// A host range page-locked with cuMemHostRegister (host_register).
+struct HostRegistration {
+  Device* device = nullptr;
+  void* pointer = nullptr;
+};
+
 struct Stream {
   Device* device = nullptr;
   CUstream stream = nullptr;

@@ -39,6 +39,8 @@ namespace porta::cuda {
   X(cuMemHostAlloc, "cuMemHostAlloc")                          \
   X(cuMemFreeHost, "cuMemFreeHost")                            \
   X(cuMemHostGetDevicePointer_v2, "cuMemHostGetDevicePointer") \
+  X(cuMemHostRegister_v2, "cuMemHostRegister")                 \
+  X(cuMemHostUnregister, "cuMemHostUnregister")                \
   X(cuMemGetAddressRange_v2, "cuMemGetAddressRange")           \
   X(cuMemcpyHtoDAsync_v2, "cuMemcpyHtoDAsync")                 \
   X(cuMemcpyDtoHAsync_v2, "cuMemcpyDtoHAsync")                 \

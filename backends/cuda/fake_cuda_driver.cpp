@@ -188,6 +188,32 @@ FAKE_API CUresult cuMemHostGetDevicePointer_v2(CUdeviceptr*, void*, unsigned int
   if (const CUresult counted = Counted(__func__)) return counted;
   return CUDA_ERROR_NOT_SUPPORTED;
 }
+FAKE_API CUresult cuMemHostRegister_v2(void* pointer, size_t size, unsigned int) {
+  if (const CUresult counted = Counted(__func__)) return counted;
+  if (const CUresult injected = Injected("cuMemHostRegister")) return injected;
+  State& state = Fake();
+  const auto begin = reinterpret_cast<uintptr_t>(pointer);
+  for (const auto& [other, other_size] : state.host_registered) {
+    const auto other_begin = reinterpret_cast<uintptr_t>(other);
+    if (begin < other_begin + other_size && other_begin < begin + size) {
+      return CUDA_ERROR_HOST_MEMORY_ALREADY_REGISTERED;
+    }
+  }
+  state.host_registered.emplace_back(pointer, size);
+  return CUDA_SUCCESS;
+}
+FAKE_API CUresult cuMemHostUnregister(void* pointer) {
+  if (const CUresult counted = Counted(__func__)) return counted;
+  State& state = Fake();
+  for (auto it = state.host_registered.begin(); it != state.host_registered.end(); ++it) {
+    if (it->first == pointer) {
+      state.host_registered.erase(it);
+      ++state.host_unregistered;
+      return CUDA_SUCCESS;
+    }
+  }
+  return CUDA_ERROR_HOST_MEMORY_NOT_REGISTERED;
+}
 FAKE_API CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr, const void*, size_t, CUstream) {
   if (const CUresult counted = Counted(__func__)) return counted;
   return CUDA_SUCCESS;

@@ -39,6 +39,9 @@ struct State {
   std::vector<std::pair<CUgraphExec, CUstream>> launches;
   // Each kernel node update: the node and the parameter bytes it was given.
   std::vector<std::pair<CUgraphNode, std::vector<std::vector<unsigned char>>>> updates;
+  // Host ranges registered with cuMemHostRegister and not unregistered yet, by address.
+  std::vector<std::pair<void*, size_t>> host_registered;
+  int host_unregistered = 0;
   // The next call of the function named |fail_call| returns |fail_result| (then this clears).
   std::string fail_call;
   CUresult fail_result = CUDA_SUCCESS;

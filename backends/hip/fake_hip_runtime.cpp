@@ -176,6 +176,32 @@ FAKE_API hipError_t hipHostGetDevicePointer(void**, void*, unsigned int) {
   if (const hipError_t counted = Counted(__func__)) return counted;
   return hipErrorNotSupported;
 }
+FAKE_API hipError_t hipHostRegister(void* pointer, size_t size, unsigned int) {
+  if (const hipError_t counted = Counted(__func__)) return counted;
+  if (const hipError_t injected = Injected("hipHostRegister")) return injected;
+  State& state = Fake();
+  const auto begin = reinterpret_cast<uintptr_t>(pointer);
+  for (const auto& [other, other_size] : state.host_registered) {
+    const auto other_begin = reinterpret_cast<uintptr_t>(other);
+    if (begin < other_begin + other_size && other_begin < begin + size) {
+      return hipErrorHostMemoryAlreadyRegistered;
+    }
+  }
+  state.host_registered.emplace_back(pointer, size);
+  return hipSuccess;
+}
+FAKE_API hipError_t hipHostUnregister(void* pointer) {
+  if (const hipError_t counted = Counted(__func__)) return counted;
+  State& state = Fake();
+  for (auto it = state.host_registered.begin(); it != state.host_registered.end(); ++it) {
+    if (it->first == pointer) {
+      state.host_registered.erase(it);
+      ++state.host_unregistered;
+      return hipSuccess;
+    }
+  }
+  return hipErrorHostMemoryNotRegistered;
+}
 FAKE_API hipError_t hipMemcpyHtoDAsync(hipDeviceptr_t, void*, size_t, hipStream_t) {
   if (const hipError_t counted = Counted(__func__)) return counted;
   return hipSuccess;

@@ -45,6 +45,9 @@ struct State {
   std::vector<std::pair<hipGraphNode_t, std::vector<std::vector<unsigned char>>>> updates;
   // Events recorded and not yet complete.
   std::vector<hipEvent_t> pending_events;
+  // Host ranges registered with hipHostRegister and not unregistered yet, by address.
+  std::vector<std::pair<void*, size_t>> host_registered;
+  int host_unregistered = 0;
   // The next call of the function named |fail_call| returns |fail_result| (then this clears).
   std::string fail_call;
   hipError_t fail_result = hipSuccess;

@@ -55,6 +55,12 @@ struct Buffer {
   bool imported = false;
 };
 
+// A host range page-locked with hipHostRegister (host_register).
+struct HostRegistration {
+  Device* device = nullptr;
+  void* pointer = nullptr;
+};
+
 struct Stream {
   Device* device = nullptr;
   hipStream_t stream = nullptr;

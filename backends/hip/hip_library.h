@@ -33,6 +33,8 @@ namespace porta::hip {
   X(hipFree)                   \
   X(hipHostFree)               \
   X(hipHostGetDevicePointer)   \
+  X(hipHostRegister)           \
+  X(hipHostUnregister)         \
   X(hipMemGetAddressRange)     \
   X(hipMemcpyHtoDAsync)        \
   X(hipMemcpyDtoHAsync)        \

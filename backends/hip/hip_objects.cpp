@@ -225,6 +225,48 @@ porta_status_t CopyDeviceToHost(porta_be_stream_t be, void* dst, porta_be_buffer
   return StreamResult(stream, result, "hipMemcpyDtoHAsync", msg);
 }
 
+porta_status_t HostRegister(porta_be_device_t be, void* ptr, uint64_t size, uint32_t /*flags*/,
+                            porta_be_host_registration_t* out, porta_be_msg msg) {
+  Device* device = As<Device>(be);
+  const Library& library = *device->library;
+  const porta_status_t current = MakeCurrent(device, msg);
+  if (current != PORTA_OK) return current;
+  auto registration = std::make_unique<HostRegistration>();
+  // Page-locked for the device only (no hipHostRegisterPortable): registration is per device.
+  const hipError_t result = library.hipHostRegister(ptr, size, hipHostRegisterDefault);
+  if (result != hipSuccess) {
+    const std::string what = "hipHostRegister of " + std::to_string(size) + " bytes";
+    return library.Fail(result, what.c_str(), msg);
+  }
+  registration->device = device;
+  registration->pointer = ptr;
+  *out = reinterpret_cast<porta_be_host_registration_t>(registration.release());
+  return PORTA_OK;
+}
+
+void HostUnregister(porta_be_host_registration_t be) {
+  HostRegistration* registration = As<HostRegistration>(be);
+  MakeCurrent(registration->device, nullptr);
+  registration->device->library->Released(
+      registration->device->library->hipHostUnregister(registration->pointer), "hipHostUnregister");
+  delete registration;
+}
+
+// The registered range is page-locked, so the runtime copies straight from or to it, without
+// staging, and the copy is truly asynchronous: the same calls as the ordinary copies.
+porta_status_t CopyHostToDeviceRegistered(porta_be_stream_t be, porta_be_buffer_t dst,
+                                          uint64_t dst_offset, porta_be_host_registration_t,
+                                          uint64_t, const void* src, uint64_t size,
+                                          porta_be_msg msg) {
+  return CopyHostToDevice(be, dst, dst_offset, src, size, msg);
+}
+
+porta_status_t CopyDeviceToHostRegistered(porta_be_stream_t be, porta_be_host_registration_t,
+                                          uint64_t, void* dst, porta_be_buffer_t src,
+                                          uint64_t src_offset, uint64_t size, porta_be_msg msg) {
+  return CopyDeviceToHost(be, dst, src, src_offset, size, msg);
+}
+
 porta_status_t CopyDeviceToDevice(porta_be_stream_t be, porta_be_buffer_t dst, uint64_t dst_offset,
                                   porta_be_buffer_t src, uint64_t src_offset, uint64_t size,
                                   porta_be_msg msg) {

@@ -87,6 +87,42 @@ FAKE_API ze_result_t zeDriverGet(uint32_t* count, ze_driver_handle_t* drivers) {
   *count = 1;
   return ZE_RESULT_SUCCESS;
 }
+namespace {
+
+// Intel's import extension, handed out by zeDriverGetExtensionFunctionAddress.
+ze_result_t zexDriverImportExternalPointer(ze_driver_handle_t, void* pointer, size_t size) {
+  if (const ze_result_t counted = Counted(__func__)) return counted;
+  if (const ze_result_t injected = Injected("zexDriverImportExternalPointer")) return injected;
+  Fake().host_imported.emplace_back(pointer, size);
+  return ZE_RESULT_SUCCESS;
+}
+ze_result_t zexDriverReleaseImportedPointer(ze_driver_handle_t, void* pointer) {
+  if (const ze_result_t counted = Counted(__func__)) return counted;
+  State& state = Fake();
+  for (auto it = state.host_imported.begin(); it != state.host_imported.end(); ++it) {
+    if (it->first == pointer) {
+      state.host_imported.erase(it);
+      ++state.host_released;
+      return ZE_RESULT_SUCCESS;
+    }
+  }
+  return ZE_RESULT_ERROR_INVALID_ARGUMENT;
+}
+
+}  // namespace
+
+FAKE_API ze_result_t zeDriverGetExtensionFunctionAddress(ze_driver_handle_t, const char* name,
+                                                         void** function) {
+  if (const ze_result_t counted = Counted(__func__)) return counted;
+  if (std::strcmp(name, "zexDriverImportExternalPointer") == 0) {
+    *function = reinterpret_cast<void*>(&zexDriverImportExternalPointer);
+  } else if (std::strcmp(name, "zexDriverReleaseImportedPointer") == 0) {
+    *function = reinterpret_cast<void*>(&zexDriverReleaseImportedPointer);
+  } else {
+    return ZE_RESULT_ERROR_INVALID_ARGUMENT;
+  }
+  return ZE_RESULT_SUCCESS;
+}
 FAKE_API ze_result_t zeDriverGetApiVersion(ze_driver_handle_t, ze_api_version_t* version) {
   if (const ze_result_t counted = Counted(__func__)) return counted;
   *version = ZE_API_VERSION_1_0;

@@ -53,6 +53,9 @@ struct State {
   // Rules of the API the backend broke: executing a list still pending or not closed,
   // destroying or resetting a pending list.
   std::vector<std::string> violations;
+  // Host ranges imported with zexDriverImportExternalPointer and not released yet, by address.
+  std::vector<std::pair<void*, size_t>> host_imported;
+  int host_released = 0;
   // The next call of the function named |fail_call| returns |fail_result| (then this clears).
   std::string fail_call;
   ze_result_t fail_result = ZE_RESULT_SUCCESS;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 
 #include "backends/common/message.h"
 
@@ -343,6 +344,55 @@ porta_status_t BufferNativeHandles(porta_be_buffer_t be, porta_native_handles_t*
                                    porta_be_msg msg) {
   out->count = 1;
   return BufferNativeHandle(be, &out->handles[PORTA_NATIVE_LEVEL_ZERO_BUFFER_POINTER], msg);
+}
+
+porta_status_t HostRegister(porta_be_device_t be, void* ptr, uint64_t size, uint32_t /*flags*/,
+                            porta_be_host_registration_t* out, porta_be_msg msg) {
+  Device* device = As<Device>(be);
+  const Library& library = *device->library;
+  if (device->system_memory_access) {
+    return common::Fail(msg, PORTA_ERROR_UNSUPPORTED,
+                        "level_zero: the device reads and writes pageable host memory directly "
+                        "(sharedSystemAllocCapabilities), so copies need no import");
+  }
+  ze_driver_handle_t driver = device->driver->driver;
+  void* functions[2] = {nullptr, nullptr};
+  const char* const names[2] = {"zexDriverImportExternalPointer",
+                                "zexDriverReleaseImportedPointer"};
+  for (int i = 0; i < 2; ++i) {
+    const ze_result_t found =
+        library.zeDriverGetExtensionFunctionAddress(driver, names[i], &functions[i]);
+    // A driver without the function answers that the name is not one of its extensions.
+    if (found == ZE_RESULT_ERROR_INVALID_ARGUMENT || found == ZE_RESULT_ERROR_UNSUPPORTED_FEATURE ||
+        (found == ZE_RESULT_SUCCESS && functions[i] == nullptr)) {
+      return common::Fail(msg, PORTA_ERROR_UNSUPPORTED, "level_zero: the driver lacks %s",
+                          names[i]);
+    }
+    if (found != ZE_RESULT_SUCCESS) {
+      return library.Fail(found, "zeDriverGetExtensionFunctionAddress", msg);
+    }
+  }
+  void* import = functions[0];
+  void* release = functions[1];
+  auto registration = std::make_unique<HostRegistration>();
+  const ze_result_t result =
+      reinterpret_cast<ImportExternalPointerFn>(import)(driver, ptr, static_cast<size_t>(size));
+  if (result != ZE_RESULT_SUCCESS) {
+    return library.Fail(result, "zexDriverImportExternalPointer", msg);
+  }
+  registration->device = device;
+  registration->pointer = ptr;
+  registration->release = reinterpret_cast<ReleaseImportedPointerFn>(release);
+  *out = reinterpret_cast<porta_be_host_registration_t>(registration.release());
+  return PORTA_OK;
+}
+
+void HostUnregister(porta_be_host_registration_t be) {
+  HostRegistration* registration = As<HostRegistration>(be);
+  registration->device->library->Released(
+      registration->release(registration->device->driver->driver, registration->pointer),
+      "zexDriverReleaseImportedPointer");
+  delete registration;
 }
 
 porta_status_t BufferImport(porta_be_device_t be, const porta_native_handles_t* native,

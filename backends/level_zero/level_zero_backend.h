@@ -65,6 +65,18 @@ struct Device {
   uint64_t timestamp_mask = ~uint64_t{0};
 };
 
+// Intel's driver extension that makes a range of ordinary host memory device-accessible
+// (zexDriverImportExternalPointer), the Level Zero counterpart of cuMemHostRegister.
+using ImportExternalPointerFn = ze_result_t (*)(ze_driver_handle_t driver, void* ptr, size_t size);
+using ReleaseImportedPointerFn = ze_result_t (*)(ze_driver_handle_t driver, void* ptr);
+
+// A host range imported with zexDriverImportExternalPointer (host_register).
+struct HostRegistration {
+  Device* device = nullptr;
+  void* pointer = nullptr;
+  ReleaseImportedPointerFn release = nullptr;
+};
+
 struct Buffer {
   Device* device = nullptr;
   void* pointer = nullptr;

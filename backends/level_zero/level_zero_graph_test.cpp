@@ -356,4 +356,18 @@ TEST_F(LevelZeroGraphTest, NativeHandlesAndPointerImport) {
   porta::test::ExpectPointerImport(table_, device_, stream_, a_, 4096, false);
 }
 
+// Not a graph slot, but the same fake: host registration imports the range with Intel's
+// zexDriverImportExternalPointer (the fake device cannot read pageable memory), copies through it
+// skip the staging allocation, and host_unregister releases the import.
+TEST_F(LevelZeroGraphTest, HostRegistration) {
+  porta::test::ExpectHostRegistration(
+      table_, device_, stream_, a_, [&] { return state_->host_imported.size(); },
+      [&] {
+        state_->fail_call = "zexDriverImportExternalPointer";
+        state_->fail_result = ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+      },
+      "zexDriverImportExternalPointer");
+  EXPECT_EQ(state_->host_released, 1);
+}
+
 }  // namespace

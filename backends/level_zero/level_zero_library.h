@@ -18,6 +18,7 @@ namespace porta::level_zero {
   X(zeDriverGet)                             \
   X(zeDriverGetApiVersion)                   \
   X(zeDriverGetProperties)                   \
+  X(zeDriverGetExtensionFunctionAddress)     \
   X(zeDeviceGet)                             \
   X(zeDeviceGetProperties)                   \
   X(zeDeviceGetComputeProperties)            \

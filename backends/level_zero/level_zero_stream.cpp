@@ -98,6 +98,22 @@ porta_status_t Retire(Stream* stream, bool wait, porta_be_msg msg) {
   return PORTA_OK;
 }
 
+// A copy the device makes straight between |from| and |to| (device memory, or host memory the
+// driver imported), in stream order, without staging or waiting.
+porta_status_t AppendDirectCopy(porta_be_stream_t be, void* to, const void* from, uint64_t size,
+                                porta_be_msg msg) {
+  Stream* stream = As<Stream>(be);
+  Batch* batch = nullptr;
+  porta_status_t status = OpenBatch(stream, &batch, msg);
+  if (status != PORTA_OK) return status;
+  const ze_result_t result = stream->device->library->zeCommandListAppendMemoryCopy(
+      batch->list, to, from, size, nullptr, 0, nullptr);
+  if (result != ZE_RESULT_SUCCESS) {
+    return StreamFail(stream->sticky.get(), result, "zeCommandListAppendMemoryCopy", msg);
+  }
+  return EndCommand(stream, batch, msg);
+}
+
 }  // namespace
 
 porta_status_t OpenBatch(Stream* stream, Batch** out_batch, porta_be_msg msg) {
@@ -296,20 +312,26 @@ porta_status_t CopyDeviceToHost(porta_be_stream_t be, void* dst, porta_be_buffer
   return status;
 }
 
+// The registered range was imported into the driver, so the device reads and writes it directly:
+// no staging allocation, and a copy into it returns without waiting.
+porta_status_t CopyHostToDeviceRegistered(porta_be_stream_t be, porta_be_buffer_t dst,
+                                          uint64_t dst_offset, porta_be_host_registration_t,
+                                          uint64_t, const void* src, uint64_t size,
+                                          porta_be_msg msg) {
+  return AppendDirectCopy(be, Offset(As<Buffer>(dst)->pointer, dst_offset), src, size, msg);
+}
+
+porta_status_t CopyDeviceToHostRegistered(porta_be_stream_t be, porta_be_host_registration_t,
+                                          uint64_t, void* dst, porta_be_buffer_t src,
+                                          uint64_t src_offset, uint64_t size, porta_be_msg msg) {
+  return AppendDirectCopy(be, dst, Offset(As<Buffer>(src)->pointer, src_offset), size, msg);
+}
+
 porta_status_t CopyDeviceToDevice(porta_be_stream_t be, porta_be_buffer_t dst, uint64_t dst_offset,
                                   porta_be_buffer_t src, uint64_t src_offset, uint64_t size,
                                   porta_be_msg msg) {
-  Stream* stream = As<Stream>(be);
-  Batch* batch = nullptr;
-  porta_status_t status = OpenBatch(stream, &batch, msg);
-  if (status != PORTA_OK) return status;
-  const ze_result_t result = stream->device->library->zeCommandListAppendMemoryCopy(
-      batch->list, Offset(As<Buffer>(dst)->pointer, dst_offset),
-      Offset(As<Buffer>(src)->pointer, src_offset), size, nullptr, 0, nullptr);
-  if (result != ZE_RESULT_SUCCESS) {
-    return StreamFail(stream->sticky.get(), result, "zeCommandListAppendMemoryCopy", msg);
-  }
-  return EndCommand(stream, batch, msg);
+  return AppendDirectCopy(be, Offset(As<Buffer>(dst)->pointer, dst_offset),
+                          Offset(As<Buffer>(src)->pointer, src_offset), size, msg);
 }
 
 porta_status_t CopyPeer(porta_be_stream_t be, porta_be_buffer_t dst, uint64_t dst_offset,

@@ -113,6 +113,8 @@ struct DeviceApi {
   PORTA_VK_DEVICE_FUNCTIONS(PORTA_VK_DECLARE_MEMBER)
   // VK_KHR_push_descriptor; null when the device lacks it or it is disabled.
   PFN_vkCmdPushDescriptorSetKHR vkCmdPushDescriptorSetKHR = nullptr;
+  // VK_EXT_external_memory_host; null when the device lacks it.
+  PFN_vkGetMemoryHostPointerPropertiesEXT vkGetMemoryHostPointerPropertiesEXT = nullptr;
 
   // Resolves every device function. Returns false naming the missing ones.
   bool Load(const InstanceApi& instance_api, VkDevice device, std::string* error);

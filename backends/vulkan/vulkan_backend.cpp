@@ -174,6 +174,8 @@ bool ProbeDevice(Backend* backend, VkPhysicalDevice handle, uint32_t index, Phys
       VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_SM_BUILTINS_PROPERTIES_NV};
   VkPhysicalDeviceShaderCorePropertiesAMD amd_core{
       VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_CORE_PROPERTIES_AMD};
+  VkPhysicalDeviceExternalMemoryHostPropertiesEXT host_import{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_EXTERNAL_MEMORY_HOST_PROPERTIES_EXT};
   VkPhysicalDeviceProperties2 props2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, &props11};
   props11.pNext = &props12;
   void** tail = &props12.pNext;
@@ -183,6 +185,7 @@ bool ProbeDevice(Backend* backend, VkPhysicalDevice handle, uint32_t index, Phys
   const bool has_push_descriptor = HasExtension(extensions, VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME);
   const bool has_nv_sm = HasExtension(extensions, VK_NV_SHADER_SM_BUILTINS_EXTENSION_NAME);
   const bool has_amd_core = HasExtension(extensions, VK_AMD_SHADER_CORE_PROPERTIES_EXTENSION_NAME);
+  const bool has_host_import = HasExtension(extensions, VK_EXT_EXTERNAL_MEMORY_HOST_EXTENSION_NAME);
   auto chain = [&tail](auto* block) {
     *tail = block;
     tail = &block->pNext;
@@ -191,9 +194,13 @@ bool ProbeDevice(Backend* backend, VkPhysicalDevice handle, uint32_t index, Phys
   if (has_push_descriptor) chain(&push_descriptor);
   if (has_nv_sm) chain(&nv_sm);
   if (has_amd_core) chain(&amd_core);
+  if (has_host_import) chain(&host_import);
   vk.vkGetPhysicalDeviceProperties2(handle, &props2);
   if (has_push_descriptor && !backend->disable_push_descriptor) {
     out->max_push_descriptors = push_descriptor.maxPushDescriptors;
+  }
+  if (has_host_import) {
+    out->host_import_alignment = std::max<uint64_t>(host_import.minImportedHostPointerAlignment, 1);
   }
 
   porta_device_info_t& info = out->info;
@@ -602,6 +609,7 @@ const porta_backend_table_t* BackendTable() {
     AddStreamSlots(&t);
     AddModuleSlots(&t);
     AddGraphSlots(&t);
+    AddHostRegisterSlots(&t);
     return t;
   }();
   return &table;

@@ -523,6 +523,8 @@ porta_status_t DeviceOpen(Backend* backend, uint32_t index, Device** out, porta_
   std::vector<const char*> extensions;
   if (physical.max_push_descriptors > 0)
     extensions.push_back(VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME);
+  if (physical.host_import_alignment > 0)
+    extensions.push_back(VK_EXT_EXTERNAL_MEMORY_HOST_EXTENSION_NAME);
   VkDeviceCreateInfo info{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, &features};
   info.queueCreateInfoCount = 1;
   info.pQueueCreateInfos = &queue_info;
@@ -544,6 +546,11 @@ porta_status_t DeviceOpen(Backend* backend, uint32_t index, Device** out, porta_
   if (physical.max_push_descriptors > 0) {
     device->vk.vkCmdPushDescriptorSetKHR = reinterpret_cast<PFN_vkCmdPushDescriptorSetKHR>(
         backend->vk.vkGetDeviceProcAddr(device->device, "vkCmdPushDescriptorSetKHR"));
+  }
+  if (physical.host_import_alignment > 0) {
+    device->vk.vkGetMemoryHostPointerPropertiesEXT =
+        reinterpret_cast<PFN_vkGetMemoryHostPointerPropertiesEXT>(
+            backend->vk.vkGetDeviceProcAddr(device->device, "vkGetMemoryHostPointerPropertiesEXT"));
   }
   for (uint32_t i = 0; i < queue_count; ++i) {
     auto queue = std::make_unique<Queue>();

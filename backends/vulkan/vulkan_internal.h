@@ -46,6 +46,9 @@ struct PhysicalDevice {
   uint32_t timestamp_valid_bits = 0;
   uint32_t max_push_descriptors = 0;  // 0 when VK_KHR_push_descriptor is absent
   bool memory_budget = false;         // VK_EXT_memory_budget: free memory can be asked
+  // VK_EXT_external_memory_host: host memory can be imported (host_register); the alignment of
+  // its pointer and size. 0 when the device lacks the extension.
+  uint64_t host_import_alignment = 0;
   // Optional features the device has; each is enabled at device creation.
   VkPhysicalDeviceFeatures core_features{};
   VkPhysicalDeviceVulkan11Features features11{};
@@ -180,6 +183,15 @@ struct Buffer {
   uint8_t* mapped = nullptr;
   // The VkBuffer (and its memory and mapping) are the application's (buffer_import).
   bool imported = false;
+};
+
+// A host range imported with VK_EXT_external_memory_host (host_register): the pages around it
+// as device memory bound to a transfer buffer. The range starts |offset| bytes into the buffer.
+struct HostRegistration {
+  Device* device = nullptr;
+  VkBuffer buffer = VK_NULL_HANDLE;
+  VkDeviceMemory memory = VK_NULL_HANDLE;
+  uint64_t offset = 0;
 };
 
 // A loaded SPIR-V module.

@@ -14,6 +14,8 @@ void AddStreamSlots(porta_backend_table_t* table);
 void AddModuleSlots(porta_backend_table_t* table);
 // Native graphs (vulkan_graph.cpp).
 void AddGraphSlots(porta_backend_table_t* table);
+// Host memory registration and the copies through it (vulkan_host_register.cpp).
+void AddHostRegisterSlots(porta_backend_table_t* table);
 // The complete table.
 const porta_backend_table_t* BackendTable();
 

@@ -740,6 +740,56 @@ PORTA_API porta_status_t porta_buffer_import(porta_device_t device,
                                              const porta_buffer_import_desc_t* desc,
                                              porta_buffer_t* out_buffer);
 
+// --- Host memory registration --------------------------------------------------------------------
+//
+// Registering a range of ordinary host memory (malloc, new, mmap) with a device makes it a faster
+// source and destination of that device's copies, as cudaHostRegister does: the backend pins the
+// pages or wraps them in a native buffer, so a copy runs as one device transfer straight from or
+// to them instead of through the driver's or the runtime's staging memory. Registration is per
+// device: a range used with two devices is registered with each, and a registration has no
+// effect on another device's copies.
+//
+// Every host copy (porta_copy_host_to_device, porta_copy_device_to_host and the porta_copy_rect_*
+// pair) whose host bytes, from the first to the last, lie inside one registered range of the
+// stream's device takes the registered path; any other copy, including one that straddles the
+// end of a range, takes the ordinary path, with the same result. Copies recorded into a graph
+// replay through the ordinary path. Where the backend has no faster path (the CPU device, whose
+// buffers are host memory already; a backend built before ABI 1.4; a driver without the feature;
+// an alignment the backend needs and the range does not meet) registration still succeeds and
+// only records the range: copies take the ordinary path, and correctness never depends on it.
+// Which backends use which path, and their alignment needs, is in docs/backends/<name>.md.
+//
+// Rules while a range is registered: the memory must stay allocated until
+// porta_host_unregister returns; the application may read and write it with the host as before,
+// subject to the usual copy rule (a copy's source unchanged and its destination untouched until
+// the copy completes).
+
+// Flags of porta_host_register.
+#define PORTA_HOST_REGISTER_DEFAULT 0u
+
+// Registers the |size| bytes at |ptr| with |device|. |flags| must be PORTA_HOST_REGISTER_DEFAULT
+// (other values are reserved). No alignment is required by the API. Returns
+// PORTA_ERROR_INVALID_ARGUMENT, naming the argument, for a NULL |ptr|, a |size| of 0, a range that
+// wraps around the address space, or unknown |flags|; PORTA_ERROR_INVALID_OPERATION when the range
+// overlaps one already registered with |device| (naming that range); the driver's error when it
+// refuses the memory (PORTA_ERROR_OUT_OF_MEMORY when it cannot pin that much).
+PORTA_API porta_status_t porta_host_register(porta_device_t device, void* ptr, uint64_t size,
+                                             uint32_t flags);
+
+// Unregisters the range that starts at |ptr| (the pointer given to porta_host_register) from
+// |device|. The copies queued before this call whose host bytes lie inside the range (those that
+// take the registered path, or would on a backend that has one; not graph replays) are waited
+// for: the call blocks until they have completed, on every stream that queued one, even one that
+// faulted or is capturing, then releases the backend's registration. Once it returns, the
+// application may free the memory and read what those copies wrote. Copies queued after it take
+// the ordinary path. Returns PORTA_ERROR_INVALID_ARGUMENT, naming |ptr|, for a NULL |ptr| or one
+// that does not start a range registered with |device| (also for a pointer inside a range, naming
+// that range). A copy that another thread queues from the range while this call runs races with
+// it (as with any use of memory being released); the runtime then keeps the backend's
+// registration until that copy has completed. Ranges still registered when the runtime is
+// destroyed are released with their device, once the device's last buffer and stream are gone.
+PORTA_API porta_status_t porta_host_unregister(porta_device_t device, void* ptr);
+
 // --- Stream-ordered allocation and the device pool ----------------------------------------------
 //
 // Each device has a pool of backend buffers. porta_buffer_alloc_async takes a block from it (or

@@ -45,7 +45,9 @@ extern "C" {
 // ABI version of this header. Minor 1 appended buffer_native_handle and copy_peer; minor 2 the
 // native graph slots (graph_create, graph_launch, graph_update_kernel_args, graph_destroy);
 // minor 3 device_memory_info; minor 4 the native interop slots (device_native_handles,
-// stream_native_handles, buffer_native_handles, buffer_import) and stream_host_func.
+// stream_native_handles, buffer_native_handles, buffer_import) and host memory registration
+// (host_register, host_unregister, copy_host_to_device_registered,
+// copy_device_to_host_registered), and stream_host_func.
 #define PORTA_BACKEND_ABI_MAJOR 1u
 #define PORTA_BACKEND_ABI_MINOR 4u
 
@@ -61,6 +63,7 @@ typedef struct porta_be_event* porta_be_event_t;
 typedef struct porta_be_module* porta_be_module_t;
 typedef struct porta_be_kernel* porta_be_kernel_t;
 typedef struct porta_be_graph* porta_be_graph_t;
+typedef struct porta_be_host_registration* porta_be_host_registration_t;
 
 // Runtime-owned text buffer for an error message (and a compiler's log). The backend writes a
 // NUL-terminated string of at most capacity bytes, truncating if needed. It is also used to
@@ -309,6 +312,44 @@ typedef struct porta_backend_table {
   porta_status_t (*buffer_import)(porta_be_device_t device, const porta_native_handles_t* native,
                                   uint64_t size, porta_memory_kind_t kind,
                                   porta_be_buffer_t* out_buffer, porta_be_msg msg);
+
+  // Host memory registration (see porta_host_register in porta.h). The runtime owns the
+  // registration table: it has checked the range (nonempty, not overlapping another registration
+  // of the device), looks up the host pointer of every copy, and passes the registration to the
+  // two copy slots below only when the copy's whole host span lies inside it. Without these slots
+  // registration is runtime-only bookkeeping and copies take copy_host_to_device and
+  // copy_device_to_host as always.
+
+  // Optional. Makes the |size| bytes at |ptr| (application memory that stays valid until
+  // host_unregister) a faster source and destination of copies on |device|: pins them, or wraps
+  // them in a native buffer the device copies from directly. |flags| is
+  // PORTA_HOST_REGISTER_DEFAULT. Returns PORTA_ERROR_UNSUPPORTED, with the reason, when the
+  // backend has no faster path for this range (an alignment it cannot meet, a missing driver
+  // feature): the runtime then keeps a runtime-only registration. Any other error fails
+  // porta_host_register with the message.
+  porta_status_t (*host_register)(porta_be_device_t device, void* ptr, uint64_t size,
+                                  uint32_t flags, porta_be_host_registration_t* out_registration,
+                                  porta_be_msg msg);
+  // Optional; required with host_register. Releases a registration; no queued copy uses it any
+  // more, and the application may free the memory once this returns.
+  void (*host_unregister)(porta_be_host_registration_t registration);
+  // Optional. copy_host_to_device whose |src| lies inside |src_registration| at |src_offset| bytes
+  // from the start of its range (src == the registered ptr + src_offset), as are all |size|
+  // bytes. Returns PORTA_ERROR_UNSUPPORTED before queuing anything to make the runtime take
+  // copy_host_to_device for this copy instead.
+  porta_status_t (*copy_host_to_device_registered)(porta_be_stream_t stream, porta_be_buffer_t dst,
+                                                   uint64_t dst_offset,
+                                                   porta_be_host_registration_t src_registration,
+                                                   uint64_t src_offset, const void* src,
+                                                   uint64_t size, porta_be_msg msg);
+  // Optional. copy_device_to_host whose |dst| lies inside |dst_registration| at |dst_offset| bytes
+  // from the start of its range, as copy_host_to_device_registered.
+  porta_status_t (*copy_device_to_host_registered)(porta_be_stream_t stream,
+                                                   porta_be_host_registration_t dst_registration,
+                                                   uint64_t dst_offset, void* dst,
+                                                   porta_be_buffer_t src, uint64_t src_offset,
+                                                   uint64_t size, porta_be_msg msg);
+
   // Optional. Queues a call of |fn|(|user_data|) in stream order (porta_stream_enqueue_host_func):
   // after the work queued before it has completed, before the work queued after it starts, and
   // not at all when that earlier work faulted. Must not call |fn| on the calling thread before

@@ -1,12 +1,16 @@
 # Script mode (cmake -P): fails unless docs/api_guide.md carries SOURCE verbatim between its
-# "api_guide.c begin" and "api_guide.c end" markers, so the guide's program is the tested one.
-#   -DDOC=<docs/api_guide.md> -DSOURCE=<samples/api_guide/main.c>
+# "MARKER begin" and "MARKER end" markers (MARKER: api_guide.c unless given), so the guide's
+# program is the tested one.
+#   -DDOC=<docs/api_guide.md> -DSOURCE=<samples/api_guide/main.c> [-DMARKER=<name>]
+if(NOT DEFINED MARKER)
+  set(MARKER api_guide.c)
+endif()
 file(READ "${DOC}" doc)
 file(READ "${SOURCE}" source)
-string(FIND "${doc}" "<!-- api_guide.c begin" begin)
-string(FIND "${doc}" "<!-- api_guide.c end -->" end)
+string(FIND "${doc}" "<!-- ${MARKER} begin" begin)
+string(FIND "${doc}" "<!-- ${MARKER} end -->" end)
 if(begin EQUAL -1 OR end EQUAL -1 OR end LESS begin)
-  message(FATAL_ERROR "${DOC} lacks the api_guide.c begin/end markers")
+  message(FATAL_ERROR "${DOC} lacks the ${MARKER} begin/end markers")
 endif()
 math(EXPR length "${end} - ${begin}")
 string(SUBSTRING "${doc}" ${begin} ${length} block)
@@ -19,6 +23,6 @@ string(SUBSTRING "${block}" ${fence} -1 code)
 string(REGEX REPLACE "```\n$" "" code "${code}")
 if(NOT code STREQUAL source)
   message(FATAL_ERROR "the program in ${DOC} differs from ${SOURCE}; copy the file into the "
-                      "guide between the markers")
+                      "guide between the ${MARKER} markers")
 endif()
 message(STATUS "${DOC} carries ${SOURCE} verbatim")

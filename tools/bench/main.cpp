@@ -16,6 +16,7 @@
 #include "tools/bench/bench_graph.h"
 #include "tools/bench/bench_ops.h"
 #include "tools/bench/bench_pool.h"
+#include "tools/bench/bench_register.h"
 #include "tools/bench/bench_util.h"
 #include "tools/common/command_line.h"
 #include "tools/common/json_writer.h"
@@ -62,7 +63,9 @@ constexpr char kUsage[] =
     "a\n"
     "graph replay of 100 launches against the raw API's launches), the buffer pool on every "
     "device\n"
-    "(porta_buffer_alloc_async + free_async of 1 MiB against porta_buffer_alloc + free), a graph\n"
+    "(porta_buffer_alloc_async + free_async of 1 MiB against porta_buffer_alloc + free), copies\n"
+    "of 64 MiB host to device and back from and to memory registered with porta_host_register\n"
+    "against unregistered memory on every device (no gain expected on the cpu device), a graph\n"
     "replay of 100 launches against 100 porta_kernel_launch calls on every device, then\n"
     "the operator library on every device, each result checked first: f32 matmul (GFLOP/s;\n"
     "OpenBLAS cblas_sgemm on the cpu device, CLBlast on OpenCL), f16-weights matmul, "
@@ -124,6 +127,7 @@ std::vector<Section> Sections(const Options& options) {
     sections.push_back({"cuda", porta::bench::RunCudaRows});
 #endif
     sections.push_back({"pool", porta::bench::RunPoolRows});
+    sections.push_back({"register", porta::bench::RunRegisterRows});
     sections.push_back({"graph", porta::bench::RunGraphRows});
   }
   if (!options.no_ops) sections.push_back({"ops", RunOps});
