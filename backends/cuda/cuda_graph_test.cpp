@@ -354,19 +354,20 @@ TEST_F(CudaGraphTest, HostFunctionGoesToTheDriver) {
             PORTA_OK)
       << message_.text;
   EXPECT_EQ(calls, 1);
+}
 
-  // Not a graph slot, but the same fake: host registration pins the range with cuMemHostRegister,
-  // copies through it queue as ordinary async copies, and host_unregister unpins it.
-  TEST_F(CudaGraphTest, HostRegistration) {
-    ASSERT_NO_FATAL_FAILURE(SetUpWith(PORTA_FAKE_CUDA_DRIVER));
-    porta::test::ExpectHostRegistration(
-        table_, device_, stream_, a_, [&] { return state_->host_registered.size(); },
-        [&] {
-          state_->fail_call = "cuMemHostRegister";
-          state_->fail_result = CUDA_ERROR_OUT_OF_MEMORY;
-        },
-        "cuMemHostRegister");
-    EXPECT_EQ(state_->host_unregistered, 1);
-  }
+// Not a graph slot, but the same fake: host registration pins the range with cuMemHostRegister,
+// copies through it queue as ordinary async copies, and host_unregister unpins it.
+TEST_F(CudaGraphTest, HostRegistration) {
+  ASSERT_NO_FATAL_FAILURE(SetUpWith(PORTA_FAKE_CUDA_DRIVER));
+  porta::test::ExpectHostRegistration(
+      table_, device_, stream_, a_, [&] { return state_->host_registered.size(); },
+      [&] {
+        state_->fail_call = "cuMemHostRegister";
+        state_->fail_result = CUDA_ERROR_OUT_OF_MEMORY;
+      },
+      "cuMemHostRegister");
+  EXPECT_EQ(state_->host_unregistered, 1);
+}
 
 }  // namespace

@@ -306,18 +306,19 @@ TEST_F(HipGraphTest, HostFunctionGoesToTheDriver) {
             PORTA_OK)
       << message_.text;
   EXPECT_EQ(calls, 1);
+}
 
-  // Not a graph slot, but the same fake: host registration pins the range with hipHostRegister,
-  // copies through it queue as ordinary async copies, and host_unregister unpins it.
-  TEST_F(HipGraphTest, HostRegistration) {
-    porta::test::ExpectHostRegistration(
-        table_, device_, stream_, a_, [&] { return state_->host_registered.size(); },
-        [&] {
-          state_->fail_call = "hipHostRegister";
-          state_->fail_result = hipErrorOutOfMemory;
-        },
-        "hipHostRegister");
-    EXPECT_EQ(state_->host_unregistered, 1);
-  }
+// Not a graph slot, but the same fake: host registration pins the range with hipHostRegister,
+// copies through it queue as ordinary async copies, and host_unregister unpins it.
+TEST_F(HipGraphTest, HostRegistration) {
+  porta::test::ExpectHostRegistration(
+      table_, device_, stream_, a_, [&] { return state_->host_registered.size(); },
+      [&] {
+        state_->fail_call = "hipHostRegister";
+        state_->fail_result = hipErrorOutOfMemory;
+      },
+      "hipHostRegister");
+  EXPECT_EQ(state_->host_unregistered, 1);
+}
 
 }  // namespace
