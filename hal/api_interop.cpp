@@ -174,11 +174,15 @@ PORTA_API porta_status_t porta_buffer_import(porta_device_t device,
     return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "desc->native->handles[0] is 0");
   }
   if (desc->size == 0) return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "desc->size is 0");
-  const porta_memory_kind_t kind = desc->kind;
-  if (kind != PORTA_MEMORY_DEVICE && kind != PORTA_MEMORY_HOST_VISIBLE) {
+  // Read as an integer: a value outside the enum must be refused, not loaded as the enum.
+  int32_t raw_kind = 0;
+  static_assert(sizeof(raw_kind) == sizeof(desc->kind));
+  std::memcpy(&raw_kind, &desc->kind, sizeof(raw_kind));
+  if (raw_kind != PORTA_MEMORY_DEVICE && raw_kind != PORTA_MEMORY_HOST_VISIBLE) {
     return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "desc->kind %d is not a porta_memory_kind_t",
-                static_cast<int>(kind));
+                static_cast<int>(raw_kind));
   }
+  const auto kind = static_cast<porta_memory_kind_t>(raw_kind);
   if (kind == PORTA_MEMORY_HOST_VISIBLE &&
       !(dev->info().capabilities & PORTA_CAP_HOST_VISIBLE_MEMORY)) {
     return Fail(PORTA_ERROR_UNSUPPORTED, kFn,
