@@ -29,6 +29,7 @@ bool Library::Load(std::string* why) {
   library_->Load(&hipHostMalloc, "hipHostMalloc", &missing);
   library_->Load(&hipGetDeviceProperties, "hipGetDeviceProperties", nullptr);
   library_->Load(&hipDeviceGetUuid, "hipDeviceGetUuid", nullptr);
+  library_->Load(&hipLaunchHostFunc, "hipLaunchHostFunc", nullptr);
   std::string graph_missing;
 #define PORTA_HIP_RESOLVE_GRAPH(symbol) library_->Load(&symbol, #symbol, &graph_missing);
   PORTA_HIP_GRAPH_FUNCTIONS(PORTA_HIP_RESOLVE_GRAPH)

@@ -48,7 +48,6 @@ namespace porta::hip {
   X(hipStreamSynchronize)      \
   X(hipStreamQuery)            \
   X(hipStreamWaitEvent)        \
-  X(hipLaunchHostFunc)         \
   X(hipEventCreateWithFlags)   \
   X(hipEventDestroy)           \
   X(hipEventRecord)            \
@@ -105,6 +104,9 @@ class Library {
   bool has_graphs() const {
     return has_graphs_;
   }
+  // Optional: ROCm 5.2's runtime declares it but does not export it. Without it host functions
+  // take the runtime's fallback (synchronize, then call).
+  decltype(&::hipLaunchHostFunc) hipLaunchHostFunc = nullptr;
   // The C++ header overloads these with templates, so their types are spelled out.
   hipError_t (*hipMalloc)(void** ptr, size_t size) = nullptr;
   hipError_t (*hipHostMalloc)(void** ptr, size_t size, unsigned int flags) = nullptr;

@@ -321,6 +321,10 @@ porta_status_t CopyPeer(porta_be_stream_t be, porta_be_buffer_t dst_be, uint64_t
 porta_status_t StreamHostFunc(porta_be_stream_t be, porta_host_fn fn, void* user_data,
                               porta_be_msg msg) {
   Stream* stream = As<Stream>(be);
+  if (stream->device->library->hipLaunchHostFunc == nullptr) {
+    return Fail(msg, PORTA_ERROR_UNSUPPORTED, "hip: %s does not export hipLaunchHostFunc",
+                stream->device->library->library_name().c_str());
+  }
   const porta_status_t begin = BeginStreamWork(stream, msg);
   if (begin != PORTA_OK) return begin;
   return StreamResult(stream,

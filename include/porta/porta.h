@@ -882,10 +882,10 @@ typedef void (*porta_host_fn)(void* user_data);
 // the driver; the CPU device's worker and OpenCL (an event callback gating a user event) run it
 // without blocking the caller; Vulkan submits the work queued after |fn| once |fn| has returned,
 // so a call that has to submit (an event record, a synchronize, a full batch) waits for |fn|;
-// Level Zero and plugins without the stream_host_func slot run |fn| here, on the calling thread,
-// after synchronizing the stream. Returns PORTA_ERROR_INVALID_ARGUMENT for a NULL |fn|, and
-// PORTA_ERROR_INVALID_OPERATION on a capturing stream (and invalidates the capture: a host
-// function cannot be captured yet).
+// Level Zero, HIP runtimes without hipLaunchHostFunc (ROCm 5.2) and plugins without the
+// stream_host_func slot run |fn| here, on the calling thread, after synchronizing the stream.
+// Returns PORTA_ERROR_INVALID_ARGUMENT for a NULL |fn|, and PORTA_ERROR_INVALID_OPERATION on a
+// capturing stream (and invalidates the capture: a host function cannot be captured yet).
 PORTA_API porta_status_t porta_stream_enqueue_host_func(porta_stream_t stream, porta_host_fn fn,
                                                         void* user_data);
 
