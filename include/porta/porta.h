@@ -730,7 +730,10 @@ PORTA_API porta_status_t porta_buffer_get_native_handles(porta_buffer_t buffer,
 //   address where the application mapped the buffer's first byte (host-coherent memory, mapped
 //   for the buffer's whole life); the VkDeviceMemory handle is not read;
 // - level_zero: a device, shared or host allocation of the device's context.
-// The imported buffer does not count towards the device's allocated bytes (its memory is not the
+// A handle that is not a live object of the backend's API (a freed cl_mem, a made-up VkBuffer) is
+// as undefined as in that API: OpenCL and Vulkan give no way to recognize one, so Porta checks
+// only what the driver can answer about a valid object. The imported buffer does not count
+// towards the device's allocated bytes (its memory is not the
 // runtime's) and works with every call that takes a buffer. Returns PORTA_ERROR_INVALID_ARGUMENT
 // for a NULL or short |desc|, a NULL native, a size of 0, a bad kind, a zero handle, or handles
 // of another backend (naming both), PORTA_ERROR_UNSUPPORTED for host-visible memory on a device
