@@ -14,30 +14,6 @@ namespace {
 // Longer timeouts wait forever: adding them to steady_clock::now() could overflow its int64.
 constexpr uint64_t kForeverNs = uint64_t{1} << 60;
 
-// How long a stream's worker looks for new work, and Synchronize for completion, before going to
-// sleep on a condition variable. Waking a sleeping thread costs tens of microseconds on virtual
-// machines, which dominated launch-to-completion latency. The spin pauses rather than yields: on
-// a machine busy with other processes, sched_yield hands the core to them for a whole time slice
-// (measured: 2.3 ms per launch + synchronize on the 2-core VM during a build, against 5 us for a
-// condition-variable handoff), while a bounded pause loop costs at most kSpin.
-constexpr auto kSpin = std::chrono::microseconds(50);
-
-inline void CpuRelax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield" ::: "memory");
-#endif
-}
-
-// Spins until |done| returns true or kSpin has passed.
-template <typename Done>
-void SpinBriefly(Done&& done) {
-  const auto end = std::chrono::steady_clock::now() + kSpin;
-  while (!done() && std::chrono::steady_clock::now() < end) {
-    for (int i = 0; i < 16; ++i) CpuRelax();
-  }
-}
 }  // namespace
 
 //===--- EventPoint ---------------------------------------------------------------------------===//

@@ -85,15 +85,20 @@ void ThreadPool::Remove(const std::shared_ptr<Job>& job) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = std::find(jobs_.begin(), jobs_.end(), job);
   if (it != jobs_.end()) jobs_.erase(it);
+  job_count_.store(jobs_.size(), std::memory_order_relaxed);
 }
 
 void ThreadPool::WorkerLoop() {
   Scratch scratch;
   for (;;) {
     std::shared_ptr<Job> job;
+    // A job submitted within kSpin of the last one finds this thread awake.
+    SpinBriefly([this] { return job_count_.load(std::memory_order_relaxed) != 0; });
     {
       std::unique_lock<std::mutex> lock(mutex_);
+      ++sleeping_;
       work_available_.wait(lock, [this] { return stop_ || !jobs_.empty(); });
+      --sleeping_;
       if (jobs_.empty()) return;
       job = jobs_.front();
     }
@@ -116,14 +121,18 @@ void ThreadPool::Run(uint64_t count, const Body& body, Scratch& caller_scratch) 
   const uint64_t participants = threads_.size() + 1;
   job->chunk = std::max<uint64_t>(1, count / (participants * 4));
   job->remaining.store(count, std::memory_order_relaxed);
+  unsigned sleeping = 0;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     jobs_.push_back(job);
+    job_count_.store(jobs_.size(), std::memory_order_relaxed);
+    sleeping = sleeping_;
   }
+  // Spinning threads see the job themselves; only sleeping ones need a wake-up.
   const uint64_t chunks = (count + job->chunk - 1) / job->chunk;
-  if (chunks - 1 >= threads_.size()) {
+  if (sleeping > 0 && chunks - 1 >= sleeping) {
     work_available_.notify_all();
-  } else {
+  } else if (sleeping > 0) {
     for (uint64_t i = 0; i + 1 < chunks; ++i) work_available_.notify_one();
   }
   Drain(*job, caller_scratch);

@@ -92,6 +92,84 @@ PORTA_HOST_AVX512_TARGET void AxpyRowsAvx512(const float* w, const float* rows, 
 #pragma GCC diagnostic pop
 #endif
 
+#if defined(PORTA_HOST_AVX2)
+// AVX2 forms of the two row loops for head sizes that are multiples of 8 (up to 64 for the value
+// sum): the scores take eight keys at a time and sum each key's products with one transposing
+// add tree; the weighted value sum keeps the output row in registers.
+
+// Lane r of the result: the sum of the lanes of s[r], for r < 8.
+[[gnu::always_inline]] PORTA_HOST_AVX2_TARGET inline __m256 SumEach8(const __m256* s) {
+  // hadd pairs neighbouring lanes; two rounds leave, per 128-bit half, one partial sum of each of
+  // four rows, and the halves are then added across.
+  const __m256 t01 = _mm256_hadd_ps(s[0], s[1]), t23 = _mm256_hadd_ps(s[2], s[3]);
+  const __m256 t45 = _mm256_hadd_ps(s[4], s[5]), t67 = _mm256_hadd_ps(s[6], s[7]);
+  const __m256 u0 = _mm256_hadd_ps(t01, t23), u1 = _mm256_hadd_ps(t45, t67);
+  return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
+}
+
+PORTA_HOST_AVX2_TARGET void DotRowsAvx2(const float* q, const float* rows, uint64_t stride,
+                                        uint64_t count, uint64_t n, float scale, float* out) {
+  const __m256 scale_v = _mm256_set1_ps(scale);
+  for (uint64_t j0 = 0; j0 < count; j0 += 8) {
+    const uint32_t live = static_cast<uint32_t>(std::min<uint64_t>(8, count - j0));
+    __m256 s[8];
+    for (int r = 0; r < 8; ++r) s[r] = _mm256_setzero_ps();
+    if (live == 8) {
+      // Unrolled, so that the sums stay in registers.
+      for (uint64_t d = 0; d < n; d += 8) {
+        const __m256 qd = _mm256_loadu_ps(q + d);
+#pragma GCC unroll 8
+        for (uint32_t r = 0; r < 8; ++r)
+          s[r] = _mm256_fmadd_ps(qd, _mm256_loadu_ps(rows + (j0 + r) * stride + d), s[r]);
+      }
+    } else {
+      for (uint64_t d = 0; d < n; d += 8) {
+        const __m256 qd = _mm256_loadu_ps(q + d);
+        for (uint32_t r = 0; r < live; ++r)
+          s[r] = _mm256_fmadd_ps(qd, _mm256_loadu_ps(rows + (j0 + r) * stride + d), s[r]);
+      }
+    }
+    const __m256 sums = _mm256_mul_ps(SumEach8(s), scale_v);
+    if (live == 8) {
+      _mm256_storeu_ps(out + j0, sums);
+    } else {
+      alignas(32) float lanes[8];
+      _mm256_store_ps(lanes, sums);
+      for (uint32_t r = 0; r < live; ++r) out[j0 + r] = lanes[r];
+    }
+  }
+}
+
+// acc (n = 8 kVectors) += w[j] * rows[j * stride ...], skipping zero weights.
+template <int kVectors>
+PORTA_HOST_AVX2_TARGET void AxpyRowsAvx2(const float* w, const float* rows, uint64_t stride,
+                                         uint64_t count, float* acc) {
+  __m256 a[kVectors];
+#pragma GCC unroll 8
+  for (int i = 0; i < kVectors; ++i) a[i] = _mm256_loadu_ps(acc + 8 * i);
+  for (uint64_t j = 0; j < count; ++j) {
+    if (w[j] == 0.0f) continue;
+    const __m256 wj = _mm256_set1_ps(w[j]);
+    const float* row = rows + j * stride;
+#pragma GCC unroll 8
+    for (int i = 0; i < kVectors; ++i)
+      a[i] = _mm256_fmadd_ps(wj, _mm256_loadu_ps(row + 8 * i), a[i]);
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < kVectors; ++i) _mm256_storeu_ps(acc + 8 * i, a[i]);
+}
+
+// AxpyRowsAvx2 for n a multiple of 8 up to 64.
+void AxpyRowsAvx2For(const float* w, const float* rows, uint64_t stride, uint64_t count, uint64_t n,
+                     float* acc) {
+  using Fn = void (*)(const float*, const float*, uint64_t, uint64_t, float*);
+  static constexpr Fn kByVectors[8] = {AxpyRowsAvx2<1>, AxpyRowsAvx2<2>, AxpyRowsAvx2<3>,
+                                       AxpyRowsAvx2<4>, AxpyRowsAvx2<5>, AxpyRowsAvx2<6>,
+                                       AxpyRowsAvx2<7>, AxpyRowsAvx2<8>};
+  kByVectors[n / 8 - 1](w, rows, stride, count, acc);
+}
+#endif
+
 int32_t AttentionKernel(const porta_host_group_t* group) {
   const PortaAttentionParams& p = ParamsOf<PortaAttentionParams>(group);
   const uint64_t g = GroupIndex(group);
@@ -129,10 +207,20 @@ int32_t AttentionKernel(const porta_host_group_t* group) {
 #else
   const bool wide = false;
 #endif
+#if defined(PORTA_HOST_AVX2)
+  const bool avx2 = !wide && HasAvx2();
+#else
+  const bool avx2 = false;
+#endif
   if (dk == PORTA_DT_F32 && wide && p.D % 16 == 0) {
 #if defined(PORTA_HOST_AVX512)
     DotRowsAvx512(query, static_cast<const float*>(k) + kb, p.k_strides[2], visible, p.D, p.scale,
                   scores.data());
+#endif
+  } else if (dk == PORTA_DT_F32 && avx2 && p.D % 8 == 0) {
+#if defined(PORTA_HOST_AVX2)
+    DotRowsAvx2(query, static_cast<const float*>(k) + kb, p.k_strides[2], visible, p.D, p.scale,
+                scores.data());
 #endif
   } else if (dk == PORTA_DT_F32) {
     DotRows(query, static_cast<const float*>(k) + kb, p.k_strides[2], visible, p.D, p.scale,
@@ -153,6 +241,11 @@ int32_t AttentionKernel(const porta_host_group_t* group) {
 #if defined(PORTA_HOST_AVX512)
       AxpyRowsAvx512(scores.data(), static_cast<const float*>(v) + vb, p.v_strides[2], visible,
                      p.Dv, acc.data());
+#endif
+    } else if (dv == PORTA_DT_F32 && avx2 && p.Dv % 8 == 0 && p.Dv <= 64) {
+#if defined(PORTA_HOST_AVX2)
+      AxpyRowsAvx2For(scores.data(), static_cast<const float*>(v) + vb, p.v_strides[2], visible,
+                      p.Dv, acc.data());
 #endif
     } else if (dv == PORTA_DT_F32) {
       AxpyRows(scores.data(), static_cast<const float*>(v) + vb, p.v_strides[2], visible, p.Dv,

@@ -158,6 +158,19 @@ inline bool HasAvx512() {
   }();
   return has;
 }
+
+// Whether the CPU runs the hand-written AVX2 loops (with FMA and F16C), the path of x86-64 CPUs
+// without AVX-512 (AMD Zen 1 to 3, Intel client parts). Chosen at run time like the AVX-512 ones;
+// every CPU with AVX2 and FMA has F16C, which Clang's builtin cannot ask for.
+#define PORTA_HOST_AVX2 1
+#define PORTA_HOST_AVX2_TARGET __attribute__((target("avx2,fma,f16c")))
+inline bool HasAvx2() {
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }();
+  return has;
+}
 #endif
 
 inline uint64_t GroupIndex(const porta_host_group_t* group) {

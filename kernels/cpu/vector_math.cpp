@@ -101,11 +101,12 @@ inline float GeluTanhLane(float x) {
   return 0.5f * x * (1.0f + TanhLane(0.79788456080286536f * (x + 0.044715f * x * x * x)));
 }
 
-// The body of BiasActivateRow for one activation, bias present or not.
-template <uint32_t kAct>
-inline void BiasActivate(float* __restrict v, uint64_t n, const float* __restrict bias) {
+// The body of BiasActivateRow for one activation, with a bias (kBias) or without: a test of
+// |bias| inside the loop would be control flow the vectorizer declines.
+template <uint32_t kAct, bool kBias>
+inline void BiasActivateLoop(float* __restrict v, uint64_t n, const float* __restrict bias) {
   for (uint64_t i = 0; i < n; ++i) {
-    const float x = bias != nullptr ? v[i] + bias[i] : v[i];
+    const float x = kBias ? v[i] + bias[i] : v[i];
     float y = x;
     if constexpr (kAct == PORTA_EW_RELU) y = x > 0.0f ? x : (x != x ? x : 0.0f);
     if constexpr (kAct == PORTA_EW_GELU_ERF) y = GeluErfLane(x);
@@ -114,6 +115,15 @@ inline void BiasActivate(float* __restrict v, uint64_t n, const float* __restric
     if constexpr (kAct == PORTA_EW_SIGMOID) y = SigmoidLane(x);
     if constexpr (kAct == PORTA_EW_TANH) y = TanhLane(x);
     v[i] = y;
+  }
+}
+
+template <uint32_t kAct>
+inline void BiasActivate(float* v, uint64_t n, const float* bias) {
+  if (bias != nullptr) {
+    BiasActivateLoop<kAct, true>(v, n, bias);
+  } else {
+    BiasActivateLoop<kAct, false>(v, n, nullptr);
   }
 }
 
