@@ -231,7 +231,9 @@ int32_t AttentionKernel(const porta_host_group_t* group) {
       scores[j] = Dot(query, key, p.D) * p.scale;
     }
   }
-  if (p.flags & PORTA_ATTN_FLAG_MASK) {
+  if ((p.flags & PORTA_ATTN_FLAG_MASK) && dm == PORTA_DT_F32) {
+    Axpy(1.0f, static_cast<const float*>(mask) + mb, scores.data(), visible);
+  } else if (p.flags & PORTA_ATTN_FLAG_MASK) {
     for (uint64_t j = 0; j < visible; ++j) scores[j] += Load(mask, dm, mb + j);
   }
   const float max = RowMax(scores.data(), visible);
