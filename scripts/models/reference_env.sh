@@ -85,8 +85,21 @@ build_dir="$ENV_DIR/llama.cpp-build"
 mkdir -p "$src_dir"
 if [[ ! -f "$sdist" ]]; then
   say "downloading the llama-cpp-python $LLAMA_CPP_PYTHON_VERSION sdist"
-  "$py" -m pip download --quiet --no-deps --no-binary :all: \
-    "llama-cpp-python==$LLAMA_CPP_PYTHON_VERSION" -d "$src_dir"
+  # Straight from the package index: pip download --no-binary :all: would first build the sdist's
+  # build dependencies (scikit-build-core, cmake, ...) from source as well.
+  "$py" - "$LLAMA_CPP_PYTHON_VERSION" "$sdist" <<'PY'
+import os, re, sys, urllib.request
+version, target = sys.argv[1], sys.argv[2]
+index = os.environ.get("PIP_INDEX_URL", "https://pypi.org/simple").rstrip("/")
+name = f"llama_cpp_python-{version}.tar.gz"
+page = urllib.request.urlopen(f"{index}/llama-cpp-python/").read().decode()
+found = re.search(r'href="([^"#]*/' + re.escape(name) + r')[#"]', page)
+if not found:
+    sys.exit(f"reference_env: error: {name} is not listed at {index}/llama-cpp-python/")
+url = urllib.parse.urljoin(f"{index}/llama-cpp-python/", found.group(1))
+urllib.request.urlretrieve(url, target + ".part")
+os.replace(target + ".part", target)
+PY
 fi
 echo "$LLAMA_CPP_PYTHON_SHA256  $sdist" | sha256sum --check --quiet ||
   fail "$sdist does not have the pinned sha256 $LLAMA_CPP_PYTHON_SHA256; delete it and rerun"
