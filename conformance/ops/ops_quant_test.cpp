@@ -364,6 +364,74 @@ TEST_P(OpsQuantTest, Q4_0) {
   RunAll(PORTA_DTYPE_Q4_0);
 }
 
+// desc.quantize_a: the device may round a to Q8 blocks (scale max|a| / 127 per 32 values along K,
+// values rounded to nearest) before the products. Each result must then lie within the bound
+// that rounding allows around the exact product: half a step of each block's scale times the
+// weights' magnitudes, plus f32 accumulation. A device that ignores the flag meets it too. A row
+// of a with an infinity must give non-finite results, as without the flag.
+TEST_P(OpsQuantTest, QuantizedActivations) {
+  for (porta_dtype_t type : {PORTA_DTYPE_Q4_0, PORTA_DTYPE_Q4_1, PORTA_DTYPE_Q8_0}) {
+    for (int64_t m : {1, 3, 17}) {
+      for (int64_t n : {1, 67, 300}) {
+        for (int64_t k : {32, 96, 576}) {
+          const QuantTensor b = MakeQuant(type, {n, k}, {}, 0);
+          // a spans several magnitudes, so the blocks' scales differ.
+          std::vector<double> a_values(static_cast<size_t>(m * k));
+          Rng rng(NextSeed());
+          for (double& v : a_values)
+            v = rng.Uniform(-1.0, 1.0) * std::ldexp(1.0, static_cast<int>(rng.Int(-4, 3)));
+          const bool with_inf = m > 1 && n == 67;
+          if (with_inf) a_values[static_cast<size_t>(k + k / 2)] = HUGE_VAL;  // row 1
+          DeviceTensor a = Upload(Contiguous(PORTA_DTYPE_F32, {m, k}), a_values);
+          a_values = a.Values();  // as stored (f32)
+          DeviceTensor out = Output(Contiguous(PORTA_DTYPE_F32, {m, n}));
+          porta_matmul_desc_t desc = PORTA_MATMUL_DESC_INIT;
+          desc.transpose_b = 1;
+          desc.quantize_a = 1;
+          const std::string what = std::string("quantize_a matmul ") + QuantText(b) + " M " +
+                                   std::to_string(m) + (with_inf ? " (row 1 has an inf)" : "");
+          ASSERT_PORTA_OK(
+              porta_ops_matmul(ctx(), stream(), &desc, a.get(), &b.tensor, nullptr, out.get()))
+              << what;
+          std::vector<double> got;
+          ASSERT_TRUE(Read(out, &got)) << what;
+          EXPECT_TRUE(QuantUnchanged(b)) << what;
+          int reported = 0;
+          for (int64_t i = 0; i < m; ++i) {
+            for (int64_t j = 0; j < n; ++j) {
+              const double value = got[static_cast<size_t>(i * n + j)];
+              if (with_inf && i == 1) {
+                EXPECT_FALSE(std::isfinite(value)) << what << ": out[1][" << j << "] = " << value;
+                continue;
+              }
+              double exact = 0.0, bound = 0.0, magnitude = 0.0;
+              for (int64_t k0 = 0; k0 < k; k0 += kBlock) {
+                double amax = 0.0, weights = 0.0;
+                for (int64_t t = k0; t < k0 + kBlock; ++t) {
+                  const double x = a_values[static_cast<size_t>(i * k + t)];
+                  const double w = b.values[static_cast<size_t>(j * k + t)];
+                  amax = std::max(amax, std::fabs(x));
+                  weights += std::fabs(w);
+                  exact += x * w;
+                  magnitude += std::fabs(x * w);
+                }
+                // Half a step, with slack for the scale and its inverse computed in f32.
+                bound += (0.5 * amax / 127.0) * (1.0 + 1e-5) * weights;
+              }
+              bound += (static_cast<double>(k / kBlock) + 16.0) * 0x1p-23 * magnitude + 1e-30;
+              if (!(std::fabs(value - exact) <= bound) && reported++ < 5) {
+                ADD_FAILURE() << what << ": out[" << i << "][" << j << "] = " << value << ", exact "
+                              << exact << ", allowed error " << bound;
+              }
+            }
+          }
+          EXPECT_EQ(reported, 0) << what;
+        }
+      }
+    }
+  }
+}
+
 TEST_P(OpsQuantTest, Q4_1) {
   RunAll(PORTA_DTYPE_Q4_1);
 }

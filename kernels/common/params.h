@@ -111,6 +111,9 @@
 // GELU_TANH, SILU) sits in bits 8..15.
 #define PORTA_MM_FLAG_BIAS 1u
 #define PORTA_MM_FLAG_BETA 2u
+// QMATVEC only: a may be rounded to Q8 blocks (porta_matmul_desc_t.quantize_a); kernels without
+// such a path ignore it.
+#define PORTA_MM_FLAG_QUANTIZE_A 4u
 
 // QDEQUANT flag: rows come from an index tensor (embedding) instead of row_shape's order.
 #define PORTA_QD_FLAG_GATHER 1u

@@ -3,7 +3,9 @@
 // written with eight-lane vectors and built per x86-64 level) and porta_qdequant (dequantization
 // by whole blocks).
 #include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include "kernels/cpu/host_common.h"
@@ -410,6 +412,277 @@ void DotRowAvx2(const uint8_t* row, uint64_t blocks, const float* a, uint64_t ld
 }
 #endif
 
+// Products with A rounded to Q8 blocks (PORTA_MM_FLAG_QUANTIZE_A): per row of A and block of 32,
+// int8 values, the scale d = max|a| / 127 (the values are a / d rounded to nearest) and
+// s = d * (sum of the values). A weight block then takes integer products: Q4_1 gives
+// dw d (sum q y) + mw s, Q4_0 dw d (sum q y) - 8 dw s and Q8_0 dw d (sum w y).
+struct Q8Rows {
+  std::vector<int8_t> q;  // rows x K
+  std::vector<float> d;   // rows x K / 32
+  std::vector<float> s;   // rows x K / 32
+  uint64_t k = 0;
+};
+
+// Rounds the block of 32 at |x|. A block with a NaN or an infinity gets d = s = NaN, so that its
+// products are NaN, as the f32 products would be (or infinite: the rounding cannot keep those
+// apart).
+void QuantizeBlockScalar(const float* x, int8_t* q, float* d, float* s) {
+  float amax = 0.0f;
+  bool finite = true;
+  for (int i = 0; i < 32; ++i) {
+    finite = finite && std::isfinite(x[i]);
+    amax = std::max(amax, std::fabs(x[i]));
+  }
+  if (!finite) {
+    std::memset(q, 0, 32);
+    *d = *s = std::numeric_limits<float>::quiet_NaN();
+    return;
+  }
+  const float inverse = amax != 0.0f ? 127.0f / amax : 0.0f;
+  int32_t sum = 0;
+  for (int i = 0; i < 32; ++i) {
+    q[i] = static_cast<int8_t>(std::nearbyint(x[i] * inverse));
+    sum += q[i];
+  }
+  *d = amax / 127.0f;
+  *s = *d * static_cast<float>(sum);
+}
+
+#if defined(PORTA_HOST_AVX2)
+PORTA_HOST_AVX2_TARGET void QuantizeBlockAvx2(const float* x, int8_t* q, float* d, float* s) {
+  const __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8);
+  const __m256 v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  const __m256 a0 = _mm256_andnot_ps(sign, v0), a1 = _mm256_andnot_ps(sign, v1);
+  const __m256 a2 = _mm256_andnot_ps(sign, v2), a3 = _mm256_andnot_ps(sign, v3);
+  // NaN and infinity: |x| > FLT_MAX is false for NaN, hence the "not less or equal" test.
+  const __m256 big = _mm256_set1_ps(std::numeric_limits<float>::max());
+  const __m256 bad = _mm256_or_ps(
+      _mm256_or_ps(_mm256_cmp_ps(a0, big, _CMP_NLE_UQ), _mm256_cmp_ps(a1, big, _CMP_NLE_UQ)),
+      _mm256_or_ps(_mm256_cmp_ps(a2, big, _CMP_NLE_UQ), _mm256_cmp_ps(a3, big, _CMP_NLE_UQ)));
+  if (_mm256_movemask_ps(bad) != 0) {
+    std::memset(q, 0, 32);
+    *d = *s = std::numeric_limits<float>::quiet_NaN();
+    return;
+  }
+  const __m256 m = _mm256_max_ps(_mm256_max_ps(a0, a1), _mm256_max_ps(a2, a3));
+  __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+  m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+  m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+  const float amax = _mm_cvtss_f32(m4);
+  const __m256 inverse = _mm256_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
+  // Round to nearest (the default rounding mode) as the scalar form's nearbyint.
+  const __m256i i0 = _mm256_cvtps_epi32(_mm256_mul_ps(v0, inverse));
+  const __m256i i1 = _mm256_cvtps_epi32(_mm256_mul_ps(v1, inverse));
+  const __m256i i2 = _mm256_cvtps_epi32(_mm256_mul_ps(v2, inverse));
+  const __m256i i3 = _mm256_cvtps_epi32(_mm256_mul_ps(v3, inverse));
+  const __m256i total = _mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3));
+  __m128i t4 = _mm_add_epi32(_mm256_castsi256_si128(total), _mm256_extracti128_si256(total, 1));
+  t4 = _mm_add_epi32(t4, _mm_shuffle_epi32(t4, 0x4e));
+  t4 = _mm_add_epi32(t4, _mm_shuffle_epi32(t4, 0xb1));
+  // Packing works per 128-bit lane; the permutation puts the four groups of eight back in order.
+  const __m256i packed = _mm256_packs_epi16(_mm256_packs_epi32(i0, i1), _mm256_packs_epi32(i2, i3));
+  _mm256_storeu_si256(
+      reinterpret_cast<__m256i*>(q),
+      _mm256_permutevar8x32_epi32(packed, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+  *d = amax / 127.0f;
+  *s = *d * static_cast<float>(_mm_cvtsi128_si32(t4));
+}
+#endif
+
+// Rounds |rows| rows of K values (row stride |lda|) at |a| into |out|.
+void QuantizeRows(const float* a, uint64_t lda, uint32_t rows, uint64_t k, Q8Rows* out) {
+  const uint64_t blocks = k / PORTA_QBLOCK;
+  out->k = k;
+  out->q.resize(uint64_t{rows} * k);
+  out->d.resize(uint64_t{rows} * blocks);
+  out->s.resize(uint64_t{rows} * blocks);
+#if defined(PORTA_HOST_AVX2)
+  const bool avx2 = HasAvx2();
+#endif
+  for (uint32_t r = 0; r < rows; ++r) {
+    for (uint64_t b = 0; b < blocks; ++b) {
+      const float* x = a + r * lda + b * PORTA_QBLOCK;
+      int8_t* q = out->q.data() + r * k + b * PORTA_QBLOCK;
+      float* d = out->d.data() + r * blocks + b;
+      float* sum = out->s.data() + r * blocks + b;
+#if defined(PORTA_HOST_AVX2)
+      if (avx2) {
+        QuantizeBlockAvx2(x, q, d, sum);
+        continue;
+      }
+#endif
+      QuantizeBlockScalar(x, q, d, sum);
+    }
+  }
+}
+
+// The integer part of block |q| (of |kType|) against the 32 values at |y|.
+template <uint32_t kType>
+int32_t BlockDotScalar(const uint8_t* q, const int8_t* y) {
+  int32_t sum = 0;
+  if constexpr (kType == PORTA_DT_Q8_0) {
+    for (int i = 0; i < 32; ++i) sum += static_cast<int8_t>(q[2 + i]) * y[i];
+  } else {
+    const uint8_t* qs = q + (kType == PORTA_DT_Q4_1 ? 4 : 2);
+    for (int i = 0; i < 16; ++i) sum += (qs[i] & 15) * y[i] + (qs[i] >> 4) * y[i + 16];
+  }
+  return sum;
+}
+
+template <uint32_t kType, uint64_t kBytes>
+void DotQ8Scalar(const uint8_t* row, uint64_t blocks, const Q8Rows& a, uint32_t r0, uint32_t count,
+                 float* sums) {
+  for (uint32_t r = r0; r < r0 + count; ++r) {
+    const int8_t* y = a.q.data() + r * a.k;
+    const float* d = a.d.data() + r * blocks;
+    const float* s = a.s.data() + r * blocks;
+    float sum = 0.0f;
+    for (uint64_t b = 0; b < blocks; ++b) {
+      const uint8_t* q = row + b * kBytes;
+      const float dw = HalfAt(q);
+      const float dot = static_cast<float>(BlockDotScalar<kType>(q, y + b * PORTA_QBLOCK));
+      sum += dw * d[b] * dot;
+      if constexpr (kType == PORTA_DT_Q4_1) sum += HalfAt(q + 2) * s[b];
+      if constexpr (kType == PORTA_DT_Q4_0) sum -= 8.0f * dw * s[b];
+    }
+    sums[r - r0] = sum;
+  }
+}
+
+#if defined(PORTA_HOST_AVX2)
+// The block at |q| for the integer products: the 32 weights as bytes (unsigned nibbles, or the
+// magnitudes of Q8_0's signed values), d and the term the block adds per unit of s.
+struct BlockQ8Avx2 {
+  __m256i w;
+  float d;
+  float per_s;
+  __m256i sign;  // Q8_0: the weights' signs, moved onto the values of A
+};
+
+template <uint32_t kType>
+[[gnu::always_inline]] PORTA_HOST_AVX2_TARGET inline BlockQ8Avx2 LoadBlockQ8Avx2(const uint8_t* q) {
+  BlockQ8Avx2 block;
+  if constexpr (kType == PORTA_DT_Q8_0) {
+    uint16_t h;
+    std::memcpy(&h, q, 2);
+    block.d = _cvtsh_ss(h);
+    block.per_s = 0.0f;
+    block.sign = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 2));
+    block.w = _mm256_sign_epi8(block.sign, block.sign);
+  } else {
+    const bool with_min = kType == PORTA_DT_Q4_1;
+    int32_t dm;
+    std::memcpy(&dm, q, 4);
+    const __m128 scales = _mm_cvtph_ps(_mm_cvtsi32_si128(dm));
+    block.d = _mm_cvtss_f32(scales);
+    block.per_s = with_min ? _mm_cvtss_f32(_mm_movehdup_ps(scales)) : -8.0f * block.d;
+    const __m128i qs = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + (with_min ? 4 : 2)));
+    block.w = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(qs, 4), qs), _mm256_set1_epi8(15));
+    block.sign = block.w;
+  }
+  return block;
+}
+
+// Sum of the products of |block|'s weights and the 32 values at |y|, as eight int32 lanes
+// converted to float.
+template <uint32_t kType>
+[[gnu::always_inline]] PORTA_HOST_AVX2_TARGET inline __m256 BlockProductsAvx2(
+    const BlockQ8Avx2& block, const int8_t* y) {
+  __m256i values = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y));
+  if constexpr (kType == PORTA_DT_Q8_0) values = _mm256_sign_epi8(values, block.sign);
+  const __m256i pairs = _mm256_maddubs_epi16(block.w, values);
+  return _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+}
+
+template <uint32_t kType, uint64_t kBytes, uint32_t kRows>
+PORTA_HOST_AVX2_TARGET void DotQ8TileAvx2(const uint8_t* __restrict row, uint64_t blocks,
+                                          const Q8Rows& a, uint32_t r0, float* sums) {
+  __m256 acc[kRows];
+  float extra[kRows];
+  const int8_t* y[kRows];
+  const float* d[kRows];
+  const float* s[kRows];
+#pragma GCC unroll 4
+  for (uint32_t r = 0; r < kRows; ++r) {
+    acc[r] = _mm256_setzero_ps();
+    extra[r] = 0.0f;
+    y[r] = a.q.data() + (r0 + r) * a.k;
+    d[r] = a.d.data() + (r0 + r) * blocks;
+    s[r] = a.s.data() + (r0 + r) * blocks;
+  }
+  for (uint64_t b = 0; b < blocks; ++b) {
+    const BlockQ8Avx2 block = LoadBlockQ8Avx2<kType>(row + b * kBytes);
+#pragma GCC unroll 4
+    for (uint32_t r = 0; r < kRows; ++r) {
+      const __m256 products = BlockProductsAvx2<kType>(block, y[r] + b * PORTA_QBLOCK);
+      acc[r] = _mm256_fmadd_ps(products, _mm256_set1_ps(block.d * d[r][b]), acc[r]);
+      extra[r] += block.per_s * s[r][b];
+    }
+  }
+#pragma GCC unroll 4
+  for (uint32_t r = 0; r < kRows; ++r) sums[r] = LaneSumAvx2(acc[r]) + extra[r];
+}
+
+// One row of A: two running sums (even and odd blocks) so that the FMA latency does not bound
+// the loop.
+template <uint32_t kType, uint64_t kBytes>
+PORTA_HOST_AVX2_TARGET float DotQ8OneAvx2(const uint8_t* __restrict row, uint64_t blocks,
+                                          const Q8Rows& a, uint32_t r) {
+  const int8_t* y = a.q.data() + r * a.k;
+  const float* d = a.d.data() + r * blocks;
+  const float* s = a.s.data() + r * blocks;
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  float extra0 = 0.0f, extra1 = 0.0f;
+  uint64_t b = 0;
+  for (; b + 2 <= blocks; b += 2) {
+    const BlockQ8Avx2 first = LoadBlockQ8Avx2<kType>(row + b * kBytes);
+    const BlockQ8Avx2 second = LoadBlockQ8Avx2<kType>(row + (b + 1) * kBytes);
+    acc0 = _mm256_fmadd_ps(BlockProductsAvx2<kType>(first, y + b * PORTA_QBLOCK),
+                           _mm256_set1_ps(first.d * d[b]), acc0);
+    acc1 = _mm256_fmadd_ps(BlockProductsAvx2<kType>(second, y + (b + 1) * PORTA_QBLOCK),
+                           _mm256_set1_ps(second.d * d[b + 1]), acc1);
+    extra0 += first.per_s * s[b];
+    extra1 += second.per_s * s[b + 1];
+  }
+  if (b < blocks) {
+    const BlockQ8Avx2 last = LoadBlockQ8Avx2<kType>(row + b * kBytes);
+    acc0 = _mm256_fmadd_ps(BlockProductsAvx2<kType>(last, y + b * PORTA_QBLOCK),
+                           _mm256_set1_ps(last.d * d[b]), acc0);
+    extra0 += last.per_s * s[b];
+  }
+  return LaneSumAvx2(_mm256_add_ps(acc0, acc1)) + (extra0 + extra1);
+}
+#endif
+
+// sums[i] = dot(row, A's row r0 + i) for i < count, with A rounded to Q8.
+template <uint32_t kType, uint64_t kBytes>
+void DotQ8(const uint8_t* row, uint64_t blocks, const Q8Rows& a, uint32_t r0, uint32_t count,
+           float* sums) {
+#if defined(PORTA_HOST_AVX2)
+  if (HasAvx2()) {
+    uint32_t r = 0;
+    for (; r + 4 <= count; r += 4)
+      DotQ8TileAvx2<kType, kBytes, 4>(row, blocks, a, r0 + r, sums + r);
+    if (r + 2 <= count) {
+      DotQ8TileAvx2<kType, kBytes, 2>(row, blocks, a, r0 + r, sums + r);
+      r += 2;
+    }
+    if (r < count) sums[r] = DotQ8OneAvx2<kType, kBytes>(row, blocks, a, r0 + r);
+    return;
+  }
+#endif
+  DotQ8Scalar<kType, kBytes>(row, blocks, a, r0, count, sums);
+}
+
+using DotQ8Fn = void (*)(const uint8_t*, uint64_t, const Q8Rows&, uint32_t, uint32_t, float*);
+
+DotQ8Fn DotQ8For(uint32_t dtype) {
+  return dtype == PORTA_DT_Q4_0   ? DotQ8<PORTA_DT_Q4_0, PORTA_Q4_0_BYTES>
+         : dtype == PORTA_DT_Q4_1 ? DotQ8<PORTA_DT_Q4_1, PORTA_Q4_1_BYTES>
+                                  : DotQ8<PORTA_DT_Q8_0, PORTA_Q8_0_BYTES>;
+}
+
 // The dot-product routine for weights of |dtype| on this CPU.
 using DotRowFn = void (*)(const uint8_t*, uint64_t, const float*, uint64_t, uint32_t, float*);
 
@@ -486,13 +759,22 @@ int32_t QmatvecKernel(const porta_host_group_t* group) {
   constexpr uint32_t kTileRows = 8;
   float sums[kRowChunk][kMaxRows];
   const DotRowFn dot_row = DotRowFor(db);
+  // With PORTA_MM_FLAG_QUANTIZE_A, A's rows rounded to Q8 once per call.
+  const bool q8 = (p.flags & PORTA_MM_FLAG_QUANTIZE_A) != 0;
+  thread_local Q8Rows q8_rows;
+  if (q8) QuantizeRows(rows_a, lda, mc, p.K, &q8_rows);
+  const DotQ8Fn dot_q8 = DotQ8For(db);
   for (uint64_t chunk = n0; chunk < n1; chunk += kRowChunk) {
     const uint64_t chunk_end = std::min(n1, chunk + kRowChunk);
     for (uint32_t t = 0; t < mc; t += kTileRows) {
       const uint32_t tile = std::min(kTileRows, mc - t);
       for (uint64_t n = chunk; n < chunk_end; ++n) {
-        dot_row(b + b_base + n * p.b_rs * block_bytes, blocks, rows_a + t * lda, lda, tile,
-                &sums[n - chunk][t]);
+        const uint8_t* row = b + b_base + n * p.b_rs * block_bytes;
+        if (q8) {
+          dot_q8(row, blocks, q8_rows, t, tile, &sums[n - chunk][t]);
+        } else {
+          dot_row(row, blocks, rows_a + t * lda, lda, tile, &sums[n - chunk][t]);
+        }
       }
     }
     for (uint64_t n = chunk; n < chunk_end; ++n) {

@@ -145,7 +145,13 @@ porta_status_t PlanQmatvec(Context& context, const QmatvecPlan& plan,
   const View& vb = *plan.b;
   const View& vo = *plan.out;
   const bool host = context.format == PORTA_FORMAT_HOST;
-  const uint64_t rows = static_cast<uint64_t>(plan.tuning.Get("rows", 4));
+  uint64_t rows = static_cast<uint64_t>(plan.tuning.Get("rows", 4));
+  if (host && (plan.flags & PORTA_MM_FLAG_QUANTIZE_A) != 0) {
+    // Each host call rounds its rows of A to Q8 before its products: a quarter of the weight rows
+    // per compute unit spreads that over enough products and still balances the threads.
+    const uint64_t units = std::max<uint64_t>(1, context.info.compute_units);
+    rows = std::max<uint64_t>(rows, plan.n / (4 * units));
+  }
   const uint64_t wg = host ? 1 : static_cast<uint64_t>(plan.tuning.Get("wg", 64));
   const uint64_t m_per_group = host ? plan.m : 1;
   const uint64_t row_groups = (plan.n + rows - 1) / rows;

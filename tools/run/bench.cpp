@@ -53,6 +53,8 @@ void AddBenchOptions(CLI::App* command, BenchArgs* args) {
   command->add_option("--sentence-tokens", args->sentence_tokens, "tokens per sentence (128)");
   command->add_option("--repetitions", args->repetitions, "timed runs after a warm-up (3)");
   command->add_option("--dequantize", args->dequantize, "decoder weights: f16 or f32");
+  command->add_flag("--quantize-activations", args->quantize_activations,
+                    "decoder: activations rounded to 8-bit blocks in the quantized products");
   command->add_flag("--json", args->json, "print one JSON object");
 }
 
@@ -78,6 +80,7 @@ int RunBench(const BenchArgs& args, const std::string& devices) {
     LlamaOptions options;
     options.weights = ParseWeightLoad(args.dequantize);
     options.context = args.prompt_tokens + args.generate_tokens;
+    options.quantize_activations = args.quantize_activations;
     LlamaModel model(engine, file, options);
     std::uniform_int_distribution<int32_t> pick(0, static_cast<int32_t>(model.config().vocab - 1));
     std::vector<int32_t> prompt(static_cast<size_t>(args.prompt_tokens));
@@ -99,6 +102,7 @@ int RunBench(const BenchArgs& args, const std::string& devices) {
     report["llm"] = {
         {"model", path.filename().string()},
         {"weights", args.dequantize.empty() ? "as stored" : args.dequantize},
+        {"quantize_activations", args.quantize_activations},
         {"prompt_tokens", args.prompt_tokens},
         {"prompt_tokens_per_s", static_cast<double>(args.prompt_tokens) / prompt_seconds},
         {"generate_tokens", args.generate_tokens},
@@ -140,9 +144,10 @@ int RunBench(const BenchArgs& args, const std::string& devices) {
   if (report.contains("llm")) {
     const auto& llm = report["llm"];
     std::printf(
-        "%s (weights %s): prompt %lld tokens: %.1f tokens/s; generation %lld tokens: "
+        "%s (weights %s%s): prompt %lld tokens: %.1f tokens/s; generation %lld tokens: "
         "%.1f tokens/s; device memory peak %.1f MiB\n",
         llm["model"].get<std::string>().c_str(), llm["weights"].get<std::string>().c_str(),
+        args.quantize_activations ? ", activations rounded to 8 bits" : "",
         static_cast<long long>(args.prompt_tokens), llm["prompt_tokens_per_s"].get<double>(),
         static_cast<long long>(args.generate_tokens), llm["generate_tokens_per_s"].get<double>(),
         llm["peak_device_mib"].get<double>());

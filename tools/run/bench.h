@@ -23,6 +23,7 @@ struct BenchArgs {
   int64_t sentence_tokens = 128;
   int64_t repetitions = 3;
   std::string dequantize;
+  bool quantize_activations = false;
   bool json = false;
 };
 

@@ -232,6 +232,7 @@ void LlamaModel::Linear(const porta_tensor_t& in, const Weight& weight, const po
   porta_matmul_desc_t desc = PORTA_MATMUL_DESC_INIT;
   desc.transpose_b = 1;
   desc.beta = beta;
+  desc.quantize_a = options_.quantize_activations ? 1 : 0;
   const porta_tensor_t w =
       Contiguous(weight.buffer.get(), 0, weight.dtype, {weight.rows, weight.columns});
   const porta_status_t status =

@@ -40,6 +40,10 @@ struct LlamaOptions {
   WeightLoad weights = WeightLoad::kAsStored;
   // Tokens the KV cache holds (prompt plus generation); at most the trained context.
   int64_t context = 2048;
+  // Lets the device round the activations to 8-bit blocks in the products with block-quantized
+  // weights (porta_matmul_desc_t.quantize_a), as llama.cpp does: faster on CPUs, results within
+  // that rounding of the exact ones. --quantize-activations.
+  bool quantize_activations = false;
 };
 
 class LlamaModel {

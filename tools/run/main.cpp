@@ -2,7 +2,7 @@
 //
 //   porta-run embed --model DIR [--similarity] [--json] "sentence" ...
 //   porta-run generate --model FILE.gguf --prompt "..." [--max-tokens N] [--temperature T]
-//                      [--seed S] [--chat] [--dequantize f16|f32]
+//                      [--seed S] [--chat] [--dequantize f16|f32] [--quantize-activations]
 //   porta-run bench ...  (see --help)
 //
 // The model code runs on porta_ops.h only; the same command gives the same output on every
@@ -98,6 +98,7 @@ struct GenerateArgs {
   uint64_t seed = 0;
   bool chat = false;
   std::string dequantize;
+  bool quantize_activations = false;
   int64_t context = 2048;
   bool profile = false;
 };
@@ -127,6 +128,7 @@ int RunGenerate(const GenerateArgs& args, const std::string& devices) {
   LlamaOptions options;
   options.weights = ParseWeightLoad(args.dequantize);
   options.context = args.context;
+  options.quantize_activations = args.quantize_activations;
   LlamaModel model(engine, file, options);
   const BpeTokenizer tokenizer = BpeTokenizer::Create(LoadBpeVocab(file));
   const double load_seconds = Seconds(load_start);
@@ -222,6 +224,10 @@ int main(int argc, char** argv) {
   generate_command->add_option("--system", generate.system, "system message for --chat");
   generate_command->add_option("--dequantize", generate.dequantize,
                                "dequantize the weights at load: f16 or f32");
+  generate_command->add_flag(
+      "--quantize-activations", generate.quantize_activations,
+      "let the device round activations to 8-bit blocks in the products with quantized weights, "
+      "as llama.cpp does (faster on CPUs; results within that rounding)");
   generate_command->add_option("--context", generate.context, "KV cache size in tokens (2048)");
   generate_command->add_flag("--profile", generate.profile,
                              "wait for each operation and print the time spent per operation");
