@@ -13,7 +13,8 @@
 #   hsaco         HIP (CUDA spelling, through a portability header) -> AMD code-object bundle
 #                 (hipcc, HIP_PLATFORM=amd) for PORTA_HIP_OFFLOAD_ARCHS
 #
-# A missing tool skips only the formats that need it, with one message per format.
+# A missing tool skips only the formats that need it, with one message per format, unless the
+# format is listed in PORTA_REQUIRE_KERNEL_FORMATS: then it is a configure error.
 
 find_program(PORTA_GLSLC glslc)
 find_program(PORTA_SPIRV_DIS spirv-dis)
@@ -38,6 +39,36 @@ set(_porta_tools_ptx PORTA_NVCC)
 set(_porta_package_ptx "a CUDA toolkit (nvcc; set CUDA_PATH)")
 set(_porta_tools_hsaco PORTA_HIPCC)
 set(_porta_package_hsaco "hipcc")
+
+# PORTA_REQUIRE_KERNEL_FORMATS: formats that must be built. A required format whose tools are
+# missing fails the configure instead of being skipped, so that a build (CI's, for one) cannot
+# lose a precompiled format without anyone noticing. Empty by default: a plain build builds what
+# its tools allow. kernels/CMakeLists.txt also refuses a required format PORTA_OPS_FORMATS leaves
+# out.
+set(PORTA_KERNEL_FORMAT_NAMES spirv-shader opencl-c spirv-kernel cubin ptx hsaco)
+set(PORTA_REQUIRE_KERNEL_FORMATS "" CACHE STRING
+    "Kernel formats that must be built (a list; a missing tool is then a configure error)")
+foreach(format IN LISTS PORTA_REQUIRE_KERNEL_FORMATS)
+  if(NOT format IN_LIST PORTA_KERNEL_FORMAT_NAMES)
+    string(REPLACE ";" ", " known "${PORTA_KERNEL_FORMAT_NAMES}")
+    message(FATAL_ERROR "Porta: PORTA_REQUIRE_KERNEL_FORMATS names '${format}', which is not a "
+                        "kernel format (${known})")
+  endif()
+  # opencl-c is embedded as text: it needs no tool.
+  set(missing "")
+  foreach(tool IN LISTS _porta_tools_${format})
+    if(NOT ${tool})
+      list(APPEND missing ${tool})
+    endif()
+  endforeach()
+  if(missing)
+    string(REPLACE ";" ", " missing "${missing}")
+    message(FATAL_ERROR "Porta: PORTA_REQUIRE_KERNEL_FORMATS requires ${format} kernels, but "
+                        "${_porta_package_${format}} not found (${missing} NOTFOUND): install "
+                        "the tools, or point those cache variables at them, or drop ${format} "
+                        "from PORTA_REQUIRE_KERNEL_FORMATS")
+  endif()
+endforeach()
 
 # AMD targets: the ones Debian's device libraries cover (CDNA2, CDNA3's first part, RDNA2), plus
 # gfx942 (MI300) and gfx1100 (RDNA3) when the installed hipcc knows them. Probed once, cached.

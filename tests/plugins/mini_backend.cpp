@@ -24,6 +24,8 @@
 //                              node); shutdown aborts when a native graph was never destroyed
 //   MINI_FAULTY                fail the n-th call into the plugin as PORTA_TEST_FAULT_WALK says
 //                              (fault_walk.h), for the walks of tests/call_fault_test.cpp
+//   MINI_KERNEL_FORMATS=mask   declare this kernel_formats mask instead of the host format's bit
+//                              (0: a device the operator library has no kernels for)
 //
 // By the ABI's rule a plugin does no work in static constructors: every global here is
 // constant-initialized (enforced with constinit) and all state is created in init.
@@ -49,6 +51,9 @@
 
 #ifndef MINI_NAME
 #error "MINI_NAME must name the test backend"
+#endif
+#ifndef MINI_KERNEL_FORMATS
+#define MINI_KERNEL_FORMATS PORTA_FORMAT_BIT(PORTA_FORMAT_HOST)
 #endif
 #ifndef MINI_ABI_MAJOR
 #define MINI_ABI_MAJOR PORTA_BACKEND_ABI_MAJOR
@@ -342,7 +347,7 @@ porta_status_t DeviceGetInfo(porta_be_device_t device, porta_device_info_t* info
 #ifdef MINI_GRAPHS
   info->capabilities |= PORTA_CAP_NATIVE_GRAPHS;
 #endif
-  info->kernel_formats = PORTA_FORMAT_BIT(PORTA_FORMAT_HOST);
+  info->kernel_formats = MINI_KERNEL_FORMATS;
 #ifdef MINI_HOSTILE
   if (Is(Hostile::kUnterminatedNames)) {
     for (char* field : {info->name, info->vendor, info->architecture, info->driver_version}) {

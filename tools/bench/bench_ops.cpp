@@ -66,6 +66,9 @@ Measure TimeSeconds(const Plan& plan, const std::function<void()>& call) {
   return Summarize(samples);
 }
 
+// out (M x N) = a (M x K) times b (K x N): M is the tokens (rows of the activations), N the
+// output features (the weight rows of a transposed b, as models store weights), K the summed
+// dimension. ggml's test-backend-ops names the same product m = N, n = M, k = K.
 struct MatmulShape {
   uint32_t m, k, n;
 };
@@ -89,8 +92,9 @@ struct Shapes {
 };
 
 const Shapes& ShapesFor(bool quick) {
-  // Square products, a MiniLM FFN (128x384x1536) and a LLaMA-class FFN (512x4096x14336); f16
-  // weights at ggml's benchmark shape (512 activations through 4096 weight rows of 14336).
+  // Square products, a MiniLM FFN up-projection (128 tokens, 384 -> 1536) and a LLaMA-class one
+  // (512 tokens, 4096 -> 14336); f16 weights at ggml's benchmark shape (MUL_MAT m=4096 n=512
+  // k=14336: 512 tokens through 4096 weight rows of 14336, the FFN down-projection).
   static const Shapes full{
       .matmul_f32 = {{1024, 1024, 1024}, {2048, 2048, 2048}, {128, 384, 1536}, {512, 4096, 14336}},
       .matmul_f16 = {512, 14336, 4096},
@@ -131,8 +135,9 @@ std::string CountText(uint32_t count) {
   return count % (1u << 20) == 0 ? std::to_string(count >> 20) + "M" : std::to_string(count);
 }
 
+// "M512 N4096 K14336": the row names say which dimension is which (see MatmulShape).
 std::string MatmulShapeText(const MatmulShape& s) {
-  return std::to_string(s.m) + "x" + std::to_string(s.k) + "x" + std::to_string(s.n);
+  return "M" + std::to_string(s.m) + " N" + std::to_string(s.n) + " K" + std::to_string(s.k);
 }
 
 // Deterministic inputs (xorshift64), so that every device and baseline sees the same data.
@@ -818,9 +823,10 @@ class DeviceOps {
     return 0.0;
   }
 
-  // f16 weights have no library baseline in the run. On lavapipe the goal at ggml's shape (4096
-  // weight rows of 14336, 512 activation columns) is twice what ggml's Vulkan backend reached
-  // for it on the development machine, 5.2 GFLOP/s; the row names that figure as recorded.
+  // f16 weights have no library baseline in the run. On lavapipe the goal at ggml's shape (512
+  // tokens through 4096 weight rows of 14336: M512 N4096 K14336) is twice what ggml's Vulkan
+  // backend reached for it on the development machine, 5.2 GFLOP/s; the row names that figure
+  // as recorded.
   void F16Row(const std::string& label, const MatmulShape& s, const Measure& gflops) {
     const bool ggml_shape = s.m == 512 && s.k == 14336 && s.n == 4096;
     if (ggml_shape && std::strncmp(info_.name, "llvmpipe", 8) == 0) {
