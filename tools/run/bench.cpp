@@ -22,6 +22,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+double Mib(uint64_t bytes) {
+  return static_cast<double>(bytes) / (1 << 20);
+}
+
 double Median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
   return values[values.size() / 2];
@@ -98,7 +102,8 @@ int Bench(const BenchArgs& args, const std::string& devices, const std::filesyst
         {"prompt_tokens_per_s", static_cast<double>(args.prompt_tokens) / prompt_seconds},
         {"generate_tokens", args.generate_tokens},
         {"generate_tokens_per_s", static_cast<double>(args.generate_tokens) / generate_seconds},
-        {"peak_device_mib", static_cast<double>(engine.peak_bytes()) / (1 << 20)}};
+        {"peak_device_mib", Mib(engine.peak_bytes())},
+        {"model_buffers_mib", Mib(engine.buffer_peak_bytes())}};
   }
 
   if (!args.skip_embed) {
@@ -121,7 +126,8 @@ int Bench(const BenchArgs& args, const std::string& devices, const std::filesyst
                        {"batch", args.batch},
                        {"sentence_tokens", args.sentence_tokens},
                        {"sentences_per_s", static_cast<double>(args.batch) / seconds},
-                       {"peak_device_mib", static_cast<double>(engine.peak_bytes()) / (1 << 20)}};
+                       {"peak_device_mib", Mib(engine.peak_bytes())},
+                       {"model_buffers_mib", Mib(engine.buffer_peak_bytes())}};
   }
 
   if (args.json) {
@@ -133,18 +139,20 @@ int Bench(const BenchArgs& args, const std::string& devices, const std::filesyst
     const auto& llm = report["llm"];
     std::printf(
         "%s (weights %s): prompt %lld tokens: %.1f tokens/s; generation %lld tokens: "
-        "%.1f tokens/s; device memory peak %.1f MiB\n",
+        "%.1f tokens/s; device memory peak %.1f MiB (%.1f MiB of it model buffers)\n",
         llm["model"].get<std::string>().c_str(), llm["weights"].get<std::string>().c_str(),
         static_cast<long long>(args.prompt_tokens), llm["prompt_tokens_per_s"].get<double>(),
         static_cast<long long>(args.generate_tokens), llm["generate_tokens_per_s"].get<double>(),
-        llm["peak_device_mib"].get<double>());
+        llm["peak_device_mib"].get<double>(), llm["model_buffers_mib"].get<double>());
   }
   if (report.contains("embed")) {
     const auto& embed = report["embed"];
-    std::printf("%s: batch %lld x %lld tokens: %.1f sentences/s; device memory peak %.1f MiB\n",
-                embed["model"].get<std::string>().c_str(), static_cast<long long>(args.batch),
-                static_cast<long long>(args.sentence_tokens),
-                embed["sentences_per_s"].get<double>(), embed["peak_device_mib"].get<double>());
+    std::printf(
+        "%s: batch %lld x %lld tokens: %.1f sentences/s; device memory peak %.1f MiB (%.1f MiB of "
+        "it model buffers)\n",
+        embed["model"].get<std::string>().c_str(), static_cast<long long>(args.batch),
+        static_cast<long long>(args.sentence_tokens), embed["sentences_per_s"].get<double>(),
+        embed["peak_device_mib"].get<double>(), embed["model_buffers_mib"].get<double>());
   }
   return 0;
 }

@@ -41,6 +41,10 @@ double Seconds(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+double Mib(uint64_t bytes) {
+  return static_cast<double>(bytes) / (1 << 20);
+}
+
 struct EmbedArgs {
   std::string model;
   std::vector<std::string> sentences;
@@ -89,9 +93,9 @@ int Embed(const EmbedArgs& args, const std::filesystem::path& dir, const std::st
                   args.json);
   std::fprintf(stderr,
                "porta-run: %s: loaded in %.2f s; %zu sentence(s) in %.1f ms; device memory "
-               "peak %.1f MiB\n",
+               "peak %.1f MiB (%.1f MiB of it model buffers, the rest operator workspace)\n",
                engine.Describe().c_str(), load_seconds, batch.size(), seconds * 1e3,
-               static_cast<double>(engine.peak_bytes()) / (1 << 20));
+               Mib(engine.peak_bytes()), Mib(engine.buffer_peak_bytes()));
   if (args.profile) PrintProfile(engine);
   return 0;
 }
@@ -179,12 +183,13 @@ int Generate(const GenerateArgs& args, const std::filesystem::path& path,
   const double generate_seconds = Seconds(generate_start);
   std::fprintf(stderr,
                "porta-run: loaded in %.2f s; prompt %zu tokens in %.1f ms (%.1f tokens/s); "
-               "generated %lld tokens in %.1f ms (%.1f tokens/s); device memory peak %.1f MiB\n",
+               "generated %lld tokens in %.1f ms (%.1f tokens/s); device memory peak %.1f MiB "
+               "(%.1f MiB of it model buffers, the rest operator workspace)\n",
                load_seconds, prompt.size(), prompt_seconds * 1e3,
                static_cast<double>(prompt.size()) / prompt_seconds,
                static_cast<long long>(generated), generate_seconds * 1e3,
                generated > 1 ? static_cast<double>(generated - 1) / generate_seconds : 0.0,
-               static_cast<double>(engine.peak_bytes()) / (1 << 20));
+               Mib(engine.peak_bytes()), Mib(engine.buffer_peak_bytes()));
   if (args.profile) PrintProfile(engine);
   return 0;
 }
