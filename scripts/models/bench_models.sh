@@ -5,7 +5,8 @@
 # run on the same machine's CPU: llama.cpp's llama-bench (same Q4_1 file) and PyTorch
 # (transformers BertModel), both with as many threads as Porta's CPU device uses (one per
 # hardware thread, nproc). Prints one table; the ratio is Porta / baseline (above 1:
-# Porta is faster). Also prints the device memory the models held.
+# Porta is faster). Also prints the device memory the models held (their buffers and the operator
+# library's workspace).
 #
 # Needs a built tree (build/tools/porta-run), the models (scripts/fetch_models.sh) and the
 # reference environment (scripts/models/reference_env.sh builds llama.cpp and installs PyTorch;

