@@ -4,9 +4,10 @@
 # tokens, sentences/s) on every device Porta finds, each beside its baseline measured in the same
 # run on the same machine's CPU: llama.cpp's llama-bench (same Q4_1 file) and PyTorch
 # (transformers BertModel), both with as many threads as Porta's CPU device uses (one per
-# hardware thread, nproc). Prints one table; the ratio is Porta / baseline (above 1:
-# Porta is faster). Also prints the device memory the models held (their buffers and the operator
-# library's workspace).
+# hardware thread, nproc); the CPU device's SmolLM2 figures also with --quantize-activations
+# (8-bit activations in the quantized products, as llama.cpp). Prints one table; the ratio is
+# Porta / baseline (above 1: Porta is faster). Also prints the device memory the models held
+# (their buffers and the operator library's workspace).
 #
 # Needs a built tree (build/tools/porta-run), the models (scripts/fetch_models.sh) and the
 # reference environment (scripts/models/reference_env.sh builds llama.cpp and installs PyTorch;
@@ -33,7 +34,7 @@ while (($# > 0)); do
       shift
       ;;
     -h | --help)
-      sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *)
@@ -69,6 +70,13 @@ for filter in "${filters[@]}"; do
     --json >>"$results"; then
     echo "{\"device\": \"$filter\", \"error\": \"porta-run bench failed\"}" >>"$results"
   fi
+  # The CPU device also with its activations rounded to 8-bit blocks in the quantized products,
+  # as llama.cpp's CPU backend computes them.
+  if [[ "$filter" == cpu* ]]; then
+    "$run" bench --devices "$filter" --repetitions "$repetitions" --no-embed \
+      --quantize-activations --json >>"$results" ||
+      echo "{\"device\": \"$filter\", \"error\": \"porta-run bench --quantize-activations failed\"}" >>"$results"
+  fi
 done
 echo "bench_models: baselines (llama-bench, PyTorch) with $threads threads" >&2
 scripts/models/bench_baselines.sh --json --threads "$threads" >>"$results"
@@ -99,9 +107,10 @@ for row in porta:
     cases = []
     if "llm" in row:
         llm = row["llm"]
-        cases.append((f"SmolLM2 pp{llm['prompt_tokens']} tok/s", llm["prompt_tokens_per_s"],
+        q8 = " (q8 act.)" if llm.get("quantize_activations") else ""
+        cases.append((f"SmolLM2 pp{llm['prompt_tokens']} tok/s{q8}", llm["prompt_tokens_per_s"],
                       ("llama.cpp", f"pp{llm['prompt_tokens']}"), "tokens_per_s", llm["peak_device_mib"]))
-        cases.append((f"SmolLM2 tg{llm['generate_tokens']} tok/s", llm["generate_tokens_per_s"],
+        cases.append((f"SmolLM2 tg{llm['generate_tokens']} tok/s{q8}", llm["generate_tokens_per_s"],
                       ("llama.cpp", f"tg{llm['generate_tokens']}"), "tokens_per_s", llm["peak_device_mib"]))
     if "embed" in row:
         embed = row["embed"]
