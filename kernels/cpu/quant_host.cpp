@@ -655,32 +655,36 @@ PORTA_HOST_AVX2_TARGET float DotQ8OneAvx2(const uint8_t* __restrict row, uint64_
 }
 #endif
 
-// sums[i] = dot(row, A's row r0 + i) for i < count, with A rounded to Q8.
-template <uint32_t kType, uint64_t kBytes>
-void DotQ8(const uint8_t* row, uint64_t blocks, const Q8Rows& a, uint32_t r0, uint32_t count,
-           float* sums) {
 #if defined(PORTA_HOST_AVX2)
-  if (HasAvx2()) {
-    uint32_t r = 0;
-    for (; r + 4 <= count; r += 4)
-      DotQ8TileAvx2<kType, kBytes, 4>(row, blocks, a, r0 + r, sums + r);
-    if (r + 2 <= count) {
-      DotQ8TileAvx2<kType, kBytes, 2>(row, blocks, a, r0 + r, sums + r);
-      r += 2;
-    }
-    if (r < count) sums[r] = DotQ8OneAvx2<kType, kBytes>(row, blocks, a, r0 + r);
-    return;
+// sums[i] = dot(row, A's row r0 + i) for i < count, with A rounded to Q8: tiles of four rows of
+// A, then two, then one.
+template <uint32_t kType, uint64_t kBytes>
+void DotQ8Avx2(const uint8_t* row, uint64_t blocks, const Q8Rows& a, uint32_t r0, uint32_t count,
+               float* sums) {
+  uint32_t r = 0;
+  for (; r + 4 <= count; r += 4) DotQ8TileAvx2<kType, kBytes, 4>(row, blocks, a, r0 + r, sums + r);
+  if (r + 2 <= count) {
+    DotQ8TileAvx2<kType, kBytes, 2>(row, blocks, a, r0 + r, sums + r);
+    r += 2;
   }
-#endif
-  DotQ8Scalar<kType, kBytes>(row, blocks, a, r0, count, sums);
+  if (r < count) sums[r] = DotQ8OneAvx2<kType, kBytes>(row, blocks, a, r0 + r);
 }
+#endif
 
 using DotQ8Fn = void (*)(const uint8_t*, uint64_t, const Q8Rows&, uint32_t, uint32_t, float*);
 
+// The Q8 product routine for weights of |dtype| on this CPU.
 DotQ8Fn DotQ8For(uint32_t dtype) {
-  return dtype == PORTA_DT_Q4_0   ? DotQ8<PORTA_DT_Q4_0, PORTA_Q4_0_BYTES>
-         : dtype == PORTA_DT_Q4_1 ? DotQ8<PORTA_DT_Q4_1, PORTA_Q4_1_BYTES>
-                                  : DotQ8<PORTA_DT_Q8_0, PORTA_Q8_0_BYTES>;
+#if defined(PORTA_HOST_AVX2)
+  if (HasAvx2()) {
+    return dtype == PORTA_DT_Q4_0   ? DotQ8Avx2<PORTA_DT_Q4_0, PORTA_Q4_0_BYTES>
+           : dtype == PORTA_DT_Q4_1 ? DotQ8Avx2<PORTA_DT_Q4_1, PORTA_Q4_1_BYTES>
+                                    : DotQ8Avx2<PORTA_DT_Q8_0, PORTA_Q8_0_BYTES>;
+  }
+#endif
+  return dtype == PORTA_DT_Q4_0   ? DotQ8Scalar<PORTA_DT_Q4_0, PORTA_Q4_0_BYTES>
+         : dtype == PORTA_DT_Q4_1 ? DotQ8Scalar<PORTA_DT_Q4_1, PORTA_Q4_1_BYTES>
+                                  : DotQ8Scalar<PORTA_DT_Q8_0, PORTA_Q8_0_BYTES>;
 }
 
 // The dot-product routine for weights of |dtype| on this CPU.

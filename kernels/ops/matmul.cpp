@@ -153,11 +153,7 @@ porta_status_t Matmul(porta_ops_context_t handle, porta_stream_t stream,
       plan.a_rs = a_rs;
       plan.a_cs = a_cs;
       plan.split = &split;
-      // quantize_a is read only from callers whose desc has it (struct_size).
-      const bool quantize_a =
-          desc->struct_size >= offsetof(porta_matmul_desc_t, quantize_a) + sizeof(int32_t) &&
-          desc->quantize_a != 0;
-      plan.flags = flags | (quantize_a ? PORTA_MM_FLAG_QUANTIZE_A : 0u);
+      plan.flags = flags | (desc->quantize_a != 0 ? PORTA_MM_FLAG_QUANTIZE_A : 0u);
       plan.alpha = desc->alpha;
       plan.beta = beta;
       plan.tuning = qchoice.params;
