@@ -148,6 +148,7 @@ constexpr BinaryCase kBinaryCases[] = {
     {PORTA_BINARY_MAX, "max", OpClass::kExact},
     {PORTA_BINARY_MIN, "min", OpClass::kExact},
     {PORTA_BINARY_POW, "pow", OpClass::kElementwise},
+    {PORTA_BINARY_SWIGLU, "swiglu", OpClass::kElementwise},
 };
 
 struct BinaryLayout {

@@ -76,6 +76,8 @@ double Binary(porta_binary_op_t op, double a, double b) {
       return std::isnan(a) || std::isnan(b) ? kNaN : std::min(a, b);
     case PORTA_BINARY_POW:
       return std::pow(a, b);
+    case PORTA_BINARY_SWIGLU:
+      return a / (1.0 + std::exp(-a)) * b;
   }
   return kNaN;
 }

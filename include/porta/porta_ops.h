@@ -131,6 +131,8 @@ typedef enum porta_unary_op {
 } porta_unary_op_t;
 
 // Element-wise functions of two operands. MAX and MIN propagate NaN; POW follows C's powf.
+// SWIGLU is silu(a) * b = a * sigmoid(a) * b, the gated unit of LLaMA-style feed-forward layers
+// (PyTorch's F.silu(gate) * up, ggml's swiglu) in one pass.
 typedef enum porta_binary_op {
   PORTA_BINARY_ADD = 1,
   PORTA_BINARY_SUB = 2,
@@ -139,6 +141,7 @@ typedef enum porta_binary_op {
   PORTA_BINARY_MAX = 5,
   PORTA_BINARY_MIN = 6,
   PORTA_BINARY_POW = 7,
+  PORTA_BINARY_SWIGLU = 8,
 } porta_binary_op_t;
 
 // Reductions. MAX and MIN propagate NaN.

@@ -70,6 +70,7 @@
 #define PORTA_EW_MAX 37
 #define PORTA_EW_MIN 38
 #define PORTA_EW_POW 39
+#define PORTA_EW_SWIGLU 40
 // Bit-exact copy: a and out have the same dtype and the element's bits move unchanged (i32
 // included). No conversion through f32.
 #define PORTA_EW_COPY 64

@@ -55,6 +55,9 @@ PORTA_HOST_CLONES void BinaryF32(uint32_t op, const float* a, const float* b, fl
     case PORTA_EW_DIV:
       for (uint64_t i = 0; i < count; ++i) out[i] = a[i] / b[i];
       return;
+    case PORTA_EW_SWIGLU:
+      for (uint64_t i = 0; i < count; ++i) out[i] = a[i] * Sigmoid(a[i]) * b[i];
+      return;
     default:
       for (uint64_t i = 0; i < count; ++i) out[i] = ApplyBinary(op, a[i], b[i]);
       return;

@@ -252,6 +252,8 @@ inline float ApplyBinary(uint32_t op, float a, float b) {
       return MinNan(a, b);
     case PORTA_EW_POW:
       return std::pow(a, b);
+    case PORTA_EW_SWIGLU:
+      return a * Sigmoid(a) * b;
     default:
       return 0.0f;
   }

@@ -293,6 +293,8 @@ PK_FN float pk_binary(uint op, float x, float y) {
       return pk_max(x, y);
     case PORTA_EW_MIN:
       return pk_min(x, y);
+    case PORTA_EW_SWIGLU:
+      return x / (1.0f + PK_EXP(-x)) * y;
     default:
       return PK_POW(x, y);
   }

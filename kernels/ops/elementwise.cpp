@@ -79,7 +79,7 @@ porta_status_t Binary(porta_ops_context_t handle, porta_stream_t stream, int32_t
                       double scalar, bool scalar_first, const porta_tensor_t* out) {
   Context* context = nullptr;
   PORTA_OPS_RETURN_IF_ERROR(BeginOp(handle, stream, &context));
-  if (op < PORTA_BINARY_ADD || op > PORTA_BINARY_POW) {
+  if (op < PORTA_BINARY_ADD || op > PORTA_BINARY_SWIGLU) {
     return Fail(PORTA_ERROR_INVALID_ARGUMENT, "unknown binary op %d", static_cast<int>(op));
   }
   View va, vb, vo;

@@ -39,6 +39,7 @@ float binary(uint op, float x, float y) {
     case PORTA_EW_DIV: return porta_div(x, y);
     case PORTA_EW_MAX: return porta_max(x, y);
     case PORTA_EW_MIN: return porta_min(x, y);
+    case PORTA_EW_SWIGLU: return porta_silu(x) * y;
     default: return porta_pow(x, y);
   }
 }

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "abs", "add", "argmax", "cast", "contiguous", "div", "exp", "gelu", "layernorm", "log",
     "log_softmax", "matmul", "max", "maximum", "mean", "min", "minimum", "mul", "neg", "pow",
-    "relu", "rmsnorm", "rsqrt", "sigmoid", "silu", "softmax", "sqrt", "sub", "sum", "tanh",
+    "relu", "rmsnorm", "rsqrt", "sigmoid", "silu", "softmax", "sqrt", "sub", "sum", "swiglu", "tanh",
 ]
 
 Scalar = Union[int, float]
@@ -202,6 +202,8 @@ div = _binary_function(BinaryOp.DIV, "div", "a / b.")
 maximum = _binary_function(BinaryOp.MAX, "maximum", "Element-wise maximum (NaN propagates).")
 minimum = _binary_function(BinaryOp.MIN, "minimum", "Element-wise minimum (NaN propagates).")
 pow = _binary_function(BinaryOp.POW, "pow", "a ** b (C's powf).")
+swiglu = _binary_function(BinaryOp.SWIGLU, "swiglu",
+                          "silu(a) * b: the gated unit of LLaMA-style feed-forward layers.")
 
 
 def softmax(

@@ -79,7 +79,8 @@ void BindOps(nb::module_& m) {
       .value("DIV", PORTA_BINARY_DIV)
       .value("MAX", PORTA_BINARY_MAX)
       .value("MIN", PORTA_BINARY_MIN)
-      .value("POW", PORTA_BINARY_POW);
+      .value("POW", PORTA_BINARY_POW)
+      .value("SWIGLU", PORTA_BINARY_SWIGLU);
   nb::enum_<porta_reduce_op_t>(m, "ReduceOp", "Reductions.")
       .value("SUM", PORTA_REDUCE_SUM)
       .value("MEAN", PORTA_REDUCE_MEAN)

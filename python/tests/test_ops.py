@@ -41,6 +41,9 @@ def test_binary_broadcast_and_scalar(device, rng):
     np.testing.assert_allclose(porta.ops.mul(ta, tb).to_numpy(), a.astype(np.float64) * b, **F32)
     np.testing.assert_allclose(porta.ops.sub(3.0, tb).to_numpy(), 3.0 - b.astype(np.float64),
                                **F32)
+    a64 = np.broadcast_to(a.astype(np.float64), (4, 5, 6))
+    np.testing.assert_allclose(porta.ops.swiglu(ta, tb).to_numpy(), a64 / (1 + np.exp(-a64)) * b,
+                               rtol=1e-5, atol=1e-6)
 
 
 def _gelu(x):
