@@ -142,8 +142,7 @@ LlamaModel::LlamaModel(Engine& engine, const GgufFile& file, const LlamaOptions&
     expect(layer.ffn_norm, 1, e, "ffn_norm");
     expect(layer.gate_up, 2 * config_.feed_forward, e, "ffn_gate/up");
     expect(layer.down, e, config_.feed_forward, "ffn_down");
-    layer.keys = engine_.Allocate(cache_bytes, "key cache");
-    layer.values = engine_.Allocate(cache_bytes, "value cache");
+    layer.cache = engine_.Allocate(2 * cache_bytes, "key and value cache");
     layers_.push_back(std::move(layer));
   }
   last_hidden_ = engine_.Allocate(static_cast<uint64_t>(e) * sizeof(float), "last hidden state");
@@ -295,13 +294,12 @@ void LlamaModel::Forward(const std::vector<int32_t>& tokens) {
       Strided(scratch_.qkv.get(), 0, f32, {t, nh + nkv, hd}, {qkv_width, hd, 1});
   const porta_tensor_t q =
       Strided(scratch_.qkv.get(), 0, f32, {1, nh, t, hd}, {0, hd, qkv_width, 1});
-  // The new keys and values as [nkv, T, hd], the layout of the cache.
-  const auto new_rows = [&](int64_t column) {
-    return Strided(scratch_.qkv.get(), static_cast<uint64_t>(column) * 4, f32, {nkv, t, hd},
-                   {hd, qkv_width, 1});
-  };
-  const porta_tensor_t k_new = new_rows(nh * hd);
-  const porta_tensor_t v_new = new_rows((nh + nkv) * hd);
+  // The new keys and values as [2, nkv, T, hd], the layout of the cache (k and v are adjacent
+  // column ranges of qkv).
+  const porta_tensor_t kv_new = Strided(scratch_.qkv.get(), static_cast<uint64_t>(nh * hd) * 4, f32,
+                                        {2, nkv, t, hd}, {nkv * hd, hd, qkv_width, 1});
+  // One of the cache's two planes as [1, nkv, visible, hd].
+  const int64_t plane = nkv * context_ * hd;
   const porta_tensor_t out_heads =
       Strided(scratch_.attention.get(), 0, f32, {1, nh, t, hd}, {0, hd, nh * hd, 1});
   const auto norm = [&](const porta_tensor_t& in, const Weight& weight, const porta_tensor_t& out) {
@@ -338,23 +336,19 @@ void LlamaModel::Forward(const std::vector<int32_t>& tokens) {
     norm(x, layer.attn_norm, h);
     Linear(h, layer.qkv, qkv, 0.0f, "qkv projection");
     engine_.Op(porta_ops_rope(ops, stream, &rope, &qk, &positions, &qk), "rope");
-    const porta_tensor_t k_cache = Strided(layer.keys.get(), static_cast<uint64_t>(p * hd) * 4, f32,
-                                           {nkv, t, hd}, {context_ * hd, hd, 1});
-    const porta_tensor_t v_cache = Strided(layer.values.get(), static_cast<uint64_t>(p * hd) * 4,
-                                           f32, {nkv, t, hd}, {context_ * hd, hd, 1});
-    engine_.Op(porta_ops_copy(ops, stream, &k_new, &k_cache), "key cache write");
-    engine_.Op(porta_ops_copy(ops, stream, &v_new, &v_cache), "value cache write");
+    const porta_tensor_t kv_cache = Strided(layer.cache.get(), static_cast<uint64_t>(p * hd) * 4,
+                                            f32, {2, nkv, t, hd}, {plane, context_ * hd, hd, 1});
+    engine_.Op(porta_ops_copy(ops, stream, &kv_new, &kv_cache), "key and value cache write");
     const porta_tensor_t keys =
-        Strided(layer.keys.get(), 0, f32, {1, nkv, visible, hd}, {0, context_ * hd, hd, 1});
-    const porta_tensor_t values =
-        Strided(layer.values.get(), 0, f32, {1, nkv, visible, hd}, {0, context_ * hd, hd, 1});
+        Strided(layer.cache.get(), 0, f32, {1, nkv, visible, hd}, {0, context_ * hd, hd, 1});
+    const porta_tensor_t values = Strided(layer.cache.get(), static_cast<uint64_t>(plane) * 4, f32,
+                                          {1, nkv, visible, hd}, {0, context_ * hd, hd, 1});
     engine_.Op(porta_ops_attention(ops, stream, &attend, &q, &keys, &values, nullptr, &out_heads),
                "attention");
     Linear(attention, layer.attn_out, x, 1.0f, "attention output projection");
     norm(x, layer.ffn_norm, h);
     Linear(h, layer.gate_up, gate_up, 0.0f, "gate and up projections");
-    engine_.Op(porta_ops_unary(ops, stream, PORTA_UNARY_SILU, &gate, &gate), "silu");
-    engine_.Op(porta_ops_binary(ops, stream, PORTA_BINARY_MUL, &gate, &up, &ffn), "gating");
+    engine_.Op(porta_ops_binary(ops, stream, PORTA_BINARY_SWIGLU, &gate, &up, &ffn), "swiglu");
     Linear(ffn, layer.down, x, 1.0f, "down projection");
   }
 

@@ -82,7 +82,9 @@ class LlamaModel {
   };
   struct Layer {
     Weight attn_norm, qkv, attn_out, ffn_norm, gate_up, down;
-    DeviceBuffer keys, values;  // [kv_heads, context, head_dim] f32
+    // [2, kv_heads, context, head_dim] f32: the keys, then the values, so that one copy appends
+    // both.
+    DeviceBuffer cache;
   };
   struct Scratch {
     int64_t tokens = 0;
