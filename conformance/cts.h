@@ -16,7 +16,7 @@
 
 namespace porta_cts {
 
-class HostGate;
+class Gate;
 
 //===------------------------------------------------------------------------------------------===//
 // Devices under test
@@ -248,15 +248,14 @@ class BufferTest : public StreamTest {
 // cannot free that memory while the stream still uses it.
 class SyncOnExit {
  public:
-  explicit SyncOnExit(porta_stream_t stream, HostGate* gate = nullptr)
-      : stream_(stream), gate_(gate) {}
+  explicit SyncOnExit(porta_stream_t stream, Gate* gate = nullptr) : stream_(stream), gate_(gate) {}
   ~SyncOnExit();
   SyncOnExit(const SyncOnExit&) = delete;
   SyncOnExit& operator=(const SyncOnExit&) = delete;
 
  private:
   porta_stream_t stream_;
-  HostGate* gate_;
+  Gate* gate_;
 };
 
 // Instantiates the value-parameterized suite |suite| once per device under test.

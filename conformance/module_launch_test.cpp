@@ -219,10 +219,10 @@ TEST_P(ModuleLaunchTest, KernelHandleIsInvalidAfterModuleDestroy) {
 
 TEST_P(ModuleLaunchTest, QueuedLaunchKeepsModuleAndBuffersAlive) {
   PORTA_CTS_REQUIRE_KERNEL(info_, "vector_add");
-  const bool gated = (info_.kernel_formats & PORTA_FORMAT_BIT(PORTA_FORMAT_HOST)) != 0;
-  HostGate gate;
+  const bool gated = GateApplies(device_);
+  Gate gate;
   if (gated) {
-    ASSERT_PORTA_OK(gate.Load(device_));
+    ASSERT_TRUE(gate.Load(device_));
     ASSERT_PORTA_OK(gate.Close(stream_.get()));
   }
   ModuleHandle module;
@@ -260,6 +260,7 @@ TEST_P(ModuleLaunchTest, QueuedLaunchKeepsModuleAndBuffersAlive) {
 
 TEST_P(ModuleLaunchTest, DeviceFaultIsSticky) {
   PORTA_CTS_REQUIRE_KERNEL(info_, "fault");
+  PORTA_CTS_REQUIRE_GATE(device_);
   ModuleHandle module;
   porta_kernel_t kernel = nullptr;
   ASSERT_PORTA_OK(LoadTestKernel(device_, "fault", &module, &kernel));
@@ -267,10 +268,10 @@ TEST_P(ModuleLaunchTest, DeviceFaultIsSticky) {
   ASSERT_PORTA_OK(porta_stream_create(device_, stream.out()));
   BufferHandle buffer;
   ASSERT_PORTA_OK(porta_buffer_alloc(device_, 64, PORTA_MEMORY_DEVICE, buffer.out()));
-  // The fault kernel exists in the host format only, so the gate is there to hold the stream:
-  // the launch and the record are queued before the fault can happen, and both succeed.
-  HostGate gate;
-  ASSERT_PORTA_OK(gate.Load(device_));
+  // The gate holds the stream: the launch and the record are queued before the fault can happen,
+  // and both succeed.
+  Gate gate;
+  ASSERT_TRUE(gate.Load(device_));
   ASSERT_PORTA_OK(gate.Close(stream.get()));
   const porta_kernel_arg_t arg = porta_arg_buffer(buffer.get(), 0);
   porta_launch_config_t config = PORTA_LAUNCH_CONFIG_INIT;

@@ -65,6 +65,13 @@ std::vector<porta_kernel_format_t> TestKernelFormats(const char* kernel) {
   return formats;
 }
 
+porta_kernel_format_t TestKernelFormatFor(uint32_t kernel_formats, const char* kernel) {
+  for (const porta_module_source_t& source : TestModuleSources(kernel)) {
+    if ((kernel_formats & PORTA_FORMAT_BIT(source.format)) != 0) return source.format;
+  }
+  return static_cast<porta_kernel_format_t>(0);
+}
+
 const char* KernelFormatName(porta_kernel_format_t format) {
   return porta_kernel_format_name(static_cast<int32_t>(format));
 }

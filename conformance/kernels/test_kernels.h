@@ -15,6 +15,11 @@ namespace porta_cts {
 // life of the process. Empty when no format of |kernel| was built.
 std::vector<porta_module_source_t> TestModuleSources(const char* kernel);
 
+// Returns the format in which porta_module_load runs |kernel| on a device that accepts the
+// formats of |kernel_formats| (a porta_device_info_t.kernel_formats mask): the first source of
+// TestModuleSources the device accepts. 0 when it accepts none.
+porta_kernel_format_t TestKernelFormatFor(uint32_t kernel_formats, const char* kernel);
+
 // Returns the distinct formats in which |kernel| was built, in the same preference order.
 std::vector<porta_kernel_format_t> TestKernelFormats(const char* kernel);
 
