@@ -7,6 +7,7 @@
 
 #include "conformance/cts.h"
 #include "conformance/gate.h"
+#include "conformance/kernels/test_kernels.h"
 
 namespace porta_cts {
 namespace {
@@ -260,8 +261,10 @@ PORTA_CTS_INSTANTIATE(EventTest);
 
 // Faults reach waiters: an event recorded after work that faulted carries the fault (status and
 // detail) to porta_event_wait / porta_event_query, and a stream that waits on it is faulted too,
-// naming the stream the fault came from. Only devices whose kernels can fault run these (the
-// `fault` test kernel exists in PORTA_FORMAT_HOST only); the others skip with that reason.
+// naming the stream the fault came from. These go on using the device after the fault, so they
+// run where the fault stays on its stream (the host format); where it may end the device's
+// context (a CUDA or HIP trap) they skip, and ModuleLaunchTest.DeviceFaultIsSticky checks that
+// fault in a child process. Devices without a kernel that can fault skip with that reason.
 class EventFaultTest : public StreamTest {
  protected:
   // The code the `fault` kernel returns (conformance/kernels/README.md); a fault's message names
@@ -274,11 +277,14 @@ class EventFaultTest : public StreamTest {
   void SetUp() override {
     StreamTest::SetUp();
     if (HasFatalFailure() || IsSkipped()) return;
-    if (!DeviceAcceptsTestKernel(info_, "fault")) {
-      RecordSkipReason("a kernel that can fault");
-      GTEST_SKIP() << "this device's kernels cannot fault: the fault test kernel exists in "
-                      "PORTA_FORMAT_HOST only, and the device accepts "
-                   << KernelFormatList(info_.kernel_formats);
+    PORTA_CTS_REQUIRE_FAULT(info_);
+    if (FaultKindFor(info_) == FaultKind::kEndsDevice) {
+      RecordSkipReason("a fault that spares the device");
+      GTEST_SKIP() << "the fault kernel this device runs ("
+                   << KernelFormatName(TestKernelFormatFor(info_.kernel_formats, "fault"))
+                   << ") may end the device's context, and these checks use the device after "
+                      "the fault; ModuleLaunchTest.DeviceFaultIsSticky checks it in a child "
+                      "process";
     }
     PORTA_CTS_REQUIRE_GATE(device_);
     ASSERT_PORTA_OK(LoadTestKernel(device_, "fault", &module_, &fault_));

@@ -62,3 +62,13 @@ PORTA_KERNEL void gate(volatile unsigned int* words, unsigned int rounds) {
   words[1] = state;
   __threadfence_system();
 }
+
+// Faults on purpose from work-group 0: a trap, which the driver reports as a launch failure and
+// which ends the device's context (the CTS runs it in a child process). |out| is not touched.
+PORTA_KERNEL void fault(unsigned int* out) {
+  (void)out;
+  if (blockIdx.x == 0 && blockIdx.y == 0 && blockIdx.z == 0 && threadIdx.x == 0 &&
+      threadIdx.y == 0 && threadIdx.z == 0) {
+    PORTA_TRAP();
+  }
+}
