@@ -1,9 +1,13 @@
 // Implementation of the shared CTS infrastructure declared in cts.h.
 #include "conformance/cts.h"
 
+#include <gtest/gtest-spi.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -121,6 +125,39 @@ bool DeviceAcceptsTestKernel(const porta_device_info_t& info, const char* kernel
     if ((info.kernel_formats & PORTA_FORMAT_BIT(format)) != 0) return true;
   }
   return false;
+}
+
+FaultKind FaultKindFor(const porta_device_info_t& info) {
+  const porta_kernel_format_t format = TestKernelFormatFor(info.kernel_formats, "fault");
+  if (format == 0) return FaultKind::kNone;
+  const char* in_child = std::getenv("PORTA_CTS_FAULT_IN_CHILD");
+  if (in_child != nullptr && std::strcmp(in_child, "1") == 0) return FaultKind::kEndsDevice;
+  if (format == PORTA_FORMAT_HOST && !IsSuppliedKernel("fault", format)) {
+    return FaultKind::kStreamLocal;
+  }
+  return FaultKind::kEndsDevice;
+}
+
+void RunChecksAndExit(const std::function<void()>& body) {
+  testing::TestPartResultArray results;
+  {
+    testing::ScopedFakeTestPartResultReporter reporter(
+        testing::ScopedFakeTestPartResultReporter::INTERCEPT_ALL_THREADS, &results);
+    body();
+  }
+  int failed = 0;
+  for (int i = 0; i < results.size(); ++i) {
+    const testing::TestPartResult& result = results.GetTestPartResult(i);
+    if (!result.failed()) continue;
+    ++failed;
+    std::fprintf(stderr, "%s:%d: failure in the child process:\n%s\n",
+                 result.file_name() != nullptr ? result.file_name() : "(unknown file)",
+                 result.line_number(), result.message());
+  }
+  std::fflush(stderr);
+  std::fflush(stdout);
+  // No teardown: the device may be unusable, and the parent only reads the exit code.
+  std::_Exit(failed == 0 ? 0 : 1);
 }
 
 std::string KernelFormatList(uint32_t mask) {

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <functional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -16,7 +17,7 @@
 
 namespace porta_cts {
 
-class HostGate;
+class Gate;
 
 //===------------------------------------------------------------------------------------------===//
 // Devices under test
@@ -112,6 +113,49 @@ std::string TakeSkipReason(const std::string& full_name);
                    << ::porta_cts::KernelFormatList((info).kernel_formats); \
     }                                                                       \
   } while (0)
+
+// How the `fault` test kernel faults on a device (kernels/README.md), which decides where a test
+// may run it.
+enum class FaultKind {
+  // The device accepts no format of `fault`: OpenCL C and the SPIR-V formats have no way to fault
+  // on purpose.
+  kNone,
+  // The host format: the fault is sticky on its stream and the device keeps working.
+  kStreamLocal,
+  // A trap (ptx, cubin, hsaco), or a kernel from porta-cts --kernel-file: the fault may end the
+  // device's context, so tests run it in a child process. PORTA_CTS_FAULT_IN_CHILD=1 in the
+  // environment puts every device here, to exercise that path where no GPU is at hand.
+  kEndsDevice,
+};
+
+// The kind of the `fault` source porta_module_load picks on |info|'s device.
+FaultKind FaultKindFor(const porta_device_info_t& info);
+
+// Skips the running test, with the reason, when |info|'s device has no kernel that can fault.
+#define PORTA_CTS_REQUIRE_FAULT(info)                                                           \
+  do {                                                                                          \
+    if (::porta_cts::FaultKindFor(info) == ::porta_cts::FaultKind::kNone) {                     \
+      ::porta_cts::RecordSkipReason("a kernel that can fault");                                 \
+      GTEST_SKIP() << "no kernel can fault on this device: the test kernel fault exists in "    \
+                      "host, ptx, cubin and hsaco (OpenCL C and SPIR-V have no trap), and the " \
+                      "device accepts "                                                         \
+                   << ::porta_cts::KernelFormatList((info).kernel_formats)                      \
+                   << "; a vendor supplies one with --kernel-file fault:FORMAT:FILE";           \
+    }                                                                                           \
+  } while (0)
+
+// Runs |body| in a child process (a gtest death test that re-runs porta-cts for the running test
+// only) and expects every check in it to pass; the child's failures are printed on its stderr,
+// which the parent's failure message shows. For work that may leave the device unusable, such as
+// a trap that ends a CUDA context.
+#define PORTA_CTS_EXPECT_IN_CHILD(...)                                                    \
+  EXPECT_EXIT(::porta_cts::RunChecksAndExit(__VA_ARGS__), testing::ExitedWithCode(0), "") \
+      << "the checks in the child process failed (its messages are quoted above)"
+
+// Runs |body| with every gtest failure it reports captured, prints them on stderr, and ends the
+// process: exit code 0 when none failed, 1 otherwise. Used in the child of
+// PORTA_CTS_EXPECT_IN_CHILD.
+[[noreturn]] void RunChecksAndExit(const std::function<void()>& body);
 
 // True when |info| accepts at least one format test kernel |kernel| was built in.
 bool DeviceAcceptsTestKernel(const porta_device_info_t& info, const char* kernel);
@@ -248,15 +292,14 @@ class BufferTest : public StreamTest {
 // cannot free that memory while the stream still uses it.
 class SyncOnExit {
  public:
-  explicit SyncOnExit(porta_stream_t stream, HostGate* gate = nullptr)
-      : stream_(stream), gate_(gate) {}
+  explicit SyncOnExit(porta_stream_t stream, Gate* gate = nullptr) : stream_(stream), gate_(gate) {}
   ~SyncOnExit();
   SyncOnExit(const SyncOnExit&) = delete;
   SyncOnExit& operator=(const SyncOnExit&) = delete;
 
  private:
   porta_stream_t stream_;
-  HostGate* gate_;
+  Gate* gate_;
 };
 
 // Instantiates the value-parameterized suite |suite| once per device under test.

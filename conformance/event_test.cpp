@@ -1,13 +1,13 @@
 // Events: record / wait / query, ordering across streams and devices, timings, the timeout
 // path of porta_event_wait, and faults reaching the event's waiters. Tests that need work to be
-// deterministically pending hold a stream with the host gate kernel (devices that accept
-// PORTA_FORMAT_HOST).
+// deterministically pending hold a stream with the gate (gate.h), in the device's own format.
 #include <chrono>
 #include <thread>
 #include <vector>
 
 #include "conformance/cts.h"
 #include "conformance/gate.h"
+#include "conformance/kernels/test_kernels.h"
 
 namespace porta_cts {
 namespace {
@@ -15,8 +15,8 @@ namespace {
 class EventTest : public StreamTest {
  protected:
   // Loads the gate and closes it on |stream|.
-  void CloseGate(HostGate* gate, porta_stream_t stream) {
-    ASSERT_PORTA_OK(gate->Load(device_));
+  void CloseGate(Gate* gate, porta_stream_t stream) {
+    ASSERT_TRUE(gate->Load(device_));
     ASSERT_PORTA_OK(gate->Close(stream));
   }
 };
@@ -38,8 +38,8 @@ TEST_P(EventTest, UnrecordedEventIsComplete) {
 TEST_P(EventTest, RecordWaitQuery) {
   // Where the gate can hold the stream, the event is known to be pending when first queried;
   // elsewhere that answer depends on timing, so the early query is made only on held devices.
-  const bool gated = (info_.kernel_formats & PORTA_FORMAT_BIT(PORTA_FORMAT_HOST)) != 0;
-  HostGate gate;
+  const bool gated = GateApplies(device_);
+  Gate gate;
   if (gated) {
     CloseGate(&gate, stream_.get());
     if (HasFatalFailure()) return;
@@ -92,8 +92,8 @@ TEST_P(EventTest, WaitWithZeroTimeoutNeverHangs) {
 }
 
 TEST_P(EventTest, WaitTimesOutWhileWorkIsBlocked) {
-  PORTA_CTS_REQUIRE_FORMAT(info_, PORTA_FORMAT_HOST);
-  HostGate gate;
+  PORTA_CTS_REQUIRE_GATE(device_);
+  Gate gate;
   CloseGate(&gate, stream_.get());
   if (HasFatalFailure()) return;
   EventHandle event;
@@ -112,8 +112,8 @@ TEST_P(EventTest, WaitTimesOutWhileWorkIsBlocked) {
 }
 
 TEST_P(EventTest, StreamWaitEventOrdersWorkAcrossStreams) {
-  const bool gated = (info_.kernel_formats & PORTA_FORMAT_BIT(PORTA_FORMAT_HOST)) != 0;
-  HostGate gate;
+  const bool gated = GateApplies(device_);
+  Gate gate;
   if (gated) {
     CloseGate(&gate, stream_.get());
     if (HasFatalFailure()) return;
@@ -172,8 +172,8 @@ TEST_P(EventTest, StreamWaitEventAcrossDevices) {
 }
 
 TEST_P(EventTest, ReRecordingReplacesThePoint) {
-  PORTA_CTS_REQUIRE_FORMAT(info_, PORTA_FORMAT_HOST);
-  HostGate gate;
+  PORTA_CTS_REQUIRE_GATE(device_);
+  Gate gate;
   CloseGate(&gate, stream_.get());
   if (HasFatalFailure()) return;
   EventHandle event;
@@ -189,8 +189,8 @@ TEST_P(EventTest, ReRecordingReplacesThePoint) {
 }
 
 TEST_P(EventTest, StreamWaitCapturesTheCurrentRecording) {
-  PORTA_CTS_REQUIRE_FORMAT(info_, PORTA_FORMAT_HOST);
-  HostGate gate;
+  PORTA_CTS_REQUIRE_GATE(device_);
+  Gate gate;
   CloseGate(&gate, stream_.get());
   if (HasFatalFailure()) return;
   EventHandle event;
@@ -240,12 +240,12 @@ TEST_P(EventTest, ElapsedTimeIsNonNegativeAndIncreasing) {
 
 TEST_P(EventTest, ElapsedTimeIsNotReadyWhilePending) {
   PORTA_CTS_REQUIRE_CAP(info_, PORTA_CAP_TIMESTAMPS);
-  PORTA_CTS_REQUIRE_FORMAT(info_, PORTA_FORMAT_HOST);
+  PORTA_CTS_REQUIRE_GATE(device_);
   EventHandle start, end;
   ASSERT_PORTA_OK(porta_event_create(device_, PORTA_EVENT_DEFAULT, start.out()));
   ASSERT_PORTA_OK(porta_event_create(device_, PORTA_EVENT_DEFAULT, end.out()));
   ASSERT_PORTA_OK(porta_event_record(start.get(), stream_.get()));
-  HostGate gate;
+  Gate gate;
   CloseGate(&gate, stream_.get());
   if (HasFatalFailure()) return;
   ASSERT_PORTA_OK(porta_event_record(end.get(), stream_.get()));
@@ -261,8 +261,10 @@ PORTA_CTS_INSTANTIATE(EventTest);
 
 // Faults reach waiters: an event recorded after work that faulted carries the fault (status and
 // detail) to porta_event_wait / porta_event_query, and a stream that waits on it is faulted too,
-// naming the stream the fault came from. Only devices whose kernels can fault run these (the
-// `fault` test kernel exists in PORTA_FORMAT_HOST only); the others skip with that reason.
+// naming the stream the fault came from. These go on using the device after the fault, so they
+// run where the fault stays on its stream (the host format); where it may end the device's
+// context (a CUDA or HIP trap) they skip, and ModuleLaunchTest.DeviceFaultIsSticky checks that
+// fault in a child process. Devices without a kernel that can fault skip with that reason.
 class EventFaultTest : public StreamTest {
  protected:
   // The code the `fault` kernel returns (conformance/kernels/README.md); a fault's message names
@@ -275,15 +277,19 @@ class EventFaultTest : public StreamTest {
   void SetUp() override {
     StreamTest::SetUp();
     if (HasFatalFailure() || IsSkipped()) return;
-    if (!DeviceAcceptsTestKernel(info_, "fault")) {
-      RecordSkipReason("a kernel that can fault");
-      GTEST_SKIP() << "this device's kernels cannot fault: the fault test kernel exists in "
-                      "PORTA_FORMAT_HOST only, and the device accepts "
-                   << KernelFormatList(info_.kernel_formats);
+    PORTA_CTS_REQUIRE_FAULT(info_);
+    if (FaultKindFor(info_) == FaultKind::kEndsDevice) {
+      RecordSkipReason("a fault that spares the device");
+      GTEST_SKIP() << "the fault kernel this device runs ("
+                   << KernelFormatName(TestKernelFormatFor(info_.kernel_formats, "fault"))
+                   << ") may end the device's context, and these checks use the device after "
+                      "the fault; ModuleLaunchTest.DeviceFaultIsSticky checks it in a child "
+                      "process";
     }
+    PORTA_CTS_REQUIRE_GATE(device_);
     ASSERT_PORTA_OK(LoadTestKernel(device_, "fault", &module_, &fault_));
     ASSERT_PORTA_OK(porta_buffer_alloc(device_, 64, PORTA_MEMORY_DEVICE, out_.out()));
-    ASSERT_PORTA_OK(gate_.Load(device_));
+    ASSERT_TRUE(gate_.Load(device_));
   }
 
   // Queues the fault kernel on |stream|.
@@ -297,7 +303,7 @@ class EventFaultTest : public StreamTest {
   ModuleHandle module_;
   porta_kernel_t fault_ = nullptr;
   BufferHandle out_;
-  HostGate gate_;
+  Gate gate_;
 };
 
 TEST_P(EventFaultTest, WaitAndQueryReportTheFaultOfTheRecording) {

@@ -646,8 +646,8 @@ TEST_P(GraphTest, ThreadsReplaySeparateInstances) {
 
 // A chain of kLaunches launches y += alpha * x: one run of device-side nodes, so a backend with
 // native graphs replays it as one. Updates to the first and last node after kReplays replays were
-// queued must apply to the next kReplays replays only. On a device with the host format a gate
-// holds the first replays queued until the updates are made; elsewhere they are queued behind
+// queued must apply to the next kReplays replays only. On a device that can run the gate it holds
+// the first replays queued until the updates are made; elsewhere they are queued behind
 // each other and most are still queued when the updates arrive.
 TEST_P(GraphTest, NativeRunUpdatesApplyToLaterReplaysOnly) {
   constexpr uint32_t kLaunches = 16, kReplays = 8;
@@ -658,10 +658,10 @@ TEST_P(GraphTest, NativeRunUpdatesApplyToLaterReplaysOnly) {
   const std::vector<float> hx = IntegerFloats(3);
   const float zero = 0.0f, one = 1.0f, two = 2.0f;
   const uint32_t n = kN;
-  HostGate gate;
-  const bool gated = (info_.kernel_formats & PORTA_FORMAT_BIT(PORTA_FORMAT_HOST)) != 0;
+  Gate gate;
+  const bool gated = GateApplies(device_);
   if (gated) {
-    ASSERT_PORTA_OK(gate.Load(device_));
+    ASSERT_TRUE(gate.Load(device_));
   }
   SyncOnExit sync(stream_.get(), gated ? &gate : nullptr);
   ASSERT_PORTA_OK(porta_copy_host_to_device(stream_.get(), x.get(), 0, hx.data(), kBytes));

@@ -311,7 +311,7 @@ TEST_P(HostRegisterTest, UnregisterWaitsForQueuedCopies) {
 // The same with the copies held behind a closed gate that another thread opens later: the
 // unregister cannot return before the copies ran.
 TEST_P(HostRegisterTest, UnregisterWaitsForCopiesBehindABlockedStream) {
-  PORTA_CTS_REQUIRE_FORMAT(info_, PORTA_FORMAT_HOST);
+  PORTA_CTS_REQUIRE_GATE(device_);
   constexpr uint64_t kSize = 64 * kPage;
   HostMemory to(kSize);
   to.Fill(kSentinel);
@@ -319,8 +319,8 @@ TEST_P(HostRegisterTest, UnregisterWaitsForCopiesBehindABlockedStream) {
   BufferHandle buffer;
   Upload(data, &buffer);
   ASSERT_PORTA_OK(porta_host_register(device_, to.data(), kSize, 0));
-  HostGate gate;
-  ASSERT_PORTA_OK(gate.Load(device_));
+  Gate gate;
+  ASSERT_TRUE(gate.Load(device_));
   ASSERT_PORTA_OK(gate.Close(stream_.get()));
   SyncOnExit sync(stream_.get(), &gate);
   ASSERT_PORTA_OK(porta_copy_device_to_host(stream_.get(), to.data(), buffer.get(), 0, kSize));

@@ -292,9 +292,9 @@ TEST_P(InteropTest, KernelsRunOnImportedBuffers) {
 }
 
 TEST_P(InteropTest, ReleaseWaitsForQueuedWork) {
-  PORTA_CTS_REQUIRE_FORMAT(info_, PORTA_FORMAT_HOST);
-  HostGate gate;
-  ASSERT_PORTA_OK(gate.Load(device_));
+  PORTA_CTS_REQUIRE_GATE(device_);
+  Gate gate;
+  ASSERT_TRUE(gate.Load(device_));
   BufferHandle owner;
   ASSERT_PORTA_OK(porta_buffer_alloc(device_, 1024, PORTA_MEMORY_DEVICE, owner.out()));
   std::atomic<int> releases{0};

@@ -6,12 +6,15 @@
 #include <cctype>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 
 #include "conformance/cts.h"
+#include "conformance/kernels/test_kernels.h"
 #include "conformance/report.h"
 
 namespace {
@@ -23,6 +26,12 @@ constexpr const char* kUsage =
     "  --devices FILTER       device filter, PORTA_DEVICES syntax (e.g. \"opencl:0,cpu\")\n"
     "  --junit FILE           write JUnit XML results to FILE\n"
     "  --run-known-failures   run known failures with normal pass/fail semantics\n"
+    "  --kernel-file NAME:FORMAT:FILE\n"
+    "                         add FILE as test kernel NAME in FORMAT (\"cubin\", \"opencl-c\", "
+    "...),\n"
+    "                         tried before the built-in sources; repeatable. How a vendor gives\n"
+    "                         its device the gate and fault kernels "
+    "(conformance/kernels/README.md)\n"
     "  --suites api|ops|all   run the runtime API suites, the operator-library suites (Ops*),\n"
     "                         or both (default); combines with --gtest_filter\n"
     "  --version              print the version\n"
@@ -36,15 +45,16 @@ struct Flags {
   bool has_devices = false;
   std::string junit;
   bool run_known_failures = false;
+  std::vector<std::string> kernel_files;
   // "api", "ops" or "all".
   std::string suites = "all";
   bool help = false;
   bool version = false;
 };
 
-// Parses the CTS's own flags with CLI11 and leaves gtest's in argv. Anything else (a misspelt
-// flag, a stray word) is an error: gtest would ignore it silently and run everything.
-bool ParseFlags(int* argc, char** argv, Flags* flags) {
+// Parses the CTS's own flags with CLI11; gtest's own are left for gtest. Anything else (a
+// misspelt flag, a stray word) is an error: gtest would ignore it silently and run everything.
+bool ParseFlags(int argc, char** argv, Flags* flags) {
   CLI::App app{"", "porta-cts"};
   app.set_help_flag();
   app.allow_extras();
@@ -55,16 +65,18 @@ bool ParseFlags(int* argc, char** argv, Flags* flags) {
   });
   app.add_option("--suites", flags->suites)->check(CLI::IsMember({"api", "ops", "all"}));
   app.add_flag("--run-known-failures", flags->run_known_failures);
+  app.add_option("--kernel-file", flags->kernel_files);
   app.add_flag("--version", flags->version);
   try {
-    app.parse(*argc, argv);
+    app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
     std::fprintf(stderr, "porta-cts: %s\n", error.what());
     return false;
   }
   flags->has_plugin = app.count("--plugin") > 0;
   flags->has_devices = app.count("--devices") > 0;
-  // gtest's flags (always --gtest_name[=value]) and --help go on to gtest, in order.
+  // What remains must be gtest's (always --gtest_name[=value]) or --help; gtest reads those from
+  // the whole command line.
   const std::vector<std::string> extras = app.remaining();
   for (const std::string& extra : extras) {
     const bool gtest = extra.rfind("--gtest_", 0) == 0 || extra.rfind("-gtest_", 0) == 0;
@@ -75,16 +87,47 @@ bool ParseFlags(int* argc, char** argv, Flags* flags) {
       return false;
     }
   }
-  int out = 1;
-  size_t next = 0;
-  for (int i = 1; i < *argc && next < extras.size(); ++i) {
-    if (extras[next] == argv[i]) {
-      argv[out++] = argv[i];
-      ++next;
+  return true;
+}
+
+// Reads each --kernel-file NAME:FORMAT:FILE into the test kernel sources. Returns false with a
+// message for a malformed value, an unknown or host format, or a file that cannot be read.
+bool AddKernelFiles(const std::vector<std::string>& values) {
+  for (const std::string& value : values) {
+    const size_t first = value.find(':');
+    const size_t second = first == std::string::npos ? first : value.find(':', first + 1);
+    if (second == std::string::npos || first == 0 || second == first + 1 ||
+        second + 1 == value.size()) {
+      std::fprintf(stderr, "porta-cts: --kernel-file '%s' is not NAME:FORMAT:FILE\n",
+                   value.c_str());
+      return false;
     }
+    const std::string name = value.substr(0, first);
+    const std::string format_name = value.substr(first + 1, second - first - 1);
+    const std::string path = value.substr(second + 1);
+    const porta_kernel_format_t format = porta_cts::KernelFormatFromName(format_name);
+    if (format == 0 || format == PORTA_FORMAT_HOST) {
+      std::fprintf(stderr,
+                   "porta-cts: --kernel-file '%s': '%s' is not a file format (one of opencl-c, "
+                   "spirv-kernel, spirv-shader, ptx, cubin, hsaco)\n",
+                   value.c_str(), format_name.c_str());
+      return false;
+    }
+    std::ifstream file(path, std::ios::binary);
+    if (!file.is_open()) {
+      std::fprintf(stderr, "porta-cts: --kernel-file '%s': cannot open %s\n", value.c_str(),
+                   path.c_str());
+      return false;
+    }
+    std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(file)),
+                                     std::istreambuf_iterator<char>());
+    if (file.bad() || bytes.empty()) {
+      std::fprintf(stderr, "porta-cts: --kernel-file '%s': %s cannot be read or is empty\n",
+                   value.c_str(), path.c_str());
+      return false;
+    }
+    porta_cts::AddSuppliedKernel(name, format, std::move(bytes));
   }
-  argv[out] = nullptr;
-  *argc = out;
   return true;
 }
 
@@ -190,8 +233,11 @@ bool SetUpDevices(const Flags& flags) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // gtest gets the whole command line, its own flags and ours: a death test re-runs porta-cts
+  // with it, and the child must test the same devices with the same kernels.
+  std::vector<std::string> command_line(argv, argv + argc);
   Flags flags;
-  if (!ParseFlags(&argc, argv, &flags)) {
+  if (!ParseFlags(argc, argv, &flags) || !AddKernelFiles(flags.kernel_files)) {
     std::fputs(kUsage, stderr);
     return 2;
   }
@@ -202,7 +248,13 @@ int main(int argc, char** argv) {
   if (flags.help) std::fputs(kUsage, stdout);
   int exit_code = 1;
   if (flags.help || SetUpDevices(flags)) {
-    testing::InitGoogleTest(&argc, argv);
+    std::vector<char*> gtest_argv;
+    for (std::string& arg : command_line) gtest_argv.push_back(arg.data());
+    gtest_argv.push_back(nullptr);
+    int gtest_argc = static_cast<int>(command_line.size());
+    testing::InitGoogleTest(&gtest_argc, gtest_argv.data());
+    // The children re-execute porta-cts rather than fork a process that holds driver threads.
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
     SelectSuites(flags.suites);
     auto* reporter = new porta_cts::Reporter(flags.junit);
     // gtest owns and deletes appended listeners.

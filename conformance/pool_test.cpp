@@ -223,7 +223,7 @@ TEST_P(PoolTest, EventOrdersReuseAcrossStreams) {
 // With the freeing stream held busy by the gate, a block the other stream could wrongly take
 // would be overwritten by the gated copy after the other stream's write.
 TEST_P(PoolTest, BusyStreamBlockIsNotHandedToAnotherStream) {
-  PORTA_CTS_REQUIRE_FORMAT(info_, PORTA_FORMAT_HOST);
+  PORTA_CTS_REQUIRE_GATE(device_);
   constexpr uint64_t kSize = 20000;
   StreamHandle other;
   ASSERT_PORTA_OK(porta_stream_create(device_, other.out()));
@@ -232,8 +232,8 @@ TEST_P(PoolTest, BusyStreamBlockIsNotHandedToAnotherStream) {
   const std::vector<uint8_t> gated = RandomBytes(kSize, 6);
   const std::vector<uint8_t> mine = RandomBytes(kSize, 7);
   std::vector<uint8_t> read(kSize), read_after_wait(kSize);
-  HostGate gate;
-  ASSERT_PORTA_OK(gate.Load(device_));
+  Gate gate;
+  ASSERT_TRUE(gate.Load(device_));
   SyncOnExit sync_other(other.get());
   SyncOnExit sync(stream_.get(), &gate);
 

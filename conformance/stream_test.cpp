@@ -129,9 +129,9 @@ TEST_P(StreamOrderTest, QueryAfterQueueingAnswersAtOnceThenOk) {
 }
 
 TEST_P(StreamOrderTest, QueryIsNotReadyWhileBlockedAndWorkWaits) {
-  PORTA_CTS_REQUIRE_FORMAT(info_, PORTA_FORMAT_HOST);
-  HostGate gate;
-  ASSERT_PORTA_OK(gate.Load(device_));
+  PORTA_CTS_REQUIRE_GATE(device_);
+  Gate gate;
+  ASSERT_TRUE(gate.Load(device_));
   ASSERT_PORTA_OK(gate.Close(stream_.get()));
   BufferHandle buffer;
   ASSERT_PORTA_OK(porta_buffer_alloc(device_, 64, PORTA_MEMORY_DEVICE, buffer.out()));
@@ -163,9 +163,9 @@ TEST_P(StreamOrderTest, IndependentStreamsOnOneDevice) {
 }
 
 TEST_P(StreamOrderTest, BlockedStreamDoesNotBlockAnotherStream) {
-  PORTA_CTS_REQUIRE_FORMAT(info_, PORTA_FORMAT_HOST);
-  HostGate gate;
-  ASSERT_PORTA_OK(gate.Load(device_));
+  PORTA_CTS_REQUIRE_GATE(device_);
+  Gate gate;
+  ASSERT_TRUE(gate.Load(device_));
   ASSERT_PORTA_OK(gate.Close(stream_.get()));
   StreamHandle other;
   ASSERT_PORTA_OK(porta_stream_create(device_, other.out()));

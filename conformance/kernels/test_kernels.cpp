@@ -4,6 +4,10 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <deque>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "conformance/kernels/kernel_registry.h"
 
@@ -15,6 +19,20 @@ namespace {
 constexpr std::array<porta_kernel_format_t, 7> kPreferenceOrder = {
     PORTA_FORMAT_CUBIN,        PORTA_FORMAT_HSACO,    PORTA_FORMAT_PTX, PORTA_FORMAT_SPIRV_SHADER,
     PORTA_FORMAT_SPIRV_KERNEL, PORTA_FORMAT_OPENCL_C, PORTA_FORMAT_HOST};
+
+// A source added with AddSuppliedKernel. Kept in a deque so that |entry_name| (which
+// porta_module_source_t.entry_names points to) never moves.
+struct SuppliedKernel {
+  std::string kernel;
+  const char* entry_name[1];
+  porta_kernel_format_t format;
+  std::vector<unsigned char> bytes;
+};
+
+std::deque<SuppliedKernel>& Supplied() {
+  static std::deque<SuppliedKernel> supplied;
+  return supplied;
+}
 
 void AppendSources(const char* kernel, porta_kernel_format_t format,
                    std::vector<porta_module_source_t>* out) {
@@ -51,6 +69,16 @@ void AppendSources(const char* kernel, porta_kernel_format_t format,
 std::vector<porta_module_source_t> TestModuleSources(const char* kernel) {
   std::vector<porta_module_source_t> sources;
   if (kernel == nullptr) return sources;
+  for (const SuppliedKernel& supplied : Supplied()) {
+    if (supplied.kernel != kernel) continue;
+    porta_module_source_t source = {};
+    source.format = supplied.format;
+    source.data = supplied.bytes.data();
+    source.size = supplied.bytes.size();
+    source.entry_names = supplied.entry_name;
+    source.entry_count = 1;
+    sources.push_back(source);
+  }
   for (porta_kernel_format_t format : kPreferenceOrder) AppendSources(kernel, format, &sources);
   return sources;
 }
@@ -63,6 +91,36 @@ std::vector<porta_kernel_format_t> TestKernelFormats(const char* kernel) {
     }
   }
   return formats;
+}
+
+porta_kernel_format_t TestKernelFormatFor(uint32_t kernel_formats, const char* kernel) {
+  for (const porta_module_source_t& source : TestModuleSources(kernel)) {
+    if ((kernel_formats & PORTA_FORMAT_BIT(source.format)) != 0) return source.format;
+  }
+  return static_cast<porta_kernel_format_t>(0);
+}
+
+void AddSuppliedKernel(const std::string& kernel, porta_kernel_format_t format,
+                       std::vector<unsigned char> bytes) {
+  SuppliedKernel& supplied = Supplied().emplace_back();
+  supplied.kernel = kernel;
+  supplied.entry_name[0] = supplied.kernel.c_str();
+  supplied.format = format;
+  supplied.bytes = std::move(bytes);
+}
+
+bool IsSuppliedKernel(const char* kernel, porta_kernel_format_t format) {
+  return std::any_of(Supplied().begin(), Supplied().end(), [&](const SuppliedKernel& supplied) {
+    return supplied.format == format && supplied.kernel == kernel;
+  });
+}
+
+porta_kernel_format_t KernelFormatFromName(const std::string& name) {
+  for (uint32_t format = 1; format < PORTA_FORMAT_COUNT; ++format) {
+    const auto value = static_cast<porta_kernel_format_t>(format);
+    if (name == KernelFormatName(value)) return value;
+  }
+  return static_cast<porta_kernel_format_t>(0);
 }
 
 const char* KernelFormatName(porta_kernel_format_t format) {

@@ -23,4 +23,11 @@
 #define PORTA_GLOBAL_ID_X() ((size_t)blockIdx.x * blockDim.x + threadIdx.x)
 #define PORTA_GLOBAL_ID_Y() ((size_t)blockIdx.y * blockDim.y + threadIdx.y)
 
+// Ends the kernel with a device fault: CUDA's trap instruction, the compiler's trap on AMD.
+#if defined(__HIPCC__) || defined(__HIP__)
+#define PORTA_TRAP() __builtin_trap()
+#else
+#define PORTA_TRAP() __trap()
+#endif
+
 #endif  // PORTA_CONFORMANCE_KERNELS_CUDA_PORTA_CUDA_COMPAT_H_

@@ -35,3 +35,40 @@ PORTA_KERNEL void index_2d(unsigned int* out, unsigned int width, unsigned int h
     out[y * width + x] = (static_cast<unsigned int>(y) << 16) | static_cast<unsigned int>(x);
   }
 }
+
+// Holds its stream until the host writes a nonzero words[0] into the mapped host memory, or
+// gives up after |rounds| rounds of 1024 reads; words[1] tells the host where it is (1 spinning,
+// 2 opened, 3 timed out). volatile makes every read go to memory, and the system-scope fences
+// push the state writes out to the host while the kernel still runs.
+PORTA_KERNEL void gate(volatile unsigned int* words, unsigned int rounds) {
+  if (PORTA_GLOBAL_ID_X() != 0 || PORTA_GLOBAL_ID_Y() != 0 || blockIdx.z != 0 || threadIdx.z != 0) {
+    return;
+  }
+  words[1] = 1u;
+  __threadfence_system();
+  unsigned int state = 3u;
+  unsigned int round = 0u;
+  unsigned int read = 0u;
+  while (round < rounds) {
+    if (words[0] != 0u) {
+      state = 2u;
+      break;
+    }
+    if (++read == 1024u) {
+      read = 0u;
+      ++round;
+    }
+  }
+  words[1] = state;
+  __threadfence_system();
+}
+
+// Faults on purpose from work-group 0: a trap, which the driver reports as a launch failure and
+// which ends the device's context (the CTS runs it in a child process). |out| is not touched.
+PORTA_KERNEL void fault(unsigned int* out) {
+  (void)out;
+  if (blockIdx.x == 0 && blockIdx.y == 0 && blockIdx.z == 0 && threadIdx.x == 0 &&
+      threadIdx.y == 0 && threadIdx.z == 0) {
+    PORTA_TRAP();
+  }
+}

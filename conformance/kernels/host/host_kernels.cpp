@@ -1,9 +1,12 @@
 // Host-format versions of the CTS test kernels (contract in ../README.md). Each function handles
 // one work-group. Arguments are checked before any access: a malformed launch returns a nonzero
 // code, which the runtime turns into a device fault, instead of touching memory out of bounds.
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <span>
+#include <thread>
 
 #include "conformance/kernels/kernel_registry.h"
 #include "porta/porta.h"
@@ -122,6 +125,30 @@ int32_t Index2d(const porta_host_group_t* group) {
   return 0;
 }
 
+// Spins (sleeping between reads, so a held stream does not take a core from the test) until the
+// host writes a nonzero words[0] or |rounds| rounds have passed; words[1] reports the state
+// (1 spinning, 2 opened, 3 timed out) as on every other format. The host writes the words while
+// the kernel reads them, so both sides go through atomics.
+int32_t Gate(const porta_host_group_t* group) {
+  if (group->arg_count != 2) return kBadArgCount;
+  uint32_t rounds = 0;
+  if (!ReadU32(group->args[1], &rounds)) return kBadScalar;
+  if (group->group_id[0] != 0 || group->group_id[1] != 0 || group->group_id[2] != 0) return 0;
+  const porta_host_arg_t& buffer = group->args[0];
+  if (!Fits(buffer, 1)) return kBufferTooSmall;
+  uint32_t* words = static_cast<uint32_t*>(buffer.ptr);
+  std::atomic_ref<uint32_t> open(words[0]);
+  std::atomic_ref<uint32_t> state(words[1]);
+  state.store(1);
+  bool opened = open.load() != 0;
+  for (uint32_t round = 0; round < rounds && !opened; ++round) {
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+    opened = open.load() != 0;
+  }
+  state.store(opened ? 2 : 3);
+  return 0;
+}
+
 int32_t Fault(const porta_host_group_t* group) {
   if (group->arg_count != 1) return kBadArgCount;
   const bool first_group =
@@ -131,7 +158,7 @@ int32_t Fault(const porta_host_group_t* group) {
 
 constexpr porta_host_kernel_t kHostTestKernels[] = {
     {"vector_add", VectorAdd}, {"scale_add", ScaleAdd}, {"reduce_sum", ReduceSum},
-    {"index_2d", Index2d},     {"fault", Fault},
+    {"index_2d", Index2d},     {"gate", Gate},          {"fault", Fault},
 };
 
 }  // namespace
