@@ -105,7 +105,13 @@ std::string SystemPluginDir() {
   const size_t slash = library.find_last_of('/');
   // A bare name (the main program linked statically) has no folder to search.
   if (slash == std::string::npos) return "";
-  return library.substr(0, slash) + "/porta/plugins";
+  // The loader's path may hold "bin/../lib" (an $ORIGIN run path): name the folder plainly.
+  std::string folder = library.substr(0, slash);
+  if (char* resolved = realpath(folder.c_str(), nullptr)) {
+    folder = resolved;
+    std::free(resolved);
+  }
+  return folder + "/porta/plugins";
 }
 
 void Log(int level, const char* text) {
