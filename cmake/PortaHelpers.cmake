@@ -15,8 +15,9 @@ endfunction()
 
 # porta_add_backend(NAME <name> SOURCES <files...> [LIBRARIES <libs...>] [INCLUDES <dirs...>])
 #
-# Builds backend <name> the way a vendor's plugin is built: it sees only the public headers and
-# backends/common. Its sources define
+# Builds backend <name> the way a vendor's plugin is built: on Porta::backend_sdk (the public
+# headers and the SDK's include/porta/sdk/ helpers), plus its own folder by its path from the
+# source root (which its unit tests, linking the static library, get too). Its sources define
 #   extern "C" porta_status_t porta_<name>_backend_entry(const porta_backend_host_t*,
 #                                                       const porta_backend_table_t**, porta_be_msg);
 # The backend is linked into libporta as a built-in (static library porta_backend_<name>) and is
@@ -26,9 +27,8 @@ function(porta_add_backend)
   cmake_parse_arguments(ARG "" "NAME" "SOURCES;LIBRARIES;INCLUDES" ${ARGN})
   set(lib porta_backend_${ARG_NAME})
   add_library(${lib} STATIC ${ARG_SOURCES})
-  target_include_directories(${lib} PRIVATE ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}
-                                            ${ARG_INCLUDES})
-  target_link_libraries(${lib} PUBLIC porta_backend_common ${ARG_LIBRARIES} Threads::Threads
+  target_include_directories(${lib} PRIVATE ${ARG_INCLUDES} PUBLIC ${PROJECT_SOURCE_DIR})
+  target_link_libraries(${lib} PUBLIC porta_backend_sdk ${ARG_LIBRARIES} Threads::Threads
                                       ${CMAKE_DL_LIBS})
   porta_target_warnings(${lib})
   set_property(GLOBAL APPEND PROPERTY PORTA_BUILTIN_BACKENDS ${ARG_NAME})
@@ -48,10 +48,11 @@ PORTA_BACKEND_EXPORT porta_status_t porta_backend_entry(const porta_backend_host
 ")
   configure_file(${shim}.in ${shim} COPYONLY)
   add_library(porta_plugin_${ARG_NAME} MODULE ${shim})
-  target_include_directories(porta_plugin_${ARG_NAME} PRIVATE ${PROJECT_SOURCE_DIR}/include)
+  # A MODULE linking Porta::backend_sdk (through ${lib}): the SDK's link options make
+  # porta_backend_entry its only export.
   target_link_libraries(porta_plugin_${ARG_NAME} PRIVATE ${lib})
-  target_link_options(porta_plugin_${ARG_NAME} PRIVATE -Wl,--exclude-libs,ALL -Wl,--no-undefined)
   set_target_properties(porta_plugin_${ARG_NAME} PROPERTIES
+    LINK_DEPENDS ${PORTA_PLUGIN_EXPORT_MAP}
     LIBRARY_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/plugins)
   porta_target_warnings(porta_plugin_${ARG_NAME})
 endfunction()

@@ -526,6 +526,9 @@ TEST_P(CopyRectTest, BetweenTwoDevices) {
   // This device's stream pushes the box to the other device...
   ASSERT_PORTA_OK(
       porta_copy_rect_device_to_device(stream_.get(), remote.get(), local.get(), &region));
+  // The copy is in this stream's order (a peer path queues it there); the other device's stream
+  // sees it once this one has been synchronized.
+  ASSERT_PORTA_OK(porta_stream_synchronize(stream_.get()));
   CopyOnHost(region, local_bytes, &model);
   std::vector<uint8_t> remote_read(model.size());
   ASSERT_TRUE(ReadBuffer(other_stream.get(), remote.get(), 0, model.size(), remote_read.data()));

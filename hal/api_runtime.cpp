@@ -134,6 +134,8 @@ PORTA_API porta_status_t porta_runtime_create(const porta_runtime_options_t* opt
   }
   for (const std::string& path : porta::hal::SplitPluginPaths(opts.plugin_paths))
     config.plugin_paths.push_back(path);
+  // The installed backends: those built in and the system plugin folder's.
+  if (config.builtins) config.system_plugin_dir = porta::hal::SystemPluginDir();
   const char* filter_text = opts.device_filter;
   if (filter_text == nullptr) filter_text = std::getenv("PORTA_DEVICES");
   bool has_filter = filter_text != nullptr && filter_text[0] != '\0';

@@ -96,6 +96,24 @@ std::vector<std::string> PluginsInFolder(const std::string& folder) {
 
 }  // namespace
 
+std::string SystemPluginDir() {
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&SystemPluginDir), &info) == 0 || info.dli_fname == nullptr) {
+    return "";
+  }
+  const std::string library = info.dli_fname;
+  const size_t slash = library.find_last_of('/');
+  // A bare name (the main program linked statically) has no folder to search.
+  if (slash == std::string::npos) return "";
+  // The loader's path may hold "bin/../lib" (an $ORIGIN run path): name the folder plainly.
+  std::string folder = library.substr(0, slash);
+  if (char* resolved = realpath(folder.c_str(), nullptr)) {
+    folder = resolved;
+    std::free(resolved);
+  }
+  return folder + "/porta/plugins";
+}
+
 void Log(int level, const char* text) {
   static const int threshold = [] {
     const char* env = std::getenv("PORTA_LOG_LEVEL");
@@ -145,6 +163,17 @@ void Runtime::Load(const RuntimeConfig& config) {
       for (const std::string& file : PluginsInFolder(path)) LoadPlugin(file);
     } else {
       LoadPlugin(path);
+    }
+  }
+  if (!config.system_plugin_dir.empty()) {
+    const std::string& folder = config.system_plugin_dir;
+    if (IsDirectory(folder)) {
+      const std::vector<std::string> files = PluginsInFolder(folder);
+      for (const std::string& file : files) LoadPlugin(file);
+      system_plugin_note_ =
+          "system plugin folder " + folder + ": " + std::to_string(files.size()) + " plugin(s)";
+    } else {
+      system_plugin_note_ = "system plugin folder " + folder + ": not present";
     }
   }
 }
@@ -405,6 +434,7 @@ std::string Runtime::Diagnostics() const {
     }
     text += "\n";
   }
+  if (!system_plugin_note_.empty()) text += system_plugin_note_ + "\n";
   for (const std::string& note : filter_notes_) text += note + "\n";
   return text;
 }

@@ -26,10 +26,18 @@ struct LoadedBackend {
   porta_backend_report_t report{};
 };
 
+// The system plugin folder: <the folder libporta was loaded from>/porta/plugins, which is
+// <libdir>/porta/plugins of an installation (where a backend package puts its plugin); empty
+// when libporta's own path cannot be found.
+std::string SystemPluginDir();
+
 // Everything porta_runtime_create needs to know, resolved from options and the environment.
 struct RuntimeConfig {
   bool builtins = true;
   std::vector<std::string> plugin_paths;  // files or folders, in load order
+  // Loaded after plugin_paths, so a plugin named explicitly wins over an installed one of the
+  // same name; empty: no system folder (PORTA_RUNTIME_NO_BUILTIN_BACKENDS).
+  std::string system_plugin_dir;
   std::string device_filter;
   std::string cache_dir;  // empty: caching disabled
 };
@@ -64,6 +72,8 @@ class Runtime final : public Object {
   std::vector<Device*> visible_;
   // One line per filter entry that matched no device, with the reason.
   std::vector<std::string> filter_notes_;
+  // The system plugin folder searched and how many plugin files it held; a line of Diagnostics().
+  std::string system_plugin_note_;
 };
 
 }  // namespace porta::hal

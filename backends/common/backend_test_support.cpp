@@ -1,4 +1,4 @@
-#include "backends/common/backend_test_support.h"
+#include "porta/sdk/backend_test_support.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "backends/common/disk_cache.h"
+#include "porta/sdk/disk_cache.h"
 
 #include <unistd.h>
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "backends/common/disk_cache.h"
+#include "porta/sdk/disk_cache.h"
 
 namespace porta::common {
 namespace {

@@ -1,4 +1,4 @@
-#include "backends/common/dynamic_library.h"
+#include "porta/sdk/dynamic_library.h"
 
 #include <dlfcn.h>
 

@@ -1,4 +1,4 @@
-#include "backends/common/message.h"
+#include "porta/sdk/message.h"
 
 #include <atomic>
 #include <cstdarg>

@@ -1,4 +1,4 @@
-#include "backends/common/poll.h"
+#include "porta/sdk/poll.h"
 
 #include <algorithm>
 #include <thread>

@@ -1,6 +1,6 @@
 // SPIR-V validation: Porta's own structural check, then SPIRV-Tools' validator where the build
 // has it (PORTA_HAVE_SPIRV_TOOLS, set by backends/common/CMakeLists.txt).
-#include "backends/common/spirv_validate.h"
+#include "porta/sdk/spirv_validate.h"
 
 #include <cstdio>
 #include <cstring>

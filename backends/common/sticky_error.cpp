@@ -1,6 +1,6 @@
-#include "backends/common/sticky_error.h"
+#include "porta/sdk/sticky_error.h"
 
-#include "backends/common/message.h"
+#include "porta/sdk/message.h"
 
 namespace porta::common {
 

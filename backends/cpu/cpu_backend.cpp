@@ -18,11 +18,11 @@
 #include <thread>
 #include <vector>
 
-#include "backends/common/backend_table.h"
-#include "backends/common/disk_cache.h"
-#include "backends/common/message.h"
 #include "backends/cpu/cpu_objects.h"
 #include "backends/cpu/cpu_stream.h"
+#include "porta/sdk/backend_table.h"
+#include "porta/sdk/disk_cache.h"
+#include "porta/sdk/message.h"
 
 namespace porta::cpu {
 
@@ -51,24 +51,13 @@ Work MakeFillWork(uint8_t* target, uint64_t size, const void* pattern, uint32_t 
 namespace {
 
 using common::Fail;
+using common::Guard;
 
 constexpr size_t kBufferAlignment = 64;
 // Buffers from this size on come straight from mmap: a failed mmap reports ENOMEM, whereas a
 // failed huge malloc aborts the process under AddressSanitizer. Smaller buffers stay on the heap,
 // where the sanitizers see kernels that overrun them.
 constexpr uint64_t kMmapThreshold = uint64_t{256} << 20;
-
-// Runs |body| and turns any C++ exception into a status, so none crosses the ABI.
-template <typename Body>
-porta_status_t Guard(porta_be_msg msg, const char* what, Body&& body) {
-  try {
-    return body();
-  } catch (const std::bad_alloc&) {
-    return Fail(msg, PORTA_ERROR_OUT_OF_MEMORY, "%s: host out of memory", what);
-  } catch (const std::exception& e) {
-    return Fail(msg, PORTA_ERROR_BACKEND, "%s failed: %s", what, e.what());
-  }
-}
 
 template <size_t N>
 void CopyText(char (&field)[N], const std::string& text) {

@@ -6,9 +6,9 @@
 #include <utility>
 #include <vector>
 
-#include "backends/common/message.h"
 #include "backends/cpu/cpu_objects.h"
 #include "backends/cpu/cpu_stream.h"
+#include "porta/sdk/message.h"
 
 namespace porta::cpu {
 

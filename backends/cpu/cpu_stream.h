@@ -15,32 +15,11 @@
 
 #include "backends/cpu/cpu_objects.h"
 #include "backends/cpu/thread_pool.h"
+#include "porta/sdk/event_point.h"
 
 namespace porta::cpu {
 
-// One recording of an event: completes when the stream's worker reaches it. Re-recording an event
-// makes a new point, so a stream that captured the old one keeps waiting for the old one.
-class EventPoint {
- public:
-  // Marks the point complete with |status| (PORTA_OK or the stream's sticky error) and the time.
-  void Complete(porta_status_t status, const std::string& message);
-  // Waits up to |timeout_ns| (UINT64_MAX: forever); returns whether the point completed.
-  bool Wait(uint64_t timeout_ns);
-  // PORTA_OK, PORTA_NOT_READY or the recorded stream's sticky error (text into msg).
-  porta_status_t Query(porta_be_msg msg);
-  // The fault the point completed with (its text into |message|), or PORTA_OK.
-  porta_status_t Fault(std::string* message);
-  // When complete: writes the completion time and returns true.
-  bool CompletionTime(std::chrono::steady_clock::time_point* out);
-
- private:
-  std::mutex mutex_;
-  std::condition_variable completed_cv_;
-  bool complete_ = false;
-  porta_status_t status_ = PORTA_OK;
-  std::string message_;
-  std::chrono::steady_clock::time_point time_;
-};
+using common::EventPoint;
 
 // Work the stream's worker executes. |work| returns false and writes a description into |fault|
 // when the work faulted; it runs with the worker's scratch, used for work-groups it executes.

@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "backends/common/message.h"
+#include "porta/sdk/message.h"
 
 namespace porta::cuda {
 namespace {

@@ -12,11 +12,11 @@
 #include <utility>
 #include <vector>
 
-#include "backends/common/backend_table.h"
-#include "backends/common/handles.h"
-#include "backends/common/sticky_error.h"
 #include "backends/cuda/cuda_driver.h"
 #include "porta/porta_backend.h"
+#include "porta/sdk/backend_table.h"
+#include "porta/sdk/handles.h"
+#include "porta/sdk/sticky_error.h"
 
 namespace porta::cuda {
 

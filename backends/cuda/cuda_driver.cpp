@@ -4,7 +4,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "backends/common/message.h"
+#include "porta/sdk/message.h"
 
 namespace porta::cuda {
 namespace {

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "backends/common/message.h"
 #include "backends/cuda/cuda_backend.h"
+#include "porta/sdk/message.h"
 
 namespace porta::cuda {
 

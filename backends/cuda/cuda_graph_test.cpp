@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "backends/common/backend_test_support.h"
 #include "backends/cuda/fake_cuda_driver.h"
 #include "porta/porta_backend.h"
+#include "porta/sdk/backend_test_support.h"
 
 extern "C" porta_status_t porta_cuda_backend_entry(const porta_backend_host_t* host,
                                                    const porta_backend_table_t** out_table,

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "backends/common/message.h"
+#include "porta/sdk/message.h"
 
 namespace porta::hip {
 namespace {

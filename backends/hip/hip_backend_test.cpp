@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "backends/common/backend_test_support.h"
 #include "porta/porta_backend.h"
+#include "porta/sdk/backend_test_support.h"
 
 extern "C" porta_status_t porta_hip_backend_entry(const porta_backend_host_t* host,
                                                   const porta_backend_table_t** out_table,

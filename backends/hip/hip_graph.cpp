@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "backends/common/message.h"
 #include "backends/hip/hip_backend.h"
+#include "porta/sdk/message.h"
 
 namespace porta::hip {
 

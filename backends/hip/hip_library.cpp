@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <vector>
 
-#include "backends/common/message.h"
+#include "porta/sdk/message.h"
 
 namespace porta::hip {
 

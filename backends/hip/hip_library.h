@@ -9,8 +9,8 @@
 #include <memory>
 #include <string>
 
-#include "backends/common/dynamic_library.h"
 #include "porta/porta_backend.h"
+#include "porta/sdk/dynamic_library.h"
 
 namespace porta::hip {
 

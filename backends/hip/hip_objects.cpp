@@ -1,9 +1,9 @@
 // Memory, streams, events, modules and launches of the HIP backend.
 #include <cstring>
 
-#include "backends/common/message.h"
-#include "backends/common/poll.h"
 #include "backends/hip/hip_backend.h"
+#include "porta/sdk/message.h"
+#include "porta/sdk/poll.h"
 
 namespace porta::hip {
 namespace {

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <memory>
 
-#include "backends/common/message.h"
+#include "porta/sdk/message.h"
 
 namespace porta::level_zero {
 namespace {

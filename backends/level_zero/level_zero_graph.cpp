@@ -8,8 +8,8 @@
 #include <utility>
 #include <vector>
 
-#include "backends/common/message.h"
 #include "backends/level_zero/level_zero_backend.h"
+#include "porta/sdk/message.h"
 
 namespace porta::level_zero {
 

@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <vector>
 
-#include "backends/common/message.h"
+#include "porta/sdk/message.h"
 
 namespace porta::level_zero {
 namespace {

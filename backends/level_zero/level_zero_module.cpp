@@ -1,9 +1,9 @@
 // Modules (SPIR-V built by the driver), kernels and launches of the Level Zero backend.
 #include <string>
 
-#include "backends/common/message.h"
-#include "backends/common/spirv_validate.h"
 #include "backends/level_zero/level_zero_backend.h"
+#include "porta/sdk/message.h"
+#include "porta/sdk/spirv_validate.h"
 
 namespace porta::level_zero {
 namespace {

@@ -2,8 +2,8 @@
 // backend.
 #include <cstring>
 
-#include "backends/common/message.h"
 #include "backends/level_zero/level_zero_backend.h"
+#include "porta/sdk/message.h"
 
 namespace porta::level_zero {
 namespace {

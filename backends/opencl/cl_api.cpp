@@ -3,7 +3,7 @@
 #include <cstdlib>
 #include <vector>
 
-#include "backends/common/message.h"
+#include "porta/sdk/message.h"
 
 namespace porta::opencl {
 

@@ -5,8 +5,8 @@
 #include <memory>
 #include <string>
 
-#include "backends/common/dynamic_library.h"
 #include "backends/opencl/cl_headers.h"
+#include "porta/sdk/dynamic_library.h"
 
 namespace porta::opencl {
 

@@ -6,8 +6,8 @@
 #include <cstring>
 #include <new>
 
-#include "backends/common/message.h"
 #include "backends/opencl/opencl_objects.h"
+#include "porta/sdk/message.h"
 
 namespace porta::opencl {
 

@@ -6,8 +6,8 @@
 #include <new>
 #include <string_view>
 
-#include "backends/common/message.h"
 #include "backends/opencl/opencl_objects.h"
+#include "porta/sdk/message.h"
 
 namespace porta::opencl {
 namespace {

@@ -8,8 +8,8 @@
 #include <new>
 #include <vector>
 
-#include "backends/common/message.h"
 #include "backends/opencl/opencl_objects.h"
+#include "porta/sdk/message.h"
 
 namespace porta::opencl {
 

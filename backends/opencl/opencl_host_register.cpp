@@ -10,8 +10,8 @@
 #include <memory>
 #include <new>
 
-#include "backends/common/message.h"
 #include "backends/opencl/opencl_objects.h"
+#include "porta/sdk/message.h"
 
 namespace porta::opencl {
 namespace {

@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <vector>
 
-#include "backends/common/message.h"
 #include "backends/opencl/opencl_objects.h"
+#include "porta/sdk/message.h"
 
 namespace porta::opencl {
 namespace {

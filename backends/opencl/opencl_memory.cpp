@@ -5,8 +5,8 @@
 #include <new>
 #include <string>
 
-#include "backends/common/message.h"
 #include "backends/opencl/opencl_objects.h"
+#include "porta/sdk/message.h"
 
 namespace porta::opencl {
 namespace {

@@ -5,10 +5,10 @@
 #include <optional>
 #include <string_view>
 
-#include "backends/common/message.h"
-#include "backends/common/spirv_validate.h"
 #include "backends/opencl/opencl_c_scan.h"
 #include "backends/opencl/opencl_objects.h"
+#include "porta/sdk/message.h"
+#include "porta/sdk/spirv_validate.h"
 
 namespace porta::opencl {
 namespace {

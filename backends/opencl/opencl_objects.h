@@ -12,12 +12,12 @@
 #include <string>
 #include <vector>
 
-#include "backends/common/backend_table.h"
-#include "backends/common/disk_cache.h"
-#include "backends/common/handles.h"
-#include "backends/common/sticky_error.h"
 #include "backends/opencl/cl_api.h"
 #include "backends/opencl/quirks.h"
+#include "porta/sdk/backend_table.h"
+#include "porta/sdk/disk_cache.h"
+#include "porta/sdk/handles.h"
+#include "porta/sdk/sticky_error.h"
 
 namespace porta::opencl {
 

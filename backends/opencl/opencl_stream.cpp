@@ -5,9 +5,9 @@
 #include <new>
 #include <thread>
 
-#include "backends/common/message.h"
-#include "backends/common/poll.h"
 #include "backends/opencl/opencl_objects.h"
+#include "porta/sdk/message.h"
+#include "porta/sdk/poll.h"
 
 namespace porta::opencl {
 namespace {

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "backends/common/dynamic_library.h"
+#include "porta/sdk/dynamic_library.h"
 
 namespace porta::vulkan {
 

@@ -6,9 +6,9 @@
 #include <new>
 #include <thread>
 
-#include "backends/common/message.h"
 #include "backends/vulkan/vulkan_internal.h"
 #include "backends/vulkan/vulkan_table.h"
+#include "porta/sdk/message.h"
 
 namespace porta::vulkan {
 namespace {

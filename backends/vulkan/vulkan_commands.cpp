@@ -2,9 +2,9 @@
 #include <cinttypes>
 #include <cstring>
 
-#include "backends/common/message.h"
 #include "backends/vulkan/vulkan_internal.h"
 #include "backends/vulkan/vulkan_table.h"
+#include "porta/sdk/message.h"
 
 namespace porta::vulkan {
 namespace {

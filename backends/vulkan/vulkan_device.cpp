@@ -4,10 +4,10 @@
 #include <cinttypes>
 #include <cstring>
 
-#include "backends/common/disk_cache.h"
-#include "backends/common/message.h"
 #include "backends/vulkan/vulkan_internal.h"
 #include "backends/vulkan/vulkan_table.h"
+#include "porta/sdk/disk_cache.h"
+#include "porta/sdk/message.h"
 
 namespace porta::vulkan {
 namespace {

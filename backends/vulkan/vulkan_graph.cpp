@@ -9,9 +9,9 @@
 #include <utility>
 #include <vector>
 
-#include "backends/common/message.h"
 #include "backends/vulkan/vulkan_internal.h"
 #include "backends/vulkan/vulkan_table.h"
+#include "porta/sdk/message.h"
 
 namespace porta::vulkan {
 

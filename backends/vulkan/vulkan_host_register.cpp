@@ -5,9 +5,9 @@
 
 #include <memory>
 
-#include "backends/common/message.h"
 #include "backends/vulkan/vulkan_internal.h"
 #include "backends/vulkan/vulkan_table.h"
+#include "porta/sdk/message.h"
 
 namespace porta::vulkan {
 namespace {

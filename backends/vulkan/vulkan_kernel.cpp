@@ -7,10 +7,10 @@
 #include <cinttypes>
 #include <cstring>
 
-#include "backends/common/message.h"
-#include "backends/common/spirv_validate.h"
 #include "backends/vulkan/vulkan_internal.h"
 #include "backends/vulkan/vulkan_table.h"
+#include "porta/sdk/message.h"
+#include "porta/sdk/spirv_validate.h"
 
 extern const unsigned char porta_vulkan_shader_fill_spv[];
 extern const std::size_t porta_vulkan_shader_fill_spv_size;

@@ -5,8 +5,8 @@
 #include <cstring>
 #include <system_error>
 
-#include "backends/common/message.h"
 #include "backends/vulkan/vulkan_internal.h"
+#include "porta/sdk/message.h"
 
 namespace porta::vulkan {
 namespace {

@@ -401,7 +401,9 @@ typedef struct porta_copy_region {
 #define PORTA_EVENT_DISABLE_TIMING (1u << 0)
 
 // Flags of porta_runtime_options_t.flags.
-// Do not register the backends built into libporta (only plugins are loaded).
+// Do not register the installed backends: those built into libporta and the plugins of the system
+// plugin folder (<libdir>/porta/plugins beside libporta). Only the plugins named by
+// PORTA_PLUGIN_PATH and |plugin_paths| are loaded.
 #define PORTA_RUNTIME_NO_BUILTIN_BACKENDS (1u << 0)
 // Ignore the PORTA_PLUGIN_PATH environment variable.
 #define PORTA_RUNTIME_IGNORE_PLUGIN_PATH_ENV (1u << 1)
@@ -410,7 +412,9 @@ typedef struct porta_copy_region {
 typedef struct porta_runtime_options {
   size_t struct_size;
   // Extra plugins: colon-separated shared-library files or folders (every lib*.so inside is
-  // tried). Loaded after the built-in backends and after PORTA_PLUGIN_PATH. May be NULL.
+  // tried). Loaded after the built-in backends and after PORTA_PLUGIN_PATH, and before the
+  // system plugin folder (<libdir>/porta/plugins beside libporta), whose plugins are skipped
+  // where one of the same name was loaded already. May be NULL.
   const char* plugin_paths;
   // Device filter and order, same syntax as the PORTA_DEVICES environment variable, e.g.
   // "opencl:0,vulkan:*,cpu". NULL means use PORTA_DEVICES; an empty string means no filter.
@@ -580,7 +584,9 @@ PORTA_API porta_status_t porta_set_last_error(porta_status_t status, const char*
 // --- Runtime -------------------------------------------------------------------------------------
 
 // Creates a runtime: registers the built-in backends, loads the plugins named by
-// PORTA_PLUGIN_PATH and |options|, opens every device and applies the device filter. A backend
+// PORTA_PLUGIN_PATH and |options|, then those of the system plugin folder (every lib*.so in
+// <libdir>/porta/plugins, the folder beside libporta), opens every device and applies the device
+// filter. A backend
 // or plugin that fails is skipped and reported in the diagnostics; it never fails the call.
 // |options| may be NULL for defaults. Returns PORTA_ERROR_INVALID_ARGUMENT when the device filter
 // cannot be parsed.

@@ -12,7 +12,7 @@
 #include <fstream>
 #include <string>
 
-#include "backends/common/disk_cache.h"
+#include "porta/sdk/disk_cache.h"
 
 namespace {
 

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "backends/common/spirv_validate.h"
 #include "backends/vulkan/spirv_reflect.h"
+#include "porta/sdk/spirv_validate.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // An exact-size heap copy of the whole words, as ModuleLoad makes one.

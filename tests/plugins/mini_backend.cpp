@@ -45,8 +45,8 @@
 #include <tuple>
 #include <vector>
 
-#include "backends/common/message.h"
 #include "porta/porta_backend.h"
+#include "porta/sdk/message.h"
 #include "tests/plugins/fault_walk.h"
 
 #ifndef MINI_NAME

@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "backends/common/dynamic_library.h"
 #include "porta/porta_ops.h"
+#include "porta/sdk/dynamic_library.h"
 #include "tools/bench/bench_util.h"
 
 namespace porta::bench {

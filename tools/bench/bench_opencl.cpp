@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "backends/common/dynamic_library.h"
+#include "porta/sdk/dynamic_library.h"
 #include "tools/bench/bench_util.h"
 
 namespace porta::bench {

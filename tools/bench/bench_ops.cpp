@@ -24,8 +24,8 @@
 #include <string>
 #include <vector>
 
-#include "backends/common/dynamic_library.h"
 #include "porta/porta_ops.h"
+#include "porta/sdk/dynamic_library.h"
 
 namespace porta::bench {
 namespace {

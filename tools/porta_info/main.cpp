@@ -55,10 +55,12 @@ struct Report {
   std::vector<DeviceEntry> devices;
   // The diagnostics' lines about device filter entries that matched nothing.
   std::vector<std::string> filter_notes;
+  // The diagnostics' line naming the system plugin folder (none without built-in backends).
+  std::vector<std::string> system_plugin_notes;
 };
 
-// The lines of porta_runtime_diagnostics that start with "device filter".
-std::vector<std::string> FilterNotes(porta_runtime_t runtime) {
+// The lines of porta_runtime_diagnostics that start with |prefix|.
+std::vector<std::string> DiagnosticLines(porta_runtime_t runtime, const char* prefix) {
   std::vector<std::string> notes;
   size_t size = 0;
   if (porta_runtime_diagnostics(runtime, nullptr, 0, &size) != PORTA_OK) return notes;
@@ -70,7 +72,7 @@ std::vector<std::string> FilterNotes(porta_runtime_t runtime) {
     size_t end = text.find('\n', start);
     if (end == std::string::npos) end = text.size();
     const std::string line = text.substr(start, end - start);
-    if (line.rfind("device filter", 0) == 0) notes.push_back(line);
+    if (line.rfind(prefix, 0) == 0) notes.push_back(line);
     start = end + 1;
   }
   return notes;
@@ -92,7 +94,8 @@ porta_status_t Collect(porta_runtime_t runtime, Report* report) {
     }
     report->backends.push_back(backend);
   }
-  report->filter_notes = FilterNotes(runtime);
+  report->filter_notes = DiagnosticLines(runtime, "device filter");
+  report->system_plugin_notes = DiagnosticLines(runtime, "system plugin folder");
   uint32_t device_count = 0;
   status = porta_runtime_device_count(runtime, &device_count);
   if (status != PORTA_OK) return status;
@@ -130,6 +133,7 @@ void PrintText(const Report& report) {
                 backend.device_count, backend.source);
     if (backend.reason[0] != '\0') std::printf("               reason: %s\n", backend.reason);
   }
+  for (const std::string& note : report.system_plugin_notes) std::printf("  %s\n", note.c_str());
   for (const std::string& note : report.filter_notes) std::printf("\n%s\n", note.c_str());
   std::printf("\nDevices (%zu):\n", report.devices.size());
   for (size_t i = 0; i < report.devices.size(); ++i) {

@@ -1,7 +1,7 @@
 // Test scaffolding shared by the backends' unit tests, which drive a backend's table directly as
 // the runtime does. Linked only into test executables (porta_backend_test_support).
-#ifndef PORTA_BACKENDS_COMMON_BACKEND_TEST_SUPPORT_H_
-#define PORTA_BACKENDS_COMMON_BACKEND_TEST_SUPPORT_H_
+#ifndef PORTA_SDK_BACKEND_TEST_SUPPORT_H_
+#define PORTA_SDK_BACKEND_TEST_SUPPORT_H_
 
 #include <cstdint>
 #include <functional>
@@ -83,4 +83,4 @@ void ExpectHostRegistration(const porta_backend_table_t* table, porta_be_device_
 
 }  // namespace porta::test
 
-#endif  // PORTA_BACKENDS_COMMON_BACKEND_TEST_SUPPORT_H_
+#endif  // PORTA_SDK_BACKEND_TEST_SUPPORT_H_

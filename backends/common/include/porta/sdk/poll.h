@@ -1,6 +1,6 @@
 // Waiting on a device API that has no timed wait: polling a completion query with backoff.
-#ifndef PORTA_BACKENDS_COMMON_POLL_H_
-#define PORTA_BACKENDS_COMMON_POLL_H_
+#ifndef PORTA_SDK_POLL_H_
+#define PORTA_SDK_POLL_H_
 
 #include <chrono>
 #include <cstdint>
@@ -46,4 +46,4 @@ bool PollUntilDone(uint64_t timeout_ns, Done&& done, const PollPacing& pacing = 
 
 }  // namespace porta::common
 
-#endif  // PORTA_BACKENDS_COMMON_POLL_H_
+#endif  // PORTA_SDK_POLL_H_

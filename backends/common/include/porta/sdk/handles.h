@@ -1,7 +1,7 @@
 // Casts between the backend ABI's opaque handles and a backend's own objects, and pointer
 // arithmetic on untyped device addresses.
-#ifndef PORTA_BACKENDS_COMMON_HANDLES_H_
-#define PORTA_BACKENDS_COMMON_HANDLES_H_
+#ifndef PORTA_SDK_HANDLES_H_
+#define PORTA_SDK_HANDLES_H_
 
 #include <cstdint>
 
@@ -26,4 +26,4 @@ inline void* Offset(void* pointer, uint64_t offset) {
 
 }  // namespace porta::common
 
-#endif  // PORTA_BACKENDS_COMMON_HANDLES_H_
+#endif  // PORTA_SDK_HANDLES_H_

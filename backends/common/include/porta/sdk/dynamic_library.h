@@ -1,6 +1,6 @@
 // Opening vendor libraries (libcuda, libOpenCL, libvulkan, ...) at run time with dlopen.
-#ifndef PORTA_BACKENDS_COMMON_DYNAMIC_LIBRARY_H_
-#define PORTA_BACKENDS_COMMON_DYNAMIC_LIBRARY_H_
+#ifndef PORTA_SDK_DYNAMIC_LIBRARY_H_
+#define PORTA_SDK_DYNAMIC_LIBRARY_H_
 
 #include <memory>
 #include <string>
@@ -44,4 +44,4 @@ class DynamicLibrary {
 
 }  // namespace porta::common
 
-#endif  // PORTA_BACKENDS_COMMON_DYNAMIC_LIBRARY_H_
+#endif  // PORTA_SDK_DYNAMIC_LIBRARY_H_

@@ -1,7 +1,7 @@
 // The slots of porta_backend_table_t as a list, so that a backend declares its slot functions and
 // builds its table without writing every signature and slot again.
-#ifndef PORTA_BACKENDS_COMMON_BACKEND_TABLE_H_
-#define PORTA_BACKENDS_COMMON_BACKEND_TABLE_H_
+#ifndef PORTA_SDK_BACKEND_TABLE_H_
+#define PORTA_SDK_BACKEND_TABLE_H_
 
 #include <type_traits>
 
@@ -95,6 +95,9 @@ porta_status_t ServeTable(const porta_backend_table_t& table, const porta_backen
 #define PORTA_DECLARE_BACKEND_GRAPH_SLOTS() PORTA_BACKEND_GRAPH_SLOTS(PORTA_DECLARE_BACKEND_SLOT_)
 
 #define PORTA_BACKEND_SLOT_INITIALIZER_(field, function) .field = function,
+// Names the slot as NULL, so that a plugin compiled with -Wextra gets no
+// missing-field-initializers warning for the slots it leaves out.
+#define PORTA_BACKEND_NULL_SLOT_INITIALIZER_(field, function) .field = nullptr,
 
 // The initializer of a table named |backend_name| whose slots are the functions
 // PORTA_DECLARE_BACKEND_SLOTS() declares, without native graphs (those slots stay NULL and the
@@ -105,8 +108,9 @@ porta_status_t ServeTable(const porta_backend_table_t& table, const porta_backen
     .struct_size = sizeof(porta_backend_table_t), .abi_major = PORTA_BACKEND_ABI_MAJOR, \
     .abi_minor = PORTA_BACKEND_ABI_MINOR, .name = backend_name,                         \
     PORTA_BACKEND_SLOTS(PORTA_BACKEND_SLOT_INITIALIZER_)                                \
-        PORTA_BACKEND_V13_SLOTS(PORTA_BACKEND_SLOT_INITIALIZER_)                        \
-            PORTA_BACKEND_V14_SLOTS(PORTA_BACKEND_SLOT_INITIALIZER_)                    \
+        PORTA_BACKEND_GRAPH_SLOTS(PORTA_BACKEND_NULL_SLOT_INITIALIZER_)                 \
+            PORTA_BACKEND_V13_SLOTS(PORTA_BACKEND_SLOT_INITIALIZER_)                    \
+                PORTA_BACKEND_V14_SLOTS(PORTA_BACKEND_SLOT_INITIALIZER_)                \
   }
 
 // The same with the native graph slots too (PORTA_DECLARE_BACKEND_GRAPH_SLOTS() declares them).
@@ -120,4 +124,4 @@ porta_status_t ServeTable(const porta_backend_table_t& table, const porta_backen
                 PORTA_BACKEND_V14_SLOTS(PORTA_BACKEND_SLOT_INITIALIZER_)                \
   }
 
-#endif  // PORTA_BACKENDS_COMMON_BACKEND_TABLE_H_
+#endif  // PORTA_SDK_BACKEND_TABLE_H_

@@ -1,6 +1,9 @@
 // Writing status + message across the backend ABI boundary (porta_be_message_t).
-#ifndef PORTA_BACKENDS_COMMON_MESSAGE_H_
-#define PORTA_BACKENDS_COMMON_MESSAGE_H_
+#ifndef PORTA_SDK_MESSAGE_H_
+#define PORTA_SDK_MESSAGE_H_
+
+#include <exception>
+#include <new>
 
 #include "porta/porta_backend.h"
 
@@ -29,6 +32,21 @@ void Log(int level, const char* format, ...) __attribute__((format(printf, 2, 3)
 porta_status_t CheckImportRange(const char* backend, uint64_t address, uint64_t base,
                                 uint64_t range, uint64_t size, porta_be_msg msg);
 
+// Runs |body| (returning porta_status_t) and turns a C++ exception that escapes it into a status
+// with |what| in |msg|: std::bad_alloc into PORTA_ERROR_OUT_OF_MEMORY ("<what>: host out of
+// memory"), any other std::exception into PORTA_ERROR_BACKEND ("<what> failed: <e.what()>"). No
+// exception may cross the ABI, so a slot that allocates or starts threads runs inside one.
+template <typename Body>
+porta_status_t Guard(porta_be_msg msg, const char* what, Body&& body) {
+  try {
+    return body();
+  } catch (const std::bad_alloc&) {
+    return Fail(msg, PORTA_ERROR_OUT_OF_MEMORY, "%s: host out of memory", what);
+  } catch (const std::exception& e) {
+    return Fail(msg, PORTA_ERROR_BACKEND, "%s failed: %s", what, e.what());
+  }
+}
+
 }  // namespace porta::common
 
-#endif  // PORTA_BACKENDS_COMMON_MESSAGE_H_
+#endif  // PORTA_SDK_MESSAGE_H_

@@ -1,8 +1,8 @@
 // Validation of SPIR-V binaries before a backend hands them to a driver: drivers are not required
 // to survive malformed SPIR-V (lavapipe crashes on a module without OpFunctionEnd), so a backend
 // validates every module it loads and turns a bad one into PORTA_ERROR_BUILD_FAILED.
-#ifndef PORTA_BACKENDS_COMMON_SPIRV_VALIDATE_H_
-#define PORTA_BACKENDS_COMMON_SPIRV_VALIDATE_H_
+#ifndef PORTA_SDK_SPIRV_VALIDATE_H_
+#define PORTA_SDK_SPIRV_VALIDATE_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -49,4 +49,4 @@ bool ValidateSpirvBytes(const void* data, size_t size, const SpirvValidateOption
 
 }  // namespace porta::common
 
-#endif  // PORTA_BACKENDS_COMMON_SPIRV_VALIDATE_H_
+#endif  // PORTA_SDK_SPIRV_VALIDATE_H_

@@ -1,6 +1,6 @@
 // On-disk cache of compiled artifacts (OpenCL program binaries, Vulkan pipeline caches).
-#ifndef PORTA_BACKENDS_COMMON_DISK_CACHE_H_
-#define PORTA_BACKENDS_COMMON_DISK_CACHE_H_
+#ifndef PORTA_SDK_DISK_CACHE_H_
+#define PORTA_SDK_DISK_CACHE_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -42,4 +42,4 @@ class DiskCache {
 
 }  // namespace porta::common
 
-#endif  // PORTA_BACKENDS_COMMON_DISK_CACHE_H_
+#endif  // PORTA_SDK_DISK_CACHE_H_

@@ -1,7 +1,7 @@
 // The sticky error of a stream: once the device faults, every later operation on the stream (and
 // on the events recorded on it) reports the fault.
-#ifndef PORTA_BACKENDS_COMMON_STICKY_ERROR_H_
-#define PORTA_BACKENDS_COMMON_STICKY_ERROR_H_
+#ifndef PORTA_SDK_STICKY_ERROR_H_
+#define PORTA_SDK_STICKY_ERROR_H_
 
 #include <atomic>
 #include <mutex>
@@ -34,4 +34,4 @@ porta_status_t FailStreamWork(StickyError* sticky, porta_status_t status, const 
 
 }  // namespace porta::common
 
-#endif  // PORTA_BACKENDS_COMMON_STICKY_ERROR_H_
+#endif  // PORTA_SDK_STICKY_ERROR_H_
