@@ -9,10 +9,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <ostream>
 #include <string>
 #include <vector>
 
+#include "conformance/known_failures.h"
 #include "porta/porta.h"
 
 namespace porta_cts {
@@ -51,6 +53,9 @@ struct Environment {
   bool has_device_filter = false;
   // --run-known-failures: known failures run with normal pass/fail semantics.
   bool run_known_failures = false;
+  // --known-failures FILE: the vendor's entries, consulted after the compiled-in table; null
+  // without the flag.
+  std::unique_ptr<KnownFailureFile> known_failure_file;
 };
 
 // The environment; valid from main's set-up until the runtime is destroyed at exit.

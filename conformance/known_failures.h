@@ -1,12 +1,16 @@
 // Known failures: tests that are expected to fail on a given backend and device, declared in code
-// with the reason. By default such a test still runs, and its result is inverted: a failure is
-// reported as a known failure, a pass as an UNEXPECTED PASS (which fails the run, so a fixed bug
-// gets its entry removed). --run-known-failures restores normal pass/fail semantics.
+// with the reason, or by a vendor in a file (--known-failures FILE, format below). By default
+// such a test still runs, and its result is inverted: a failure is reported as a known failure, a
+// pass as an UNEXPECTED PASS (which fails the run, so a fixed bug gets its entry removed).
+// --run-known-failures restores normal pass/fail semantics.
 #ifndef PORTA_CONFORMANCE_KNOWN_FAILURES_H_
 #define PORTA_CONFORMANCE_KNOWN_FAILURES_H_
 
+#include <deque>
 #include <span>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace porta_cts {
 
@@ -31,6 +35,35 @@ bool GlobMatch(std::string_view pattern, std::string_view text);
 // Returns the first entry of |table| that matches, or nullptr.
 const KnownFailure* FindKnownFailure(std::span<const KnownFailure> table, std::string_view backend,
                                      std::string_view device_name, std::string_view test_name);
+
+// Known failures read from a file. The text is one entry per line, four fields separated by '|'
+// (blanks around a field are ignored):
+//   backend | device | test | reason
+//   # a comment; blank lines are ignored too
+//   acme_npu | NPU-2 | EventTest.Elapsed* | timestamps are not implemented yet (ACME-1234)
+// backend is a backend name ([A-Za-z0-9_.-]) or "*"; device a substring of the device name, or
+// "*" for every device; test a glob over "Suite.Test" (letters, digits, '_', '.', '*', '?'; no
+// "Devices/" prefix or "/<device>" suffix); reason the rest of the line, which may hold '|'.
+class KnownFailureFile {
+ public:
+  KnownFailureFile() = default;
+  KnownFailureFile(const KnownFailureFile&) = delete;
+  KnownFailureFile& operator=(const KnownFailureFile&) = delete;
+
+  // Parses |text| and adds its entries. |source| names the text in errors (a file name). Returns
+  // false with "<source>:<line>: <what is wrong>" in *error at the first bad line; entries of
+  // earlier lines stay added.
+  bool Parse(std::string_view text, std::string_view source, std::string* error);
+  // Reads and parses the file |path|; an unreadable file is an error too.
+  bool Load(const std::string& path, std::string* error);
+
+  std::span<const KnownFailure> entries() const { return entries_; }
+
+ private:
+  // Owns the text the entries point into (a deque never moves its elements).
+  std::deque<std::string> text_;
+  std::vector<KnownFailure> entries_;
+};
 
 // How a finished test counts in the summary.
 enum class Outcome { kPassed, kFailed, kSkipped, kKnownFailure, kUnexpectedPass };

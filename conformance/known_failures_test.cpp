@@ -1,8 +1,9 @@
-// Self-test of the CTS's known-failure machinery: glob matching, table lookup and how a result
-// is classified with and without --run-known-failures.
+// Self-test of the CTS's known-failure machinery: glob matching, table lookup, how a result is
+// classified with and without --run-known-failures, and the --known-failures file parser.
 #include <gtest/gtest.h>
 
 #include <string>
+#include <string_view>
 
 #include "conformance/known_failures.h"
 
@@ -80,6 +81,102 @@ TEST(KnownFailuresTableTest, EveryEntryIsComplete) {
     EXPECT_NE(std::string(entry.test).find('.'), std::string::npos)
         << "test patterns are Suite.Test: " << entry.test;
   }
+}
+
+// Parses |text|; returns the error ("" when it parsed).
+std::string ParseError(std::string_view text) {
+  KnownFailureFile file;
+  std::string error;
+  return file.Parse(text, "kf.txt", &error) ? "" : error;
+}
+
+TEST(KnownFailureFileTest, ParsesEntriesCommentsBlanksAndCrlf) {
+  KnownFailureFile file;
+  std::string error;
+  ASSERT_TRUE(
+      file.Parse("# backend | device | test | reason\n"
+                 "\n"
+                 "   \t\n"
+                 "  acme_npu | NPU-2 | EventTest.Elapsed* | no timestamps (ACME-1)\r\n"
+                 "*|*|Ops*.Matmul?| a | reason | with bars\n"
+                 "level_zero | Arc A770 | MemoryTest.Fill | last line without newline",
+                 "kf.txt", &error))
+      << error;
+  ASSERT_EQ(file.entries().size(), 3u);
+  EXPECT_STREQ(file.entries()[0].backend, "acme_npu");
+  EXPECT_STREQ(file.entries()[0].device, "NPU-2");
+  EXPECT_STREQ(file.entries()[0].test, "EventTest.Elapsed*");
+  EXPECT_STREQ(file.entries()[0].reason, "no timestamps (ACME-1)");
+  // "*" as the device matches every device; the reason keeps its '|'.
+  EXPECT_STREQ(file.entries()[1].device, "");
+  EXPECT_STREQ(file.entries()[1].reason, "a | reason | with bars");
+  EXPECT_STREQ(file.entries()[2].device, "Arc A770");
+  EXPECT_STREQ(file.entries()[2].reason, "last line without newline");
+  // The entries match like the compiled-in table's.
+  EXPECT_NE(FindKnownFailure(file.entries(), "acme_npu", "ACME NPU-2 rev B",
+                             "EventTest.ElapsedTimeIsNonNegative"),
+            nullptr);
+  EXPECT_EQ(FindKnownFailure(file.entries(), "acme_npu", "ACME NPU-3", "EventTest.Elapsed"),
+            nullptr);
+  EXPECT_NE(FindKnownFailure(file.entries(), "cpu", "any", "OpsMatmulTest.Matmul1"), nullptr);
+}
+
+TEST(KnownFailureFileTest, EmptyTextHasNoEntries) {
+  KnownFailureFile file;
+  std::string error;
+  EXPECT_TRUE(file.Parse("", "kf.txt", &error));
+  EXPECT_TRUE(file.Parse("# only a comment\n\n", "kf.txt", &error));
+  EXPECT_TRUE(file.entries().empty());
+}
+
+TEST(KnownFailureFileTest, ErrorsNameTheLineAndTheField) {
+  EXPECT_EQ(ParseError("# ok\ncpu | * | A.B\n"),
+            "kf.txt:2: expected 4 fields separated by '|' (backend | device | test | reason), "
+            "found 3 in 'cpu | * | A.B'");
+  EXPECT_EQ(ParseError("cpu\n"),
+            "kf.txt:1: expected 4 fields separated by '|' (backend | device | test | reason), "
+            "found 1 in 'cpu'");
+  EXPECT_EQ(ParseError(" | * | A.B | r"),
+            "kf.txt:1: field 1 (backend) is empty; write a backend name or *");
+  EXPECT_EQ(ParseError("open cl | * | A.B | r"),
+            "kf.txt:1: field 1 (backend) 'open cl' is not a backend name (letters, digits, '_', "
+            "'.', '-') or *");
+  EXPECT_EQ(ParseError("cpu |  | A.B | r"),
+            "kf.txt:1: field 2 (device) is empty; write a part of the device name, or * for every "
+            "device");
+  EXPECT_EQ(ParseError("cpu | * |  | r"),
+            "kf.txt:1: field 3 (test) is empty; write a Suite.Test pattern");
+  EXPECT_EQ(ParseError("cpu | * | Devices/A.B/cpu_0 | r"),
+            "kf.txt:1: field 3 (test) 'Devices/A.B/cpu_0' has a '/': write Suite.Test without the "
+            "\"Devices/\" prefix and the \"/<device>\" suffix");
+  EXPECT_EQ(
+      ParseError("cpu | * | A.B C | r"),
+      "kf.txt:1: field 3 (test) 'A.B C' may hold only letters, digits, '_', '.', '*' and '?'");
+  EXPECT_EQ(ParseError("cpu | * | MemoryTest | r"),
+            "kf.txt:1: field 3 (test) 'MemoryTest' can never match: test names are Suite.Test (add "
+            "the suite, or a *)");
+  EXPECT_EQ(ParseError("cpu | * | A.B |  "),
+            "kf.txt:1: field 4 (reason) is empty; say why the test fails");
+  EXPECT_EQ(ParseError("cpu | * | A.B | r\n\ncpu | * | A.B | bad\x01"
+                       "byte"),
+            "kf.txt:3: column 20: control character '\\x01'");
+  EXPECT_EQ(ParseError(std::string_view("cpu | * | A.B | nul\0", 20)),
+            "kf.txt:1: column 20: control character '\\x00'");
+}
+
+TEST(KnownFailureFileTest, ErrorsQuoteABoundedPart) {
+  const std::string error = ParseError(std::string(100000, 'x'));
+  EXPECT_LT(error.size(), 200u) << error;
+  EXPECT_NE(error.find("kf.txt:1: expected 4 fields"), std::string::npos) << error;
+}
+
+TEST(KnownFailureFileTest, LoadReportsMissingFilesAndFolders) {
+  KnownFailureFile file;
+  std::string error;
+  EXPECT_FALSE(file.Load("/nonexistent/kf.txt", &error));
+  EXPECT_EQ(error, "/nonexistent/kf.txt: cannot open the known-failures file");
+  EXPECT_FALSE(file.Load("/", &error));
+  EXPECT_EQ(error, "/: is a folder, not a known-failures file");
 }
 
 TEST(OutcomeNameTest, NamesAreDistinct) {

@@ -3,11 +3,14 @@
 
 #include <algorithm>
 #include <array>
+#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
 #include "conformance/cts.h"
+#include "conformance/isolate.h"
 
 namespace porta_cts {
 namespace {
@@ -37,6 +40,17 @@ bool IsOpsSuite(const std::string& suite) {
 }
 
 constexpr const char* kGroupNames[2] = {"api", "ops"};
+
+// The entry of the compiled-in table or, after it, of --known-failures FILE that matches.
+const KnownFailure* FindKnown(const DeviceParam& device, const std::string& match_name) {
+  const KnownFailure* known =
+      FindKnownFailure(KnownFailures(), device.backend, device.name, match_name);
+  if (known == nullptr && Env().known_failure_file != nullptr) {
+    known = FindKnownFailure(Env().known_failure_file->entries(), device.backend, device.name,
+                             match_name);
+  }
+  return known;
+}
 
 const DeviceParam* FindDevice(const std::string& id) {
   for (const DeviceParam& param : Env().devices) {
@@ -76,19 +90,94 @@ std::string XmlEscape(const std::string& text) {
 
 }  // namespace
 
-Reporter::Reporter(std::string junit_path) : junit_path_(std::move(junit_path)) {}
+TestRecord NewRecord(const std::string& suite, const std::string& name) {
+  TestRecord record;
+  record.suite = suite;
+  record.name = name;
+  std::string test;
+  SplitName(name, &test, &record.device_id);
+  record.match_name = StripPrefix(suite) + "." + test;
+  return record;
+}
+
+void Classify(TestRecord* record, bool failed, bool skipped) {
+  const DeviceParam* device = FindDevice(record->device_id);
+  const KnownFailure* known = device == nullptr ? nullptr : FindKnown(*device, record->match_name);
+  if (known != nullptr) record->known_reason = known->reason;
+  record->outcome = ClassifyOutcome(failed, skipped, known, Env().run_known_failures);
+}
+
+std::string SuiteRelativePath(const std::string& path) {
+  // The last "conformance/" component: the suite's sources, with its subfolders (ops/).
+  const std::string folder = "conformance/";
+  for (size_t pos = path.rfind(folder); pos != std::string::npos;
+       pos = pos == 0 ? std::string::npos : path.rfind(folder, pos - 1)) {
+    if (pos == 0 || path[pos - 1] == '/') return path.substr(pos);
+  }
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+std::string SignalName(int signal) {
+  static constexpr struct {
+    int number;
+    const char* name;
+  } kSignals[] = {{SIGSEGV, "SIGSEGV"}, {SIGABRT, "SIGABRT"}, {SIGBUS, "SIGBUS"},
+                  {SIGFPE, "SIGFPE"},   {SIGILL, "SIGILL"},   {SIGKILL, "SIGKILL"},
+                  {SIGTERM, "SIGTERM"}, {SIGTRAP, "SIGTRAP"}, {SIGPIPE, "SIGPIPE"},
+                  {SIGSYS, "SIGSYS"},   {SIGINT, "SIGINT"},   {SIGHUP, "SIGHUP"}};
+  for (const auto& entry : kSignals) {
+    if (entry.number == signal) {
+      return std::string(entry.name) + " (" + strsignal(signal) + ")";
+    }
+  }
+  return "signal " + std::to_string(signal);
+}
+
+TestRecord AbortedRecord(const std::string& suite, const std::string& name, int signal,
+                         int exit_code, int timeout_seconds, double seconds) {
+  TestRecord record = NewRecord(suite, name);
+  record.seconds = seconds;
+  if (timeout_seconds > 0) {
+    record.failures.push_back("timed out after " + std::to_string(timeout_seconds) +
+                              " s (the test process was killed; --test-timeout sets the limit)");
+  } else if (signal > 0) {
+    record.failures.push_back("crashed: the test process was killed by " + SignalName(signal));
+  } else {
+    record.failures.push_back("the test process exited with status " + std::to_string(exit_code) +
+                              " during the test");
+  }
+  record.aborted = record.failures.front();
+  Classify(&record, true, false);
+  return record;
+}
+
+void Reporter::OnTestProgramStart(const testing::UnitTest& unit_test) {
+  if (child_ == nullptr) return;
+  // gtest has applied the filter by now: should_run() is what this process will run.
+  for (int i = 0; i < unit_test.total_test_suite_count(); ++i) {
+    const testing::TestSuite* suite = unit_test.GetTestSuite(i);
+    for (int j = 0; j < suite->total_test_count(); ++j) {
+      const testing::TestInfo* test = suite->GetTestInfo(j);
+      if (test->should_run()) WritePlanned(child_, suite->name(), test->name());
+    }
+  }
+  std::fflush(child_);
+}
 
 void Reporter::OnTestStart(const testing::TestInfo& test) {
   current_failures_.clear();
-  std::string name, device_id;
-  SplitName(test.name(), &name, &device_id);
-  const DeviceParam* device = FindDevice(device_id);
+  if (child_ != nullptr) {
+    WriteStarted(child_, test.test_suite_name(), test.name());
+    std::fflush(child_);
+  }
+  const TestRecord record = NewRecord(test.test_suite_name(), test.name());
+  const DeviceParam* device = FindDevice(record.device_id);
   if (device == nullptr || Env().run_known_failures) return;
-  const std::string match_name = StripPrefix(test.test_suite_name()) + "." + name;
-  const KnownFailure* known =
-      FindKnownFailure(KnownFailures(), device->backend, device->name, match_name);
+  const KnownFailure* known = FindKnown(*device, record.match_name);
   if (known != nullptr) {
-    std::printf("[ KNOWN    ] expected to fail on %s: %s\n", device_id.c_str(), known->reason);
+    std::printf("[ KNOWN    ] expected to fail on %s: %s\n", record.device_id.c_str(),
+                known->reason);
     std::fflush(stdout);
   }
 }
@@ -96,31 +185,20 @@ void Reporter::OnTestStart(const testing::TestInfo& test) {
 void Reporter::OnTestPartResult(const testing::TestPartResult& result) {
   if (!result.failed()) return;
   std::ostringstream text;
-  if (result.file_name() != nullptr)
-    text << result.file_name() << ":" << result.line_number() << "\n";
+  if (result.file_name() != nullptr) {
+    text << SuiteRelativePath(result.file_name()) << ":" << result.line_number() << "\n";
+  }
   text << result.message();
   current_failures_.push_back(text.str());
 }
 
 void Reporter::OnTestEnd(const testing::TestInfo& test) {
-  Record record;
-  record.suite = test.test_suite_name();
-  std::string name;
-  SplitName(test.name(), &name, &record.device_id);
-  record.name = test.name();
-  record.match_name = StripPrefix(record.suite) + "." + name;
+  TestRecord record = NewRecord(test.test_suite_name(), test.name());
   const testing::TestResult& result = *test.result();
   record.seconds = static_cast<double>(result.elapsed_time()) / 1000.0;
   record.failures = std::move(current_failures_);
   current_failures_.clear();
-
-  const DeviceParam* device = FindDevice(record.device_id);
-  const KnownFailure* known = device == nullptr ? nullptr
-                                                : FindKnownFailure(KnownFailures(), device->backend,
-                                                                   device->name, record.match_name);
-  if (known != nullptr) record.known_reason = known->reason;
-  record.outcome =
-      ClassifyOutcome(result.Failed(), result.Skipped(), known, Env().run_known_failures);
+  Classify(&record, result.Failed(), result.Skipped());
   if (record.outcome == Outcome::kSkipped) {
     record.skip_reason = TakeSkipReason(record.suite + "." + record.name);
     if (record.skip_reason.empty()) record.skip_reason = "(no capability recorded)";
@@ -134,31 +212,45 @@ void Reporter::OnTestEnd(const testing::TestInfo& test) {
                     : ("UNEXPECTED PASS of a known failure: " + record.known_reason).c_str());
     std::fflush(stdout);
   }
-  records_.push_back(std::move(record));
+  if (child_ != nullptr) {
+    WriteFinished(child_, record);
+    std::fflush(child_);
+  } else {
+    results_->Add(std::move(record));
+  }
 }
 
 void Reporter::OnTestProgramEnd(const testing::UnitTest& unit_test) {
-  run_failed_ = unit_test.ad_hoc_test_result().Failed();
-  for (const Record& record : records_) {
-    if (record.outcome == Outcome::kFailed || record.outcome == Outcome::kUnexpectedPass) {
-      run_failed_ = true;
-    }
-  }
-  PrintSummary();
-  if (!junit_path_.empty() && !WriteJUnit(unit_test)) {
-    std::fprintf(stderr, "porta-cts: could not write JUnit XML to %s\n", junit_path_.c_str());
-    run_failed_ = true;
-  }
+  if (child_ == nullptr) return;
+  WriteDone(child_, unit_test.ad_hoc_test_result().Failed());
+  std::fflush(child_);
 }
 
-void Reporter::PrintSummary() const {
+int Results::Finish(double elapsed_seconds, bool failed_outside) {
+  bool failed = failed_outside;
+  for (const TestRecord& record : records_) {
+    if (record.outcome == Outcome::kFailed || record.outcome == Outcome::kUnexpectedPass) {
+      failed = true;
+    }
+  }
+  bool junit_failed = false;
+  if (!junit_path_.empty() && !WriteJUnit(elapsed_seconds)) {
+    std::fprintf(stderr, "porta-cts: could not write JUnit XML to %s\n", junit_path_.c_str());
+    junit_failed = true;
+  }
+  const std::vector<std::string> incomplete = PrintSummary(failed || junit_failed);
+  if (failed || junit_failed) return kExitFail;
+  return incomplete.empty() ? kExitPass : kExitIncompleteCoverage;
+}
+
+std::vector<std::string> Results::PrintSummary(bool failed) const {
   // Per device: counts of the API suites [0] and the operator-library suites [1]; skip reasons
   // and the failed tests of both groups are gathered in [0].
   std::map<std::string, std::array<DeviceCounts, 2>> counts;
   // Devices first in runtime order, so a device whose tests were all filtered out still shows.
   std::vector<std::string> order;
   for (const DeviceParam& param : Env().devices) order.push_back(param.id);
-  for (const Record& record : records_) {
+  for (const TestRecord& record : records_) {
     const std::string key = record.device_id.empty() ? "(no device)" : record.device_id;
     if (counts.find(key) == counts.end() &&
         std::find(order.begin(), order.end(), key) == order.end()) {
@@ -174,7 +266,8 @@ void Reporter::PrintSummary() const {
         break;
       case Outcome::kFailed:
         ++c.failed;
-        lists.failed_tests.push_back(full);
+        lists.failed_tests.push_back(record.aborted.empty() ? full
+                                                            : full + " (" + record.aborted + ")");
         break;
       case Outcome::kSkipped:
         ++c.skipped;
@@ -190,6 +283,7 @@ void Reporter::PrintSummary() const {
     }
   }
 
+  std::vector<std::string> incomplete;
   std::printf("\n==================== porta-cts summary ====================\n");
   for (const std::string& id : order) {
     const std::array<DeviceCounts, 2>& groups = counts[id];
@@ -214,20 +308,37 @@ void Reporter::PrintSummary() const {
     for (const auto& [reason, n] : lists.skip_reasons) {
       std::printf("  skipped for lack of %s: %d\n", reason.c_str(), n);
     }
+    const int total = ran(groups[0]) + ran(groups[1]);
+    const int skipped = groups[0].skipped + groups[1].skipped;
+    if (device != nullptr && total > 0 && skipped > kIncompleteShare * total) {
+      std::printf("  INCOMPLETE COVERAGE: skipped %d of %d tests (%.0f%%, more than %.0f%%)\n",
+                  skipped, total, 100.0 * skipped / total, 100.0 * kIncompleteShare);
+      incomplete.push_back(id);
+    }
     for (const std::string& test : lists.failed_tests) std::printf("  FAILED: %s\n", test.c_str());
     for (const std::string& test : lists.unexpected_tests) {
       std::printf("  UNEXPECTED PASS: %s\n", test.c_str());
     }
   }
-  std::printf("Result: %s\n", run_failed_ ? "FAIL" : "PASS");
+  if (failed) {
+    std::printf("Result: FAIL\n");
+  } else if (!incomplete.empty()) {
+    std::string ids;
+    for (const std::string& id : incomplete) ids += (ids.empty() ? "" : ", ") + id;
+    std::printf("Result: INCOMPLETE COVERAGE on %s (exit status %d)\n", ids.c_str(),
+                static_cast<int>(kExitIncompleteCoverage));
+  } else {
+    std::printf("Result: PASS\n");
+  }
   std::fflush(stdout);
+  return incomplete;
 }
 
-bool Reporter::WriteJUnit(const testing::UnitTest& unit_test) const {
-  std::map<std::string, std::vector<const Record*>> suites;
+bool Results::WriteJUnit(double elapsed_seconds) const {
+  std::map<std::string, std::vector<const TestRecord*>> suites;
   std::vector<std::string> suite_order;
   int failures = 0, skipped = 0;
-  for (const Record& record : records_) {
+  for (const TestRecord& record : records_) {
     if (suites.find(record.suite) == suites.end()) suite_order.push_back(record.suite);
     suites[record.suite].push_back(&record);
     if (record.outcome == Outcome::kFailed || record.outcome == Outcome::kUnexpectedPass) {
@@ -241,13 +352,13 @@ bool Reporter::WriteJUnit(const testing::UnitTest& unit_test) const {
   if (!out) return false;
   out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
   out << "<testsuites name=\"porta-cts\" tests=\"" << records_.size() << "\" failures=\""
-      << failures << "\" skipped=\"" << skipped << "\" errors=\"0\" time=\""
-      << static_cast<double>(unit_test.elapsed_time()) / 1000.0 << "\">\n";
+      << failures << "\" skipped=\"" << skipped << "\" errors=\"0\" time=\"" << elapsed_seconds
+      << "\">\n";
   for (const std::string& suite : suite_order) {
-    const std::vector<const Record*>& records = suites[suite];
+    const std::vector<const TestRecord*>& records = suites[suite];
     int suite_failures = 0, suite_skipped = 0;
     double seconds = 0;
-    for (const Record* record : records) {
+    for (const TestRecord* record : records) {
       seconds += record->seconds;
       suite_failures +=
           record->outcome == Outcome::kFailed || record->outcome == Outcome::kUnexpectedPass;
@@ -257,7 +368,7 @@ bool Reporter::WriteJUnit(const testing::UnitTest& unit_test) const {
     out << "  <testsuite name=\"" << XmlEscape(suite) << "\" tests=\"" << records.size()
         << "\" failures=\"" << suite_failures << "\" skipped=\"" << suite_skipped
         << "\" errors=\"0\" time=\"" << seconds << "\">\n";
-    for (const Record* record : records) {
+    for (const TestRecord* record : records) {
       out << "    <testcase classname=\"" << XmlEscape(suite) << "\" name=\""
           << XmlEscape(record->name) << "\" time=\"" << record->seconds << "\"";
       std::string failure_text;

@@ -6,6 +6,7 @@
 
 #include "hal/graph.h"
 #include "hal/objects.h"
+#include "hal/slot_guard.h"
 #include "hal/stream_ops.h"
 
 using porta::hal::BackendMessage;
@@ -25,24 +26,24 @@ porta_status_t ReplayNode(const porta_backend_table_t& t, porta_be_stream_t stre
                           const GraphNode& node, porta_be_msg msg) {
   switch (node.kind) {
     case PORTA_GRAPH_NODE_KERNEL:
-      return t.kernel_launch(stream, node.kernel->be, &node.config, node.args.data(),
-                             static_cast<uint32_t>(node.args.size()), msg);
+      return PORTA_SLOT_CALL(t, kernel_launch, stream, node.kernel->be, &node.config,
+                             node.args.data(), static_cast<uint32_t>(node.args.size()), msg);
     case PORTA_GRAPH_NODE_COPY_HOST_TO_DEVICE:
-      return t.copy_host_to_device(stream, node.dst->be, node.dst_offset, node.host_src, node.size,
-                                   msg);
+      return PORTA_SLOT_CALL(t, copy_host_to_device, stream, node.dst->be, node.dst_offset,
+                             node.host_src, node.size, msg);
     case PORTA_GRAPH_NODE_COPY_DEVICE_TO_HOST:
-      return t.copy_device_to_host(stream, node.host_dst, node.src->be, node.src_offset, node.size,
-                                   msg);
+      return PORTA_SLOT_CALL(t, copy_device_to_host, stream, node.host_dst, node.src->be,
+                             node.src_offset, node.size, msg);
     case PORTA_GRAPH_NODE_COPY_DEVICE_TO_DEVICE:
-      return t.copy_device_to_device(stream, node.dst->be, node.dst_offset, node.src->be,
-                                     node.src_offset, node.size, msg);
+      return PORTA_SLOT_CALL(t, copy_device_to_device, stream, node.dst->be, node.dst_offset,
+                             node.src->be, node.src_offset, node.size, msg);
     case PORTA_GRAPH_NODE_FILL:
-      return t.fill_buffer(stream, node.dst->be, node.dst_offset, node.size, node.pattern,
-                           node.pattern_size, msg);
+      return PORTA_SLOT_CALL(t, fill_buffer, stream, node.dst->be, node.dst_offset, node.size,
+                             node.pattern, node.pattern_size, msg);
     case PORTA_GRAPH_NODE_EVENT_RECORD:
-      return t.event_record(node.event->be, stream, msg);
+      return PORTA_SLOT_CALL(t, event_record, node.event->be, stream, msg);
     case PORTA_GRAPH_NODE_EVENT_WAIT:
-      return t.stream_wait_event(stream, node.event->be, msg);
+      return PORTA_SLOT_CALL(t, stream_wait_event, stream, node.event->be, msg);
   }
   return PORTA_ERROR_INVALID_ARGUMENT;
 }
@@ -223,8 +224,8 @@ PORTA_API porta_status_t porta_graph_exec_update_kernel_args(porta_graph_exec_t 
     status = PORTA_ERROR_UNSUPPORTED;
     BackendMessage message;
     if (t.graph_update_kernel_args != nullptr) {
-      status = t.graph_update_kernel_args(run->be, node - run->first, resolved.data(), arg_count,
-                                          message.get());
+      status = PORTA_SLOT_CALL(t, graph_update_kernel_args, run->be, node - run->first,
+                               resolved.data(), arg_count, message.get());
     }
     if (status == PORTA_ERROR_UNSUPPORTED) {
       x->RetireNative(run);
@@ -277,7 +278,7 @@ PORTA_API porta_status_t porta_graph_launch(porta_graph_exec_t exec, porta_strea
   auto run = x->runs.begin();
   while (queued < x->nodes.size()) {
     if (run != x->runs.end() && run->first == queued) {
-      status = t.graph_launch(s->be, run->be, message.get());
+      status = PORTA_SLOT_CALL(t, graph_launch, s->be, run->be, message.get());
       if (status == PORTA_OK) {
         queued += run->count;
         ++run;
@@ -318,7 +319,7 @@ PORTA_API porta_status_t porta_graph_launch(porta_graph_exec_t exec, porta_strea
     }
     if (pending > porta::hal::kPendingQueryThreshold) {
       BackendMessage idle;
-      if (t.stream_query(s->be, idle.get()) == PORTA_OK) {
+      if (PORTA_SLOT_CALL(t, stream_query, s->be, idle.get()) == PORTA_OK) {
         s->ReleaseUpTo(sequence);
         porta::hal::ResolveWaits(*s, sequence);
       }

@@ -7,6 +7,7 @@
 
 #include "hal/objects.h"
 #include "hal/runtime.h"
+#include "hal/slot_guard.h"
 #include "hal/stream_ops.h"
 
 using porta::hal::BackendFail;
@@ -80,7 +81,7 @@ PORTA_API porta_status_t porta_device_get_native_handles(porta_device_t device,
     return MissingSlot(kFn, table, "device_native_handles");
   }
   return GetNative(kFn, *dev, out, [&](porta_native_handles_t* answer, porta_be_msg msg) {
-    return table.device_native_handles(dev->be(), answer, msg);
+    return PORTA_SLOT_CALL(table, device_native_handles, dev->be(), answer, msg);
   });
 } catch (...) {
   return porta::hal::ExceptionStatus("porta_device_get_native_handles");
@@ -102,7 +103,7 @@ PORTA_API porta_status_t porta_stream_get_native_handles(porta_stream_t stream,
     return porta::hal::RejectInCapture(kFn, *s, "asking for the capturing stream's native queue");
   }
   return GetNative(kFn, *s->device, out, [&](porta_native_handles_t* answer, porta_be_msg msg) {
-    return table.stream_native_handles(s->be, answer, msg);
+    return PORTA_SLOT_CALL(table, stream_native_handles, s->be, answer, msg);
   });
 } catch (...) {
   return porta::hal::ExceptionStatus("porta_stream_get_native_handles");
@@ -118,7 +119,7 @@ PORTA_API porta_status_t porta_buffer_get_native_handles(porta_buffer_t buffer,
   const porta_backend_table_t& table = buf->device->table();
   if (table.buffer_native_handles != nullptr) {
     return GetNative(kFn, *buf->device, out, [&](porta_native_handles_t* answer, porta_be_msg msg) {
-      return table.buffer_native_handles(buf->be, answer, msg);
+      return PORTA_SLOT_CALL(table, buffer_native_handles, buf->be, answer, msg);
     });
   }
   if (table.buffer_native_handle == nullptr)
@@ -126,7 +127,7 @@ PORTA_API porta_status_t porta_buffer_get_native_handles(porta_buffer_t buffer,
   // A backend of ABI 1.1 to 1.3 has one handle per buffer.
   return GetNative(kFn, *buf->device, out, [&](porta_native_handles_t* answer, porta_be_msg msg) {
     answer->count = 1;
-    return table.buffer_native_handle(buf->be, &answer->handles[0], msg);
+    return PORTA_SLOT_CALL(table, buffer_native_handle, buf->be, &answer->handles[0], msg);
   });
 } catch (...) {
   return porta::hal::ExceptionStatus("porta_buffer_get_native_handles");
@@ -201,11 +202,12 @@ PORTA_API porta_status_t porta_buffer_import(porta_device_t device,
   std::memcpy(handles.handles, native->handles, sizeof(uint64_t) * native->count);
   BackendMessage message;
   porta_be_buffer_t be = nullptr;
-  status = table.buffer_import(dev->be(), &handles, desc->size, kind, &be, message.get());
+  status = PORTA_SLOT_CALL(table, buffer_import, dev->be(), &handles, desc->size, kind, &be,
+                           message.get());
   status = porta::hal::Created(status, be, "buffer", &message);
   if (status != PORTA_OK) return BackendFail(status, kFn, *dev, message);
-  Ref<Buffer> buf =
-      porta::hal::Wrap<Buffer>([&] { table.buffer_free(be); }, dev, be, desc->size, kind);
+  Ref<Buffer> buf = porta::hal::Wrap<Buffer>([&] { PORTA_SLOT_CALL(table, buffer_free, be); }, dev,
+                                             be, desc->size, kind);
   buf->imported = true;
   buf->release = desc->release;
   buf->release_user_data = desc->release_user_data;

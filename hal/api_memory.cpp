@@ -10,6 +10,7 @@
 #include "hal/graph.h"
 #include "hal/objects.h"
 #include "hal/runtime.h"
+#include "hal/slot_guard.h"
 #include "hal/stream_ops.h"
 
 using porta::hal::BackendFail;
@@ -211,7 +212,7 @@ PORTA_API porta_status_t porta_buffer_free_async(porta_stream_t stream, porta_bu
   if (!porta::hal::Registry::Remove(buf.get())) return AlreadyFreed(kFn, buffer);
   if (buf->mapped.exchange(false)) {
     BackendMessage message;
-    buf->device->table().buffer_unmap(buf->be, message.get());
+    PORTA_SLOT_CALL(buf->device->table(), buffer_unmap, buf->be, message.get());
   }
   if (buf->block && buf->graph_holds.load() == 0) {
     // Work that uses the buffer and is queued by another thread at this very moment is not
@@ -315,7 +316,8 @@ PORTA_API porta_status_t porta_buffer_map(porta_buffer_t buffer, uint64_t offset
     return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "buffer is already mapped; unmap it first");
   }
   BackendMessage message;
-  status = buf->device->table().buffer_map(buf->be, offset, size, out_ptr, message.get());
+  status = PORTA_SLOT_CALL(buf->device->table(), buffer_map, buf->be, offset, size, out_ptr,
+                           message.get());
   if (status != PORTA_OK) {
     buf->mapped.store(false);
     return BackendFail(status, kFn, *buf->device, message);
@@ -335,7 +337,7 @@ PORTA_API porta_status_t porta_buffer_unmap(porta_buffer_t buffer) try {
     return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "buffer is not mapped");
   }
   BackendMessage message;
-  status = buf->device->table().buffer_unmap(buf->be, message.get());
+  status = PORTA_SLOT_CALL(buf->device->table(), buffer_unmap, buf->be, message.get());
   if (status != PORTA_OK) {
     buf->mapped.store(true);
     return BackendFail(status, kFn, *buf->device, message);
@@ -359,7 +361,7 @@ PORTA_API porta_status_t porta_buffer_native_handle(porta_buffer_t buffer,
                 table.name, table.abi_major, table.abi_minor);
   }
   BackendMessage message;
-  status = table.buffer_native_handle(buf->be, out_handle, message.get());
+  status = PORTA_SLOT_CALL(table, buffer_native_handle, buf->be, out_handle, message.get());
   return status == PORTA_OK ? status : BackendFail(status, kFn, *buf->device, message);
 } catch (...) {
   return porta::hal::ExceptionStatus("porta_buffer_native_handle");
@@ -461,7 +463,8 @@ PORTA_API porta_status_t porta_fill_buffer(porta_stream_t stream, porta_buffer_t
   return Enqueue(
       kFn, *s, uses,
       [&](porta_be_msg msg) {
-        return t.fill_buffer(s->be, d->be, offset, size, pattern, pattern_size, msg);
+        return PORTA_SLOT_CALL(t, fill_buffer, s->be, d->be, offset, size, pattern, pattern_size,
+                               msg);
       },
       [&] {
         GraphNode node;

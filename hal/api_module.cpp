@@ -7,6 +7,7 @@
 #include "hal/graph.h"
 #include "hal/objects.h"
 #include "hal/runtime.h"
+#include "hal/slot_guard.h"
 #include "hal/stream_ops.h"
 
 using porta::hal::BackendFail;
@@ -47,8 +48,8 @@ porta_status_t GetKernel(const char* fn, Module& module, const char* name, Kerne
   }
   BackendMessage message;
   porta_be_kernel_t be = nullptr;
-  porta_status_t status =
-      module.device->table().module_get_kernel(module.be, name, &be, message.get());
+  porta_status_t status = PORTA_SLOT_CALL(module.device->table(), module_get_kernel, module.be,
+                                          name, &be, message.get());
   status = porta::hal::Created(status, be, "kernel", &message);
   if (status != PORTA_OK) return BackendFail(status, fn, *module.device, message);
   auto kernel = std::make_unique<Kernel>(&module, be, name);
@@ -239,11 +240,11 @@ PORTA_API porta_status_t porta_module_load(porta_device_t device, const porta_mo
   }
   BackendMessage message;
   porta_be_module_t be = nullptr;
-  status = dev->table().module_load(dev->be(), chosen, &be, message.get());
+  status = PORTA_SLOT_CALL(dev->table(), module_load, dev->be(), chosen, &be, message.get());
   status = porta::hal::Created(status, be, "module", &message);
   if (status != PORTA_OK) return BackendFail(status, kFn, *dev, message);
-  Ref<Module> module =
-      porta::hal::Wrap<Module>([&] { dev->table().module_destroy(be); }, dev, be, chosen->format);
+  Ref<Module> module = porta::hal::Wrap<Module>(
+      [&] { PORTA_SLOT_CALL(dev->table(), module_destroy, be); }, dev, be, chosen->format);
   try {
     for (uint32_t e = 0; e < chosen->entry_count; ++e) {
       Kernel* kernel = nullptr;
@@ -343,7 +344,7 @@ PORTA_API porta_status_t porta_kernel_launch(porta_stream_t stream, porta_kernel
   return Enqueue(
       kFn, *s, uses,
       [&](porta_be_msg msg) {
-        return t.kernel_launch(s->be, k->be, config, be_args, arg_count, msg);
+        return PORTA_SLOT_CALL(t, kernel_launch, s->be, k->be, config, be_args, arg_count, msg);
       },
       [&] {
         porta::hal::GraphNode node;

@@ -9,6 +9,7 @@
 
 #include "hal/objects.h"
 #include "hal/runtime.h"
+#include "hal/slot_guard.h"
 
 namespace porta::hal {
 const char* LastErrorText();
@@ -303,7 +304,8 @@ PORTA_API porta_status_t porta_device_get_memory_info(porta_device_t device,
   if (dev->table().device_memory_info != nullptr) {
     BackendMessage message;
     uint64_t free_bytes = 0;
-    status = dev->table().device_memory_info(dev->be(), &free_bytes, message.get());
+    status =
+        PORTA_SLOT_CALL(dev->table(), device_memory_info, dev->be(), &free_bytes, message.get());
     if (status == PORTA_OK) {
       answer.free_bytes = free_bytes;
     } else if (status != PORTA_ERROR_UNSUPPORTED) {

@@ -5,6 +5,7 @@
 
 #include "hal/objects.h"
 #include "hal/runtime.h"
+#include "hal/slot_guard.h"
 #include "hal/stream_ops.h"
 
 using porta::hal::BackendFail;
@@ -59,7 +60,8 @@ porta_status_t RecordingFault(Event& event, Stream& origin, uint64_t sequence,
     return current.fault;
   }
   BackendMessage message;
-  const porta_status_t status = event.device->table().event_query(event.be, message.get());
+  const porta_status_t status =
+      PORTA_SLOT_CALL(event.device->table(), event_query, event.be, message.get());
   // Past the point the recording is complete, so any answer but OK (a lost device, or a backend
   // that failed to answer) is the recording's fault; it is never dropped.
   if (status != PORTA_OK && status != PORTA_NOT_READY) {
@@ -128,7 +130,7 @@ porta_status_t SyncLocked(const char* function, Stream& stream) {
   }
   BackendMessage message;
   uint64_t sequence = stream.sequence();
-  status = stream.device->table().stream_synchronize(stream.be, message.get());
+  status = PORTA_SLOT_CALL(stream.device->table(), stream_synchronize, stream.be, message.get());
   if (status != PORTA_OK && status != PORTA_ERROR_DEVICE_LOST) {
     return BackendFail(status, function, *stream.device, message);
   }
@@ -192,11 +194,11 @@ PORTA_API porta_status_t porta_stream_create(porta_device_t device,
   *out_stream = nullptr;
   BackendMessage message;
   porta_be_stream_t be = nullptr;
-  status = dev->table().stream_create(dev->be(), &be, message.get());
+  status = PORTA_SLOT_CALL(dev->table(), stream_create, dev->be(), &be, message.get());
   status = porta::hal::Created(status, be, "stream", &message);
   if (status != PORTA_OK) return BackendFail(status, kFn, *dev, message);
   *out_stream = porta::hal::Publish<porta_stream_t>(
-      porta::hal::Wrap<Stream>([&] { dev->table().stream_destroy(be); }, dev, be),
+      porta::hal::Wrap<Stream>([&] { PORTA_SLOT_CALL(dev->table(), stream_destroy, be); }, dev, be),
       porta::hal::HandleType::kStream);
   return PORTA_OK;
 } catch (...) {
@@ -215,7 +217,8 @@ PORTA_API porta_status_t porta_stream_destroy(porta_stream_t stream) try {
     BackendMessage message;
     // A sticky error is not this call's failure: the work is finished either way. A failure
     // that is not the stream's known fault goes to the log, since destroying never fails.
-    const porta_status_t synced = s->device->table().stream_synchronize(s->be, message.get());
+    const porta_status_t synced =
+        PORTA_SLOT_CALL(s->device->table(), stream_synchronize, s->be, message.get());
     std::string known;
     if (synced != PORTA_OK && s->Sticky(&known) == PORTA_OK) {
       const std::string text = "porta_stream_destroy: waiting for the work of a stream of " +
@@ -271,7 +274,7 @@ PORTA_API porta_status_t porta_stream_enqueue_host_func(porta_stream_t stream, p
     }
     if (table.stream_host_func != nullptr) {
       BackendMessage message;
-      status = table.stream_host_func(s->be, fn, user_data, message.get());
+      status = PORTA_SLOT_CALL(table, stream_host_func, s->be, fn, user_data, message.get());
       if (status == PORTA_OK) {
         porta::hal::UseList uses;
         s->AddWork(uses);
@@ -304,7 +307,7 @@ PORTA_API porta_status_t porta_stream_query(porta_stream_t stream) try {
   }
   uint64_t sequence = s->sequence();
   BackendMessage message;
-  status = s->device->table().stream_query(s->be, message.get());
+  status = PORTA_SLOT_CALL(s->device->table(), stream_query, s->be, message.get());
   if (status == PORTA_OK) {
     s->ReleaseUpTo(sequence);
     if (porta::hal::ResolveWaits(*s, sequence)) return s->CheckSticky(kFn);
@@ -335,11 +338,12 @@ PORTA_API porta_status_t porta_event_create(porta_device_t device, uint32_t flag
   }
   BackendMessage message;
   porta_be_event_t be = nullptr;
-  status = dev->table().event_create(dev->be(), flags, &be, message.get());
+  status = PORTA_SLOT_CALL(dev->table(), event_create, dev->be(), flags, &be, message.get());
   status = porta::hal::Created(status, be, "event", &message);
   if (status != PORTA_OK) return BackendFail(status, kFn, *dev, message);
   *out_event = porta::hal::Publish<porta_event_t>(
-      porta::hal::Wrap<Event>([&] { dev->table().event_destroy(be); }, dev, be, flags),
+      porta::hal::Wrap<Event>([&] { PORTA_SLOT_CALL(dev->table(), event_destroy, be); }, dev, be,
+                              flags),
       porta::hal::HandleType::kEvent);
   return PORTA_OK;
 } catch (...) {
@@ -394,7 +398,7 @@ PORTA_API porta_status_t porta_event_record(porta_event_t event, porta_stream_t 
     return PORTA_OK;
   }
   BackendMessage message;
-  status = s->device->table().event_record(e->be, s->be, message.get());
+  status = PORTA_SLOT_CALL(s->device->table(), event_record, e->be, s->be, message.get());
   if (status == PORTA_ERROR_DEVICE_LOST) {
     // The backend found the stream faulted: as above, the event carries the fault.
     s->SetSticky(status, message.text());
@@ -443,7 +447,7 @@ PORTA_API porta_status_t porta_stream_wait_event(porta_stream_t stream, porta_ev
     Recording recording = CurrentRecording(*e);
     if (recording.fault == PORTA_OK) {
       BackendMessage message;
-      status = e->device->table().event_wait(e->be, UINT64_MAX, message.get());
+      status = PORTA_SLOT_CALL(e->device->table(), event_wait, e->be, UINT64_MAX, message.get());
       status = FinishEventStatus(kFn, *e, recording, status, message);
       if (status != PORTA_ERROR_DEVICE_LOST) return status;
       recording = CurrentRecording(*e);
@@ -464,7 +468,8 @@ PORTA_API porta_status_t porta_stream_wait_event(porta_stream_t stream, porta_ev
   uses.Add(Ref<Event>::Share(e.get()));
   bool captured = false;
   status = Enqueue(
-      kFn, *s, uses, [&](porta_be_msg msg) { return t.stream_wait_event(s->be, e->be, msg); },
+      kFn, *s, uses,
+      [&](porta_be_msg msg) { return PORTA_SLOT_CALL(t, stream_wait_event, s->be, e->be, msg); },
       [&] {
         captured = true;
         porta::hal::GraphNode node;
@@ -494,7 +499,7 @@ PORTA_API porta_status_t porta_event_wait(porta_event_t event, uint64_t timeout_
   Recording recording = CurrentRecording(*e);
   if (recording.fault != PORTA_OK) return KnownFault(kFn, recording);
   BackendMessage message;
-  status = e->device->table().event_wait(e->be, timeout_ns, message.get());
+  status = PORTA_SLOT_CALL(e->device->table(), event_wait, e->be, timeout_ns, message.get());
   if (status == PORTA_ERROR_TIMEOUT) {
     return Fail(status, kFn, "event did not complete within %llu ns",
                 static_cast<unsigned long long>(timeout_ns));
@@ -514,7 +519,7 @@ PORTA_API porta_status_t porta_event_query(porta_event_t event) try {
   Recording recording = CurrentRecording(*e);
   if (recording.fault != PORTA_OK) return KnownFault(kFn, recording);
   BackendMessage message;
-  status = e->device->table().event_query(e->be, message.get());
+  status = PORTA_SLOT_CALL(e->device->table(), event_query, e->be, message.get());
   return FinishEventStatus(kFn, *e, recording, status, message);
 } catch (...) {
   return porta::hal::ExceptionStatus("porta_event_query");
@@ -558,7 +563,8 @@ PORTA_API porta_status_t porta_event_elapsed_ms(porta_event_t start, porta_event
                 a->device->label().c_str());
   }
   BackendMessage message;
-  status = a->device->table().event_elapsed_ms(a->be, b->be, out_ms, message.get());
+  status =
+      PORTA_SLOT_CALL(a->device->table(), event_elapsed_ms, a->be, b->be, out_ms, message.get());
   if (status == PORTA_OK || status == PORTA_NOT_READY) return status;
   return BackendFail(status, kFn, *a->device, message);
 } catch (...) {

@@ -9,6 +9,7 @@
 
 #include "hal/graph.h"
 #include "hal/host_register.h"
+#include "hal/slot_guard.h"
 #include "hal/stream_ops.h"
 
 namespace porta::hal {
@@ -19,11 +20,12 @@ class TemporaryStream {
  public:
   explicit TemporaryStream(Device& device) : device_(device) {}
   ~TemporaryStream() {
-    if (be_ != nullptr) device_.table().stream_destroy(be_);
+    if (be_ != nullptr) PORTA_SLOT_CALL(device_.table(), stream_destroy, be_);
   }
   porta_status_t Create(const char* fn) {
     BackendMessage message;
-    porta_status_t status = device_.table().stream_create(device_.be(), &be_, message.get());
+    porta_status_t status =
+        PORTA_SLOT_CALL(device_.table(), stream_create, device_.be(), &be_, message.get());
     status = Created(status, be_, "stream", &message);
     return status == PORTA_OK ? status : BackendFail(status, fn, device_, message);
   }
@@ -82,20 +84,21 @@ porta_status_t StagedCopy(const char* fn, Stream& stream, Buffer& dst, Buffer& s
     BackendMessage message;
     StageBatch(runs, at, staging.size(), &status,
                [&](uint64_t offset, uint64_t, uint64_t n, uint64_t staged) {
-                 return src_device.table().copy_device_to_host(src_stream, staging.data() + staged,
-                                                               src.be, offset, n, message.get());
+                 return PORTA_SLOT_CALL(src_device.table(), copy_device_to_host, src_stream,
+                                        staging.data() + staged, src.be, offset, n, message.get());
                });
     if (status == PORTA_OK) {
-      status = src_device.table().stream_synchronize(src_stream, message.get());
+      status = PORTA_SLOT_CALL(src_device.table(), stream_synchronize, src_stream, message.get());
     }
     if (status != PORTA_OK) return BackendFail(status, fn, src_device, message);
     at = StageBatch(runs, at, staging.size(), &status,
                     [&](uint64_t, uint64_t offset, uint64_t n, uint64_t staged) {
-                      return dst_device.table().copy_host_to_device(
-                          dst_stream, dst.be, offset, staging.data() + staged, n, message.get());
+                      return PORTA_SLOT_CALL(dst_device.table(), copy_host_to_device, dst_stream,
+                                             dst.be, offset, staging.data() + staged, n,
+                                             message.get());
                     });
     if (status == PORTA_OK) {
-      status = dst_device.table().stream_synchronize(dst_stream, message.get());
+      status = PORTA_SLOT_CALL(dst_device.table(), stream_synchronize, dst_stream, message.get());
     }
     if (status != PORTA_OK) return BackendFail(status, fn, dst_device, message);
   }
@@ -243,8 +246,8 @@ porta_status_t QueueHostToDevice(const char* function, Stream& stream, const Ref
       return registered->CopyHostToDevice(stream, dst->be, run.dst_offset, src + run.src_offset,
                                           run.size, msg);
     }
-    return t.copy_host_to_device(stream.be, dst->be, run.dst_offset, src + run.src_offset, run.size,
-                                 msg);
+    return PORTA_SLOT_CALL(t, copy_host_to_device, stream.be, dst->be, run.dst_offset,
+                           src + run.src_offset, run.size, msg);
   });
 }
 
@@ -265,8 +268,8 @@ porta_status_t QueueDeviceToHost(const char* function, Stream& stream, uint8_t* 
       return registered->CopyDeviceToHost(stream, dst + run.dst_offset, src->be, run.src_offset,
                                           run.size, msg);
     }
-    return t.copy_device_to_host(stream.be, dst + run.dst_offset, src->be, run.src_offset, run.size,
-                                 msg);
+    return PORTA_SLOT_CALL(t, copy_device_to_host, stream.be, dst + run.dst_offset, src->be,
+                           run.src_offset, run.size, msg);
   });
 }
 
@@ -282,8 +285,8 @@ porta_status_t QueueDeviceToDevice(const char* function, Stream& stream, const R
     like.dst = dst;
     like.src = src;
     return QueueRuns(function, stream, uses, runs, like, [&](const CopyRun& run, porta_be_msg msg) {
-      return t.copy_device_to_device(stream.be, dst->be, run.dst_offset, src->be, run.src_offset,
-                                     run.size, msg);
+      return PORTA_SLOT_CALL(t, copy_device_to_device, stream.be, dst->be, run.dst_offset, src->be,
+                             run.src_offset, run.size, msg);
     });
   }
   if (dst->device->backend() == src->device->backend() && t.copy_peer != nullptr) {
@@ -291,8 +294,8 @@ porta_status_t QueueDeviceToDevice(const char* function, Stream& stream, const R
         function, stream, uses, runs.count(),
         [&](uint64_t i, porta_be_msg msg) {
           const CopyRun run = runs.At(i);
-          return t.copy_peer(stream.be, dst->be, run.dst_offset, src->be, run.src_offset, run.size,
-                             msg);
+          return PORTA_SLOT_CALL(t, copy_peer, stream.be, dst->be, run.dst_offset, src->be,
+                                 run.src_offset, run.size, msg);
         },
         [&] { return RejectInCapture(function, stream, "a copy between two devices"); });
     // A pair without a peer path declines; staging then copies every run, after the ones the

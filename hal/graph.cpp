@@ -1,6 +1,7 @@
 // Graph nodes, the capture state of a graph, and the registry of open captures that buffer frees
 // and event waits consult.
 #include "hal/graph.h"
+#include "hal/slot_guard.h"
 
 #include <algorithm>
 #include <atomic>
@@ -232,7 +233,7 @@ GraphExec::GraphExec(Ref<Device> device, std::vector<GraphNode> nodes)
 GraphExec::~GraphExec() {
   for (Retired& retired : retired_) DestroyRetired(retired);
   for (NativeRun& run : runs) {
-    if (run.be != nullptr) device->table().graph_destroy(run.be);
+    if (run.be != nullptr) PORTA_SLOT_CALL(device->table(), graph_destroy, run.be);
   }
   CountGraphHolds(nodes, -1);
 }
@@ -284,8 +285,8 @@ porta_status_t GraphExec::BuildNative(const char* function) {
     }
     BackendMessage message;
     porta_be_graph_t be = nullptr;
-    porta_status_t status =
-        t.graph_create(device->be(), be_nodes.data(), it->count, &be, message.get());
+    porta_status_t status = PORTA_SLOT_CALL(t, graph_create, device->be(), be_nodes.data(),
+                                            it->count, &be, message.get());
     status = Created(status, be, "native graph", &message);
     if (status == PORTA_ERROR_UNSUPPORTED) {
       it = runs.erase(it);  // replayed node by node from now on
@@ -328,7 +329,7 @@ uint32_t GraphExec::NativeNodeCount() const {
 }
 
 void GraphExec::DestroyRetired(Retired& retired) {
-  if (retired.native != nullptr) device->table().graph_destroy(retired.native);
+  if (retired.native != nullptr) PORTA_SLOT_CALL(device->table(), graph_destroy, retired.native);
   retired.native = nullptr;
 }
 

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "hal/runtime.h"
+#include "hal/slot_guard.h"
 #include "hal/stream_ops.h"
 
 namespace porta::hal {
@@ -15,7 +16,7 @@ HostRegistration::HostRegistration(Device* device, uintptr_t base, uint64_t size
 
 HostRegistration::~HostRegistration() {
   porta_be_host_registration_t be = be_.load(std::memory_order_acquire);
-  if (be != nullptr) device_->table().host_unregister(be);
+  if (be != nullptr) PORTA_SLOT_CALL(device_->table(), host_unregister, be);
 }
 
 void HostRegistration::NoteUse(Stream& stream) {
@@ -53,10 +54,12 @@ porta_status_t HostRegistration::CopyHostToDevice(Stream& stream, porta_be_buffe
   return Queue(
       stream, host, t.copy_host_to_device_registered != nullptr,
       [&](porta_be_host_registration_t be, uint64_t host_offset) {
-        return t.copy_host_to_device_registered(stream.be, buffer, offset, be, host_offset, host,
-                                                size, msg);
+        return PORTA_SLOT_CALL(t, copy_host_to_device_registered, stream.be, buffer, offset, be,
+                               host_offset, host, size, msg);
       },
-      [&] { return t.copy_host_to_device(stream.be, buffer, offset, host, size, msg); });
+      [&] {
+        return PORTA_SLOT_CALL(t, copy_host_to_device, stream.be, buffer, offset, host, size, msg);
+      });
 }
 
 porta_status_t HostRegistration::CopyDeviceToHost(Stream& stream, uint8_t* host,
@@ -66,10 +69,12 @@ porta_status_t HostRegistration::CopyDeviceToHost(Stream& stream, uint8_t* host,
   return Queue(
       stream, host, t.copy_device_to_host_registered != nullptr,
       [&](porta_be_host_registration_t be, uint64_t host_offset) {
-        return t.copy_device_to_host_registered(stream.be, be, host_offset, host, buffer, offset,
-                                                size, msg);
+        return PORTA_SLOT_CALL(t, copy_device_to_host_registered, stream.be, be, host_offset, host,
+                               buffer, offset, size, msg);
       },
-      [&] { return t.copy_device_to_host(stream.be, host, buffer, offset, size, msg); });
+      [&] {
+        return PORTA_SLOT_CALL(t, copy_device_to_host, stream.be, host, buffer, offset, size, msg);
+      });
 }
 
 void HostRegistration::Drain() {
@@ -92,7 +97,8 @@ void HostRegistration::Drain() {
     // the stream carries a sticky error, and a capture in progress is not disturbed.
     const uint64_t sequence = stream.sequence();
     BackendMessage message;
-    const porta_status_t status = device_->table().stream_synchronize(stream.be, message.get());
+    const porta_status_t status =
+        PORTA_SLOT_CALL(device_->table(), stream_synchronize, stream.be, message.get());
     if (status == PORTA_OK) {
       stream.ReleaseUpTo(sequence);
       ResolveWaits(stream, sequence);
@@ -220,7 +226,7 @@ PORTA_API porta_status_t porta_host_register(porta_device_t device, void* ptr, u
   if (table.host_register == nullptr || table.host_unregister == nullptr) return PORTA_OK;
   BackendMessage message;
   porta_be_host_registration_t be = nullptr;
-  status = table.host_register(dev->be(), ptr, size, flags, &be, message.get());
+  status = PORTA_SLOT_CALL(table, host_register, dev->be(), ptr, size, flags, &be, message.get());
   if (status == PORTA_ERROR_UNSUPPORTED) {
     // Not an error: the range stays recorded and copies take the ordinary path; say why.
     const std::string text = "porta_host_register: " + dev->label() +

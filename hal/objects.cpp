@@ -13,6 +13,7 @@
 #include "hal/graph.h"
 #include "hal/host_register.h"
 #include "hal/runtime.h"
+#include "hal/slot_guard.h"
 
 namespace porta::hal {
 namespace {
@@ -313,7 +314,7 @@ Device::~Device() {
   // this device.
   host_registry_.reset();
   pool_.reset();
-  backend_->table.device_close(be_);
+  PORTA_SLOT_CALL(backend_->table, device_close, be_);
 }
 
 const porta_backend_table_t& Device::table() const {
@@ -339,7 +340,8 @@ porta_status_t Device::AllocateBuffer(uint64_t size, porta_memory_kind_t kind,
       return PORTA_ERROR_OUT_OF_MEMORY;
     }
   } while (!allocated_bytes_.compare_exchange_weak(held, held + size, std::memory_order_relaxed));
-  porta_status_t status = table().buffer_alloc(be_, size, kind, out, message->get());
+  porta_status_t status =
+      PORTA_SLOT_CALL(table(), buffer_alloc, be_, size, kind, out, message->get());
   status = Created(status, *out, "buffer", message);
   if (status != PORTA_OK) {
     *out = nullptr;
@@ -349,17 +351,17 @@ porta_status_t Device::AllocateBuffer(uint64_t size, porta_memory_kind_t kind,
 }
 
 void Device::FreeBuffer(porta_be_buffer_t be, uint64_t size) {
-  table().buffer_free(be);
+  PORTA_SLOT_CALL(table(), buffer_free, be);
   allocated_bytes_.fetch_sub(size, std::memory_order_relaxed);
 }
 
 Buffer::~Buffer() {
   if (mapped.load()) {
     BackendMessage message;
-    device->table().buffer_unmap(be, message.get());
+    PORTA_SLOT_CALL(device->table(), buffer_unmap, be, message.get());
   }
   if (imported) {
-    device->table().buffer_free(be);
+    PORTA_SLOT_CALL(device->table(), buffer_free, be);
     if (release != nullptr) release(release_user_data);
   } else if (!block) {
     device->FreeBuffer(be, size);
@@ -373,7 +375,7 @@ Kernel::Kernel(Module* module, porta_be_kernel_t be, std::string name)
 
 Module::~Module() {
   kernels.clear();
-  device->table().module_destroy(be);
+  PORTA_SLOT_CALL(device->table(), module_destroy, be);
 }
 
 Stream::Stream(Ref<Device> device, porta_be_stream_t be)
@@ -383,7 +385,7 @@ Stream::Stream(Ref<Device> device, porta_be_stream_t be)
       progress(std::make_shared<StreamProgress>(next_stream_id.fetch_add(1) + 1)) {}
 
 Stream::~Stream() {
-  device->table().stream_destroy(be);
+  PORTA_SLOT_CALL(device->table(), stream_destroy, be);
   // Uses a ReleaseUpTo could not take for want of memory; the work is done after destroy.
   for (const Pending& pending : pending_) pending.object->Release();
 }
@@ -423,7 +425,7 @@ uint64_t Stream::AddWork(UseList& uses, size_t* out_pending) {
     // No host memory to note what the work uses, and the work is already queued: wait for it
     // here, so that |uses| releases its references only once nothing can touch them.
     BackendMessage message;
-    device->table().stream_synchronize(be, message.get());
+    PORTA_SLOT_CALL(device->table(), stream_synchronize, be, message.get());
   }
   return sequence;
 }
@@ -496,7 +498,7 @@ void Stream::ClearWaits() {
 }
 
 Event::~Event() {
-  device->table().event_destroy(be);
+  PORTA_SLOT_CALL(device->table(), event_destroy, be);
 }
 
 }  // namespace porta::hal

@@ -14,6 +14,7 @@
 
 #include "hal/builtin_backends.h"
 #include "hal/config_text.h"
+#include "hal/slot_guard.h"
 
 namespace porta::hal {
 namespace {
@@ -130,7 +131,7 @@ Runtime::~Runtime() {
   // Every child object held a reference, so none is left: close devices, then backends.
   for (Device* device : all_devices_) delete device;
   for (auto& backend : backends_) {
-    if (backend->initialized) backend->table.shutdown(backend->state);
+    if (backend->initialized) PORTA_SLOT_CALL(backend->table, shutdown, backend->state);
     if (backend->library != nullptr) dlclose(backend->library);
   }
 }
@@ -221,7 +222,7 @@ void Runtime::AddBackend(std::unique_ptr<LoadedBackend> backend, porta_backend_e
 
   BackendMessage message;
   const porta_backend_table_t* table = nullptr;
-  porta_status_t status = entry(&host_, &table, message.get());
+  porta_status_t status = CallSlot("porta_backend_entry", entry, &host_, &table, message.get());
   if (status != PORTA_OK || table == nullptr) {
     refuse(std::string(PORTA_BACKEND_ENTRY_SYMBOL " failed (") + porta_status_string(status) +
            "): " + (message.text()[0] != '\0' ? message.text() : "no table returned"));
@@ -266,7 +267,7 @@ void Runtime::AddBackend(std::unique_ptr<LoadedBackend> backend, porta_backend_e
     }
   }
   message = BackendMessage();
-  status = raw->table.init(&host_, &raw->state, message.get());
+  status = PORTA_SLOT_CALL(raw->table, init, &host_, &raw->state, message.get());
   if (status != PORTA_OK) {
     refuse(std::string("init failed (") + porta_status_string(status) + "): " + message.text());
     return;
@@ -280,7 +281,8 @@ void Runtime::OpenDevices(LoadedBackend* backend) {
   porta_backend_report_t& report = backend->report;
   BackendMessage message;
   uint32_t count = 0;
-  porta_status_t status = backend->table.device_count(backend->state, &count, message.get());
+  porta_status_t status =
+      PORTA_SLOT_CALL(backend->table, device_count, backend->state, &count, message.get());
   if (status != PORTA_OK) {
     CopyText(report.reason, sizeof(report.reason),
              std::string("device_count failed (") + porta_status_string(status) +
@@ -303,7 +305,7 @@ void Runtime::OpenDevices(LoadedBackend* backend) {
   for (uint32_t i = 0; i < count; ++i) {
     message = BackendMessage();
     porta_be_device_t be = nullptr;
-    status = backend->table.device_open(backend->state, i, &be, message.get());
+    status = PORTA_SLOT_CALL(backend->table, device_open, backend->state, i, &be, message.get());
     status = Created(status, be, "device", &message);
     if (status != PORTA_OK) {
       problems += "device " + std::to_string(i) + " failed to open (" +
@@ -313,11 +315,11 @@ void Runtime::OpenDevices(LoadedBackend* backend) {
     porta_device_info_t info{};
     info.struct_size = sizeof(info);
     message = BackendMessage();
-    status = backend->table.device_get_info(be, &info, message.get());
+    status = PORTA_SLOT_CALL(backend->table, device_get_info, be, &info, message.get());
     if (status != PORTA_OK) {
       problems += "device " + std::to_string(i) + " info failed (" + porta_status_string(status) +
                   "): " + message.text() + "; ";
-      backend->table.device_close(be);
+      PORTA_SLOT_CALL(backend->table, device_close, be);
       continue;
     }
     info.struct_size = sizeof(info);
@@ -337,7 +339,7 @@ void Runtime::OpenDevices(LoadedBackend* backend) {
     try {
       device = std::make_unique<Device>(this, backend, be, report.device_count, info);
     } catch (...) {
-      backend->table.device_close(be);
+      PORTA_SLOT_CALL(backend->table, device_close, be);
       throw;
     }
     all_devices_.push_back(device.get());

@@ -9,6 +9,7 @@
 
 #include "hal/graph.h"
 #include "hal/objects.h"
+#include "hal/slot_guard.h"
 
 namespace porta::hal {
 
@@ -53,7 +54,8 @@ porta_status_t EnqueueEach(const char* function, Stream& stream, UseList& uses, 
     // resolve) without bound: every so often ask the backend whether the stream has drained.
     if (pending > kPendingQueryThreshold) {
       BackendMessage idle;
-      if (stream.device->table().stream_query(stream.be, idle.get()) == PORTA_OK) {
+      if (PORTA_SLOT_CALL(stream.device->table(), stream_query, stream.be, idle.get()) ==
+          PORTA_OK) {
         stream.ReleaseUpTo(sequence);
         ResolveWaits(stream, sequence);
       }

@@ -95,9 +95,22 @@ TEST_F(HostilePluginTest, ExceptionsNeverLeaveTheApi) {
       << porta_last_error_message();
   EXPECT_NE(std::string(porta_last_error_message()).find("porta_buffer_alloc"), std::string::npos)
       << porta_last_error_message();
+  // The guard at the slot boundary names the slot that threw, not only the public function.
+  EXPECT_NE(std::string(porta_last_error_message()).find("the buffer_alloc slot threw"),
+            std::string::npos)
+      << porta_last_error_message();
   porta_stream_t stream = nullptr;
   EXPECT_EQ(porta_stream_create(device_, &stream), PORTA_ERROR_OUT_OF_MEMORY);
   EXPECT_EQ(stream, nullptr);
+  EXPECT_NE(
+      std::string(porta_last_error_message()).find("the stream_create slot threw std::bad_alloc"),
+      std::string::npos)
+      << porta_last_error_message();
+  // The runtime's accounting survived the throw: the failed buffer_alloc's reservation of the
+  // device's memory was given back (an exception unwinding through the runtime would leak it).
+  porta_memory_info_t memory = PORTA_MEMORY_INFO_INIT;
+  ASSERT_EQ(porta_device_get_memory_info(device_, &memory), PORTA_OK) << porta_last_error_message();
+  EXPECT_EQ(memory.allocated_bytes, 0u);
 }
 
 }  // namespace

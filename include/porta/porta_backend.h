@@ -17,9 +17,10 @@
 //   The runtime does not trust the answers: text is cut at its buffer's end, a status outside
 //   porta_status_t becomes PORTA_ERROR_BACKEND naming the value, PORTA_OK without the object a
 //   create slot promised becomes PORTA_ERROR_BACKEND, device_count above 1024 skips the backend,
-//   device_get_info's text fields are terminated, and an exception that escapes a slot anyway
-//   is caught at the public function and reported as PORTA_ERROR_BACKEND (std::bad_alloc as
-//   PORTA_ERROR_OUT_OF_MEMORY).
+//   device_get_info's text fields are terminated, and an exception that escapes a slot (or the
+//   entry function) anyway is caught at the slot boundary and reported as PORTA_ERROR_BACKEND
+//   (std::bad_alloc as PORTA_ERROR_OUT_OF_MEMORY) with a message naming the slot ("the
+//   buffer_alloc slot threw ..."); one from a slot without a status (a destroy) is logged.
 // - The entry function does no work beyond returning the table; the plugin does nothing in static
 //   constructors. All set-up happens in init.
 //

@@ -11,6 +11,8 @@
 #   corpus/tuning_table   the shipped tuning table and rows of every family, quoting and comments
 #   corpus/opencl_c       the repository's OpenCL C kernels and sources using double in comments,
 #                         literals and code
+#   corpus/known_failures porta-cts --known-failures files: entries, comments, CRLF, and each
+#                         kind of bad line
 # Inputs a fuzzer found (crashes fixed since) are kept in the same folders under names starting
 # with "regression-" and are not touched here. Needs glslc and python3.
 set -euo pipefail
@@ -18,7 +20,7 @@ cd "$(dirname "$0")"
 
 spirv=corpus/spirv
 seeded=("$spirv" corpus/device_filter corpus/plugin_paths corpus/disk_cache corpus/tuning_table
-        corpus/opencl_c)
+        corpus/opencl_c corpus/known_failures)
 mkdir -p "${seeded[@]}"
 find "${seeded[@]}" -type f \
   ! -name 'regression-*' -delete
@@ -56,6 +58,13 @@ i=0
 for text in '/usr/lib/porta' 'a:b:c' '::x::' ':' '/opt/vendor/libporta_plugin_x.so:./plugins/' \
   'relative/path:/abs/path:'; do
   printf '%s' "$text" > "corpus/plugin_paths/seed-$i.txt"
+  i=$((i + 1))
+done
+i=0
+for text in $'# backend | device | test | reason\nacme_npu | NPU-2 | EventTest.Elapsed* | no timers\n' \
+  $'*|*|Ops*.Matmul?|a | reason | with bars\r\n\n  \t\n' 'cpu | * | A.B' 'cpu | * | MemoryTest | r' \
+  'cpu | * | Devices/A.B/cpu_0 | r' $'cpu | * | A.B | bad\x01byte' ' | | | ' 'open cl | * | A.B | r'; do
+  printf '%s' "$text" > "corpus/known_failures/seed-$i.txt"
   i=$((i + 1))
 done
 

@@ -26,6 +26,10 @@
 //                              (fault_walk.h), for the walks of tests/call_fault_test.cpp
 //   MINI_KERNEL_FORMATS=mask   declare this kernel_formats mask instead of the host format's bit
 //                              (0: a device the operator library has no kernels for)
+//   MINI_CRASHES               misbehave as PORTA_TEST_CRASH_MODE (read at init) says, for
+//                              porta-cts --isolate: segv (a fault in event_elapsed_ms), abort
+//                              (std::abort there), hang (event_elapsed_ms never returns),
+//                              segv_at_shutdown (a fault in shutdown)
 //
 // By the ABI's rule a plugin does no work in static constructors: every global here is
 // constant-initialized (enforced with constinit) and all state is created in init.
@@ -42,6 +46,7 @@
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -143,6 +148,33 @@ bool Is(Hostile mode) {
 }
 #endif
 
+#ifdef MINI_CRASHES
+enum class Crash { kNone, kSegv, kAbort, kHang, kSegvAtShutdown };
+constinit std::atomic<Crash> crash{Crash::kNone};
+
+Crash ReadCrashMode() {
+  const char* mode = std::getenv("PORTA_TEST_CRASH_MODE");
+  const std::string text = mode == nullptr ? "" : mode;
+  if (text == "segv") return Crash::kSegv;
+  if (text == "abort") return Crash::kAbort;
+  if (text == "hang") return Crash::kHang;
+  if (text == "segv_at_shutdown") return Crash::kSegvAtShutdown;
+  return Crash::kNone;
+}
+
+// Crashes or hangs as |when| says, when the mode is |when|.
+void CrashIf(Crash when) {
+  if (crash.load() != when) return;
+  if (when == Crash::kAbort) std::abort();
+  if (when == Crash::kHang) {
+    while (true) std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  // A real invalid access: the address comes through a volatile, so it cannot be folded away.
+  volatile uintptr_t address = 0;
+  *reinterpret_cast<volatile int*>(address) = 1;
+}
+#endif
+
 #ifdef MINI_FAULTY
 // The walk the test named in PORTA_TEST_FAULT_WALK, read by the entry function.
 constinit std::atomic<porta_test::FaultWalk*> fault_walk{nullptr};
@@ -241,6 +273,9 @@ porta_status_t Init(const porta_backend_host_t* host, porta_be_backend_t* out_ba
   (void)out_backend;
   return Fail(msg, PORTA_ERROR_BACKEND, "mini %s: simulated driver failure (code 42)", MINI_NAME);
 #else
+#ifdef MINI_CRASHES
+  crash.store(ReadCrashMode());
+#endif
 #ifdef MINI_HOSTILE
   hostile.store(ReadHostileMode());
   if (Is(Hostile::kUnterminatedInit)) {
@@ -276,6 +311,9 @@ porta_status_t Init(const porta_backend_host_t* host, porta_be_backend_t* out_ba
 }
 
 void Shutdown(porta_be_backend_t backend) {
+#ifdef MINI_CRASHES
+  CrashIf(Crash::kSegvAtShutdown);
+#endif
 #ifdef MINI_GRAPHS
   if (live_graphs.load() != 0) {
     std::fprintf(stderr, "mini: %d native graphs were never destroyed\n", live_graphs.load());
@@ -521,6 +559,11 @@ porta_status_t EventWait(porta_be_event_t event, uint64_t /*timeout_ns*/, porta_
 
 porta_status_t EventElapsedMs(porta_be_event_t start, porta_be_event_t end, float* out_ms,
                               porta_be_msg msg) {
+#ifdef MINI_CRASHES
+  CrashIf(Crash::kSegv);
+  CrashIf(Crash::kAbort);
+  CrashIf(Crash::kHang);
+#endif
   std::chrono::steady_clock::time_point t0;
   std::chrono::steady_clock::time_point t1;
   {

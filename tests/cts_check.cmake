@@ -1,0 +1,52 @@
+# Runs one porta-cts command and checks what a vendor would see (cmake -P script):
+#   -DCOMMAND=<the command, a list>              what to run (cmake -E env ... for variables)
+#   -DEXIT=<n>                                   the exit status it must have
+#   -DOUTPUT=<regex>[;<regex>...]                each must match stdout + stderr
+#   -DNOT_OUTPUT=<regex>[;<regex>...]            none may match stdout + stderr
+#   -DJUNIT=<file> -DJUNIT_MATCHES=<regex>[;...] each must match the JUnit file, which must exist
+# Lists may be joined with "^^" instead of ';' (add_test splits arguments at ';'). Regexes are
+# CMake regexes and must not hold ';' or "^^", nor an unmatched '[' or ']' (CMake's lists do not
+# split inside brackets).
+if(NOT DEFINED COMMAND OR NOT DEFINED EXIT)
+  message(FATAL_ERROR "cts_check.cmake needs -DCOMMAND=... and -DEXIT=...")
+endif()
+foreach(list COMMAND OUTPUT NOT_OUTPUT JUNIT_MATCHES)
+  if(DEFINED ${list})
+    string(REPLACE "^^" ";" ${list} "${${list}}")
+  endif()
+endforeach()
+if(DEFINED JUNIT)
+  file(REMOVE "${JUNIT}")
+endif()
+execute_process(COMMAND ${COMMAND} RESULT_VARIABLE status OUTPUT_VARIABLE out
+                ERROR_VARIABLE out)
+set(problems "")
+if(NOT "${status}" STREQUAL "${EXIT}")
+  string(APPEND problems "exit status ${status}, expected ${EXIT}\n")
+endif()
+foreach(regex IN LISTS OUTPUT)
+  if(NOT out MATCHES "${regex}")
+    string(APPEND problems "the output does not match: ${regex}\n")
+  endif()
+endforeach()
+foreach(regex IN LISTS NOT_OUTPUT)
+  if(out MATCHES "${regex}")
+    string(APPEND problems "the output matches what it must not: ${regex}\n")
+  endif()
+endforeach()
+if(DEFINED JUNIT)
+  if(NOT EXISTS "${JUNIT}")
+    string(APPEND problems "no JUnit file was written to ${JUNIT}\n")
+  else()
+    file(READ "${JUNIT}" junit)
+    foreach(regex IN LISTS JUNIT_MATCHES)
+      if(NOT junit MATCHES "${regex}")
+        string(APPEND problems "the JUnit file does not match: ${regex}\n")
+      endif()
+    endforeach()
+  endif()
+endif()
+if(problems)
+  message(FATAL_ERROR "${out}\n---- ${COMMAND}\n${problems}")
+endif()
+message(STATUS "${out}")
