@@ -123,7 +123,12 @@ class Child {
       std::fprintf(stderr, "porta-cts: pipe failed: %s\n", std::strerror(errno));
       return false;
     }
-    std::vector<std::string> words = {"porta-cts"};
+    // argv[0] is the executable's path: the child's gtest death tests re-execute argv[0].
+    char self[4096];
+    const ssize_t length = readlink("/proc/self/exe", self, sizeof self);
+    std::vector<std::string> words = {length > 0 && static_cast<size_t>(length) < sizeof self
+                                          ? std::string(self, static_cast<size_t>(length))
+                                          : std::string("/proc/self/exe")};
     words.insert(words.end(), args.begin(), args.end());
     words.push_back("--isolate-child=" + std::to_string(kChildFd));
     if (!list_path.empty()) words.push_back("--isolate-tests=" + list_path);
