@@ -40,7 +40,7 @@ const KnownFailure* FindKnownFailure(std::span<const KnownFailure> table, std::s
 // (blanks around a field are ignored):
 //   backend | device | test | reason
 //   # a comment; blank lines are ignored too
-//   acme_npu | NPU-2 | EventTest.Elapsed* | timestamps are not implemented yet (ACME-1234)
+//   acme_npu | NPU-2 | EventTest.Elapsed* | the firmware timer runs at 1 ms resolution (ACME-1234)
 // backend is a backend name ([A-Za-z0-9_.-]) or "*"; device a substring of the device name, or
 // "*" for every device; test a glob over "Suite.Test" (letters, digits, '_', '.', '*', '?'; no
 // "Devices/" prefix or "/<device>" suffix); reason the rest of the line, which may hold '|'.
