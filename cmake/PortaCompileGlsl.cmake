@@ -12,8 +12,14 @@ foreach(var GLSLC SPIRV_DIS SPIRV_AS SPIRV_VAL SOURCE ENTRY OUTPUT)
   endif()
 endforeach()
 
-# Vulkan 1.0 SPIR-V (version 1.0) runs on every Vulkan 1.2 device Porta accepts.
+# Vulkan 1.0 SPIR-V (version 1.0) runs on every Vulkan 1.2 device Porta accepts. A kernel using
+# subgroup operations (GL_KHR_shader_subgroup_*) needs SPIR-V 1.3, that is Vulkan 1.1, which those
+# devices take as well.
 set(target_env vulkan1.0)
+file(STRINGS "${SOURCE}" subgroup_lines REGEX "^#extension GL_KHR_shader_subgroup")
+if(subgroup_lines)
+  set(target_env vulkan1.1)
+endif()
 set(stage "${OUTPUT}.stage")
 
 function(run_tool what)

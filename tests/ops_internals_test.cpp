@@ -44,7 +44,11 @@ TEST(OpsTuningTable, ShippedTableParsesAndEveryRowIsValidSomewhere) {
   // Every shipped row must be usable on a generous device of the format it is meant for (the
   // host format for rows pinned to the CPU device); a row no device can run is dead weight that
   // hides a typo.
-  const porta_device_info_t roomy = Device("x", "x", 1024, 65536);
+  porta_device_info_t roomy = Device("x", "x", 1024, 65536);
+  // Subgroups of 8 lanes only and 64-bit integers, as the subgroup matmul tile needs.
+  roomy.subgroup_sizes[0] = 8;
+  roomy.subgroup_size_count = 1;
+  roomy.capabilities |= PORTA_CAP_INT64;
   for (const TuningRow& row : rows) {
     const bool ok =
         row.key[0] == "cpu"
@@ -135,6 +139,35 @@ TEST(OpsTuningTable, ValidityRules) {
   tile.Set("tk", 16);
   tile.Set("wm", 3);
   EXPECT_NE(ValidateParams(Family::kMatmul, tile, npu, PORTA_FORMAT_OPENCL_C).find("multiple"),
+            std::string::npos);
+  // The subgroup tile (sg=8) needs tk=0, tm = wm, tn = 8 wn, subgroups of exactly 8 lanes and
+  // 64-bit integers, and exists on spirv-shader only.
+  Params sg;
+  sg.Set("tm", 16);
+  sg.Set("tn", 32);
+  sg.Set("tk", 0);
+  sg.Set("wm", 16);
+  sg.Set("wn", 4);
+  sg.Set("sg", 8);
+  porta_device_info_t lanes8 = Device("vulkan", "cpu-like", 1024, 32768);
+  lanes8.subgroup_sizes[0] = 8;
+  lanes8.subgroup_size_count = 1;
+  lanes8.capabilities |= PORTA_CAP_INT64;
+  EXPECT_EQ(ValidateParams(Family::kMatmul, sg, lanes8, PORTA_FORMAT_SPIRV_SHADER), "");
+  EXPECT_NE(ValidateParams(Family::kMatmul, sg, lanes8, PORTA_FORMAT_OPENCL_C).find("direct"),
+            std::string::npos);
+  porta_device_info_t lanes16 = lanes8;
+  lanes16.subgroup_sizes[0] = 16;
+  EXPECT_NE(ValidateParams(Family::kMatmul, sg, lanes16, PORTA_FORMAT_SPIRV_SHADER)
+                .find("exactly 8 lanes"),
+            std::string::npos);
+  porta_device_info_t no_int64 = lanes8;
+  no_int64.capabilities &= ~PORTA_CAP_INT64;
+  EXPECT_NE(ValidateParams(Family::kMatmul, sg, no_int64, PORTA_FORMAT_SPIRV_SHADER)
+                .find("PORTA_CAP_INT64"),
+            std::string::npos);
+  sg.Set("tn", 64);
+  EXPECT_NE(ValidateParams(Family::kMatmul, sg, lanes8, PORTA_FORMAT_SPIRV_SHADER).find("tn = sg"),
             std::string::npos);
   Params wg;
   wg.Set("wg", 96);

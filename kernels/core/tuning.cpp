@@ -118,7 +118,8 @@ const std::vector<std::string>& CompiledDirectMatmulTiles() {
 std::string MatmulTileName(const Params& params) {
   return "t" + std::to_string(params.Get("tm", 0)) + "x" + std::to_string(params.Get("tn", 0)) +
          "x" + std::to_string(params.Get("tk", 0)) + "_w" + std::to_string(params.Get("wm", 0)) +
-         "x" + std::to_string(params.Get("wn", 0));
+         "x" + std::to_string(params.Get("wn", 0)) +
+         (params.Get("sg", 0) > 0 ? "_s" + std::to_string(params.Get("sg", 0)) : "");
 }
 
 std::string ValidateParams(Family family, const Params& params, const porta_device_info_t& info,
@@ -126,12 +127,29 @@ std::string ValidateParams(Family family, const Params& params, const porta_devi
   if (family == Family::kMatmul) {
     const int64_t tm = params.Get("tm", 0), tn = params.Get("tn", 0), tk = params.Get("tk", 0);
     const int64_t wm = params.Get("wm", 0), wn = params.Get("wn", 0);
+    const int64_t sg = params.Get("sg", 0);
     if (tm < 1 || tn < 1 || tk < 0 || wm < 1 || wn < 1) return "matmul needs tm, tn, tk, wm, wn";
+    if (sg < 0) return "matmul needs sg >= 0";
     if (tm > 256 || tn > 256 || tk > 256) return "matmul tiles are at most 256 on a side";
     if (tm % wm != 0 || tn % wn != 0) {
       return "matmul needs tm a multiple of wm and tn a multiple of wn";
     }
     if (wm * wn > 64) return "matmul register blocks are at most 64 outputs per work-item";
+    // sg > 0 names the subgroup variant: one subgroup of sg lanes per work-group, which must be
+    // the device's only subgroup size.
+    if (sg > 0) {
+      if (tk != 0 || tm != wm || tn != sg * wn) {
+        return "matmul " + MatmulTileName(params) +
+               ": the subgroup variant (sg > 0) needs tk=0, tm = wm and tn = sg * wn";
+      }
+      if (info.subgroup_size_count != 1 || info.subgroup_sizes[0] != static_cast<uint32_t>(sg)) {
+        return "matmul " + MatmulTileName(params) + " needs subgroups of exactly " +
+               std::to_string(sg) + " lanes, which the device does not guarantee";
+      }
+      if ((info.capabilities & PORTA_CAP_INT64) == 0) {
+        return "matmul " + MatmulTileName(params) + " needs 64-bit integers (PORTA_CAP_INT64)";
+      }
+    }
     // The host kernel ignores tiles; only the checks above apply.
     if (format == PORTA_FORMAT_HOST) return "";
     // tk = 0 names the direct variant (no shared memory), compiled for spirv-shader only.

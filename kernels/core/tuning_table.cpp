@@ -15,6 +15,7 @@ constexpr const char* kFamilyNames[] = {"ew",     "reduce", "softmax",   "norm",
 static_assert(sizeof(kFamilyNames) / sizeof(kFamilyNames[0]) ==
               static_cast<size_t>(Family::kCount));
 
+// Every matmul row names these; sg (the subgroup variant, 0 when absent) is optional.
 constexpr const char* kMatmulParams[] = {"tm", "tn", "tk", "wm", "wn"};
 constexpr const char* kQmatvecParams[] = {"wg", "rows", "mmax", "gemm", "mv"};
 
@@ -33,7 +34,7 @@ bool ParamAllowed(Family family, const std::string& name) {
     for (const char* allowed : kMatmulParams) {
       if (name == allowed) return true;
     }
-    return false;
+    return name == "sg";
   }
   if (family == Family::kQmatvec) {
     for (const char* allowed : kQmatvecParams) {

@@ -50,22 +50,8 @@ layout(std430, set = 0, binding = 1) readonly buffer b_U2 { uvec2 b_u2[]; };
 // Four consecutive elements of b from element |i| (a multiple of 4) as f32, one function per
 // dtype so that the dtype branch stays outside the k loop.
 vec4 b_f32x4(uint i) { return b_v4[i >> 2]; }
-uvec4 b_16x4(uint i) {
-  const uvec2 w = b_u2[i >> 2];
-  return uvec4(w.x & 0xffffu, w.x >> 16, w.y & 0xffffu, w.y >> 16);
-}
-// The hardware conversion (a single instruction where there is one) is exact for normal values,
-// infinities and NaNs but may flush subnormals, so those are rebuilt exactly (m * 2^-24) with
-// selects: four times faster on lavapipe than porta_f16_to_f32's integer path.
-vec4 b_f16x4(uint i) {
-  const uvec2 w = b_u2[i >> 2];
-  const vec4 converted = vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y));
-  const uvec4 h = uvec4(w.x & 0xffffu, w.x >> 16, w.y & 0xffffu, w.y >> 16);
-  const vec4 magnitude = vec4(h & 0x3ffu) * 5.9604644775390625e-8;
-  const vec4 subnormal = mix(magnitude, -magnitude, notEqual(h & 0x8000u, uvec4(0u)));
-  return mix(converted, subnormal, equal(h & 0x7c00u, uvec4(0u)));
-}
-vec4 b_bf16x4(uint i) { return uintBitsToFloat(b_16x4(i) << 16); }
+vec4 b_f16x4(uint i) { return porta_f16x4_to_f32(b_u2[i >> 2]); }
+vec4 b_bf16x4(uint i) { return porta_bf16x4_to_f32(b_u2[i >> 2]); }
 
 // The k loop of the k-contiguous path with |LOAD4| reading b: acc[i][j] gathers four partial
 // sums of output (i, j).
