@@ -143,9 +143,12 @@ class DeviceRows {
 
   void LaunchRows() {
     const porta_kernel_format_t format = EmptyKernel::FormatFor(info_);
-    const std::string what = EmptyKernel::Describe(format);
-    const std::string throughput_row = "launch throughput (" + what + ")";
-    const std::string latency_row = "launch + synchronize (" + what + ")";
+    // "launch throughput, empty spirv-shader": the kernel's format in at most 40 characters, the
+    // table's width for a name.
+    const std::string what =
+        format == 0 ? "" : std::string(", empty ") + porta_kernel_format_name(format);
+    const std::string throughput_row = "launch throughput" + what;
+    const std::string latency_row = "launch + synchronize" + what;
     const bool want_throughput = sink_.Wants(name_, throughput_row);
     const bool want_latency = sink_.Wants(name_, latency_row);
     if (!want_throughput && !want_latency) return;

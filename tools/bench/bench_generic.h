@@ -10,9 +10,9 @@
 namespace porta::bench {
 
 // Measures every device of |runtime| (short runs when |quick|) and sends the rows |sink| wants:
-//   launch throughput (empty <format> kernel)   us/launch: many porta_kernel_launch calls, one
+//   launch throughput, empty <format>           us/launch: many porta_kernel_launch calls, one
 //                                               synchronize, time per launch
-//   launch + synchronize (empty <format> kernel) us/launch: porta_kernel_launch then
+//   launch + synchronize, empty <format>        us/launch: porta_kernel_launch then
 //                                               porta_stream_synchronize, per pair
 //   event record + wait (idle stream)           us: porta_event_record + porta_event_wait
 //   copy host to device / device to host / device to device (<size>)   GB/s

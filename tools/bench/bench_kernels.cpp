@@ -119,11 +119,6 @@ porta_kernel_format_t EmptyKernel::FormatFor(const porta_device_info_t& info) {
   return static_cast<porta_kernel_format_t>(0);
 }
 
-std::string EmptyKernel::Describe(porta_kernel_format_t format) {
-  if (format == 0) return "empty kernel";
-  return std::string("empty ") + porta_kernel_format_name(format) + " kernel";
-}
-
 std::string EmptyKernelFormats() {
   std::string text;
   for (const porta_module_source_t& source : Sources()) {

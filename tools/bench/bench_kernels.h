@@ -41,9 +41,6 @@ class EmptyKernel {
   // The format the constructor loads the kernel in on a device with |info|, without loading it;
   // 0 when the device accepts none of the formats.
   static porta_kernel_format_t FormatFor(const porta_device_info_t& info);
-  // "empty host kernel", "empty spirv-shader kernel" for |format|, or "empty kernel" for 0: how
-  // the rows name what they launch.
-  static std::string Describe(porta_kernel_format_t format);
 
   bool loaded() const { return kernel_ != nullptr; }
   porta_kernel_t kernel() const { return kernel_; }

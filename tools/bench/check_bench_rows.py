@@ -25,8 +25,8 @@ import sys
 # none). The launch rows' baselines exist for host-format kernels only (the cpu device and the
 # test plugin are both host devices).
 GENERIC_ROWS = {
-    "launch throughput (empty host kernel)": "direct call",
-    "launch + synchronize (empty host kernel)": "thread handoff (condvar)",
+    "launch throughput, empty host": "direct call",
+    "launch + synchronize, empty host": "thread handoff (condvar)",
     "event record + wait (idle stream)": "",
     "copy host to device (": "memcpy",
     "copy device to host (": "memcpy",
