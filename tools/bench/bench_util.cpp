@@ -7,18 +7,6 @@
 
 namespace porta::bench {
 
-const uint32_t kEmptyShaderSpirv[] = {
-    0x07230203, 0x00010000, 0x00070000, 0x0000000b, 0x00000000, 0x00020011, 0x00000001, 0x0006000b,
-    0x00000001, 0x4c534c47, 0x6474732e, 0x3035342e, 0x00000000, 0x0003000e, 0x00000000, 0x00000001,
-    0x0005000f, 0x00000005, 0x00000002, 0x74706d65, 0x00000079, 0x00060010, 0x00000002, 0x00000011,
-    0x00000040, 0x00000001, 0x00000001, 0x00040047, 0x00000003, 0x0000000b, 0x00000019, 0x00020013,
-    0x00000004, 0x00030021, 0x00000005, 0x00000004, 0x00040015, 0x00000006, 0x00000020, 0x00000000,
-    0x00040017, 0x00000007, 0x00000006, 0x00000003, 0x0004002b, 0x00000006, 0x00000008, 0x00000040,
-    0x0004002b, 0x00000006, 0x00000009, 0x00000001, 0x0006002c, 0x00000007, 0x00000003, 0x00000008,
-    0x00000009, 0x00000009, 0x00050036, 0x00000004, 0x00000002, 0x00000000, 0x00000005, 0x000200f8,
-    0x0000000a, 0x000100fd, 0x00010038};
-const size_t kEmptyShaderSpirvSize = sizeof(kEmptyShaderSpirv);
-
 Measure Summarize(const std::vector<double>& samples) {
   Measure measure;
   if (samples.empty()) return measure;
@@ -56,8 +44,12 @@ BenchRow MakeRow(std::string device, std::string name, std::string unit, const M
   return row;
 }
 
+bool RowSink::Wants(const std::string& device, const std::string& name) const {
+  return !wants || wants(device, name);
+}
+
 bool RowSink::Start(const std::string& device, const std::string& name) const {
-  if (wants && !wants(device, name)) return false;
+  if (!Wants(device, name)) return false;
   if (progress) progress(device, name);
   return true;
 }

@@ -109,7 +109,10 @@ struct RowSink {
   // What is being measured now, for a progress line on a terminal; may be unset.
   std::function<void(const std::string& device, const std::string& name)> progress;
 
-  // Asked before a row is measured: wants(), and when wanted, reports the row as in progress.
+  // Whether row |name| of |device| is wanted (wants(), or true when unset), without reporting
+  // progress: for a part that decides whether to prepare its rows at all.
+  bool Wants(const std::string& device, const std::string& name) const;
+  // Asked before a row is measured: Wants(), and when wanted, reports the row as in progress.
   bool Start(const std::string& device, const std::string& name) const;
 };
 
@@ -152,14 +155,6 @@ struct PortaObjects {
 bool CreateStreamAndKernel(porta_device_t device, const porta_module_source_t& source,
                            const char* kernel_name, PortaObjects* objects, porta_kernel_t* kernel,
                            std::string* error);
-
-// An empty Vulkan compute shader, entry point "empty", local size (kEmptyShaderBlock, 1, 1): what
-// the Vulkan and graph rows launch. Built from `#version 450 / layout(local_size_x = 64) in; /
-// void main() {}` with glslc, the entry point renamed as cmake/PortaCompileGlsl.cmake does and
-// debug names stripped; kept as words so porta-bench needs no shader compiler.
-extern const uint32_t kEmptyShaderSpirv[];
-extern const size_t kEmptyShaderSpirvSize;  // bytes
-constexpr uint32_t kEmptyShaderBlock = 64;
 
 // A graph of |count| launches of one kernel, captured on a stream and instantiated, for the rows
 // that compare a replay with separate launches. Throws Failure when a call fails (then nothing is

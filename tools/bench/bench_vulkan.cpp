@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "tools/bench/bench_kernels.h"
 #include "tools/bench/bench_util.h"
 
 namespace porta::bench {

@@ -1,18 +1,21 @@
 // porta-bench: measures what Porta adds on top of each device — launch overhead, copy bandwidth,
 // the operator library's kernels — and prints every figure beside a baseline measured in the same
-// run, in one table for all devices, each comparison stated as a speed-up (above 1: Porta faster)
-// next to its target where the project has set one.
+// run, in one table for all devices (built-in backends and plugins alike), each comparison stated
+// as a speed-up (above 1: Porta faster) next to its target where the project has set one. It
+// reaches devices through porta.h and porta_ops.h only; the raw-API baselines of the built-in
+// backends open their vendor libraries themselves.
 #include <unistd.h>
 
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "porta/porta.h"
-#include "tools/bench/bench_cpu.h"
+#include "tools/bench/bench_generic.h"
 #include "tools/bench/bench_graph.h"
 #include "tools/bench/bench_ops.h"
 #include "tools/bench/bench_pool.h"
@@ -44,41 +47,56 @@ struct Options {
   bool has_device_filter = false;
   std::string device_filter;
   std::vector<std::string> filters;  // lower-case
+  std::vector<std::string> plugins;  // --plugin, in order
 };
 
 constexpr char kUsage[] =
-    "usage: porta-bench [--devices FILTER] [--filter TEXT] [--quick] [--json] [--ops | --no-ops]\n"
+    "usage: porta-bench [--devices FILTER] [--plugin PATH]... [--filter TEXT] [--quick] [--json]\n"
+    "                   [--ops | --no-ops]\n"
     "\n"
-    "Measures Porta on every device next to a baseline taken in the same run and prints one\n"
-    "table: each row's median and spread (+-: the median absolute deviation of the repetitions,\n"
-    "relative to the median), the baseline's, and the speed-up = how many times faster Porta is "
-    "than the baseline\n"
-    "(baseline time / Porta time, or Porta rate / baseline rate): above 1 Porta is faster, below "
-    "1\n"
-    "slower, the same direction on every row. Where the project has set a goal, the target column\n"
-    "shows the speed-up to reach and whether this run met it.\n"
+    "Measures Porta on every device, built-in backends and plugins alike, next to a baseline\n"
+    "taken in the same run, and prints one table: each row's median and spread (+-: the median\n"
+    "absolute deviation of the repetitions, relative to the median), the baseline's, and the\n"
+    "speed-up = how many times faster Porta is than the baseline (baseline time / Porta time, or\n"
+    "Porta rate / baseline rate): above 1 Porta is faster, below 1 slower, the same direction on\n"
+    "every row. A row without a baseline shows \"-\" and names its baseline \"none\". Where the\n"
+    "project has set a goal, the target column shows the speed-up to reach and whether this run\n"
+    "met it.\n"
     "\n"
-    "Rows: launch overhead and copy bandwidth per backend (cpu against a direct call, a thread\n"
-    "handoff and memcpy; OpenCL, Vulkan and CUDA against their raw APIs on the same device, with "
-    "a\n"
-    "graph replay of 100 launches against the raw API's launches), the buffer pool on every "
-    "device\n"
-    "(porta_buffer_alloc_async + free_async of 1 MiB against porta_buffer_alloc + free), copies\n"
-    "of 64 MiB host to device and back from and to memory registered with porta_host_register\n"
-    "against unregistered memory on every device (no gain expected on the cpu device), a graph\n"
-    "replay of 100 launches against 100 porta_kernel_launch calls on every device, then\n"
-    "the operator library on every device, each result checked first: f32 matmul (GFLOP/s;\n"
-    "OpenBLAS cblas_sgemm on the cpu device, CLBlast on OpenCL), f16-weights matmul, "
-    "block-quantized\n"
-    "weights against the f32 product, softmax, layernorm and add (GB/s of bytes read + written,\n"
-    "beside a device-to-device copy moving as many bytes), causal attention (ms, fused against\n"
-    "matmul + softmax + matmul). A result that disagrees with its reference, or a failing call,\n"
-    "fails the run.\n"
+    "Rows, by section (a row's \"section\" in --json; --filter matches it too):\n"
+    "  generic   on every device, through porta.h alone: launch throughput and launch +\n"
+    "            synchronize of an empty kernel in a format the device accepts (host, cubin,\n"
+    "            hsaco, ptx, spirv-shader, opencl-c or spirv-kernel), event record + wait,\n"
+    "            copies host to device, device to host and device to device, and a fill, of\n"
+    "            64 MiB. Baselines: a host-format kernel's direct call and a thread handoff;\n"
+    "            memcpy and a host fill of the same bytes (the ceiling of a device in host\n"
+    "            memory, a reference only for a discrete one); none for the other rows\n"
+    "  opencl, vulkan, cuda\n"
+    "            the built-in backends' launches, copies and graph replays against their raw\n"
+    "            APIs on the same device\n"
+    "  pool      on every device: porta_buffer_alloc_async + free_async of 1 MiB against\n"
+    "            porta_buffer_alloc + free\n"
+    "  register  on every device: 64 MiB copies from and to memory registered with\n"
+    "            porta_host_register against unregistered memory\n"
+    "  graph     on every device: a graph replay of 100 empty launches against 100\n"
+    "            porta_kernel_launch calls\n"
+    "  ops       the operator library on every device it supports, each result checked first:\n"
+    "            f32 matmul (GFLOP/s; OpenBLAS cblas_sgemm on the cpu device, CLBlast on\n"
+    "            OpenCL), f16-weights matmul, block-quantized weights against the f32 product,\n"
+    "            softmax, layernorm and add (GB/s of bytes read + written, beside a\n"
+    "            device-to-device copy moving as many bytes), causal attention (ms, fused against\n"
+    "            matmul + softmax + matmul)\n"
+    "A result that disagrees with its reference, or a failing call, fails the run.\n"
     "\n"
-    "  --devices FILTER devices to measure, PORTA_DEVICES syntax (e.g. \"cpu\", \"opencl:0\")\n"
+    "  --devices FILTER devices to measure, PORTA_DEVICES syntax (e.g. \"cpu\", \"opencl:0\", a\n"
+    "                   plugin's backend name)\n"
+    "  --plugin PATH    also load this backend plugin (a shared library, or a folder of\n"
+    "                   lib*.so files) and measure its devices; repeatable. Plugins named by\n"
+    "                   PORTA_PLUGIN_PATH are measured too. A plugin named here that does not\n"
+    "                   load, or has no device, fails the run with the runtime's reason\n"
     "  --filter TEXT    only rows whose section, device or name contains TEXT (case-insensitive;\n"
     "                   several texts separated by commas: a row matching any is measured)\n"
-    "  --quick          short runs and tiny shapes (used by the tests)\n"
+    "  --quick          short runs and small sizes (1 MiB copies; used by the tests)\n"
     "  --ops            only the operator rows\n"
     "  --no-ops         skip the operator rows (they take minutes on CPU-emulated devices)\n"
     "  --json           print one JSON document instead of the table\n"
@@ -88,16 +106,16 @@ constexpr char kUsage[] =
     "On a terminal a progress line on stderr names the row being measured.\n"
     "\n"
     "JSON: {\"porta_version\", \"quick\", \"device_filter\" (string or null), \"filter\" (array),\n"
-    "\"speedup\" (what the ratio means), \"devices\" ([{\"device\", \"name\"}]), \"rows\", "
-    "\"errors\"\n"
-    "and \"notes\" (arrays of strings)}.\n"
+    "\"plugins\" (array), \"speedup\" (what the ratio means),\n"
+    "\"devices\" ([{\"device\", \"name\", \"backend\"}]), \"rows\", \"errors\" and \"notes\"\n"
+    "(arrays of strings)}.\n"
     "A row is {\"section\", \"device\", \"benchmark\", \"unit\", \"porta\", \"porta_spread\",\n"
     "\"baseline_name\", \"baseline\" (null without one), \"baseline_spread\", \"speedup\" (null\n"
     "without a baseline), \"target\" (null without one), \"target_met\" (null without a target or\n"
     "baseline)}. Spreads are fractions (0.05 = +-5%).\n"
     "\n"
-    "Exit status: 0 when every row ran, 1 when a call failed or a result was wrong, 2 for bad\n"
-    "arguments.\n";
+    "Exit status: 0 when every row ran, 1 when a call failed, a result was wrong or a --plugin\n"
+    "did not load or has no device, 2 for bad arguments.\n";
 
 constexpr char kSpeedupMeaning[] =
     "how many times faster Porta is than the baseline (baseline time / Porta time, or Porta rate "
@@ -116,7 +134,7 @@ void RunOps(porta_runtime_t runtime, bool quick, const RowSink& sink) {
 std::vector<Section> Sections(const Options& options) {
   std::vector<Section> sections;
   if (!options.ops_only) {
-    sections.push_back({"cpu", porta::bench::RunCpuRows});
+    sections.push_back({"generic", porta::bench::RunGenericRows});
 #ifdef PORTA_BENCH_HAS_OPENCL
     sections.push_back({"opencl", porta::bench::RunOpenClRows});
 #endif
@@ -232,8 +250,14 @@ void JsonStrings(porta::tools::JsonWriter& json, const char* key,
   json.EndArray();
 }
 
-void PrintJson(const Options& options,
-               const std::vector<std::pair<std::string, std::string>>& devices,
+// A device as the table's heading and the JSON document list it.
+struct DeviceName {
+  std::string label;  // "backend:index", the rows' device column
+  std::string name;
+  std::string backend;
+};
+
+void PrintJson(const Options& options, const std::vector<DeviceName>& devices,
                const Results& results) {
   porta::tools::JsonWriter json(stdout);
   json.BeginObject();
@@ -246,12 +270,14 @@ void PrintJson(const Options& options,
     json.Null();
   }
   JsonStrings(json, "filter", options.filters);
+  JsonStrings(json, "plugins", options.plugins);
   json.Key("devices");
   json.BeginArray();
-  for (const auto& [label, name] : devices) {
+  for (const DeviceName& device : devices) {
     json.BeginObject();
-    json.StringMember("device", label);
-    json.StringMember("name", name);
+    json.StringMember("device", device.label);
+    json.StringMember("name", device.name);
+    json.StringMember("backend", device.backend);
     json.EndObject();
   }
   json.EndArray();
@@ -267,12 +293,56 @@ void PrintJson(const Options& options,
 }
 
 // The devices the rows name, with what they are.
-std::vector<std::pair<std::string, std::string>> DeviceNames(porta_runtime_t runtime) {
-  std::vector<std::pair<std::string, std::string>> names;
+std::vector<DeviceName> DeviceNames(porta_runtime_t runtime) {
+  std::vector<DeviceName> names;
   for (const auto& [device, info] : porta::bench::DevicesOf(runtime, nullptr)) {
-    names.emplace_back(porta::bench::DeviceLabel(info), info.name);
+    names.push_back({porta::bench::DeviceLabel(info), info.name, info.backend});
   }
   return names;
+}
+
+// Whether the runtime's report |source| (a plugin file) came from --plugin |path|: the file
+// itself, or a file inside the folder |path|.
+bool FromPath(const std::string& source, const std::string& path) {
+  return source == path || source.rfind(path + "/", 0) == 0;
+}
+
+// Says what became of the plugins: each --plugin path that found no plugin, or whose plugin did
+// not load or has no device, is an error (the run was asked to measure it); any other plugin
+// (PORTA_PLUGIN_PATH, the system plugin folder) that did not load is a note. Built-in backends
+// without devices are not mentioned: porta-info lists them with their reasons.
+void ReportPlugins(porta_runtime_t runtime, const std::vector<std::string>& plugins,
+                   const RowSink& sink) {
+  uint32_t count = 0;
+  porta::bench::Check(porta_runtime_backend_count(runtime, &count), "porta_runtime_backend_count");
+  std::vector<porta_backend_report_t> reports;
+  for (uint32_t i = 0; i < count; ++i) {
+    porta_backend_report_t report = PORTA_BACKEND_REPORT_INIT;
+    porta::bench::Check(porta_runtime_backend_report(runtime, i, &report),
+                        "porta_runtime_backend_report");
+    if (std::strcmp(report.source, "built-in") != 0) reports.push_back(report);
+  }
+  for (const std::string& path : plugins) {
+    bool found = false;
+    for (const porta_backend_report_t& report : reports) {
+      if (!FromPath(report.source, path)) continue;
+      found = true;
+      if (report.loaded == 0) {
+        sink.error("--plugin " + path + ": " + report.source + " did not load: " + report.reason);
+      } else if (report.device_count == 0) {
+        sink.error("--plugin " + path + ": backend \"" + report.name + "\" (" + report.source +
+                   ") has no device" + (report.reason[0] != '\0' ? ": " : "") + report.reason);
+      }
+    }
+    if (!found) sink.error("--plugin " + path + ": no plugin there (a folder without lib*.so)");
+  }
+  for (const porta_backend_report_t& report : reports) {
+    bool named = false;
+    for (const std::string& path : plugins) named = named || FromPath(report.source, path);
+    if (!named && report.loaded == 0) {
+      sink.note(std::string("plugin ") + report.source + " did not load: " + report.reason);
+    }
+  }
 }
 
 void PrintSummary(const Results& results) {
@@ -303,6 +373,7 @@ int main(int argc, char** argv) {
           options.has_device_filter = true;
           options.device_filter = value;
         }},
+       {"--plugin", nullptr, [&](const char* value) { options.plugins.emplace_back(value); }},
        {"--filter", nullptr, [&](const char* value) { options.filters = SplitFilter(value); }}});
   if (exit_now) return *exit_now;
   if (options.ops_only && options.no_ops) {
@@ -311,11 +382,26 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  for (const std::string& path : options.plugins) {
+    if (path.empty() || path.find(':') != std::string::npos) {
+      std::fprintf(stderr,
+                   "porta-bench: --plugin \"%s\": give one file or folder per --plugin (not empty, "
+                   "no ':')\n",
+                   path.c_str());
+      std::fputs(kUsage, stderr);
+      return 2;
+    }
+  }
+  std::string plugin_paths;
+  for (const std::string& path : options.plugins) {
+    plugin_paths += (plugin_paths.empty() ? "" : ":") + path;
+  }
   porta_runtime_t runtime = porta::tools::CreateRuntime(
-      "porta-bench", nullptr, options.has_device_filter ? options.device_filter.c_str() : nullptr);
+      "porta-bench", plugin_paths.c_str(),
+      options.has_device_filter ? options.device_filter.c_str() : nullptr);
   if (runtime == nullptr) return 1;
 
-  std::vector<std::pair<std::string, std::string>> devices;
+  std::vector<DeviceName> devices;
   try {
     devices = DeviceNames(runtime);
   } catch (const porta::bench::Failure& failure) {
@@ -368,11 +454,17 @@ int main(int argc, char** argv) {
         "porta-bench %s%s: medians of repeated runs (+-: median absolute deviation, relative)\n"
         "speed-up: %s; target: the speed-up set as the goal\n\n",
         porta_version_string(), options.quick ? " (quick)" : "", kSpeedupMeaning);
-    for (const auto& [label, name] : devices)
-      std::printf("%-12s %s\n", label.c_str(), name.c_str());
+    for (const DeviceName& device : devices)
+      std::printf("%-12s %s\n", device.label.c_str(), device.name.c_str());
     std::printf("\n");
     porta::bench::PrintTableHeader(stdout);
     std::fflush(stdout);
+  }
+  section_name = "plugins";
+  try {
+    ReportPlugins(runtime, options.plugins, sink);
+  } catch (const porta::bench::Failure& failure) {
+    sink.error(failure.text());
   }
   for (const Section& section : Sections(options)) {
     section_name = section.name;
