@@ -121,14 +121,11 @@ std::string TakeSkipReason(const std::string& full_name) {
 }
 
 bool DeviceAcceptsTestKernel(const porta_device_info_t& info, const char* kernel) {
-  for (porta_kernel_format_t format : TestKernelFormats(kernel)) {
-    if ((info.kernel_formats & PORTA_FORMAT_BIT(format)) != 0) return true;
-  }
-  return false;
+  return TestKernelFormatFor(info, kernel) != 0;
 }
 
 FaultKind FaultKindFor(const porta_device_info_t& info) {
-  const porta_kernel_format_t format = TestKernelFormatFor(info.kernel_formats, "fault");
+  const porta_kernel_format_t format = TestKernelFormatFor(info, "fault");
   if (format == 0) return FaultKind::kNone;
   const char* in_child = std::getenv("PORTA_CTS_FAULT_IN_CHILD");
   if (in_child != nullptr && std::strcmp(in_child, "1") == 0) return FaultKind::kEndsDevice;
@@ -160,12 +157,18 @@ void RunChecksAndExit(const std::function<void()>& body) {
   std::_Exit(failed == 0 ? 0 : 1);
 }
 
-std::string KernelFormatList(uint32_t mask) {
+std::string KernelFormatList(const porta_device_info_t& info) {
   std::string out;
   for (uint32_t format = 1; format < PORTA_FORMAT_COUNT; ++format) {
-    if ((mask & PORTA_FORMAT_BIT(format)) == 0) continue;
+    if ((info.kernel_formats & PORTA_FORMAT_BIT(format)) == 0) continue;
     if (!out.empty()) out += ", ";
     out += KernelFormatName(static_cast<porta_kernel_format_t>(format));
+    if (format != PORTA_FORMAT_NATIVE) continue;
+    out += " (tags ";
+    for (uint32_t i = 0; i < info.native_tag_count && i < PORTA_MAX_NATIVE_TAGS; ++i) {
+      out += (i == 0 ? "" : ", ") + std::string(info.native_tags[i]);
+    }
+    out += ")";
   }
   return out.empty() ? "(none)" : out;
 }

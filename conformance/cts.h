@@ -109,14 +109,14 @@ std::string TakeSkipReason(const std::string& full_name);
 // Skips the running test unless the device accepts a format in which test kernel |kernel| was
 // built (a format the device declares but this build could not produce is not the device's
 // fault, so it is a skip rather than a failure).
-#define PORTA_CTS_REQUIRE_KERNEL(info, kernel)                              \
-  do {                                                                      \
-    if (!::porta_cts::DeviceAcceptsTestKernel((info), (kernel))) {          \
-      ::porta_cts::RecordSkipReason("kernel format");                       \
-      GTEST_SKIP() << "no format of test kernel " << (kernel)               \
-                   << " built here is accepted by the device: "             \
-                   << ::porta_cts::KernelFormatList((info).kernel_formats); \
-    }                                                                       \
+#define PORTA_CTS_REQUIRE_KERNEL(info, kernel)                     \
+  do {                                                             \
+    if (!::porta_cts::DeviceAcceptsTestKernel((info), (kernel))) { \
+      ::porta_cts::RecordSkipReason("kernel format");              \
+      GTEST_SKIP() << "no format of test kernel " << (kernel)      \
+                   << " built here is accepted by the device: "    \
+                   << ::porta_cts::KernelFormatList((info));       \
+    }                                                              \
   } while (0)
 
 // How the `fault` test kernel faults on a device (kernels/README.md), which decides where a test
@@ -144,7 +144,7 @@ FaultKind FaultKindFor(const porta_device_info_t& info);
       GTEST_SKIP() << "no kernel can fault on this device: the test kernel fault exists in "    \
                       "host, ptx, cubin and hsaco (OpenCL C and SPIR-V have no trap), and the " \
                       "device accepts "                                                         \
-                   << ::porta_cts::KernelFormatList((info).kernel_formats)                      \
+                   << ::porta_cts::KernelFormatList((info))                                     \
                    << "; a vendor supplies one with --kernel-file fault:FORMAT:FILE";           \
     }                                                                                           \
   } while (0)
@@ -162,10 +162,12 @@ FaultKind FaultKindFor(const porta_device_info_t& info);
 // PORTA_CTS_EXPECT_IN_CHILD.
 [[noreturn]] void RunChecksAndExit(const std::function<void()>& body);
 
-// True when |info| accepts at least one format test kernel |kernel| was built in.
+// True when |info|'s device takes at least one source of test kernel |kernel|: a format built
+// here, or a supplied native binary with one of its tags.
 bool DeviceAcceptsTestKernel(const porta_device_info_t& info, const char* kernel);
-// "host, opencl-c" for a kernel_formats mask.
-std::string KernelFormatList(uint32_t mask);
+// The formats |info|'s device accepts, "host, opencl-c", and its native tags:
+// "native (tags acme-npu2:v3)".
+std::string KernelFormatList(const porta_device_info_t& info);
 
 //===------------------------------------------------------------------------------------------===//
 // Status assertions

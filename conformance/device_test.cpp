@@ -1,4 +1,5 @@
 // Device info: every field plausible, stable across calls, and struct_size honoured both ways.
+#include <cctype>
 #include <cstddef>
 #include <cstring>
 #include <string>
@@ -58,6 +59,36 @@ TEST_P(DeviceInfoTest, FieldsArePlausible) {
   EXPECT_EQ(info_.kernel_formats & ~valid_formats, 0u)
       << "kernel_formats has bits outside PORTA_FORMAT_BIT(1.." << PORTA_FORMAT_COUNT - 1 << "): 0x"
       << std::hex << info_.kernel_formats;
+}
+
+// The tags a device runs native binaries of (porta_native_header_t): well-formed, distinct, as
+// many as native_tag_count says, and declared exactly when kernel_formats has
+// PORTA_FORMAT_NATIVE.
+TEST_P(DeviceInfoTest, NativeTagsAreWellFormed) {
+  ASSERT_LE(info_.native_tag_count, static_cast<uint32_t>(PORTA_MAX_NATIVE_TAGS));
+  EXPECT_EQ((info_.kernel_formats & PORTA_FORMAT_BIT(PORTA_FORMAT_NATIVE)) != 0,
+            info_.native_tag_count > 0)
+      << "kernel_formats 0x" << std::hex << info_.kernel_formats << std::dec
+      << " and native_tag_count " << info_.native_tag_count << " disagree";
+  for (uint32_t i = 0; i < PORTA_MAX_NATIVE_TAGS; ++i) {
+    const char* tag = info_.native_tags[i];
+    const size_t length = strnlen(tag, PORTA_NATIVE_TAG_SIZE);
+    SCOPED_TRACE("native_tags[" + std::to_string(i) + "]");
+    if (i >= info_.native_tag_count) {
+      EXPECT_EQ(length, 0u) << "an unused tag slot is not empty";
+      continue;
+    }
+    ASSERT_LT(length, static_cast<size_t>(PORTA_NATIVE_TAG_SIZE)) << "not NUL-terminated";
+    EXPECT_GT(length, 0u);
+    for (size_t c = 0; c < length; ++c) {
+      EXPECT_TRUE(std::isalnum(static_cast<unsigned char>(tag[c])) ||
+                  std::strchr("._:+-", tag[c]) != nullptr)
+          << "character " << c << " of \"" << tag << "\"";
+    }
+    for (uint32_t k = 0; k < i; ++k) {
+      EXPECT_STRNE(tag, info_.native_tags[k]) << "repeats native_tags[" << k << "]";
+    }
+  }
 }
 
 TEST_P(DeviceInfoTest, InfoIsStableAcrossCalls) {
@@ -120,7 +151,9 @@ std::vector<Field> InfoFields() {
           PORTA_CTS_FIELD(capabilities),
           PORTA_CTS_FIELD(kernel_formats),
           PORTA_CTS_FIELD(uuid),
-          PORTA_CTS_FIELD(max_kernel_buffer_range_bytes)};
+          PORTA_CTS_FIELD(max_kernel_buffer_range_bytes),
+          PORTA_CTS_FIELD(native_tags),
+          PORTA_CTS_FIELD(native_tag_count)};
 }
 
 constexpr unsigned char kCanary = 0xcd;

@@ -281,7 +281,7 @@ class EventFaultTest : public StreamTest {
     if (FaultKindFor(info_) == FaultKind::kEndsDevice) {
       RecordSkipReason("a fault that spares the device");
       GTEST_SKIP() << "the fault kernel this device runs ("
-                   << KernelFormatName(TestKernelFormatFor(info_.kernel_formats, "fault"))
+                   << KernelFormatName(TestKernelFormatFor(info_, "fault"))
                    << ") may end the device's context, and these checks use the device after "
                       "the fault; ModuleLaunchTest.DeviceFaultIsSticky checks it in a child "
                       "process";

@@ -141,11 +141,11 @@ GateSupport Probe(porta_device_t device) {
                        "the device declares no PORTA_CAP_HOST_VISIBLE_MEMORY: the gate kernel "
                        "watches a mapped host-visible buffer that the host writes");
   }
-  const porta_kernel_format_t format = TestKernelFormatFor(info.kernel_formats, "gate");
+  const porta_kernel_format_t format = TestKernelFormatFor(info, "gate");
   if (format == 0) {
     return Unavailable("kernel format",
                        "no format of test kernel gate built here is accepted by the device: " +
-                           KernelFormatList(info.kernel_formats));
+                           KernelFormatList(info));
   }
   GateObjects objects;
   std::string error;

@@ -41,7 +41,9 @@ constexpr const char* kUsage =
     "...),\n"
     "                         tried before the built-in sources; repeatable. How a vendor gives\n"
     "                         its device the gate and fault kernels "
-    "(conformance/kernels/README.md)\n"
+    "(conformance/kernels/README.md),\n"
+    "                         and its native binaries (FORMAT native: FILE starts with a\n"
+    "                         porta_native_header_t naming the architecture tag)\n"
     "  --suites api|ops|all   run the runtime API suites, the operator-library suites (Ops*),\n"
     "                         or both (default); combines with --gtest_filter\n"
     "  --version              print the version\n"
@@ -194,7 +196,7 @@ bool AddKernelFiles(const std::vector<std::string>& values) {
     if (format == 0 || format == PORTA_FORMAT_HOST) {
       std::fprintf(stderr,
                    "porta-cts: --kernel-file '%s': '%s' is not a file format (one of opencl-c, "
-                   "spirv-kernel, spirv-shader, ptx, cubin, hsaco)\n",
+                   "spirv-kernel, spirv-shader, ptx, cubin, hsaco, native)\n",
                    value.c_str(), format_name.c_str());
       return false;
     }
@@ -209,6 +211,14 @@ bool AddKernelFiles(const std::vector<std::string>& values) {
     if (file.bad() || bytes.empty()) {
       std::fprintf(stderr, "porta-cts: --kernel-file '%s': %s cannot be read or is empty\n",
                    value.c_str(), path.c_str());
+      return false;
+    }
+    // A native binary names its architecture in its header; a file without one cannot be matched
+    // to a device, so it is a usage error rather than a test failure.
+    if (format == PORTA_FORMAT_NATIVE &&
+        porta_native_binary_tag(bytes.data(), bytes.size(), nullptr) != PORTA_OK) {
+      std::fprintf(stderr, "porta-cts: --kernel-file '%s': %s\n", value.c_str(),
+                   porta_last_error_message());
       return false;
     }
     porta_cts::AddSuppliedKernel(name, format, std::move(bytes));

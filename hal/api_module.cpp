@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "hal/graph.h"
+#include "hal/native_format.h"
 #include "hal/objects.h"
 #include "hal/runtime.h"
 #include "hal/slot_guard.h"
@@ -179,9 +180,25 @@ PORTA_API const char* porta_kernel_format_name(int32_t format) {
       return "cubin";
     case PORTA_FORMAT_HSACO:
       return "hsaco";
+    case PORTA_FORMAT_NATIVE:
+      return "native";
     default:
       return "unknown";
   }
+}
+
+PORTA_API porta_status_t porta_native_binary_tag(const void* data, size_t size, char* out_tag) try {
+  constexpr const char* kFn = "porta_native_binary_tag";
+  if (data == nullptr) return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "data is NULL");
+  std::string tag;
+  const std::string problem = porta::hal::NativeBinaryProblem(data, size, &tag);
+  if (!problem.empty()) {
+    return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "data %s", problem.c_str());
+  }
+  if (out_tag != nullptr) std::memcpy(out_tag, tag.c_str(), tag.size() + 1);
+  return PORTA_OK;
+} catch (...) {
+  return porta::hal::ExceptionStatus("porta_native_binary_tag");
 }
 
 PORTA_API porta_status_t porta_module_load(porta_device_t device, const porta_module_desc_t* desc,
@@ -205,6 +222,7 @@ PORTA_API porta_status_t porta_module_load(porta_device_t device, const porta_mo
   uint32_t accepted = dev->info().kernel_formats;
   const porta_module_source_t* chosen = nullptr;
   std::string offered;
+  bool offers_native = false;
   for (uint32_t i = 0; i < desc->source_count; ++i) {
     const porta_module_source_t& src = desc->sources[i];
     // Read as an integer: a C caller may pass a value outside the enum.
@@ -229,14 +247,33 @@ PORTA_API porta_status_t porta_module_load(porta_device_t device, const porta_mo
                     e, src.entry_names[e] == nullptr ? "NULL" : "empty");
       }
     }
+    bool fits = (accepted & PORTA_FORMAT_BIT(format)) != 0;
     if (!offered.empty()) offered += ", ";
     offered += porta_kernel_format_name(format);
-    if (chosen == nullptr && (accepted & PORTA_FORMAT_BIT(format))) chosen = &src;
+    if (format == PORTA_FORMAT_NATIVE) {
+      std::string tag;
+      const std::string problem = porta::hal::NativeBinaryProblem(src.data, src.size, &tag);
+      if (!problem.empty()) {
+        return Fail(PORTA_ERROR_INVALID_ARGUMENT, kFn, "desc->sources[%u] (native) %s", i,
+                    problem.c_str());
+      }
+      offered += " (tag " + tag + ")";
+      offers_native = true;
+      fits = fits && porta::hal::DeviceRunsNativeTag(dev->info(), tag);
+    }
+    if (chosen == nullptr && fits) chosen = &src;
   }
   if (chosen == nullptr) {
+    // Native tags are named only where they can explain the refusal.
+    std::string tags;
+    if (offers_native || (accepted & PORTA_FORMAT_BIT(PORTA_FORMAT_NATIVE)) != 0) {
+      tags = dev->info().native_tag_count == 0
+                 ? " and no native tags"
+                 : " with native tags [" + porta::hal::NativeTagList(dev->info()) + "]";
+    }
     return Fail(PORTA_ERROR_UNSUPPORTED, kFn,
-                "device %s accepts kernel formats [%s]; the module offers only [%s]",
-                dev->label().c_str(), FormatList(accepted).c_str(), offered.c_str());
+                "device %s accepts kernel formats [%s]%s; the module offers only [%s]",
+                dev->label().c_str(), FormatList(accepted).c_str(), tags.c_str(), offered.c_str());
   }
   BackendMessage message;
   porta_be_module_t be = nullptr;

@@ -14,6 +14,7 @@
 
 #include "hal/builtin_backends.h"
 #include "hal/config_text.h"
+#include "hal/native_format.h"
 #include "hal/slot_guard.h"
 
 namespace porta::hal {
@@ -332,6 +333,7 @@ void Runtime::OpenDevices(LoadedBackend* backend) {
     if (info.max_kernel_buffer_range_bytes == 0) {
       info.max_kernel_buffer_range_bytes = info.max_allocation_bytes;
     }
+    CleanNativeTags(&info, "device " + std::to_string(i), &problems);
     CopyText(info.backend, sizeof(info.backend), backend->table.name);
     info.backend_device_index = report.device_count;
     // Owned by all_devices_ once stored; a failed allocation before that closes |be|.

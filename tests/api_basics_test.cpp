@@ -55,6 +55,7 @@ TEST(KernelFormatNameTest, EveryFormatHasItsNameAndOthersAreUnknown) {
       {PORTA_FORMAT_PTX, "ptx"},
       {PORTA_FORMAT_CUBIN, "cubin"},
       {PORTA_FORMAT_HSACO, "hsaco"},
+      {PORTA_FORMAT_NATIVE, "native"},
   };
   static_assert(sizeof(kNames) / sizeof(kNames[0]) == PORTA_FORMAT_COUNT - 1);
   for (const auto& [format, name] : kNames) {

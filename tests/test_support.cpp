@@ -38,6 +38,9 @@ CleanEnvironment::CleanEnvironment() {
                                            "PORTA_TEST_SMALL_MEMORY_DEVICES",
                                            "PORTA_TEST_FAULTY_DEVICES",
                                            "PORTA_TEST_FAULT_WALK",
+                                           "PORTA_TEST_NATIVE_DEVICES",
+                                           "PORTA_TEST_NATIVE_TAGS",
+                                           "PORTA_TEST_NATIVE_TAG_COUNT",
                                            "PORTA_POOL"};
   for (const char* name : kVariables) {
     vars_.push_back(std::make_unique<ScopedEnv>(name, std::nullopt));

@@ -93,9 +93,28 @@ std::vector<porta_kernel_format_t> TestKernelFormats(const char* kernel) {
   return formats;
 }
 
-porta_kernel_format_t TestKernelFormatFor(uint32_t kernel_formats, const char* kernel) {
+std::string NativeSourceTag(const porta_module_source_t& source) {
+  char tag[PORTA_NATIVE_TAG_SIZE] = {};
+  if (source.format != PORTA_FORMAT_NATIVE ||
+      porta_native_binary_tag(source.data, source.size, tag) != PORTA_OK) {
+    return "";
+  }
+  return tag;
+}
+
+bool SourceFits(const porta_device_info_t& info, const porta_module_source_t& source) {
+  if ((info.kernel_formats & PORTA_FORMAT_BIT(source.format)) == 0) return false;
+  if (source.format != PORTA_FORMAT_NATIVE) return true;
+  const std::string tag = NativeSourceTag(source);
+  for (uint32_t i = 0; i < info.native_tag_count && i < PORTA_MAX_NATIVE_TAGS; ++i) {
+    if (tag == info.native_tags[i]) return true;
+  }
+  return false;
+}
+
+porta_kernel_format_t TestKernelFormatFor(const porta_device_info_t& info, const char* kernel) {
   for (const porta_module_source_t& source : TestModuleSources(kernel)) {
-    if ((kernel_formats & PORTA_FORMAT_BIT(source.format)) != 0) return source.format;
+    if (SourceFits(info, source)) return source.format;
   }
   return static_cast<porta_kernel_format_t>(0);
 }

@@ -17,15 +17,22 @@ namespace porta_cts {
 // life of the process. Empty when no format of |kernel| was built.
 std::vector<porta_module_source_t> TestModuleSources(const char* kernel);
 
-// Returns the format in which porta_module_load runs |kernel| on a device that accepts the
-// formats of |kernel_formats| (a porta_device_info_t.kernel_formats mask): the first source of
-// TestModuleSources the device accepts. 0 when it accepts none.
-porta_kernel_format_t TestKernelFormatFor(uint32_t kernel_formats, const char* kernel);
+// True when porta_module_load may take |source| on the device |info| describes: the device
+// accepts its format and, for a native source, lists its tag.
+bool SourceFits(const porta_device_info_t& info, const porta_module_source_t& source);
+
+// The tag of a PORTA_FORMAT_NATIVE source, or "" when it has none (porta_native_binary_tag).
+std::string NativeSourceTag(const porta_module_source_t& source);
+
+// Returns the format in which porta_module_load runs |kernel| on the device |info| describes: the
+// format of the first source of TestModuleSources that fits it. 0 when none does.
+porta_kernel_format_t TestKernelFormatFor(const porta_device_info_t& info, const char* kernel);
 
 // Adds |bytes| as a source of test kernel |kernel| in |format| (not PORTA_FORMAT_HOST), tried
 // before every source built into porta-cts (porta-cts --kernel-file). A vendor whose device
-// accepts none of the shipped formats supplies its `gate` and `fault` kernels this way. Call
-// before the tests run; not thread-safe.
+// accepts none of the shipped formats supplies its `gate` and `fault` kernels this way, and a
+// device that runs native binaries its kernels as PORTA_FORMAT_NATIVE files (header included).
+// Call before the tests run; not thread-safe.
 void AddSuppliedKernel(const std::string& kernel, porta_kernel_format_t format,
                        std::vector<unsigned char> bytes);
 

@@ -137,11 +137,33 @@ typedef enum porta_kernel_format {
   PORTA_FORMAT_CUBIN = 6,
   // AMD HIP code object.
   PORTA_FORMAT_HSACO = 7,
+  // A vendor's own binary for one architecture (an NPU's compiled graph, a DSP's object file):
+  // a porta_native_header_t naming the architecture, then the binary as the vendor's compiler
+  // wrote it. A device runs only binaries whose tag it lists in porta_device_info_t.native_tags.
+  PORTA_FORMAT_NATIVE = 8,
 } porta_kernel_format_t;
 
 // Number of porta_kernel_format_t values plus one; formats are 1..PORTA_FORMAT_COUNT-1.
-#define PORTA_FORMAT_COUNT 8
+#define PORTA_FORMAT_COUNT 9
 #define PORTA_FORMAT_BIT(format) (1u << (uint32_t)(format))
+
+// Bytes of a native architecture tag with its terminating NUL: a tag has 1 to 55 characters.
+#define PORTA_NATIVE_TAG_SIZE 56
+// Most native tags one device lists.
+#define PORTA_MAX_NATIVE_TAGS 8
+// The 8 bytes a PORTA_FORMAT_NATIVE source starts with (no NUL follows them).
+#define PORTA_NATIVE_MAGIC "PORTANB1"
+
+// The first 64 bytes of a PORTA_FORMAT_NATIVE source; the vendor's binary follows at byte 64,
+// unchanged. |tag| names the architecture the binary was built for, as its vendor spells it,
+// conventionally "<vendor>-<architecture>[:<revision>]" ("acme-npu2:v3"): 1 to 55 letters,
+// digits and characters of "._:+-", then a NUL, and zeros to the end of the field. Tags are
+// compared exactly. Characters only, so the layout is the same on every platform.
+typedef struct porta_native_header {
+  // PORTA_NATIVE_MAGIC.
+  char magic[8];
+  char tag[PORTA_NATIVE_TAG_SIZE];
+} porta_native_header_t;
 
 // Capability flags of porta_device_info_t.capabilities.
 #define PORTA_CAP_FP16 (1ull << 0)
@@ -210,6 +232,12 @@ typedef struct porta_device_info {
   // max_allocation_bytes on most devices, less where the API caps a binding (Vulkan's
   // maxStorageBufferRange; lavapipe's is 128 MiB). Bytes beyond it are invisible to the kernel.
   uint64_t max_kernel_buffer_range_bytes;
+  // Architecture tags of the PORTA_FORMAT_NATIVE binaries the device runs, native_tag_count of
+  // them (several when it also runs binaries built for older revisions), each as
+  // porta_native_header_t describes. kernel_formats has PORTA_FORMAT_NATIVE exactly when
+  // native_tag_count is nonzero.
+  char native_tags[PORTA_MAX_NATIVE_TAGS][PORTA_NATIVE_TAG_SIZE];
+  uint32_t native_tag_count;
 } porta_device_info_t;
 
 #define PORTA_DEVICE_INFO_INIT PORTA_STRUCT_INIT(porta_device_info_t)
@@ -480,10 +508,11 @@ typedef struct porta_host_kernel {
 } porta_host_kernel_t;
 
 // One way to build a module. porta_module_load takes the first source whose format the device
-// accepts.
+// accepts (and, for PORTA_FORMAT_NATIVE, whose tag it lists).
 typedef struct porta_module_source {
   porta_kernel_format_t format;
-  // Source text (not necessarily NUL-terminated), binary, or porta_host_kernel_t array.
+  // Source text (not necessarily NUL-terminated), binary, porta_host_kernel_t array, or
+  // porta_native_header_t followed by the vendor's binary.
   const void* data;
   size_t size;
   // Compiler options passed to the driver (OpenCL C build options, PTX JIT is not affected);
@@ -566,8 +595,16 @@ PORTA_API const char* porta_version_string(void);
 PORTA_API const char* porta_status_string(porta_status_t status);
 
 // Returns the short name of a kernel format ("host", "opencl-c", "spirv-kernel", "spirv-shader",
-// "ptx", "cubin", "hsaco"), or "unknown". Takes an integer so any value can be asked about.
+// "ptx", "cubin", "hsaco", "native"), or "unknown". Takes an integer so any value can be asked
+// about.
 PORTA_API const char* porta_kernel_format_name(int32_t format);
+
+// Checks that the |size| bytes at |data| are a PORTA_FORMAT_NATIVE source: a porta_native_header_t
+// with PORTA_NATIVE_MAGIC and a well-formed tag, followed by at least one byte of the vendor's
+// binary. Writes the tag, NUL-terminated, to |out_tag| (PORTA_NATIVE_TAG_SIZE bytes) when it is
+// not NULL. Returns PORTA_ERROR_INVALID_ARGUMENT saying what is wrong otherwise (porta_module_load
+// makes the same check of every native source).
+PORTA_API porta_status_t porta_native_binary_tag(const void* data, size_t size, char* out_tag);
 
 // Returns the detail of the most recent failed call on the calling thread: which argument, which
 // limit, the backend's own error code, a compiler log. Successful calls leave it unchanged. The
@@ -1025,9 +1062,13 @@ PORTA_API porta_status_t porta_event_elapsed_ms(porta_event_t start, porta_event
 
 // --- Modules and kernels -------------------------------------------------------------------------
 
-// Builds a module on |device| from the first of desc->sources whose format the device accepts.
-// Returns PORTA_ERROR_UNSUPPORTED naming the accepted formats when none fits, PORTA_ERROR_NOT_FOUND
-// naming a missing entry, PORTA_ERROR_BUILD_FAILED with the build log or SPIR-V validator's reason.
+// Builds a module on |device| from the first of desc->sources whose format the device accepts; a
+// PORTA_FORMAT_NATIVE source fits only when its tag is one of the device's native_tags, so
+// native binaries for several architectures and portable sources can share one list. Returns
+// PORTA_ERROR_UNSUPPORTED naming the accepted formats and native tags, and those offered, when
+// none fits; PORTA_ERROR_INVALID_ARGUMENT for a malformed source (a native one as
+// porta_native_binary_tag checks it); PORTA_ERROR_NOT_FOUND naming a missing entry;
+// PORTA_ERROR_BUILD_FAILED with the build log or SPIR-V validator's reason.
 PORTA_API porta_status_t porta_module_load(porta_device_t device, const porta_module_desc_t* desc,
                                            porta_module_t* out_module);
 

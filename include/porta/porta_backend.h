@@ -154,7 +154,12 @@ typedef struct porta_backend_table {
                                 porta_be_device_t* out_device, porta_be_msg msg);
   // Required.
   void (*device_close)(porta_be_device_t device);
-  // Required. Fills every field of |info| (the runtime passes a full-size, zeroed struct).
+  // Required. Fills every field of |info| (the runtime passes a zeroed struct of its own size, in
+  // info->struct_size: write no field that starts beyond it, since a runtime older than the
+  // plugin's header passes a smaller one). A device that runs native binaries lists their tags
+  // in native_tags / native_tag_count; the runtime drops a malformed or repeated tag (noting it in
+  // the backend's report), keeps at most PORTA_MAX_NATIVE_TAGS, and sets the PORTA_FORMAT_NATIVE
+  // bit of kernel_formats exactly when a tag remains.
   porta_status_t (*device_get_info)(porta_be_device_t device, porta_device_info_t* info,
                                     porta_be_msg msg);
 
@@ -216,8 +221,11 @@ typedef struct porta_backend_table {
   porta_status_t (*event_elapsed_ms)(porta_be_event_t start, porta_be_event_t end, float* out_ms,
                                      porta_be_msg msg);
 
-  // Required. |source| has a format the device declared in kernel_formats. Returns
-  // PORTA_ERROR_BUILD_FAILED with the compiler log in msg.
+  // Required. |source| has a format the device declared in kernel_formats. A PORTA_FORMAT_NATIVE
+  // source has passed porta_native_binary_tag's check and its tag is one of the device's
+  // native_tags: the vendor's binary is the source->size - sizeof(porta_native_header_t) bytes
+  // after the header. Returns PORTA_ERROR_BUILD_FAILED with the compiler log (or why the binary
+  // is unusable) in msg.
   porta_status_t (*module_load)(porta_be_device_t device, const porta_module_source_t* source,
                                 porta_be_module_t* out_module, porta_be_msg msg);
   // Required. No queued launch uses the module any more.

@@ -126,7 +126,8 @@ void BindRuntime(nb::module_& m) {
       .value("SPIRV_SHADER", PORTA_FORMAT_SPIRV_SHADER)
       .value("PTX", PORTA_FORMAT_PTX)
       .value("CUBIN", PORTA_FORMAT_CUBIN)
-      .value("HSACO", PORTA_FORMAT_HSACO);
+      .value("HSACO", PORTA_FORMAT_HSACO)
+      .value("NATIVE", PORTA_FORMAT_NATIVE);
 
   nb::class_<MemoryInfo>(m, "MemoryInfo", "A device's memory now (porta_device_get_memory_info).")
       .def_ro("free_bytes", &MemoryInfo::free_bytes,
@@ -229,6 +230,18 @@ void BindRuntime(nb::module_& m) {
             return accepted;
           },
           "The kernel formats the device accepts.")
+      .def_prop_ro(
+          "native_tags",
+          [](const DeviceRef& d) {
+            const porta_device_info_t info = d.Info();
+            std::vector<std::string> tags;
+            for (uint32_t i = 0; i < info.native_tag_count && i < PORTA_MAX_NATIVE_TAGS; ++i) {
+              tags.emplace_back(info.native_tags[i]);
+            }
+            return tags;
+          },
+          "Architecture tags of the Format.NATIVE binaries the device runs (\"acme-npu2:v3\"); "
+          "empty when it runs none.")
       .def_prop_ro(
           "zero_copy", &DeviceRef::IsHostMemory,
           "True when the device's memory is the host's (the cpu backend): Tensor.to_numpy() "

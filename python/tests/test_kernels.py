@@ -95,6 +95,30 @@ def test_missing_kernel_is_not_found(opencl):
         module.kernel("missing")
 
 
+def _native(tag, binary):
+    """A Format.NATIVE source: the 64-byte header naming the architecture, then the binary."""
+    return b"PORTANB1" + tag.encode().ljust(56, b"\0") + binary
+
+
+def test_foreign_native_binary_falls_through_to_opencl_c(opencl):
+    assert opencl.native_tags == []
+    sources = [porta.Source(porta.Format.NATIVE, _native("acme-npu2:v3", b"\x01\x02")),
+               porta.Source(porta.Format.OPENCL_C, OPENCL_SAXPY)]
+    _saxpy(opencl, sources)
+
+
+def test_foreign_native_binary_alone_is_unsupported(cpu):
+    with pytest.raises(porta.UnsupportedError) as error:
+        porta.Module(cpu, [porta.Source(porta.Format.NATIVE, _native("acme-npu2:v3", b"\x01"))])
+    assert "native (tag acme-npu2:v3)" in error.value.message
+    assert "no native tags" in error.value.message
+
+
+def test_native_binary_without_header_is_invalid(cpu):
+    with pytest.raises(porta.InvalidArgumentError, match="PORTA_NATIVE_MAGIC"):
+        porta.Module(cpu, [porta.Source(porta.Format.NATIVE, b"\x7fELF" + bytes(100))])
+
+
 def test_host_format_is_refused(cpu):
     with pytest.raises(porta.UnsupportedError, match="host-format"):
         porta.Module(cpu, [porta.Source(porta.Format.HOST, b"")])

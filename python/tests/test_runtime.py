@@ -22,6 +22,8 @@ def test_device_properties(cpu):
     assert cpu.max_allocation_bytes > 0
     assert "host_visible_memory" in cpu.capabilities
     assert porta.Format.HOST in cpu.kernel_formats
+    assert porta.Format.NATIVE not in cpu.kernel_formats
+    assert cpu.native_tags == []
     assert cpu.zero_copy
     assert cpu.default_stream.device == cpu
 

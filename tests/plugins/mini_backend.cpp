@@ -26,6 +26,11 @@
 //                              (fault_walk.h), for the walks of tests/call_fault_test.cpp
 //   MINI_KERNEL_FORMATS=mask   declare this kernel_formats mask instead of the host format's bit
 //                              (0: a device the operator library has no kernels for)
+//   MINI_NATIVE                also take PORTA_FORMAT_NATIVE modules in the byte-code of
+//                              mini_native.h, declaring the native tags of PORTA_TEST_NATIVE_TAGS
+//                              (read at init; comma-separated, written as given even when
+//                              malformed; default mini_native::kTag) and, when
+//                              PORTA_TEST_NATIVE_TAG_COUNT is set, that native_tag_count
 //   MINI_CRASHES               misbehave as PORTA_TEST_CRASH_MODE (read at init) says, for
 //                              porta-cts --isolate: segv (a fault in event_elapsed_ms), abort
 //                              (std::abort there), hang (event_elapsed_ms never returns),
@@ -53,6 +58,7 @@
 #include "porta/porta_backend.h"
 #include "porta/sdk/message.h"
 #include "tests/plugins/fault_walk.h"
+#include "tests/plugins/mini_native.h"
 
 #ifndef MINI_NAME
 #error "MINI_NAME must name the test backend"
@@ -70,6 +76,11 @@ using porta::common::SetMessage;
 struct porta_be_backend {
   uint32_t device_count = 0;
   const porta_backend_host_t* host = nullptr;
+#ifdef MINI_NATIVE
+  std::vector<std::string> native_tags{mini_native::kTag};
+  // native_tag_count as declared; the number of tags unless PORTA_TEST_NATIVE_TAG_COUNT says.
+  uint32_t native_tag_count = 1;
+#endif
 };
 
 struct porta_be_device {
@@ -104,7 +115,9 @@ struct porta_be_event {
 
 struct porta_be_kernel {
   std::string name;
+  // A host-format kernel's function; null for a native kernel, which runs |native|.
   porta_host_kernel_fn fn = nullptr;
+  mini_native::Kernel native;
 };
 
 struct porta_be_module {
@@ -267,6 +280,26 @@ porta_status_t CheckSticky(const porta_be_stream* stream, porta_be_msg msg) {
   return PORTA_OK;
 }
 
+#ifdef MINI_NATIVE
+void ReadNativeTags(porta_be_backend* backend) {
+  const char* text = std::getenv("PORTA_TEST_NATIVE_TAGS");
+  if (text != nullptr) {
+    backend->native_tags.clear();
+    std::string list = text;
+    size_t start = 0;
+    while (start <= list.size() && !list.empty()) {
+      const size_t end = std::min(list.find(',', start), list.size());
+      backend->native_tags.push_back(list.substr(start, end - start));
+      start = end + 1;
+    }
+  }
+  backend->native_tag_count = static_cast<uint32_t>(backend->native_tags.size());
+  if (const char* count = std::getenv("PORTA_TEST_NATIVE_TAG_COUNT")) {
+    backend->native_tag_count = static_cast<uint32_t>(std::strtoul(count, nullptr, 10));
+  }
+}
+#endif
+
 porta_status_t Init(const porta_backend_host_t* host, porta_be_backend_t* out_backend,
                     porta_be_msg msg) {
 #ifdef MINI_INIT_FAILS
@@ -301,6 +334,9 @@ porta_status_t Init(const porta_backend_host_t* host, porta_be_backend_t* out_ba
   if (backend == nullptr) return Fail(msg, PORTA_ERROR_OUT_OF_MEMORY, "mini: no memory");
   backend->device_count = count;
   backend->host = host;
+#ifdef MINI_NATIVE
+  ReadNativeTags(backend);
+#endif
   if (host->log != nullptr) {
     std::string text =
         std::string("mini ") + MINI_NAME + ": " + std::to_string(count) + " device(s)";
@@ -387,6 +423,19 @@ porta_status_t DeviceGetInfo(porta_be_device_t device, porta_device_info_t* info
   info->capabilities |= PORTA_CAP_NATIVE_GRAPHS;
 #endif
   info->kernel_formats = MINI_KERNEL_FORMATS;
+#ifdef MINI_NATIVE
+  // Only a runtime whose porta_device_info_t has the tags gets them.
+  if (info->struct_size >= offsetof(porta_device_info_t, native_tag_count) + sizeof(uint32_t)) {
+    info->kernel_formats |= PORTA_FORMAT_BIT(PORTA_FORMAT_NATIVE);
+    const std::vector<std::string>& tags = device->backend->native_tags;
+    for (size_t i = 0; i < tags.size() && i < PORTA_MAX_NATIVE_TAGS; ++i) {
+      // As given, even unterminated: the runtime must cope with what a plugin writes.
+      std::memcpy(info->native_tags[i], tags[i].data(),
+                  std::min(tags[i].size(), sizeof(info->native_tags[i])));
+    }
+    info->native_tag_count = device->backend->native_tag_count;
+  }
+#endif
 #ifdef MINI_HOSTILE
   if (Is(Hostile::kUnterminatedNames)) {
     for (char* field : {info->name, info->vendor, info->architecture, info->driver_version}) {
@@ -585,17 +634,38 @@ porta_status_t EventElapsedMs(porta_be_event_t start, porta_be_event_t end, floa
   return PORTA_OK;
 }
 
-porta_status_t ModuleLoad(porta_be_device_t /*device*/, const porta_module_source_t* source,
-                          porta_be_module_t* out_module, porta_be_msg msg) {
-  if (source->format != PORTA_FORMAT_HOST) {
-    return Fail(msg, PORTA_ERROR_UNSUPPORTED, "mini: only the host kernel format is accepted");
+#ifdef MINI_NATIVE
+// A PORTA_FORMAT_NATIVE source: the runtime has checked the header and that its tag is one this
+// device declared; the byte-code after the header is the plugin's to check.
+porta_status_t LoadNative(const porta_module_source_t* source, porta_be_module* module,
+                          porta_be_msg msg) {
+  const auto* bytes = static_cast<const uint8_t*>(source->data);
+  const auto* header = static_cast<const porta_native_header_t*>(source->data);
+  std::vector<mini_native::Kernel> kernels;
+  const std::string problem =
+      mini_native::Decode(bytes + sizeof(porta_native_header_t),
+                          source->size - sizeof(porta_native_header_t), &kernels);
+  if (!problem.empty()) {
+    return Fail(msg, PORTA_ERROR_BUILD_FAILED, "mini: native binary (tag %s): %s", header->tag,
+                problem.c_str());
   }
+  for (mini_native::Kernel& kernel : kernels) {
+    auto entry = std::make_unique<porta_be_kernel>();
+    entry->name = kernel.name;
+    entry->native = std::move(kernel);
+    module->kernels.push_back(std::move(entry));
+  }
+  return PORTA_OK;
+}
+#endif
+
+porta_status_t LoadHost(const porta_module_source_t* source, porta_be_module* module,
+                        porta_be_msg msg) {
   if (source->data == nullptr || source->size % sizeof(porta_host_kernel_t) != 0) {
     return Fail(msg, PORTA_ERROR_BUILD_FAILED,
                 "mini: host module size %zu is not a multiple of porta_host_kernel_t (%zu)",
                 source->size, sizeof(porta_host_kernel_t));
   }
-  auto module = std::make_unique<porta_be_module>();
   const auto* entries = static_cast<const porta_host_kernel_t*>(source->data);
   for (size_t i = 0; i < source->size / sizeof(porta_host_kernel_t); ++i) {
     if (entries[i].name == nullptr || entries[i].fn == nullptr) {
@@ -603,8 +673,26 @@ porta_status_t ModuleLoad(porta_be_device_t /*device*/, const porta_module_sourc
                   entries[i].name == nullptr ? "name" : "function");
     }
     module->kernels.push_back(
-        std::make_unique<porta_be_kernel>(porta_be_kernel{entries[i].name, entries[i].fn}));
+        std::make_unique<porta_be_kernel>(porta_be_kernel{entries[i].name, entries[i].fn, {}}));
   }
+  return PORTA_OK;
+}
+
+porta_status_t ModuleLoad(porta_be_device_t /*device*/, const porta_module_source_t* source,
+                          porta_be_module_t* out_module, porta_be_msg msg) {
+  auto module = std::make_unique<porta_be_module>();
+  porta_status_t status;
+  if (source->format == PORTA_FORMAT_HOST) {
+    status = LoadHost(source, module.get(), msg);
+#ifdef MINI_NATIVE
+  } else if (source->format == PORTA_FORMAT_NATIVE) {
+    status = LoadNative(source, module.get(), msg);
+#endif
+  } else {
+    return Fail(msg, PORTA_ERROR_UNSUPPORTED, "mini: kernel format %d is not accepted",
+                static_cast<int>(source->format));
+  }
+  if (status != PORTA_OK) return status;
   for (uint32_t i = 0; i < source->entry_count; ++i) {
     const char* wanted = source->entry_names[i];
     bool found = std::any_of(module->kernels.begin(), module->kernels.end(),
@@ -634,6 +722,23 @@ porta_status_t KernelLaunch(porta_be_stream_t stream, porta_be_kernel_t kernel,
                             const porta_launch_config_t* config, const porta_be_arg_t* args,
                             uint32_t arg_count, porta_be_msg msg) {
   if (porta_status_t status = CheckSticky(stream, msg); status != PORTA_OK) return status;
+  if (kernel->fn == nullptr) {
+    // A native kernel's signature is its own limit, which only the backend knows.
+    const std::string& kinds = kernel->native.args;
+    if (arg_count != kinds.size()) {
+      return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
+                  "mini: native kernel '%s' takes %zu arguments (\"%s\"), not %u",
+                  kernel->name.c_str(), kinds.size(), kinds.c_str(), arg_count);
+    }
+    for (uint32_t i = 0; i < arg_count; ++i) {
+      const bool buffer = kinds[i] == 'b';
+      if ((args[i].kind == PORTA_ARG_BUFFER) != buffer || (!buffer && args[i].scalar_size != 4)) {
+        return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
+                    "mini: argument %u of native kernel '%s' must be %s", i, kernel->name.c_str(),
+                    buffer ? "a buffer" : "a 4-byte scalar");
+      }
+    }
+  }
   std::vector<porta_host_arg_t> host_args(arg_count);
   for (uint32_t i = 0; i < arg_count; ++i) {
     if (args[i].kind == PORTA_ARG_BUFFER) {
@@ -668,13 +773,17 @@ porta_status_t KernelLaunch(porta_be_stream_t stream, porta_be_kernel_t kernel,
         group.group_id[0] = x;
         group.group_id[1] = y;
         group.group_id[2] = z;
-        int32_t result = kernel->fn(&group);
+        std::string fault;
+        int32_t result = kernel->fn != nullptr
+                             ? kernel->fn(&group)
+                             : mini_native::RunGroup(kernel->native, group, &fault);
         if (result != 0) {
           // A fault is reported by the next synchronize, like on an asynchronous device.
           stream->sticky = PORTA_ERROR_DEVICE_LOST;
           stream->sticky_message = "mini: kernel '" + kernel->name + "' returned " +
                                    std::to_string(result) + " in work-group (" + std::to_string(x) +
-                                   ", " + std::to_string(y) + ", " + std::to_string(z) + ")";
+                                   ", " + std::to_string(y) + ", " + std::to_string(z) + ")" +
+                                   (fault.empty() ? "" : ": " + fault);
           return PORTA_OK;
         }
       }

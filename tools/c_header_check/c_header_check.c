@@ -11,7 +11,9 @@
 
 // Layout facts C callers and plugin authors rely on.
 _Static_assert(sizeof(porta_status_t) == sizeof(int), "status codes travel as int");
-_Static_assert(PORTA_FORMAT_HSACO < PORTA_FORMAT_COUNT, "PORTA_FORMAT_COUNT covers every format");
+_Static_assert(PORTA_FORMAT_NATIVE < PORTA_FORMAT_COUNT, "PORTA_FORMAT_COUNT covers every format");
+_Static_assert(sizeof(porta_native_header_t) == 64, "a native binary's header is 64 bytes");
+_Static_assert(sizeof(PORTA_NATIVE_MAGIC) == 9, "the native magic is 8 characters");
 _Static_assert(offsetof(porta_device_info_t, struct_size) == 0, "struct_size comes first");
 _Static_assert(offsetof(porta_runtime_options_t, struct_size) == 0, "struct_size comes first");
 _Static_assert(offsetof(porta_backend_table_t, struct_size) == 0, "struct_size comes first");
@@ -80,6 +82,22 @@ int main(void) {
   failures += Expect(porta_runtime_create(NULL, NULL) == PORTA_ERROR_INVALID_ARGUMENT,
                      "a NULL out pointer is rejected");
   failures += Expect(porta_last_error_message()[0] != '\0', "the rejection carries a message");
+
+  // A native binary assembled in C, as a framework wraps a vendor compiler's output.
+  porta_native_header_t header;
+  unsigned char native[sizeof(porta_native_header_t) + 4];
+  char tag[PORTA_NATIVE_TAG_SIZE];
+  memset(&header, 0, sizeof(header));
+  memcpy(header.magic, PORTA_NATIVE_MAGIC, sizeof(header.magic));
+  strcpy(header.tag, "acme-npu2:v3");
+  memcpy(native, &header, sizeof(header));
+  memset(native + sizeof(header), 0xab, 4);
+  failures += Expect(porta_native_binary_tag(native, sizeof(native), tag) == PORTA_OK &&
+                         strcmp(tag, "acme-npu2:v3") == 0,
+                     "porta_native_binary_tag reads a header written in C");
+  failures +=
+      Expect(porta_native_binary_tag(native, sizeof(header), NULL) == PORTA_ERROR_INVALID_ARGUMENT,
+             "porta_native_binary_tag refuses a header without a binary");
 
   // The operator library's initializers and value helpers from C.
   const porta_ops_context_options_t ops_options = PORTA_OPS_CONTEXT_OPTIONS_INIT;

@@ -32,6 +32,14 @@ std::vector<std::string> KernelFormatNames(uint32_t mask) {
   return names;
 }
 
+std::vector<std::string> NativeTags(const porta_device_info_t& info) {
+  std::vector<std::string> tags;
+  for (uint32_t i = 0; i < info.native_tag_count && i < PORTA_MAX_NATIVE_TAGS; ++i) {
+    tags.emplace_back(info.native_tags[i], strnlen(info.native_tags[i], PORTA_NATIVE_TAG_SIZE));
+  }
+  return tags;
+}
+
 std::vector<std::string> CapabilityNames(uint64_t capabilities) {
   struct Named {
     uint64_t flag;

@@ -14,12 +14,16 @@ namespace porta::tools {
 // "cpu", "gpu", "npu", "accelerator", or "unknown(N)".
 std::string DeviceTypeName(porta_device_type_t type);
 
-// "host", "opencl-c", "spirv-kernel", "spirv-shader", "ptx", "cubin", "hsaco", or "unknown(N)".
+// "host", "opencl-c", "spirv-kernel", "spirv-shader", "ptx", "cubin", "hsaco", "native", or
+// "unknown(N)".
 std::string KernelFormatName(uint32_t format);
 
 // Names of the formats set in a PORTA_FORMAT_BIT mask; bits without a name appear as
 // "unknown(N)" so that nothing a newer library reports is hidden.
 std::vector<std::string> KernelFormatNames(uint32_t mask);
+
+// The device's native architecture tags (porta_device_info_t.native_tags), in its order.
+std::vector<std::string> NativeTags(const porta_device_info_t& info);
 
 // Names of the PORTA_CAP_* flags set in |capabilities| ("fp16", "host-visible-memory", ...);
 // unnamed bits appear as "bit(N)".

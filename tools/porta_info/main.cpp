@@ -19,6 +19,7 @@ using porta::tools::DeviceTypeName;
 using porta::tools::JoinOrNone;
 using porta::tools::JsonWriter;
 using porta::tools::KernelFormatNames;
+using porta::tools::NativeTags;
 using porta::tools::UuidHex;
 
 struct Options {
@@ -180,6 +181,7 @@ void PrintText(const Report& report) {
                 JoinOrNone(CapabilityNames(info.capabilities), ", ").c_str());
     std::printf("      kernel formats        0x%x: %s\n", info.kernel_formats,
                 JoinOrNone(KernelFormatNames(info.kernel_formats), ", ").c_str());
+    std::printf("      native tags           %s\n", JoinOrNone(NativeTags(info), ", ").c_str());
     std::printf("      uuid                  %s\n", UuidHex(info.uuid).c_str());
     const porta_pool_stats_t& pool = entry.pool;
     std::printf("      buffer pool           %s (PORTA_POOL)\n", pool.enabled ? "on" : "off");
@@ -281,6 +283,8 @@ void PrintJson(const Report& report) {
     json.UintMember("kernel_formats", info.kernel_formats);
     json.Key("kernel_format_names");
     WriteStringArray(json, KernelFormatNames(info.kernel_formats));
+    json.Key("native_tags");
+    WriteStringArray(json, NativeTags(info));
     json.StringMember("uuid", UuidHex(info.uuid));
     const porta_pool_stats_t& pool = entry.pool;
     json.Key("pool");
