@@ -71,9 +71,7 @@ struct Stream {
 struct Event {
   Device* device = nullptr;
   CUevent event = nullptr;
-  bool timing = false;
   std::mutex mutex;
-  bool recorded = false;
   std::shared_ptr<StickyError> recorded_on;
 };
 

@@ -107,13 +107,9 @@ porta_status_t AddNode(Graph* graph, const porta_be_graph_node_t& node, uint32_t
       call = "cuGraphAddMemcpyNode";
       break;
     }
-    case PORTA_GRAPH_NODE_FILL: {
-      if (node.pattern_size != 1 && node.pattern_size != 2 && node.pattern_size != 4) {
-        return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
-                    "graph node %u: fill pattern size %u is not 1, 2 or 4", index,
-                    node.pattern_size);
-      }
-      // The pattern's bytes as the low bytes of |value|, as cuMemsetD8/D16/D32 take it.
+    default: {
+      // A fill (the runtime offers only kernels, device copies and fills), of a pattern of 1, 2
+      // or 4 bytes. The pattern's bytes as the low bytes of |value|, as cuMemsetD8/D16/D32 take it.
       uint8_t bytes[4] = {};
       std::memcpy(bytes, node.pattern, node.pattern_size);
       uint32_t value = 0;
@@ -137,10 +133,6 @@ porta_status_t AddNode(Graph* graph, const porta_be_graph_node_t& node, uint32_t
       call = "cuGraphAddMemsetNode";
       break;
     }
-    default:
-      return Fail(msg, PORTA_ERROR_UNSUPPORTED,
-                  "graph node %u has kind %d, which a native CUDA graph does not hold", index,
-                  static_cast<int>(node.kind));
   }
   if (result == CUDA_SUCCESS) return PORTA_OK;
   return Decline(driver, result, std::string(call) + " for graph node " + std::to_string(index),
@@ -212,17 +204,12 @@ porta_status_t GraphLaunch(porta_be_stream_t stream_be, porta_be_graph_t be, por
 
 porta_status_t GraphUpdateKernelArgs(porta_be_graph_t be, uint32_t node, const porta_be_arg_t* args,
                                      uint32_t arg_count, porta_be_msg msg) {
+  // |node| is a kernel node, and |args| have the count, kinds and sizes of the ones it was built
+  // with, which CheckLaunch accepted (the runtime checked).
   Graph* graph = As<Graph>(be);
-  if (node >= graph->kernels.size() || graph->kernels[node] == nullptr) {
-    return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT, "graph node %u is not a kernel node", node);
-  }
-  Kernel* kernel = graph->kernels[node];
-  const porta_launch_config_t& config = graph->configs[node];
-  const porta_status_t status = CheckLaunch(kernel, &config, args, arg_count, msg);
-  if (status != PORTA_OK) return status;
   const porta_status_t current = MakeCurrent(graph->device, msg);
   if (current != PORTA_OK) return current;
-  const KernelNodeParams params(kernel, config, args, arg_count);
+  const KernelNodeParams params(graph->kernels[node], graph->configs[node], args, arg_count);
   const Driver& driver = *graph->device->driver;
   // The driver copies the parameters; launches already queued keep the ones they were queued
   // with, later launches use these.

@@ -43,12 +43,6 @@ porta_status_t BufferAlloc(porta_be_device_t be, uint64_t size, porta_memory_kin
   buffer->device = device;
   buffer->size = size;
   if (kind == PORTA_MEMORY_HOST_VISIBLE) {
-    if (!device->can_map_host) {
-      return Fail(msg, PORTA_ERROR_UNSUPPORTED,
-                  "CUDA device %u cannot map host memory (CU_DEVICE_ATTRIBUTE_CAN_MAP_HOST_MEMORY "
-                  "is 0)",
-                  device->index);
-    }
     // Pinned host memory mapped into the device: the host maps it without a copy, and kernels
     // read it across the bus.
     CUresult result = driver.cuMemHostAlloc(&buffer->host, size,
@@ -90,10 +84,9 @@ void BufferFree(porta_be_buffer_t be) {
 porta_status_t BufferMap(porta_be_buffer_t be, uint64_t offset, uint64_t size, void** out_ptr,
                          porta_be_msg msg) {
   (void)size;
+  (void)msg;
+  // Only host-visible buffers are mapped, and they all have a host address.
   Buffer* buffer = As<Buffer>(be);
-  if (buffer->host == nullptr) {
-    return Fail(msg, PORTA_ERROR_UNSUPPORTED, "a device-local CUDA buffer cannot be mapped");
-  }
   *out_ptr = static_cast<unsigned char*>(buffer->host) + offset;
   return PORTA_OK;
 }
@@ -336,33 +329,24 @@ porta_status_t FillBuffer(porta_be_stream_t be, porta_be_buffer_t dst_be, uint64
   if (begin != PORTA_OK) return begin;
   const Driver& driver = *stream->device->driver;
   const CUdeviceptr dst = As<Buffer>(dst_be)->pointer + offset;
+  // |pattern_size| is 1, 2 or 4 (the runtime checked it).
   CUresult result = CUDA_SUCCESS;
   const char* call = nullptr;
-  switch (pattern_size) {
-    case 1: {
-      uint8_t value = 0;
-      std::memcpy(&value, pattern, 1);
-      call = "cuMemsetD8Async";
-      result = driver.cuMemsetD8Async(dst, value, size, stream->stream);
-      break;
-    }
-    case 2: {
-      uint16_t value = 0;
-      std::memcpy(&value, pattern, 2);
-      call = "cuMemsetD16Async";
-      result = driver.cuMemsetD16Async(dst, value, size / 2, stream->stream);
-      break;
-    }
-    case 4: {
-      uint32_t value = 0;
-      std::memcpy(&value, pattern, 4);
-      call = "cuMemsetD32Async";
-      result = driver.cuMemsetD32Async(dst, value, size / 4, stream->stream);
-      break;
-    }
-    default:
-      return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT, "fill pattern size %u is not 1, 2 or 4",
-                  pattern_size);
+  if (pattern_size == 1) {
+    uint8_t value = 0;
+    std::memcpy(&value, pattern, 1);
+    call = "cuMemsetD8Async";
+    result = driver.cuMemsetD8Async(dst, value, size, stream->stream);
+  } else if (pattern_size == 2) {
+    uint16_t value = 0;
+    std::memcpy(&value, pattern, 2);
+    call = "cuMemsetD16Async";
+    result = driver.cuMemsetD16Async(dst, value, size / 2, stream->stream);
+  } else {
+    uint32_t value = 0;
+    std::memcpy(&value, pattern, 4);
+    call = "cuMemsetD32Async";
+    result = driver.cuMemsetD32Async(dst, value, size / 4, stream->stream);
   }
   return StreamResult(stream, result, call, msg);
 }
@@ -374,9 +358,9 @@ porta_status_t EventCreate(porta_be_device_t be, uint32_t flags, porta_be_event_
   if (current != PORTA_OK) return current;
   auto event = std::make_unique<Event>();
   event->device = device;
-  event->timing = (flags & PORTA_EVENT_DISABLE_TIMING) == 0;
   const CUresult result = device->driver->cuEventCreate(
-      &event->event, event->timing ? CU_EVENT_DEFAULT : CU_EVENT_DISABLE_TIMING);
+      &event->event,
+      (flags & PORTA_EVENT_DISABLE_TIMING) != 0 ? CU_EVENT_DISABLE_TIMING : CU_EVENT_DEFAULT);
   if (result != CUDA_SUCCESS) return device->driver->Fail(result, "cuEventCreate", msg);
   *out_event = reinterpret_cast<porta_be_event_t>(event.release());
   return PORTA_OK;
@@ -398,7 +382,6 @@ porta_status_t EventRecord(porta_be_event_t be, porta_be_stream_t stream_be, por
   std::lock_guard<std::mutex> lock(event->mutex);
   const CUresult result = stream->device->driver->cuEventRecord(event->event, stream->stream);
   if (result != CUDA_SUCCESS) return StreamResult(stream, result, "cuEventRecord", msg);
-  event->recorded = true;
   event->recorded_on = stream->sticky;
   return PORTA_OK;
 }
@@ -472,15 +455,9 @@ porta_status_t EventQuery(porta_be_event_t be, porta_be_msg msg) {
 
 porta_status_t EventElapsedMs(porta_be_event_t start_be, porta_be_event_t end_be, float* out_ms,
                               porta_be_msg msg) {
+  // Both events were created with timing and recorded (the runtime checked).
   Event* start = As<Event>(start_be);
   Event* end = As<Event>(end_be);
-  if (!start->timing || !end->timing) {
-    return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
-                "elapsed time needs two events created without PORTA_EVENT_DISABLE_TIMING");
-  }
-  if (RecordedOn(start) == nullptr || RecordedOn(end) == nullptr) {
-    return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT, "elapsed time needs two recorded events");
-  }
   const porta_status_t current = MakeCurrent(start->device, msg);
   if (current != PORTA_OK) return current;
   const CUresult result =
@@ -496,11 +473,6 @@ porta_status_t ModuleLoad(porta_be_device_t be, const porta_module_source_t* sou
   const Driver& driver = *device->driver;
   const porta_status_t current = MakeCurrent(device, msg);
   if (current != PORTA_OK) return current;
-  if (source->format != PORTA_FORMAT_PTX && source->format != PORTA_FORMAT_CUBIN) {
-    return Fail(msg, PORTA_ERROR_UNSUPPORTED,
-                "the CUDA backend loads ptx and cubin modules, not format %d",
-                static_cast<int>(source->format));
-  }
   // PTX must be NUL-terminated and a cubin or fatbin 8-byte aligned; the caller's bytes are
   // neither necessarily, so they are copied.
   std::vector<uint64_t> image((source->size + sizeof(uint64_t)) / sizeof(uint64_t), 0);

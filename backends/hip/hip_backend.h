@@ -70,7 +70,6 @@ struct Stream {
 struct Event {
   Device* device = nullptr;
   hipEvent_t event = nullptr;
-  bool timing = false;
   std::mutex mutex;
   std::shared_ptr<StickyError> recorded_on;
 };
