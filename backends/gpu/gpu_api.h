@@ -17,13 +17,13 @@
 //     static porta_status_t StatusOf(Result);    // device faults become PORTA_ERROR_DEVICE_LOST
 //     const std::string& library_name() const;   bool has_graphs() const;
 // - Its struct Api, <x>_api.h: the vendor's types (Result, DeviceId, DevicePtr, the stream, event,
-//   module, function and graph handles, KernelNodeParams, and DeviceState, what a device keeps
-//   besides the layer's fields), its constants (flags, attribute numbers, names, the kernel formats
-//   it loads, what its driver guarantees), and the few operations whose shape differs between the
-//   vendors: listing devices, opening and closing one, making it current, enabling peer access,
-//   loading a module, the kernel, copy and fill nodes of a graph (PORTA_GPU_API_OPERATIONS below
-//   declares them). The members are listed in docs/backends/cuda.md ("The GPU layer");
-//   backends/cuda/cuda_api.h is the reference map.
+//   module, function and graph handles, KernelNodeParams, DeviceState, what a device keeps
+//   besides the layer's fields, and PeerId, how a peer copy names a side), its constants (flags,
+//   attribute numbers, names, the kernel formats it loads, what its driver guarantees), and the few
+//   operations whose shape differs between the vendors: listing devices, opening and closing one,
+//   making it current, enabling peer access, loading a module, the kernel, copy and fill nodes of a
+//   graph (PORTA_GPU_API_OPERATIONS below declares them). The members are listed in
+//   docs/backends/cuda.md ("The GPU layer"); backends/cuda/cuda_api.h is the reference map.
 //
 // The layer's sources (gpu_device.cpp, gpu_memory.cpp, gpu_stream.cpp, gpu_module.cpp,
 // gpu_graph.cpp) are templates over Api, compiled once per vendor with that vendor's headers into
