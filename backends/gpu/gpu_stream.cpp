@@ -45,21 +45,33 @@ porta_status_t Slots<Api>::StreamResult(Stream* stream, Result result, const cha
   return StreamFail(*stream->device->library, stream->sticky.get(), result, what, msg);
 }
 
+namespace {
+
+// The body of stream_create and event_create: makes |device| current, and creates an |Object| of
+// it whose vendor |handle| create(&handle, |flags|) makes, handed out through |out|.
+template <class Api, class Object, typename Handle, typename Pointer, typename OutHandle>
+porta_status_t Create(Device<Api>* device, Handle Object::*handle, const Function<Pointer>& create,
+                      unsigned flags, OutHandle* out, porta_be_msg msg) {
+  const porta_status_t current = Api::MakeCurrent(*device, msg);
+  if (current != PORTA_OK) return current;
+  auto object = std::make_unique<Object>();
+  object->device = device;
+  const typename Api::Result result = create(&(object.get()->*handle), flags);
+  if (result != Api::kSuccess) return device->library->Fail(result, create.name, msg);
+  *out = ToHandle<OutHandle>(object.release());
+  return PORTA_OK;
+}
+
+}  // namespace
+
 template <class Api>
 porta_status_t Slots<Api>::StreamCreate(porta_be_device_t be, porta_be_stream_t* out_stream,
                                         porta_be_msg msg) {
   Device* device = As<Device>(be);
-  const Library& library = *device->library;
-  const porta_status_t current = Api::MakeCurrent(*device, msg);
-  if (current != PORTA_OK) return current;
-  auto stream = std::make_unique<Stream>();
-  stream->device = device;
   // Non-blocking: no implicit ordering against the legacy default (null) stream, which other
   // code in the process may be using.
-  const Result result = library.stream_create(&stream->stream, Api::kStreamNonBlocking);
-  if (result != Api::kSuccess) return library.Fail(result, library.stream_create.name, msg);
-  *out_stream = ToHandle<porta_be_stream_t>(stream.release());
-  return PORTA_OK;
+  return Create<Api>(device, &Stream::stream, device->library->stream_create,
+                     Api::kStreamNonBlocking, out_stream, msg);
 }
 
 template <class Api>
@@ -120,17 +132,10 @@ template <class Api>
 porta_status_t Slots<Api>::EventCreate(porta_be_device_t be, uint32_t flags,
                                        porta_be_event_t* out_event, porta_be_msg msg) {
   Device* device = As<Device>(be);
-  const Library& library = *device->library;
-  const porta_status_t current = Api::MakeCurrent(*device, msg);
-  if (current != PORTA_OK) return current;
-  auto event = std::make_unique<Event>();
-  event->device = device;
-  const Result result = library.event_create(
-      &event->event,
-      (flags & PORTA_EVENT_DISABLE_TIMING) != 0 ? Api::kEventDisableTiming : Api::kEventDefault);
-  if (result != Api::kSuccess) return library.Fail(result, library.event_create.name, msg);
-  *out_event = ToHandle<porta_be_event_t>(event.release());
-  return PORTA_OK;
+  return Create<Api>(
+      device, &Event::event, device->library->event_create,
+      (flags & PORTA_EVENT_DISABLE_TIMING) != 0 ? Api::kEventDisableTiming : Api::kEventDefault,
+      out_event, msg);
 }
 
 template <class Api>
