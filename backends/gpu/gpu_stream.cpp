@@ -180,12 +180,16 @@ std::shared_ptr<StickyError> RecordedOn(Event* event) {
   return event->recorded_on;
 }
 
-// The event's answer: the fault of its recording, if that stream has one, or PORTA_OK.
-template <class Event>
-porta_status_t RecordingFault(Event* event, std::shared_ptr<StickyError>* sticky,
+// The common prologue of waiting on |event| and querying it: the fault of its recording (the
+// sticky error of that stream, kept in |sticky| for a fault found next), then making the device
+// current.
+template <class Api>
+porta_status_t BeginEventWork(Event<Api>* event, std::shared_ptr<StickyError>* sticky,
                               porta_be_msg msg) {
   *sticky = RecordedOn(event);
-  return *sticky != nullptr ? (*sticky)->Check(msg) : PORTA_OK;
+  const porta_status_t fault = *sticky != nullptr ? (*sticky)->Check(msg) : PORTA_OK;
+  if (fault != PORTA_OK) return fault;
+  return Api::MakeCurrent(*event->device, msg);
 }
 
 }  // namespace
@@ -195,10 +199,8 @@ porta_status_t Slots<Api>::EventWait(porta_be_event_t be, uint64_t timeout_ns, p
   Event* event = As<Event>(be);
   const Library& library = *event->device->library;
   std::shared_ptr<StickyError> sticky;
-  const porta_status_t fault = RecordingFault(event, &sticky, msg);
-  if (fault != PORTA_OK) return fault;
-  const porta_status_t current = Api::MakeCurrent(*event->device, msg);
-  if (current != PORTA_OK) return current;
+  const porta_status_t begin = BeginEventWork(event, &sticky, msg);
+  if (begin != PORTA_OK) return begin;
   Result result = Api::kNotReady;
   const char* call = library.event_query.name;
   if (timeout_ns == UINT64_MAX) {
@@ -224,10 +226,8 @@ porta_status_t Slots<Api>::EventQuery(porta_be_event_t be, porta_be_msg msg) {
   Event* event = As<Event>(be);
   const Library& library = *event->device->library;
   std::shared_ptr<StickyError> sticky;
-  const porta_status_t fault = RecordingFault(event, &sticky, msg);
-  if (fault != PORTA_OK) return fault;
-  const porta_status_t current = Api::MakeCurrent(*event->device, msg);
-  if (current != PORTA_OK) return current;
+  const porta_status_t begin = BeginEventWork(event, &sticky, msg);
+  if (begin != PORTA_OK) return begin;
   const Result result = library.event_query(event->event);
   if (result == Api::kSuccess) return PORTA_OK;
   if (result == Api::kNotReady) return PORTA_NOT_READY;
