@@ -232,15 +232,6 @@ TEST_F(CudaGraphTest, ArgumentUpdateSetsTheKernelNodesParameters) {
   EXPECT_EQ(Read<uint64_t>(state_->updates[0].second[0]), NativeHandle(table_, a_) + 32);
   EXPECT_EQ(Read<uint32_t>(state_->updates[0].second[1]), 9u);
 
-  // Not a kernel node, and an argument list the kernel's parameters refuse.
-  EXPECT_EQ(table_->graph_update_kernel_args(graph, 1, args.data(), 3, message_.get()),
-            PORTA_ERROR_INVALID_ARGUMENT);
-  EXPECT_NE(std::string(message_.text).find("not a kernel node"), std::string::npos)
-      << message_.text;
-  EXPECT_EQ(table_->graph_update_kernel_args(graph, 0, args.data(), 2, message_.get()),
-            PORTA_ERROR_INVALID_ARGUMENT);
-  EXPECT_NE(std::string(message_.text).find("takes 3 arguments"), std::string::npos)
-      << message_.text;
   // A driver refusal declines (the runtime rebuilds the graph instead).
   state_->fail_call = "cuGraphExecKernelNodeSetParams";
   state_->fail_result = CUDA_ERROR_INVALID_VALUE;
@@ -298,6 +289,15 @@ TEST_F(CudaGraphTest, KernelLimitsFailTheGraph) {
   EXPECT_EQ(table_->graph_create(device_, nodes, 2, &graph, message_.get()),
             PORTA_ERROR_OUT_OF_RANGE);
   EXPECT_NE(std::string(message_.text).find("at most 1024 threads"), std::string::npos)
+      << message_.text;
+  EXPECT_EQ(state_->graphs_destroyed, state_->graphs_created);
+
+  // An argument list the kernel's parameters refuse (cuFuncGetParamInfo), as a launch would be.
+  config.block[0] = 64;
+  nodes[1].arg_count = 2;
+  EXPECT_EQ(table_->graph_create(device_, nodes, 2, &graph, message_.get()),
+            PORTA_ERROR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(message_.text).find("takes 3 arguments"), std::string::npos)
       << message_.text;
   EXPECT_EQ(state_->graphs_destroyed, state_->graphs_created);
 }

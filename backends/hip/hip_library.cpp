@@ -22,16 +22,22 @@ bool Library::Load(std::string* why) {
   std::string missing;
   decltype(&::hipInit) init = nullptr;
   library_->Load(&init, "hipInit", &missing);
-#define PORTA_HIP_RESOLVE(symbol) library_->Load(&symbol, #symbol, &missing);
+  library_->Load(&get_error_name_, "hipGetErrorName", &missing);
+  library_->Load(&get_error_string_, "hipGetErrorString", &missing);
+  const auto resolve = [&](auto* fn, const char* symbol, std::string* absent) {
+    fn->name = symbol;
+    library_->Load(&fn->pointer, symbol, absent);
+  };
+#define PORTA_HIP_RESOLVE(member, symbol) resolve(&member, #symbol, &missing);
   PORTA_HIP_FUNCTIONS(PORTA_HIP_RESOLVE)
 #undef PORTA_HIP_RESOLVE
-  library_->Load(&hipMalloc, "hipMalloc", &missing);
-  library_->Load(&hipHostMalloc, "hipHostMalloc", &missing);
-  library_->Load(&hipGetDeviceProperties, "hipGetDeviceProperties", nullptr);
-  library_->Load(&hipDeviceGetUuid, "hipDeviceGetUuid", nullptr);
-  library_->Load(&hipLaunchHostFunc, "hipLaunchHostFunc", nullptr);
+  resolve(&mem_alloc, "hipMalloc", &missing);
+  resolve(&host_alloc, "hipHostMalloc", &missing);
+  resolve(&get_device_properties, "hipGetDeviceProperties", nullptr);
+  resolve(&device_get_uuid, "hipDeviceGetUuid", nullptr);
+  resolve(&launch_host_func, "hipLaunchHostFunc", nullptr);
   std::string graph_missing;
-#define PORTA_HIP_RESOLVE_GRAPH(symbol) library_->Load(&symbol, #symbol, &graph_missing);
+#define PORTA_HIP_RESOLVE_GRAPH(member, symbol) resolve(&member, #symbol, &graph_missing);
   PORTA_HIP_GRAPH_FUNCTIONS(PORTA_HIP_RESOLVE_GRAPH)
 #undef PORTA_HIP_RESOLVE_GRAPH
   has_graphs_ = graph_missing.empty();
@@ -47,7 +53,7 @@ bool Library::Load(std::string* why) {
     if (stat("/dev/kfd", &info) != 0) *why += " (/dev/kfd is missing: no amdgpu kernel driver)";
     return false;
   }
-  const hipError_t version_error = hipRuntimeGetVersion(&version_);
+  const hipError_t version_error = runtime_get_version(&version_);
   if (version_error != hipSuccess) {
     *why = "hipRuntimeGetVersion failed: " + ErrorText(version_error);
     return false;
@@ -56,8 +62,8 @@ bool Library::Load(std::string* why) {
 }
 
 std::string Library::ErrorText(hipError_t error) const {
-  const char* name = hipGetErrorName != nullptr ? hipGetErrorName(error) : nullptr;
-  const char* text = hipGetErrorString != nullptr ? hipGetErrorString(error) : nullptr;
+  const char* name = get_error_name_ != nullptr ? get_error_name_(error) : nullptr;
+  const char* text = get_error_string_ != nullptr ? get_error_string_(error) : nullptr;
   std::string out = name != nullptr ? name : "HIP error";
   out += " (" + std::to_string(static_cast<int>(error)) + ")";
   if (text != nullptr && (name == nullptr || std::string(name) != text)) {

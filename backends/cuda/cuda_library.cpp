@@ -1,4 +1,4 @@
-#include "backends/cuda/cuda_driver.h"
+#include "backends/cuda/cuda_library.h"
 
 #include <cstdlib>
 #include <type_traits>
@@ -35,7 +35,7 @@ const char* InitErrorName(CUresult result) {
 
 }  // namespace
 
-bool Driver::Load(std::string* why) {
+bool Library::Load(std::string* why) {
   std::vector<std::string> names = {"libcuda.so.1", "libcuda.so"};
   const char* override_name = std::getenv("PORTA_CUDA_LIBRARY");
   if (override_name != nullptr && override_name[0] != '\0') names = {override_name};
@@ -50,8 +50,8 @@ bool Driver::Load(std::string* why) {
   std::string missing;
   InitFn init = nullptr;
   library_->Load(&init, "cuInit", &missing);
-  library_->Load(&cuGetErrorName, "cuGetErrorName", &missing);
-  library_->Load(&cuGetErrorString, "cuGetErrorString", &missing);
+  library_->Load(&get_error_name_, "cuGetErrorName", &missing);
+  library_->Load(&get_error_string_, "cuGetErrorString", &missing);
   if (!missing.empty()) {
     *why = library_->name() + " is not a CUDA driver library: it lacks " + missing;
     return false;
@@ -69,24 +69,26 @@ bool Driver::Load(std::string* why) {
   GetProcAddressFn get_proc = nullptr;
   library_->Load(&get_proc, "cuGetProcAddress_v2", nullptr);
   auto resolve = [&](auto* fn, const char* symbol, const char* base, std::string* absent) {
+    fn->name = base;
     if (get_proc != nullptr) {
       void* pointer = nullptr;
       CUdriverProcAddressQueryResult found = CU_GET_PROC_ADDRESS_SYMBOL_NOT_FOUND;
       if (get_proc(base, &pointer, CUDA_VERSION, CU_GET_PROC_ADDRESS_LEGACY_STREAM, &found) ==
               CUDA_SUCCESS &&
           found == CU_GET_PROC_ADDRESS_SUCCESS && pointer != nullptr) {
-        *fn = reinterpret_cast<std::remove_reference_t<decltype(*fn)>>(pointer);
+        fn->pointer = reinterpret_cast<decltype(fn->pointer)>(pointer);
         return;
       }
     }
-    library_->Load(fn, symbol, absent);
+    library_->Load(&fn->pointer, symbol, absent);
   };
-#define PORTA_CUDA_RESOLVE(symbol, base) resolve(&symbol, #symbol, base, &missing);
+#define PORTA_CUDA_RESOLVE(member, symbol, base) resolve(&member, #symbol, base, &missing);
   PORTA_CUDA_FUNCTIONS(PORTA_CUDA_RESOLVE)
 #undef PORTA_CUDA_RESOLVE
-  resolve(&cuFuncGetParamInfo, "cuFuncGetParamInfo", "cuFuncGetParamInfo", nullptr);
+  resolve(&func_get_param_info, "cuFuncGetParamInfo", "cuFuncGetParamInfo", nullptr);
   std::string graph_missing;
-#define PORTA_CUDA_RESOLVE_GRAPH(symbol, base) resolve(&symbol, #symbol, base, &graph_missing);
+#define PORTA_CUDA_RESOLVE_GRAPH(member, symbol, base) \
+  resolve(&member, #symbol, base, &graph_missing);
   PORTA_CUDA_GRAPH_FUNCTIONS(PORTA_CUDA_RESOLVE_GRAPH)
 #undef PORTA_CUDA_RESOLVE_GRAPH
   has_graphs_ = graph_missing.empty();
@@ -94,7 +96,7 @@ bool Driver::Load(std::string* why) {
     *why = library_->name() + " is too old for Porta: it lacks " + missing;
     return false;
   }
-  const CUresult version_result = cuDriverGetVersion(&version_);
+  const CUresult version_result = driver_get_version(&version_);
   if (version_result != CUDA_SUCCESS) {
     *why = "cuDriverGetVersion failed: " + ErrorText(version_result);
     return false;
@@ -102,11 +104,11 @@ bool Driver::Load(std::string* why) {
   return true;
 }
 
-std::string Driver::ErrorText(CUresult result) const {
+std::string Library::ErrorText(CUresult result) const {
   const char* name = nullptr;
   const char* text = nullptr;
-  if (cuGetErrorName == nullptr || cuGetErrorName(result, &name) != CUDA_SUCCESS) name = nullptr;
-  if (cuGetErrorString == nullptr || cuGetErrorString(result, &text) != CUDA_SUCCESS) {
+  if (get_error_name_ == nullptr || get_error_name_(result, &name) != CUDA_SUCCESS) name = nullptr;
+  if (get_error_string_ == nullptr || get_error_string_(result, &text) != CUDA_SUCCESS) {
     text = nullptr;
   }
   std::string out = name != nullptr ? name : InitErrorName(result);
@@ -115,11 +117,11 @@ std::string Driver::ErrorText(CUresult result) const {
   return out;
 }
 
-porta_status_t Driver::Fail(CUresult result, const char* what, porta_be_msg msg) const {
+porta_status_t Library::Fail(CUresult result, const char* what, porta_be_msg msg) const {
   return common::Fail(msg, StatusOf(result), "%s failed: %s", what, ErrorText(result).c_str());
 }
 
-porta_status_t Driver::StatusOf(CUresult result) {
+porta_status_t Library::StatusOf(CUresult result) {
   switch (result) {
     case CUDA_SUCCESS:
       return PORTA_OK;
@@ -161,7 +163,7 @@ porta_status_t Driver::StatusOf(CUresult result) {
   }
 }
 
-void Driver::Released(CUresult result, const char* what) const {
+void Library::Released(CUresult result, const char* what) const {
   if (result == CUDA_SUCCESS) return;
   common::Log(PORTA_LOG_WARNING, "cuda: %s failed while releasing: %s", what,
               ErrorText(result).c_str());
