@@ -30,7 +30,8 @@ porta_status_t SlotThrew(const char* slot, porta_be_msg msg) noexcept {
     throw;
   } catch (const std::bad_alloc&) {
     status = PORTA_ERROR_OUT_OF_MEMORY;
-    std::snprintf(text, sizeof(text), "the %s slot ran out of host memory (std::bad_alloc)", slot);
+    std::snprintf(text, sizeof(text), "the %s slot threw std::bad_alloc (host out of memory)",
+                  slot);
   } catch (const std::exception& e) {
     std::snprintf(text, sizeof(text), "the %s slot threw a C++ exception: %s", slot, e.what());
   } catch (...) {

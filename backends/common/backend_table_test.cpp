@@ -147,7 +147,7 @@ TEST_F(SlotGuardTest, EverySlotIsGuardedAndCallsItsFunction) {
 TEST_F(SlotGuardTest, BadAllocIsOutOfMemoryNamingTheSlot) {
   what_to_throw = Throw::kBadAlloc;
   EXPECT_EQ(CallSlot(kTable.buffer_alloc), PORTA_ERROR_OUT_OF_MEMORY);
-  EXPECT_STREQ(text_, "the buffer_alloc slot ran out of host memory (std::bad_alloc)");
+  EXPECT_STREQ(text_, "the buffer_alloc slot threw std::bad_alloc (host out of memory)");
 }
 
 TEST_F(SlotGuardTest, ExceptionOfUnknownTypeIsBackendError) {
