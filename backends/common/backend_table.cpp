@@ -1,5 +1,9 @@
 #include "porta/sdk/backend_table.h"
 
+#include <cstdio>
+#include <exception>
+#include <new>
+
 #include "porta/sdk/message.h"
 
 namespace porta::common {
@@ -17,6 +21,25 @@ porta_status_t ServeTable(const porta_backend_table_t& table, const porta_backen
   }
   *out_table = &table;
   return PORTA_OK;
+}
+
+porta_status_t SlotThrew(const char* slot, porta_be_msg msg) noexcept {
+  porta_status_t status = PORTA_ERROR_BACKEND;
+  char text[512];
+  try {
+    throw;
+  } catch (const std::bad_alloc&) {
+    status = PORTA_ERROR_OUT_OF_MEMORY;
+    std::snprintf(text, sizeof(text), "the %s slot threw std::bad_alloc (host out of memory)",
+                  slot);
+  } catch (const std::exception& e) {
+    std::snprintf(text, sizeof(text), "the %s slot threw a C++ exception: %s", slot, e.what());
+  } catch (...) {
+    std::snprintf(text, sizeof(text), "the %s slot threw a C++ exception of unknown type", slot);
+  }
+  if (msg != nullptr) return Fail(msg, status, "%s", text);
+  Log(PORTA_LOG_ERROR, "%s", text);
+  return status;
 }
 
 }  // namespace porta::common

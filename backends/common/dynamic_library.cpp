@@ -2,6 +2,9 @@
 
 #include <dlfcn.h>
 
+#include <cstdlib>
+#include <utility>
+
 namespace porta::common {
 
 std::unique_ptr<DynamicLibrary> DynamicLibrary::Open(const std::vector<std::string>& names,
@@ -30,6 +33,13 @@ DynamicLibrary::~DynamicLibrary() {
 void* DynamicLibrary::Symbol(const char* name) const {
   if (handle_ == nullptr || name == nullptr) return nullptr;
   return dlsym(handle_, name);
+}
+
+std::vector<std::string> LibraryNames(const char* override_env,
+                                      std::vector<std::string> default_names) {
+  const char* name = std::getenv(override_env);
+  if (name != nullptr && name[0] != '\0') return {name};
+  return default_names;
 }
 
 }  // namespace porta::common

@@ -7,7 +7,6 @@
 #include <vector>
 
 #include "backends/cpu/cpu_objects.h"
-#include "backends/cpu/cpu_stream.h"
 #include "porta/sdk/message.h"
 
 namespace porta::cpu {
@@ -33,8 +32,8 @@ porta_status_t BuildStep(Device* device, const porta_be_graph_node_t& node, uint
                          Work* out, porta_be_msg msg) {
   switch (node.kind) {
     case PORTA_GRAPH_NODE_KERNEL:
-      return MakeLaunchWork(device, ToKernel(node.kernel), node.config, node.args, node.arg_count,
-                            out, msg);
+      *out = MakeLaunchWork(device, ToKernel(node.kernel), node.config, node.args, node.arg_count);
+      return PORTA_OK;
     case PORTA_GRAPH_NODE_COPY_DEVICE_TO_DEVICE:
       *out = MakeMoveWork(ToBuffer(node.dst)->data + node.dst_offset,
                           ToBuffer(node.src)->data + node.src_offset, node.size);
@@ -52,8 +51,9 @@ porta_status_t BuildStep(Device* device, const porta_be_graph_node_t& node, uint
 
 }  // namespace
 
-porta_status_t CreateGraph(Device* device, const porta_be_graph_node_t* nodes, uint32_t count,
-                           Graph** out_graph, porta_be_msg msg) {
+porta_status_t GraphCreate(porta_be_device_t device_handle, const porta_be_graph_node_t* nodes,
+                           uint32_t count, porta_be_graph_t* out_graph, porta_be_msg msg) {
+  Device* device = ToDevice(device_handle);
   auto graph = std::make_unique<Graph>();
   graph->device = device;
   auto program = std::make_shared<GraphProgram>();
@@ -69,11 +69,13 @@ porta_status_t CreateGraph(Device* device, const porta_be_graph_node_t* nodes, u
     }
   }
   graph->program = std::move(program);
-  *out_graph = graph.release();
+  *out_graph = reinterpret_cast<porta_be_graph_t>(graph.release());
   return PORTA_OK;
 }
 
-porta_status_t LaunchGraph(Stream* stream, Graph* graph, porta_be_msg msg) {
+porta_status_t GraphLaunch(porta_be_stream_t stream, porta_be_graph_t graph_handle,
+                           porta_be_msg msg) {
+  Graph* graph = ToGraph(graph_handle);
   std::shared_ptr<const GraphProgram> program;
   {
     std::lock_guard<std::mutex> lock(graph->mutex);
@@ -86,19 +88,15 @@ porta_status_t LaunchGraph(Stream* stream, Graph* graph, porta_be_msg msg) {
     }
     return true;
   };
-  return stream->Enqueue(std::move(command), msg);
+  return ToStream(stream)->Enqueue(std::move(command), msg);
 }
 
-porta_status_t UpdateGraphKernelArgs(Graph* graph, uint32_t node, const porta_be_arg_t* args,
-                                     uint32_t arg_count, porta_be_msg msg) {
-  if (node >= graph->kernels.size() || graph->kernels[node] == nullptr) {
-    return common::Fail(msg, PORTA_ERROR_INVALID_ARGUMENT, "graph node %u is not a kernel node",
-                        node);
-  }
-  Work step;
-  porta_status_t status = MakeLaunchWork(graph->device, graph->kernels[node], &graph->configs[node],
-                                         args, arg_count, &step, msg);
-  if (status != PORTA_OK) return status;
+// |node| is a kernel node and |args| match its captured kinds and sizes (the runtime checked).
+porta_status_t GraphUpdateKernelArgs(porta_be_graph_t graph_handle, uint32_t node,
+                                     const porta_be_arg_t* args, uint32_t arg_count, porta_be_msg) {
+  Graph* graph = ToGraph(graph_handle);
+  Work step =
+      MakeLaunchWork(graph->device, graph->kernels[node], &graph->configs[node], args, arg_count);
   std::lock_guard<std::mutex> lock(graph->mutex);
   auto program = std::make_shared<GraphProgram>(*graph->program);
   program->steps[node] = std::move(step);
@@ -106,8 +104,8 @@ porta_status_t UpdateGraphKernelArgs(Graph* graph, uint32_t node, const porta_be
   return PORTA_OK;
 }
 
-void DestroyGraph(Graph* graph) {
-  delete graph;
+void GraphDestroy(porta_be_graph_t graph) {
+  delete ToGraph(graph);
 }
 
 }  // namespace porta::cpu

@@ -1,4 +1,4 @@
-// Host-format modules and kernel launches on the CPU device.
+// Host-format modules and kernel launches on the CPU device, and their slots.
 #include <atomic>
 #include <cinttypes>
 #include <cstring>
@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "backends/cpu/cpu_objects.h"
-#include "backends/cpu/cpu_stream.h"
 #include "porta/sdk/message.h"
 
 namespace porta::cpu {
@@ -89,66 +88,8 @@ void RunGroup(const LaunchState& launch, uint64_t index, Scratch& scratch, Launc
   }
 }
 
-}  // namespace
-
-porta_status_t LoadModule(Device* device, const porta_module_source_t* source, Module** out_module,
-                          porta_be_msg msg) {
-  if (source->format != PORTA_FORMAT_HOST) {
-    return Fail(msg, PORTA_ERROR_UNSUPPORTED,
-                "the cpu backend accepts only PORTA_FORMAT_HOST modules, not format %d",
-                static_cast<int>(source->format));
-  }
-  constexpr size_t kEntrySize = sizeof(porta_host_kernel_t);
-  if (source->data == nullptr || source->size == 0) {
-    return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
-                "host module source has %s; it must point to porta_host_kernel_t entries",
-                source->data == nullptr ? "NULL data" : "size 0");
-  }
-  if (source->size % kEntrySize != 0) {
-    return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
-                "host module size %zu is not a multiple of sizeof(porta_host_kernel_t) = %zu",
-                source->size, kEntrySize);
-  }
-  const size_t count = source->size / kEntrySize;
-  auto module = std::make_unique<Module>();
-  module->device = device;
-  module->kernels.reserve(count);
-  for (size_t i = 0; i < count; ++i) {
-    porta_host_kernel_t entry;
-    // memcpy: the caller's array need not be aligned for porta_host_kernel_t.
-    std::memcpy(&entry, static_cast<const uint8_t*>(source->data) + i * kEntrySize, kEntrySize);
-    if (entry.name == nullptr || entry.name[0] == '\0') {
-      return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT, "host module entry %zu has %s name", i,
-                  entry.name == nullptr ? "a NULL" : "an empty");
-    }
-    if (entry.fn == nullptr) {
-      return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
-                  "host module entry %zu ('%s') has a NULL function", i, entry.name);
-    }
-    for (const auto& existing : module->kernels) {
-      if (existing->name == entry.name) {
-        return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
-                    "host module entry %zu repeats the kernel name '%s'", i, entry.name);
-      }
-    }
-    auto kernel = std::make_unique<Kernel>();
-    kernel->name = entry.name;
-    kernel->fn = entry.fn;
-    module->kernels.push_back(std::move(kernel));
-  }
-  for (uint32_t i = 0; i < source->entry_count; ++i) {
-    const char* wanted = source->entry_names != nullptr ? source->entry_names[i] : nullptr;
-    if (wanted == nullptr) {
-      return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT, "entry_names[%u] is NULL", i);
-    }
-    Kernel* found = nullptr;
-    if (GetKernel(module.get(), wanted, &found, msg) != PORTA_OK) return PORTA_ERROR_NOT_FOUND;
-  }
-  *out_module = module.release();
-  return PORTA_OK;
-}
-
-porta_status_t GetKernel(Module* module, const char* name, Kernel** out_kernel, porta_be_msg msg) {
+// Looks |name| up in |module|; PORTA_ERROR_NOT_FOUND lists the kernels it has.
+porta_status_t FindKernel(Module* module, const char* name, Kernel** out_kernel, porta_be_msg msg) {
   for (const auto& kernel : module->kernels) {
     if (kernel->name == name) {
       *out_kernel = kernel.get();
@@ -160,23 +101,73 @@ porta_status_t GetKernel(Module* module, const char* name, Kernel** out_kernel, 
     if (!available.empty()) available += ", ";
     available += kernel->name;
   }
-  return Fail(msg, PORTA_ERROR_NOT_FOUND, "host module has no kernel '%s'; it has: %s", name,
+  return Fail(msg, PORTA_ERROR_NOT_FOUND, "cpu: host module has no kernel '%s'; it has: %s", name,
               available.c_str());
 }
 
-porta_status_t MakeLaunchWork(Device* device, const Kernel* kernel,
-                              const porta_launch_config_t* config, const porta_be_arg_t* args,
-                              uint32_t arg_count, Work* out_work, porta_be_msg msg) {
-  for (int d = 0; d < 3; ++d) {
-    if (config->grid[d] == 0 || config->block[d] == 0) {
-      return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
-                  "launch of '%s' has a zero %s size in dimension %d", kernel->name.c_str(),
-                  config->grid[d] == 0 ? "grid" : "block", d);
+}  // namespace
+
+// The runtime hands over a nonempty source of the one format the device declares
+// (PORTA_FORMAT_HOST) and entry names that are not NULL; what the entries themselves hold only
+// the backend can check.
+porta_status_t ModuleLoad(porta_be_device_t device, const porta_module_source_t* source,
+                          porta_be_module_t* out_module, porta_be_msg msg) {
+  constexpr size_t kEntrySize = sizeof(porta_host_kernel_t);
+  if (source->size % kEntrySize != 0) {
+    return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
+                "cpu: host module size %zu is not a multiple of sizeof(porta_host_kernel_t) = %zu",
+                source->size, kEntrySize);
+  }
+  const size_t count = source->size / kEntrySize;
+  auto module = std::make_unique<Module>();
+  module->device = ToDevice(device);
+  module->kernels.reserve(count);
+  for (size_t i = 0; i < count; ++i) {
+    porta_host_kernel_t entry;
+    // memcpy: the caller's array need not be aligned for porta_host_kernel_t.
+    std::memcpy(&entry, static_cast<const uint8_t*>(source->data) + i * kEntrySize, kEntrySize);
+    if (entry.name == nullptr || entry.name[0] == '\0') {
+      return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT, "cpu: host module entry %zu has %s name", i,
+                  entry.name == nullptr ? "a NULL" : "an empty");
     }
+    if (entry.fn == nullptr) {
+      return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
+                  "cpu: host module entry %zu ('%s') has a NULL function", i, entry.name);
+    }
+    for (const auto& existing : module->kernels) {
+      if (existing->name == entry.name) {
+        return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
+                    "cpu: host module entry %zu repeats the kernel name '%s'", i, entry.name);
+      }
+    }
+    auto kernel = std::make_unique<Kernel>();
+    kernel->name = entry.name;
+    kernel->fn = entry.fn;
+    module->kernels.push_back(std::move(kernel));
   }
-  if (arg_count > 0 && args == nullptr) {
-    return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT, "%u arguments but args is NULL", arg_count);
+  for (uint32_t i = 0; i < source->entry_count; ++i) {
+    Kernel* found = nullptr;
+    const porta_status_t status = FindKernel(module.get(), source->entry_names[i], &found, msg);
+    if (status != PORTA_OK) return status;
   }
+  *out_module = reinterpret_cast<porta_be_module_t>(module.release());
+  return PORTA_OK;
+}
+
+void ModuleDestroy(porta_be_module_t module) {
+  delete ToModule(module);
+}
+
+porta_status_t ModuleGetKernel(porta_be_module_t module, const char* name,
+                               porta_be_kernel_t* out_kernel, porta_be_msg msg) {
+  Kernel* kernel = nullptr;
+  const porta_status_t status = FindKernel(ToModule(module), name, &kernel, msg);
+  if (status == PORTA_OK) *out_kernel = reinterpret_cast<porta_be_kernel_t>(kernel);
+  return status;
+}
+
+Work MakeLaunchWork(Device* device, const Kernel* kernel, const porta_launch_config_t* config,
+                    const porta_be_arg_t* args, uint32_t arg_count) {
   auto launch = std::make_shared<LaunchState>();
   launch->fn = kernel->fn;
   launch->kernel_name = kernel->name;
@@ -190,26 +181,8 @@ porta_status_t MakeLaunchWork(Device* device, const Kernel* kernel,
   for (uint32_t i = 0; i < arg_count; ++i) {
     const porta_be_arg_t& arg = args[i];
     if (arg.kind == PORTA_ARG_SCALAR) {
-      if (arg.scalar == nullptr || arg.scalar_size == 0) {
-        return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT, "scalar argument %u has %s", i,
-                    arg.scalar == nullptr ? "a NULL value" : "size 0");
-      }
       scalar_bytes +=
           (arg.scalar_size + kScalarAlignment - 1) / kScalarAlignment * kScalarAlignment;
-    } else if (arg.kind == PORTA_ARG_BUFFER) {
-      const Buffer* buffer = ToBuffer(arg.buffer);
-      if (buffer == nullptr) {
-        return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT, "buffer argument %u is NULL", i);
-      }
-      if (arg.offset > buffer->size) {
-        return Fail(msg, PORTA_ERROR_OUT_OF_RANGE,
-                    "buffer argument %u: offset %" PRIu64 " is beyond the buffer's %" PRIu64
-                    " bytes",
-                    i, arg.offset, buffer->size);
-      }
-    } else {
-      return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT, "argument %u has unknown kind %d", i,
-                  static_cast<int>(arg.kind));
     }
   }
   static_assert(alignof(std::max_align_t) >= kScalarAlignment);
@@ -234,7 +207,7 @@ porta_status_t MakeLaunchWork(Device* device, const Kernel* kernel,
     }
   }
 
-  *out_work = [launch, device](std::string* fault_text, Scratch& scratch) {
+  return [launch, device](std::string* fault_text, Scratch& scratch) {
     LaunchFault fault;
     const uint64_t groups = uint64_t{launch->grid[0]} * launch->grid[1] * launch->grid[2];
     const LaunchState& state = *launch;
@@ -257,17 +230,15 @@ porta_status_t MakeLaunchWork(Device* device, const Kernel* kernel,
                       : fault.message;
     return false;
   };
-  return PORTA_OK;
 }
 
-porta_status_t LaunchKernel(Stream* stream, const Kernel* kernel,
+porta_status_t KernelLaunch(porta_be_stream_t stream, porta_be_kernel_t kernel,
                             const porta_launch_config_t* config, const porta_be_arg_t* args,
                             uint32_t arg_count, porta_be_msg msg) {
+  Stream* target = ToStream(stream);
   Command command;
-  porta_status_t status =
-      MakeLaunchWork(stream->device(), kernel, config, args, arg_count, &command.work, msg);
-  if (status != PORTA_OK) return status;
-  return stream->Enqueue(std::move(command), msg);
+  command.work = MakeLaunchWork(target->device(), ToKernel(kernel), config, args, arg_count);
+  return target->Enqueue(std::move(command), msg);
 }
 
 }  // namespace porta::cpu

@@ -1,13 +1,16 @@
-#include "backends/cpu/cpu_stream.h"
-
+// CPU streams (an in-order queue run by a worker thread) and events (points in such a queue), and
+// their slots.
 #include <exception>
+#include <memory>
 #include <new>
 #include <utility>
 
+#include "backends/cpu/cpu_objects.h"
 #include "porta/sdk/message.h"
 
 namespace porta::cpu {
 
+using common::EventPoint;
 using common::Fail;
 
 //===--- Stream -------------------------------------------------------------------------------===//
@@ -165,20 +168,9 @@ porta_status_t Event::Query(porta_be_msg msg) {
   return point->Query(msg);
 }
 
+// The runtime has checked that both events were created with timing and recorded.
 porta_status_t Event::ElapsedMs(Event* start, Event* end, float* out_ms, porta_be_msg msg) {
-  const char* which[2] = {"start", "end"};
-  Event* events[2] = {start, end};
-  std::shared_ptr<EventPoint> points[2];
-  for (int i = 0; i < 2; ++i) {
-    if (events[i]->flags_ & PORTA_EVENT_DISABLE_TIMING) {
-      return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
-                  "the %s event was created with PORTA_EVENT_DISABLE_TIMING", which[i]);
-    }
-    points[i] = events[i]->Current();
-    if (!points[i]) {
-      return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT, "the %s event was never recorded", which[i]);
-    }
-  }
+  std::shared_ptr<EventPoint> points[2] = {start->Current(), end->Current()};
   std::chrono::steady_clock::time_point times[2];
   for (int i = 0; i < 2; ++i) {
     const porta_status_t status = points[i]->Query(msg);
@@ -187,6 +179,75 @@ porta_status_t Event::ElapsedMs(Event* start, Event* end, float* out_ms, porta_b
   }
   *out_ms = std::chrono::duration<float, std::milli>(times[1] - times[0]).count();
   return PORTA_OK;
+}
+
+//===--- Stream slots -------------------------------------------------------------------------===//
+
+porta_status_t StreamCreate(porta_be_device_t device, porta_be_stream_t* out_stream, porta_be_msg) {
+  *out_stream = reinterpret_cast<porta_be_stream_t>(new Stream(ToDevice(device)));
+  return PORTA_OK;
+}
+
+void StreamDestroy(porta_be_stream_t stream) {
+  delete ToStream(stream);
+}
+
+porta_status_t StreamSynchronize(porta_be_stream_t stream, porta_be_msg msg) {
+  return ToStream(stream)->Synchronize(msg);
+}
+
+porta_status_t StreamQuery(porta_be_stream_t stream, porta_be_msg msg) {
+  return ToStream(stream)->Query(msg);
+}
+
+// A stream is a worker thread, not an object of a native API.
+porta_status_t StreamNativeHandles(porta_be_stream_t, porta_native_handles_t* out, porta_be_msg) {
+  out->count = 0;
+  return PORTA_OK;
+}
+
+// The worker calls |fn| between the commands before and after it; a faulted stream skips it like
+// any command.
+porta_status_t StreamHostFunc(porta_be_stream_t stream, porta_host_fn fn, void* user_data,
+                              porta_be_msg msg) {
+  Command command;
+  command.work = [fn, user_data](std::string*, Scratch&) {
+    fn(user_data);
+    return true;
+  };
+  return ToStream(stream)->Enqueue(std::move(command), msg);
+}
+
+//===--- Event slots --------------------------------------------------------------------------===//
+
+porta_status_t EventCreate(porta_be_device_t, uint32_t, porta_be_event_t* out_event, porta_be_msg) {
+  *out_event = reinterpret_cast<porta_be_event_t>(new Event());
+  return PORTA_OK;
+}
+
+void EventDestroy(porta_be_event_t event) {
+  delete ToEvent(event);
+}
+
+porta_status_t EventRecord(porta_be_event_t event, porta_be_stream_t stream, porta_be_msg msg) {
+  return ToEvent(event)->Record(ToStream(stream), msg);
+}
+
+porta_status_t StreamWaitEvent(porta_be_stream_t stream, porta_be_event_t event, porta_be_msg msg) {
+  return ToEvent(event)->MakeStreamWait(ToStream(stream), msg);
+}
+
+porta_status_t EventWait(porta_be_event_t event, uint64_t timeout_ns, porta_be_msg msg) {
+  return ToEvent(event)->Wait(timeout_ns, msg);
+}
+
+porta_status_t EventQuery(porta_be_event_t event, porta_be_msg msg) {
+  return ToEvent(event)->Query(msg);
+}
+
+porta_status_t EventElapsedMs(porta_be_event_t start, porta_be_event_t end, float* out_ms,
+                              porta_be_msg msg) {
+  return Event::ElapsedMs(ToEvent(start), ToEvent(end), out_ms, msg);
 }
 
 }  // namespace porta::cpu

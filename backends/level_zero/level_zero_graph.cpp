@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "backends/level_zero/level_zero_backend.h"
+#include "backends/level_zero/level_zero_objects.h"
 #include "porta/sdk/message.h"
 
 namespace porta::level_zero {
@@ -105,11 +105,6 @@ porta_status_t MakeStep(const porta_be_graph_node_t& node, uint32_t index, Graph
       step->size = node.size;
       return PORTA_OK;
     case PORTA_GRAPH_NODE_FILL:
-      if (node.pattern_size != 1 && node.pattern_size != 2 && node.pattern_size != 4) {
-        return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
-                    "graph node %u: fill pattern size %u is not 1, 2 or 4", index,
-                    node.pattern_size);
-      }
       step->dst = Offset(As<Buffer>(node.dst)->pointer, node.dst_offset);
       step->size = node.size;
       std::memcpy(&step->pattern, node.pattern, node.pattern_size);
@@ -254,11 +249,8 @@ porta_status_t GraphLaunch(porta_be_stream_t stream_be, porta_be_graph_t be, por
 porta_status_t GraphUpdateKernelArgs(porta_be_graph_t be, uint32_t node, const porta_be_arg_t* args,
                                      uint32_t arg_count, porta_be_msg msg) {
   Graph* graph = As<Graph>(be);
+  // |node| is a kernel node and |args| match it (the runtime checked).
   std::lock_guard<std::mutex> lock(graph->mutex);
-  if (node >= graph->recipe->steps.size() ||
-      graph->recipe->steps[node].kind != PORTA_GRAPH_NODE_KERNEL) {
-    return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT, "graph node %u is not a kernel node", node);
-  }
   auto recipe = std::make_shared<GraphRecipe>(*graph->recipe);
   SetStepArgs(&recipe->steps[node], args, arg_count);
   // Level Zero captures arguments when a launch is appended, so the new ones need a new list;

@@ -1,7 +1,6 @@
 #include "backends/level_zero/level_zero_library.h"
 
 #include <cstdio>
-#include <cstdlib>
 #include <vector>
 
 #include "porta/sdk/message.h"
@@ -57,9 +56,8 @@ const char* ResultName(ze_result_t result) {
 }  // namespace
 
 bool Library::Load(std::string* why) {
-  std::vector<std::string> names = {"libze_loader.so.1", "libze_loader.so"};
-  const char* override_name = std::getenv("PORTA_LEVEL_ZERO_LIBRARY");
-  if (override_name != nullptr && override_name[0] != '\0') names = {override_name};
+  const std::vector<std::string> names =
+      common::LibraryNames("PORTA_LEVEL_ZERO_LIBRARY", {"libze_loader.so.1", "libze_loader.so"});
   std::string error;
   library_ = common::DynamicLibrary::Open(names, &error);
   if (library_ == nullptr) {

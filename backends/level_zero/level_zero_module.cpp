@@ -1,7 +1,7 @@
 // Modules (SPIR-V built by the driver), kernels and launches of the Level Zero backend.
 #include <string>
 
-#include "backends/level_zero/level_zero_backend.h"
+#include "backends/level_zero/level_zero_objects.h"
 #include "porta/sdk/message.h"
 #include "porta/sdk/spirv_validate.h"
 
@@ -34,11 +34,7 @@ porta_status_t ModuleLoad(porta_be_device_t be, const porta_module_source_t* sou
                           porta_be_module_t* out_module, porta_be_msg msg) {
   Device* device = As<Device>(be);
   const Library& library = *device->library;
-  if (source->format != PORTA_FORMAT_SPIRV_KERNEL) {
-    return Fail(msg, PORTA_ERROR_UNSUPPORTED,
-                "the Level Zero backend loads spirv-kernel modules, not format %d",
-                static_cast<int>(source->format));
-  }
+  // The runtime passes only the format the device declares, spirv-kernel.
   // Nothing promises that a driver survives malformed SPIR-V (lavapipe does not), so a module
   // reaches zeModuleCreate only once it validates.
   common::SpirvValidateOptions rules;

@@ -1,26 +1,27 @@
-// Streams (a command queue fed with batches of commands), copies and events of the Level Zero
-// backend.
+// Streams (a command queue fed with batches of commands) and events of the Level Zero backend.
 #include <cstring>
 
-#include "backends/level_zero/level_zero_backend.h"
+#include "backends/level_zero/level_zero_objects.h"
 #include "porta/sdk/message.h"
 
 namespace porta::level_zero {
 namespace {
 
 using common::Fail;
-using common::Offset;
 
 // A batch is submitted once it holds this many commands, so a long run of launches without a
 // synchronize still reaches the device.
 constexpr uint32_t kBatchLimit = 256;
 
-// Reports a failed call made for work on a stream; device loss becomes sticky.
+}  // namespace
+
 porta_status_t StreamFail(StickyError* sticky, ze_result_t result, const char* what,
                           porta_be_msg msg) {
   return common::FailStreamWork(sticky, Library::StatusOf(result),
                                 std::string(what) + " failed: " + Library::ErrorText(result), msg);
 }
+
+namespace {
 
 void DestroyBatch(const Device* device, Batch* batch) {
   const Library& library = *device->library;
@@ -33,7 +34,8 @@ void DestroyBatch(const Device* device, Batch* batch) {
   delete batch;
 }
 
-// Submits the open batch, if it holds any command.
+}  // namespace
+
 porta_status_t Flush(Stream* stream, porta_be_msg msg) {
   if (stream->open == nullptr || stream->open->commands == 0) return PORTA_OK;
   const Library& library = *stream->device->library;
@@ -49,8 +51,6 @@ porta_status_t Flush(Stream* stream, porta_be_msg msg) {
   stream->in_flight.push_back(std::move(stream->open));
   return PORTA_OK;
 }
-
-}  // namespace
 
 porta_status_t RetireOldest(Stream* stream, bool wait, porta_be_msg msg) {
   if (stream->in_flight.empty()) return PORTA_OK;
@@ -87,9 +87,6 @@ porta_status_t RetireOldest(Stream* stream, bool wait, porta_be_msg msg) {
   return PORTA_OK;
 }
 
-namespace {
-
-// Recycles submitted batches that have completed, oldest first; with |wait|, waits for all.
 porta_status_t Retire(Stream* stream, bool wait, porta_be_msg msg) {
   while (!stream->in_flight.empty()) {
     const porta_status_t status = RetireOldest(stream, wait, msg);
@@ -97,24 +94,6 @@ porta_status_t Retire(Stream* stream, bool wait, porta_be_msg msg) {
   }
   return PORTA_OK;
 }
-
-// A copy the device makes straight between |from| and |to| (device memory, or host memory the
-// driver imported), in stream order, without staging or waiting.
-porta_status_t AppendDirectCopy(porta_be_stream_t be, void* to, const void* from, uint64_t size,
-                                porta_be_msg msg) {
-  Stream* stream = As<Stream>(be);
-  Batch* batch = nullptr;
-  porta_status_t status = OpenBatch(stream, &batch, msg);
-  if (status != PORTA_OK) return status;
-  const ze_result_t result = stream->device->library->zeCommandListAppendMemoryCopy(
-      batch->list, to, from, size, nullptr, 0, nullptr);
-  if (result != ZE_RESULT_SUCCESS) {
-    return StreamFail(stream->sticky.get(), result, "zeCommandListAppendMemoryCopy", msg);
-  }
-  return EndCommand(stream, batch, msg);
-}
-
-}  // namespace
 
 porta_status_t OpenBatch(Stream* stream, Batch** out_batch, porta_be_msg msg) {
   const porta_status_t sticky = stream->sticky->Check(msg);
@@ -242,137 +221,6 @@ porta_status_t StreamQuery(porta_be_stream_t be, porta_be_msg msg) {
   status = Flush(stream, msg);
   if (status != PORTA_OK) return status;
   return Retire(stream, false, msg);
-}
-
-porta_status_t CopyHostToDevice(porta_be_stream_t be, porta_be_buffer_t dst, uint64_t dst_offset,
-                                const void* src, uint64_t size, porta_be_msg msg) {
-  Stream* stream = As<Stream>(be);
-  const Device* device = stream->device;
-  const Library& library = *device->library;
-  Batch* batch = nullptr;
-  porta_status_t status = OpenBatch(stream, &batch, msg);
-  if (status != PORTA_OK) return status;
-  const void* from = src;
-  if (!device->system_memory_access) {
-    // The device cannot read pageable memory: the bytes go through a host allocation, taken
-    // now, so |src| is free to change as soon as the call returns.
-    ze_host_mem_alloc_desc_t desc = {};
-    desc.stype = ZE_STRUCTURE_TYPE_HOST_MEM_ALLOC_DESC;
-    void* staging = nullptr;
-    const ze_result_t result = library.zeMemAllocHost(device->context, &desc, size, 64, &staging);
-    if (result != ZE_RESULT_SUCCESS) return library.Fail(result, "zeMemAllocHost (staging)", msg);
-    std::memcpy(staging, src, size);
-    batch->staging.push_back(staging);
-    from = staging;
-  }
-  const ze_result_t result = library.zeCommandListAppendMemoryCopy(
-      batch->list, Offset(As<Buffer>(dst)->pointer, dst_offset), from, size, nullptr, 0, nullptr);
-  if (result != ZE_RESULT_SUCCESS) {
-    return StreamFail(stream->sticky.get(), result, "zeCommandListAppendMemoryCopy", msg);
-  }
-  return EndCommand(stream, batch, msg);
-}
-
-porta_status_t CopyDeviceToHost(porta_be_stream_t be, void* dst, porta_be_buffer_t src,
-                                uint64_t src_offset, uint64_t size, porta_be_msg msg) {
-  Stream* stream = As<Stream>(be);
-  const Device* device = stream->device;
-  const Library& library = *device->library;
-  Batch* batch = nullptr;
-  porta_status_t status = OpenBatch(stream, &batch, msg);
-  if (status != PORTA_OK) return status;
-  void* to = dst;
-  void* staging = nullptr;
-  if (!device->system_memory_access) {
-    ze_host_mem_alloc_desc_t desc = {};
-    desc.stype = ZE_STRUCTURE_TYPE_HOST_MEM_ALLOC_DESC;
-    const ze_result_t result = library.zeMemAllocHost(device->context, &desc, size, 64, &staging);
-    if (result != ZE_RESULT_SUCCESS) return library.Fail(result, "zeMemAllocHost (staging)", msg);
-    to = staging;
-  }
-  ze_result_t result = library.zeCommandListAppendMemoryCopy(
-      batch->list, to, Offset(As<Buffer>(src)->pointer, src_offset), size, nullptr, 0, nullptr);
-  if (result != ZE_RESULT_SUCCESS) {
-    if (staging != nullptr)
-      library.Released(library.zeMemFree(device->context, staging), "zeMemFree");
-    return StreamFail(stream->sticky.get(), result, "zeCommandListAppendMemoryCopy", msg);
-  }
-  status = EndCommand(stream, batch, msg);
-  if (status != PORTA_OK || staging == nullptr) {
-    if (staging != nullptr)
-      library.Released(library.zeMemFree(device->context, staging), "zeMemFree");
-    return status;
-  }
-  // Level Zero has no host callbacks to move the staged bytes later, so this copy completes
-  // before it returns, as a CUDA copy into pageable memory does.
-  status = Flush(stream, msg);
-  if (status == PORTA_OK) status = Retire(stream, true, msg);
-  if (status == PORTA_OK) std::memcpy(dst, staging, size);
-  library.Released(library.zeMemFree(device->context, staging), "zeMemFree");
-  return status;
-}
-
-// The registered range was imported into the driver, so the device reads and writes it directly:
-// no staging allocation, and a copy into it returns without waiting.
-porta_status_t CopyHostToDeviceRegistered(porta_be_stream_t be, porta_be_buffer_t dst,
-                                          uint64_t dst_offset, porta_be_host_registration_t,
-                                          uint64_t, const void* src, uint64_t size,
-                                          porta_be_msg msg) {
-  return AppendDirectCopy(be, Offset(As<Buffer>(dst)->pointer, dst_offset), src, size, msg);
-}
-
-porta_status_t CopyDeviceToHostRegistered(porta_be_stream_t be, porta_be_host_registration_t,
-                                          uint64_t, void* dst, porta_be_buffer_t src,
-                                          uint64_t src_offset, uint64_t size, porta_be_msg msg) {
-  return AppendDirectCopy(be, dst, Offset(As<Buffer>(src)->pointer, src_offset), size, msg);
-}
-
-porta_status_t CopyDeviceToDevice(porta_be_stream_t be, porta_be_buffer_t dst, uint64_t dst_offset,
-                                  porta_be_buffer_t src, uint64_t src_offset, uint64_t size,
-                                  porta_be_msg msg) {
-  return AppendDirectCopy(be, Offset(As<Buffer>(dst)->pointer, dst_offset),
-                          Offset(As<Buffer>(src)->pointer, src_offset), size, msg);
-}
-
-porta_status_t CopyPeer(porta_be_stream_t be, porta_be_buffer_t dst, uint64_t dst_offset,
-                        porta_be_buffer_t src, uint64_t src_offset, uint64_t size,
-                        porta_be_msg msg) {
-  Stream* stream = As<Stream>(be);
-  Device* here = stream->device;
-  Device* other =
-      As<Buffer>(dst)->device == here ? As<Buffer>(src)->device : As<Buffer>(dst)->device;
-  ze_bool_t can_access = false;
-  if (here->driver != other->driver ||
-      here->library->zeDeviceCanAccessPeer(here->device, other->device, &can_access) !=
-          ZE_RESULT_SUCCESS ||
-      !can_access) {
-    return Fail(msg, PORTA_ERROR_UNSUPPORTED,
-                "Level Zero devices %u and %u have no peer path (different drivers, or "
-                "zeDeviceCanAccessPeer is false)",
-                here->index, other->index);
-  }
-  // Both allocations live in the driver's one context, so an ordinary copy reaches the peer.
-  return CopyDeviceToDevice(be, dst, dst_offset, src, src_offset, size, msg);
-}
-
-porta_status_t FillBuffer(porta_be_stream_t be, porta_be_buffer_t dst, uint64_t offset,
-                          uint64_t size, const void* pattern, uint32_t pattern_size,
-                          porta_be_msg msg) {
-  Stream* stream = As<Stream>(be);
-  Batch* batch = nullptr;
-  porta_status_t status = OpenBatch(stream, &batch, msg);
-  if (status != PORTA_OK) return status;
-  // The pattern is read when the command runs, so the batch keeps a copy until then.
-  auto copy = std::make_unique<uint32_t>(0u);
-  std::memcpy(copy.get(), pattern, pattern_size);
-  const ze_result_t result = stream->device->library->zeCommandListAppendMemoryFill(
-      batch->list, Offset(As<Buffer>(dst)->pointer, offset), copy.get(), pattern_size, size,
-      nullptr, 0, nullptr);
-  batch->patterns.push_back(std::move(copy));
-  if (result != ZE_RESULT_SUCCESS) {
-    return StreamFail(stream->sticky.get(), result, "zeCommandListAppendMemoryFill", msg);
-  }
-  return EndCommand(stream, batch, msg);
 }
 
 Recording::~Recording() {
@@ -539,15 +387,9 @@ porta_status_t EventElapsedMs(porta_be_event_t start_be, porta_be_event_t end_be
                               porta_be_msg msg) {
   Event* start = As<Event>(start_be);
   Event* end = As<Event>(end_be);
-  if (!start->timing || !end->timing) {
-    return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
-                "elapsed time needs two events created without PORTA_EVENT_DISABLE_TIMING");
-  }
+  // The runtime has checked that both events were created with timing and recorded.
   const std::shared_ptr<Recording> first = CurrentRecording(start, nullptr);
   const std::shared_ptr<Recording> second = CurrentRecording(end, nullptr);
-  if (first == nullptr || second == nullptr) {
-    return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT, "elapsed time needs two recorded events");
-  }
   const Library& library = *start->device->library;
   for (const auto& recording : {first, second}) {
     const ze_result_t result = library.zeEventQueryStatus(recording->event);

@@ -1,29 +1,17 @@
 // Entry point and backend-level slots of the OpenCL backend: loading the ICD loader, finding
 // every platform and device, and the function table.
-#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <new>
+#include <memory>
 
 #include "backends/opencl/opencl_objects.h"
 #include "porta/sdk/message.h"
 
 namespace porta::opencl {
-
-void Backend::Log(int level, const char* format, ...) const {
-  if (log == nullptr) return;
-  char text[2048];
-  va_list args;
-  va_start(args, format);
-  std::vsnprintf(text, sizeof(text), format, args);
-  va_end(args);
-  log(log_user, level, text);
-}
-
 namespace {
 
-std::string PlatformString(const ClApi& api, cl_platform_id platform, cl_platform_info param) {
+std::string PlatformString(const Library& api, cl_platform_id platform, cl_platform_info param) {
   size_t size = 0;
   if (api.clGetPlatformInfo(platform, param, 0, nullptr, &size) != CL_SUCCESS || size == 0) {
     return "";
@@ -48,7 +36,7 @@ bool AtLeastOpenCl12(const std::string& version) {
 }
 
 void FindDevices(Backend* backend) {
-  const ClApi& api = backend->api;
+  const Library& api = backend->api;
   cl_uint platform_count = 0;
   cl_int error = api.clGetPlatformIDs(0, nullptr, &platform_count);
   if (error != CL_SUCCESS || platform_count == 0) {
@@ -104,36 +92,13 @@ void FindDevices(Backend* backend) {
 
 }  // namespace
 
-void Shutdown(porta_be_backend_t handle);
-static porta_status_t InitBackend(Backend* backend, const porta_backend_host_t* host,
-                                  porta_be_backend_t* out_backend);
-
+// Loads the ICD loader and finds the devices. A missing loader, platform or device is not an
+// error: the backend loads with zero devices and the reason.
 porta_status_t Init(const porta_backend_host_t* host, porta_be_backend_t* out_backend,
-                    porta_be_msg msg) {
-  if (host == nullptr || out_backend == nullptr) {
-    return common::Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
-                        "opencl: init needs a host and an out "
-                        "pointer");
-  }
-  auto* backend = new (std::nothrow) Backend();
-  if (backend == nullptr) return common::Fail(msg, PORTA_ERROR_OUT_OF_MEMORY, "opencl: init");
-  // No exception leaves a backend slot, and a failed init keeps nothing.
-  try {
-    return InitBackend(backend, host, out_backend);
-  } catch (const std::bad_alloc&) {
-    Shutdown(ToHandle<porta_be_backend_t>(backend));
-    return common::Fail(msg, PORTA_ERROR_OUT_OF_MEMORY, "opencl: init: host out of memory");
-  } catch (const std::exception& e) {
-    Shutdown(ToHandle<porta_be_backend_t>(backend));
-    return common::Fail(msg, PORTA_ERROR_BACKEND, "opencl: init failed: %s", e.what());
-  }
-}
-
-static porta_status_t InitBackend(Backend* backend, const porta_backend_host_t* host,
-                                  porta_be_backend_t* out_backend) {
+                    porta_be_msg) {
+  common::SetLogSink(host);
+  auto backend = std::make_unique<Backend>();
   backend->porta_version = host->porta_version != nullptr ? host->porta_version : "unknown";
-  backend->log = host->log;
-  backend->log_user = host->log_user;
   if (host->cache_dir != nullptr && host->cache_dir[0] != '\0') {
     backend->cache = common::DiskCache(std::string(host->cache_dir) + "/opencl");
   }
@@ -145,7 +110,7 @@ static porta_status_t InitBackend(Backend* backend, const porta_backend_host_t* 
       // A typo must not silently test the wide path instead of the narrow one.
       backend->reason = std::string("PORTA_OPENCL_PROFILE='") + profile +
                         "' is not a known profile (known: npu); no device is exposed";
-      *out_backend = ToHandle<porta_be_backend_t>(backend);
+      *out_backend = ToHandle<porta_be_backend_t>(backend.release());
       return PORTA_OK;
     }
   }
@@ -153,18 +118,17 @@ static porta_status_t InitBackend(Backend* backend, const porta_backend_host_t* 
   if (!backend->api.Load(&error)) {
     backend->reason = error;
   } else {
-    FindDevices(backend);
+    FindDevices(backend.get());
   }
-  backend->Log(PORTA_LOG_INFO, "opencl: %zu device(s)%s%s%s", backend->devices.size(),
-               backend->constrained ? " under the npu profile" : "",
-               backend->reason.empty() ? "" : "; ", backend->reason.c_str());
-  *out_backend = ToHandle<porta_be_backend_t>(backend);
+  common::Log(PORTA_LOG_INFO, "opencl: %zu device(s)%s%s%s", backend->devices.size(),
+              backend->constrained ? " under the npu profile" : "",
+              backend->reason.empty() ? "" : "; ", backend->reason.c_str());
+  *out_backend = ToHandle<porta_be_backend_t>(backend.release());
   return PORTA_OK;
 }
 
 void Shutdown(porta_be_backend_t handle) {
   Backend* backend = As<Backend>(handle);
-  if (backend == nullptr) return;
   for (auto& platform : backend->platforms) {
     if (platform->context != nullptr) backend->api.clReleaseContext(platform->context);
   }
@@ -183,7 +147,8 @@ porta_status_t DeviceCount(porta_be_backend_t handle, uint32_t* out_count, porta
 
 namespace {
 
-const porta_backend_table_t kTable = PORTA_BACKEND_TABLE_WITH_GRAPHS("opencl");
+// Every slot, each behind the SDK's slot guard; opencl_objects.h says which file defines which.
+constinit const porta_backend_table_t kTable = PORTA_BACKEND_TABLE_WITH_GRAPHS("opencl");
 
 }  // namespace
 }  // namespace porta::opencl
@@ -193,15 +158,5 @@ const porta_backend_table_t kTable = PORTA_BACKEND_TABLE_WITH_GRAPHS("opencl");
 extern "C" porta_status_t porta_opencl_backend_entry(const porta_backend_host_t* host,
                                                      const porta_backend_table_t** out_table,
                                                      porta_be_msg msg) {
-  if (out_table == nullptr) {
-    return porta::common::Fail(msg, PORTA_ERROR_INVALID_ARGUMENT, "opencl: out_table is NULL");
-  }
-  if (host != nullptr && host->abi_major != PORTA_BACKEND_ABI_MAJOR) {
-    return porta::common::Fail(msg, PORTA_ERROR_ABI_MISMATCH,
-                               "opencl: implements backend ABI %u.%u, the runtime offers %u.%u",
-                               PORTA_BACKEND_ABI_MAJOR, PORTA_BACKEND_ABI_MINOR, host->abi_major,
-                               host->abi_minor);
-  }
-  *out_table = &porta::opencl::kTable;
-  return PORTA_OK;
+  return porta::common::ServeTable(porta::opencl::kTable, host, out_table, msg);
 }

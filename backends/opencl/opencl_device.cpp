@@ -12,7 +12,7 @@
 namespace porta::opencl {
 namespace {
 
-std::string DeviceString(const ClApi& api, cl_device_id device, cl_device_info param) {
+std::string DeviceString(const Library& api, cl_device_id device, cl_device_info param) {
   size_t size = 0;
   if (api.clGetDeviceInfo(device, param, 0, nullptr, &size) != CL_SUCCESS || size == 0) return "";
   std::string value(size, '\0');
@@ -22,7 +22,7 @@ std::string DeviceString(const ClApi& api, cl_device_id device, cl_device_info p
 }
 
 template <typename T>
-T DeviceValue(const ClApi& api, cl_device_id device, cl_device_info param, T fallback = T{}) {
+T DeviceValue(const Library& api, cl_device_id device, cl_device_info param, T fallback = T{}) {
   T value{};
   if (api.clGetDeviceInfo(device, param, sizeof(value), &value, nullptr) != CL_SUCCESS) {
     return fallback;
@@ -69,10 +69,10 @@ cl_context SharedContext(Backend* backend, Platform* platform) {
     if (error != CL_SUCCESS) {
       platform->context = nullptr;
       platform->context_failed = true;
-      backend->Log(PORTA_LOG_INFO,
-                   "opencl: platform '%s' refuses one context for its %zu devices (%s); each "
-                   "device gets its own",
-                   platform->name.c_str(), platform->devices.size(), ClErrorName(error));
+      common::Log(PORTA_LOG_INFO,
+                  "opencl: platform '%s' refuses one context for its %zu devices (%s); each "
+                  "device gets its own",
+                  platform->name.c_str(), platform->devices.size(), ClErrorName(error));
     }
   }
   if (platform->context != nullptr) backend->api.clRetainContext(platform->context);
@@ -80,7 +80,7 @@ cl_context SharedContext(Backend* backend, Platform* platform) {
 }
 
 void FillSubgroupSizes(Device* device) {
-  const ClApi& api = *device->api;
+  const Library& api = *device->api;
   porta_device_info_t& info = device->info;
   info.subgroup_size_count = 0;
   if (HasExtension(device->extensions, "cl_intel_required_subgroup_size")) {
@@ -119,7 +119,7 @@ void FillSubgroupSizes(Device* device) {
 }
 
 void FillInfo(Device* device, const DeviceRecord& record) {
-  const ClApi& api = *device->api;
+  const Library& api = *device->api;
   cl_device_id id = device->id;
   porta_device_info_t& info = device->info;
   info.struct_size = sizeof(info);
@@ -219,10 +219,6 @@ void FillInfo(Device* device, const DeviceRecord& record) {
 porta_status_t DeviceOpen(porta_be_backend_t handle, uint32_t index, porta_be_device_t* out,
                           porta_be_msg msg) {
   Backend* backend = As<Backend>(handle);
-  if (index >= backend->devices.size()) {
-    return common::Fail(msg, PORTA_ERROR_OUT_OF_RANGE, "opencl: device index %u >= count %zu",
-                        index, backend->devices.size());
-  }
   const DeviceRecord& record = backend->devices[index];
   auto device = std::unique_ptr<Device>(new (std::nothrow) Device());
   if (device == nullptr) return common::Fail(msg, PORTA_ERROR_OUT_OF_MEMORY, "opencl: device");
@@ -232,7 +228,7 @@ porta_status_t DeviceOpen(porta_be_backend_t handle, uint32_t index, porta_be_de
   device->id = record.id;
   device->index = index;
   device->constrained = backend->constrained;
-  const ClApi& api = backend->api;
+  const Library& api = backend->api;
 
   device->context = SharedContext(backend, record.platform);
   if (device->context == nullptr) {
@@ -262,8 +258,8 @@ porta_status_t DeviceOpen(porta_be_backend_t handle, uint32_t index, porta_be_de
     device->use_fill_buffer = false;
   }
   if (!device->quirks.reasons.empty()) {
-    backend->Log(PORTA_LOG_DEBUG, "opencl: quirks for '%s': %s", key.device_name.c_str(),
-                 device->quirks.reasons.c_str());
+    common::Log(PORTA_LOG_DEBUG, "opencl: quirks for '%s': %s", key.device_name.c_str(),
+                device->quirks.reasons.c_str());
   }
 
   FillInfo(device.get(), record);
@@ -278,8 +274,7 @@ porta_status_t DeviceOpen(porta_be_backend_t handle, uint32_t index, porta_be_de
 
 void DeviceClose(porta_be_device_t handle) {
   Device* device = As<Device>(handle);
-  if (device == nullptr) return;
-  const ClApi& api = *device->api;
+  const Library& api = *device->api;
   for (cl_kernel kernel : device->fill.kernels) {
     if (kernel != nullptr) api.clReleaseKernel(kernel);
   }
@@ -319,19 +314,9 @@ porta_status_t DeviceNativeHandles(porta_be_device_t handle, porta_native_handle
   return PORTA_OK;
 }
 
-porta_status_t DeviceGetInfo(porta_be_device_t handle, porta_device_info_t* info,
-                             porta_be_msg msg) {
-  Device* device = As<Device>(handle);
-  if (info == nullptr) {
-    return common::Fail(msg, PORTA_ERROR_INVALID_ARGUMENT, "opencl: info is NULL");
-  }
-  const size_t size = std::min(info->struct_size, sizeof(porta_device_info_t));
-  if (size < sizeof(size_t)) {
-    return common::Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
-                        "opencl: info->struct_size %zu is too small", info->struct_size);
-  }
-  std::memcpy(reinterpret_cast<char*>(info) + sizeof(size_t),
-              reinterpret_cast<const char*>(&device->info) + sizeof(size_t), size - sizeof(size_t));
+// The runtime passes a full-size, zeroed struct.
+porta_status_t DeviceGetInfo(porta_be_device_t handle, porta_device_info_t* info, porta_be_msg) {
+  *info = As<Device>(handle)->info;
   return PORTA_OK;
 }
 

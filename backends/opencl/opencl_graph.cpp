@@ -63,7 +63,7 @@ constexpr cl_version kLastVersion = CL_MAKE_VERSION(0, 9, 4);
 // The extension's version as the device reports it (an OpenCL 3.0 query); 0 when it is absent
 // or the query fails.
 cl_version ExtensionVersion(const Device* device, const char* name, bool* queried) {
-  const ClApi& api = *device->api;
+  const Library& api = *device->api;
   size_t bytes = 0;
   *queried = api.clGetDeviceInfo(device->id, CL_DEVICE_EXTENSIONS_WITH_VERSION, 0, nullptr,
                                  &bytes) == CL_SUCCESS;
@@ -88,7 +88,7 @@ bool Resolve(const Device* device, const char* name, Function* out) {
   return *out != nullptr;
 }
 
-void ReleaseSteps(const ClApi& api, std::vector<GraphStep>* steps) {
+void ReleaseSteps(const Library& api, std::vector<GraphStep>* steps) {
   for (GraphStep& step : *steps) {
     if (step.kernel != nullptr) api.clReleaseKernel(step.kernel);
     step.kernel = nullptr;
@@ -103,14 +103,8 @@ void ReleaseRecording(const Device* device, const Recording& recording) {
 // Builds the step of a kernel node: a kernel object of its own, arguments set.
 porta_status_t BuildKernelStep(Device* device, const porta_be_graph_node_t& node, uint32_t index,
                                GraphStep* step, porta_be_msg msg) {
-  const ClApi& api = *device->api;
+  const Library& api = *device->api;
   Kernel* kernel = As<Kernel>(node.kernel);
-  if (kernel == nullptr || node.config == nullptr || (node.arg_count > 0 && node.args == nullptr)) {
-    return common::Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
-                        "opencl: graph node %u is a kernel node without a kernel, configuration "
-                        "or arguments",
-                        index);
-  }
   porta_status_t status = CheckLaunch(device, kernel, node.config, node.arg_count, msg);
   if (status != PORTA_OK) return status;
   // Buffer arguments first: an offset without a sub-buffer (staging) declines before any
@@ -120,12 +114,6 @@ porta_status_t BuildKernelStep(Device* device, const porta_be_graph_node_t& node
     const porta_be_arg_t& arg = node.args[i];
     if (arg.kind != PORTA_ARG_BUFFER) continue;
     Buffer* buffer = As<Buffer>(arg.buffer);
-    if (buffer == nullptr) {
-      return common::Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
-                          "opencl: graph node %u: argument %u is a buffer argument without a "
-                          "buffer",
-                          index, i);
-    }
     status = BufferArgument(buffer, arg.offset, &mems[i], msg);
     if (status != PORTA_OK) return status;
     if (mems[i] == nullptr) {
@@ -194,12 +182,6 @@ porta_status_t BuildStep(Device* device, const porta_be_graph_node_t& node, uint
                             "opencl: graph node %u is a fill, which runs as a kernel on this "
                             "device",
                             index);
-      }
-      if (node.pattern == nullptr ||
-          (node.pattern_size != 1 && node.pattern_size != 2 && node.pattern_size != 4)) {
-        return common::Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
-                            "opencl: graph node %u: pattern_size %u is not 1, 2 or 4", index,
-                            node.pattern_size);
       }
       step->dst = As<Buffer>(node.dst)->mem;
       step->dst_offset = static_cast<size_t>(node.dst_offset);
@@ -316,7 +298,7 @@ void LoadCommandBuffers(Device* device) {
     cb.reason = "the platform reports cl_khr_command_buffer but lacks some of its entry points";
     return;
   }
-  const ClApi& api = *device->api;
+  const Library& api = *device->api;
   cl_device_command_buffer_capabilities_khr capabilities = 0;
   api.clGetDeviceInfo(device->id, CL_DEVICE_COMMAND_BUFFER_CAPABILITIES_KHR, sizeof(capabilities),
                       &capabilities, nullptr);
@@ -325,10 +307,10 @@ void LoadCommandBuffers(Device* device) {
                       sizeof(loaded.required_queue_properties), &loaded.required_queue_properties,
                       nullptr);
   cb = loaded;
-  device->backend->Log(PORTA_LOG_INFO,
-                       "opencl: '%s' replays graphs through cl_khr_command_buffer %u.%u.%u%s",
-                       device->info.name, CL_VERSION_MAJOR(version), CL_VERSION_MINOR(version),
-                       CL_VERSION_PATCH(version), cb.simultaneous_use ? " (simultaneous use)" : "");
+  common::Log(PORTA_LOG_INFO,
+              "opencl: '%s' replays graphs through cl_khr_command_buffer %u.%u.%u%s",
+              device->info.name, CL_VERSION_MAJOR(version), CL_VERSION_MINOR(version),
+              CL_VERSION_PATCH(version), cb.simultaneous_use ? " (simultaneous use)" : "");
 }
 
 porta_status_t GraphCreate(porta_be_device_t device_handle, const porta_be_graph_node_t* nodes,
@@ -337,9 +319,6 @@ porta_status_t GraphCreate(porta_be_device_t device_handle, const porta_be_graph
   if (device->command_buffers.create == nullptr) {
     return common::Fail(msg, PORTA_ERROR_UNSUPPORTED, "opencl: no native graphs on '%s': %s",
                         device->info.name, device->command_buffers.reason.c_str());
-  }
-  if (nodes == nullptr || out_graph == nullptr) {
-    return common::Fail(msg, PORTA_ERROR_INVALID_ARGUMENT, "opencl: nodes or out_graph is NULL");
   }
   auto graph = std::unique_ptr<Graph>(new (std::nothrow) Graph());
   if (graph == nullptr) return common::Fail(msg, PORTA_ERROR_OUT_OF_MEMORY, "opencl: graph");
@@ -420,7 +399,6 @@ porta_status_t GraphUpdateKernelArgs(porta_be_graph_t, uint32_t, const porta_be_
 
 void GraphDestroy(porta_be_graph_t handle) {
   Graph* graph = As<Graph>(handle);
-  if (graph == nullptr) return;
   for (const Recording& recording : graph->recordings) ReleaseRecording(graph->device, recording);
   ReleaseSteps(*graph->device->api, &graph->steps);
   delete graph;

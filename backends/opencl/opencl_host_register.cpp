@@ -28,7 +28,7 @@ HostRegistration* RegistrationOf(porta_be_host_registration_t handle) {
 // Enqueues a map of [offset, offset + size) of |mem| with |flags| and its unmap, without waiting.
 cl_int MapUnmap(Stream* stream, cl_mem mem, cl_map_flags flags, uint64_t offset, uint64_t size,
                 const char** failed_call) {
-  const ClApi& api = *stream->device->api;
+  const Library& api = *stream->device->api;
   cl_int error = CL_SUCCESS;
   void* mapped = api.clEnqueueMapBuffer(stream->queue, mem, CL_FALSE, flags, offset, size, 0,
                                         nullptr, nullptr, &error);

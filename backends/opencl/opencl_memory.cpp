@@ -142,8 +142,7 @@ porta_status_t BufferAlloc(porta_be_device_t device_handle, uint64_t size, porta
 
 void BufferFree(porta_be_buffer_t handle) {
   Buffer* buffer = As<Buffer>(handle);
-  if (buffer == nullptr) return;
-  const ClApi& api = *buffer->device->api;
+  const Library& api = *buffer->device->api;
   if (buffer->mapped != nullptr) BufferUnmap(handle, nullptr);
   for (auto& [offset, sub] : buffer->sub_buffers) api.clReleaseMemObject(sub);
   api.clReleaseMemObject(buffer->mem);
@@ -169,9 +168,6 @@ porta_status_t BufferMap(porta_be_buffer_t handle, uint64_t offset, uint64_t siz
 porta_status_t BufferUnmap(porta_be_buffer_t handle, porta_be_msg msg) {
   Buffer* buffer = As<Buffer>(handle);
   Device* device = buffer->device;
-  if (buffer->mapped == nullptr) {
-    return common::Fail(msg, PORTA_ERROR_INVALID_ARGUMENT, "opencl: the buffer is not mapped");
-  }
   cl_command_queue queue = UtilityQueue(device, msg);
   if (queue == nullptr) return PORTA_ERROR_BACKEND;
   cl_int error =
@@ -184,10 +180,7 @@ porta_status_t BufferUnmap(porta_be_buffer_t handle, porta_be_msg msg) {
   return PORTA_OK;
 }
 
-porta_status_t BufferNativeHandle(porta_be_buffer_t handle, uint64_t* out, porta_be_msg msg) {
-  if (out == nullptr) {
-    return common::Fail(msg, PORTA_ERROR_INVALID_ARGUMENT, "opencl: out_handle is NULL");
-  }
+porta_status_t BufferNativeHandle(porta_be_buffer_t handle, uint64_t* out, porta_be_msg) {
   *out = reinterpret_cast<uint64_t>(As<Buffer>(handle)->mem);
   return PORTA_OK;
 }
@@ -204,7 +197,7 @@ porta_status_t BufferImport(porta_be_device_t device_handle, const porta_native_
                             uint64_t size, porta_memory_kind_t kind, porta_be_buffer_t* out,
                             porta_be_msg msg) {
   Device* device = As<Device>(device_handle);
-  const ClApi& api = *device->api;
+  const Library& api = *device->api;
   const auto mem = reinterpret_cast<cl_mem>(native->handles[PORTA_NATIVE_OPENCL_BUFFER_MEM]);
   cl_context context = nullptr;
   cl_int error = api.clGetMemObjectInfo(mem, CL_MEM_CONTEXT, sizeof(context), &context, nullptr);
@@ -241,7 +234,7 @@ porta_status_t BufferArgument(Buffer* buffer, uint64_t offset, cl_mem* out, port
     *out = buffer->mem;
     return PORTA_OK;
   }
-  if (offset % buffer->device->base_address_align != 0 || offset >= buffer->size) {
+  if (offset % buffer->device->base_address_align != 0) {
     *out = nullptr;
     return PORTA_OK;
   }
@@ -323,10 +316,6 @@ porta_status_t FillBuffer(porta_be_stream_t stream_handle, porta_be_buffer_t dst
   Device* device = stream->device;
   porta_status_t status = stream->state->Check(msg);
   if (status != PORTA_OK) return status;
-  if (pattern_size != 1 && pattern_size != 2 && pattern_size != 4) {
-    return common::Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
-                        "opencl: pattern_size %u is not 1, 2 or 4", pattern_size);
-  }
   if (device->use_fill_buffer.load(std::memory_order_relaxed)) {
     const cl_int error = device->api->clEnqueueFillBuffer(
         stream->queue, dst->mem, pattern, pattern_size, offset, size, 0, nullptr, nullptr);
@@ -340,9 +329,8 @@ porta_status_t FillBuffer(porta_be_stream_t stream_handle, porta_be_buffer_t dst
     // CL_INVALID_OPERATION is not a listed error of clEnqueueFillBuffer: drivers use it to say
     // the device cannot fill (OpenCL 1.1-class hardware).
     device->use_fill_buffer = false;
-    device->backend->Log(PORTA_LOG_INFO,
-                         "opencl: '%s' rejects clEnqueueFillBuffer; fills run as a kernel",
-                         device->info.name);
+    common::Log(PORTA_LOG_INFO, "opencl: '%s' rejects clEnqueueFillBuffer; fills run as a kernel",
+                device->info.name);
   }
   uint32_t word = 0;
   for (uint32_t i = 0; i < 4; i += pattern_size) {

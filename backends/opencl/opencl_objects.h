@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "backends/opencl/cl_api.h"
+#include "backends/opencl/opencl_library.h"
 #include "backends/opencl/quirks.h"
 #include "porta/sdk/backend_table.h"
 #include "porta/sdk/disk_cache.h"
@@ -47,10 +47,8 @@ struct DeviceRecord {
 
 // The loaded backend.
 struct Backend {
-  ClApi api;
+  Library api;
   std::string porta_version;
-  void (*log)(void* user, int level, const char* text) = nullptr;
-  void* log_user = nullptr;
   common::DiskCache cache{""};
   // Set by PORTA_OPENCL_PROFILE=npu.
   bool constrained = false;
@@ -58,8 +56,6 @@ struct Backend {
   std::vector<DeviceRecord> devices;
   // Why there are no devices (or why some platforms contributed none).
   std::string reason;
-
-  void Log(int level, const char* format, ...) const __attribute__((format(printf, 3, 4)));
 };
 
 // Per-device utility kernels: buffer fills for drivers (and the constrained profile) where
@@ -95,7 +91,7 @@ struct CommandBufferApi {
 // An open device.
 struct Device {
   Backend* backend = nullptr;
-  const ClApi* api = nullptr;
+  const Library* api = nullptr;
   Platform* platform = nullptr;
   cl_device_id id = nullptr;
   cl_context context = nullptr;
@@ -214,15 +210,16 @@ cl_int EnqueueKernel(Device* device, cl_command_queue queue, cl_kernel kernel,
                      int* failed_arg = nullptr);
 
 // The table slots: Init, Shutdown and DeviceCount in opencl_backend.cpp, DeviceOpen ...
-// DeviceGetInfo in opencl_device.cpp, memory and copies in opencl_memory.cpp, streams and events in
-// opencl_stream.cpp, modules in opencl_module.cpp, launches in opencl_launch.cpp, native graphs in
-// opencl_graph.cpp.
+// DeviceGetInfo in opencl_device.cpp, buffers, copies and fills in opencl_memory.cpp, host
+// registration in opencl_host_register.cpp, streams and events in opencl_stream.cpp, modules,
+// kernels and launches in opencl_module.cpp, native graphs in opencl_graph.cpp.
 PORTA_DECLARE_BACKEND_SLOTS()
 PORTA_DECLARE_BACKEND_GRAPH_SLOTS()
 
-// opencl_launch.cpp
-// Checks a launch of |kernel| with |config| and |arg_count| arguments against the device's and
-// the kernel's limits, as kernel_launch does.
+// opencl_module.cpp
+// Checks a launch of |kernel| with |config| and |arg_count| arguments against the kernel's own
+// limits (its work-group size, its static plus the dynamic local memory, its parameter count);
+// the runtime has checked the device's.
 porta_status_t CheckLaunch(const Device* device, const Kernel* kernel,
                            const porta_launch_config_t* config, uint32_t arg_count,
                            porta_be_msg msg);

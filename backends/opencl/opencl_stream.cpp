@@ -21,7 +21,7 @@ cl_event RetainMarker(Event* event, std::shared_ptr<StreamState>* state) {
   return event->marker;
 }
 
-cl_int ExecutionStatus(const ClApi& api, cl_event marker, cl_int* out) {
+cl_int ExecutionStatus(const Library& api, cl_event marker, cl_int* out) {
   return api.clGetEventInfo(marker, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof(*out), out, nullptr);
 }
 
@@ -53,7 +53,7 @@ porta_status_t StreamEnqueueFailed(Stream* stream, cl_int error, const char* cal
 porta_status_t EnableProfiling(Stream* stream, porta_be_msg msg) {
   Device* device = stream->device;
   if (stream->profiled || !device->profiling) return PORTA_OK;
-  const ClApi& api = *device->api;
+  const Library& api = *device->api;
   cl_int error = CL_SUCCESS;
   cl_command_queue profiled =
       api.clCreateCommandQueue(device->context, device->id, CL_QUEUE_PROFILING_ENABLE, &error);
@@ -98,7 +98,6 @@ porta_status_t StreamCreate(porta_be_device_t device_handle, porta_be_stream_t* 
 
 void StreamDestroy(porta_be_stream_t handle) {
   Stream* stream = As<Stream>(handle);
-  if (stream == nullptr) return;
   if (stream->probe != nullptr) stream->device->api->clReleaseEvent(stream->probe);
   stream->device->api->clFinish(stream->queue);
   stream->device->api->clReleaseCommandQueue(stream->queue);
@@ -122,7 +121,7 @@ porta_status_t StreamQuery(porta_be_stream_t handle, porta_be_msg msg) {
   Stream* stream = As<Stream>(handle);
   porta_status_t status = stream->state->Check(msg);
   if (status != PORTA_OK) return status;
-  const ClApi& api = *stream->device->api;
+  const Library& api = *stream->device->api;
   if (stream->native_exposed) {
     // Only a marker enqueued now is behind the application's own commands.
     ++stream->generation;
@@ -179,7 +178,7 @@ namespace {
 
 // One queued host function: |gate| is the user event the commands after it wait for.
 struct HostCall {
-  const ClApi* api = nullptr;
+  const Library* api = nullptr;
   porta_host_fn fn = nullptr;
   void* user_data = nullptr;
   cl_event gate = nullptr;
@@ -204,7 +203,7 @@ porta_status_t StreamHostFunc(porta_be_stream_t handle, porta_host_fn fn, void* 
   porta_status_t status = stream->state->Check(msg);
   if (status != PORTA_OK) return status;
   Device* device = stream->device;
-  const ClApi& api = *device->api;
+  const Library& api = *device->api;
   auto call = std::unique_ptr<HostCall>(new (std::nothrow) HostCall{&api, fn, user_data, nullptr});
   if (call == nullptr) return common::Fail(msg, PORTA_ERROR_OUT_OF_MEMORY, "opencl: host call");
   cl_int error = CL_SUCCESS;
@@ -262,7 +261,6 @@ porta_status_t EventCreate(porta_be_device_t device_handle, uint32_t flags, port
 
 void EventDestroy(porta_be_event_t handle) {
   Event* event = As<Event>(handle);
-  if (event == nullptr) return;
   if (event->marker != nullptr) event->device->api->clReleaseEvent(event->marker);
   delete event;
 }
@@ -271,7 +269,7 @@ porta_status_t EventRecord(porta_be_event_t event_handle, porta_be_stream_t stre
                            porta_be_msg msg) {
   Event* event = As<Event>(event_handle);
   Stream* stream = As<Stream>(stream_handle);
-  const ClApi& api = *stream->device->api;
+  const Library& api = *stream->device->api;
   if ((event->flags & PORTA_EVENT_DISABLE_TIMING) == 0) {
     const porta_status_t status = EnableProfiling(stream, msg);
     if (status != PORTA_OK) return status;
@@ -301,7 +299,7 @@ porta_status_t StreamWaitEvent(porta_be_stream_t stream_handle, porta_be_event_t
                                porta_be_msg msg) {
   Stream* stream = As<Stream>(stream_handle);
   Event* event = As<Event>(event_handle);
-  const ClApi& api = *stream->device->api;
+  const Library& api = *stream->device->api;
   std::shared_ptr<StreamState> state;
   cl_event marker = RetainMarker(event, &state);
   if (marker == nullptr) return PORTA_OK;
@@ -326,7 +324,7 @@ porta_status_t StreamWaitEvent(porta_be_stream_t stream_handle, porta_be_event_t
 
 porta_status_t EventWait(porta_be_event_t handle, uint64_t timeout_ns, porta_be_msg msg) {
   Event* event = As<Event>(handle);
-  const ClApi& api = *event->device->api;
+  const Library& api = *event->device->api;
   std::shared_ptr<StreamState> state;
   cl_event marker = RetainMarker(event, &state);
   if (marker == nullptr) return PORTA_OK;
@@ -361,7 +359,7 @@ porta_status_t EventWait(porta_be_event_t handle, uint64_t timeout_ns, porta_be_
 
 porta_status_t EventQuery(porta_be_event_t handle, porta_be_msg msg) {
   Event* event = As<Event>(handle);
-  const ClApi& api = *event->device->api;
+  const Library& api = *event->device->api;
   std::shared_ptr<StreamState> state;
   cl_event marker = RetainMarker(event, &state);
   if (marker == nullptr) return PORTA_OK;
@@ -378,26 +376,13 @@ porta_status_t EventElapsedMs(porta_be_event_t start_handle, porta_be_event_t en
                               float* out_ms, porta_be_msg msg) {
   Event* start = As<Event>(start_handle);
   Event* end = As<Event>(end_handle);
-  const ClApi& api = *start->device->api;
-  if ((start->flags | end->flags) & PORTA_EVENT_DISABLE_TIMING) {
-    return common::Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
-                        "opencl: an event was created with PORTA_EVENT_DISABLE_TIMING");
-  }
-  if (!start->device->profiling) {
-    return common::Fail(msg, PORTA_ERROR_UNSUPPORTED,
-                        "opencl: the device does not support queue profiling");
-  }
+  const Library& api = *start->device->api;
+  // The runtime has checked that the device has timestamps (it profiles) and that both events
+  // were created with timing and recorded.
   cl_event markers[2] = {RetainMarker(start, nullptr), RetainMarker(end, nullptr)};
   porta_status_t status = PORTA_OK;
   cl_ulong stamps[2] = {0, 0};
   for (int i = 0; i < 2 && status == PORTA_OK; ++i) {
-    if (markers[i] == nullptr) {
-      status = common::Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
-                            "opencl: the %s event was never "
-                            "recorded",
-                            i == 0 ? "start" : "end");
-      break;
-    }
     cl_int execution = CL_QUEUED;
     cl_int error = ExecutionStatus(api, markers[i], &execution);
     if (error == CL_SUCCESS && execution < 0) {

@@ -141,8 +141,8 @@ typedef struct porta_backend_table {
 
   // ---- ABI 1.0 --------------------------------------------------------------------------------
 
-  // Required. Sets the backend up (loads the vendor library, enumerates devices). A failure
-  // skips the backend and its message goes into the diagnostics.
+  // Required. Sets the backend up (loads the vendor library, enumerates devices). |host| stays
+  // valid until shutdown. A failure skips the backend and its message goes into the diagnostics.
   porta_status_t (*init)(const porta_backend_host_t* host, porta_be_backend_t* out_backend,
                          porta_be_msg msg);
   // Required. Releases everything init acquired. Every device is closed before.
@@ -172,7 +172,7 @@ typedef struct porta_backend_table {
   // while the buffer is already mapped.
   porta_status_t (*buffer_map)(porta_be_buffer_t buffer, uint64_t offset, uint64_t size,
                                void** out_ptr, porta_be_msg msg);
-  // Required.
+  // Required. Only called for a mapped buffer.
   porta_status_t (*buffer_unmap)(porta_be_buffer_t buffer, porta_be_msg msg);
 
   // Required. Creates an in-order asynchronous queue.
@@ -217,11 +217,14 @@ typedef struct porta_backend_table {
   porta_status_t (*event_wait)(porta_be_event_t event, uint64_t timeout_ns, porta_be_msg msg);
   // Required. PORTA_OK, PORTA_NOT_READY or the recorded stream's sticky error.
   porta_status_t (*event_query)(porta_be_event_t event, porta_be_msg msg);
-  // Required. Both events belong to one device; PORTA_NOT_READY when either is incomplete.
+  // Required. Both events belong to one device that declares PORTA_CAP_TIMESTAMPS, were created
+  // without PORTA_EVENT_DISABLE_TIMING and have been recorded (outside a capture);
+  // PORTA_NOT_READY when either is incomplete.
   porta_status_t (*event_elapsed_ms)(porta_be_event_t start, porta_be_event_t end, float* out_ms,
                                      porta_be_msg msg);
 
-  // Required. |source| has a format the device declared in kernel_formats. A PORTA_FORMAT_NATIVE
+  // Required. |source| has a format the device declared in kernel_formats, data that is not NULL,
+  // a nonzero size, and entry_count names that are neither NULL nor empty. A PORTA_FORMAT_NATIVE
   // source has passed porta_native_binary_tag's check and its tag is one of the device's
   // native_tags: the vendor's binary is the source->size - sizeof(porta_native_header_t) bytes
   // after the header. Returns PORTA_ERROR_BUILD_FAILED with the compiler log (or why the binary
@@ -230,12 +233,16 @@ typedef struct porta_backend_table {
                                 porta_be_module_t* out_module, porta_be_msg msg);
   // Required. No queued launch uses the module any more.
   void (*module_destroy)(porta_be_module_t module);
-  // Required. The kernel belongs to the module and lives as long as it. PORTA_ERROR_NOT_FOUND
-  // when the module has no such entry.
+  // Required. |name| is neither NULL nor empty. The kernel belongs to the module and lives as
+  // long as it. PORTA_ERROR_NOT_FOUND when the module has no such entry.
   porta_status_t (*module_get_kernel)(porta_be_module_t module, const char* name,
                                       porta_be_kernel_t* out_kernel, porta_be_msg msg);
-  // Required. The configuration is within the device's limits; buffer arguments belong to the
-  // stream's device and their offsets lie within them.
+  // Required. The configuration is within the device's limits (no zero grid or block dimension,
+  // block, grid, work-group size and local_memory_bytes within what device_get_info reports); the
+  // kernel was loaded on the stream's device; |args| is not NULL when arg_count is nonzero, and
+  // each argument is a buffer of the stream's device whose offset lies within it, or a scalar of
+  // 1 to 256 bytes whose value is not NULL. A kernel's own limits (its work-group size, its
+  // parameters) are the backend's to check.
   porta_status_t (*kernel_launch)(porta_be_stream_t stream, porta_be_kernel_t kernel,
                                   const porta_launch_config_t* config, const porta_be_arg_t* args,
                                   uint32_t arg_count, porta_be_msg msg);

@@ -60,14 +60,12 @@ porta_status_t Init(const porta_backend_host_t* host, porta_be_backend_t* out_ba
     }
     count = static_cast<uint32_t>(value);
   }
-  return Guard(msg, "acme: init", [&]() -> porta_status_t {
-    auto backend = std::make_unique<Backend>();
-    backend->device_count = count;
-    backend->porta_version = host->porta_version != nullptr ? host->porta_version : "";
-    porta::common::Log(PORTA_LOG_INFO, "acme: %u device(s)", count);
-    *out_backend = ToHandle<porta_be_backend_t>(backend.release());
-    return PORTA_OK;
-  });
+  auto backend = std::make_unique<Backend>();
+  backend->device_count = count;
+  backend->porta_version = host->porta_version != nullptr ? host->porta_version : "";
+  porta::common::Log(PORTA_LOG_INFO, "acme: %u device(s)", count);
+  *out_backend = ToHandle<porta_be_backend_t>(backend.release());
+  return PORTA_OK;
 }
 
 void Shutdown(porta_be_backend_t backend) {
@@ -82,14 +80,12 @@ porta_status_t DeviceCount(porta_be_backend_t backend, uint32_t* out_count, port
 }
 
 porta_status_t DeviceOpen(porta_be_backend_t backend, uint32_t index, porta_be_device_t* out_device,
-                          porta_be_msg msg) {
-  return Guard(msg, "acme: device_open", [&]() -> porta_status_t {
-    auto device = std::make_unique<Device>();
-    device->backend = As<Backend>(backend);
-    device->index = index;
-    *out_device = ToHandle<porta_be_device_t>(device.release());
-    return PORTA_OK;
-  });
+                          porta_be_msg /*msg*/) {
+  auto device = std::make_unique<Device>();
+  device->backend = As<Backend>(backend);
+  device->index = index;
+  *out_device = ToHandle<porta_be_device_t>(device.release());
+  return PORTA_OK;
 }
 
 void DeviceClose(porta_be_device_t device) {
@@ -149,23 +145,20 @@ porta_status_t DeviceMemoryInfo(porta_be_device_t device, uint64_t* out_free_byt
 porta_status_t BufferAlloc(porta_be_device_t handle, uint64_t size, porta_memory_kind_t /*kind*/,
                            porta_be_buffer_t* out_buffer, porta_be_msg msg) {
   Device* device = As<Device>(handle);
-  return Guard(msg, "acme: buffer_alloc", [&]() -> porta_status_t {
-    auto buffer = std::make_unique<Buffer>();
-    buffer->device = device;
-    buffer->size = size;
-    buffer->data = static_cast<uint8_t*>(std::aligned_alloc(64, (size + 63) / 64 * 64));
-    if (buffer->data == nullptr) {
-      return Fail(msg, PORTA_ERROR_OUT_OF_MEMORY, "acme: no host memory for %" PRIu64 " bytes",
-                  size);
-    }
-    {
-      std::lock_guard<std::mutex> lock(device->allocations_mutex);
-      device->allocations[reinterpret_cast<uintptr_t>(buffer->data)] = size;
-    }
-    device->allocated_bytes.fetch_add(size);
-    *out_buffer = ToHandle<porta_be_buffer_t>(buffer.release());
-    return PORTA_OK;
-  });
+  auto buffer = std::make_unique<Buffer>();
+  buffer->device = device;
+  buffer->size = size;
+  buffer->data = static_cast<uint8_t*>(std::aligned_alloc(64, (size + 63) / 64 * 64));
+  if (buffer->data == nullptr) {
+    return Fail(msg, PORTA_ERROR_OUT_OF_MEMORY, "acme: no host memory for %" PRIu64 " bytes", size);
+  }
+  {
+    std::lock_guard<std::mutex> lock(device->allocations_mutex);
+    device->allocations[reinterpret_cast<uintptr_t>(buffer->data)] = size;
+  }
+  device->allocated_bytes.fetch_add(size);
+  *out_buffer = ToHandle<porta_be_buffer_t>(buffer.release());
+  return PORTA_OK;
 }
 
 // Called only once no queued work uses the buffer.
@@ -251,15 +244,13 @@ porta_status_t BufferImport(porta_be_device_t handle, const porta_native_handles
       }
     }
   }
-  return Guard(msg, "acme: buffer_import", [&]() -> porta_status_t {
-    auto buffer = std::make_unique<Buffer>();
-    buffer->device = device;
-    buffer->size = size;
-    buffer->imported = true;
-    buffer->data = reinterpret_cast<uint8_t*>(static_cast<uintptr_t>(address));
-    *out_buffer = ToHandle<porta_be_buffer_t>(buffer.release());
-    return PORTA_OK;
-  });
+  auto buffer = std::make_unique<Buffer>();
+  buffer->device = device;
+  buffer->size = size;
+  buffer->imported = true;
+  buffer->data = reinterpret_cast<uint8_t*>(static_cast<uintptr_t>(address));
+  *out_buffer = ToHandle<porta_be_buffer_t>(buffer.release());
+  return PORTA_OK;
 }
 
 //===--- Host memory registration -------------------------------------------------------------===//

@@ -149,9 +149,9 @@ struct Module {
   std::vector<std::unique_ptr<Kernel>> kernels;
 };
 
-// Every slot that allocates or starts a thread runs inside porta::common::Guard (message.h),
-// which turns an escaping C++ exception into a status: none may cross the ABI.
-using porta::common::Guard;
+// No slot catches C++ exceptions itself: the table macros put the SDK's slot guard around every
+// slot (porta/sdk/backend_table.h), which turns one that escapes (std::bad_alloc from a
+// make_unique, std::system_error from a thread) into the slot's status and a message naming it.
 
 }  // namespace acme
 

@@ -33,30 +33,28 @@ porta_status_t ModuleLoad(porta_be_device_t /*device*/, const porta_module_sourc
                 "bytes",
                 sizeof(porta_host_kernel_t), source->size);
   }
-  return Guard(msg, "acme: module_load", [&]() -> porta_status_t {
-    auto module = std::make_unique<Module>();
-    const auto* entries = static_cast<const porta_host_kernel_t*>(source->data);
-    const size_t count = source->size / sizeof(porta_host_kernel_t);
-    for (size_t i = 0; i < count; ++i) {
-      if (entries[i].name == nullptr || entries[i].fn == nullptr) {
-        return Fail(msg, PORTA_ERROR_BUILD_FAILED, "acme: host kernel entry %zu has no %s", i,
-                    entries[i].name == nullptr ? "name" : "function");
-      }
-      module->kernels.push_back(std::make_unique<Kernel>(Kernel{entries[i].name, entries[i].fn}));
+  auto module = std::make_unique<Module>();
+  const auto* entries = static_cast<const porta_host_kernel_t*>(source->data);
+  const size_t count = source->size / sizeof(porta_host_kernel_t);
+  for (size_t i = 0; i < count; ++i) {
+    if (entries[i].name == nullptr || entries[i].fn == nullptr) {
+      return Fail(msg, PORTA_ERROR_BUILD_FAILED, "acme: host kernel entry %zu has no %s", i,
+                  entries[i].name == nullptr ? "name" : "function");
     }
-    // Every entry point the application asked for must be there now, not at the first launch.
-    for (uint32_t i = 0; i < source->entry_count; ++i) {
-      const std::string wanted = source->entry_names[i];
-      bool found = false;
-      for (const auto& kernel : module->kernels) found = found || kernel->name == wanted;
-      if (!found) {
-        return Fail(msg, PORTA_ERROR_NOT_FOUND, "acme: the module has no kernel named '%s'",
-                    wanted.c_str());
-      }
+    module->kernels.push_back(std::make_unique<Kernel>(Kernel{entries[i].name, entries[i].fn}));
+  }
+  // Every entry point the application asked for must be there now, not at the first launch.
+  for (uint32_t i = 0; i < source->entry_count; ++i) {
+    const std::string wanted = source->entry_names[i];
+    bool found = false;
+    for (const auto& kernel : module->kernels) found = found || kernel->name == wanted;
+    if (!found) {
+      return Fail(msg, PORTA_ERROR_NOT_FOUND, "acme: the module has no kernel named '%s'",
+                  wanted.c_str());
     }
-    *out_module = ToHandle<porta_be_module_t>(module.release());
-    return PORTA_OK;
-  });
+  }
+  *out_module = ToHandle<porta_be_module_t>(module.release());
+  return PORTA_OK;
 }
 
 void ModuleDestroy(porta_be_module_t module) {
@@ -133,30 +131,28 @@ struct Launch {
 porta_status_t KernelLaunch(porta_be_stream_t stream, porta_be_kernel_t kernel,
                             const porta_launch_config_t* config, const porta_be_arg_t* args,
                             uint32_t arg_count, porta_be_msg msg) {
-  return Guard(msg, "acme: kernel_launch", [&]() -> porta_status_t {
-    auto launch = std::make_shared<Launch>();
-    launch->fn = As<Kernel>(kernel)->fn;
-    launch->name = As<Kernel>(kernel)->name;
-    launch->config = *config;
-    launch->args.resize(arg_count);
-    launch->scalars.resize(arg_count);
-    for (uint32_t i = 0; i < arg_count; ++i) {
-      if (args[i].kind == PORTA_ARG_BUFFER) {
-        // The runtime has checked that the offset lies inside the buffer.
-        const Buffer* buffer = As<Buffer>(args[i].buffer);
-        launch->args[i].ptr = buffer->data + args[i].offset;
-        launch->args[i].size = buffer->size - args[i].offset;
-      } else {
-        const auto* bytes = static_cast<const uint8_t*>(args[i].scalar);
-        launch->scalars[i].assign(bytes, bytes + args[i].scalar_size);
-        launch->args[i].ptr = launch->scalars[i].data();
-        launch->args[i].size = args[i].scalar_size;
-      }
+  auto launch = std::make_shared<Launch>();
+  launch->fn = As<Kernel>(kernel)->fn;
+  launch->name = As<Kernel>(kernel)->name;
+  launch->config = *config;
+  launch->args.resize(arg_count);
+  launch->scalars.resize(arg_count);
+  for (uint32_t i = 0; i < arg_count; ++i) {
+    if (args[i].kind == PORTA_ARG_BUFFER) {
+      // The runtime has checked that the offset lies inside the buffer.
+      const Buffer* buffer = As<Buffer>(args[i].buffer);
+      launch->args[i].ptr = buffer->data + args[i].offset;
+      launch->args[i].size = buffer->size - args[i].offset;
+    } else {
+      const auto* bytes = static_cast<const uint8_t*>(args[i].scalar);
+      launch->scalars[i].assign(bytes, bytes + args[i].scalar_size);
+      launch->args[i].ptr = launch->scalars[i].data();
+      launch->args[i].size = args[i].scalar_size;
     }
-    Command command;
-    command.work = [launch](std::string* fault) { return launch->Run(fault); };
-    return As<Stream>(stream)->Enqueue(std::move(command), msg);
-  });
+  }
+  Command command;
+  command.work = [launch](std::string* fault) { return launch->Run(fault); };
+  return As<Stream>(stream)->Enqueue(std::move(command), msg);
 }
 
 }  // namespace acme

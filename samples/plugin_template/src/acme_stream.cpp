@@ -186,20 +186,18 @@ Stream* ToStream(porta_be_stream_t stream) {
 }
 
 // Queues |work| on |stream|.
-porta_status_t EnqueueWork(porta_be_stream_t stream, const char* what,
-                           std::function<bool(std::string*)> work, porta_be_msg msg) {
-  return Guard(msg, what, [&]() -> porta_status_t {
-    Command command;
-    command.work = std::move(work);
-    return ToStream(stream)->Enqueue(std::move(command), msg);
-  });
+porta_status_t EnqueueWork(porta_be_stream_t stream, std::function<bool(std::string*)> work,
+                           porta_be_msg msg) {
+  Command command;
+  command.work = std::move(work);
+  return ToStream(stream)->Enqueue(std::move(command), msg);
 }
 
 // Queues a copy of |size| bytes; the runtime has checked both ranges.
 porta_status_t EnqueueCopy(porta_be_stream_t stream, void* dst, const void* src, uint64_t size,
                            porta_be_msg msg) {
   return EnqueueWork(
-      stream, "acme: queueing a copy",
+      stream,
       [dst, src, size](std::string*) {
         std::memmove(dst, src, static_cast<size_t>(size));
         return true;
@@ -210,11 +208,9 @@ porta_status_t EnqueueCopy(porta_be_stream_t stream, void* dst, const void* src,
 }  // namespace
 
 porta_status_t StreamCreate(porta_be_device_t device, porta_be_stream_t* out_stream,
-                            porta_be_msg msg) {
-  return Guard(msg, "acme: stream_create", [&]() -> porta_status_t {
-    *out_stream = ToHandle<porta_be_stream_t>(new Stream(As<Device>(device)));
-    return PORTA_OK;
-  });
+                            porta_be_msg /*msg*/) {
+  *out_stream = ToHandle<porta_be_stream_t>(new Stream(As<Device>(device)));
+  return PORTA_OK;
 }
 
 void StreamDestroy(porta_be_stream_t stream) {
@@ -264,7 +260,7 @@ porta_status_t FillBuffer(porta_be_stream_t stream, porta_be_buffer_t dst, uint6
   std::memcpy(bytes, pattern, pattern_size);
   uint8_t* data = As<Buffer>(dst)->data + offset;
   return EnqueueWork(
-      stream, "acme: queueing a fill",
+      stream,
       [data, size, bytes, pattern_size](std::string*) {
         for (uint64_t i = 0; i < size; i += pattern_size)
           std::memcpy(data + i, bytes, pattern_size);
@@ -276,7 +272,7 @@ porta_status_t FillBuffer(porta_be_stream_t stream, porta_be_buffer_t dst, uint6
 porta_status_t StreamHostFunc(porta_be_stream_t stream, porta_host_fn fn, void* user_data,
                               porta_be_msg msg) {
   return EnqueueWork(
-      stream, "acme: queueing a host function",
+      stream,
       [fn, user_data](std::string*) {
         fn(user_data);
         return true;
@@ -287,11 +283,9 @@ porta_status_t StreamHostFunc(porta_be_stream_t stream, porta_host_fn fn, void* 
 //===--- Event slots --------------------------------------------------------------------------===//
 
 porta_status_t EventCreate(porta_be_device_t /*device*/, uint32_t flags,
-                           porta_be_event_t* out_event, porta_be_msg msg) {
-  return Guard(msg, "acme: event_create", [&]() -> porta_status_t {
-    *out_event = ToHandle<porta_be_event_t>(new Event(flags));
-    return PORTA_OK;
-  });
+                           porta_be_event_t* out_event, porta_be_msg /*msg*/) {
+  *out_event = ToHandle<porta_be_event_t>(new Event(flags));
+  return PORTA_OK;
 }
 
 void EventDestroy(porta_be_event_t event) {
@@ -299,13 +293,11 @@ void EventDestroy(porta_be_event_t event) {
 }
 
 porta_status_t EventRecord(porta_be_event_t event, porta_be_stream_t stream, porta_be_msg msg) {
-  return Guard(msg, "acme: event_record",
-               [&] { return As<Event>(event)->Record(ToStream(stream), msg); });
+  return As<Event>(event)->Record(ToStream(stream), msg);
 }
 
 porta_status_t StreamWaitEvent(porta_be_stream_t stream, porta_be_event_t event, porta_be_msg msg) {
-  return Guard(msg, "acme: stream_wait_event",
-               [&] { return As<Event>(event)->MakeStreamWait(ToStream(stream), msg); });
+  return As<Event>(event)->MakeStreamWait(ToStream(stream), msg);
 }
 
 porta_status_t EventWait(porta_be_event_t event, uint64_t timeout_ns, porta_be_msg msg) {

@@ -1,8 +1,11 @@
 // The slots of porta_backend_table_t as a list, so that a backend declares its slot functions and
-// builds its table without writing every signature and slot again.
+// builds its table without writing every signature and slot again, and the guard the table macros
+// put around every slot so that no C++ exception crosses the ABI.
 #ifndef PORTA_SDK_BACKEND_TABLE_H_
 #define PORTA_SDK_BACKEND_TABLE_H_
 
+#include <cstddef>
+#include <tuple>
 #include <type_traits>
 
 #include "porta/porta_backend.h"
@@ -74,8 +77,65 @@ using SlotFunction = std::remove_pointer_t<SlotPointer>;
 
 // Returns |table| through |out_table| when the runtime offers the ABI major it implements;
 // the body of a backend's entry function, named porta_<table.name>_backend_entry in messages.
+// Host or out_table NULL is PORTA_ERROR_INVALID_ARGUMENT, another major PORTA_ERROR_ABI_MISMATCH.
 porta_status_t ServeTable(const porta_backend_table_t& table, const porta_backend_host_t* host,
                           const porta_backend_table_t** out_table, porta_be_msg msg);
+
+// A slot's name ("buffer_alloc") as a template argument.
+template <size_t N>
+struct SlotName {
+  // Implicit, so that a string literal names the slot: Guarded<&Init, "init">.
+  constexpr SlotName(const char (&name)[N]) {
+    for (size_t i = 0; i < N; ++i) text[i] = name[i];
+  }
+  char text[N];
+};
+
+// Handles the exception being handled after slot |slot| threw: writes "the <slot> slot threw
+// ..." (with what() where the exception has it) into |msg| and returns PORTA_ERROR_OUT_OF_MEMORY
+// for std::bad_alloc, PORTA_ERROR_BACKEND for anything else. |msg| NULL (a slot without a
+// status, such as a destroy): the text goes to the log sink (message.h) instead. Never throws.
+porta_status_t SlotThrew(const char* slot, porta_be_msg msg) noexcept;
+
+// The message buffer among a slot's arguments: its last one when that is a porta_be_msg (every
+// slot that returns a status has it there), else NULL.
+template <typename... Args>
+porta_be_msg SlotMessage(Args... args) {
+  if constexpr (sizeof...(Args) == 0) {
+    return nullptr;
+  } else {
+    using Last = std::tuple_element_t<sizeof...(Args) - 1, std::tuple<Args...>>;
+    if constexpr (std::is_same_v<Last, porta_be_msg>) {
+      return std::get<sizeof...(Args) - 1>(std::forward_as_tuple(args...));
+    } else {
+      return nullptr;
+    }
+  }
+}
+
+// The slot guard: Guarded<&BufferAlloc, "buffer_alloc">::Call has exactly BufferAlloc's signature,
+// calls it, and turns a C++ exception that escapes it into the slot's failure (SlotThrew): a
+// status and a message naming the slot, or for a slot returning void a line in the log. The table
+// macros below put it in every slot, generated from the slot list, so a backend writes no
+// try/catch of its own at the boundary. It costs nothing until something throws.
+template <auto Function, SlotName Name>
+struct Guarded;
+
+template <typename Result, typename... Args, Result (*Function)(Args...), SlotName Name>
+struct Guarded<Function, Name> {
+  static Result Call(Args... args) noexcept {
+    try {
+      return Function(args...);
+    } catch (...) {
+      if constexpr (std::is_void_v<Result>) {
+        SlotThrew(Name.text, nullptr);
+      } else {
+        static_assert(std::is_same_v<Result, porta_status_t>, "a slot returns a status or nothing");
+        return SlotThrew(Name.text, SlotMessage<Args...>(args...));
+      }
+    }
+  }
+};
 
 }  // namespace porta::common
 
@@ -94,15 +154,17 @@ porta_status_t ServeTable(const porta_backend_table_t& table, const porta_backen
 // GraphUpdateKernelArgs, GraphDestroy), for a backend built with PORTA_BACKEND_TABLE_WITH_GRAPHS.
 #define PORTA_DECLARE_BACKEND_GRAPH_SLOTS() PORTA_BACKEND_GRAPH_SLOTS(PORTA_DECLARE_BACKEND_SLOT_)
 
-#define PORTA_BACKEND_SLOT_INITIALIZER_(field, function) .field = function,
+// Each slot points at its function's guard (porta::common::Guarded), named after the slot.
+#define PORTA_BACKEND_SLOT_INITIALIZER_(field, function) \
+  .field = ::porta::common::Guarded<&function, #field>::Call,
 // Names the slot as NULL, so that a plugin compiled with -Wextra gets no
 // missing-field-initializers warning for the slots it leaves out.
 #define PORTA_BACKEND_NULL_SLOT_INITIALIZER_(field, function) .field = nullptr,
 
 // The initializer of a table named |backend_name| whose slots are the functions
-// PORTA_DECLARE_BACKEND_SLOTS() declares, without native graphs (those slots stay NULL and the
-// runtime replays graphs node by node): `const porta_backend_table_t kTable =
-// PORTA_BACKEND_TABLE("acme");`.
+// PORTA_DECLARE_BACKEND_SLOTS() declares, each behind the slot guard, without native graphs (those
+// slots stay NULL and the runtime replays graphs node by node): `const porta_backend_table_t kTable
+// = PORTA_BACKEND_TABLE("acme");`.
 #define PORTA_BACKEND_TABLE(backend_name)                                               \
   {                                                                                     \
     .struct_size = sizeof(porta_backend_table_t), .abi_major = PORTA_BACKEND_ABI_MAJOR, \

@@ -42,6 +42,11 @@ class DynamicLibrary {
   std::string name_;
 };
 
+// The names to open a vendor library by: the value of the environment variable |override_env|
+// (PORTA_<BACKEND>_LIBRARY) alone when it is set and not empty, else |default_names|.
+std::vector<std::string> LibraryNames(const char* override_env,
+                                      std::vector<std::string> default_names);
+
 }  // namespace porta::common
 
 #endif  // PORTA_SDK_DYNAMIC_LIBRARY_H_

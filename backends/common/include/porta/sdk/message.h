@@ -34,8 +34,9 @@ porta_status_t CheckImportRange(const char* backend, uint64_t address, uint64_t 
 
 // Runs |body| (returning porta_status_t) and turns a C++ exception that escapes it into a status
 // with |what| in |msg|: std::bad_alloc into PORTA_ERROR_OUT_OF_MEMORY ("<what>: host out of
-// memory"), any other std::exception into PORTA_ERROR_BACKEND ("<what> failed: <e.what()>"). No
-// exception may cross the ABI, so a slot that allocates or starts threads runs inside one.
+// memory"), any other std::exception into PORTA_ERROR_BACKEND ("<what> failed: <e.what()>"). The
+// slot guard of the table macros (backend_table.h) already keeps exceptions from crossing the ABI;
+// this is for a step inside a slot whose failure a more specific |what| explains better.
 template <typename Body>
 porta_status_t Guard(porta_be_msg msg, const char* what, Body&& body) {
   try {

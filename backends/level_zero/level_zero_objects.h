@@ -1,8 +1,6 @@
-// Objects of the Level Zero backend and the table slots implemented in level_zero_backend.cpp
-// (drivers, devices, memory), level_zero_stream.cpp (streams, copies, events),
-// level_zero_module.cpp (modules and launches) and level_zero_graph.cpp (native graphs).
-#ifndef PORTA_BACKENDS_LEVEL_ZERO_LEVEL_ZERO_BACKEND_H_
-#define PORTA_BACKENDS_LEVEL_ZERO_LEVEL_ZERO_BACKEND_H_
+// Objects of the Level Zero backend behind the ABI's handles, and the functions its files share.
+#ifndef PORTA_BACKENDS_LEVEL_ZERO_LEVEL_ZERO_OBJECTS_H_
+#define PORTA_BACKENDS_LEVEL_ZERO_LEVEL_ZERO_OBJECTS_H_
 
 #include <deque>
 #include <map>
@@ -154,6 +152,14 @@ struct Module {
   std::map<std::string, std::unique_ptr<Kernel>> kernels;
 };
 
+// Reports a failed call made for work on a stream: device loss becomes the stream's sticky
+// error.
+porta_status_t StreamFail(StickyError* sticky, ze_result_t result, const char* what,
+                          porta_be_msg msg);
+// Submits the stream's open batch, if it holds any command.
+porta_status_t Flush(Stream* stream, porta_be_msg msg);
+// Recycles submitted batches that have completed, oldest first; with |wait|, waits for all.
+porta_status_t Retire(Stream* stream, bool wait, porta_be_msg msg);
 // Appends to the stream's open batch (creating one if needed): |batch| receives it. Fails with
 // the stream's sticky error, if any.
 porta_status_t OpenBatch(Stream* stream, Batch** batch, porta_be_msg msg);
@@ -174,12 +180,13 @@ porta_status_t AppendLaunch(const Library& library, ze_command_list_handle_t lis
                             const porta_launch_config_t* config, const porta_be_arg_t* args,
                             uint32_t arg_count, porta_be_msg msg);
 
-// The table slots: Init ... BufferNativeHandle in level_zero_backend.cpp, streams, copies and
-// events in level_zero_stream.cpp, modules and launches in level_zero_module.cpp, native graphs
-// in level_zero_graph.cpp.
+// The table slots: Init, Shutdown and DeviceCount in level_zero_backend.cpp, the device slots in
+// level_zero_device.cpp, buffers, host registration, copies and fills in level_zero_memory.cpp,
+// streams and events in level_zero_stream.cpp, modules and launches in level_zero_module.cpp,
+// native graphs in level_zero_graph.cpp.
 PORTA_DECLARE_BACKEND_SLOTS()
 PORTA_DECLARE_BACKEND_GRAPH_SLOTS()
 
 }  // namespace porta::level_zero
 
-#endif  // PORTA_BACKENDS_LEVEL_ZERO_LEVEL_ZERO_BACKEND_H_
+#endif  // PORTA_BACKENDS_LEVEL_ZERO_LEVEL_ZERO_OBJECTS_H_

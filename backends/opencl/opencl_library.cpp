@@ -1,38 +1,33 @@
-#include "backends/opencl/cl_api.h"
+#include "backends/opencl/opencl_library.h"
 
-#include <cstdlib>
 #include <vector>
 
 #include "porta/sdk/message.h"
 
 namespace porta::opencl {
 
-bool ClApi::Load(std::string* error) {
-  std::vector<std::string> names;
-  const char* override_name = std::getenv("PORTA_OPENCL_LIBRARY");
-  if (override_name != nullptr && override_name[0] != '\0') {
-    names.emplace_back(override_name);
-  } else {
-    // The versioned name is what the ICD loader package installs; the bare name only exists with
-    // development files, so it comes second.
-    names = {"libOpenCL.so.1", "libOpenCL.so"};
-  }
-  std::string open_error;
-  library = common::DynamicLibrary::Open(names, &open_error);
-  if (library == nullptr) {
-    *error = "no OpenCL ICD loader (" + open_error + "); install ocl-icd-libopencl1 and a driver " +
-             "such as pocl-opencl-icd, or set PORTA_OPENCL_LIBRARY";
+bool Library::Load(std::string* why) {
+  // The versioned name is what the ICD loader package installs; the bare name only exists with
+  // development files, so it comes second.
+  const std::vector<std::string> names =
+      common::LibraryNames("PORTA_OPENCL_LIBRARY", {"libOpenCL.so.1", "libOpenCL.so"});
+  std::string error;
+  library_ = common::DynamicLibrary::Open(names, &error);
+  if (library_ == nullptr) {
+    *why = "no OpenCL ICD loader (" + error + "); install ocl-icd-libopencl1 and a driver " +
+           "such as pocl-opencl-icd, or set PORTA_OPENCL_LIBRARY";
     return false;
   }
   std::string missing;
-#define PORTA_CL_REQUIRED(name) library->Load(&name, #name, &missing);
-#define PORTA_CL_OPTIONAL(name) library->Load(&name, #name, nullptr);
-#include "backends/opencl/cl_api_functions.inc"
-#undef PORTA_CL_REQUIRED
-#undef PORTA_CL_OPTIONAL
+#define PORTA_OPENCL_RESOLVE(symbol) library_->Load(&symbol, #symbol, &missing);
+  PORTA_OPENCL_FUNCTIONS(PORTA_OPENCL_RESOLVE)
+#undef PORTA_OPENCL_RESOLVE
+#define PORTA_OPENCL_RESOLVE_OPTIONAL(symbol) library_->Load(&symbol, #symbol, nullptr);
+  PORTA_OPENCL_OPTIONAL_FUNCTIONS(PORTA_OPENCL_RESOLVE_OPTIONAL)
+#undef PORTA_OPENCL_RESOLVE_OPTIONAL
   if (!missing.empty()) {
-    *error = library->name() + " lacks OpenCL 1.2 entry points: " + missing;
-    library.reset();
+    *why = library_->name() + " lacks OpenCL 1.2 entry points: " + missing;
+    library_.reset();
     return false;
   }
   return true;
