@@ -45,7 +45,7 @@ void ExpectCompleteTable(porta_backend_entry_fn entry, const char* name);
 void ExpectRefusesOtherMajor(porta_backend_entry_fn entry);
 
 // Checks that with the vendor library override |env_var| naming |missing_path|, the backend
-// initializes with zero devices, a reason that names the path, and no device to open.
+// initializes with zero devices and a reason that names the path (the runtime then opens none).
 void ExpectMissingLibraryGivesZeroDevices(porta_backend_entry_fn entry, const char* env_var,
                                           const char* missing_path);
 
