@@ -1,11 +1,11 @@
-// Device open/close, memory types, buffers, staging memory, pipeline layouts and the on-disk
-// pipeline cache.
+// Vulkan devices: which physical devices qualify and what they report (ProbeDevice), opening and
+// closing one, its pipeline layouts, timestamp slots and on-disk pipeline cache, and the device
+// slots.
 #include <algorithm>
 #include <cinttypes>
 #include <cstring>
 
-#include "backends/vulkan/vulkan_internal.h"
-#include "backends/vulkan/vulkan_table.h"
+#include "backends/vulkan/vulkan_objects.h"
 #include "porta/sdk/disk_cache.h"
 #include "porta/sdk/message.h"
 
@@ -15,16 +15,6 @@ namespace {
 using common::Fail;
 
 constexpr uint32_t kMaxQueues = 4;
-// Staging blocks are at least this large so that small copies share one block.
-constexpr uint64_t kMinStagingBlock = uint64_t{4} << 20;
-// Free staging memory kept for reuse; blocks released beyond it are destroyed.
-constexpr uint64_t kMaxFreeStaging = uint64_t{256} << 20;
-
-constexpr VkBufferUsageFlags kBufferUsage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT |
-                                            VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
-                                            VK_BUFFER_USAGE_TRANSFER_DST_BIT;
-constexpr VkMemoryPropertyFlags kHostMappable =
-    VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
 
 std::string PipelineCacheKey(const Device& device) {
   const VkPhysicalDeviceProperties& props = device.physical->properties;
@@ -61,12 +51,12 @@ void CreatePipelineCache(Device* device) {
   if (auto loaded = cache.Load(device->pipeline_cache_key)) {
     if (PipelineCacheHeaderMatches(*loaded, device->physical->properties)) {
       initial = std::move(*loaded);
-      backend->Log(PORTA_LOG_INFO, "vulkan: pipeline cache: loaded %zu bytes from %s",
-                   initial.size(), cache.PathFor(device->pipeline_cache_key).c_str());
+      common::Log(PORTA_LOG_INFO, "vulkan: pipeline cache: loaded %zu bytes from %s",
+                  initial.size(), cache.PathFor(device->pipeline_cache_key).c_str());
     } else {
-      backend->Log(PORTA_LOG_WARNING,
-                   "vulkan: pipeline cache: ignoring %s, its header does not match this device",
-                   cache.PathFor(device->pipeline_cache_key).c_str());
+      common::Log(PORTA_LOG_WARNING,
+                  "vulkan: pipeline cache: ignoring %s, its header does not match this device",
+                  cache.PathFor(device->pipeline_cache_key).c_str());
     }
   }
   VkPipelineCacheCreateInfo info{VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO};
@@ -103,262 +93,250 @@ void SavePipelineCache(Device* device) {
   }
   common::DiskCache cache(backend->cache_dir + "/vulkan");
   if (cache.Store(device->pipeline_cache_key, data.data(), size)) {
-    backend->Log(PORTA_LOG_INFO, "vulkan: pipeline cache: stored %zu bytes in %s", size,
-                 cache.PathFor(device->pipeline_cache_key).c_str());
+    common::Log(PORTA_LOG_INFO, "vulkan: pipeline cache: stored %zu bytes in %s", size,
+                cache.PathFor(device->pipeline_cache_key).c_str());
   } else {
-    backend->Log(PORTA_LOG_WARNING, "vulkan: pipeline cache: could not write %s",
-                 cache.PathFor(device->pipeline_cache_key).c_str());
+    common::Log(PORTA_LOG_WARNING, "vulkan: pipeline cache: could not write %s",
+                cache.PathFor(device->pipeline_cache_key).c_str());
   }
 }
 
-void DestroyStaging(Device* device, const StagingBlock& block) {
-  device->vk.vkDestroyBuffer(device->device, block.buffer, nullptr);
-  device->vk.vkFreeMemory(device->device, block.memory, nullptr);
+// Copies |text| into a fixed-size, NUL-terminated field.
+template <size_t N>
+void CopyField(char (&field)[N], const std::string& text) {
+  std::snprintf(field, N, "%s", text.c_str());
 }
 
-// ---- ABI slots: buffers -----------------------------------------------------------------------
-
-porta_status_t BufferAlloc(porta_be_device_t handle, uint64_t size, porta_memory_kind_t kind,
-                           porta_be_buffer_t* out_buffer, porta_be_msg msg) {
-  auto* device = reinterpret_cast<Device*>(handle);
-  if (porta_status_t lost = device->LostStatus(msg); lost != PORTA_OK) return lost;
-  auto buffer = std::make_unique<Buffer>();
-  buffer->device = device;
-  buffer->size = size;
-  buffer->padded_size = (size + 3) & ~uint64_t{3};
-  buffer->kind = kind;
-  uint32_t type = 0;
-  porta_status_t status;
-  if (kind == PORTA_MEMORY_HOST_VISIBLE) {
-    status = device->CreateBuffer(buffer->padded_size, kBufferUsage, kHostMappable,
-                                  VK_MEMORY_PROPERTY_HOST_CACHED_BIT, 0, &buffer->buffer,
-                                  &buffer->memory, &type, msg);
-  } else {
-    // Device-local memory that the host cannot see is the fastest on discrete GPUs.
-    status = device->CreateBuffer(
-        buffer->padded_size, kBufferUsage, 0, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT,
-        VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT, &buffer->buffer, &buffer->memory, &type, msg);
-  }
-  if (status != PORTA_OK) return CheckValidation(device, status, msg);
-  const VkMemoryPropertyFlags flags = device->physical->memory.memoryTypes[type].propertyFlags;
-  const bool mappable = (flags & kHostMappable) == kHostMappable;
-  if (kind == PORTA_MEMORY_HOST_VISIBLE || (mappable && !device->backend->force_staging)) {
-    void* mapped = nullptr;
-    status = device->Check(
-        device->vk.vkMapMemory(device->device, buffer->memory, 0, VK_WHOLE_SIZE, 0, &mapped),
-        "vkMapMemory", msg);
-    if (status != PORTA_OK) {
-      device->vk.vkDestroyBuffer(device->device, buffer->buffer, nullptr);
-      device->vk.vkFreeMemory(device->device, buffer->memory, nullptr);
-      return CheckValidation(device, status, msg);
-    }
-    buffer->mapped = static_cast<uint8_t*>(mapped);
-  }
-  *out_buffer = reinterpret_cast<porta_be_buffer_t>(buffer.release());
-  return CheckValidation(device, PORTA_OK, msg);
-}
-
-void BufferFree(porta_be_buffer_t handle) {
-  auto* buffer = reinterpret_cast<Buffer*>(handle);
-  if (buffer == nullptr) return;
-  Device* device = buffer->device;
-  if (buffer->imported) {
-    delete buffer;
-    return;
-  }
-  // Freeing memory also unmaps it.
-  device->vk.vkDestroyBuffer(device->device, buffer->buffer, nullptr);
-  device->vk.vkFreeMemory(device->device, buffer->memory, nullptr);
-  delete buffer;
-}
-
-porta_status_t BufferMap(porta_be_buffer_t handle, uint64_t offset, uint64_t /*size*/,
-                         void** out_ptr, porta_be_msg msg) {
-  auto* buffer = reinterpret_cast<Buffer*>(handle);
-  if (buffer->kind != PORTA_MEMORY_HOST_VISIBLE || buffer->mapped == nullptr) {
-    return Fail(msg, PORTA_ERROR_UNSUPPORTED,
-                "vulkan: only PORTA_MEMORY_HOST_VISIBLE buffers can be mapped");
-  }
-  // The memory is coherent and mapped for the buffer's whole life, so mapping is pointer math.
-  *out_ptr = buffer->mapped + offset;
-  return PORTA_OK;
-}
-
-porta_status_t BufferUnmap(porta_be_buffer_t /*handle*/, porta_be_msg /*msg*/) {
-  return PORTA_OK;
-}
-
-porta_status_t BufferNativeHandle(porta_be_buffer_t handle, uint64_t* out_handle,
-                                  porta_be_msg /*msg*/) {
-  *out_handle = reinterpret_cast<uint64_t>(reinterpret_cast<Buffer*>(handle)->buffer);
-  return PORTA_OK;
-}
-
-porta_status_t BufferNativeHandles(porta_be_buffer_t handle, porta_native_handles_t* out,
-                                   porta_be_msg /*msg*/) {
-  const auto* buffer = reinterpret_cast<Buffer*>(handle);
-  out->count = 3;
-  out->handles[PORTA_NATIVE_VULKAN_BUFFER] = reinterpret_cast<uint64_t>(buffer->buffer);
-  out->handles[PORTA_NATIVE_VULKAN_BUFFER_MEMORY] = reinterpret_cast<uint64_t>(buffer->memory);
-  if (buffer->kind == PORTA_MEMORY_HOST_VISIBLE) {
-    out->handles[PORTA_NATIVE_VULKAN_BUFFER_HOST_POINTER] =
-        reinterpret_cast<uint64_t>(buffer->mapped);
-  }
-  return PORTA_OK;
-}
-
-porta_status_t BufferImport(porta_be_device_t handle, const porta_native_handles_t* native,
-                            uint64_t size, porta_memory_kind_t kind, porta_be_buffer_t* out_buffer,
-                            porta_be_msg msg) {
-  auto* device = reinterpret_cast<Device*>(handle);
-  if (porta_status_t lost = device->LostStatus(msg); lost != PORTA_OK) return lost;
-  // Shaders (the fill shader among them) read and write whole 32-bit words.
-  if (size % 4 != 0) {
-    return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
-                "vulkan: size %llu of an imported buffer is not a multiple of 4 bytes (shaders "
-                "access the buffer in 32-bit words)",
-                static_cast<unsigned long long>(size));
-  }
-  const auto vk_buffer = reinterpret_cast<VkBuffer>(native->handles[PORTA_NATIVE_VULKAN_BUFFER]);
-  uint8_t* host = nullptr;
-  if (kind == PORTA_MEMORY_HOST_VISIBLE) {
-    host = reinterpret_cast<uint8_t*>(native->count > PORTA_NATIVE_VULKAN_BUFFER_HOST_POINTER
-                                          ? native->handles[PORTA_NATIVE_VULKAN_BUFFER_HOST_POINTER]
-                                          : 0);
-    if (host == nullptr) {
-      return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
-                  "vulkan: a PORTA_MEMORY_HOST_VISIBLE import needs the host address of the "
-                  "mapped buffer in handles[%d] (PORTA_NATIVE_VULKAN_BUFFER_HOST_POINTER)",
-                  PORTA_NATIVE_VULKAN_BUFFER_HOST_POINTER);
+std::string VendorName(uint32_t vendor_id) {
+  switch (vendor_id) {
+    case 0x1002:
+      return "AMD";
+    case 0x1010:
+      return "Imagination Technologies";
+    case 0x10DE:
+      return "NVIDIA";
+    case 0x13B5:
+      return "ARM";
+    case 0x5143:
+      return "Qualcomm";
+    case 0x8086:
+      return "Intel";
+    case 0x106B:
+      return "Apple";
+    case VK_VENDOR_ID_MESA:
+      return "Mesa";
+    default: {
+      char text[32];
+      std::snprintf(text, sizeof(text), "vendor 0x%04x", vendor_id);
+      return text;
     }
   }
-  // The memory the buffer needs is at least its creation size, so a smaller figure means the
-  // handle does not describe |size| bytes.
-  VkMemoryRequirements requirements{};
-  device->vk.vkGetBufferMemoryRequirements(device->device, vk_buffer, &requirements);
-  if (requirements.size < size) {
-    return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
-                "vulkan: the VkBuffer in handles[0] needs %llu bytes of memory, fewer than the "
-                "%llu bytes to import",
-                static_cast<unsigned long long>(requirements.size),
-                static_cast<unsigned long long>(size));
+}
+
+// NVIDIA packs its driver version as 10.8.8.6 bits; everyone else uses VK_MAKE_API_VERSION.
+std::string DriverVersion(const VkPhysicalDeviceProperties& properties) {
+  const uint32_t v = properties.driverVersion;
+  char text[64];
+  if (properties.vendorID == 0x10DE) {
+    std::snprintf(text, sizeof(text), "%u.%u.%u.%u", v >> 22, (v >> 14) & 0xffu, (v >> 6) & 0xffu,
+                  v & 0x3fu);
+  } else {
+    std::snprintf(text, sizeof(text), "%u.%u.%u", VK_API_VERSION_MAJOR(v), VK_API_VERSION_MINOR(v),
+                  VK_API_VERSION_PATCH(v));
   }
-  auto buffer = std::make_unique<Buffer>();
-  buffer->device = device;
-  buffer->buffer = vk_buffer;
-  buffer->size = size;
-  buffer->padded_size = size;
-  buffer->kind = kind;
-  buffer->mapped = host;
-  buffer->imported = true;
-  *out_buffer = reinterpret_cast<porta_be_buffer_t>(buffer.release());
-  return CheckValidation(device, PORTA_OK, msg);
+  return text;
+}
+
+std::vector<VkExtensionProperties> DeviceExtensions(const Library& vk, VkPhysicalDevice pd) {
+  uint32_t count = 0;
+  vk.vkEnumerateDeviceExtensionProperties(pd, nullptr, &count, nullptr);
+  std::vector<VkExtensionProperties> extensions(count);
+  if (count > 0) vk.vkEnumerateDeviceExtensionProperties(pd, nullptr, &count, extensions.data());
+  extensions.resize(count);
+  return extensions;
 }
 
 }  // namespace
 
-uint32_t Device::FindMemoryType(uint32_t type_bits, VkMemoryPropertyFlags required,
-                                VkMemoryPropertyFlags preferred,
-                                VkMemoryPropertyFlags avoided) const {
-  const VkPhysicalDeviceMemoryProperties& memory = physical->memory;
-  // Passes from the most to the least demanding: required + preferred without avoided, then
-  // relaxing one wish at a time.
-  const VkMemoryPropertyFlags wants[4] = {required | preferred, required | preferred, required,
-                                          required};
-  const bool avoid[4] = {true, false, true, false};
-  for (int pass = 0; pass < 4; ++pass) {
-    for (uint32_t i = 0; i < memory.memoryTypeCount; ++i) {
-      const VkMemoryPropertyFlags flags = memory.memoryTypes[i].propertyFlags;
-      if (!(type_bits & (1u << i)) || (flags & wants[pass]) != wants[pass]) continue;
-      if (avoid[pass] && (flags & avoided)) continue;
-      return i;
-    }
+bool ProbeDevice(Backend* backend, VkPhysicalDevice handle, uint32_t index, PhysicalDevice* out,
+                 std::string* why) {
+  const Library& vk = backend->vk;
+  out->handle = handle;
+  vk.vkGetPhysicalDeviceProperties(handle, &out->properties);
+  const VkPhysicalDeviceProperties& props = out->properties;
+  if (props.apiVersion < kRequiredApi) {
+    *why = "supports Vulkan " + VersionString(props.apiVersion) + ", Porta needs 1.2";
+    return false;
   }
-  return UINT32_MAX;
-}
+  const std::vector<VkExtensionProperties> extensions = DeviceExtensions(vk, handle);
+  out->memory_budget = HasExtension(extensions, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
 
-porta_status_t Device::CreateBuffer(uint64_t size, VkBufferUsageFlags usage,
-                                    VkMemoryPropertyFlags required, VkMemoryPropertyFlags preferred,
-                                    VkMemoryPropertyFlags avoided, VkBuffer* out_buffer,
-                                    VkDeviceMemory* out_memory, uint32_t* out_type,
-                                    porta_be_msg msg) {
-  VkBufferCreateInfo info{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
-  info.size = size;
-  info.usage = usage;
-  info.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
-  VkBuffer buffer = VK_NULL_HANDLE;
-  porta_status_t status =
-      Check(vk.vkCreateBuffer(device, &info, nullptr, &buffer), "vkCreateBuffer", msg);
-  if (status != PORTA_OK) return status;
-  VkMemoryRequirements requirements{};
-  vk.vkGetBufferMemoryRequirements(device, buffer, &requirements);
-  const uint32_t type = FindMemoryType(requirements.memoryTypeBits, required, preferred, avoided);
-  if (type == UINT32_MAX) {
-    vk.vkDestroyBuffer(device, buffer, nullptr);
-    return Fail(msg, PORTA_ERROR_UNSUPPORTED,
-                "vulkan: no memory type with property flags 0x%x can hold a buffer (allowed "
-                "types 0x%x)",
-                required, requirements.memoryTypeBits);
+  out->features11.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES;
+  out->features12.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES;
+  out->features11.pNext = &out->features12;
+  VkPhysicalDeviceFeatures2 features{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2,
+                                     &out->features11};
+  vk.vkGetPhysicalDeviceFeatures2(handle, &features);
+  out->features11.pNext = nullptr;
+  out->features12.pNext = nullptr;
+  out->core_features = features.features;
+  if (!out->features12.timelineSemaphore) {
+    *why = "lacks the timelineSemaphore feature";
+    return false;
   }
-  VkMemoryAllocateInfo allocate{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
-  allocate.allocationSize = requirements.size;
-  allocate.memoryTypeIndex = type;
-  VkDeviceMemory memory = VK_NULL_HANDLE;
-  const VkResult result = vk.vkAllocateMemory(device, &allocate, nullptr, &memory);
-  if (result != VK_SUCCESS) {
-    vk.vkDestroyBuffer(device, buffer, nullptr);
-    char what[128];
-    std::snprintf(what, sizeof(what), "vkAllocateMemory of %" PRIu64 " bytes (memory type %u)",
-                  static_cast<uint64_t>(requirements.size), type);
-    return Check(result, what, msg);
-  }
-  status = Check(vk.vkBindBufferMemory(device, buffer, memory, 0), "vkBindBufferMemory", msg);
-  if (status != PORTA_OK) {
-    vk.vkDestroyBuffer(device, buffer, nullptr);
-    vk.vkFreeMemory(device, memory, nullptr);
-    return status;
-  }
-  *out_buffer = buffer;
-  *out_memory = memory;
-  if (out_type != nullptr) *out_type = type;
-  return PORTA_OK;
-}
 
-porta_status_t Device::AcquireStaging(uint64_t size, StagingBlock* out, porta_be_msg msg) {
-  {
-    std::lock_guard<std::mutex> lock(staging_mutex);
-    auto best = free_staging.end();
-    for (auto it = free_staging.begin(); it != free_staging.end(); ++it) {
-      if (it->size >= size && (best == free_staging.end() || it->size < best->size)) best = it;
-    }
-    if (best != free_staging.end()) {
-      *out = *best;
-      free_staging_bytes -= best->size;
-      free_staging.erase(best);
-      return PORTA_OK;
+  uint32_t family_count = 0;
+  vk.vkGetPhysicalDeviceQueueFamilyProperties(handle, &family_count, nullptr);
+  std::vector<VkQueueFamilyProperties> families(family_count);
+  vk.vkGetPhysicalDeviceQueueFamilyProperties(handle, &family_count, families.data());
+  int best = -1;
+  for (uint32_t i = 0; i < family_count; ++i) {
+    if (!(families[i].queueFlags & VK_QUEUE_COMPUTE_BIT) || families[i].queueCount == 0) continue;
+    // A family with timestamps wins; among equals the first (usually the universal queue,
+    // which has the lowest dispatch latency).
+    if (best < 0 ||
+        (families[best].timestampValidBits == 0 && families[i].timestampValidBits > 0)) {
+      best = static_cast<int>(i);
     }
   }
-  StagingBlock block;
-  // Rounded up so that blocks of similar sizes are interchangeable in the free list.
-  block.size = std::max(kMinStagingBlock,
-                        (size + kMinStagingBlock - 1) / kMinStagingBlock * kMinStagingBlock);
-  const VkBufferUsageFlags usage =
-      VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
-  // Staging wants system memory (not device-local) that the CPU reads fast (cached).
-  porta_status_t status =
-      CreateBuffer(block.size, usage, kHostMappable, VK_MEMORY_PROPERTY_HOST_CACHED_BIT,
-                   VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, &block.buffer, &block.memory, nullptr, msg);
-  if (status != PORTA_OK) return status;
-  void* mapped = nullptr;
-  status = Check(vk.vkMapMemory(device, block.memory, 0, VK_WHOLE_SIZE, 0, &mapped),
-                 "vkMapMemory (staging)", msg);
-  if (status != PORTA_OK) {
-    DestroyStaging(this, block);
-    return status;
+  if (best < 0) {
+    *why = "has no compute queue";
+    return false;
   }
-  block.mapped = static_cast<uint8_t*>(mapped);
-  *out = block;
-  return PORTA_OK;
+  out->queue_family = static_cast<uint32_t>(best);
+  out->queue_count = families[best].queueCount;
+  out->timestamp_valid_bits = families[best].timestampValidBits;
+  vk.vkGetPhysicalDeviceMemoryProperties(handle, &out->memory);
+
+  // Properties: core 1.1/1.2 blocks plus the optional extensions' blocks, chained only when the
+  // device has the extension.
+  VkPhysicalDeviceVulkan11Properties props11{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_PROPERTIES};
+  VkPhysicalDeviceVulkan12Properties props12{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_PROPERTIES};
+  VkPhysicalDeviceSubgroupSizeControlProperties subgroup_control{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_PROPERTIES};
+  VkPhysicalDevicePushDescriptorPropertiesKHR push_descriptor{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PUSH_DESCRIPTOR_PROPERTIES_KHR};
+  VkPhysicalDeviceShaderSMBuiltinsPropertiesNV nv_sm{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_SM_BUILTINS_PROPERTIES_NV};
+  VkPhysicalDeviceShaderCorePropertiesAMD amd_core{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_CORE_PROPERTIES_AMD};
+  VkPhysicalDeviceExternalMemoryHostPropertiesEXT host_import{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_EXTERNAL_MEMORY_HOST_PROPERTIES_EXT};
+  VkPhysicalDeviceProperties2 props2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, &props11};
+  props11.pNext = &props12;
+  void** tail = &props12.pNext;
+  const bool has_subgroup_control =
+      props.apiVersion >= VK_API_VERSION_1_3 ||
+      HasExtension(extensions, VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME);
+  const bool has_push_descriptor = HasExtension(extensions, VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME);
+  const bool has_nv_sm = HasExtension(extensions, VK_NV_SHADER_SM_BUILTINS_EXTENSION_NAME);
+  const bool has_amd_core = HasExtension(extensions, VK_AMD_SHADER_CORE_PROPERTIES_EXTENSION_NAME);
+  const bool has_host_import = HasExtension(extensions, VK_EXT_EXTERNAL_MEMORY_HOST_EXTENSION_NAME);
+  auto chain = [&tail](auto* block) {
+    *tail = block;
+    tail = &block->pNext;
+  };
+  if (has_subgroup_control) chain(&subgroup_control);
+  if (has_push_descriptor) chain(&push_descriptor);
+  if (has_nv_sm) chain(&nv_sm);
+  if (has_amd_core) chain(&amd_core);
+  if (has_host_import) chain(&host_import);
+  vk.vkGetPhysicalDeviceProperties2(handle, &props2);
+  if (has_push_descriptor && !backend->disable_push_descriptor) {
+    out->max_push_descriptors = push_descriptor.maxPushDescriptors;
+  }
+  if (has_host_import) {
+    out->host_import_alignment = std::max<uint64_t>(host_import.minImportedHostPointerAlignment, 1);
+  }
+
+  porta_device_info_t& info = out->info;
+  info.struct_size = sizeof(info);
+  CopyField(info.name, props.deviceName);
+  CopyField(info.vendor, VendorName(props.vendorID));
+  CopyField(info.backend, "vulkan");
+  switch (props.deviceType) {
+    case VK_PHYSICAL_DEVICE_TYPE_CPU:
+      info.type = PORTA_DEVICE_TYPE_CPU;
+      break;
+    case VK_PHYSICAL_DEVICE_TYPE_OTHER:
+      info.type = PORTA_DEVICE_TYPE_ACCELERATOR;
+      break;
+    default:
+      info.type = PORTA_DEVICE_TYPE_GPU;
+      break;
+  }
+  char architecture[PORTA_NAME_SIZE];
+  std::snprintf(architecture, sizeof(architecture), "Vulkan %s, %s, device id 0x%04x",
+                VersionString(props.apiVersion).c_str(), VendorName(props.vendorID).c_str(),
+                props.deviceID);
+  CopyField(info.architecture, architecture);
+  CopyField(info.driver_version, std::string(props12.driverName) + " " + props12.driverInfo + " (" +
+                                     DriverVersion(props) + ")");
+  info.backend_device_index = index;
+
+  uint64_t device_local = 0;
+  uint64_t largest_heap = 0;
+  for (uint32_t i = 0; i < out->memory.memoryHeapCount; ++i) {
+    const VkMemoryHeap& heap = out->memory.memoryHeaps[i];
+    if (heap.flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) {
+      device_local += heap.size;
+      largest_heap = std::max<uint64_t>(largest_heap, heap.size);
+    }
+  }
+  info.global_memory_bytes = device_local;
+  info.max_allocation_bytes = std::min<uint64_t>(props11.maxMemoryAllocationSize, largest_heap);
+  info.max_kernel_buffer_range_bytes =
+      std::min<uint64_t>(info.max_allocation_bytes, props.limits.maxStorageBufferRange);
+
+  if (has_nv_sm) {
+    info.compute_units = nv_sm.shaderSMCount;
+  } else if (has_amd_core) {
+    info.compute_units = amd_core.shaderEngineCount * amd_core.shaderArraysPerEngineCount *
+                         amd_core.computeUnitsPerShaderArray;
+  } else if (props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU) {
+    info.compute_units = std::max(1u, std::thread::hardware_concurrency());
+  } else {
+    // Core Vulkan does not expose the number of compute units.
+    info.compute_units = 1;
+  }
+  const VkPhysicalDeviceLimits& limits = props.limits;
+  info.max_work_group_size = limits.maxComputeWorkGroupInvocations;
+  for (int d = 0; d < 3; ++d) {
+    info.max_work_group_dims[d] = limits.maxComputeWorkGroupSize[d];
+    info.max_grid_dims[d] = limits.maxComputeWorkGroupCount[d];
+  }
+  info.local_memory_bytes = limits.maxComputeSharedMemorySize;
+  uint32_t min_subgroup = props11.subgroupSize;
+  uint32_t max_subgroup = props11.subgroupSize;
+  if (has_subgroup_control && subgroup_control.minSubgroupSize > 0) {
+    min_subgroup = subgroup_control.minSubgroupSize;
+    max_subgroup = subgroup_control.maxSubgroupSize;
+  }
+  info.subgroup_size_count = 0;
+  for (uint32_t size = std::max(1u, min_subgroup);
+       size <= max_subgroup && info.subgroup_size_count < PORTA_MAX_SUBGROUP_SIZES; size *= 2) {
+    info.subgroup_sizes[info.subgroup_size_count++] = size;
+  }
+
+  uint64_t caps = PORTA_CAP_ATOMICS | PORTA_CAP_HOST_VISIBLE_MEMORY;
+  if (out->features12.shaderFloat16 && out->features11.storageBuffer16BitAccess) {
+    caps |= PORTA_CAP_FP16;
+  }
+  if (out->features12.shaderInt8 && out->features12.storageBuffer8BitAccess) caps |= PORTA_CAP_INT8;
+  if (out->core_features.shaderFloat64) caps |= PORTA_CAP_FP64;
+  if (out->core_features.shaderInt64) caps |= PORTA_CAP_INT64;
+  if (props.deviceType == VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU ||
+      props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU) {
+    caps |= PORTA_CAP_UNIFIED_MEMORY;
+  }
+  if (out->timestamp_valid_bits > 0 && limits.timestampPeriod > 0.0f) caps |= PORTA_CAP_TIMESTAMPS;
+  caps |= PORTA_CAP_NATIVE_GRAPHS;
+  info.capabilities = caps;
+  info.kernel_formats = PORTA_FORMAT_BIT(PORTA_FORMAT_SPIRV_SHADER);
+  std::memcpy(info.uuid, props11.deviceUUID, sizeof(info.uuid));
+  return true;
 }
 
 porta_status_t Device::CreateTimestampSlot(TimestampSlot* out, porta_be_msg msg) {
@@ -391,18 +369,6 @@ void Device::DestroyTimestampSlot(const TimestampSlot& slot) {
   if (slot.buffer != VK_NULL_HANDLE) vk.vkDestroyBuffer(device, slot.buffer, nullptr);
   if (slot.memory != VK_NULL_HANDLE) vk.vkFreeMemory(device, slot.memory, nullptr);
   if (slot.pool != VK_NULL_HANDLE) vk.vkDestroyQueryPool(device, slot.pool, nullptr);
-}
-
-void Device::ReleaseStaging(const StagingBlock& block) {
-  {
-    std::lock_guard<std::mutex> lock(staging_mutex);
-    if (free_staging_bytes + block.size <= kMaxFreeStaging) {
-      free_staging.push_back(block);
-      free_staging_bytes += block.size;
-      return;
-    }
-  }
-  DestroyStaging(this, block);
 }
 
 porta_status_t Device::GetLayout(uint32_t buffer_count, uint32_t push_bytes, const Layout** out,
@@ -481,7 +447,11 @@ porta_status_t Device::LostStatus(porta_be_msg msg) {
   return Fail(msg, PORTA_ERROR_DEVICE_LOST, "vulkan: the device was lost: %s", lost_reason.c_str());
 }
 
-porta_status_t DeviceOpen(Backend* backend, uint32_t index, Device** out, porta_be_msg msg) {
+// Creates the VkDevice with up to kMaxQueues queues of the compute family (streams share them),
+// the optional features kernels may use and the extensions the backend uses.
+porta_status_t DeviceOpen(porta_be_backend_t handle, uint32_t index, porta_be_device_t* out,
+                          porta_be_msg msg) {
+  Backend* backend = As<Backend>(handle);
   const PhysicalDevice& physical = backend->devices[index];
   auto device = std::make_unique<Device>();
   device->backend = backend;
@@ -558,13 +528,14 @@ porta_status_t DeviceOpen(Backend* backend, uint32_t index, Device** out, porta_
     device->queues.push_back(std::move(queue));
   }
   CreatePipelineCache(device.get());
-  *out = device.release();
-  return CheckValidation(*out, PORTA_OK, msg);
+  Device* opened = device.release();
+  *out = ToHandle<porta_be_device_t>(opened);
+  return CheckValidation(opened, PORTA_OK, msg);
 }
 
-void DeviceClose(Device* device) {
-  if (device == nullptr) return;
-  const DeviceApi& vk = device->vk;
+void DeviceClose(porta_be_device_t handle) {
+  Device* device = As<Device>(handle);
+  const DeviceFunctions& vk = device->vk;
   vk.vkDeviceWaitIdle(device->device);
   if (device->fill_module != nullptr) DestroyModule(device->fill_module);
   SavePipelineCache(device);
@@ -577,19 +548,62 @@ void DeviceClose(Device* device) {
       vk.vkDestroyDescriptorSetLayout(device->device, layout->set_layout, nullptr);
     }
   }
-  for (const StagingBlock& block : device->free_staging) DestroyStaging(device, block);
+  for (const StagingBlock& block : device->free_staging) device->DestroyStaging(block);
   vk.vkDestroyDevice(device->device, nullptr);
   delete device;
 }
 
-void AddMemorySlots(porta_backend_table_t* table) {
-  table->buffer_alloc = BufferAlloc;
-  table->buffer_free = BufferFree;
-  table->buffer_map = BufferMap;
-  table->buffer_unmap = BufferUnmap;
-  table->buffer_native_handle = BufferNativeHandle;
-  table->buffer_native_handles = BufferNativeHandles;
-  table->buffer_import = BufferImport;
+// Free memory from VK_EXT_memory_budget: over the device-local heaps (every heap where the device
+// has none), the budget the driver gives this process less what the process uses of it.
+porta_status_t DeviceMemoryInfo(porta_be_device_t handle, uint64_t* out_free_bytes,
+                                porta_be_msg msg) {
+  const auto* device = As<Device>(handle);
+  const PhysicalDevice& physical = *device->physical;
+  if (!physical.memory_budget) {
+    return Fail(msg, PORTA_ERROR_UNSUPPORTED, "vulkan: '%s' lacks VK_EXT_memory_budget",
+                physical.properties.deviceName);
+  }
+  VkPhysicalDeviceMemoryBudgetPropertiesEXT budget{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_BUDGET_PROPERTIES_EXT};
+  VkPhysicalDeviceMemoryProperties2 memory{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MEMORY_PROPERTIES_2,
+                                           &budget};
+  device->backend->vk.vkGetPhysicalDeviceMemoryProperties2(physical.handle, &memory);
+  bool any_local = false;
+  for (uint32_t i = 0; i < memory.memoryProperties.memoryHeapCount; ++i) {
+    any_local |=
+        (memory.memoryProperties.memoryHeaps[i].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) != 0;
+  }
+  uint64_t free_bytes = 0;
+  for (uint32_t i = 0; i < memory.memoryProperties.memoryHeapCount; ++i) {
+    const bool local =
+        (memory.memoryProperties.memoryHeaps[i].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) != 0;
+    if (any_local && !local) continue;
+    if (budget.heapBudget[i] > budget.heapUsage[i]) {
+      free_bytes += budget.heapBudget[i] - budget.heapUsage[i];
+    }
+  }
+  *out_free_bytes = free_bytes;
+  return PORTA_OK;
+}
+
+porta_status_t DeviceNativeHandles(porta_be_device_t handle, porta_native_handles_t* out,
+                                   porta_be_msg /*msg*/) {
+  const auto* device = As<Device>(handle);
+  out->count = 4;
+  out->handles[PORTA_NATIVE_VULKAN_INSTANCE] =
+      reinterpret_cast<uint64_t>(device->backend->instance);
+  out->handles[PORTA_NATIVE_VULKAN_PHYSICAL_DEVICE] =
+      reinterpret_cast<uint64_t>(device->physical->handle);
+  out->handles[PORTA_NATIVE_VULKAN_DEVICE] = reinterpret_cast<uint64_t>(device->device);
+  out->handles[PORTA_NATIVE_VULKAN_QUEUE_FAMILY] = device->physical->queue_family;
+  return PORTA_OK;
+}
+
+// The runtime passes a full-size, zeroed struct.
+porta_status_t DeviceGetInfo(porta_be_device_t handle, porta_device_info_t* info,
+                             porta_be_msg /*msg*/) {
+  *info = As<Device>(handle)->physical->info;
+  return PORTA_OK;
 }
 
 }  // namespace porta::vulkan

@@ -9,8 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "backends/vulkan/vulkan_internal.h"
-#include "backends/vulkan/vulkan_table.h"
+#include "backends/vulkan/vulkan_objects.h"
 #include "porta/sdk/message.h"
 
 namespace porta::vulkan {
@@ -61,7 +60,7 @@ struct Graph {
 };
 
 Graph* GraphOf(porta_be_graph_t graph) {
-  return reinterpret_cast<Graph*>(graph);
+  return As<Graph>(graph);
 }
 
 // Calls |visit| with every launch the steps record (kernel nodes and the edges of fills).
@@ -78,7 +77,7 @@ void ForEachLaunch(const std::vector<GraphStep>& steps, Visit visit) {
 porta_status_t AllocateSets(Device* device, const std::vector<GraphStep>& steps,
                             GraphRecording* recording, std::vector<VkDescriptorSet>* sets,
                             porta_be_msg msg) {
-  const DeviceApi& vk = device->vk;
+  const DeviceFunctions& vk = device->vk;
   std::vector<const PreparedLaunch*> launches;
   std::vector<VkDescriptorSetLayout> layouts;
   uint32_t buffers = 0;
@@ -114,7 +113,7 @@ porta_status_t AllocateSets(Device* device, const std::vector<GraphStep>& steps,
 // consecutive commands as a stream records them. The stream adds the barriers before and after.
 porta_status_t Record(Device* device, const std::vector<GraphStep>& steps,
                       std::shared_ptr<const GraphRecording>* out, porta_be_msg msg) {
-  const DeviceApi& vk = device->vk;
+  const DeviceFunctions& vk = device->vk;
   auto recording = std::make_shared<GraphRecording>(device);
   recording->nodes = static_cast<uint32_t>(steps.size());
   std::vector<VkDescriptorSet> sets;
@@ -185,17 +184,17 @@ porta_status_t PrepareStep(Device* device, const porta_be_graph_node_t& node, ui
   out->kind = node.kind;
   switch (node.kind) {
     case PORTA_GRAPH_NODE_KERNEL:
-      out->kernel = reinterpret_cast<Kernel*>(node.kernel);
+      out->kernel = As<Kernel>(node.kernel);
       out->config = *node.config;
       return PrepareLaunch(out->kernel, node.config, node.args, node.arg_count, &out->launch, msg);
     case PORTA_GRAPH_NODE_COPY_DEVICE_TO_DEVICE:
-      out->src = reinterpret_cast<Buffer*>(node.src)->buffer;
-      out->dst = reinterpret_cast<Buffer*>(node.dst)->buffer;
+      out->src = As<Buffer>(node.src)->buffer;
+      out->dst = As<Buffer>(node.dst)->buffer;
       out->region = {node.src_offset, node.dst_offset, node.size};
       return PORTA_OK;
     case PORTA_GRAPH_NODE_FILL:
-      return PrepareFill(device, reinterpret_cast<Buffer*>(node.dst), node.dst_offset, node.size,
-                         node.pattern, node.pattern_size, &out->fill, msg);
+      return PrepareFill(device, As<Buffer>(node.dst), node.dst_offset, node.size, node.pattern,
+                         node.pattern_size, &out->fill, msg);
     default:
       return Fail(msg, PORTA_ERROR_UNSUPPORTED,
                   "vulkan: graph node %u has kind %d, which a native graph does not hold", index,
@@ -203,9 +202,11 @@ porta_status_t PrepareStep(Device* device, const porta_be_graph_node_t& node, ui
   }
 }
 
+}  // namespace
+
 porta_status_t GraphCreate(porta_be_device_t handle, const porta_be_graph_node_t* nodes,
                            uint32_t count, porta_be_graph_t* out_graph, porta_be_msg msg) {
-  auto* device = reinterpret_cast<Device*>(handle);
+  auto* device = As<Device>(handle);
   if (porta_status_t lost = device->LostStatus(msg); lost != PORTA_OK) return lost;
   auto graph = std::make_unique<Graph>();
   graph->device = device;
@@ -215,12 +216,12 @@ porta_status_t GraphCreate(porta_be_device_t handle, const porta_be_graph_node_t
     status = PrepareStep(device, nodes[i], i, &graph->steps[i], msg);
   }
   if (status == PORTA_OK) status = Record(device, graph->steps, &graph->recording, msg);
-  if (status == PORTA_OK) *out_graph = reinterpret_cast<porta_be_graph_t>(graph.release());
+  if (status == PORTA_OK) *out_graph = ToHandle<porta_be_graph_t>(graph.release());
   return CheckValidation(device, status, msg);
 }
 
 porta_status_t GraphLaunch(porta_be_stream_t stream, porta_be_graph_t handle, porta_be_msg msg) {
-  StreamCore* core = reinterpret_cast<Stream*>(stream)->core.get();
+  StreamCore* core = CoreOf(stream);
   Graph* graph = GraphOf(handle);
   std::shared_ptr<const GraphRecording> recording;
   {
@@ -250,11 +251,8 @@ porta_status_t GraphUpdateKernelArgs(porta_be_graph_t handle, uint32_t node,
                                      porta_be_msg msg) {
   Graph* graph = GraphOf(handle);
   Device* device = graph->device;
+  // |node| is a kernel node and |args| match it (the runtime checked).
   std::lock_guard<std::mutex> lock(graph->mutex);
-  if (node >= graph->steps.size() || graph->steps[node].kind != PORTA_GRAPH_NODE_KERNEL) {
-    return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT, "vulkan: graph node %u is not a kernel node",
-                node);
-  }
   GraphStep& step = graph->steps[node];
   PreparedLaunch launch;
   porta_status_t status = PrepareLaunch(step.kernel, &step.config, args, arg_count, &launch, msg);
@@ -274,15 +272,6 @@ porta_status_t GraphUpdateKernelArgs(porta_be_graph_t handle, uint32_t node,
 
 void GraphDestroy(porta_be_graph_t handle) {
   delete GraphOf(handle);
-}
-
-}  // namespace
-
-void AddGraphSlots(porta_backend_table_t* table) {
-  table->graph_create = GraphCreate;
-  table->graph_launch = GraphLaunch;
-  table->graph_update_kernel_args = GraphUpdateKernelArgs;
-  table->graph_destroy = GraphDestroy;
 }
 
 }  // namespace porta::vulkan

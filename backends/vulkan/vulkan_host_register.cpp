@@ -5,8 +5,7 @@
 
 #include <memory>
 
-#include "backends/vulkan/vulkan_internal.h"
-#include "backends/vulkan/vulkan_table.h"
+#include "backends/vulkan/vulkan_objects.h"
 #include "porta/sdk/message.h"
 
 namespace porta::vulkan {
@@ -18,14 +17,14 @@ constexpr VkExternalMemoryHandleTypeFlagBits kHostAllocation =
     VK_EXTERNAL_MEMORY_HANDLE_TYPE_HOST_ALLOCATION_BIT_EXT;
 
 HostRegistration* RegistrationOf(porta_be_host_registration_t handle) {
-  return reinterpret_cast<HostRegistration*>(handle);
+  return As<HostRegistration>(handle);
 }
 
 // Imports the pages [first, first + size) of the registration's range, whose pointer and size
 // meet the device's import alignment.
 porta_status_t Import(Device* device, uintptr_t first, uint64_t size, HostRegistration* out,
                       porta_be_msg msg) {
-  const DeviceApi& vk = device->vk;
+  const DeviceFunctions& vk = device->vk;
   void* pages = reinterpret_cast<void*>(first);
   VkMemoryHostPointerPropertiesEXT pointer{VK_STRUCTURE_TYPE_MEMORY_HOST_POINTER_PROPERTIES_EXT};
   VkResult result =
@@ -74,9 +73,11 @@ porta_status_t Import(Device* device, uintptr_t first, uint64_t size, HostRegist
   return PORTA_OK;
 }
 
+}  // namespace
+
 porta_status_t HostRegister(porta_be_device_t handle, void* ptr, uint64_t size, uint32_t /*flags*/,
                             porta_be_host_registration_t* out, porta_be_msg msg) {
-  auto* device = reinterpret_cast<Device*>(handle);
+  auto* device = As<Device>(handle);
   if (porta_status_t lost = device->LostStatus(msg); lost != PORTA_OK) return lost;
   const uint64_t align = device->physical->host_import_alignment;
   if (align == 0 || device->vk.vkGetMemoryHostPointerPropertiesEXT == nullptr) {
@@ -101,7 +102,7 @@ porta_status_t HostRegister(porta_be_device_t handle, void* ptr, uint64_t size, 
   registration->offset = begin - first;
   porta_status_t status = Import(device, first, end - first, registration.get(), msg);
   if (status == PORTA_OK) {
-    *out = reinterpret_cast<porta_be_host_registration_t>(registration.release());
+    *out = ToHandle<porta_be_host_registration_t>(registration.release());
   }
   return CheckValidation(device, status, msg);
 }
@@ -114,13 +115,15 @@ void HostUnregister(porta_be_host_registration_t handle) {
   delete registration;
 }
 
+namespace {
+
 // Records a copy of |size| bytes from |src| to |dst| on the stream. |host_visible_buffer| is the
 // Porta buffer's mapping: with it, on an idle stream, the ordinary path is a plain memcpy, which
 // beats a device copy, so the registered path declines.
 porta_status_t RecordCopy(porta_be_stream_t stream, const uint8_t* host_visible_buffer,
                           VkBuffer src, uint64_t src_offset, VkBuffer dst, uint64_t dst_offset,
                           uint64_t size, porta_be_msg msg) {
-  StreamCore* core = reinterpret_cast<Stream*>(stream)->core.get();
+  StreamCore* core = CoreOf(stream);
   porta_status_t status;
   {
     std::lock_guard<std::mutex> lock(core->mutex());
@@ -140,13 +143,15 @@ porta_status_t RecordCopy(porta_be_stream_t stream, const uint8_t* host_visible_
   return CheckValidation(core->device(), status, msg);
 }
 
+}  // namespace
+
 porta_status_t CopyHostToDeviceRegistered(porta_be_stream_t stream, porta_be_buffer_t dst_handle,
                                           uint64_t dst_offset,
                                           porta_be_host_registration_t src_registration,
                                           uint64_t src_offset, const void* /*src*/, uint64_t size,
                                           porta_be_msg msg) {
   const HostRegistration* registration = RegistrationOf(src_registration);
-  const Buffer* dst = reinterpret_cast<Buffer*>(dst_handle);
+  const Buffer* dst = As<Buffer>(dst_handle);
   return RecordCopy(stream, dst->mapped, registration->buffer, registration->offset + src_offset,
                     dst->buffer, dst_offset, size, msg);
 }
@@ -157,18 +162,9 @@ porta_status_t CopyDeviceToHostRegistered(porta_be_stream_t stream,
                                           porta_be_buffer_t src_handle, uint64_t src_offset,
                                           uint64_t size, porta_be_msg msg) {
   const HostRegistration* registration = RegistrationOf(dst_registration);
-  const Buffer* src = reinterpret_cast<Buffer*>(src_handle);
+  const Buffer* src = As<Buffer>(src_handle);
   return RecordCopy(stream, src->mapped, src->buffer, src_offset, registration->buffer,
                     registration->offset + dst_offset, size, msg);
-}
-
-}  // namespace
-
-void AddHostRegisterSlots(porta_backend_table_t* table) {
-  table->host_register = HostRegister;
-  table->host_unregister = HostUnregister;
-  table->copy_host_to_device_registered = CopyHostToDeviceRegistered;
-  table->copy_device_to_host_registered = CopyDeviceToHostRegistered;
 }
 
 }  // namespace porta::vulkan

@@ -1,11 +1,12 @@
 // Streams: command recording into batches, submission ordered by a timeline semaphore, and
-// retirement of completed batches (host copies of read-backs, staging and descriptor memory).
+// retirement of completed batches (host copies of read-backs, staging and descriptor memory);
+// events as timeline values with a timestamp slot; the stream and event slots.
 #include <algorithm>
 #include <cinttypes>
 #include <cstring>
 #include <system_error>
 
-#include "backends/vulkan/vulkan_internal.h"
+#include "backends/vulkan/vulkan_objects.h"
 #include "porta/sdk/message.h"
 
 namespace porta::vulkan {
@@ -31,7 +32,7 @@ constexpr VkPipelineStageFlags kDeviceStages =
 
 }  // namespace
 
-void RecordInOrderBarrier(const DeviceApi& vk, VkCommandBuffer cmd) {
+void RecordInOrderBarrier(const DeviceFunctions& vk, VkCommandBuffer cmd) {
   VkMemoryBarrier barrier{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
   barrier.srcAccessMask = kDeviceWrites;
   barrier.dstAccessMask = kDeviceAccesses;
@@ -42,7 +43,7 @@ void RecordInOrderBarrier(const DeviceApi& vk, VkCommandBuffer cmd) {
 porta_status_t StreamCore::Create(Device* device, std::shared_ptr<StreamCore>* out,
                                   porta_be_msg msg) {
   std::shared_ptr<StreamCore> core(new StreamCore(device));
-  const DeviceApi& vk = device->vk;
+  const DeviceFunctions& vk = device->vk;
   core->queue_ = device->queues[device->next_queue.fetch_add(1) % device->queues.size()].get();
   VkSemaphoreTypeCreateInfo type{VK_STRUCTURE_TYPE_SEMAPHORE_TYPE_CREATE_INFO};
   type.semaphoreType = VK_SEMAPHORE_TYPE_TIMELINE;
@@ -66,7 +67,7 @@ porta_status_t StreamCore::Create(Device* device, std::shared_ptr<StreamCore>* o
 StreamCore::~StreamCore() {
   // The threads take mutex_ on their way out; nothing else holds it now.
   for (HostCall& call : host_calls_) call.thread.join();
-  const DeviceApi& vk = device_->vk;
+  const DeviceFunctions& vk = device_->vk;
   if (!in_flight_.empty() && !device_->lost.load()) {
     // The runtime synchronizes a stream before destroying it, so this only happens on error
     // paths; the GPU must be done with the batches before their memory goes away.
@@ -102,27 +103,23 @@ StreamCore::~StreamCore() {
 }
 
 porta_status_t StreamCore::StickyLocked(porta_be_msg msg) {
-  if (sticky_ == PORTA_OK && device_->lost.load()) {
-    sticky_ = PORTA_ERROR_DEVICE_LOST;
+  if (device_->lost.load()) {
     std::lock_guard<std::mutex> lock(device_->lost_mutex);
-    sticky_message_ = "vulkan: the device was lost: " + device_->lost_reason;
+    // Set keeps the first failure: a fault recorded before the loss stays the stream's answer.
+    sticky_.Set(PORTA_ERROR_DEVICE_LOST, "vulkan: the device was lost: " + device_->lost_reason);
   }
-  if (sticky_ == PORTA_OK) return PORTA_OK;
-  return Fail(msg, sticky_, "%s", sticky_message_.c_str());
+  return sticky_.Check(msg);
 }
 
 porta_status_t StreamCore::FailLocked(porta_status_t status, const std::string& text,
                                       porta_be_msg msg) {
-  if (sticky_ == PORTA_OK) {
-    sticky_ = device_->lost.load() ? PORTA_ERROR_DEVICE_LOST : status;
-    sticky_message_ = text;
-  }
+  sticky_.Set(device_->lost.load() ? PORTA_ERROR_DEVICE_LOST : status, text);
   return StickyLocked(msg);
 }
 
 porta_status_t StreamCore::BeginCommandLocked(VkCommandBuffer* out_cmd, porta_be_msg msg) {
   if (porta_status_t sticky = StickyLocked(msg); sticky != PORTA_OK) return sticky;
-  const DeviceApi& vk = device_->vk;
+  const DeviceFunctions& vk = device_->vk;
   if (open_.cmd == VK_NULL_HANDLE) {
     VkCommandBuffer cmd = VK_NULL_HANDLE;
     if (!free_cmds_.empty()) {
@@ -188,7 +185,7 @@ porta_status_t StreamCore::AllocateStagingLocked(uint64_t size, VkBuffer* out_bu
 
 porta_status_t StreamCore::AllocateDescriptorSetLocked(const Layout& layout, VkDescriptorSet* out,
                                                        porta_be_msg msg) {
-  const DeviceApi& vk = device_->vk;
+  const DeviceFunctions& vk = device_->vk;
   VkDescriptorSetAllocateInfo info{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO};
   info.descriptorSetCount = 1;
   info.pSetLayouts = &layout.set_layout;
@@ -259,7 +256,7 @@ porta_status_t StreamCore::AddHostCall(porta_host_fn fn, void* user_data, porta_
       // The work before the call includes its copies to host memory, done when batches retire.
       {
         std::lock_guard<std::mutex> retire_lock(mutex_);
-        reached = RetireLocked(nullptr) == PORTA_OK && sticky_ == PORTA_OK;
+        reached = RetireLocked(nullptr) == PORTA_OK && sticky_.Check(nullptr) == PORTA_OK;
       }
       RetirePendingUpstream();
     }
@@ -284,7 +281,7 @@ porta_status_t StreamCore::FlushLocked(uint64_t* out_value, porta_be_msg msg) {
   if (porta_status_t sticky = StickyLocked(msg); sticky != PORTA_OK) return sticky;
   JoinHostCallsLocked();
   if (open_.cmd == VK_NULL_HANDLE && open_.waits.empty()) return PORTA_OK;
-  const DeviceApi& vk = device_->vk;
+  const DeviceFunctions& vk = device_->vk;
   if (open_.cmd != VK_NULL_HANDLE) {
     // Makes device writes visible to host reads of staging and mapped memory once the timeline
     // signal is observed on the host.
@@ -361,7 +358,7 @@ porta_status_t StreamCore::FlushLocked(uint64_t* out_value, porta_be_msg msg) {
 }
 
 void StreamCore::RetireBatch(Batch* batch) {
-  const DeviceApi& vk = device_->vk;
+  const DeviceFunctions& vk = device_->vk;
   for (const HostCopy& copy : batch->host_copies) std::memcpy(copy.dst, copy.src, copy.size);
   for (const StagingBlock& block : batch->staging) device_->ReleaseStaging(block);
   for (VkDescriptorPool pool : batch->descriptor_pools) {
@@ -419,7 +416,7 @@ bool StreamCore::IdleLocked() {
   if (RetireLocked(nullptr) != PORTA_OK) return false;
   // Host copies of upstream streams may still be pending; they write only host memory the
   // caller handed to those streams, never the buffers a direct copy touches.
-  return in_flight_.empty() && sticky_ == PORTA_OK;
+  return in_flight_.empty() && sticky_.Check(nullptr) == PORTA_OK;
 }
 
 void StreamCore::DeferDestroyTimestamp(const TimestampSlot& slot, uint64_t value) {
@@ -513,6 +510,203 @@ porta_status_t StreamCore::Poll(uint64_t value, porta_be_msg msg) {
   }
   RetirePendingUpstream();
   return status;
+}
+
+//===--- Stream slots -------------------------------------------------------------------------===//
+
+porta_status_t StreamCreate(porta_be_device_t handle, porta_be_stream_t* out_stream,
+                            porta_be_msg msg) {
+  auto* device = As<Device>(handle);
+  if (porta_status_t lost = device->LostStatus(msg); lost != PORTA_OK) return lost;
+  auto stream = std::make_unique<Stream>();
+  porta_status_t status = StreamCore::Create(device, &stream->core, msg);
+  if (status == PORTA_OK) *out_stream = ToHandle<porta_be_stream_t>(stream.release());
+  return CheckValidation(device, status, msg);
+}
+
+void StreamDestroy(porta_be_stream_t stream) {
+  delete As<Stream>(stream);
+}
+
+porta_status_t StreamSynchronize(porta_be_stream_t stream, porta_be_msg msg) {
+  StreamCore* core = CoreOf(stream);
+  uint64_t value = 0;
+  porta_status_t status = core->Flush(&value, msg);
+  if (status == PORTA_OK) status = core->Wait(value, UINT64_MAX, msg);
+  return CheckValidation(core->device(), status, msg);
+}
+
+porta_status_t StreamQuery(porta_be_stream_t stream, porta_be_msg msg) {
+  StreamCore* core = CoreOf(stream);
+  return CheckValidation(core->device(), core->Query(msg), msg);
+}
+
+porta_status_t StreamNativeHandles(porta_be_stream_t stream, porta_native_handles_t* out,
+                                   porta_be_msg /*msg*/) {
+  StreamCore* core = CoreOf(stream);
+  out->count = 3;
+  out->handles[PORTA_NATIVE_VULKAN_QUEUE] = reinterpret_cast<uint64_t>(core->queue());
+  out->handles[PORTA_NATIVE_VULKAN_STREAM_QUEUE_FAMILY] = core->device()->physical->queue_family;
+  out->handles[PORTA_NATIVE_VULKAN_STREAM_TIMELINE] = reinterpret_cast<uint64_t>(core->timeline());
+  return PORTA_OK;
+}
+
+porta_status_t StreamHostFunc(porta_be_stream_t stream, porta_host_fn fn, void* user_data,
+                              porta_be_msg msg) {
+  StreamCore* core = CoreOf(stream);
+  return CheckValidation(core->device(), core->AddHostCall(fn, user_data, msg), msg);
+}
+
+//===--- Event slots --------------------------------------------------------------------------===//
+
+porta_status_t EventCreate(porta_be_device_t handle, uint32_t flags, porta_be_event_t* out_event,
+                           porta_be_msg msg) {
+  auto* device = reinterpret_cast<Device*>(handle);
+  auto event = std::make_unique<Event>();
+  event->device = device;
+  if (!(flags & PORTA_EVENT_DISABLE_TIMING) &&
+      (device->physical->info.capabilities & PORTA_CAP_TIMESTAMPS)) {
+    porta_status_t status = device->CreateTimestampSlot(&event->timestamp, msg);
+    if (status != PORTA_OK) return CheckValidation(device, status, msg);
+  }
+  *out_event = reinterpret_cast<porta_be_event_t>(event.release());
+  return CheckValidation(device, PORTA_OK, msg);
+}
+
+void EventDestroy(porta_be_event_t handle) {
+  Event* event = As<Event>(handle);
+  if (event->timestamp.pool != VK_NULL_HANDLE) {
+    if (event->stream != nullptr) {
+      // The timestamp write may still be queued; the stream destroys the slot after it.
+      event->stream->DeferDestroyTimestamp(event->timestamp, event->value);
+    } else {
+      event->device->DestroyTimestampSlot(event->timestamp);
+    }
+  }
+  delete event;
+}
+
+porta_status_t EventRecord(porta_be_event_t handle, porta_be_stream_t stream, porta_be_msg msg) {
+  Event* event = As<Event>(handle);
+  StreamCore* core = CoreOf(stream);
+  Device* device = core->device();
+  std::lock_guard<std::mutex> event_lock(event->mutex);
+  if (event->timestamp.pool != VK_NULL_HANDLE && event->stream != nullptr &&
+      event->stream->Poll(event->value, nullptr) != PORTA_OK) {
+    // The previous recording's timestamp write and copy may still be queued (possibly on another
+    // queue); rather than order the new ones after them, take a fresh slot and retire the old
+    // one later.
+    TimestampSlot fresh;
+    porta_status_t status = device->CreateTimestampSlot(&fresh, msg);
+    if (status != PORTA_OK) return CheckValidation(device, status, msg);
+    event->stream->DeferDestroyTimestamp(event->timestamp, event->value);
+    event->timestamp = fresh;
+  }
+  porta_status_t status = PORTA_OK;
+  uint64_t value = 0;
+  {
+    std::lock_guard<std::mutex> lock(core->mutex());
+    if (event->timestamp.pool != VK_NULL_HANDLE) {
+      VkCommandBuffer cmd = VK_NULL_HANDLE;
+      status = core->BeginCommandLocked(&cmd, msg);
+      if (status == PORTA_OK) {
+        const TimestampSlot& slot = event->timestamp;
+        device->vk.vkCmdResetQueryPool(cmd, slot.pool, 0, 1);
+        // Bottom of pipe: the time at which every earlier command has finished.
+        device->vk.vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, slot.pool, 0);
+        // The copy is a transfer write that the batch's final barrier makes visible to the host
+        // once the timeline value is reached; WAIT_BIT orders it after the timestamp write.
+        device->vk.vkCmdCopyQueryPoolResults(cmd, slot.pool, 0, 1, slot.buffer, 0, sizeof(uint64_t),
+                                             VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);
+        ++core->open_batch().commands;
+      }
+    }
+    // The signal must be submitted before anyone can wait on it, so recording always flushes.
+    if (status == PORTA_OK) status = core->FlushLocked(&value, msg);
+  }
+  if (status == PORTA_OK) {
+    event->stream = core->shared_from_this();
+    event->value = value;
+  }
+  return CheckValidation(device, status, msg);
+}
+
+porta_status_t StreamWaitEvent(porta_be_stream_t stream, porta_be_event_t handle,
+                               porta_be_msg msg) {
+  StreamCore* core = CoreOf(stream);
+  Event* event = As<Event>(handle);
+  TimelineWait wait;
+  {
+    std::lock_guard<std::mutex> event_lock(event->mutex);
+    wait = {event->stream, event->value};
+  }
+  // A never-recorded event is complete; the stream's own points are already in order.
+  if (wait.stream == nullptr || wait.stream.get() == core || wait.value == 0) {
+    return CheckValidation(core->device(), PORTA_OK, msg);
+  }
+  porta_status_t status = PORTA_OK;
+  {
+    std::lock_guard<std::mutex> lock(core->mutex());
+    // Work recorded before the wait must not be delayed by it.
+    uint64_t value = 0;
+    if (core->open_batch().cmd != VK_NULL_HANDLE) status = core->FlushLocked(&value, msg);
+    if (status == PORTA_OK) core->AddWaitLocked(wait);
+  }
+  return CheckValidation(core->device(), status, msg);
+}
+
+porta_status_t EventWait(porta_be_event_t handle, uint64_t timeout_ns, porta_be_msg msg) {
+  Event* event = As<Event>(handle);
+  TimelineWait point;
+  {
+    std::lock_guard<std::mutex> event_lock(event->mutex);
+    point = {event->stream, event->value};
+  }
+  porta_status_t status = PORTA_OK;
+  if (point.stream != nullptr) status = point.stream->Wait(point.value, timeout_ns, msg);
+  return CheckValidation(event->device, status, msg);
+}
+
+porta_status_t EventQuery(porta_be_event_t handle, porta_be_msg msg) {
+  Event* event = As<Event>(handle);
+  TimelineWait point;
+  {
+    std::lock_guard<std::mutex> event_lock(event->mutex);
+    point = {event->stream, event->value};
+  }
+  porta_status_t status = PORTA_OK;
+  if (point.stream != nullptr) status = point.stream->Poll(point.value, msg);
+  return CheckValidation(event->device, status, msg);
+}
+
+porta_status_t EventElapsedMs(porta_be_event_t start_handle, porta_be_event_t end_handle,
+                              float* out_ms, porta_be_msg msg) {
+  Event* events[2] = {As<Event>(start_handle), As<Event>(end_handle)};
+  Device* device = events[0]->device;
+  uint64_t stamps[2] = {0, 0};
+  // The runtime has checked that the device has timestamps (so events created with timing have
+  // a timestamp slot) and that both events were created with timing and recorded.
+  for (int i = 0; i < 2; ++i) {
+    Event* event = events[i];
+    // Under the event's lock, so that a concurrent re-recording cannot retire the slot between
+    // the poll and the read.
+    std::lock_guard<std::mutex> event_lock(event->mutex);
+    // Never waits: a pending recording is PORTA_NOT_READY, a completed one has its time in the
+    // slot's buffer already.
+    const porta_status_t status = event->stream->Poll(event->value, msg);
+    if (status != PORTA_OK) return CheckValidation(device, status, msg);
+    stamps[i] = *event->timestamp.result;
+  }
+  const uint32_t bits = device->physical->timestamp_valid_bits;
+  const uint64_t mask = bits >= 64 ? ~uint64_t{0} : (uint64_t{1} << bits) - 1;
+  // Differences are taken modulo the counter width, so one wrap-around between the two stamps
+  // is harmless; a start later than the end gives a negative time, as in CUDA.
+  const uint64_t forward = (stamps[1] - stamps[0]) & mask;
+  const uint64_t backward = (stamps[0] - stamps[1]) & mask;
+  const double ticks =
+      forward <= backward ? static_cast<double>(forward) : -static_cast<double>(backward);
+  *out_ms = static_cast<float>(ticks * device->physical->properties.limits.timestampPeriod / 1e6);
+  return CheckValidation(device, PORTA_OK, msg);
 }
 
 }  // namespace porta::vulkan

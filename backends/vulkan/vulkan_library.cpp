@@ -1,4 +1,6 @@
-#include "backends/vulkan/vulkan_api.h"
+#include "backends/vulkan/vulkan_library.h"
+
+#include <vector>
 
 namespace porta::vulkan {
 namespace {
@@ -11,16 +13,18 @@ void NoteMissing(std::string* missing, const char* name) {
 
 }  // namespace
 
-bool InstanceApi::OpenLoader(const std::vector<std::string>& library_names, std::string* error) {
-  std::string open_error;
-  library = common::DynamicLibrary::Open(library_names, &open_error);
-  if (library == nullptr) {
-    *error = "the Vulkan loader could not be opened: " + open_error;
+bool Library::Load(std::string* why) {
+  const std::vector<std::string> names =
+      common::LibraryNames("PORTA_VULKAN_LIBRARY", {"libvulkan.so.1", "libvulkan.so"});
+  std::string error;
+  library_ = common::DynamicLibrary::Open(names, &error);
+  if (library_ == nullptr) {
+    *why = "the Vulkan loader could not be opened: " + error;
     return false;
   }
   std::string missing;
-  if (!library->Load(&vkGetInstanceProcAddr, "vkGetInstanceProcAddr", &missing)) {
-    *error = library->name() + " does not export vkGetInstanceProcAddr";
+  if (!library_->Load(&vkGetInstanceProcAddr, "vkGetInstanceProcAddr", &missing)) {
+    *why = library_->name() + " does not export vkGetInstanceProcAddr";
     return false;
   }
 #define PORTA_VK_LOAD_GLOBAL(name)                                                   \
@@ -30,13 +34,13 @@ bool InstanceApi::OpenLoader(const std::vector<std::string>& library_names, std:
 #undef PORTA_VK_LOAD_GLOBAL
   if (!missing.empty()) {
     // vkEnumerateInstanceVersion is absent from Vulkan 1.0 loaders, which are too old anyway.
-    *error = library->name() + " lacks " + missing + " (a Vulkan 1.2 loader is required)";
+    *why = library_->name() + " lacks " + missing + " (a Vulkan 1.2 loader is required)";
     return false;
   }
   return true;
 }
 
-bool InstanceApi::LoadInstance(VkInstance instance, std::string* error) {
+bool Library::LoadInstance(VkInstance instance, std::string* why) {
   std::string missing;
 #define PORTA_VK_LOAD_INSTANCE(name)                                           \
   name = reinterpret_cast<PFN_##name>(vkGetInstanceProcAddr(instance, #name)); \
@@ -48,21 +52,21 @@ bool InstanceApi::LoadInstance(VkInstance instance, std::string* error) {
   vkDestroyDebugUtilsMessengerEXT = reinterpret_cast<PFN_vkDestroyDebugUtilsMessengerEXT>(
       vkGetInstanceProcAddr(instance, "vkDestroyDebugUtilsMessengerEXT"));
   if (!missing.empty()) {
-    *error = "the Vulkan instance lacks " + missing;
+    *why = "the Vulkan instance lacks " + missing;
     return false;
   }
   return true;
 }
 
-bool DeviceApi::Load(const InstanceApi& instance_api, VkDevice device, std::string* error) {
+bool DeviceFunctions::Load(const Library& library, VkDevice device, std::string* why) {
   std::string missing;
-#define PORTA_VK_LOAD_DEVICE(name)                                                      \
-  name = reinterpret_cast<PFN_##name>(instance_api.vkGetDeviceProcAddr(device, #name)); \
+#define PORTA_VK_LOAD_DEVICE(name)                                                 \
+  name = reinterpret_cast<PFN_##name>(library.vkGetDeviceProcAddr(device, #name)); \
   if (name == nullptr) NoteMissing(&missing, #name);
   PORTA_VK_DEVICE_FUNCTIONS(PORTA_VK_LOAD_DEVICE)
 #undef PORTA_VK_LOAD_DEVICE
   if (!missing.empty()) {
-    *error = "the Vulkan device lacks " + missing;
+    *why = "the Vulkan device lacks " + missing;
     return false;
   }
   return true;

@@ -1,8 +1,14 @@
-// Internal objects of the Vulkan backend. The porta_be_* handles of the ABI are these types
-// behind reinterpret_cast; they live in this namespace (not as the ABI's struct names) so that
-// several built-in backends linked into one libporta never define the same class twice.
-#ifndef PORTA_BACKENDS_VULKAN_VULKAN_INTERNAL_H_
-#define PORTA_BACKENDS_VULKAN_VULKAN_INTERNAL_H_
+// Objects of the Vulkan backend and the functions its files share. The porta_be_* handles of the
+// ABI are these types behind reinterpret_cast; they live in this namespace (not as the ABI's
+// struct names) so that several built-in backends linked into one libporta never define the same
+// class twice.
+//
+// The table's slots: Init, Shutdown and DeviceCount in vulkan_backend.cpp, the device slots in
+// vulkan_device.cpp, buffers, copies and fills in vulkan_memory.cpp, host registration in
+// vulkan_host_register.cpp, streams and events in vulkan_stream.cpp, modules, kernels and launches
+// in vulkan_module.cpp, native graphs in vulkan_graph.cpp.
+#ifndef PORTA_BACKENDS_VULKAN_VULKAN_OBJECTS_H_
+#define PORTA_BACKENDS_VULKAN_VULKAN_OBJECTS_H_
 
 #include <atomic>
 #include <condition_variable>
@@ -17,10 +23,19 @@
 #include <vector>
 
 #include "backends/vulkan/spirv_reflect.h"
-#include "backends/vulkan/vulkan_api.h"
+#include "backends/vulkan/vulkan_library.h"
 #include "porta/porta_backend.h"
+#include "porta/sdk/backend_table.h"
+#include "porta/sdk/handles.h"
+#include "porta/sdk/sticky_error.h"
 
 namespace porta::vulkan {
+
+using common::As;
+using common::ToHandle;
+
+PORTA_DECLARE_BACKEND_SLOTS()
+PORTA_DECLARE_BACKEND_GRAPH_SLOTS()
 
 // Validation-layer messages of severity ERROR, kept until a Porta call reports them.
 class ValidationLog {
@@ -56,12 +71,18 @@ struct PhysicalDevice {
   porta_device_info_t info{};
 };
 
+// The Vulkan version the loader and a device must support.
+inline constexpr uint32_t kRequiredApi = VK_API_VERSION_1_2;
+
+// Memory the host maps and sees the device's writes in without flushes.
+inline constexpr VkMemoryPropertyFlags kHostMappable =
+    VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+
 // The backend: the loader, one VkInstance and the qualifying physical devices.
 struct Backend {
-  porta_backend_host_t host{};
   std::string cache_dir;
   std::string porta_version;
-  InstanceApi vk;
+  Library vk;
   VkInstance instance = VK_NULL_HANDLE;
   VkDebugUtilsMessengerEXT messenger = VK_NULL_HANDLE;
   bool validation = false;
@@ -72,7 +93,8 @@ struct Backend {
   std::string reason;
   ValidationLog validation_log;
 
-  void Log(int level, const char* format, ...) __attribute__((format(printf, 3, 4)));
+  // Destroys the messenger and the instance (every device is closed before).
+  ~Backend();
 };
 
 // A VkQueue shared by the streams assigned to it; vkQueueSubmit needs external synchronization.
@@ -118,7 +140,7 @@ struct Kernel;
 struct Device {
   Backend* backend = nullptr;
   const PhysicalDevice* physical = nullptr;
-  DeviceApi vk;
+  DeviceFunctions vk;
   VkDevice device = VK_NULL_HANDLE;
   std::vector<std::unique_ptr<Queue>> queues;
   std::atomic<uint32_t> next_queue{0};
@@ -155,6 +177,7 @@ struct Device {
   // A staging block of at least |size| bytes, reused from earlier copies when one is free.
   porta_status_t AcquireStaging(uint64_t size, StagingBlock* out, porta_be_msg msg);
   void ReleaseStaging(const StagingBlock& block);
+  void DestroyStaging(const StagingBlock& block);
   // A timestamp slot (query pool and mapped result buffer), and its destruction.
   porta_status_t CreateTimestampSlot(TimestampSlot* out, porta_be_msg msg);
   void DestroyTimestampSlot(const TimestampSlot& slot);
@@ -337,8 +360,8 @@ class StreamCore : public std::enable_shared_from_this<StreamCore> {
   uint64_t in_flight_staging_ = 0;
   // Waits of retired batches whose streams still need retiring up to the waited value.
   std::vector<TimelineWait> pending_upstream_;
-  porta_status_t sticky_ = PORTA_OK;
-  std::string sticky_message_;
+  // The first failure of work on the stream (or the device's loss), reported by every later call.
+  common::StickyError sticky_;
   // Threads of AddHostCall, each with the flag it sets once its call has returned (or was
   // skipped).
   struct HostCall {
@@ -358,7 +381,6 @@ struct Stream {
 // An event: a point (timeline value) on the stream it was last recorded on.
 struct Event {
   Device* device = nullptr;
-  uint32_t flags = 0;
   TimestampSlot timestamp;  // pool null without timing
   std::mutex mutex;
   std::shared_ptr<StreamCore> stream;  // null until recorded
@@ -367,7 +389,7 @@ struct Event {
 
 // Records the barrier that keeps a stream in order: every command sees the device writes of the
 // commands before it.
-void RecordInOrderBarrier(const DeviceApi& vk, VkCommandBuffer cmd);
+void RecordInOrderBarrier(const DeviceFunctions& vk, VkCommandBuffer cmd);
 
 // Returns PORTA_ERROR_BACKEND with the pending validation messages when there are any,
 // otherwise |status|. Called at the end of every fallible entry point.
@@ -420,12 +442,26 @@ porta_status_t PrepareFill(Device* device, Buffer* dst, uint64_t offset, uint64_
                            const void* pattern, uint32_t pattern_size, PreparedFill* out,
                            porta_be_msg msg);
 
-// The backend entry points implemented in the files named after them.
-porta_status_t DeviceOpen(Backend* backend, uint32_t index, Device** out, porta_be_msg msg);
-void DeviceClose(Device* device);
-porta_status_t FillBuffer(StreamCore* stream, Buffer* dst, uint64_t offset, uint64_t size,
-                          const void* pattern, uint32_t pattern_size, porta_be_msg msg);
+// Records a prepared launch (with its descriptor set, when it needs one) as one command of
+// |stream| (vulkan_module.cpp).
+porta_status_t RecordOnStream(StreamCore* stream, const PreparedLaunch& launch, porta_be_msg msg);
+
+// "1.2.255" for a packed Vulkan version (vulkan_backend.cpp).
+std::string VersionString(uint32_t version);
+// True when |extensions| has the extension |name| (vulkan_backend.cpp).
+bool HasExtension(const std::vector<VkExtensionProperties>& extensions, const char* name);
+
+// Reads physical device |handle| (Porta device |index|) into |out|, with the porta_device_info_t
+// the device reports (vulkan_device.cpp). Returns false with the reason it cannot be a Porta
+// device.
+bool ProbeDevice(Backend* backend, VkPhysicalDevice handle, uint32_t index, PhysicalDevice* out,
+                 std::string* why);
+
+// The stream behind a stream handle.
+inline StreamCore* CoreOf(porta_be_stream_t stream) {
+  return As<Stream>(stream)->core.get();
+}
 
 }  // namespace porta::vulkan
 
-#endif  // PORTA_BACKENDS_VULKAN_VULKAN_INTERNAL_H_
+#endif  // PORTA_BACKENDS_VULKAN_VULKAN_OBJECTS_H_

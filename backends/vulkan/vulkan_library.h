@@ -1,13 +1,13 @@
-// Vulkan entry points resolved at run time: the backend never links libvulkan, it dlopens the
-// loader and resolves every function through vkGetInstanceProcAddr / vkGetDeviceProcAddr.
-#ifndef PORTA_BACKENDS_VULKAN_VULKAN_API_H_
-#define PORTA_BACKENDS_VULKAN_VULKAN_API_H_
+// The Vulkan API, resolved at run time: the backend never links libvulkan, it opens the loader
+// (libvulkan.so.1) with dlopen and resolves every function through vkGetInstanceProcAddr /
+// vkGetDeviceProcAddr, so that libporta loads on machines without Vulkan.
+#ifndef PORTA_BACKENDS_VULKAN_VULKAN_LIBRARY_H_
+#define PORTA_BACKENDS_VULKAN_VULKAN_LIBRARY_H_
 
 #include <vulkan/vulkan.h>
 
 #include <memory>
 #include <string>
-#include <vector>
 
 #include "porta/sdk/dynamic_library.h"
 
@@ -91,9 +91,15 @@ namespace porta::vulkan {
 
 #define PORTA_VK_DECLARE_MEMBER(name) PFN_##name name = nullptr;
 
-// The loader library plus the global and instance-level functions of one instance.
-struct InstanceApi {
-  std::unique_ptr<common::DynamicLibrary> library;
+// The resolved loader: its global functions and the instance-level functions of one instance.
+struct Library {
+  // Opens the loader (PORTA_VULKAN_LIBRARY, when set, replaces the default names) and resolves
+  // the global functions. Returns false with the reason in |why|, naming each function the
+  // loader lacks.
+  bool Load(std::string* why);
+  // Resolves the instance-level functions of |instance|. Returns false naming the missing ones.
+  bool LoadInstance(VkInstance instance, std::string* why);
+
   PFN_vkGetInstanceProcAddr vkGetInstanceProcAddr = nullptr;
   PORTA_VK_GLOBAL_FUNCTIONS(PORTA_VK_DECLARE_MEMBER)
   PORTA_VK_INSTANCE_FUNCTIONS(PORTA_VK_DECLARE_MEMBER)
@@ -101,23 +107,21 @@ struct InstanceApi {
   PFN_vkCreateDebugUtilsMessengerEXT vkCreateDebugUtilsMessengerEXT = nullptr;
   PFN_vkDestroyDebugUtilsMessengerEXT vkDestroyDebugUtilsMessengerEXT = nullptr;
 
-  // Opens the loader (|library_names| in order) and resolves the global functions. Returns false
-  // with the reason in |error|.
-  bool OpenLoader(const std::vector<std::string>& library_names, std::string* error);
-  // Resolves the instance-level functions of |instance|. Returns false naming the missing ones.
-  bool LoadInstance(VkInstance instance, std::string* error);
+ private:
+  std::unique_ptr<common::DynamicLibrary> library_;
 };
 
-// Device-level functions of one VkDevice.
-struct DeviceApi {
+// The device-level functions of one VkDevice.
+struct DeviceFunctions {
   PORTA_VK_DEVICE_FUNCTIONS(PORTA_VK_DECLARE_MEMBER)
   // VK_KHR_push_descriptor; null when the device lacks it or it is disabled.
   PFN_vkCmdPushDescriptorSetKHR vkCmdPushDescriptorSetKHR = nullptr;
   // VK_EXT_external_memory_host; null when the device lacks it.
   PFN_vkGetMemoryHostPointerPropertiesEXT vkGetMemoryHostPointerPropertiesEXT = nullptr;
 
-  // Resolves every device function. Returns false naming the missing ones.
-  bool Load(const InstanceApi& instance_api, VkDevice device, std::string* error);
+  // Resolves every device function of |device| through |library|. Returns false naming the
+  // missing ones.
+  bool Load(const Library& library, VkDevice device, std::string* why);
 };
 
 #undef PORTA_VK_DECLARE_MEMBER
@@ -128,4 +132,4 @@ const char* ResultName(VkResult result);
 
 }  // namespace porta::vulkan
 
-#endif  // PORTA_BACKENDS_VULKAN_VULKAN_API_H_
+#endif  // PORTA_BACKENDS_VULKAN_VULKAN_LIBRARY_H_

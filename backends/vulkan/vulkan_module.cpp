@@ -1,4 +1,7 @@
-// Modules, kernels and launches: how Porta's argument list maps onto a compute pipeline.
+// Modules, kernels and launches: how Porta's argument list maps onto a compute pipeline. The
+// runtime has checked each launch against the device's limits and each argument's kind and
+// offset; what is checked here is what the kernel's SPIR-V declares and the device's own binding
+// rules.
 //
 // Buffer arguments become storage buffers of descriptor set 0 (binding i for the i-th buffer);
 // scalar arguments are packed in order into one push-constant block, each at an offset aligned
@@ -7,8 +10,7 @@
 #include <cinttypes>
 #include <cstring>
 
-#include "backends/vulkan/vulkan_internal.h"
-#include "backends/vulkan/vulkan_table.h"
+#include "backends/vulkan/vulkan_objects.h"
 #include "porta/sdk/message.h"
 #include "porta/sdk/spirv_validate.h"
 
@@ -88,12 +90,6 @@ porta_status_t PreparePipeline(Kernel* kernel, const porta_launch_config_t* conf
                     " is not a multiple of the device's minStorageBufferOffsetAlignment (%" PRIu64
                     ")",
                     i, name, arg.offset, alignment);
-      }
-      if (arg.offset >= reinterpret_cast<Buffer*>(arg.buffer)->size) {
-        return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
-                    "vulkan: argument %u of kernel '%s': buffer offset %" PRIu64
-                    " leaves no bytes to bind",
-                    i, name, arg.offset);
       }
       ++buffer_count;
     } else {
@@ -192,80 +188,6 @@ std::vector<VkWriteDescriptorSet> DescriptorWrites(const PreparedLaunch& launch,
     writes[i].pBufferInfo = &launch.buffers[i];
   }
   return writes;
-}
-
-// Records |launch| as the next command of |core|, with a descriptor set from its open batch
-// when the layout does not push descriptors.
-porta_status_t RecordOnStream(StreamCore* core, const PreparedLaunch& launch, porta_be_msg msg) {
-  std::lock_guard<std::mutex> lock(core->mutex());
-  VkDescriptorSet set = VK_NULL_HANDLE;
-  if (NeedsDescriptorSet(launch)) {
-    const porta_status_t status =
-        core->AllocateDescriptorSetLocked(*launch.pipeline.layout, &set, msg);
-    if (status != PORTA_OK) return status;
-    WriteDescriptorSet(core->device(), launch, set);
-  }
-  VkCommandBuffer cmd = VK_NULL_HANDLE;
-  const porta_status_t status = core->BeginCommandLocked(&cmd, msg);
-  if (status != PORTA_OK) return status;
-  RecordLaunch(core->device(), cmd, launch, set, &core->open_batch().bound_pipeline);
-  return core->EndCommandLocked(1, msg);
-}
-
-// ---- ABI slots --------------------------------------------------------------------------------
-
-porta_status_t ModuleLoad(porta_be_device_t handle, const porta_module_source_t* source,
-                          porta_be_module_t* out_module, porta_be_msg msg) {
-  auto* device = reinterpret_cast<Device*>(handle);
-  if (source->format != PORTA_FORMAT_SPIRV_SHADER) {
-    return Fail(msg, PORTA_ERROR_UNSUPPORTED,
-                "vulkan: kernel format %d is not accepted; the device takes spirv-shader only",
-                static_cast<int>(source->format));
-  }
-  if (source->data == nullptr || source->size == 0 || source->size % 4 != 0) {
-    return Fail(msg, PORTA_ERROR_BUILD_FAILED,
-                "vulkan: a SPIR-V module must be a nonempty sequence of 32-bit words; got %zu "
-                "bytes",
-                source->size);
-  }
-  // The caller's bytes need not be 4-byte aligned.
-  std::vector<uint32_t> words(source->size / 4);
-  std::memcpy(words.data(), source->data, source->size);
-  Module* module = nullptr;
-  porta_status_t status = LoadModule(device, words.data(), words.size(), &module, msg);
-  if (status != PORTA_OK) return status;
-  for (uint32_t i = 0; i < source->entry_count; ++i) {
-    const char* name = source->entry_names != nullptr ? source->entry_names[i] : nullptr;
-    if (name == nullptr || module->info.Find(name) == nullptr) {
-      DestroyModule(module);
-      return Fail(msg, PORTA_ERROR_NOT_FOUND,
-                  "vulkan: the SPIR-V module has no GLCompute entry point named '%s'",
-                  name != nullptr ? name : "(null)");
-    }
-  }
-  *out_module = reinterpret_cast<porta_be_module_t>(module);
-  return CheckValidation(device, PORTA_OK, msg);
-}
-
-void ModuleDestroy(porta_be_module_t module) {
-  DestroyModule(reinterpret_cast<Module*>(module));
-}
-
-porta_status_t ModuleGetKernel(porta_be_module_t module, const char* name,
-                               porta_be_kernel_t* out_kernel, porta_be_msg msg) {
-  Kernel* kernel = nullptr;
-  porta_status_t status = GetKernel(reinterpret_cast<Module*>(module), name, &kernel, msg);
-  if (status == PORTA_OK) *out_kernel = reinterpret_cast<porta_be_kernel_t>(kernel);
-  return status;
-}
-
-porta_status_t KernelLaunch(porta_be_stream_t stream, porta_be_kernel_t kernel,
-                            const porta_launch_config_t* config, const porta_be_arg_t* args,
-                            uint32_t arg_count, porta_be_msg msg) {
-  StreamCore* core = reinterpret_cast<Stream*>(stream)->core.get();
-  const porta_status_t status =
-      LaunchKernel(core, reinterpret_cast<Kernel*>(kernel), config, args, arg_count, msg);
-  return CheckValidation(core->device(), status, msg);
 }
 
 }  // namespace
@@ -374,7 +296,7 @@ bool NeedsDescriptorSet(const PreparedLaunch& launch) {
 
 void RecordLaunch(Device* device, VkCommandBuffer cmd, const PreparedLaunch& launch,
                   VkDescriptorSet set, VkPipeline* bound_pipeline) {
-  const DeviceApi& vk = device->vk;
+  const DeviceFunctions& vk = device->vk;
   const Layout& layout = *launch.pipeline.layout;
   if (*bound_pipeline != launch.pipeline.pipeline) {
     vk.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, launch.pipeline.pipeline);
@@ -491,31 +413,71 @@ porta_status_t PrepareFill(Device* device, Buffer* dst, uint64_t offset, uint64_
   return PrepareLaunch(kernel, &config, args, 7, &out->edges, msg);
 }
 
-porta_status_t FillBuffer(StreamCore* core, Buffer* dst, uint64_t offset, uint64_t size,
-                          const void* pattern, uint32_t pattern_size, porta_be_msg msg) {
-  PreparedFill fill;
-  porta_status_t status =
-      PrepareFill(core->device(), dst, offset, size, pattern, pattern_size, &fill, msg);
-  if (status != PORTA_OK) return status;
-  if (fill.words_size > 0) {
-    std::lock_guard<std::mutex> lock(core->mutex());
-    VkCommandBuffer cmd = VK_NULL_HANDLE;
-    status = core->BeginCommandLocked(&cmd, msg);
+// A descriptor set from the stream's open batch when the layout does not push descriptors.
+porta_status_t RecordOnStream(StreamCore* core, const PreparedLaunch& launch, porta_be_msg msg) {
+  std::lock_guard<std::mutex> lock(core->mutex());
+  VkDescriptorSet set = VK_NULL_HANDLE;
+  if (NeedsDescriptorSet(launch)) {
+    const porta_status_t status =
+        core->AllocateDescriptorSetLocked(*launch.pipeline.layout, &set, msg);
     if (status != PORTA_OK) return status;
-    core->device()->vk.vkCmdFillBuffer(cmd, fill.buffer, fill.words_offset, fill.words_size,
-                                       fill.word);
-    status = core->EndCommandLocked(1, msg);
-    if (status != PORTA_OK) return status;
+    WriteDescriptorSet(core->device(), launch, set);
   }
-  if (!fill.has_edges) return PORTA_OK;
-  return RecordOnStream(core, fill.edges, msg);
+  VkCommandBuffer cmd = VK_NULL_HANDLE;
+  const porta_status_t status = core->BeginCommandLocked(&cmd, msg);
+  if (status != PORTA_OK) return status;
+  RecordLaunch(core->device(), cmd, launch, set, &core->open_batch().bound_pipeline);
+  return core->EndCommandLocked(1, msg);
 }
 
-void AddModuleSlots(porta_backend_table_t* table) {
-  table->module_load = ModuleLoad;
-  table->module_destroy = ModuleDestroy;
-  table->module_get_kernel = ModuleGetKernel;
-  table->kernel_launch = KernelLaunch;
+//===--- Module slots -------------------------------------------------------------------------===//
+
+porta_status_t ModuleLoad(porta_be_device_t handle, const porta_module_source_t* source,
+                          porta_be_module_t* out_module, porta_be_msg msg) {
+  auto* device = As<Device>(handle);
+  // The runtime passes a nonempty spirv-shader source (the one format the device declares).
+  if (source->size % 4 != 0) {
+    return Fail(msg, PORTA_ERROR_BUILD_FAILED,
+                "vulkan: a SPIR-V module is a sequence of 32-bit words; got %zu bytes",
+                source->size);
+  }
+  // The caller's bytes need not be 4-byte aligned.
+  std::vector<uint32_t> words(source->size / 4);
+  std::memcpy(words.data(), source->data, source->size);
+  Module* module = nullptr;
+  porta_status_t status = LoadModule(device, words.data(), words.size(), &module, msg);
+  if (status != PORTA_OK) return status;
+  for (uint32_t i = 0; i < source->entry_count; ++i) {
+    const char* name = source->entry_names[i];
+    if (module->info.Find(name) == nullptr) {
+      DestroyModule(module);
+      return Fail(msg, PORTA_ERROR_NOT_FOUND,
+                  "vulkan: the SPIR-V module has no GLCompute entry point named '%s'", name);
+    }
+  }
+  *out_module = ToHandle<porta_be_module_t>(module);
+  return CheckValidation(device, PORTA_OK, msg);
+}
+
+void ModuleDestroy(porta_be_module_t module) {
+  DestroyModule(As<Module>(module));
+}
+
+porta_status_t ModuleGetKernel(porta_be_module_t module, const char* name,
+                               porta_be_kernel_t* out_kernel, porta_be_msg msg) {
+  Kernel* kernel = nullptr;
+  porta_status_t status = GetKernel(As<Module>(module), name, &kernel, msg);
+  if (status == PORTA_OK) *out_kernel = ToHandle<porta_be_kernel_t>(kernel);
+  return status;
+}
+
+porta_status_t KernelLaunch(porta_be_stream_t stream, porta_be_kernel_t kernel,
+                            const porta_launch_config_t* config, const porta_be_arg_t* args,
+                            uint32_t arg_count, porta_be_msg msg) {
+  StreamCore* core = CoreOf(stream);
+  const porta_status_t status =
+      LaunchKernel(core, As<Kernel>(kernel), config, args, arg_count, msg);
+  return CheckValidation(core->device(), status, msg);
 }
 
 }  // namespace porta::vulkan
