@@ -18,7 +18,8 @@
 #   - the asan build's CTS on the CPU device and its ctest, the fault-injection walk included
 #     (leak-checked without the vendor drivers, then again with them, unchecked for leaks,
 #     because PoCL and Mesa leak at exit),
-#     and the asan build's CTS on every device (OpenCL and Vulkan backends under ASan/UBSan),
+#     and the asan build's CTS on the OpenCL and Vulkan devices together (those backends under
+#     ASan/UBSan, with the cross-device tests between them),
 #   - porta-stress, the multi-thread stress run: plain on every device at once, and built with
 #     the tsan preset (ThreadSanitizer) on the CPU, OpenCL and Vulkan devices,
 #   - valgrind memcheck over the CPU device's CTS from the default build (drivers kept out), and
@@ -244,9 +245,11 @@ else
     --parallel "$test_jobs" --timeout 600
   suite "asan ctest with drivers" env ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --preset asan --exclude-regex '^(cts|models)$' --parallel "$test_jobs" --timeout 600
-  suite "asan cts all devices" env -u PORTA_DEVICES ASAN_OPTIONS=detect_leaks=0 \
-    UBSAN_OPTIONS=print_stacktrace=1 build-asan/conformance/porta-cts \
-    --junit "$results/asan-cts-all-devices.xml"
+  # The CPU device ran just above, leak-checked; the vendor devices run together, so the
+  # cross-device tests have two devices (when both backends were built).
+  suite "asan cts opencl and vulkan" env ASAN_OPTIONS=detect_leaks=0 \
+    UBSAN_OPTIONS=print_stacktrace=1 build-asan/conformance/porta-cts --devices opencl,vulkan \
+    --junit "$results/asan-cts-opencl-vulkan.xml"
 fi
 
 # --- threads ---
@@ -270,10 +273,6 @@ fi
 # valgrind memcheck over the CPU device's CTS from the default build, the vendor drivers kept out
 # as in the asan suites. Any memcheck error or definite/indirect leak fails it; the counts are
 # printed. docs/testing.md says what the run covers.
-# The operator library's largest numeric sweeps (the five single-type matmuls and the
-# block-quantized matmuls) are left out: under memcheck they take over 13 minutes together.
-valgrind_skipped='*/OpsMatmulTest.F32/*:*/OpsMatmulTest.F16/*:*/OpsMatmulTest.BF16/*'
-valgrind_skipped+=':*/OpsMatmulTest.F16IntoF32/*:*/OpsMatmulTest.BF16IntoF32/*:*/OpsQuantTest.Q*'
 valgrind_cts_cpu() {
   local log status
   log=$(mktemp /tmp/porta-valgrind.XXXXXX) || return 1
@@ -285,7 +284,7 @@ valgrind_cts_cpu() {
     valgrind --tool=memcheck --error-exitcode=1 --leak-check=full \
     --errors-for-leak-kinds=definite,indirect --show-leak-kinds=definite,indirect \
     --num-callers=30 --suppressions=tests/valgrind.supp --log-file="$log" \
-    build/conformance/porta-cts --devices cpu --gtest_filter="-$valgrind_skipped" \
+    build/conformance/porta-cts --devices cpu \
     --junit "$results/valgrind-cts-cpu.xml"
   status=$?
   grep -E 'ERROR SUMMARY|definitely lost|indirectly lost' "$log"

@@ -120,28 +120,30 @@ std::vector<double> Matmul(const MatmulArgs& args, const Shape& out_shape) {
   const Shape& as = args.a_shape;
   const Shape& bs = args.b_shape;
   const int64_t k_len = args.transpose_a ? as[as.size() - 2] : as[as.size() - 1];
-  // Index of a (or b) for output batch index |out_index| and matrix position (row, col) of the
-  // stored (possibly transposed) matrix.
-  auto element = [&](const Shape& shape, const Shape& out_index, int64_t row, int64_t col) {
-    Shape index(shape.size());
+  // Flat offset, in a (or b) of |shape|, of the matrix that output batch index |out_index|
+  // selects: a batch dimension of size 1 broadcasts its one matrix.
+  auto matrix_base = [&](const Shape& shape, const Shape& out_index) {
     const size_t batch = shape.size() - 2;
     const size_t lead = (rank - 2) - batch;
-    for (size_t d = 0; d < batch; ++d) index[d] = shape[d] == 1 ? 0 : out_index[lead + d];
-    index[batch] = row;
-    index[batch + 1] = col;
-    return static_cast<size_t>(Flatten(shape, index));
+    int64_t flat = 0;
+    for (size_t d = 0; d < batch; ++d) {
+      flat = flat * shape[d] + (shape[d] == 1 ? 0 : out_index[lead + d]);
+    }
+    return flat * shape[batch] * shape[batch + 1];
   };
+  const int64_t a_cols = as.back(), b_cols = bs.back();
   std::vector<double> out(static_cast<size_t>(ElementCount(out_shape)));
   for (size_t o = 0; o < out.size(); ++o) {
     const Shape index = Unflatten(out_shape, static_cast<int64_t>(o));
     const int64_t m = index[rank - 2], n = index[rank - 1];
+    const int64_t a_base = matrix_base(as, index), b_base = matrix_base(bs, index);
     double acc = 0;
     for (int64_t k = 0; k < k_len; ++k) {
-      const double a =
-          (*args.a)[args.transpose_a ? element(as, index, k, m) : element(as, index, m, k)];
-      const double b =
-          (*args.b)[args.transpose_b ? element(bs, index, n, k) : element(bs, index, k, n)];
-      acc += a * b;
+      // Element (row, col) of a stored matrix is at base + row * cols + col.
+      const int64_t ai = args.transpose_a ? k * a_cols + m : m * a_cols + k;
+      const int64_t bi = args.transpose_b ? n * b_cols + k : k * b_cols + n;
+      acc +=
+          (*args.a)[static_cast<size_t>(a_base + ai)] * (*args.b)[static_cast<size_t>(b_base + bi)];
     }
     double value = args.alpha * acc;
     if (args.c != nullptr) value += args.beta * (*args.c)[o];
