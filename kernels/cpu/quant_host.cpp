@@ -358,6 +358,17 @@ template <uint32_t kType>
   return _mm_cvtss_f32(_mm_add_ss(quarter, _mm_movehdup_ps(quarter)));
 }
 
+// How far ahead of a matrix-vector product's loads the weights are prefetched. Each call reads one
+// weight row (a few hundred bytes), and the hardware prefetcher, starting afresh at each short
+// row, falls behind: measured on a 2-core AMD EPYC VM (SmolLM2 Q4_1 generation, alternating runs),
+// 4 KiB ahead gave 75 to 86 tokens/s against 59 to 71 without (1, 2, 8 and 16 KiB did less).
+// Prefetches do not fault, so reaching past the matrix's end is harmless.
+constexpr uint64_t kPrefetchBytes = 4096;
+
+[[gnu::always_inline]] PORTA_HOST_AVX2_TARGET inline void PrefetchAhead(const uint8_t* p) {
+  _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchBytes), _MM_HINT_T0);
+}
+
 // One row against one row of A: four running sums, one per eighth of the block.
 template <uint32_t kType, uint64_t kBytes>
 PORTA_HOST_AVX2_TARGET float DotOneAvx2(const uint8_t* __restrict row, uint64_t blocks,
@@ -365,6 +376,7 @@ PORTA_HOST_AVX2_TARGET float DotOneAvx2(const uint8_t* __restrict row, uint64_t 
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
   __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
   for (uint64_t b = 0; b < blocks; ++b) {
+    PrefetchAhead(row + b * kBytes);
     __m256 w0, w1, w2, w3;
     DecodeAvx2<kType>(row + b * kBytes, &w0, &w1, &w2, &w3);
     const float* x = a + b * 32;
@@ -636,6 +648,7 @@ PORTA_HOST_AVX2_TARGET float DotQ8OneAvx2(const uint8_t* __restrict row, uint64_
   float extra0 = 0.0f, extra1 = 0.0f;
   uint64_t b = 0;
   for (; b + 2 <= blocks; b += 2) {
+    PrefetchAhead(row + b * kBytes);
     const BlockQ8Avx2 first = LoadBlockQ8Avx2<kType>(row + b * kBytes);
     const BlockQ8Avx2 second = LoadBlockQ8Avx2<kType>(row + (b + 1) * kBytes);
     acc0 = _mm256_fmadd_ps(BlockProductsAvx2<kType>(first, y + b * PORTA_QBLOCK),
