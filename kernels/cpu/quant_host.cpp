@@ -770,6 +770,10 @@ int32_t QmatvecKernel(const porta_host_group_t* group) {
   const bool has_bias = (p.flags & PORTA_MM_FLAG_BIAS) != 0;
   const bool has_beta = (p.flags & PORTA_MM_FLAG_BETA) != 0;
   const uint64_t n0 = r * p.rows, n1 = std::min<uint64_t>(p.N, n0 + p.rows);
+  const bool f32_epilogue =
+      dout == PORTA_DT_F32 && act == 0 && (!has_bias || dbias == PORTA_DT_F32);
+  const uint64_t o_rs = p.o_rs, o_cs = p.o_cs;
+  const float alpha = p.alpha, beta = p.beta;
   // Rows of A in tiles of eight against a few weight rows at a time: a tile and the weight rows
   // stay in L1 while each is reused (32 rows of A at K = 576 would not fit).
   constexpr uint64_t kRowChunk = 16;
@@ -793,6 +797,19 @@ int32_t QmatvecKernel(const porta_host_group_t* group) {
           dot_row(row, blocks, rows_a + t * lda, lda, tile, &sums[n - chunk][t]);
         }
       }
+    }
+    if (f32_epilogue) {
+      // The common case (f32 out and bias, no activation) without the per-element type switch.
+      float* o = static_cast<float*>(out);
+      const auto* bias_f = static_cast<const float*>(bias);
+      for (uint64_t n = chunk; n < chunk_end; ++n) {
+        const float bias_n = has_bias ? bias_f[p.bias_offset + n * p.bias_stride] : 0.0f;
+        for (uint32_t m = 0; m < mc; ++m) {
+          float& value = o[o_base + m * o_rs + n * o_cs];
+          value = alpha * sums[n - chunk][m] + (has_beta ? beta * value : 0.0f) + bias_n;
+        }
+      }
+      continue;
     }
     for (uint64_t n = chunk; n < chunk_end; ++n) {
       const float bias_n = has_bias ? Load(bias, dbias, p.bias_offset + n * p.bias_stride) : 0.0f;
