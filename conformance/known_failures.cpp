@@ -15,10 +15,6 @@ namespace {
 // with the issue that tracks it in the reason. The entry keeps the test running (inverted) so the
 // fix is noticed.
 constexpr KnownFailure kKnownFailures[] = {
-    {"vulkan", "llvmpipe", "EventTest.ReRecordingReplacesThePoint",
-     "lavapipe has one queue, which the backend shares between streams: the record on an idle "
-     "stream is submitted behind the gated stream's kernel and completes only after it (the "
-     "backend could complete a record on a stream with nothing pending on the host; issue 11)"},
     {nullptr, nullptr, nullptr, nullptr},
 };
 

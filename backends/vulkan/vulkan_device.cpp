@@ -170,6 +170,20 @@ bool ProbeDevice(Backend* backend, VkPhysicalDevice handle, uint32_t index, Phys
   }
   const std::vector<VkExtensionProperties> extensions = DeviceExtensions(vk, handle);
   out->memory_budget = HasExtension(extensions, VK_EXT_MEMORY_BUDGET_EXTENSION_NAME);
+  if (HasExtension(extensions, VK_EXT_CALIBRATED_TIMESTAMPS_EXTENSION_NAME)) {
+    auto domains_fn = reinterpret_cast<PFN_vkGetPhysicalDeviceCalibrateableTimeDomainsEXT>(
+        vk.vkGetInstanceProcAddr(backend->instance,
+                                 "vkGetPhysicalDeviceCalibrateableTimeDomainsEXT"));
+    uint32_t count = 0;
+    if (domains_fn != nullptr && domains_fn(handle, &count, nullptr) == VK_SUCCESS && count > 0) {
+      std::vector<VkTimeDomainEXT> domains(count);
+      if (domains_fn(handle, &count, domains.data()) == VK_SUCCESS) {
+        domains.resize(count);
+        out->calibrated_device_time =
+            std::find(domains.begin(), domains.end(), VK_TIME_DOMAIN_DEVICE_EXT) != domains.end();
+      }
+    }
+  }
 
   out->features11.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES;
   out->features12.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES;
@@ -360,7 +374,7 @@ porta_status_t Device::CreateTimestampSlot(TimestampSlot* out, porta_be_msg msg)
     DestroyTimestampSlot(slot);
     return status;
   }
-  slot.result = static_cast<const volatile uint64_t*>(mapped);
+  slot.result = static_cast<volatile uint64_t*>(mapped);
   *out = slot;
   return PORTA_OK;
 }
@@ -495,6 +509,8 @@ porta_status_t DeviceOpen(porta_be_backend_t handle, uint32_t index, porta_be_de
     extensions.push_back(VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME);
   if (physical.host_import_alignment > 0)
     extensions.push_back(VK_EXT_EXTERNAL_MEMORY_HOST_EXTENSION_NAME);
+  if (physical.calibrated_device_time)
+    extensions.push_back(VK_EXT_CALIBRATED_TIMESTAMPS_EXTENSION_NAME);
   VkDeviceCreateInfo info{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, &features};
   info.queueCreateInfoCount = 1;
   info.pQueueCreateInfos = &queue_info;
@@ -521,6 +537,10 @@ porta_status_t DeviceOpen(porta_be_backend_t handle, uint32_t index, porta_be_de
     device->vk.vkGetMemoryHostPointerPropertiesEXT =
         reinterpret_cast<PFN_vkGetMemoryHostPointerPropertiesEXT>(
             backend->vk.vkGetDeviceProcAddr(device->device, "vkGetMemoryHostPointerPropertiesEXT"));
+  }
+  if (physical.calibrated_device_time) {
+    device->vk.vkGetCalibratedTimestampsEXT = reinterpret_cast<PFN_vkGetCalibratedTimestampsEXT>(
+        backend->vk.vkGetDeviceProcAddr(device->device, "vkGetCalibratedTimestampsEXT"));
   }
   for (uint32_t i = 0; i < queue_count; ++i) {
     auto queue = std::make_unique<Queue>();

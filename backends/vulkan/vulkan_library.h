@@ -118,6 +118,8 @@ struct DeviceFunctions {
   PFN_vkCmdPushDescriptorSetKHR vkCmdPushDescriptorSetKHR = nullptr;
   // VK_EXT_external_memory_host; null when the device lacks it.
   PFN_vkGetMemoryHostPointerPropertiesEXT vkGetMemoryHostPointerPropertiesEXT = nullptr;
+  // VK_EXT_calibrated_timestamps; null when the device lacks it or its device time domain.
+  PFN_vkGetCalibratedTimestampsEXT vkGetCalibratedTimestampsEXT = nullptr;
 
   // Resolves every device function of |device| through |library|. Returns false naming the
   // missing ones.

@@ -64,6 +64,10 @@ struct PhysicalDevice {
   // VK_EXT_external_memory_host: host memory can be imported (host_register); the alignment of
   // its pointer and size. 0 when the device lacks the extension.
   uint64_t host_import_alignment = 0;
+  // VK_EXT_calibrated_timestamps with the device time domain: the host can read the device's
+  // clock now, as vkCmdWriteTimestamp would (an event recorded on an idle stream takes its time
+  // so, without a submission).
+  bool calibrated_device_time = false;
   // Optional features the device has; each is enabled at device creation.
   VkPhysicalDeviceFeatures core_features{};
   VkPhysicalDeviceVulkan11Features features11{};
@@ -130,7 +134,7 @@ struct TimestampSlot {
   VkQueryPool pool = VK_NULL_HANDLE;
   VkBuffer buffer = VK_NULL_HANDLE;
   VkDeviceMemory memory = VK_NULL_HANDLE;
-  const volatile uint64_t* result = nullptr;  // the mapped buffer
+  volatile uint64_t* result = nullptr;  // the mapped buffer
 };
 
 struct Module;
@@ -315,6 +319,8 @@ class StreamCore : public std::enable_shared_from_this<StreamCore> {
   // True when nothing is recorded, waited for or in flight, so the host may touch buffers
   // directly and still be in stream order. Retires what has completed first.
   bool IdleLocked();
+  // The timeline value of everything submitted so far (reached once the stream is idle).
+  uint64_t SubmittedLocked() const { return submitted_; }
   // Destroys |slot| once the batch that signals |value| has retired (it may still write to it).
   void DeferDestroyTimestamp(const TimestampSlot& slot, uint64_t value);
 

@@ -606,7 +606,33 @@ porta_status_t EventRecord(porta_be_event_t handle, porta_be_stream_t stream, po
   uint64_t value = 0;
   {
     std::lock_guard<std::mutex> lock(core->mutex());
-    if (event->timestamp.pool != VK_NULL_HANDLE) {
+    // On a stream with nothing recorded, waited for or in flight the point is now: the event is
+    // complete at once, its time read from the device clock. A submission would wait behind
+    // other streams' work where streams share a queue (lavapipe has one), though nothing on this
+    // stream precedes the record.
+    const bool timed = event->timestamp.pool != VK_NULL_HANDLE;
+    if ((!timed || device->vk.vkGetCalibratedTimestampsEXT != nullptr) && core->IdleLocked()) {
+      uint64_t now = 0;
+      if (timed) {
+        VkCalibratedTimestampInfoEXT info{VK_STRUCTURE_TYPE_CALIBRATED_TIMESTAMP_INFO_EXT};
+        info.timeDomain = VK_TIME_DOMAIN_DEVICE_EXT;
+        uint64_t deviation = 0;
+        const VkResult result =
+            device->vk.vkGetCalibratedTimestampsEXT(device->device, 1, &info, &now, &deviation);
+        if (result != VK_SUCCESS) {
+          return CheckValidation(device,
+                                 Fail(msg, PORTA_ERROR_BACKEND,
+                                      "vulkan: vkGetCalibratedTimestampsEXT failed with %s (%d)",
+                                      ResultName(result), static_cast<int>(result)),
+                                 msg);
+        }
+        *event->timestamp.result = now;
+      }
+      event->stream = core->shared_from_this();
+      event->value = core->SubmittedLocked();
+      return CheckValidation(device, PORTA_OK, msg);
+    }
+    if (timed) {
       VkCommandBuffer cmd = VK_NULL_HANDLE;
       status = core->BeginCommandLocked(&cmd, msg);
       if (status == PORTA_OK) {
