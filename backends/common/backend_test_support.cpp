@@ -208,4 +208,84 @@ void ExpectHostRegistration(const porta_backend_table_t* table, porta_be_device_
   EXPECT_EQ(registered(), 0u);
 }
 
+void ExpectDeviceSmoke(const porta_backend_table_t* table, porta_be_backend_t backend,
+                       uint32_t index, const DeviceSmoke& smoke) {
+  Message message;
+  porta_be_device_t device = nullptr;
+  ASSERT_EQ(table->device_open(backend, index, &device, message.get()), PORTA_OK) << message.text;
+  porta_device_info_t info = PORTA_DEVICE_INFO_INIT;
+  ASSERT_EQ(table->device_get_info(device, &info, message.get()), PORTA_OK) << message.text;
+  EXPECT_STREQ(info.backend, smoke.backend);
+  EXPECT_GT(info.global_memory_bytes, 0u);
+  if (smoke.check_info) smoke.check_info(info);
+
+  porta_be_stream_t stream = nullptr;
+  ASSERT_EQ(table->stream_create(device, &stream, message.get()), PORTA_OK) << message.text;
+  porta_be_buffer_t buffer = nullptr;
+  ASSERT_EQ(table->buffer_alloc(device, 4096, PORTA_MEMORY_DEVICE, &buffer, message.get()),
+            PORTA_OK)
+      << message.text;
+  porta_be_module_t module = nullptr;
+  porta_be_kernel_t kernel = nullptr;
+  const bool with_kernel = smoke.store_module.format != 0;
+  if (with_kernel) {
+    ASSERT_EQ(table->module_load(device, &smoke.store_module, &module, message.get()), PORTA_OK)
+        << message.text;
+    ASSERT_EQ(table->module_get_kernel(module, smoke.store_kernel, &kernel, message.get()),
+              PORTA_OK)
+        << message.text;
+    porta_be_kernel_t missing = nullptr;
+    EXPECT_EQ(table->module_get_kernel(module, "porta_no_such_kernel", &missing, message.get()),
+              PORTA_ERROR_NOT_FOUND);
+  }
+  std::vector<uint32_t> in(1024), out(1024, 0);
+  for (uint32_t i = 0; i < in.size(); ++i) in[i] = i * 7u;
+  const uint32_t pattern = 0xdeadbeefu;
+  porta_be_event_t start = nullptr, end = nullptr;
+  ASSERT_EQ(table->event_create(device, 0, &start, message.get()), PORTA_OK) << message.text;
+  ASSERT_EQ(table->event_create(device, 0, &end, message.get()), PORTA_OK) << message.text;
+  ASSERT_EQ(table->event_record(start, stream, message.get()), PORTA_OK) << message.text;
+  ASSERT_EQ(table->copy_host_to_device(stream, buffer, 0, in.data(), 4096, message.get()), PORTA_OK)
+      << message.text;
+  ASSERT_EQ(table->fill_buffer(stream, buffer, 16, 8, &pattern, 4, message.get()), PORTA_OK)
+      << message.text;
+  const porta_launch_config_t config = PORTA_LAUNCH_CONFIG_INIT;
+  if (with_kernel) {
+    const porta_be_arg_t arg = {PORTA_ARG_BUFFER, buffer, 4092, nullptr, 0};
+    ASSERT_EQ(table->kernel_launch(stream, kernel, &config, &arg, 1, message.get()), PORTA_OK)
+        << message.text;
+  }
+  ASSERT_EQ(table->copy_device_to_host(stream, out.data(), buffer, 0, 4096, message.get()),
+            PORTA_OK)
+      << message.text;
+  ASSERT_EQ(table->event_record(end, stream, message.get()), PORTA_OK) << message.text;
+  ASSERT_EQ(table->event_wait(end, 1000000000ull, message.get()), PORTA_OK) << message.text;
+  ASSERT_EQ(table->stream_synchronize(stream, message.get()), PORTA_OK) << message.text;
+  float ms = -1.0f;
+  EXPECT_EQ(table->event_elapsed_ms(start, end, &ms, message.get()), PORTA_OK) << message.text;
+  EXPECT_GE(ms, 0.0f);
+  for (uint32_t i = 0; i < 1024; ++i) {
+    const uint32_t expected = i == 1023 && with_kernel ? 42u : i == 4 || i == 5 ? pattern : in[i];
+    ASSERT_EQ(out[i], expected) << "word " << i;
+  }
+
+  // Too few arguments and a broken module are reported, not executed.
+  if (with_kernel &&
+      table->kernel_launch(stream, kernel, &config, nullptr, 0, message.get()) == PORTA_OK) {
+    ADD_FAILURE() << "a launch without its argument was accepted";
+  }
+  porta_be_module_t bad_module = nullptr;
+  EXPECT_EQ(table->module_load(device, &smoke.bad_module, &bad_module, message.get()),
+            PORTA_ERROR_BUILD_FAILED);
+  EXPECT_NE(std::string(message.text).find(smoke.bad_module_error), std::string::npos)
+      << message.text;
+
+  table->event_destroy(start);
+  table->event_destroy(end);
+  if (module != nullptr) table->module_destroy(module);
+  table->buffer_free(buffer);
+  table->stream_destroy(stream);
+  table->device_close(device);
+}
+
 }  // namespace porta::test

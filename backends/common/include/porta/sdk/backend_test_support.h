@@ -59,6 +59,29 @@ using DeviceCheck = void (*)(const porta_backend_table_t* table, porta_be_backen
 void ExpectDefaultLibraryWorks(porta_backend_entry_fn entry, const char* library_hint,
                                DeviceCheck check);
 
+// What ExpectDeviceSmoke checks of one device of a GPU backend.
+struct DeviceSmoke {
+  const char* backend = nullptr;  // the device's info.backend
+  // Further checks of the device's info (architecture naming, formats, limits); may be empty.
+  std::function<void(const porta_device_info_t&)> check_info;
+  // A source the device must refuse with PORTA_ERROR_BUILD_FAILED, and a piece of that message.
+  porta_module_source_t bad_module{};
+  const char* bad_module_error = nullptr;
+  // Optional (format 0 when absent): a module whose kernel |store_kernel| stores the uint32 42
+  // through its one buffer argument.
+  porta_module_source_t store_module{};
+  const char* store_kernel = nullptr;
+};
+
+// Exercises device |index| through the table, as a DeviceCheck: its info (backend, nonzero global
+// memory, |smoke|.check_info); on a stream, between two timed events, 4 KiB copied in, 8 bytes
+// filled at offset 16, the store kernel (when given) launched on the last word, and everything
+// copied back and checked word by word; the elapsed time is read. With the store kernel, a
+// missing kernel name is PORTA_ERROR_NOT_FOUND and a launch without its argument is refused.
+// Finally |smoke|.bad_module is refused with its message.
+void ExpectDeviceSmoke(const porta_backend_table_t* table, porta_be_backend_t backend,
+                       uint32_t index, const DeviceSmoke& smoke);
+
 // Checks the native interop slots of a backend whose buffers are device pointers (CUDA, HIP,
 // Level Zero) on an opened device: the device, |stream| and |buffer| (|size| bytes of device
 // memory) hand out native handles; |buffer|'s memory imports as a second buffer whose
