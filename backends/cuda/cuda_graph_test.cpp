@@ -2,15 +2,14 @@
 // records the graph it is asked to build: node kinds, order, parameters, launches, updates and
 // releases, checked here without a GPU; and, with a driver result the fake injects, an event's
 // fault.
-#include <dlfcn.h>
 #include <gtest/gtest.h>
 
 #include <cstdint>
-#include <cstring>
 #include <string>
 #include <vector>
 
 #include "backends/cuda/fake_cuda_driver.h"
+#include "backends/gpu/gpu_fake_test.h"
 #include "porta/porta_backend.h"
 #include "porta/sdk/backend_test_support.h"
 
@@ -22,135 +21,22 @@ namespace {
 
 using porta::cuda::fake::NodeKind;
 using porta::cuda::fake::State;
-using porta::test::Host;
+using porta::gpu::test::Read;
 using porta::test::Message;
-using porta::test::ScopedEnv;
 
-template <typename T>
-T Read(const std::vector<unsigned char>& bytes) {
-  T value{};
-  EXPECT_EQ(bytes.size(), sizeof(T));
-  std::memcpy(&value, bytes.data(), sizeof(T));
-  return value;
-}
-
-uint64_t NativeHandle(const porta_backend_table_t* table, porta_be_buffer_t buffer) {
-  Message message;
-  uint64_t handle = 0;
-  EXPECT_EQ(table->buffer_native_handle(buffer, &handle, message.get()), PORTA_OK);
-  return handle;
-}
-
-// One device of the fake driver (|library|) with two buffers, a kernel and a stream.
-class CudaGraphTest : public ::testing::Test {
+// The fake driver (|library|) under the shared fixture, with the driver's recorded state.
+class CudaGraphTest : public porta::gpu::test::FakeGpuTest {
  protected:
   void SetUpWith(const char* library) {
-    env_ = std::make_unique<ScopedEnv>("PORTA_CUDA_LIBRARY", library);
-    // A reference of the test's own keeps the fake's recorded state across the backend's load
-    // and unload.
-    handle_ = dlopen(library, RTLD_NOW | RTLD_LOCAL);
-    ASSERT_NE(handle_, nullptr) << dlerror();
-    auto state_fn =
-        reinterpret_cast<porta::cuda::fake::StateFn>(dlsym(handle_, "porta_fake_cuda_state"));
-    ASSERT_NE(state_fn, nullptr);
-    state_ = state_fn();
+    void* state_fn = nullptr;
+    ASSERT_NO_FATAL_FAILURE(
+        LoadFake("PORTA_CUDA_LIBRARY", library, "porta_fake_cuda_state", &state_fn));
+    state_ = reinterpret_cast<porta::cuda::fake::StateFn>(state_fn)();
     *state_ = State();
-    table_ = porta::test::Table(porta_cuda_backend_entry);
-    ASSERT_NE(table_, nullptr);
-    const porta_backend_host_t host = Host();
-    ASSERT_EQ(table_->init(&host, &backend_, message_.get()), PORTA_OK) << message_.text;
-    uint32_t count = 0;
-    ASSERT_EQ(table_->device_count(backend_, &count, message_.get()), PORTA_OK);
-    ASSERT_EQ(count, 1u) << message_.text;
-    ASSERT_EQ(table_->device_open(backend_, 0, &device_, message_.get()), PORTA_OK)
-        << message_.text;
-    for (porta_be_buffer_t* buffer : {&a_, &b_}) {
-      ASSERT_EQ(table_->buffer_alloc(device_, 4096, PORTA_MEMORY_DEVICE, buffer, message_.get()),
-                PORTA_OK)
-          << message_.text;
-    }
-    const char ptx[] = "fake";
-    porta_module_source_t source = {};
-    source.format = PORTA_FORMAT_PTX;
-    source.data = ptx;
-    source.size = sizeof(ptx) - 1;
-    ASSERT_EQ(table_->module_load(device_, &source, &module_, message_.get()), PORTA_OK)
-        << message_.text;
-    ASSERT_EQ(table_->module_get_kernel(module_, "k", &kernel_, message_.get()), PORTA_OK)
-        << message_.text;
-    ASSERT_EQ(table_->stream_create(device_, &stream_, message_.get()), PORTA_OK) << message_.text;
+    ASSERT_NO_FATAL_FAILURE(OpenDevice(porta_cuda_backend_entry, PORTA_FORMAT_PTX, 1));
   }
 
-  void TearDown() override {
-    if (stream_ != nullptr) table_->stream_destroy(stream_);
-    if (module_ != nullptr) table_->module_destroy(module_);
-    if (a_ != nullptr) table_->buffer_free(a_);
-    if (b_ != nullptr) table_->buffer_free(b_);
-    if (device_ != nullptr) table_->device_close(device_);
-    if (backend_ != nullptr) table_->shutdown(backend_);
-    if (handle_ != nullptr) dlclose(handle_);
-  }
-
-  // (a + 16, |scalar|, b), as the fake's kernels take them.
-  std::vector<porta_be_arg_t> Args(const uint32_t* scalar) const {
-    std::vector<porta_be_arg_t> args(3);
-    args[0].kind = PORTA_ARG_BUFFER;
-    args[0].buffer = a_;
-    args[0].offset = 16;
-    args[1].kind = PORTA_ARG_SCALAR;
-    args[1].scalar = scalar;
-    args[1].scalar_size = sizeof(*scalar);
-    args[2].kind = PORTA_ARG_BUFFER;
-    args[2].buffer = b_;
-    return args;
-  }
-
-  // kernel(Args(scalar)) on a 4x2x1 grid of 64x1x1; copy 128 bytes a + 64 -> b; fill a + 256 with
-  // 64 bytes of the 16-bit pattern 0xBEEF.
-  porta_status_t CreateThreeNodeGraph(const uint32_t* scalar, porta_be_graph_t* graph) {
-    args_ = Args(scalar);
-    config_ = {};
-    config_.grid[0] = 4;
-    config_.grid[1] = 2;
-    config_.grid[2] = 1;
-    config_.block[0] = 64;
-    config_.block[1] = 1;
-    config_.block[2] = 1;
-    porta_be_graph_node_t nodes[3] = {};
-    nodes[0].kind = PORTA_GRAPH_NODE_KERNEL;
-    nodes[0].kernel = kernel_;
-    nodes[0].config = &config_;
-    nodes[0].args = args_.data();
-    nodes[0].arg_count = static_cast<uint32_t>(args_.size());
-    nodes[1].kind = PORTA_GRAPH_NODE_COPY_DEVICE_TO_DEVICE;
-    nodes[1].dst = b_;
-    nodes[1].src = a_;
-    nodes[1].src_offset = 64;
-    nodes[1].size = 128;
-    nodes[2].kind = PORTA_GRAPH_NODE_FILL;
-    nodes[2].dst = a_;
-    nodes[2].dst_offset = 256;
-    nodes[2].size = 64;
-    nodes[2].pattern = &pattern_;
-    nodes[2].pattern_size = sizeof(pattern_);
-    return table_->graph_create(device_, nodes, 3, graph, message_.get());
-  }
-
-  std::unique_ptr<ScopedEnv> env_;
-  void* handle_ = nullptr;
   State* state_ = nullptr;
-  const porta_backend_table_t* table_ = nullptr;
-  Message message_;
-  porta_be_backend_t backend_ = nullptr;
-  porta_be_device_t device_ = nullptr;
-  porta_be_buffer_t a_ = nullptr;
-  porta_be_buffer_t b_ = nullptr;
-  porta_be_module_t module_ = nullptr;
-  porta_be_kernel_t kernel_ = nullptr;
-  porta_be_stream_t stream_ = nullptr;
-  std::vector<porta_be_arg_t> args_;
-  porta_launch_config_t config_ = {};
-  const uint16_t pattern_ = 0xBEEF;
 };
 
 TEST_F(CudaGraphTest, NodesBecomeAChainedCudaGraphLaunchedOnTheStream) {
@@ -158,8 +44,8 @@ TEST_F(CudaGraphTest, NodesBecomeAChainedCudaGraphLaunchedOnTheStream) {
   const uint32_t scalar = 7;
   porta_be_graph_t graph = nullptr;
   ASSERT_EQ(CreateThreeNodeGraph(&scalar, &graph), PORTA_OK) << message_.text;
-  const uint64_t a = NativeHandle(table_, a_);
-  const uint64_t b = NativeHandle(table_, b_);
+  const uint64_t a = NativeHandle(a_);
+  const uint64_t b = NativeHandle(b_);
 
   ASSERT_EQ(state_->nodes.size(), 3u);
   EXPECT_EQ(state_->graphs_created, 1);
@@ -229,7 +115,7 @@ TEST_F(CudaGraphTest, ArgumentUpdateSetsTheKernelNodesParameters) {
   ASSERT_EQ(state_->updates.size(), 1u);
   EXPECT_EQ(reinterpret_cast<uintptr_t>(state_->updates[0].first), 1u);
   ASSERT_EQ(state_->updates[0].second.size(), 3u);
-  EXPECT_EQ(Read<uint64_t>(state_->updates[0].second[0]), NativeHandle(table_, a_) + 32);
+  EXPECT_EQ(Read<uint64_t>(state_->updates[0].second[0]), NativeHandle(a_) + 32);
   EXPECT_EQ(Read<uint32_t>(state_->updates[0].second[1]), 9u);
 
   // A driver refusal declines (the runtime rebuilds the graph instead).

@@ -3,15 +3,13 @@
 // without ROCm: node kinds, order and parameters, the ordering of replays across streams, and
 // that arguments change in place only when no replay is queued; and, with a runtime result the
 // fake injects, an event's fault.
-#include <dlfcn.h>
 #include <gtest/gtest.h>
 
 #include <cstdint>
-#include <cstring>
-#include <memory>
 #include <string>
 #include <vector>
 
+#include "backends/gpu/gpu_fake_test.h"
 #include "backends/hip/fake_hip_runtime.h"
 #include "porta/porta_backend.h"
 #include "porta/sdk/backend_test_support.h"
@@ -22,146 +20,30 @@ extern "C" porta_status_t porta_hip_backend_entry(const porta_backend_host_t* ho
 
 namespace {
 
+using porta::gpu::test::Read;
 using porta::hip::fake::NodeKind;
 using porta::hip::fake::State;
-using porta::test::Host;
 using porta::test::Message;
-using porta::test::ScopedEnv;
 
-template <typename T>
-T Read(const std::vector<unsigned char>& bytes) {
-  T value{};
-  EXPECT_EQ(bytes.size(), sizeof(T));
-  std::memcpy(&value, bytes.data(), sizeof(T));
-  return value;
-}
-
-class HipGraphTest : public ::testing::Test {
+// The fake runtime under the shared fixture, with two streams and the runtime's recorded state.
+class HipGraphTest : public porta::gpu::test::FakeGpuTest {
  protected:
   void SetUp() override {
-    env_ = std::make_unique<ScopedEnv>("PORTA_HIP_LIBRARY", PORTA_FAKE_HIP_RUNTIME);
-    // A reference of the test's own keeps the fake's state across the backend's load and unload.
-    handle_ = dlopen(PORTA_FAKE_HIP_RUNTIME, RTLD_NOW | RTLD_LOCAL);
-    ASSERT_NE(handle_, nullptr) << dlerror();
-    auto state_fn =
-        reinterpret_cast<porta::hip::fake::StateFn>(dlsym(handle_, "porta_fake_hip_state"));
-    ASSERT_NE(state_fn, nullptr);
-    state_ = state_fn();
+    void* state_fn = nullptr;
+    ASSERT_NO_FATAL_FAILURE(
+        LoadFake("PORTA_HIP_LIBRARY", PORTA_FAKE_HIP_RUNTIME, "porta_fake_hip_state", &state_fn));
+    state_ = reinterpret_cast<porta::hip::fake::StateFn>(state_fn)();
     *state_ = State();
-    table_ = porta::test::Table(porta_hip_backend_entry);
-    ASSERT_NE(table_, nullptr);
-    const porta_backend_host_t host = Host();
-    ASSERT_EQ(table_->init(&host, &backend_, message_.get()), PORTA_OK) << message_.text;
-    uint32_t count = 0;
-    ASSERT_EQ(table_->device_count(backend_, &count, message_.get()), PORTA_OK);
-    ASSERT_EQ(count, 1u) << message_.text;
-    ASSERT_EQ(table_->device_open(backend_, 0, &device_, message_.get()), PORTA_OK)
-        << message_.text;
-    for (porta_be_buffer_t* buffer : {&a_, &b_}) {
-      ASSERT_EQ(table_->buffer_alloc(device_, 4096, PORTA_MEMORY_DEVICE, buffer, message_.get()),
-                PORTA_OK)
-          << message_.text;
-    }
-    const char hsaco[] = "fake";
-    porta_module_source_t source = {};
-    source.format = PORTA_FORMAT_HSACO;
-    source.data = hsaco;
-    source.size = sizeof(hsaco) - 1;
-    ASSERT_EQ(table_->module_load(device_, &source, &module_, message_.get()), PORTA_OK)
-        << message_.text;
-    ASSERT_EQ(table_->module_get_kernel(module_, "k", &kernel_, message_.get()), PORTA_OK)
-        << message_.text;
-    for (porta_be_stream_t* stream : {&stream_, &other_stream_}) {
-      ASSERT_EQ(table_->stream_create(device_, stream, message_.get()), PORTA_OK) << message_.text;
-    }
+    ASSERT_NO_FATAL_FAILURE(OpenDevice(porta_hip_backend_entry, PORTA_FORMAT_HSACO, 2));
   }
 
-  void TearDown() override {
-    for (porta_be_stream_t stream : {stream_, other_stream_}) {
-      if (stream != nullptr) table_->stream_destroy(stream);
-    }
-    if (module_ != nullptr) table_->module_destroy(module_);
-    for (porta_be_buffer_t buffer : {a_, b_}) {
-      if (buffer != nullptr) table_->buffer_free(buffer);
-    }
-    if (device_ != nullptr) table_->device_close(device_);
-    if (backend_ != nullptr) table_->shutdown(backend_);
-    if (handle_ != nullptr) dlclose(handle_);
-  }
-
-  uint64_t Pointer(porta_be_buffer_t buffer) {
-    uint64_t handle = 0;
-    EXPECT_EQ(table_->buffer_native_handle(buffer, &handle, message_.get()), PORTA_OK);
-    return handle;
-  }
-
-  // (a + 16, |scalar|, b), as the fake's kernels take them.
-  std::vector<porta_be_arg_t> Args(const uint32_t* scalar) const {
-    std::vector<porta_be_arg_t> args(3);
-    args[0].kind = PORTA_ARG_BUFFER;
-    args[0].buffer = a_;
-    args[0].offset = 16;
-    args[1].kind = PORTA_ARG_SCALAR;
-    args[1].scalar = scalar;
-    args[1].scalar_size = sizeof(*scalar);
-    args[2].kind = PORTA_ARG_BUFFER;
-    args[2].buffer = b_;
-    return args;
-  }
-
-  // kernel(Args(scalar)) on a 4x2x1 grid of |block|x1x1; copy 128 bytes a + 64 -> b; fill a + 256
-  // with 64 bytes of the 16-bit pattern 0xBEEF.
-  porta_status_t CreateGraph(const uint32_t* scalar, porta_be_graph_t* graph, uint32_t block = 64) {
-    args_ = Args(scalar);
-    config_ = {};
-    config_.grid[0] = 4;
-    config_.grid[1] = 2;
-    config_.grid[2] = 1;
-    config_.block[0] = block;
-    config_.block[1] = 1;
-    config_.block[2] = 1;
-    porta_be_graph_node_t nodes[3] = {};
-    nodes[0].kind = PORTA_GRAPH_NODE_KERNEL;
-    nodes[0].kernel = kernel_;
-    nodes[0].config = &config_;
-    nodes[0].args = args_.data();
-    nodes[0].arg_count = 3;
-    nodes[1].kind = PORTA_GRAPH_NODE_COPY_DEVICE_TO_DEVICE;
-    nodes[1].dst = b_;
-    nodes[1].src = a_;
-    nodes[1].src_offset = 64;
-    nodes[1].size = 128;
-    nodes[2].kind = PORTA_GRAPH_NODE_FILL;
-    nodes[2].dst = a_;
-    nodes[2].dst_offset = 256;
-    nodes[2].size = 64;
-    const uint16_t pattern = 0xBEEF;
-    nodes[2].pattern = &pattern;
-    nodes[2].pattern_size = sizeof(pattern);
-    return table_->graph_create(device_, nodes, 3, graph, message_.get());
-  }
-
-  std::unique_ptr<ScopedEnv> env_;
-  void* handle_ = nullptr;
   State* state_ = nullptr;
-  const porta_backend_table_t* table_ = nullptr;
-  Message message_;
-  porta_be_backend_t backend_ = nullptr;
-  porta_be_device_t device_ = nullptr;
-  porta_be_buffer_t a_ = nullptr;
-  porta_be_buffer_t b_ = nullptr;
-  porta_be_module_t module_ = nullptr;
-  porta_be_kernel_t kernel_ = nullptr;
-  porta_be_stream_t stream_ = nullptr;
-  porta_be_stream_t other_stream_ = nullptr;
-  std::vector<porta_be_arg_t> args_;
-  porta_launch_config_t config_ = {};
 };
 
 TEST_F(HipGraphTest, NodesBecomeAChainedHipGraph) {
   const uint32_t scalar = 7;
   porta_be_graph_t graph = nullptr;
-  ASSERT_EQ(CreateGraph(&scalar, &graph), PORTA_OK) << message_.text;
+  ASSERT_EQ(CreateThreeNodeGraph(&scalar, &graph), PORTA_OK) << message_.text;
   ASSERT_EQ(state_->nodes.size(), 3u);
   const auto& kernel = state_->nodes[0];
   EXPECT_EQ(kernel.kind, NodeKind::kKernel);
@@ -171,22 +53,22 @@ TEST_F(HipGraphTest, NodesBecomeAChainedHipGraph) {
   EXPECT_EQ(kernel.grid.y, 2u);
   EXPECT_EQ(kernel.block.x, 64u);
   ASSERT_EQ(kernel.params.size(), 3u);
-  EXPECT_EQ(Read<uint64_t>(kernel.params[0]), Pointer(a_) + 16);
+  EXPECT_EQ(Read<uint64_t>(kernel.params[0]), NativeHandle(a_) + 16);
   EXPECT_EQ(Read<uint32_t>(kernel.params[1]), 7u);
-  EXPECT_EQ(Read<uint64_t>(kernel.params[2]), Pointer(b_));
+  EXPECT_EQ(Read<uint64_t>(kernel.params[2]), NativeHandle(b_));
   const auto& copy = state_->nodes[1];
   EXPECT_EQ(copy.kind, NodeKind::kMemcpy);
   ASSERT_EQ(copy.dependencies.size(), 1u);
   EXPECT_EQ(reinterpret_cast<uintptr_t>(copy.dependencies[0]), 1u);
-  EXPECT_EQ(reinterpret_cast<uint64_t>(copy.dst), Pointer(b_));
-  EXPECT_EQ(reinterpret_cast<uint64_t>(copy.src), Pointer(a_) + 64);
+  EXPECT_EQ(reinterpret_cast<uint64_t>(copy.dst), NativeHandle(b_));
+  EXPECT_EQ(reinterpret_cast<uint64_t>(copy.src), NativeHandle(a_) + 64);
   EXPECT_EQ(copy.count, 128u);
   EXPECT_EQ(copy.copy_kind, hipMemcpyDeviceToDevice);
   const auto& fill = state_->nodes[2];
   EXPECT_EQ(fill.kind, NodeKind::kMemset);
   ASSERT_EQ(fill.dependencies.size(), 1u);
   EXPECT_EQ(reinterpret_cast<uintptr_t>(fill.dependencies[0]), 2u);
-  EXPECT_EQ(reinterpret_cast<uint64_t>(fill.fill.dst), Pointer(a_) + 256);
+  EXPECT_EQ(reinterpret_cast<uint64_t>(fill.fill.dst), NativeHandle(a_) + 256);
   EXPECT_EQ(fill.fill.elementSize, 2u);
   EXPECT_EQ(fill.fill.width, 32u);
   EXPECT_EQ(fill.fill.height, 1u);
@@ -199,7 +81,7 @@ TEST_F(HipGraphTest, NodesBecomeAChainedHipGraph) {
 TEST_F(HipGraphTest, ReplayOnAnotherStreamWaitsForThePreviousOne) {
   const uint32_t scalar = 7;
   porta_be_graph_t graph = nullptr;
-  ASSERT_EQ(CreateGraph(&scalar, &graph), PORTA_OK) << message_.text;
+  ASSERT_EQ(CreateThreeNodeGraph(&scalar, &graph), PORTA_OK) << message_.text;
   ASSERT_EQ(table_->graph_launch(stream_, graph, message_.get()), PORTA_OK) << message_.text;
   ASSERT_EQ(table_->graph_launch(stream_, graph, message_.get()), PORTA_OK) << message_.text;
   ASSERT_EQ(state_->launches.size(), 2u);
@@ -219,7 +101,7 @@ TEST_F(HipGraphTest, ReplayOnAnotherStreamWaitsForThePreviousOne) {
 TEST_F(HipGraphTest, ArgumentsChangeInPlaceOnlyWhenNoReplayIsQueued) {
   const uint32_t scalar = 7;
   porta_be_graph_t graph = nullptr;
-  ASSERT_EQ(CreateGraph(&scalar, &graph), PORTA_OK) << message_.text;
+  ASSERT_EQ(CreateThreeNodeGraph(&scalar, &graph), PORTA_OK) << message_.text;
   const uint32_t updated = 9;
   const std::vector<porta_be_arg_t> args = Args(&updated);
   ASSERT_EQ(table_->graph_update_kernel_args(graph, 0, args.data(), 3, message_.get()), PORTA_OK)
@@ -250,7 +132,7 @@ TEST_F(HipGraphTest, RefusalsDeclineButOutOfMemoryAndLimitsFail) {
   porta_be_graph_t graph = nullptr;
   state_->fail_call = "hipGraphAddMemsetNode";
   state_->fail_result = hipErrorInvalidValue;
-  EXPECT_EQ(CreateGraph(&scalar, &graph), PORTA_ERROR_UNSUPPORTED);
+  EXPECT_EQ(CreateThreeNodeGraph(&scalar, &graph), PORTA_ERROR_UNSUPPORTED);
   EXPECT_NE(std::string(message_.text).find("hipGraphAddMemsetNode for graph node 2"),
             std::string::npos)
       << message_.text;
@@ -258,10 +140,10 @@ TEST_F(HipGraphTest, RefusalsDeclineButOutOfMemoryAndLimitsFail) {
 
   state_->fail_call = "hipGraphAddKernelNode";
   state_->fail_result = hipErrorOutOfMemory;
-  EXPECT_EQ(CreateGraph(&scalar, &graph), PORTA_ERROR_OUT_OF_MEMORY);
+  EXPECT_EQ(CreateThreeNodeGraph(&scalar, &graph), PORTA_ERROR_OUT_OF_MEMORY);
   EXPECT_EQ(state_->graphs_destroyed, 2);
 
-  EXPECT_EQ(CreateGraph(&scalar, &graph, 2048), PORTA_ERROR_OUT_OF_RANGE);
+  EXPECT_EQ(CreateThreeNodeGraph(&scalar, &graph, 2048), PORTA_ERROR_OUT_OF_RANGE);
   EXPECT_NE(std::string(message_.text).find("at most 1024 threads"), std::string::npos)
       << message_.text;
   EXPECT_EQ(state_->graphs_destroyed, 3);
