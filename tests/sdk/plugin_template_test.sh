@@ -7,6 +7,7 @@
 #   - its unit test (the SDK's installed test scaffolding) passes;
 #   - porta-cts --plugin <plugin>, with two acme devices (ACME_DEVICES=2, so the cross-device
 #     tests run too), runs the api and ops suites with 0 failures and passes > 0 in each;
+#   - porta-bench --plugin <plugin> measures the generic rows on an acme device (each above 0);
 #   - installed with the template's own cmake --install, it lands in the prefix's system plugin
 #     folder, and the installed porta-info loads it from there with no PORTA_PLUGIN_PATH.
 # Usage: plugin_template_test.sh BUILD_DIR [SOURCE_DIR]. ctest runs it (tests/CMakeLists.txt).
@@ -81,6 +82,19 @@ for group in api ops; do
   done <<<"$lines"
 done
 grep -q '^Result: PASS$' "$scratch/cts.log" || fail "the CTS result is not PASS"
+
+echo "== porta-bench --plugin libporta_acme.so (the generic rows on an acme device)"
+ACME_DEVICES=1 "$prefix/bin/porta-bench" --plugin "$plugin" --devices acme --filter generic \
+  --quick --json >"$scratch/bench.json" || fail "porta-bench on the template plugin"
+python3 - "$scratch/bench.json" <<'PY' || fail "porta-bench did not measure the acme device"
+import json, sys
+report = json.load(open(sys.argv[1]))
+rows = [r for r in report["rows"] if r["device"].startswith("acme:")]
+for row in rows:
+    print(f'{row["benchmark"]}: {row["porta"]} {row["unit"]}')
+bad = [r["benchmark"] for r in rows if not r["porta"] > 0]
+sys.exit(1 if len(rows) < 5 or bad else 0)
+PY
 
 echo "== installed into the system plugin folder, loaded by default"
 cmake --install "$scratch/acme-build" >/dev/null
