@@ -59,7 +59,11 @@ else
   mapfile -t filters < <(env -u PORTA_DEVICES build/tools/porta-info --json | python3 -c '
 import json, sys
 for d in json.load(sys.stdin)["devices"]:
-    print(f"{d[\"backend\"]}:{d[\"backend_device_index\"]}")')
+    print("%s:%s" % (d["backend"], d["backend_device_index"]))')
+  if [[ ${#filters[@]} -eq 0 ]]; then
+    echo "bench_models: porta-info listed no device" >&2
+    exit 1
+  fi
 fi
 
 results=$(mktemp)
