@@ -154,7 +154,8 @@ TEST(OpsTuningTable, ValidityRules) {
   lanes8.subgroup_size_count = 1;
   lanes8.capabilities |= PORTA_CAP_INT64;
   EXPECT_EQ(ValidateParams(Family::kMatmul, sg, lanes8, PORTA_FORMAT_SPIRV_SHADER), "");
-  EXPECT_NE(ValidateParams(Family::kMatmul, sg, lanes8, PORTA_FORMAT_OPENCL_C).find("direct"),
+  EXPECT_NE(ValidateParams(Family::kMatmul, sg, lanes8, PORTA_FORMAT_OPENCL_C)
+                .find("subgroup variant (sg > 0) exists only among the spirv-shader tiles"),
             std::string::npos);
   porta_device_info_t lanes16 = lanes8;
   lanes16.subgroup_sizes[0] = 16;
@@ -168,6 +169,30 @@ TEST(OpsTuningTable, ValidityRules) {
             std::string::npos);
   sg.Set("tn", 64);
   EXPECT_NE(ValidateParams(Family::kMatmul, sg, lanes8, PORTA_FORMAT_SPIRV_SHADER).find("tn = sg"),
+            std::string::npos);
+  // OpenCL C's direct tiles: any tile with wn a multiple of 8 and at most 128 outputs per
+  // work-item; the other runtime-compiled format, spirv-kernel, has none.
+  Params direct;
+  direct.Set("tm", 32);
+  direct.Set("tn", 64);
+  direct.Set("tk", 0);
+  direct.Set("wm", 4);
+  direct.Set("wn", 16);
+  EXPECT_EQ(ValidateParams(Family::kMatmul, direct, npu, PORTA_FORMAT_OPENCL_C), "");
+  EXPECT_NE(ValidateParams(Family::kMatmul, direct, npu, PORTA_FORMAT_SPIRV_KERNEL)
+                .find("exists only in OpenCL C"),
+            std::string::npos);
+  direct.Set("wm", 8);
+  direct.Set("wn", 32);
+  direct.Set("tn", 128);
+  EXPECT_NE(ValidateParams(Family::kMatmul, direct, npu, PORTA_FORMAT_OPENCL_C)
+                .find("at most 128 outputs"),
+            std::string::npos);
+  direct.Set("wm", 4);
+  direct.Set("wn", 4);
+  direct.Set("tn", 64);
+  EXPECT_NE(ValidateParams(Family::kMatmul, direct, npu, PORTA_FORMAT_OPENCL_C)
+                .find("wn a multiple of 8"),
             std::string::npos);
   Params wg;
   wg.Set("wg", 96);

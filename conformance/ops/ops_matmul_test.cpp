@@ -17,11 +17,13 @@ struct MatmulShape {
 };
 
 const std::vector<MatmulShape>& Shapes() {
+  // The last is big enough (M >= 16, N K >= 2^16) that OpenCL's direct tiles first copy an
+  // n-contiguous b into a k-contiguous workspace.
   static const std::vector<MatmulShape> shapes = {
       {1, 1, 1, {}, {}},    {7, 13, 5, {}, {}},        {33, 65, 17, {}, {}}, {1, 67, 129, {}, {}},
       {67, 1, 33, {}, {}},  {2, 3, 0, {}, {}},         {0, 5, 3, {}, {}},    {5, 0, 3, {}, {}},
       {64, 64, 64, {}, {}}, {129, 31, 71, {}, {}},     {5, 6, 7, {3}, {3}},  {4, 5, 6, {2, 3}, {}},
-      {3, 4, 5, {1}, {4}},  {3, 5, 4, {2, 1}, {1, 3}}, {2, 3, 4, {0}, {0}},
+      {3, 4, 5, {1}, {4}},  {3, 5, 4, {2, 1}, {1, 3}}, {2, 3, 4, {0}, {0}},  {17, 256, 256, {}, {}},
   };
   return shapes;
 }
@@ -263,10 +265,12 @@ class OpsMatmulTest : public OpsTest {
   // The lighter set for mixed input types: the code paths are shared, the conversions are not.
   void RunMixed(const Types& t) {
     // K = 48 with b transposed: the fast path of kernels that read b k-contiguous in vectors (as
-    // f16 or bf16 model weights with f32 activations are read).
-    for (const MatmulShape& s : {MatmulShape{7, 13, 5, {}, {}}, MatmulShape{33, 65, 17, {}, {}},
-                                 MatmulShape{1, 67, 129, {}, {}}, MatmulShape{3, 4, 5, {1}, {4}},
-                                 MatmulShape{9, 21, 48, {}, {}}}) {
+    // f16 or bf16 model weights with f32 activations are read); 17x256x256 with b not transposed:
+    // the k-contiguous copy of b that OpenCL's direct tiles make first.
+    for (const MatmulShape& s :
+         {MatmulShape{7, 13, 5, {}, {}}, MatmulShape{33, 65, 17, {}, {}},
+          MatmulShape{1, 67, 129, {}, {}}, MatmulShape{3, 4, 5, {1}, {4}},
+          MatmulShape{9, 21, 48, {}, {}}, MatmulShape{17, 256, 256, {}, {}}}) {
       for (int flags = 0; flags < 4; ++flags) {
         Options o;
         o.transpose_a = (flags & 1) != 0;

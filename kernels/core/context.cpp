@@ -165,8 +165,11 @@ porta_status_t GetKernel(Context& context, Family family, const Params& params, 
       source.size = HostKernelTableSize();
     } else {
       const char* lookup_family = per_family ? FamilyName(family) : "all";
-      const std::string lookup_variant =
-          (per_family && format != PORTA_FORMAT_OPENCL_C) ? variant : "";
+      // OpenCL C has two matmul programs, the tiled one (any tk > 0) and the direct one (tk = 0).
+      std::string lookup_variant = per_family ? variant : "";
+      if (format == PORTA_FORMAT_OPENCL_C) {
+        lookup_variant = family == Family::kMatmul && params.Get("tk", 0) == 0 ? "direct" : "";
+      }
       const EmbeddedKernel* embedded = FindEmbedded(format, lookup_family, lookup_variant, wide);
       if (embedded == nullptr) {
         return Fail(PORTA_ERROR_UNSUPPORTED,

@@ -134,7 +134,13 @@ std::string ValidateParams(Family family, const Params& params, const porta_devi
     if (tm % wm != 0 || tn % wn != 0) {
       return "matmul needs tm a multiple of wm and tn a multiple of wn";
     }
-    if (wm * wn > 64) return "matmul register blocks are at most 64 outputs per work-item";
+    // OpenCL C's direct variant (tk = 0) holds its block in float8 vectors: up to 16 of them.
+    const bool opencl_direct = format == PORTA_FORMAT_OPENCL_C && tk == 0;
+    if (wm * wn > (opencl_direct ? 128 : 64)) {
+      return "matmul " + MatmulTileName(params) + ": register blocks are at most " +
+             (opencl_direct ? "128 outputs per work-item (the direct OpenCL C variant)"
+                            : "64 outputs per work-item");
+    }
     // sg > 0 names the subgroup variant: one subgroup of sg lanes per work-group, which must be
     // the device's only subgroup size.
     if (sg > 0) {
@@ -152,11 +158,21 @@ std::string ValidateParams(Family family, const Params& params, const porta_devi
     }
     // The host kernel ignores tiles; only the checks above apply.
     if (format == PORTA_FORMAT_HOST) return "";
-    // tk = 0 names the direct variant (no shared memory), compiled for spirv-shader only.
-    if (tk == 0 && (format != PORTA_FORMAT_SPIRV_SHADER ||
-                    !Contains(CompiledDirectMatmulTiles(), MatmulTileName(params)))) {
-      return "matmul " + MatmulTileName(params) + " (tk=0: the direct variant) exists only among " +
-             "the spirv-shader tiles " PORTA_OPS_MATMUL_DIRECT_TILES;
+    // tk = 0 names the direct variant (no shared memory): any tile with whole float8 columns in
+    // OpenCL C, the compiled tiles in spirv-shader, nowhere else.
+    if (opencl_direct) {
+      if (sg > 0) {
+        return "matmul " + MatmulTileName(params) +
+               ": the subgroup variant (sg > 0) exists only among the spirv-shader tiles";
+      }
+      if (wn % 8 != 0) {
+        return "matmul " + MatmulTileName(params) +
+               ": the direct OpenCL C variant (tk=0) needs wn a multiple of 8";
+      }
+    } else if (tk == 0 && (format != PORTA_FORMAT_SPIRV_SHADER ||
+                           !Contains(CompiledDirectMatmulTiles(), MatmulTileName(params)))) {
+      return "matmul " + MatmulTileName(params) + " (tk=0: the direct variant) exists only in " +
+             "OpenCL C and among the spirv-shader tiles " PORTA_OPS_MATMUL_DIRECT_TILES;
     }
     const int64_t threads = (tm / wm) * (tn / wn);
     if (threads > info.max_work_group_size || tn / wn > info.max_work_group_dims[0] ||

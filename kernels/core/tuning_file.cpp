@@ -307,14 +307,16 @@ std::vector<Params> TuningCandidates(Family family, const char* bucket, const Pa
       // The host kernel ignores tiles. Elsewhere a few tiles only: PoCL compiles each new tile
       // for about a minute, and the precompiled formats have just PORTA_OPS_MATMUL_TILES.
       if (format == PORTA_FORMAT_HOST) break;
-      // The direct tiles (tk = 0, no shared memory) exist on spirv-shader only, the subgroup one
-      // (sg = 8) only where every subgroup has 8 lanes; ValidateParams drops them elsewhere.
+      // The direct tiles (tk = 0, no shared memory) exist in OpenCL C (wn a multiple of 8) and on
+      // spirv-shader (the compiled ones), the subgroup one (sg = 8) only on spirv-shader where
+      // every subgroup has 8 lanes; ValidateParams drops them elsewhere.
       if (gemv) {
         listed = {Tile(4, 128, 32, 1, 4), Tile(1, 256, 32, 1, 4), Tile(1, 128, 32, 1, 4),
                   Tile(4, 64, 0, 1, 8)};
       } else {
         listed = {Tile(64, 64, 16, 4, 4), Tile(32, 32, 16, 2, 2), Tile(32, 64, 16, 4, 4),
-                  Tile(32, 64, 16, 8, 4), Tile(32, 64, 0, 4, 8),  SubgroupTile(16, 4, 8)};
+                  Tile(32, 64, 16, 8, 4), Tile(32, 64, 0, 4, 8),  Tile(32, 64, 0, 4, 16),
+                  SubgroupTile(16, 4, 8)};
       }
       break;
     case Family::kEw:

@@ -136,25 +136,15 @@ PORTA_MM_NAME(PK_GLOBAL const uchar* a, PK_GLOBAL const uchar* b, PK_GLOBAL cons
   }
 
   const uint o_base = p.o_offset + z0 * p.o_bs[0] + z1 * p.o_bs[1];
-  const uint dto = pk_byte(p.dtypes, 2u);
-  const uint dtbias = pk_byte(p.dtypes, 3u);
-  const uint act = pk_byte(p.flags, 1u);
-  const int use_beta = (p.flags & PORTA_MM_FLAG_BETA) != 0u;
-  const int use_bias = (p.flags & PORTA_MM_FLAG_BIAS) != 0u;
   PK_UNROLL
   for (uint j = 0; j < PORTA_MM_WN; ++j) {
     const uint n = n0 + tx * PORTA_MM_WN + j;
     if (n >= p.N) continue;
-    const float bias_n = use_bias ? pk_load(bias, dtbias, p.bias_offset + n * p.bias_stride) : 0.0f;
     PK_UNROLL
     for (uint i = 0; i < PORTA_MM_WM; ++i) {
       const uint m = m0 + ty * PORTA_MM_WM + i;
       if (m >= p.M) continue;
-      const uint oi = o_base + m * p.o_rs + n * p.o_cs;
-      float r = p.alpha * acc[i][j];
-      if (use_beta) r += p.beta * pk_load(out, dto, oi);
-      if (use_bias) r += bias_n;
-      pk_store(out, dto, oi, act == 0u ? r : pk_unary(act, r));
+      pk_matmul_store(out, bias, &p, o_base + m * p.o_rs + n * p.o_cs, n, acc[i][j]);
     }
   }
 }

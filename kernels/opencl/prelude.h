@@ -366,6 +366,21 @@ PK_FN uint pk_tile_source(uint e, uint X, uint TK, uint base, uint xs, uint ks, 
   return x0 + x < x_end && k0 + k < k_end ? base + (x0 + x) * xs + (k0 + k) * ks : 0xffffffffu;
 }
 
+// The matmul epilogue (PORTA_MATMUL_PARAMS) of the output element at oi, in column n:
+// alpha * sum, plus beta * out (FLAG_BETA) and bias[n] (FLAG_BIAS), through the activation, stored
+// in out's dtype.
+PK_FN void pk_matmul_store(PK_GLOBAL uchar* out, PK_GLOBAL const uchar* bias,
+                           const PortaMatmulParams* p, uint oi, uint n, float sum) {
+  const uint dto = pk_byte(p->dtypes, 2u);
+  const uint act = pk_byte(p->flags, 1u);
+  float r = p->alpha * sum;
+  if ((p->flags & PORTA_MM_FLAG_BETA) != 0u) r += p->beta * pk_load(out, dto, oi);
+  if ((p->flags & PORTA_MM_FLAG_BIAS) != 0u) {
+    r += pk_load(bias, pk_byte(p->dtypes, 3u), p->bias_offset + n * p->bias_stride);
+  }
+  pk_store(out, dto, oi, act == 0u ? r : pk_unary(act, r));
+}
+
 // ---- Work-group reductions ----------------------------------------------------------------------
 // Tree reductions over a power-of-two work-group of wg <= PORTA_MAX_WG items through buf
 // (PORTA_MAX_WG floats of local memory). Every work-item must call them; all get the result, and

@@ -24,6 +24,19 @@ const char* MatmulBucket(int64_t m, int64_t n, int64_t k) {
              : "large";
 }
 
+// Whether the product goes through a k-contiguous copy of b: on the direct OpenCL C tiles
+// (kernels/opencl/matmul_direct.cl), whose dot-product path needs a f32 a and b k-contiguous,
+// when b is not and is big enough (at least 2^16 elements, M >= 16) for the copy to pay, and
+// small enough (below 2^30 elements) for its copy's 32-bit indices.
+bool PackForDirectTile(const Context& context, const Params& tile, const View& va, const View& vb,
+                       int64_t a_cs, int64_t b_rs, int64_t m, int64_t n, int64_t k) {
+  return context.format == PORTA_FORMAT_OPENCL_C && tile.Get("tk", 0) == 0 &&
+         va.dtype == PORTA_DTYPE_F32 && a_cs == 1 && b_rs != 1 &&
+         (vb.dtype == PORTA_DTYPE_F32 || vb.dtype == PORTA_DTYPE_F16 ||
+          vb.dtype == PORTA_DTYPE_BF16) &&
+         m >= 16 && k >= 8 && n * k >= (int64_t{1} << 16) && vb.numel < (uint64_t{1} << 30);
+}
+
 // The batch dimensions of |view| (all but the last two) as a view of their own.
 View BatchView(const View& view) {
   View batch = view;
@@ -189,12 +202,37 @@ porta_status_t Matmul(porta_ops_context_t handle, porta_stream_t stream,
           BroadcastStrides(BatchView(vb), out_batch.shape, out_batch.rank, b_batch));
     }
   }
+  const TuningChoice choice = Choose(*context, Family::kMatmul, va.dtype, MatmulBucket(m, n, k));
+  const Params& tile = choice.params;
+  if (PackForDirectTile(*context, tile, va, vb, a_cs, b_rs, m, n, k)) {
+    // The direct OpenCL C tile reads a k-contiguous b in long unit-stride runs; an n-contiguous
+    // one it reads a row per k, which at a power-of-two N keeps hitting the same cache sets
+    // and a new page at every k. A k-contiguous copy of b, made first in the same stream, costs
+    // one pass over b.
+    const int32_t dk = static_cast<int32_t>(desc->transpose_b ? br - 1 : br - 2);
+    const int32_t dn = static_cast<int32_t>(desc->transpose_b ? br - 2 : br - 1);
+    View like = vb;  // b's shape with K last, laid out contiguously
+    like.shape[br - 2] = n;
+    like.shape[br - 1] = k;
+    View panel = ContiguousView(like, nullptr, 0, "b");
+    // Back to b's own dimension order: K at dk with stride 1, N at dn with stride K.
+    panel.shape[dk] = k;
+    panel.shape[dn] = n;
+    panel.strides[dk] = 1;
+    panel.strides[dn] = k;
+    PORTA_OPS_RETURN_IF_ERROR(workspace.Acquire(panel.byte_end));
+    panel.buffer = workspace.buffer();
+    PORTA_OPS_RETURN_IF_ERROR(PlanCopy(*context, vb, panel, &launches));
+    vb = panel;
+    b_rs = 1;
+    b_cs = k;
+    PORTA_OPS_RETURN_IF_ERROR(
+        BroadcastStrides(BatchView(vb), out_batch.shape, out_batch.rank, b_batch));
+  }
   const bool fused_b = IsBlockDtype(vb.dtype);
 
   const int64_t* batch_strides[3] = {out_batch.strides, a_batch, b_batch};
   const Split split = SplitSpace(Coalesce(out_batch.shape, out_batch.rank, batch_strides, 3), 2);
-  const TuningChoice choice = Choose(*context, Family::kMatmul, va.dtype, MatmulBucket(m, n, k));
-  const Params& tile = choice.params;
   const bool host = context->format == PORTA_FORMAT_HOST;
   const int64_t tm = tile.Get("tm", 32), tn = tile.Get("tn", 32);
   const int64_t wm = tile.Get("wm", 2), wn = tile.Get("wn", 2);
