@@ -204,7 +204,9 @@ porta_status_t Matmul(porta_ops_context_t handle, porta_stream_t stream,
   }
   const TuningChoice choice = Choose(*context, Family::kMatmul, va.dtype, MatmulBucket(m, n, k));
   const Params& tile = choice.params;
-  if (PackForDirectTile(*context, tile, va, vb, a_cs, b_rs, m, n, k)) {
+  // (A dequantized b already holds the workspace, k-contiguous: it is never copied again.)
+  if (workspace.buffer() == nullptr &&
+      PackForDirectTile(*context, tile, va, vb, a_cs, b_rs, m, n, k)) {
     // The direct OpenCL C tile reads a k-contiguous b in long unit-stride runs; an n-contiguous
     // one it reads a row per k, which at a power-of-two N keeps hitting the same cache sets
     // and a new page at every k. A k-contiguous copy of b, made first in the same stream, costs
