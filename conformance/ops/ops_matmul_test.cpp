@@ -23,7 +23,7 @@ const std::vector<MatmulShape>& Shapes() {
       {1, 1, 1, {}, {}},    {7, 13, 5, {}, {}},        {33, 65, 17, {}, {}}, {1, 67, 129, {}, {}},
       {67, 1, 33, {}, {}},  {2, 3, 0, {}, {}},         {0, 5, 3, {}, {}},    {5, 0, 3, {}, {}},
       {64, 64, 64, {}, {}}, {129, 31, 71, {}, {}},     {5, 6, 7, {3}, {3}},  {4, 5, 6, {2, 3}, {}},
-      {3, 4, 5, {1}, {4}},  {3, 5, 4, {2, 1}, {1, 3}}, {2, 3, 4, {0}, {0}},  {17, 256, 256, {}, {}},
+      {3, 4, 5, {1}, {4}},  {3, 5, 4, {2, 1}, {1, 3}}, {2, 3, 4, {0}, {0}},  {17, 260, 254, {}, {}},
   };
   return shapes;
 }
@@ -265,12 +265,12 @@ class OpsMatmulTest : public OpsTest {
   // The lighter set for mixed input types: the code paths are shared, the conversions are not.
   void RunMixed(const Types& t) {
     // K = 48 with b transposed: the fast path of kernels that read b k-contiguous in vectors (as
-    // f16 or bf16 model weights with f32 activations are read); 17x256x256 with b not transposed:
+    // f16 or bf16 model weights with f32 activations are read); 17x260x254 with b not transposed:
     // the k-contiguous copy of b that OpenCL's direct tiles make first.
     for (const MatmulShape& s :
          {MatmulShape{7, 13, 5, {}, {}}, MatmulShape{33, 65, 17, {}, {}},
           MatmulShape{1, 67, 129, {}, {}}, MatmulShape{3, 4, 5, {1}, {4}},
-          MatmulShape{9, 21, 48, {}, {}}, MatmulShape{17, 256, 256, {}, {}}}) {
+          MatmulShape{9, 21, 48, {}, {}}, MatmulShape{17, 260, 254, {}, {}}}) {
       for (int flags = 0; flags < 4; ++flags) {
         Options o;
         o.transpose_a = (flags & 1) != 0;

@@ -83,6 +83,8 @@ const EmbeddedKernel* FindEmbedded(porta_kernel_format_t format, const char* fam
 std::string EntryName(porta_kernel_format_t format, Family family, const Params& params) {
   // The tile names the matmul kernel on every target but the host, which has one kernel for all.
   if (family == Family::kMatmul && format != PORTA_FORMAT_HOST) {
+    // pack=1: the k-contiguous copy of b, a second entry of OpenCL C's direct program.
+    if (params.Get("pack", 0) != 0) return "porta_matmul_pack";
     return "porta_matmul_" + MatmulTileName(params);
   }
   // The per-row quantized matrix-vector kernel (mv=2) is a second entry of the family's module,
@@ -152,7 +154,7 @@ porta_status_t GetKernel(Context& context, Family family, const Params& params, 
                     " -DPORTA_MM_TK=" + std::to_string(params.Get("tk", 0)) +
                     " -DPORTA_MM_WM=" + std::to_string(params.Get("wm", 0)) +
                     " -DPORTA_MM_WN=" + std::to_string(params.Get("wn", 0)) +
-                    " -DPORTA_MM_NAME=" + entry;
+                    " -DPORTA_MM_NAME=porta_matmul_" + variant;
   }
 
   std::lock_guard<std::mutex> lock(context.module_mutex);

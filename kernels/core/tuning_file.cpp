@@ -315,7 +315,7 @@ std::vector<Params> TuningCandidates(Family family, const char* bucket, const Pa
                   Tile(4, 64, 0, 1, 8)};
       } else {
         listed = {Tile(64, 64, 16, 4, 4), Tile(32, 32, 16, 2, 2), Tile(32, 64, 16, 4, 4),
-                  Tile(32, 64, 16, 8, 4), Tile(32, 64, 0, 4, 8),  Tile(32, 64, 0, 4, 16),
+                  Tile(32, 64, 16, 8, 4), Tile(32, 64, 0, 4, 8),  Tile(64, 32, 0, 4, 8),
                   SubgroupTile(16, 4, 8)};
       }
       break;

@@ -200,6 +200,56 @@ PORTA_MM_NAME(PK_GLOBAL const uchar* a, PK_GLOBAL const uchar* b, PK_GLOBAL cons
   }
 }
 
+// porta_matmul_pack (a second entry of the same program): the k-contiguous copy of b that
+// porta_ops_matmul makes first when b is not (kernels/ops/matmul.cpp). out[o_offset + n * K + k] =
+// B[k][n] = b[b_offset + k * b_rs + n * b_cs], bits unchanged, for b's dtype (byte 1 of dtypes);
+// a and bias are unused. Each work-item moves an 8 x 8 block: as eight row loads and eight column
+// stores of 8 elements (a transpose in registers) when b is n-contiguous and the block is whole,
+// else element by element.
+#define PK_MMD_T8(T, r, c)                                                                      \
+  (T)(r[0].s##c, r[1].s##c, r[2].s##c, r[3].s##c, r[4].s##c, r[5].s##c, r[6].s##c, r[7].s##c)
+#define PK_MMD_PACK8(T, S)                                                        \
+  {                                                                               \
+    PK_GLOBAL const S* src = (PK_GLOBAL const S*)b + p.b_offset + k0 * p.b_rs + n0; \
+    PK_GLOBAL S* dst = (PK_GLOBAL S*)out + p.o_offset + n0 * p.K + k0;            \
+    T r[8];                                                                       \
+    PK_UNROLL                                                                     \
+    for (uint i = 0; i < 8u; ++i) r[i] = vload8(0, src + i * p.b_rs);             \
+    vstore8(PK_MMD_T8(T, r, 0), 0, dst);                                          \
+    vstore8(PK_MMD_T8(T, r, 1), 0, dst + p.K);                                    \
+    vstore8(PK_MMD_T8(T, r, 2), 0, dst + 2u * p.K);                               \
+    vstore8(PK_MMD_T8(T, r, 3), 0, dst + 3u * p.K);                               \
+    vstore8(PK_MMD_T8(T, r, 4), 0, dst + 4u * p.K);                               \
+    vstore8(PK_MMD_T8(T, r, 5), 0, dst + 5u * p.K);                               \
+    vstore8(PK_MMD_T8(T, r, 6), 0, dst + 6u * p.K);                               \
+    vstore8(PK_MMD_T8(T, r, 7), 0, dst + 7u * p.K);                               \
+  }
+
+PK_KERNEL porta_matmul_pack(PK_GLOBAL const uchar* a, PK_GLOBAL const uchar* b,
+                            PK_GLOBAL const uchar* bias, PK_GLOBAL uchar* out,
+                            PortaMatmulParams p) {
+  const uint k0 = 8u * ((uint)get_global_id(0));
+  const uint n0 = 8u * ((uint)get_global_id(1));
+  if (k0 >= p.K || n0 >= p.N) return;
+  const uint dtb = pk_byte(p.dtypes, 1u);
+  if (p.b_cs == 1u && k0 + 8u <= p.K && n0 + 8u <= p.N) {
+    if (pk_dtype_bytes(dtb) == 2u) {
+      PK_MMD_PACK8(ushort8, ushort)
+    } else {
+      PK_MMD_PACK8(uint8, uint)
+    }
+    return;
+  }
+  for (uint j = 0; j < 8u && n0 + j < p.N; ++j) {
+    for (uint i = 0; i < 8u && k0 + i < p.K; ++i) {
+      pk_copy_bits(out, p.o_offset + (n0 + j) * p.K + k0 + i, b,
+                   p.b_offset + (k0 + i) * p.b_rs + (n0 + j) * p.b_cs, dtb);
+    }
+  }
+}
+
+#undef PK_MMD_T8
+#undef PK_MMD_PACK8
 #undef PK_MMD_NV
 #undef PK_MMD_RG
 #undef PK_MMD_ROW_LOOP

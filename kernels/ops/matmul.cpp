@@ -26,15 +26,16 @@ const char* MatmulBucket(int64_t m, int64_t n, int64_t k) {
 
 // Whether the product goes through a k-contiguous copy of b: on the direct OpenCL C tiles
 // (kernels/opencl/matmul_direct.cl), whose dot-product path needs a f32 a and b k-contiguous,
-// when b is not and is big enough (at least 2^16 elements, M >= 16) for the copy to pay, and
-// small enough (below 2^30 elements) for its copy's 32-bit indices.
+// when b is one matrix (no batch) that is not k-contiguous and big enough (at least 2^16
+// elements, M >= 16) for the copy to pay.
 bool PackForDirectTile(const Context& context, const Params& tile, const View& va, const View& vb,
                        int64_t a_cs, int64_t b_rs, int64_t m, int64_t n, int64_t k) {
   return context.format == PORTA_FORMAT_OPENCL_C && tile.Get("tk", 0) == 0 &&
          va.dtype == PORTA_DTYPE_F32 && a_cs == 1 && b_rs != 1 &&
          (vb.dtype == PORTA_DTYPE_F32 || vb.dtype == PORTA_DTYPE_F16 ||
           vb.dtype == PORTA_DTYPE_BF16) &&
-         m >= 16 && k >= 8 && n * k >= (int64_t{1} << 16) && vb.numel < (uint64_t{1} << 30);
+         m >= 16 && k >= 8 && n * k >= (int64_t{1} << 16) &&
+         vb.numel == static_cast<uint64_t>(n * k);
 }
 
 // The batch dimensions of |view| (all but the last two) as a view of their own.
@@ -213,18 +214,38 @@ porta_status_t Matmul(porta_ops_context_t handle, porta_stream_t stream,
     // one pass over b.
     const int32_t dk = static_cast<int32_t>(desc->transpose_b ? br - 1 : br - 2);
     const int32_t dn = static_cast<int32_t>(desc->transpose_b ? br - 2 : br - 1);
-    View like = vb;  // b's shape with K last, laid out contiguously
-    like.shape[br - 2] = n;
-    like.shape[br - 1] = k;
-    View panel = ContiguousView(like, nullptr, 0, "b");
-    // Back to b's own dimension order: K at dk with stride 1, N at dn with stride K.
+    // The copy: b as [N][K], contiguous, at the workspace's start (porta_matmul_pack).
+    View panel = vb;
+    panel.name = "b";
+    panel.offset = 0;
     panel.shape[dk] = k;
     panel.shape[dn] = n;
     panel.strides[dk] = 1;
     panel.strides[dn] = k;
+    panel.byte_begin = 0;
+    panel.byte_end = vb.numel * porta_dtype_size(vb.dtype);
     PORTA_OPS_RETURN_IF_ERROR(workspace.Acquire(panel.byte_end));
     panel.buffer = workspace.buffer();
-    PORTA_OPS_RETURN_IF_ERROR(PlanCopy(*context, vb, panel, &launches));
+    PortaMatmulParams p{};
+    p.K = U32(static_cast<uint64_t>(k));
+    p.N = U32(static_cast<uint64_t>(n));
+    p.dtypes = PORTA_PACK4(va.dtype, vb.dtype, vb.dtype, vb.dtype);
+    p.b_rs = U32(b_rs);
+    p.b_cs = U32(b_cs);
+    KernelLaunch pack(*context, Family::kMatmul);
+    pack.Bind(va.buffer, va.dtype, 0);  // unused (a)
+    p.b_offset = pack.Bind(vb.buffer, vb.dtype, vb.offset);
+    pack.Bind(va.buffer, va.dtype, 0);  // unused (bias)
+    p.o_offset = pack.Bind(panel.buffer, vb.dtype, 0);
+    pack.params = tile;
+    pack.params.Set("pack", 1);
+    pack.SetParams(p);
+    // A work-item per 8 x 8 block, 8 x 8 work-items per group.
+    pack.grid[0] = U32((static_cast<uint64_t>(k) + 63) / 64);
+    pack.grid[1] = U32((static_cast<uint64_t>(n) + 63) / 64);
+    pack.block[0] = 8;
+    pack.block[1] = 8;
+    launches.push_back(std::move(pack));
     vb = panel;
     b_rs = 1;
     b_cs = k;
