@@ -63,56 +63,56 @@ PK_FN float pk_mmd_sum8(float8 v) {
 
 // The n-contiguous path's k loop for b loaded by LOAD8; a_row[i] is the index of row i's first
 // element (k = 0) of a, b_at that of b's element (0, n0).
-#define PK_MMD_ROW_LOOP(LOAD8)                                                     \
-  for (uint k = 0; k < p.K; ++k) {                                                 \
-    float8 bv[PK_MMD_NV];                                                          \
-    PK_UNROLL                                                                      \
+#define PK_MMD_ROW_LOOP(LOAD8)                                                         \
+  for (uint k = 0; k < p.K; ++k) {                                                     \
+    float8 bv[PK_MMD_NV];                                                              \
+    PK_UNROLL                                                                          \
     for (uint j = 0; j < PK_MMD_NV; ++j) bv[j] = LOAD8(b, b_at + k * p.b_rs + 8u * j); \
-    PK_UNROLL                                                                      \
-    for (uint i = 0; i < PORTA_MM_WM; ++i) {                                       \
-      const float8 av = (float8)(af[a_row[i] + k * p.a_cs]);                       \
-      PK_UNROLL                                                                    \
-      for (uint j = 0; j < PK_MMD_NV; ++j) acc[i][j] = fma(av, bv[j], acc[i][j]);  \
-    }                                                                              \
+    PK_UNROLL                                                                          \
+    for (uint i = 0; i < PORTA_MM_WM; ++i) {                                           \
+      const float8 av = (float8)(af[a_row[i] + k * p.a_cs]);                           \
+      PK_UNROLL                                                                        \
+      for (uint j = 0; j < PK_MMD_NV; ++j) acc[i][j] = fma(av, bv[j], acc[i][j]);      \
+    }                                                                                  \
   }
 
 // The k-contiguous path for b loaded by LOAD8 / LOAD1: sums[i][j] for every row and column,
 // column pairs (c0, c1) at b elements b_col[j], rows at a_row[i].
-#define PK_MMD_DOT_LOOP(LOAD8, LOAD1)                                                 \
-  for (uint j = 0; j < PORTA_MM_WN; j += 2u) {                                        \
-    const uint b0 = b_col[j], b1 = b_col[j + 1u];                                     \
-    for (uint i0 = 0; i0 < PORTA_MM_WM; i0 += PK_MMD_RG) {                            \
-      float8 s0[PK_MMD_RG], s1[PK_MMD_RG];                                            \
-      uint ar[PK_MMD_RG];                                                             \
-      PK_UNROLL                                                                       \
-      for (uint i = 0; i < PK_MMD_RG; ++i) {                                          \
-        s0[i] = (float8)(0.0f);                                                       \
-        s1[i] = (float8)(0.0f);                                                       \
-        ar[i] = a_row[i0 + i < PORTA_MM_WM ? i0 + i : PORTA_MM_WM - 1u];              \
-      }                                                                               \
-      uint k = 0;                                                                     \
-      for (; k + 8u <= p.K; k += 8u) {                                                \
-        const float8 bv0 = LOAD8(b, b0 + k), bv1 = LOAD8(b, b1 + k);                  \
-        PK_UNROLL                                                                     \
-        for (uint i = 0; i < PK_MMD_RG; ++i) {                                        \
-          const float8 av = vload8(0, af + ar[i] + k);                                \
-          s0[i] = fma(av, bv0, s0[i]);                                                \
-          s1[i] = fma(av, bv1, s1[i]);                                                \
-        }                                                                             \
-      }                                                                               \
-      PK_UNROLL                                                                       \
-      for (uint i = 0; i < PK_MMD_RG; ++i) {                                          \
-        float t0 = pk_mmd_sum8(s0[i]), t1 = pk_mmd_sum8(s1[i]);                       \
-        for (uint kt = k; kt < p.K; ++kt) {                                           \
-          t0 = fma(af[ar[i] + kt], LOAD1(b, b0 + kt), t0);                            \
-          t1 = fma(af[ar[i] + kt], LOAD1(b, b1 + kt), t1);                            \
-        }                                                                             \
-        if (i0 + i < PORTA_MM_WM) {                                                   \
-          sums[i0 + i][j] = t0;                                                       \
-          sums[i0 + i][j + 1u] = t1;                                                  \
-        }                                                                             \
-      }                                                                               \
-    }                                                                                 \
+#define PK_MMD_DOT_LOOP(LOAD8, LOAD1)                                    \
+  for (uint j = 0; j < PORTA_MM_WN; j += 2u) {                           \
+    const uint b0 = b_col[j], b1 = b_col[j + 1u];                        \
+    for (uint i0 = 0; i0 < PORTA_MM_WM; i0 += PK_MMD_RG) {               \
+      float8 s0[PK_MMD_RG], s1[PK_MMD_RG];                               \
+      uint ar[PK_MMD_RG];                                                \
+      PK_UNROLL                                                          \
+      for (uint i = 0; i < PK_MMD_RG; ++i) {                             \
+        s0[i] = (float8)(0.0f);                                          \
+        s1[i] = (float8)(0.0f);                                          \
+        ar[i] = a_row[i0 + i < PORTA_MM_WM ? i0 + i : PORTA_MM_WM - 1u]; \
+      }                                                                  \
+      uint k = 0;                                                        \
+      for (; k + 8u <= p.K; k += 8u) {                                   \
+        const float8 bv0 = LOAD8(b, b0 + k), bv1 = LOAD8(b, b1 + k);     \
+        PK_UNROLL                                                        \
+        for (uint i = 0; i < PK_MMD_RG; ++i) {                           \
+          const float8 av = vload8(0, af + ar[i] + k);                   \
+          s0[i] = fma(av, bv0, s0[i]);                                   \
+          s1[i] = fma(av, bv1, s1[i]);                                   \
+        }                                                                \
+      }                                                                  \
+      PK_UNROLL                                                          \
+      for (uint i = 0; i < PK_MMD_RG; ++i) {                             \
+        float t0 = pk_mmd_sum8(s0[i]), t1 = pk_mmd_sum8(s1[i]);          \
+        for (uint kt = k; kt < p.K; ++kt) {                              \
+          t0 = fma(af[ar[i] + kt], LOAD1(b, b0 + kt), t0);               \
+          t1 = fma(af[ar[i] + kt], LOAD1(b, b1 + kt), t1);               \
+        }                                                                \
+        if (i0 + i < PORTA_MM_WM) {                                      \
+          sums[i0 + i][j] = t0;                                          \
+          sums[i0 + i][j + 1u] = t1;                                     \
+        }                                                                \
+      }                                                                  \
+    }                                                                    \
   }
 
 PK_KERNEL_WG(PORTA_MM_TN / PORTA_MM_WN, PORTA_MM_TM / PORTA_MM_WM)
@@ -206,23 +206,23 @@ PORTA_MM_NAME(PK_GLOBAL const uchar* a, PK_GLOBAL const uchar* b, PK_GLOBAL cons
 // a and bias are unused. Each work-item moves an 8 x 8 block: as eight row loads and eight column
 // stores of 8 elements (a transpose in registers) when b is n-contiguous and the block is whole,
 // else element by element.
-#define PK_MMD_T8(T, r, c)                                                                      \
+#define PK_MMD_T8(T, r, c) \
   (T)(r[0].s##c, r[1].s##c, r[2].s##c, r[3].s##c, r[4].s##c, r[5].s##c, r[6].s##c, r[7].s##c)
-#define PK_MMD_PACK8(T, S)                                                        \
-  {                                                                               \
+#define PK_MMD_PACK8(T, S)                                                          \
+  {                                                                                 \
     PK_GLOBAL const S* src = (PK_GLOBAL const S*)b + p.b_offset + k0 * p.b_rs + n0; \
-    PK_GLOBAL S* dst = (PK_GLOBAL S*)out + p.o_offset + n0 * p.K + k0;            \
-    T r[8];                                                                       \
-    PK_UNROLL                                                                     \
-    for (uint i = 0; i < 8u; ++i) r[i] = vload8(0, src + i * p.b_rs);             \
-    vstore8(PK_MMD_T8(T, r, 0), 0, dst);                                          \
-    vstore8(PK_MMD_T8(T, r, 1), 0, dst + p.K);                                    \
-    vstore8(PK_MMD_T8(T, r, 2), 0, dst + 2u * p.K);                               \
-    vstore8(PK_MMD_T8(T, r, 3), 0, dst + 3u * p.K);                               \
-    vstore8(PK_MMD_T8(T, r, 4), 0, dst + 4u * p.K);                               \
-    vstore8(PK_MMD_T8(T, r, 5), 0, dst + 5u * p.K);                               \
-    vstore8(PK_MMD_T8(T, r, 6), 0, dst + 6u * p.K);                               \
-    vstore8(PK_MMD_T8(T, r, 7), 0, dst + 7u * p.K);                               \
+    PK_GLOBAL S* dst = (PK_GLOBAL S*)out + p.o_offset + n0 * p.K + k0;              \
+    T r[8];                                                                         \
+    PK_UNROLL                                                                       \
+    for (uint i = 0; i < 8u; ++i) r[i] = vload8(0, src + i * p.b_rs);               \
+    vstore8(PK_MMD_T8(T, r, 0), 0, dst);                                            \
+    vstore8(PK_MMD_T8(T, r, 1), 0, dst + p.K);                                      \
+    vstore8(PK_MMD_T8(T, r, 2), 0, dst + 2u * p.K);                                 \
+    vstore8(PK_MMD_T8(T, r, 3), 0, dst + 3u * p.K);                                 \
+    vstore8(PK_MMD_T8(T, r, 4), 0, dst + 4u * p.K);                                 \
+    vstore8(PK_MMD_T8(T, r, 5), 0, dst + 5u * p.K);                                 \
+    vstore8(PK_MMD_T8(T, r, 6), 0, dst + 6u * p.K);                                 \
+    vstore8(PK_MMD_T8(T, r, 7), 0, dst + 7u * p.K);                                 \
   }
 
 PK_KERNEL porta_matmul_pack(PK_GLOBAL const uchar* a, PK_GLOBAL const uchar* b,
