@@ -38,9 +38,10 @@ const std::map<std::string, std::vector<std::string>>& FamilyParams() {
   return params;
 }
 
-// Parameters a family may leave out: matmul's sg (the subgroup variant).
+// Parameters a family may leave out: matmul's sg (the subgroup variant) and attention's direct
+// (OpenCL C's direct variant).
 bool OptionalParam(const std::string& family, const std::string& name) {
-  return family == "matmul" && name == "sg";
+  return (family == "matmul" && name == "sg") || (family == "attention" && name == "direct");
 }
 
 struct TuningRow {

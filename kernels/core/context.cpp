@@ -80,12 +80,23 @@ const EmbeddedKernel* FindEmbedded(porta_kernel_format_t format, const char* fam
   return nullptr;
 }
 
+// OpenCL C's direct variants (no local memory, for CPU devices) are programs of their own:
+// matmul's tiles with tk = 0 and attention with direct=1.
+bool OpenclDirect(Family family, const Params& params) {
+  return (family == Family::kMatmul && params.Get("tk", 0) == 0) ||
+         (family == Family::kAttention && params.Get("direct", 0) != 0);
+}
+
 std::string EntryName(porta_kernel_format_t format, Family family, const Params& params) {
   // The tile names the matmul kernel on every target but the host, which has one kernel for all.
   if (family == Family::kMatmul && format != PORTA_FORMAT_HOST) {
     // pack=1: the k-contiguous copy of b, a second entry of OpenCL C's direct program.
     if (params.Get("pack", 0) != 0) return "porta_matmul_pack";
     return "porta_matmul_" + MatmulTileName(params);
+  }
+  if (family == Family::kAttention && format == PORTA_FORMAT_OPENCL_C &&
+      params.Get("direct", 0) != 0) {
+    return "porta_attention_direct";
   }
   // The per-row quantized matrix-vector kernel (mv=2) is a second entry of the family's module,
   // except in the one-entry Vulkan shader, which a parameter flag switches instead.
@@ -145,6 +156,8 @@ porta_status_t GetKernel(Context& context, Family family, const Params& params, 
   if (per_family) {
     key += std::string(":") + FamilyName(family);
     if (family == Family::kMatmul) key += ":" + variant;
+    // Attention's direct variant is a program of its own (matmul's tiles differ by name).
+    if (family == Family::kAttention && OpenclDirect(family, params)) key += ":direct";
     if (format == PORTA_FORMAT_SPIRV_SHADER && wide) key += ":16";
   }
   // OpenCL C builds any tile at run time from the tile's -D options.
@@ -167,10 +180,11 @@ porta_status_t GetKernel(Context& context, Family family, const Params& params, 
       source.size = HostKernelTableSize();
     } else {
       const char* lookup_family = per_family ? FamilyName(family) : "all";
-      // OpenCL C has two matmul programs, the tiled one (any tk > 0) and the direct one (tk = 0).
+      // OpenCL C has two programs of matmul (the tiled one, any tk > 0, and the direct one,
+      // tk = 0) and of attention (work-group per row, and direct=1).
       std::string lookup_variant = per_family ? variant : "";
       if (format == PORTA_FORMAT_OPENCL_C) {
-        lookup_variant = family == Family::kMatmul && params.Get("tk", 0) == 0 ? "direct" : "";
+        lookup_variant = OpenclDirect(family, params) ? "direct" : "";
       }
       const EmbeddedKernel* embedded = FindEmbedded(format, lookup_family, lookup_variant, wide);
       if (embedded == nullptr) {

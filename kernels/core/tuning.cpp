@@ -218,6 +218,17 @@ std::string ValidateParams(Family family, const Params& params, const porta_devi
       return "qmatvec needs rows <= wg (each row gets wg / rows work-items)";
     }
   }
+  if (family == Family::kAttention) {
+    // direct=1 names OpenCL C's direct variant: a work-item per query row, no local memory.
+    const int64_t direct = params.Get("direct", 0);
+    if (direct != 0 && direct != 1) {
+      return "attention needs direct=0 (a work-group per query row) or direct=1 (a work-item per "
+             "query row)";
+    }
+    if (direct == 1 && format != PORTA_FORMAT_OPENCL_C) {
+      return "attention direct=1 (a work-item per query row) exists only in OpenCL C";
+    }
+  }
   const int64_t wg = params.Get("wg", 0);
   if (wg < 1 || (wg & (wg - 1)) != 0) return "wg must be a power of two";
   if (wg > info.max_work_group_size) {

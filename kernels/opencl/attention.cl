@@ -18,31 +18,19 @@ PK_KERNEL porta_attention(PK_GLOBAL const uchar* q, PK_GLOBAL const uchar* k,
   const int active = g < p.B * p.Hq * p.Lq;
   const uint lid = PK_LID0;
   const uint wg = PK_LSIZE0;
-  uint i;
-  uint h;
-  const uint b = pk_divmod(pk_divmod(g, p.Lq, &i), p.Hq, &h);
-  const uint hk = h / (p.Hq / p.Hkv);
+  const PkAttentionRow row = pk_attention_row(&p, g);
   const uint dtq = pk_byte(p.dtypes, 0u);
   const uint dtk = pk_byte(p.dtypes, 1u);
   const uint dtv = pk_byte(p.dtypes, 2u);
   const uint dto = pk_byte(p.dtypes, 3u);
   const uint dtm = pk_byte(p.flags, 1u);
   const int use_mask = (p.flags & PORTA_ATTN_FLAG_MASK) != 0u;
-  const uint qb = p.q_offset + b * p.q_strides[0] + h * p.q_strides[1] + i * p.q_strides[2];
-  const uint kb = p.k_offset + b * p.k_strides[0] + hk * p.k_strides[1];
-  const uint vb = p.v_offset + b * p.v_strides[0] + hk * p.v_strides[1];
-  const uint mb = p.m_offset + b * p.m_strides[0] + h * p.m_strides[1] + i * p.m_strides[2];
-  const uint ob = p.o_offset + b * p.o_strides[0] + h * p.o_strides[1] + i * p.o_strides[2];
 
   const uint dv = active ? p.Dv : 0u;
-  for (uint d = lid; d < p.D && active; d += wg) q_row[d] = pk_load(q, dtq, qb + d);
+  for (uint d = lid; d < p.D && active; d += wg) q_row[d] = pk_load(q, dtq, row.q + d);
   for (uint d = lid; d < dv; d += wg) acc[d] = 0.0f;
   // Keys past i + (Lk - Lq) are causally masked: the scan stops before them.
-  uint keys = active ? p.Lk : 0u;
-  if ((p.flags & PORTA_ATTN_FLAG_CAUSAL) != 0u) {
-    const int limit = (int)i + (int)p.Lk - (int)p.Lq + 1;
-    keys = limit <= 0 ? 0u : pk_minu(keys, (uint)limit);
-  }
+  const uint keys = active ? row.keys : 0u;
   PK_BARRIER();
 
   float m = -PK_INF;  // running max of the scores
@@ -51,11 +39,11 @@ PK_KERNEL porta_attention(PK_GLOBAL const uchar* q, PK_GLOBAL const uchar* k,
     const uint j = j0 + lid;
     float s = -PK_INF;
     if (j < keys) {
-      const uint row = kb + j * p.k_strides[2];
+      const uint key_row = row.k + j * p.k_strides[2];
       float dot = 0.0f;
-      for (uint d = 0; d < p.D; ++d) dot += q_row[d] * pk_load(k, dtk, row + d);
+      for (uint d = 0; d < p.D; ++d) dot += q_row[d] * pk_load(k, dtk, key_row + d);
       s = p.scale * dot;
-      if (use_mask) s += pk_load(mask, dtm, mb + j);
+      if (use_mask) s += pk_load(mask, dtm, row.m + j);
     }
     const float m_new = pk_max(m, pk_group_max(scratch, lid, wg, s));
     // -inf scores weigh nothing, also when every score so far is -inf (exp(-inf + inf) is NaN).
@@ -68,7 +56,7 @@ PK_KERNEL porta_attention(PK_GLOBAL const uchar* q, PK_GLOBAL const uchar* k,
     const uint n_keys = pk_minu(wg, keys - j0);
     for (uint d = lid; d < dv; d += wg) {
       float a = acc[d] * corr;
-      uint vi = vb + j0 * p.v_strides[2] + d;
+      uint vi = row.v + j0 * p.v_strides[2] + d;
       for (uint t = 0; t < n_keys; ++t) {
         a += probs[t] * pk_load(v, dtv, vi);
         vi += p.v_strides[2];
@@ -79,5 +67,5 @@ PK_KERNEL porta_attention(PK_GLOBAL const uchar* q, PK_GLOBAL const uchar* k,
     PK_BARRIER();
   }
   // l is 0 only when no key had a score above -inf.
-  for (uint d = lid; d < dv; d += wg) pk_store(out, dto, ob + d, l == 0.0f ? 0.0f : acc[d] / l);
+  for (uint d = lid; d < dv; d += wg) pk_store(out, dto, row.o + d, l == 0.0f ? 0.0f : acc[d] / l);
 }

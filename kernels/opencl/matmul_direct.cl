@@ -37,15 +37,6 @@
 // registers of AVX2 with the loads.
 #define PK_MMD_RG (PORTA_MM_WM < 4 ? PORTA_MM_WM : 4)
 
-PK_FN float8 pk_mmd_f32x8(PK_GLOBAL const uchar* p, uint i) {
-  return vload8(0, (PK_GLOBAL const float*)p + i);
-}
-PK_FN float8 pk_mmd_f16x8(PK_GLOBAL const uchar* p, uint i) {
-  return vload_half8(0, (PK_GLOBAL const half*)p + i);
-}
-PK_FN float8 pk_mmd_bf16x8(PK_GLOBAL const uchar* p, uint i) {
-  return as_float8(convert_uint8(vload8(0, (PK_GLOBAL const ushort*)p + i)) << 16);
-}
 PK_FN float pk_mmd_f32(PK_GLOBAL const uchar* p, uint i) {
   return ((PK_GLOBAL const float*)p)[i];
 }
@@ -54,11 +45,6 @@ PK_FN float pk_mmd_f16(PK_GLOBAL const uchar* p, uint i) {
 }
 PK_FN float pk_mmd_bf16(PK_GLOBAL const uchar* p, uint i) {
   return pk_load_bf16(p, i);
-}
-PK_FN float pk_mmd_sum8(float8 v) {
-  const float4 h = v.lo + v.hi;
-  const float2 q = h.lo + h.hi;
-  return q.x + q.y;
 }
 
 // The n-contiguous path's k loop for b loaded by LOAD8; a_row[i] is the index of row i's first
@@ -102,7 +88,7 @@ PK_FN float pk_mmd_sum8(float8 v) {
       }                                                                  \
       PK_UNROLL                                                          \
       for (uint i = 0; i < PK_MMD_RG; ++i) {                             \
-        float t0 = pk_mmd_sum8(s0[i]), t1 = pk_mmd_sum8(s1[i]);          \
+        float t0 = pk_sum8(s0[i]), t1 = pk_sum8(s1[i]);                  \
         for (uint kt = k; kt < p.K; ++kt) {                              \
           t0 = fma(af[ar[i] + kt], LOAD1(b, b0 + kt), t0);               \
           t1 = fma(af[ar[i] + kt], LOAD1(b, b1 + kt), t1);               \
@@ -145,11 +131,11 @@ PORTA_MM_NAME(PK_GLOBAL const uchar* a, PK_GLOBAL const uchar* b, PK_GLOBAL cons
     }
     const uint b_at = b_base + n0;
     if (dtb == PORTA_DT_F32) {
-      PK_MMD_ROW_LOOP(pk_mmd_f32x8)
+      PK_MMD_ROW_LOOP(pk_f32x8)
     } else if (dtb == PORTA_DT_F16) {
-      PK_MMD_ROW_LOOP(pk_mmd_f16x8)
+      PK_MMD_ROW_LOOP(pk_f16x8)
     } else {
-      PK_MMD_ROW_LOOP(pk_mmd_bf16x8)
+      PK_MMD_ROW_LOOP(pk_bf16x8)
     }
     PK_UNROLL
     for (uint i = 0; i < PORTA_MM_WM; ++i) {
@@ -162,11 +148,11 @@ PORTA_MM_NAME(PK_GLOBAL const uchar* a, PK_GLOBAL const uchar* b, PK_GLOBAL cons
     PK_UNROLL
     for (uint j = 0; j < PORTA_MM_WN; ++j) b_col[j] = b_base + pk_minu(n0 + j, p.N - 1u) * p.b_cs;
     if (dtb == PORTA_DT_F32) {
-      PK_MMD_DOT_LOOP(pk_mmd_f32x8, pk_mmd_f32)
+      PK_MMD_DOT_LOOP(pk_f32x8, pk_mmd_f32)
     } else if (dtb == PORTA_DT_F16) {
-      PK_MMD_DOT_LOOP(pk_mmd_f16x8, pk_mmd_f16)
+      PK_MMD_DOT_LOOP(pk_f16x8, pk_mmd_f16)
     } else {
-      PK_MMD_DOT_LOOP(pk_mmd_bf16x8, pk_mmd_bf16)
+      PK_MMD_DOT_LOOP(pk_bf16x8, pk_mmd_bf16)
     }
   } else {
     const uint block_bytes = dtb >= PORTA_DT_Q4_0 ? pk_q_block_bytes(dtb) : 0u;

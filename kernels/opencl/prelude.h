@@ -49,6 +49,24 @@ PK_FN void pk_store_f16(PK_GLOBAL uchar* p, uint i, float v) {
   vstore_half_rte(v, i, (PK_GLOBAL half*)p);
 }
 
+// Eight consecutive elements i.. of an f32, f16 or bf16 tensor as a float8, and the sum of a
+// float8's lanes: for the direct kernels (matmul_direct.cl, attention_direct.cl), which exist in
+// OpenCL C only and keep their sums in vector registers on CPU devices.
+PK_FN float8 pk_f32x8(PK_GLOBAL const uchar* p, uint i) {
+  return vload8(0, (PK_GLOBAL const float*)p + i);
+}
+PK_FN float8 pk_f16x8(PK_GLOBAL const uchar* p, uint i) {
+  return vload_half8(0, (PK_GLOBAL const half*)p + i);
+}
+PK_FN float8 pk_bf16x8(PK_GLOBAL const uchar* p, uint i) {
+  return as_float8(convert_uint8(vload8(0, (PK_GLOBAL const ushort*)p + i)) << 16);
+}
+PK_FN float pk_sum8(float8 v) {
+  const float4 h = v.lo + v.hi;
+  const float2 q = h.lo + h.hi;
+  return q.x + q.y;
+}
+
 #else  // CUDA or HIP
 
 #if defined(__HIP__) || defined(__HIPCC__)
@@ -345,6 +363,35 @@ PK_FN uint pk_linear_item(void) {
   const uint lid = PK_LID0;
   if (g > (0xffffffffu - lid) / PK_LSIZE0) return 0xffffffffu;
   return g * PK_LSIZE0 + lid;
+}
+
+// ---- Attention ----------------------------------------------------------------------------------
+
+// Query row g of an attention (PORTA_ATTENTION_PARAMS; rows ordered b, h, i with i fastest): the
+// element offsets of its q row, of its head's k and v rows (key 0; heads shared by Hq / Hkv query
+// heads), of its mask row and its out row, and the keys it attends to (Lk, or with the causal
+// flag those up to i + Lk - Lq, none when that is negative).
+typedef struct {
+  uint q, k, v, m, o, keys;
+} PkAttentionRow;
+
+PK_FN PkAttentionRow pk_attention_row(const PortaAttentionParams* p, uint g) {
+  uint i;
+  uint h;
+  const uint b = pk_divmod(pk_divmod(g, p->Lq, &i), p->Hq, &h);
+  const uint hk = h / (p->Hq / p->Hkv);
+  PkAttentionRow r;
+  r.q = p->q_offset + b * p->q_strides[0] + h * p->q_strides[1] + i * p->q_strides[2];
+  r.k = p->k_offset + b * p->k_strides[0] + hk * p->k_strides[1];
+  r.v = p->v_offset + b * p->v_strides[0] + hk * p->v_strides[1];
+  r.m = p->m_offset + b * p->m_strides[0] + h * p->m_strides[1] + i * p->m_strides[2];
+  r.o = p->o_offset + b * p->o_strides[0] + h * p->o_strides[1] + i * p->o_strides[2];
+  r.keys = p->Lk;
+  if ((p->flags & PORTA_ATTN_FLAG_CAUSAL) != 0u) {
+    const int limit = (int)i + (int)p->Lk - (int)p->Lq + 1;
+    r.keys = limit <= 0 ? 0u : pk_minu(r.keys, (uint)limit);
+  }
+  return r;
 }
 
 // ---- Matmul tiles -------------------------------------------------------------------------------

@@ -165,7 +165,11 @@ porta_status_t Attention(porta_ops_context_t handle, porta_stream_t stream,
       AnyWide({kq.dtype, kk.dtype, kv.dtype, ko.dtype, has_mask ? km.dtype : PORTA_DTYPE_F32});
   launch.SetParams(p);
   launch.block[0] = WorkGroup(choice.params);
-  PORTA_OPS_RETURN_IF_ERROR(LinearGrid(*context, static_cast<uint64_t>(B * Hq * Lq), launch.grid));
+  // A work-group per query row, or with direct=1 (OpenCL C) a work-item per query row.
+  const uint64_t rows = static_cast<uint64_t>(B * Hq * Lq);
+  const uint64_t groups =
+      choice.params.Get("direct", 0) != 0 ? (rows + launch.block[0] - 1) / launch.block[0] : rows;
+  PORTA_OPS_RETURN_IF_ERROR(LinearGrid(*context, groups, launch.grid));
   launches.push_back(std::move(launch));
   if (staged[3].needed) PORTA_OPS_RETURN_IF_ERROR(PlanCopy(*context, ko, vo, &launches));
   return EnqueueAll(*context, stream, launches);
