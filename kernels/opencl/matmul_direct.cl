@@ -173,6 +173,29 @@ PORTA_MM_NAME(PK_GLOBAL const uchar* a, PK_GLOBAL const uchar* b, PK_GLOBAL cons
     }
   }
 
+  // f32 rows of whole vectors inside N take the epilogue 8 columns at a time (the activation's
+  // math in vector form: an erf or exp per element costs more than the block's sums otherwise).
+  const uint dto = pk_byte(p.dtypes, 2u);
+  const int bias_vector = (p.flags & PORTA_MM_FLAG_BIAS) == 0u ||
+                          (pk_byte(p.dtypes, 3u) == PORTA_DT_F32 && p.bias_stride == 1u);
+  if (dto == PORTA_DT_F32 && p.o_cs == 1u && bias_vector && n0 + PORTA_MM_WN <= p.N) {
+    const uint act = pk_byte(p.flags, 1u);
+    PK_GLOBAL float* of = (PK_GLOBAL float*)out;
+    PK_GLOBAL const float* bf = (PK_GLOBAL const float*)bias + p.bias_offset + n0;
+    PK_UNROLL
+    for (uint i = 0; i < PORTA_MM_WM; ++i) {
+      if (m0 + i >= p.M) break;
+      const uint oi = o_base + (m0 + i) * p.o_rs + n0;
+      PK_UNROLL
+      for (uint j = 0; j < PK_MMD_NV; ++j) {
+        float8 r = p.alpha * vload8(0, &sums[i][8u * j]);
+        if ((p.flags & PORTA_MM_FLAG_BETA) != 0u) r += p.beta * vload8(0, of + oi + 8u * j);
+        if ((p.flags & PORTA_MM_FLAG_BIAS) != 0u) r += vload8(0, bf + 8u * j);
+        vstore8(act == 0u ? r : pk_unary8(act, r), 0, of + oi + 8u * j);
+      }
+    }
+    return;
+  }
   PK_UNROLL
   for (uint j = 0; j < PORTA_MM_WN; ++j) {
     const uint n = n0 + j;

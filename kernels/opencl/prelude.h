@@ -263,38 +263,45 @@ PK_FN float pk_min(float a, float b) {
 }
 
 // The unary functions of porta_ew (PORTA_EW_* codes below PORTA_EW_BINARY); 0 and IDENTITY
-// return x, which makes this the matmul activation too.
-PK_FN float pk_unary(uint op, float x) {
-  switch (op) {
-    case PORTA_EW_NEG:
-      return -x;
-    case PORTA_EW_ABS:
-      return PK_FABS(x);
-    case PORTA_EW_EXP:
-      return PK_EXP(x);
-    case PORTA_EW_LOG:
-      return PK_LOG(x);
-    case PORTA_EW_SQRT:
-      return PK_SQRT(x);
-    case PORTA_EW_RSQRT:
-      return PK_RSQRT(x);
-    case PORTA_EW_TANH:
-      return PK_TANH(x);
-    case PORTA_EW_SIGMOID:
-      return 1.0f / (1.0f + PK_EXP(-x));
-    case PORTA_EW_RELU:
-      // Written so that NaN passes through.
-      return x < 0.0f ? 0.0f : x;
-    case PORTA_EW_GELU_ERF:
-      return 0.5f * x * (1.0f + PK_ERF(x * 0.70710678118654752f));
-    case PORTA_EW_GELU_TANH:
-      return 0.5f * x * (1.0f + PK_TANH(0.79788456080286536f * (x + 0.044715f * x * x * x)));
-    case PORTA_EW_SILU:
-      return x / (1.0f + PK_EXP(-x));
-    default:
-      return x;
+// return x, which makes this the matmul activation too. Written once for T = float and, in OpenCL
+// C, for T = float8 (pk_unary8: the built-in math functions take vectors, and a scalar operand
+// widens); RELU is written so that NaN passes through.
+#define PK_UNARY_FN(NAME, T)                                                                    \
+  PK_FN T NAME(uint op, T x) {                                                                  \
+    switch (op) {                                                                               \
+      case PORTA_EW_NEG:                                                                        \
+        return -x;                                                                              \
+      case PORTA_EW_ABS:                                                                        \
+        return PK_FABS(x);                                                                      \
+      case PORTA_EW_EXP:                                                                        \
+        return PK_EXP(x);                                                                       \
+      case PORTA_EW_LOG:                                                                        \
+        return PK_LOG(x);                                                                       \
+      case PORTA_EW_SQRT:                                                                       \
+        return PK_SQRT(x);                                                                      \
+      case PORTA_EW_RSQRT:                                                                      \
+        return PK_RSQRT(x);                                                                     \
+      case PORTA_EW_TANH:                                                                       \
+        return PK_TANH(x);                                                                      \
+      case PORTA_EW_SIGMOID:                                                                    \
+        return 1.0f / (1.0f + PK_EXP(-x));                                                      \
+      case PORTA_EW_RELU:                                                                       \
+        return x < 0.0f ? 0.0f : x;                                                             \
+      case PORTA_EW_GELU_ERF:                                                                   \
+        return 0.5f * x * (1.0f + PK_ERF(x * 0.70710678118654752f));                            \
+      case PORTA_EW_GELU_TANH:                                                                  \
+        return 0.5f * x * (1.0f + PK_TANH(0.79788456080286536f * (x + 0.044715f * x * x * x))); \
+      case PORTA_EW_SILU:                                                                       \
+        return x / (1.0f + PK_EXP(-x));                                                         \
+      default:                                                                                  \
+        return x;                                                                               \
+    }                                                                                           \
   }
-}
+
+PK_UNARY_FN(pk_unary, float)
+#if defined(__OPENCL_C_VERSION__)
+PK_UNARY_FN(pk_unary8, float8)
+#endif
 
 // The binary functions of porta_ew (op - PORTA_EW_BINARY = porta_binary_op_t).
 PK_FN float pk_binary(uint op, float x, float y) {
