@@ -3,12 +3,14 @@
 #define CL_TARGET_OPENCL_VERSION 300
 #define CL_USE_DEPRECATED_OPENCL_1_2_APIS
 #include <CL/cl.h>
+#include <CL/cl_ext.h>
 
 #include <cstring>
 #include <ctime>
 #include <functional>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "porta/sdk/dynamic_library.h"
@@ -36,7 +38,7 @@ struct RawCl {
   PORTA_RAW_CL(clSetKernelArg) PORTA_RAW_CL(clEnqueueNDRangeKernel) PORTA_RAW_CL(clFinish)       \
   PORTA_RAW_CL(clCreateBuffer) PORTA_RAW_CL(clReleaseMemObject)                                  \
   PORTA_RAW_CL(clEnqueueWriteBuffer) PORTA_RAW_CL(clEnqueueReadBuffer)                           \
-  PORTA_RAW_CL(clEnqueueCopyBuffer)
+  PORTA_RAW_CL(clEnqueueCopyBuffer) PORTA_RAW_CL(clGetExtensionFunctionAddressForPlatform)
   // clang-format on
   PORTA_RAW_CL_LIST
 #undef PORTA_RAW_CL
@@ -63,6 +65,99 @@ double ThreadCpuSeconds() {
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
   return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
 }
+
+// A raw cl_khr_command_buffer of |count| launches of |kernel| (one work-item each, in order),
+// recorded once and replayed whole; not ready (with the reason) where the driver lacks the
+// extension at a version whose entry points the headers declare (0.9.0 to 0.9.4).
+class RawCommandBuffer {
+ public:
+  RawCommandBuffer(const RawCl& cl, cl_device_id device, cl_command_queue queue, cl_kernel kernel,
+                   cl_mem arg, int count)
+      : cl_(cl), queue_(queue) {
+    size_t bytes = 0;
+    if (cl.clGetDeviceInfo(device, CL_DEVICE_EXTENSIONS_WITH_VERSION, 0, nullptr, &bytes) !=
+        CL_SUCCESS) {
+      reason_ = "the driver does not list extension versions";
+      return;
+    }
+    std::vector<cl_name_version> list(bytes / sizeof(cl_name_version));
+    cl.clGetDeviceInfo(device, CL_DEVICE_EXTENSIONS_WITH_VERSION, bytes, list.data(), nullptr);
+    cl_version version = 0;
+    for (const cl_name_version& entry : list) {
+      if (std::strcmp(entry.name, "cl_khr_command_buffer") == 0) version = entry.version;
+    }
+    if (version < CL_MAKE_VERSION(0, 9, 0) || version > CL_MAKE_VERSION(0, 9, 4)) {
+      reason_ = version == 0 ? "the device lacks cl_khr_command_buffer"
+                             : "the device's cl_khr_command_buffer is not version 0.9.0 to 0.9.4";
+      return;
+    }
+    cl_platform_id platform = nullptr;
+    cl.clGetDeviceInfo(device, CL_DEVICE_PLATFORM, sizeof(platform), &platform, nullptr);
+    auto resolve = [&](auto* fn, const char* name) {
+      *fn = reinterpret_cast<std::remove_pointer_t<decltype(fn)>>(
+          cl.clGetExtensionFunctionAddressForPlatform(platform, name));
+      return *fn != nullptr;
+    };
+    clCreateCommandBufferKHR_fn create = nullptr;
+    clCommandNDRangeKernelKHR_fn ndrange = nullptr;
+    clFinalizeCommandBufferKHR_fn finalize = nullptr;
+    if (!resolve(&create, "clCreateCommandBufferKHR") ||
+        !resolve(&ndrange, "clCommandNDRangeKernelKHR") ||
+        !resolve(&finalize, "clFinalizeCommandBufferKHR") ||
+        !resolve(&enqueue_, "clEnqueueCommandBufferKHR") ||
+        !resolve(&release_, "clReleaseCommandBufferKHR")) {
+      reason_ = "the platform lacks some cl_khr_command_buffer entry points";
+      return;
+    }
+    cl_int error = CL_SUCCESS;
+    cl_command_buffer_khr buffer = create(1, &queue, nullptr, &error);
+    CheckCl(error, "clCreateCommandBufferKHR");
+    const cl_uint n = 1;
+    const size_t one = 1;
+    cl_sync_point_khr previous = 0;
+    const char* call = "clSetKernelArg";
+    error = cl.clSetKernelArg(kernel, 0, sizeof(cl_mem), &arg);
+    if (error == CL_SUCCESS) error = cl.clSetKernelArg(kernel, 1, sizeof(n), &n);
+    for (int i = 0; i < count && error == CL_SUCCESS; ++i) {
+      call = "clCommandNDRangeKernelKHR";
+      cl_sync_point_khr point = 0;
+      error = ndrange(buffer, nullptr, nullptr, kernel, 1, nullptr, &one, &one, i > 0 ? 1 : 0,
+                      i > 0 ? &previous : nullptr, &point, nullptr);
+      previous = point;
+    }
+    if (error == CL_SUCCESS) {
+      call = "clFinalizeCommandBufferKHR";
+      error = finalize(buffer);
+    }
+    if (error != CL_SUCCESS) release_(buffer);
+    CheckCl(error, call);
+    buffer_ = buffer;
+  }
+  ~RawCommandBuffer() {
+    if (buffer_ != nullptr) release_(buffer_);
+  }
+  RawCommandBuffer(const RawCommandBuffer&) = delete;
+  RawCommandBuffer& operator=(const RawCommandBuffer&) = delete;
+
+  bool ready() const { return buffer_ != nullptr; }
+  const std::string& reason() const { return reason_; }
+
+  // Seconds for one replay until the queue has drained.
+  double Replay() {
+    const double start = NowSeconds();
+    CheckCl(enqueue_(1, &queue_, buffer_, 0, nullptr, nullptr), "clEnqueueCommandBufferKHR");
+    CheckCl(cl_.clFinish(queue_), "clFinish");
+    return NowSeconds() - start;
+  }
+
+ private:
+  const RawCl& cl_;
+  cl_command_queue queue_;
+  cl_command_buffer_khr buffer_ = nullptr;
+  clEnqueueCommandBufferKHR_fn enqueue_ = nullptr;
+  clReleaseCommandBufferKHR_fn release_ = nullptr;
+  std::string reason_;
+};
 
 // Owns the Porta objects and the raw OpenCL objects of one device.
 class DeviceBench {
@@ -218,12 +313,17 @@ class DeviceBench {
   }
 
   // One replay of a captured graph of kGraphLaunches launches, until the queue has drained,
-  // against as many raw launches and a clFinish: what a replay saves per launch is what Porta
-  // must gain on the raw API, whose calls carry no validation.
+  // against as many raw launches and a clFinish (the target row: what a replay saves per launch
+  // is what Porta must gain on the raw API, whose calls carry no validation), and, where the
+  // driver has cl_khr_command_buffer, against the raw API's own replay of a command buffer
+  // holding as many launches: the least the driver itself takes.
   void GraphRow(const std::string& device_name, const RowSink& sink) {
     const std::string name =
         "graph replay of " + std::to_string(kGraphLaunches) + " launches + sync";
-    if (!sink.Start(device_name, name)) return;
+    const std::string buffer_name = name + ", vs command buffer";
+    const bool separate_row = sink.Start(device_name, name);
+    const bool buffer_row = sink.Start(device_name, buffer_name);
+    if (!separate_row && !buffer_row) return;
     porta_launch_config_t config = PORTA_LAUNCH_CONFIG_INIT;
     const uint32_t n = 1;
     const porta_kernel_arg_t args[2] = {porta_arg_buffer(arg_buffer_, 0),
@@ -235,15 +335,29 @@ class DeviceBench {
       Check(porta_stream_synchronize(stream_), "porta_stream_synchronize");
       return NowSeconds() - start;
     };
+    RawCommandBuffer buffer(cl_, raw_device_, queue_, raw_kernel_, raw_arg_, kGraphLaunches);
     replay();
-    // Interleaved, so that a change in machine load falls on both alike.
-    std::vector<double> porta, raw;
+    if (buffer.ready()) buffer.Replay();
+    // Interleaved, so that a change in machine load falls on all alike.
+    std::vector<double> porta, raw, raw_buffer;
     for (int r = 0; r < 5 * config_.repetitions; ++r) {
       porta.push_back(replay());
       raw.push_back(RawLaunches(kGraphLaunches, false));
+      if (buffer.ready()) raw_buffer.push_back(buffer.Replay());
     }
-    sink.row(MakeRow(device_name, name, "us", Scale(Summarize(porta), 1e6),
-                     "raw OpenCL, separate launches", Scale(Summarize(raw), 1e6), 2.0));
+    const Measure porta_us = Scale(Summarize(porta), 1e6);
+    if (separate_row) {
+      sink.row(MakeRow(device_name, name, "us", porta_us, "raw OpenCL, separate launches",
+                       Scale(Summarize(raw), 1e6), 2.0));
+    }
+    if (buffer_row) {
+      if (buffer.ready()) {
+        sink.row(MakeRow(device_name, buffer_name, "us", porta_us, "raw OpenCL, command buffer",
+                         Scale(Summarize(raw_buffer), 1e6)));
+      } else {
+        sink.note(device_name + ": " + buffer_name + " skipped: " + buffer.reason());
+      }
+    }
   }
 
   // Seconds for |count| launches until the queue has drained, or, with |calls_only|, for the
