@@ -194,18 +194,27 @@ TEST(OpsTuningTable, ValidityRules) {
   EXPECT_NE(ValidateParams(Family::kMatmul, direct, npu, PORTA_FORMAT_OPENCL_C)
                 .find("wn a multiple of 8"),
             std::string::npos);
-  // Attention's direct variant (direct=1, a work-item per query row) exists only in OpenCL C.
+  // Attention's direct variant (direct=1) exists in OpenCL C (any wg) and on spirv-shader (wg=8
+  // on a device whose only subgroup size is 8).
   Params attention;
   attention.Set("wg", 8);
   attention.Set("direct", 1);
   EXPECT_EQ(ValidateParams(Family::kAttention, attention, npu, PORTA_FORMAT_OPENCL_C), "");
-  EXPECT_NE(ValidateParams(Family::kAttention, attention, npu, PORTA_FORMAT_SPIRV_SHADER)
-                .find("exists only in OpenCL C"),
+  EXPECT_NE(ValidateParams(Family::kAttention, attention, npu, PORTA_FORMAT_SPIRV_KERNEL)
+                .find("exists only in OpenCL C and spirv-shader"),
+            std::string::npos);
+  EXPECT_EQ(ValidateParams(Family::kAttention, attention, lanes8, PORTA_FORMAT_SPIRV_SHADER), "");
+  EXPECT_NE(ValidateParams(Family::kAttention, attention, lanes16, PORTA_FORMAT_SPIRV_SHADER)
+                .find("only subgroup size is 8"),
+            std::string::npos);
+  attention.Set("wg", 16);
+  EXPECT_NE(ValidateParams(Family::kAttention, attention, lanes8, PORTA_FORMAT_SPIRV_SHADER)
+                .find("needs wg=8"),
             std::string::npos);
   attention.Set("direct", 2);
-  EXPECT_NE(ValidateParams(Family::kAttention, attention, npu, PORTA_FORMAT_OPENCL_C)
-                .find("direct=0"),
-            std::string::npos);
+  EXPECT_NE(
+      ValidateParams(Family::kAttention, attention, npu, PORTA_FORMAT_OPENCL_C).find("direct=0"),
+      std::string::npos);
   Params wg;
   wg.Set("wg", 96);
   EXPECT_NE(ValidateParams(Family::kEw, wg, npu, PORTA_FORMAT_OPENCL_C).find("power of two"),

@@ -80,9 +80,10 @@ const EmbeddedKernel* FindEmbedded(porta_kernel_format_t format, const char* fam
   return nullptr;
 }
 
-// OpenCL C's direct variants (no local memory, for CPU devices) are programs of their own:
-// matmul's tiles with tk = 0 and attention with direct=1.
-bool OpenclDirect(Family family, const Params& params) {
+// The direct variants (no local memory, for CPU devices) are modules of their own: matmul's
+// tiles with tk = 0 (OpenCL C; the Vulkan ones are among the named tiles) and attention with
+// direct=1 (OpenCL C and Vulkan).
+bool DirectVariant(Family family, const Params& params) {
   return (family == Family::kMatmul && params.Get("tk", 0) == 0) ||
          (family == Family::kAttention && params.Get("direct", 0) != 0);
 }
@@ -94,10 +95,7 @@ std::string EntryName(porta_kernel_format_t format, Family family, const Params&
     if (params.Get("pack", 0) != 0) return "porta_matmul_pack";
     return "porta_matmul_" + MatmulTileName(params);
   }
-  if (family == Family::kAttention && format == PORTA_FORMAT_OPENCL_C &&
-      params.Get("direct", 0) != 0) {
-    return "porta_attention_direct";
-  }
+  if (family == Family::kAttention && params.Get("direct", 0) != 0) return "porta_attention_direct";
   // The per-row quantized matrix-vector kernel (mv=2) is a second entry of the family's module,
   // except in the one-entry Vulkan shader, which a parameter flag switches instead.
   if (family == Family::kQmatvec && params.Get("mv", 1) == 2 && format != PORTA_FORMAT_HOST &&
@@ -147,7 +145,13 @@ porta_status_t GetKernel(Context& context, Family family, const Params& params, 
   }
   const porta_kernel_format_t format = context.format;
   const std::string entry = EntryName(format, family, params);
-  const std::string variant = family == Family::kMatmul ? MatmulTileName(params) : "";
+  // The registered variant: matmul's tile, attention's "direct", none for the other families.
+  std::string variant;
+  if (family == Family::kMatmul) {
+    variant = MatmulTileName(params);
+  } else if (DirectVariant(family, params)) {
+    variant = "direct";
+  }
   // The module key: one module holds every family for the formats built as one binary.
   std::string key = porta_kernel_format_name(format);
   std::string build_options;
@@ -155,9 +159,7 @@ porta_status_t GetKernel(Context& context, Family family, const Params& params, 
                           format == PORTA_FORMAT_SPIRV_KERNEL;
   if (per_family) {
     key += std::string(":") + FamilyName(family);
-    if (family == Family::kMatmul) key += ":" + variant;
-    // Attention's direct variant is a program of its own (matmul's tiles differ by name).
-    if (family == Family::kAttention && OpenclDirect(family, params)) key += ":direct";
+    if (!variant.empty()) key += ":" + variant;
     if (format == PORTA_FORMAT_SPIRV_SHADER && wide) key += ":16";
   }
   // OpenCL C builds any tile at run time from the tile's -D options.
@@ -184,14 +186,14 @@ porta_status_t GetKernel(Context& context, Family family, const Params& params, 
       // tk = 0) and of attention (work-group per row, and direct=1).
       std::string lookup_variant = per_family ? variant : "";
       if (format == PORTA_FORMAT_OPENCL_C) {
-        lookup_variant = OpenclDirect(family, params) ? "direct" : "";
+        lookup_variant = DirectVariant(family, params) ? "direct" : "";
       }
       const EmbeddedKernel* embedded = FindEmbedded(format, lookup_family, lookup_variant, wide);
       if (embedded == nullptr) {
         return Fail(PORTA_ERROR_UNSUPPORTED,
                     "this build of the operator library has no %s kernel for %s%s%s",
                     porta_kernel_format_name(format), FamilyName(family),
-                    variant.empty() ? "" : " tile ", variant.c_str());
+                    variant.empty() ? "" : " variant ", variant.c_str());
       }
       source.data = embedded->data;
       source.size = embedded->size;

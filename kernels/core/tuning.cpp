@@ -219,14 +219,22 @@ std::string ValidateParams(Family family, const Params& params, const porta_devi
     }
   }
   if (family == Family::kAttention) {
-    // direct=1 names OpenCL C's direct variant: a work-item per query row, no local memory.
+    // direct=1 names the direct variant (no local memory): in OpenCL C a work-item per query row;
+    // on spirv-shader one subgroup of 8 lanes per 8 query rows, so wg must be 8 and the device's
+    // only subgroup size.
     const int64_t direct = params.Get("direct", 0);
     if (direct != 0 && direct != 1) {
-      return "attention needs direct=0 (a work-group per query row) or direct=1 (a work-item per "
-             "query row)";
+      return "attention needs direct=0 (a work-group per query row) or direct=1 (the direct "
+             "variant)";
     }
-    if (direct == 1 && format != PORTA_FORMAT_OPENCL_C) {
-      return "attention direct=1 (a work-item per query row) exists only in OpenCL C";
+    if (direct == 1 && format != PORTA_FORMAT_OPENCL_C && format != PORTA_FORMAT_SPIRV_SHADER) {
+      return "attention direct=1 (the direct variant) exists only in OpenCL C and spirv-shader";
+    }
+    if (direct == 1 && format == PORTA_FORMAT_SPIRV_SHADER &&
+        (params.Get("wg", 0) != 8 || info.subgroup_size_count != 1 ||
+         info.subgroup_sizes[0] != 8)) {
+      return "attention direct=1 on spirv-shader needs wg=8 and a device whose only subgroup "
+             "size is 8";
     }
   }
   const int64_t wg = params.Get("wg", 0);

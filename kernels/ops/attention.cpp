@@ -7,6 +7,7 @@
 #include "kernels/common/params.h"
 #include "kernels/core/launch.h"
 #include "kernels/core/status.h"
+#include "kernels/core/tuning.h"
 #include "kernels/ops/dtype_rules.h"
 #include "kernels/ops/planners.h"
 
@@ -14,6 +15,7 @@ namespace porta::ops {
 namespace {
 
 constexpr int64_t kMaxHead = 256;
+constexpr int64_t kMaxDirectHead = 64;
 
 bool LastContiguous(const View& view, const int64_t* strides) {
   return view.shape[3] <= 1 || strides[3] == 1;
@@ -158,17 +160,28 @@ porta_status_t Attention(porta_ops_context_t handle, porta_stream_t stream,
     p.o_strides[d] = U32(ko.strides[d]);
     p.m_strides[d] = U32(has_mask ? km_strides[d] : 0);
   }
-  const TuningChoice choice =
+  TuningChoice choice =
       Choose(*context, Family::kAttention, vq.dtype, ElementBucket(static_cast<uint64_t>(Lk)));
+  // Vulkan's direct variant keeps a head in registers: up to 64 elements (kMaxDirectHead); longer
+  // heads take the work-group kernel at its generic parameters.
+  if (choice.params.Get("direct", 0) != 0 && context->format == PORTA_FORMAT_SPIRV_SHADER &&
+      (D > kMaxDirectHead || Dv > kMaxDirectHead)) {
+    choice.params = GenericParams(Family::kAttention, context->info, context->format);
+  }
   launch.params = choice.params;
   launch.wide =
       AnyWide({kq.dtype, kk.dtype, kv.dtype, ko.dtype, has_mask ? km.dtype : PORTA_DTYPE_F32});
   launch.SetParams(p);
   launch.block[0] = WorkGroup(choice.params);
-  // A work-group per query row, or with direct=1 (OpenCL C) a work-item per query row.
+  // A work-group per query row; with direct=1 a work-item per query row (OpenCL C), or a
+  // subgroup of 8 per 8 rows of one head (Vulkan).
   const uint64_t rows = static_cast<uint64_t>(B * Hq * Lq);
-  const uint64_t groups =
-      choice.params.Get("direct", 0) != 0 ? (rows + launch.block[0] - 1) / launch.block[0] : rows;
+  uint64_t groups = rows;
+  if (choice.params.Get("direct", 0) != 0) {
+    groups = context->format == PORTA_FORMAT_SPIRV_SHADER
+                 ? static_cast<uint64_t>(B * Hq) * static_cast<uint64_t>((Lq + 7) / 8)
+                 : (rows + launch.block[0] - 1) / launch.block[0];
+  }
   PORTA_OPS_RETURN_IF_ERROR(LinearGrid(*context, groups, launch.grid));
   launches.push_back(std::move(launch));
   if (staged[3].needed) PORTA_OPS_RETURN_IF_ERROR(PlanCopy(*context, ko, vo, &launches));
