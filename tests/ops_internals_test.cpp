@@ -274,7 +274,7 @@ TEST(OpsTuningTable, CandidatesExistOnEveryKindOfTarget) {
   for (const Target& target : targets) {
     SCOPED_TRACE(std::string(target.info.backend) + " " + target.info.name);
     for (Family family : {Family::kMatmul, Family::kQmatvec, Family::kSoftmax, Family::kNorm,
-                          Family::kReduce, Family::kEw}) {
+                          Family::kReduce, Family::kEw, Family::kAttention}) {
       for (const char* bucket : {"small", "large", "gemv"}) {
         int64_t dims[3] = {0, 0, 0};
         if (!TuningShape(family, bucket, dims)) continue;

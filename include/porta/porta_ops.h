@@ -489,7 +489,8 @@ PORTA_OPS_API porta_status_t porta_ops_tuning_candidates(porta_ops_context_t con
 
 // Writes the problem |bucket| of |family| is tuned at into |dims|: matmul {M, N, K}; softmax,
 // norm and reduce {rows, row length, 1} (reduce sums each row); ew {elements, 1, 1}; qmatvec
-// {M, N, K} with M = 1 (gemv only; the tuner measures Q8_0 weights).
+// {M, N, K} with M = 1 (gemv only; the tuner measures Q8_0 weights); attention {heads, sequence
+// length, head size} (causal self-attention of one batch, small only).
 // PORTA_ERROR_NOT_FOUND when the family has no tuning shape for that bucket,
 // PORTA_ERROR_INVALID_ARGUMENT for a NULL argument.
 PORTA_OPS_API porta_status_t porta_ops_tuning_shape(const char* family, const char* bucket,

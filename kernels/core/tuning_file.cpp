@@ -334,6 +334,18 @@ std::vector<Params> TuningCandidates(Family family, const char* bucket, const Pa
       if (format == PORTA_FORMAT_HOST) break;
       listed = {Wg(32), Wg(64), Wg(128), Wg(256)};
       break;
+    case Family::kAttention: {
+      // The work-group kernel's sizes and the direct variant (direct=1: OpenCL C at any wg,
+      // spirv-shader at wg=8 on 8-lane subgroups); the host kernel takes neither.
+      if (format == PORTA_FORMAT_HOST) break;
+      auto direct = [](int64_t wg) {
+        Params params = Wg(wg);
+        params.Set("direct", 1);
+        return params;
+      };
+      listed = {Wg(32), Wg(64), Wg(128), direct(8), direct(16), direct(32)};
+      break;
+    }
     case Family::kQmatvec: {
       // Only M = 1 (the gemv bucket): the kernel variant, its work-group and rows per group.
       // mmax and gemm stay the current choice's; they matter only for M > 1.
@@ -388,6 +400,11 @@ bool TuningShape(Family family, const std::string& bucket, int64_t dims[3]) {
     case Family::kQmatvec:
       // SmolLM2's MLP up-projection at decode time: 1536 rows of 576.
       if (bucket == "gemv") return set(1, 1536, 576);
+      return false;
+    case Family::kAttention:
+      // Causal self-attention over 128 positions, 4 heads of 64 (SmolLM2's head size); the
+      // large bucket (64 Ki keys and more) has no shape: too slow to measure in a budget.
+      if (bucket == "small") return set(4, 128, 64);
       return false;
     case Family::kEw:
       if (bucket == "large") return set(1 << 20, 1, 1);

@@ -54,8 +54,9 @@ std::vector<Params> TuningCandidates(Family family, const char* bucket, const Pa
                                      const porta_device_info_t& info, porta_kernel_format_t format);
 
 // The problem each bucket is tuned at: matmul {M, N, K}; softmax, norm and reduce {rows, row
-// length, 1}; ew {elements, 1, 1}; qmatvec {M, N, K} (gemv only). False for a family or bucket
-// without one.
+// length, 1}; ew {elements, 1, 1}; qmatvec {M, N, K} (gemv only); attention {heads, sequence
+// length, head size} (causal self-attention, small only). False for a family or bucket without
+// one.
 bool TuningShape(Family family, const std::string& bucket, int64_t dims[3]);
 
 // Parses |text| and checks every row that applies to the device with ValidateParams: an overlay is

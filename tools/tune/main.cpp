@@ -44,8 +44,8 @@ constexpr char kUsage[] =
     "\n"
     "  --devices FILTER  device filter, same syntax as PORTA_DEVICES (e.g. \"opencl:0,cpu\")\n"
     "  --ops LIST        families, comma-separated, measured in that order (default\n"
-    "                    qmatvec,softmax,norm,reduce,ew,matmul: matmul's compiles last, so\n"
-    "                    they get the time the others leave)\n"
+    "                    qmatvec,softmax,norm,reduce,ew,attention,matmul: matmul's compiles\n"
+    "                    last, so they get the time the others leave)\n"
     "  --budget SECONDS  wall-clock budget of the whole run, compiles included, shared by the\n"
     "                    devices and families (default 300)\n"
     "  --show            print what the dispatcher uses for each family, dtype and bucket and\n"
@@ -62,7 +62,7 @@ constexpr char kUsage[] =
 
 // The cheap families first: each device-family pair gets a share of what is left, so matmul,
 // whose new tiles take PoCL about a minute each to compile, gets what the others did not use.
-const char* const kDefaultOps = "qmatvec,softmax,norm,reduce,ew,matmul";
+const char* const kDefaultOps = "qmatvec,softmax,norm,reduce,ew,attention,matmul";
 
 std::atomic<bool> g_stop{false};
 

@@ -190,6 +190,44 @@ std::unique_ptr<TuneProblem> TuneProblem::Create(const std::string& family, cons
     }
     problem->bound_ = family == "reduce" ? Bound(1.13e-12, 2.3e-13, static_cast<double>(cols))
                                          : Bound(1.7e-11, 2.3e-13, static_cast<double>(cols));
+  } else if (family == "attention") {
+    // Causal self-attention of one batch: q, k, v and out [1, heads, length, head size].
+    const int64_t heads = dims[0], length = dims[1], head = dims[2];
+    const std::vector<int64_t> shape = {1, heads, length, head};
+    std::vector<float> v;
+    if (!make(shape, true, &problem->a_, &a) || !make(shape, true, &problem->b_, &b) ||
+        !make(shape, true, &problem->c_, &v) || !make(shape, false, &problem->out_, nullptr)) {
+      return nullptr;
+    }
+    const double scale = 1.0 / std::sqrt(static_cast<double>(head));
+    std::vector<double> weights(static_cast<size_t>(length));
+    for (int64_t h = 0; h < heads; ++h) {
+      const float* q = a.data() + h * length * head;
+      const float* k = b.data() + h * length * head;
+      const float* values = v.data() + h * length * head;
+      for (int64_t i = 0; i < length; ++i) {
+        double max = -INFINITY;
+        for (int64_t j = 0; j <= i; ++j) {
+          double dot = 0;
+          for (int64_t d = 0; d < head; ++d)
+            dot += static_cast<double>(q[i * head + d]) * k[j * head + d];
+          weights[static_cast<size_t>(j)] = dot * scale;
+          max = std::max(max, weights[static_cast<size_t>(j)]);
+        }
+        double sum = 0;
+        for (int64_t j = 0; j <= i; ++j) {
+          weights[static_cast<size_t>(j)] = std::exp(weights[static_cast<size_t>(j)] - max);
+          sum += weights[static_cast<size_t>(j)];
+        }
+        for (int64_t d = 0; d < head; ++d) {
+          double out = 0;
+          for (int64_t j = 0; j <= i; ++j)
+            out += weights[static_cast<size_t>(j)] * values[j * head + d];
+          ref.push_back(out / sum);
+        }
+      }
+    }
+    problem->bound_ = Bound(1.7e-11, 2.3e-13, static_cast<double>(head + length));
   } else if (family == "ew") {
     const int64_t count = dims[0];
     if (!make({count}, true, &problem->a_, &a) || !make({count}, true, &problem->b_, &b) ||
@@ -217,6 +255,11 @@ porta_status_t TuneProblem::Enqueue() {
     porta_matmul_desc_t desc = PORTA_MATMUL_DESC_INIT;
     desc.transpose_b = family_ == "qmatvec" ? 1 : 0;
     return porta_ops_matmul(context_, stream_, &desc, &a_, &b_, nullptr, &out_);
+  }
+  if (family_ == "attention") {
+    porta_attention_desc_t desc = PORTA_ATTENTION_DESC_INIT;
+    desc.causal = 1;
+    return porta_ops_attention(context_, stream_, &desc, &a_, &b_, &c_, nullptr, &out_);
   }
   if (family_ == "softmax") {
     const porta_softmax_desc_t desc = PORTA_SOFTMAX_DESC_INIT;
@@ -266,6 +309,10 @@ std::string TuneProblem::ShapeText() const {
            std::to_string(dims_[2]);
   }
   if (family_ == "ew") return std::to_string(dims_[0]);
+  if (family_ == "attention") {
+    return std::to_string(dims_[0]) + "x" + std::to_string(dims_[1]) + "x" +
+           std::to_string(dims_[1]) + " D " + std::to_string(dims_[2]);
+  }
   return std::to_string(dims_[0]) + "x" + std::to_string(dims_[1]);
 }
 

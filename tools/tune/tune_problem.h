@@ -16,9 +16,9 @@ namespace porta::tune {
 
 class TuneProblem {
  public:
-  // Sets up |family| ("matmul", "softmax", "norm", "reduce", "ew" in f32; "qmatvec" with Q8_0
-  // weights) at |dims| (as porta_ops_tuning_shape gives them) on the stream's device. Returns null
-  // with *error set when the family has no problem here or the device refuses a step.
+  // Sets up |family| ("matmul", "softmax", "norm", "reduce", "ew", "attention" in f32; "qmatvec"
+  // with Q8_0 weights) at |dims| (as porta_ops_tuning_shape gives them) on the stream's device.
+  // Returns null with *error set when the family has no problem here or the device refuses a step.
   static std::unique_ptr<TuneProblem> Create(const std::string& family, const int64_t dims[3],
                                              porta_ops_context_t context, porta_stream_t stream,
                                              std::string* error);
@@ -44,6 +44,7 @@ class TuneProblem {
   std::vector<porta_buffer_t> buffers_;
   porta_tensor_t a_{};
   porta_tensor_t b_{};
+  porta_tensor_t c_{};  // attention's v
   porta_tensor_t out_{};
   std::vector<double> reference_;
   double bound_ = 0;
