@@ -42,7 +42,7 @@ bool ParamAllowed(Family family, const std::string& name) {
     }
     return false;
   }
-  // direct (OpenCL C's direct attention, 0 when absent) is optional.
+  // Attention's direct (the direct variant, 0 when absent) is optional.
   if (family == Family::kAttention) return name == "wg" || name == "direct";
   return name == "wg";
 }
