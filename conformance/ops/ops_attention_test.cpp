@@ -25,13 +25,23 @@ struct AttentionCase {
 };
 
 const AttentionCase kCases[] = {
-    {1, 1, 1, 1, 1, 1, 1, false, 0.0f, 0},    {2, 4, 2, 5, 7, 16, 8, false, 0.0f, 0},
-    {1, 6, 1, 3, 33, 64, 64, false, 0.0f, 1}, {1, 3, 3, 2, 5, 256, 256, false, 0.0f, 0},
-    {1, 2, 2, 3, 7, 8, 8, true, 0.0f, 0},     {2, 2, 1, 6, 6, 16, 16, true, 0.3f, 1},
-    {1, 1, 1, 5, 3, 8, 4, true, 0.0f, 0},     {1, 1, 1, 2, 300, 32, 16, false, 0.0f, 0},
-    {1, 2, 1, 4, 300, 16, 16, true, 0.0f, 1}, {2, 3, 3, 4, 9, 3, 5, false, 0.7f, 2},
-    {1, 2, 2, 3, 0, 8, 8, false, 0.0f, 0},    {1, 2, 2, 0, 4, 8, 8, false, 0.0f, 0},
+    {1, 1, 1, 1, 1, 1, 1, false, 0.0f, 0},
+    {2, 4, 2, 5, 7, 16, 8, false, 0.0f, 0},
+    {1, 6, 1, 3, 33, 64, 64, false, 0.0f, 1},
+    {1, 3, 3, 2, 5, 256, 256, false, 0.0f, 0},
+    {1, 2, 2, 3, 7, 8, 8, true, 0.0f, 0},
+    {2, 2, 1, 6, 6, 16, 16, true, 0.3f, 1},
+    {1, 1, 1, 5, 3, 8, 4, true, 0.0f, 0},
+    {1, 1, 1, 2, 300, 32, 16, false, 0.0f, 0},
+    {1, 2, 1, 4, 300, 16, 16, true, 0.0f, 1},
+    {2, 3, 3, 4, 9, 3, 5, false, 0.7f, 2},
+    {1, 2, 2, 3, 0, 8, 8, false, 0.0f, 0},
+    {1, 2, 2, 0, 4, 8, 8, false, 0.0f, 0},
     {0, 2, 2, 3, 4, 8, 8, false, 0.0f, 0},
+    // At least 8 query rows (the Vulkan direct variant's subgroup of rows), a partial last group.
+    {2, 4, 2, 13, 17, 16, 8, true, 0.0f, 0},
+    {1, 3, 1, 9, 9, 20, 12, false, 0.5f, 1},
+    {1, 2, 2, 11, 40, 64, 64, true, 0.0f, 2},
 };
 
 TensorSpec Layout(porta_dtype_t dt, const Shape& bhld, int layout) {
@@ -106,10 +116,13 @@ class OpsAttentionTest : public OpsTest {
         Broadcast(mask_dt, {2, 4, 5, 7}, {1}), Permuted(mask_dt, {5, 7}, {1, 0}),
     };
     for (const TensorSpec& mask : masks) RunCase(c, t, &mask);
-    // A mask together with the causal rule, Lq < Lk.
+    // A mask together with the causal rule, Lq < Lk, with fewer and with more than 8 query rows.
     const AttentionCase causal = {1, 2, 1, 3, 8, 8, 8, true, 0.0f, 1};
     const TensorSpec mask = Contiguous(mask_dt, {3, 8});
     RunCase(causal, t, &mask);
+    const AttentionCase causal_rows = {2, 2, 1, 10, 12, 8, 8, true, 0.0f, 0};
+    const TensorSpec rows_mask = Contiguous(mask_dt, {2, 1, 10, 12});
+    RunCase(causal_rows, t, &rows_mask);
   }
 };
 

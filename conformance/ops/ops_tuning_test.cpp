@@ -313,8 +313,9 @@ class OpsTuningTest : public OpsTest {
       int64_t batch, hq, hkv, lq, lk, d, dv;
       bool causal;
     };
-    for (const Case& c : {Case{2, 4, 2, 5, 7, 16, 8, false}, Case{1, 1, 1, 2, 300, 32, 16, true},
-                          Case{1, 2, 1, 3, 33, 64, 64, true}}) {
+    for (const Case& c :
+         {Case{2, 4, 2, 5, 7, 16, 8, false}, Case{1, 1, 1, 2, 300, 32, 16, true},
+          Case{1, 2, 1, 3, 33, 64, 64, true}, Case{1, 2, 1, 11, 33, 64, 64, true}}) {
       DeviceTensor q = Random(Contiguous(kF32, {c.batch, c.hq, c.lq, c.d}));
       DeviceTensor k = Random(Contiguous(kF32, {c.batch, c.hkv, c.lk, c.d}));
       DeviceTensor v = Random(Contiguous(kF32, {c.batch, c.hkv, c.lk, c.dv}));

@@ -162,10 +162,11 @@ porta_status_t Attention(porta_ops_context_t handle, porta_stream_t stream,
   }
   TuningChoice choice =
       Choose(*context, Family::kAttention, vq.dtype, ElementBucket(static_cast<uint64_t>(Lk)));
-  // Vulkan's direct variant keeps a head in registers: up to 64 elements (kMaxDirectHead); longer
-  // heads take the work-group kernel at its generic parameters.
+  // Vulkan's direct variant keeps a head in registers (up to kMaxDirectHead elements) and gives
+  // each subgroup 8 query rows of a head; longer heads, and fewer than 8 query rows (decoding,
+  // where 7 of the 8 lanes would idle), take the work-group kernel at its generic parameters.
   if (choice.params.Get("direct", 0) != 0 && context->format == PORTA_FORMAT_SPIRV_SHADER &&
-      (D > kMaxDirectHead || Dv > kMaxDirectHead)) {
+      (D > kMaxDirectHead || Dv > kMaxDirectHead || Lq < 8)) {
     choice.params = GenericParams(Family::kAttention, context->info, context->format);
   }
   launch.params = choice.params;

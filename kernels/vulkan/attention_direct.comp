@@ -1,6 +1,7 @@
 // porta_attention_direct: the direct attention variant (direct=1) for devices emulated on a CPU
 // whose subgroup is 8 lanes of one SIMD register (Mesa's lavapipe with 256-bit vectors). Same
-// contract and parameters as attention.comp (PORTA_ATTENTION_PARAMS), heads D, Dv <= 64.
+// contract and parameters as attention.comp (PORTA_ATTENTION_PARAMS), heads D, Dv <= 64; the
+// library takes it for at least 8 query rows (ops/attention.cpp).
 //
 // A work-group is one subgroup of 8 invocations (wg=8) and owns 8 consecutive query rows of one
 // (b, h), one per lane; there is no shared memory and no barrier. lavapipe runs a storage-buffer
