@@ -3,8 +3,8 @@
 // (PORTA_ATTENTION_PARAMS), but a linear grid of one work-item per query row (row g * WG + lid,
 // rows ordered b, h, i with i fastest, so that a work-group's rows share their keys and values),
 // no local memory and no barrier. The fused kernel spreads a row's keys over a work-group and
-// meets at barriers twice per block of keys; PoCL saves and restores every work-item's registers
-// at each one, which costs more than the arithmetic at head sizes like 32 or 64.
+// meets at barriers twice per block of keys; on PoCL (2-core AMD EPYC) that kernel took 110-150 ms
+// for causal 12 x 512 x 512 heads of 64, this one 12 ms.
 //
 // A work-item keeps its query row and its output accumulators as float8 vectors (head sizes D,
 // Dv <= 256: 32 of them), and walks the keys in blocks of 8 with an online softmax: the 8 scores
