@@ -68,7 +68,8 @@ double ThreadCpuSeconds() {
 
 // A raw cl_khr_command_buffer of |count| launches of |kernel| (one work-item each, in order),
 // recorded once and replayed whole; not ready (with the reason) where the driver lacks the
-// extension at a version whose entry points the headers declare (0.9.0 to 0.9.4).
+// extension at a version whose entry points the headers declare (0.9.0 to 0.9.4) or refuses to
+// record it.
 class RawCommandBuffer {
  public:
   RawCommandBuffer(const RawCl& cl, cl_device_id device, cl_command_queue queue, cl_kernel kernel,
@@ -109,9 +110,14 @@ class RawCommandBuffer {
       reason_ = "the platform lacks some cl_khr_command_buffer entry points";
       return;
     }
+    // A driver that refuses the raw queue (required queue properties) or a command gets no row,
+    // with the reason, rather than failing the device's other rows.
     cl_int error = CL_SUCCESS;
     cl_command_buffer_khr buffer = create(1, &queue, nullptr, &error);
-    CheckCl(error, "clCreateCommandBufferKHR");
+    if (error != CL_SUCCESS) {
+      reason_ = "clCreateCommandBufferKHR failed: OpenCL error " + std::to_string(error);
+      return;
+    }
     const cl_uint n = 1;
     const size_t one = 1;
     cl_sync_point_khr previous = 0;
@@ -129,8 +135,11 @@ class RawCommandBuffer {
       call = "clFinalizeCommandBufferKHR";
       error = finalize(buffer);
     }
-    if (error != CL_SUCCESS) release_(buffer);
-    CheckCl(error, call);
+    if (error != CL_SUCCESS) {
+      release_(buffer);
+      reason_ = std::string(call) + " failed: OpenCL error " + std::to_string(error);
+      return;
+    }
     buffer_ = buffer;
   }
   ~RawCommandBuffer() {
