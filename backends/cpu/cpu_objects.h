@@ -112,6 +112,10 @@ class Stream {
   // Commands queued or running; written under |mutex_|, read without it by the short spins that
   // spare a sleeping thread's wake-up on back-to-back work (Synchronize, WorkerLoop).
   std::atomic<uint64_t> outstanding_{0};
+  // Whether the last command's work ran longer than the spin. After one did, Synchronize and the
+  // idle worker sleep at once: the wake-up costs little next to such work, and a spinning thread
+  // would take a core from the work's own threads (an OpenBLAS call fills every core).
+  std::atomic<bool> last_work_long_{false};
   bool stop_ = false;
   bool faulted_ = false;
   std::string fault_message_;

@@ -1,5 +1,6 @@
 // CPU streams (an in-order queue run by a worker thread) and events (points in such a queue), and
 // their slots.
+#include <chrono>
 #include <exception>
 #include <memory>
 #include <new>
@@ -44,7 +45,9 @@ porta_status_t Stream::Enqueue(Command command, porta_be_msg msg) {
 }
 
 porta_status_t Stream::Synchronize(porta_be_msg msg) {
-  SpinBriefly([this] { return outstanding_.load(std::memory_order_acquire) == 0; });
+  if (!last_work_long_.load(std::memory_order_relaxed)) {
+    SpinBriefly([this] { return outstanding_.load(std::memory_order_acquire) == 0; });
+  }
   std::unique_lock<std::mutex> lock(mutex_);
   idle_cv_.wait(lock, [this] { return queue_.empty() && !busy_; });
   if (faulted_) return StickyError(msg);
@@ -61,7 +64,7 @@ void Stream::WorkerLoop() {
   Scratch scratch;
   std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
-    if (queue_.empty() && !stop_) {
+    if (queue_.empty() && !stop_ && !last_work_long_.load(std::memory_order_relaxed)) {
       lock.unlock();
       SpinBriefly([this] { return outstanding_.load(std::memory_order_relaxed) != 0; });
       lock.lock();
@@ -89,6 +92,7 @@ void Stream::WorkerLoop() {
     }
     if (!skip && !failed) {
       if (command.work) {
+        const auto start = std::chrono::steady_clock::now();
         try {
           failed = !command.work(&fault, scratch);
         } catch (const std::bad_alloc&) {
@@ -98,6 +102,8 @@ void Stream::WorkerLoop() {
           failed = true;
           fault = std::string("stream command failed: ") + e.what();
         }
+        last_work_long_.store(std::chrono::steady_clock::now() - start > kSpin,
+                              std::memory_order_relaxed);
       }
     }
     // Captured state (argument copies, kernel tables) is released outside the lock.
