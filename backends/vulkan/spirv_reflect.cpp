@@ -20,6 +20,7 @@ enum : uint32_t {
   kOpTypeVector = 23,
   kOpTypeMatrix = 24,
   kOpTypeArray = 28,
+  kOpTypeImage = 25,
   kOpTypeRuntimeArray = 29,
   kOpTypeStruct = 30,
   kOpTypePointer = 32,
@@ -44,6 +45,7 @@ enum : uint32_t {
   kStoragePushConstant = 9,
   kStorageStorageBuffer = 12,
 };
+constexpr uint32_t kDimBuffer = 5;
 constexpr uint32_t kExecutionModelGLCompute = 5;
 constexpr uint32_t kExecutionModeLocalSize = 17;
 
@@ -196,6 +198,7 @@ bool Reflector::Run(const uint32_t* words, size_t count, SpirvModuleInfo* info,
       case kOpTypeRuntimeArray:
       case kOpTypeStruct:
       case kOpTypePointer:
+      case kOpTypeImage:
         if (n >= 1) types_[op[0]] = TypeInfo{opcode, std::vector<uint32_t>(op + 1, op + n)};
         break;
       case kOpConstant:
@@ -227,6 +230,7 @@ bool Reflector::Run(const uint32_t* words, size_t count, SpirvModuleInfo* info,
   // Classify every resource variable; anything Porta's argument mapping cannot feed is an error
   // now rather than a validation failure at launch.
   std::unordered_map<uint32_t, uint32_t> binding_of;  // variable id -> binding
+  std::unordered_map<uint32_t, uint32_t> texel_of;    // variable id -> buffer argument it views
   std::unordered_map<uint32_t, uint32_t> push_bytes_of;
   for (const auto& [id, variable] : variables_) {
     const uint32_t storage = variable.storage_class;
@@ -251,6 +255,25 @@ bool Reflector::Run(const uint32_t* words, size_t count, SpirvModuleInfo* info,
                              "; Porta binds buffer arguments to descriptor set 0 only");
     }
     auto pointee_type = types_.find(pointee);
+    // A sampled image of dimension Buffer: a uniform texel buffer (operands: sampled type, Dim,
+    // Depth, Arrayed, MS, Sampled, Format).
+    const bool texel_buffer =
+        storage == kStorageUniformConstant && pointee_type != types_.end() &&
+        pointee_type->second.opcode == kOpTypeImage && pointee_type->second.operands.size() >= 6 &&
+        pointee_type->second.operands[1] == kDimBuffer && pointee_type->second.operands[5] == 1;
+    if (texel_buffer) {
+      if (binding < kTexelBindingBase || binding >= kTexelBindingBase + kMaxTexelViews) {
+        char text[256];
+        std::snprintf(text, sizeof(text),
+                      "the module's %s is a uniform texel buffer; Porta binds those at bindings "
+                      "%u to %u only (binding %u + i: a view of buffer argument i)",
+                      where, kTexelBindingBase, kTexelBindingBase + kMaxTexelViews - 1,
+                      kTexelBindingBase);
+        return Fail(error, text);
+      }
+      texel_of[id] = binding - kTexelBindingBase;
+      continue;
+    }
     const bool is_struct =
         pointee_type != types_.end() && pointee_type->second.opcode == kOpTypeStruct;
     const bool storage_buffer =
@@ -272,6 +295,8 @@ bool Reflector::Run(const uint32_t* words, size_t count, SpirvModuleInfo* info,
     module_push_bytes = std::max(module_push_bytes, bytes);
   std::set<uint32_t> module_bindings;
   for (const auto& [id, binding] : binding_of) module_bindings.insert(binding);
+  uint32_t module_texel_views = 0;
+  for (const auto& [id, argument] : texel_of) module_texel_views |= 1u << argument;
 
   for (RawEntry& raw : entries) {
     for (const auto& [function, sizes] : local_sizes) {
@@ -282,6 +307,8 @@ bool Reflector::Run(const uint32_t* words, size_t count, SpirvModuleInfo* info,
       for (uint32_t id : raw.interface) {
         auto binding = binding_of.find(id);
         if (binding != binding_of.end()) bindings.insert(binding->second);
+        auto texel = texel_of.find(id);
+        if (texel != texel_of.end()) raw.entry.texel_views |= 1u << texel->second;
         auto push = push_bytes_of.find(id);
         if (push != push_bytes_of.end()) {
           raw.entry.push_constant_bytes = std::max(raw.entry.push_constant_bytes, push->second);
@@ -290,6 +317,7 @@ bool Reflector::Run(const uint32_t* words, size_t count, SpirvModuleInfo* info,
       raw.entry.bindings.assign(bindings.begin(), bindings.end());
     } else {
       raw.entry.bindings.assign(module_bindings.begin(), module_bindings.end());
+      raw.entry.texel_views = module_texel_views;
       raw.entry.push_constant_bytes = module_push_bytes;
     }
     info->entry_points.push_back(std::move(raw.entry));

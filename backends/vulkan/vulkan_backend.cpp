@@ -194,6 +194,7 @@ porta_status_t Init(const porta_backend_host_t* host, porta_be_backend_t* out_ba
   backend->validation = EnvFlag("PORTA_VULKAN_VALIDATION");
   backend->force_staging = EnvFlag("PORTA_VULKAN_FORCE_STAGING");
   backend->disable_push_descriptor = EnvFlag("PORTA_VULKAN_DISABLE_PUSH_DESCRIPTOR");
+  backend->disable_texel_views = EnvFlag("PORTA_VULKAN_DISABLE_TEXEL_VIEWS");
   Discover(backend.get());
   if (!backend->reason.empty()) {
     common::Log(backend->devices.empty() ? PORTA_LOG_WARNING : PORTA_LOG_INFO, "vulkan: %s",

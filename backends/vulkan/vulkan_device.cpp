@@ -184,6 +184,11 @@ bool ProbeDevice(Backend* backend, VkPhysicalDevice handle, uint32_t index, Phys
       }
     }
   }
+  VkFormatProperties texel_format{};
+  vk.vkGetPhysicalDeviceFormatProperties(handle, VK_FORMAT_R32G32B32A32_UINT, &texel_format);
+  out->texel_views =
+      (texel_format.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT) != 0 &&
+      !backend->disable_texel_views;
 
   out->features11.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES;
   out->features12.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES;
@@ -385,40 +390,49 @@ void Device::DestroyTimestampSlot(const TimestampSlot& slot) {
   if (slot.pool != VK_NULL_HANDLE) vk.vkDestroyQueryPool(device, slot.pool, nullptr);
 }
 
-porta_status_t Device::GetLayout(uint32_t buffer_count, uint32_t push_bytes, const Layout** out,
-                                 porta_be_msg msg) {
+porta_status_t Device::GetLayout(uint32_t buffer_count, uint32_t texel_views, uint32_t push_bytes,
+                                 const Layout** out, porta_be_msg msg) {
   std::lock_guard<std::mutex> lock(layout_mutex);
-  auto& slot = layouts[{buffer_count, push_bytes}];
+  const auto key = std::make_tuple(buffer_count, texel_views, push_bytes);
+  auto& slot = layouts[key];
   if (slot != nullptr) {
     *out = slot.get();
     return PORTA_OK;
   }
   auto layout = std::make_unique<Layout>();
   layout->buffer_count = buffer_count;
+  layout->texel_views = texel_views;
   layout->push_bytes = push_bytes;
-  layout->push_descriptor = vk.vkCmdPushDescriptorSetKHR != nullptr && buffer_count > 0 &&
-                            buffer_count <= physical->max_push_descriptors;
   std::vector<VkDescriptorSetLayoutBinding> bindings(buffer_count);
   for (uint32_t i = 0; i < buffer_count; ++i) {
     bindings[i] = {i, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1, VK_SHADER_STAGE_COMPUTE_BIT, nullptr};
   }
-  if (buffer_count > 0) {
+  for (uint32_t i = 0; i < kMaxTexelViews; ++i) {
+    if (!(texel_views & (1u << i))) continue;
+    bindings.push_back({kTexelBindingBase + i, VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, 1,
+                        VK_SHADER_STAGE_COMPUTE_BIT, nullptr});
+    ++layout->texel_count;
+  }
+  const auto descriptors = static_cast<uint32_t>(bindings.size());
+  layout->push_descriptor = vk.vkCmdPushDescriptorSetKHR != nullptr && descriptors > 0 &&
+                            descriptors <= physical->max_push_descriptors;
+  if (descriptors > 0) {
     VkDescriptorSetLayoutCreateInfo set_info{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO};
     set_info.flags =
         layout->push_descriptor ? VK_DESCRIPTOR_SET_LAYOUT_CREATE_PUSH_DESCRIPTOR_BIT_KHR : 0;
-    set_info.bindingCount = buffer_count;
+    set_info.bindingCount = descriptors;
     set_info.pBindings = bindings.data();
     porta_status_t status =
         Check(vk.vkCreateDescriptorSetLayout(device, &set_info, nullptr, &layout->set_layout),
               "vkCreateDescriptorSetLayout", msg);
     if (status != PORTA_OK) {
-      layouts.erase({buffer_count, push_bytes});
+      layouts.erase(key);
       return status;
     }
   }
   VkPushConstantRange range{VK_SHADER_STAGE_COMPUTE_BIT, 0, push_bytes};
   VkPipelineLayoutCreateInfo info{VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO};
-  info.setLayoutCount = buffer_count > 0 ? 1 : 0;
+  info.setLayoutCount = descriptors > 0 ? 1 : 0;
   info.pSetLayouts = &layout->set_layout;
   info.pushConstantRangeCount = push_bytes > 0 ? 1 : 0;
   info.pPushConstantRanges = &range;
@@ -429,11 +443,59 @@ porta_status_t Device::GetLayout(uint32_t buffer_count, uint32_t push_bytes, con
     if (layout->set_layout != VK_NULL_HANDLE) {
       vk.vkDestroyDescriptorSetLayout(device, layout->set_layout, nullptr);
     }
-    layouts.erase({buffer_count, push_bytes});
+    layouts.erase(key);
     return status;
   }
   slot = std::move(layout);
   *out = slot.get();
+  return PORTA_OK;
+}
+
+porta_status_t Device::TexelView(Buffer* buffer, uint64_t offset, VkBufferView* out,
+                                 porta_be_msg msg) {
+  *out = VK_NULL_HANDLE;
+  const VkPhysicalDeviceLimits& limits = physical->properties.limits;
+  const uint64_t alignment = std::max<uint64_t>(16, limits.minTexelBufferOffsetAlignment);
+  if (!buffer->texel_usage || offset % alignment != 0 || buffer->padded_size < offset + 16) {
+    return PORTA_OK;
+  }
+  std::lock_guard<std::mutex> lock(buffer->view_mutex);
+  for (const auto& [view_offset, view] : buffer->views) {
+    if (view_offset == offset) {
+      *out = view;
+      return PORTA_OK;
+    }
+  }
+  VkBufferViewCreateInfo info{VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO};
+  info.buffer = buffer->buffer;
+  info.format = VK_FORMAT_R32G32B32A32_UINT;
+  info.offset = offset;
+  info.range =
+      std::min<uint64_t>((buffer->padded_size - offset) / 16, limits.maxTexelBufferElements) * 16;
+  VkBufferView view = VK_NULL_HANDLE;
+  const porta_status_t status =
+      Check(vk.vkCreateBufferView(device, &info, nullptr, &view), "vkCreateBufferView", msg);
+  if (status != PORTA_OK) return status;
+  buffer->views.push_back({offset, view});
+  *out = view;
+  return PORTA_OK;
+}
+
+porta_status_t Device::DummyView(VkBufferView* out, porta_be_msg msg) {
+  std::lock_guard<std::mutex> lock(dummy_view_mutex);
+  if (dummy_view == VK_NULL_HANDLE) {
+    porta_status_t status = CreateBuffer(16, VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT, 0, 0, 0,
+                                         &dummy_view_buffer, &dummy_view_memory, nullptr, msg);
+    if (status != PORTA_OK) return status;
+    VkBufferViewCreateInfo info{VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO};
+    info.buffer = dummy_view_buffer;
+    info.format = VK_FORMAT_R32G32B32A32_UINT;
+    info.range = 16;
+    status = Check(vk.vkCreateBufferView(device, &info, nullptr, &dummy_view),
+                   "vkCreateBufferView (placeholder view)", msg);
+    if (status != PORTA_OK) return status;
+  }
+  *out = dummy_view;
   return PORTA_OK;
 }
 
@@ -569,6 +631,13 @@ void DeviceClose(porta_be_device_t handle) {
     }
   }
   for (const StagingBlock& block : device->free_staging) device->DestroyStaging(block);
+  if (device->dummy_view != VK_NULL_HANDLE) {
+    vk.vkDestroyBufferView(device->device, device->dummy_view, nullptr);
+  }
+  if (device->dummy_view_buffer != VK_NULL_HANDLE) {
+    vk.vkDestroyBuffer(device->device, device->dummy_view_buffer, nullptr);
+    vk.vkFreeMemory(device->device, device->dummy_view_memory, nullptr);
+  }
   vk.vkDestroyDevice(device->device, nullptr);
   delete device;
 }

@@ -81,18 +81,23 @@ porta_status_t AllocateSets(Device* device, const std::vector<GraphStep>& steps,
   std::vector<const PreparedLaunch*> launches;
   std::vector<VkDescriptorSetLayout> layouts;
   uint32_t buffers = 0;
+  uint32_t views = 0;
   ForEachLaunch(steps, [&](const PreparedLaunch& launch) {
     if (!NeedsDescriptorSet(launch)) return;
     launches.push_back(&launch);
     layouts.push_back(launch.pipeline.layout->set_layout);
     buffers += static_cast<uint32_t>(launch.buffers.size());
+    views += static_cast<uint32_t>(launch.views.size());
   });
   if (launches.empty()) return PORTA_OK;
-  VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, buffers};
+  VkDescriptorPoolSize sizes[2];
+  uint32_t size_count = 0;
+  if (buffers > 0) sizes[size_count++] = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, buffers};
+  if (views > 0) sizes[size_count++] = {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER, views};
   VkDescriptorPoolCreateInfo create{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
   create.maxSets = static_cast<uint32_t>(launches.size());
-  create.poolSizeCount = 1;
-  create.pPoolSizes = &size;
+  create.poolSizeCount = size_count;
+  create.pPoolSizes = sizes;
   porta_status_t status = device->Check(
       vk.vkCreateDescriptorPool(device->device, &create, nullptr, &recording->descriptors),
       "vkCreateDescriptorPool (graph)", msg);

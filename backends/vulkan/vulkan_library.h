@@ -29,6 +29,7 @@ namespace porta::vulkan {
   X(vkGetPhysicalDeviceFeatures2)             \
   X(vkGetPhysicalDeviceMemoryProperties)      \
   X(vkGetPhysicalDeviceMemoryProperties2)     \
+  X(vkGetPhysicalDeviceFormatProperties)      \
   X(vkGetPhysicalDeviceQueueFamilyProperties) \
   X(vkEnumerateDeviceExtensionProperties)     \
   X(vkCreateDevice)                           \
@@ -42,6 +43,8 @@ namespace porta::vulkan {
   X(vkQueueWaitIdle)                 \
   X(vkCreateBuffer)                  \
   X(vkDestroyBuffer)                 \
+  X(vkCreateBufferView)              \
+  X(vkDestroyBufferView)             \
   X(vkGetBufferMemoryRequirements)   \
   X(vkAllocateMemory)                \
   X(vkFreeMemory)                    \

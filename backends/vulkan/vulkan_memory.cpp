@@ -38,14 +38,17 @@ porta_status_t BufferAlloc(porta_be_device_t handle, uint64_t size, porta_memory
   buffer->kind = kind;
   uint32_t type = 0;
   porta_status_t status;
+  buffer->texel_usage = device->physical->texel_views;
+  const VkBufferUsageFlags usage =
+      kBufferUsage | (buffer->texel_usage ? VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT : 0);
   if (kind == PORTA_MEMORY_HOST_VISIBLE) {
-    status = device->CreateBuffer(buffer->padded_size, kBufferUsage, kHostMappable,
+    status = device->CreateBuffer(buffer->padded_size, usage, kHostMappable,
                                   VK_MEMORY_PROPERTY_HOST_CACHED_BIT, 0, &buffer->buffer,
                                   &buffer->memory, &type, msg);
   } else {
     // Device-local memory that the host cannot see is the fastest on discrete GPUs.
     status = device->CreateBuffer(
-        buffer->padded_size, kBufferUsage, 0, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT,
+        buffer->padded_size, usage, 0, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT,
         VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT, &buffer->buffer, &buffer->memory, &type, msg);
   }
   if (status != PORTA_OK) return CheckValidation(device, status, msg);
@@ -73,6 +76,9 @@ void BufferFree(porta_be_buffer_t handle) {
   if (buffer->imported) {
     delete buffer;
     return;
+  }
+  for (const auto& [offset, view] : buffer->views) {
+    device->vk.vkDestroyBufferView(device->device, view, nullptr);
   }
   // Freeing memory also unmaps it.
   device->vk.vkDestroyBuffer(device->device, buffer->buffer, nullptr);

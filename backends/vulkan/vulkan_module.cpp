@@ -6,7 +6,11 @@
 // Buffer arguments become storage buffers of descriptor set 0 (binding i for the i-th buffer);
 // scalar arguments are packed in order into one push-constant block, each at an offset aligned
 // to its own size; specialization constants 0, 1, 2 carry the work-group size and 3 the dynamic
-// local memory size in bytes. Pipelines are cached per kernel and per launch signature.
+// local memory size in bytes. A kernel may also read buffer argument i through a uniform texel
+// buffer at binding 16 + i (16-byte texels, VK_FORMAT_R32G32B32A32_UINT); specialization constant
+// 4 then tells it which of those views are real (bit i), since a buffer the application imported
+// or an offset off the texel alignment can have none (that binding holds a 16-byte placeholder).
+// Pipelines are cached per kernel and per launch signature.
 #include <cinttypes>
 #include <cstring>
 
@@ -23,6 +27,8 @@ namespace {
 using common::Fail;
 
 constexpr uint32_t kLocalMemorySpecId = 3;
+constexpr uint32_t kTexelViewsSpecId = 4;
+constexpr uint32_t kSpecCount = 5;
 
 // Where scalar |size| bytes go in the push-constant block: aligned to their own size when that
 // is a power of two up to 16 (as std430 lays out scalars and vectors), else to 4.
@@ -30,19 +36,19 @@ uint32_t ScalarAlignment(uint32_t size) {
   return (size <= 16 && (size & (size - 1)) == 0) ? size : 4;
 }
 
-porta_status_t CreatePipeline(Kernel* kernel, const Layout* layout, const uint32_t spec[4],
+porta_status_t CreatePipeline(Kernel* kernel, const Layout* layout, const uint32_t spec[kSpecCount],
                               VkPipeline* out, porta_be_msg msg) {
   Module* module = kernel->module;
   Device* device = module->device;
-  VkSpecializationMapEntry entries[4];
+  VkSpecializationMapEntry entries[kSpecCount];
   uint32_t entry_count = 0;
-  for (uint32_t id = 0; id < 4; ++id) {
+  for (uint32_t id = 0; id < kSpecCount; ++id) {
     // Only constants the module declares: the map must not name ids the shader lacks.
     if (module->info.spec_id_mask & (1u << id)) {
       entries[entry_count++] = {id, id * 4, 4};
     }
   }
-  VkSpecializationInfo specialization{entry_count, entries, 4 * sizeof(uint32_t), spec};
+  VkSpecializationInfo specialization{entry_count, entries, kSpecCount * sizeof(uint32_t), spec};
   VkComputePipelineCreateInfo info{VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO};
   info.stage.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO;
   info.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
@@ -62,12 +68,44 @@ porta_status_t CreatePipeline(Kernel* kernel, const Layout* layout, const uint32
   return PORTA_OK;
 }
 
+// The texel views of the buffer arguments |kernel| declares views of, in binding order, into
+// |views|; |*real| gets bit i for each argument i whose view is of its buffer (the others hold
+// the placeholder).
+porta_status_t TexelViews(Kernel* kernel, const porta_be_arg_t* args, uint32_t arg_count,
+                          std::vector<VkBufferView>* views, uint32_t* real, porta_be_msg msg) {
+  Device* device = kernel->module->device;
+  const uint32_t declared = kernel->entry->texel_views;
+  views->clear();
+  *real = 0;
+  if (declared == 0) return PORTA_OK;
+  uint32_t index = 0;
+  for (uint32_t i = 0; i < arg_count; ++i) {
+    if (args[i].kind != PORTA_ARG_BUFFER) continue;
+    if (index < kMaxTexelViews && (declared & (1u << index))) {
+      VkBufferView view = VK_NULL_HANDLE;
+      porta_status_t status =
+          device->TexelView(reinterpret_cast<Buffer*>(args[i].buffer), args[i].offset, &view, msg);
+      if (status != PORTA_OK) return status;
+      if (view != VK_NULL_HANDLE) {
+        *real |= 1u << index;
+      } else {
+        status = device->DummyView(&view, msg);
+        if (status != PORTA_OK) return status;
+      }
+      views->push_back(view);
+    }
+    ++index;
+  }
+  return PORTA_OK;
+}
+
 // Checks a launch against what the kernel's SPIR-V declares and finds (or creates) its
-// pipeline. Packs the scalars into |push| (push_bytes long).
+// pipeline. Packs the scalars into |push| (push_bytes long) and gathers the texel views into
+// |views|.
 porta_status_t PreparePipeline(Kernel* kernel, const porta_launch_config_t* config,
                                const porta_be_arg_t* args, uint32_t arg_count,
-                               std::vector<uint8_t>* push, Kernel::Pipeline* out,
-                               porta_be_msg msg) {
+                               std::vector<uint8_t>* push, std::vector<VkBufferView>* views,
+                               Kernel::Pipeline* out, porta_be_msg msg) {
   Device* device = kernel->module->device;
   const SpirvEntryPoint& entry = *kernel->entry;
   const char* name = entry.name.c_str();
@@ -137,7 +175,32 @@ porta_status_t PreparePipeline(Kernel* kernel, const porta_launch_config_t* conf
                 "buffer argument(s)",
                 name, entry.bindings.back(), buffer_count);
   }
+  const uint32_t texel_declared = entry.texel_views;
+  if (buffer_count < 32 && (texel_declared >> buffer_count) != 0) {
+    uint32_t highest = 0;
+    while ((texel_declared >> (highest + 1)) != 0) ++highest;
+    return Fail(msg, PORTA_ERROR_INVALID_ARGUMENT,
+                "vulkan: kernel '%s' reads a texel view of buffer argument %u (binding %u) but the "
+                "launch passes %u buffer argument(s)",
+                name, highest, kTexelBindingBase + highest, buffer_count);
+  }
   const uint32_t spec_mask = kernel->module->info.spec_id_mask;
+  uint32_t texel_real = 0;
+  porta_status_t view_status = TexelViews(kernel, args, arg_count, views, &texel_real, msg);
+  if (view_status != PORTA_OK) return view_status;
+  if (texel_real != texel_declared && !(spec_mask & (1u << kTexelViewsSpecId))) {
+    uint32_t missing = 0;
+    while (((texel_declared & ~texel_real) & (1u << missing)) == 0) ++missing;
+    return Fail(
+        msg, PORTA_ERROR_UNSUPPORTED,
+        "vulkan: kernel '%s' reads buffer argument %u through a texel view (binding %u), "
+        "which that buffer cannot have (imported, an offset that is not a multiple of "
+        "16 bytes and the device's minTexelBufferOffsetAlignment, under 16 bytes, or a "
+        "device without such views), and declares no specialization constant %u to learn so",
+        name, missing, kTexelBindingBase + missing, kTexelViewsSpecId);
+  }
+  if (texel_declared != 0)
+    key.append(reinterpret_cast<const char*>(&texel_real), sizeof(texel_real));
   for (int d = 0; d < 3; ++d) {
     const bool fixed = entry.local_size[d] != 0 && !(spec_mask & (1u << d));
     if (fixed && config->block[d] != entry.local_size[d]) {
@@ -163,10 +226,11 @@ porta_status_t PreparePipeline(Kernel* kernel, const porta_launch_config_t* conf
     return PORTA_OK;
   }
   Kernel::Pipeline pipeline;
-  porta_status_t status = device->GetLayout(buffer_count, push_bytes, &pipeline.layout, msg);
+  porta_status_t status =
+      device->GetLayout(buffer_count, texel_declared, push_bytes, &pipeline.layout, msg);
   if (status != PORTA_OK) return status;
-  const uint32_t spec[4] = {config->block[0], config->block[1], config->block[2],
-                            static_cast<uint32_t>(config->local_memory_bytes)};
+  const uint32_t spec[kSpecCount] = {config->block[0], config->block[1], config->block[2],
+                                     static_cast<uint32_t>(config->local_memory_bytes), texel_real};
   status = CreatePipeline(kernel, pipeline.layout, spec, &pipeline.pipeline, msg);
   if (status != PORTA_OK) return status;
   kernel->pipelines.emplace(std::move(key), pipeline);
@@ -178,14 +242,27 @@ porta_status_t PreparePipeline(Kernel* kernel, const porta_launch_config_t* conf
 // They point into |launch|, which must outlive them.
 std::vector<VkWriteDescriptorSet> DescriptorWrites(const PreparedLaunch& launch,
                                                    VkDescriptorSet set) {
-  std::vector<VkWriteDescriptorSet> writes(launch.buffers.size());
-  for (uint32_t i = 0; i < writes.size(); ++i) {
+  std::vector<VkWriteDescriptorSet> writes(launch.buffers.size() + launch.views.size());
+  for (uint32_t i = 0; i < launch.buffers.size(); ++i) {
     writes[i] = {VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
     writes[i].dstSet = set;
     writes[i].dstBinding = i;
     writes[i].descriptorCount = 1;
     writes[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
     writes[i].pBufferInfo = &launch.buffers[i];
+  }
+  size_t view = 0;
+  const uint32_t texel_views = launch.pipeline.layout->texel_views;
+  for (uint32_t i = 0; i < kMaxTexelViews; ++i) {
+    if (!(texel_views & (1u << i))) continue;
+    VkWriteDescriptorSet& write = writes[launch.buffers.size() + view];
+    write = {VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
+    write.dstSet = set;
+    write.dstBinding = kTexelBindingBase + i;
+    write.descriptorCount = 1;
+    write.descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
+    write.pTexelBufferView = &launch.views[view];
+    ++view;
   }
   return writes;
 }
@@ -273,8 +350,8 @@ porta_status_t GetKernel(Module* module, const char* name, Kernel** out_kernel, 
 porta_status_t PrepareLaunch(Kernel* kernel, const porta_launch_config_t* config,
                              const porta_be_arg_t* args, uint32_t arg_count, PreparedLaunch* out,
                              porta_be_msg msg) {
-  porta_status_t status =
-      PreparePipeline(kernel, config, args, arg_count, &out->push, &out->pipeline, msg);
+  porta_status_t status = PreparePipeline(kernel, config, args, arg_count, &out->push, &out->views,
+                                          &out->pipeline, msg);
   if (status != PORTA_OK) return status;
   const uint64_t max_range =
       kernel->module->device->physical->properties.limits.maxStorageBufferRange;
@@ -291,7 +368,8 @@ porta_status_t PrepareLaunch(Kernel* kernel, const porta_launch_config_t* config
 }
 
 bool NeedsDescriptorSet(const PreparedLaunch& launch) {
-  return !launch.buffers.empty() && !launch.pipeline.layout->push_descriptor;
+  return (!launch.buffers.empty() || !launch.views.empty()) &&
+         !launch.pipeline.layout->push_descriptor;
 }
 
 void RecordLaunch(Device* device, VkCommandBuffer cmd, const PreparedLaunch& launch,
@@ -302,7 +380,7 @@ void RecordLaunch(Device* device, VkCommandBuffer cmd, const PreparedLaunch& lau
     vk.vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, launch.pipeline.pipeline);
     *bound_pipeline = launch.pipeline.pipeline;
   }
-  if (!launch.buffers.empty()) {
+  if (!launch.buffers.empty() || !launch.views.empty()) {
     if (layout.push_descriptor) {
       const std::vector<VkWriteDescriptorSet> writes = DescriptorWrites(launch, VK_NULL_HANDLE);
       vk.vkCmdPushDescriptorSetKHR(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, layout.pipeline_layout, 0,

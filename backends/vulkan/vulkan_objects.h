@@ -19,6 +19,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -68,6 +69,9 @@ struct PhysicalDevice {
   // clock now, as vkCmdWriteTimestamp would (an event recorded on an idle stream takes its time
   // so, without a submission).
   bool calibrated_device_time = false;
+  // Buffers can be read through texel views (uniform texel buffers of VK_FORMAT_R32G32B32A32_UINT,
+  // every Vulkan device's mandatory format), which some drivers load faster than storage buffers.
+  bool texel_views = false;
   // Optional features the device has; each is enabled at device creation.
   VkPhysicalDeviceFeatures core_features{};
   VkPhysicalDeviceVulkan11Features features11{};
@@ -92,6 +96,7 @@ struct Backend {
   bool validation = false;
   bool force_staging = false;
   bool disable_push_descriptor = false;
+  bool disable_texel_views = false;
   std::vector<PhysicalDevice> devices;
   // Why there are no devices (or which physical devices were skipped).
   std::string reason;
@@ -120,6 +125,10 @@ struct Layout {
   VkDescriptorSetLayout set_layout = VK_NULL_HANDLE;
   VkPipelineLayout pipeline_layout = VK_NULL_HANDLE;
   uint32_t buffer_count = 0;
+  // Bit i: binding kTexelBindingBase + i is a uniform texel buffer (a view of buffer argument i);
+  // texel_count of them.
+  uint32_t texel_views = 0;
+  uint32_t texel_count = 0;
   uint32_t push_bytes = 0;
   // Descriptors are pushed with vkCmdPushDescriptorSetKHR instead of allocated sets.
   bool push_descriptor = false;
@@ -139,6 +148,7 @@ struct TimestampSlot {
 
 struct Module;
 struct Kernel;
+struct Buffer;
 
 // An open device.
 struct Device {
@@ -158,7 +168,15 @@ struct Device {
   uint64_t free_staging_bytes = 0;
 
   std::mutex layout_mutex;
-  std::map<std::pair<uint32_t, uint32_t>, std::unique_ptr<Layout>> layouts;
+  // Keyed by (buffer count, texel views, push-constant bytes).
+  std::map<std::tuple<uint32_t, uint32_t, uint32_t>, std::unique_ptr<Layout>> layouts;
+
+  // A 16-byte buffer and its texel view, bound where a kernel declares a texel view that a launch
+  // cannot have (the kernel learns so from specialization constant 4); made on first need.
+  std::mutex dummy_view_mutex;
+  VkBuffer dummy_view_buffer = VK_NULL_HANDLE;
+  VkDeviceMemory dummy_view_memory = VK_NULL_HANDLE;
+  VkBufferView dummy_view = VK_NULL_HANDLE;
 
   // The built-in 1- and 2-byte fill shader, loaded on first use.
   std::mutex fill_mutex;
@@ -185,9 +203,16 @@ struct Device {
   // A timestamp slot (query pool and mapped result buffer), and its destruction.
   porta_status_t CreateTimestampSlot(TimestampSlot* out, porta_be_msg msg);
   void DestroyTimestampSlot(const TimestampSlot& slot);
-  // The layout for |buffer_count| storage buffers and |push_bytes| of push constants.
-  porta_status_t GetLayout(uint32_t buffer_count, uint32_t push_bytes, const Layout** out,
-                           porta_be_msg msg);
+  // The layout for |buffer_count| storage buffers, the texel views of the buffer arguments in
+  // the mask |texel_views| and |push_bytes| of push constants.
+  porta_status_t GetLayout(uint32_t buffer_count, uint32_t texel_views, uint32_t push_bytes,
+                           const Layout** out, porta_be_msg msg);
+  // The texel view of |buffer| from byte |offset| (VK_NULL_HANDLE when it can have none: an
+  // imported buffer, a misaligned offset, fewer than 16 bytes); made on first use, kept until the
+  // buffer is freed.
+  porta_status_t TexelView(Buffer* buffer, uint64_t offset, VkBufferView* out, porta_be_msg msg);
+  // The dummy view, made on first use.
+  porta_status_t DummyView(VkBufferView* out, porta_be_msg msg);
   // Turns a failed VkResult into a Porta status with |what| and the result's name. Device loss
   // is recorded and becomes sticky for every stream of the device.
   porta_status_t Check(VkResult result, const char* what, porta_be_msg msg);
@@ -210,6 +235,11 @@ struct Buffer {
   uint8_t* mapped = nullptr;
   // The VkBuffer (and its memory and mapping) are the application's (buffer_import).
   bool imported = false;
+  // Created with VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT (the device has texel views), and the
+  // views made of it so far, by byte offset.
+  bool texel_usage = false;
+  std::mutex view_mutex;
+  std::vector<std::pair<uint64_t, VkBufferView>> views;
 };
 
 // A host range imported with VK_EXT_external_memory_host (host_register): the pages around it
@@ -412,6 +442,8 @@ struct PreparedLaunch {
   Kernel::Pipeline pipeline;
   std::vector<uint8_t> push;
   std::vector<VkDescriptorBufferInfo> buffers;
+  // The texel views for the layout's texel bindings, in binding order.
+  std::vector<VkBufferView> views;
   uint32_t grid[3] = {1, 1, 1};
 };
 

@@ -195,16 +195,19 @@ porta_status_t StreamCore::AllocateDescriptorSetLocked(const Layout& layout, VkD
   }
   // The current pool is full (or there is none): take a fresh one.
   VkDescriptorPool pool = VK_NULL_HANDLE;
-  if (!free_descriptor_pools_.empty() && layout.buffer_count <= kDescriptorPoolBuffers) {
+  if (!free_descriptor_pools_.empty() && layout.buffer_count <= kDescriptorPoolBuffers &&
+      layout.texel_count <= kDescriptorPoolBuffers) {
     pool = free_descriptor_pools_.back();
     free_descriptor_pools_.pop_back();
   } else {
-    VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
-                              std::max(kDescriptorPoolBuffers, layout.buffer_count)};
+    const VkDescriptorPoolSize sizes[2] = {
+        {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, std::max(kDescriptorPoolBuffers, layout.buffer_count)},
+        {VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER,
+         std::max(kDescriptorPoolBuffers, layout.texel_count)}};
     VkDescriptorPoolCreateInfo create{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
     create.maxSets = kDescriptorPoolSets;
-    create.poolSizeCount = 1;
-    create.pPoolSizes = &size;
+    create.poolSizeCount = 2;
+    create.pPoolSizes = sizes;
     porta_status_t status =
         device_->Check(vk.vkCreateDescriptorPool(device_->device, &create, nullptr, &pool),
                        "vkCreateDescriptorPool", msg);

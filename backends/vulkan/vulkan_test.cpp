@@ -1,6 +1,7 @@
 // Tests of the Vulkan backend through its ABI table alone (no runtime): discovery without a
 // loader or a driver, the on-disk pipeline cache, the copy, fill and event paths with and
-// without forced staging, and native graphs (recorded replays and argument updates).
+// without forced staging, texel views of buffer arguments, and native graphs (recorded replays
+// and argument updates).
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -16,6 +17,12 @@
 
 extern const unsigned char porta_vulkan_test_accumulate_spv[];
 extern const std::size_t porta_vulkan_test_accumulate_spv_size;
+extern const unsigned char porta_vulkan_test_texel_view_spv[];
+extern const std::size_t porta_vulkan_test_texel_view_spv_size;
+extern const unsigned char porta_vulkan_test_texel_view_required_spv[];
+extern const std::size_t porta_vulkan_test_texel_view_required_spv_size;
+extern const unsigned char porta_vulkan_test_texel_view_misplaced_spv[];
+extern const std::size_t porta_vulkan_test_texel_view_misplaced_spv_size;
 
 extern "C" porta_status_t porta_vulkan_backend_entry(const porta_backend_host_t* host,
                                                      const porta_backend_table_t** out_table,
@@ -276,6 +283,164 @@ TEST(VulkanPipelineCache, WrittenAtCloseAndReusedAtOpen) {
     EXPECT_NE(session.log().find("pipeline cache: loaded"), std::string::npos) << session.log();
   }
   std::filesystem::remove_all(dir);
+}
+
+// ---- Texel views ------------------------------------------------------------------------------
+
+constexpr uint32_t kTexelWords = 64;
+
+// The texel_view test shader (or its variant without specialization constant 4) on a device.
+class TexelCopy {
+ public:
+  TexelCopy(Session& session, porta_be_device_t device, bool required) : session_(session) {
+    porta_module_source_t source{};
+    source.format = PORTA_FORMAT_SPIRV_SHADER;
+    source.data =
+        required ? porta_vulkan_test_texel_view_required_spv : porta_vulkan_test_texel_view_spv;
+    source.size = required ? porta_vulkan_test_texel_view_required_spv_size
+                           : porta_vulkan_test_texel_view_spv_size;
+    EXPECT_EQ(session.t()->module_load(device, &source, &module_, session.msg()), PORTA_OK)
+        << session.text();
+    EXPECT_EQ(session.t()->module_get_kernel(module_, "main", &kernel_, session.msg()), PORTA_OK)
+        << session.text();
+    config_.block[0] = 32;
+    config_.grid[0] = kTexelWords / 32;
+  }
+  ~TexelCopy() {
+    if (module_ != nullptr) session_.t()->module_destroy(module_);
+  }
+  // Copies kTexelWords words from |in| at byte |in_offset| into |out|, with the path flags after
+  // them.
+  porta_status_t Launch(porta_be_stream_t stream, porta_be_buffer_t in, uint64_t in_offset,
+                        porta_be_buffer_t out) {
+    const uint32_t n = kTexelWords;
+    const porta_be_arg_t args[3] = {{PORTA_ARG_BUFFER, in, in_offset, nullptr, 0},
+                                    {PORTA_ARG_BUFFER, out, 0, nullptr, 0},
+                                    {PORTA_ARG_SCALAR, nullptr, 0, &n, 4}};
+    return session_.t()->kernel_launch(stream, kernel_, &config_, args, 3, session_.msg());
+  }
+
+ private:
+  Session& session_;
+  porta_be_module_t module_ = nullptr;
+  porta_be_kernel_t kernel_ = nullptr;
+  porta_launch_config_t config_ = PORTA_LAUNCH_CONFIG_INIT;
+};
+
+// Runs the texel_view shader on a buffer of its own (or, with |import|, on an import of that
+// buffer's VkBuffer, which can have no view) and checks the words and the path it took.
+void RunTexelCopy(Session& session, bool import, uint64_t offset, uint32_t expected_path) {
+  const porta_backend_table_t* t = session.t();
+  porta_be_device_t device = session.OpenDevice();
+  TexelCopy copy(session, device, false);
+  porta_be_stream_t stream = nullptr;
+  ASSERT_EQ(t->stream_create(device, &stream, session.msg()), PORTA_OK);
+  const uint64_t in_bytes = offset + kTexelWords * 4;
+  porta_be_buffer_t in = nullptr, out = nullptr, imported = nullptr;
+  ASSERT_EQ(t->buffer_alloc(device, in_bytes, PORTA_MEMORY_DEVICE, &in, session.msg()), PORTA_OK);
+  ASSERT_EQ(t->buffer_alloc(device, 2 * kTexelWords * 4, PORTA_MEMORY_DEVICE, &out, session.msg()),
+            PORTA_OK);
+  std::vector<uint32_t> words(in_bytes / 4);
+  for (uint32_t i = 0; i < words.size(); ++i) words[i] = 0x9e3779b9u * (i + 1);
+  ASSERT_EQ(t->copy_host_to_device(stream, in, 0, words.data(), in_bytes, session.msg()), PORTA_OK);
+  porta_be_buffer_t source = in;
+  if (import) {
+    porta_native_handles_t native{};
+    ASSERT_EQ(t->buffer_native_handles(in, &native, session.msg()), PORTA_OK) << session.text();
+    ASSERT_EQ(
+        t->buffer_import(device, &native, in_bytes, PORTA_MEMORY_DEVICE, &imported, session.msg()),
+        PORTA_OK)
+        << session.text();
+    source = imported;
+  }
+  ASSERT_EQ(copy.Launch(stream, source, offset, out), PORTA_OK) << session.text();
+  std::vector<uint32_t> result(2 * kTexelWords, 0xffffffffu);
+  ASSERT_EQ(t->copy_device_to_host(stream, result.data(), out, 0, result.size() * 4, session.msg()),
+            PORTA_OK);
+  ASSERT_EQ(t->stream_synchronize(stream, session.msg()), PORTA_OK) << session.text();
+  for (uint32_t i = 0; i < kTexelWords; ++i) {
+    EXPECT_EQ(result[i], words[offset / 4 + i]) << "word " << i;
+    EXPECT_EQ(result[kTexelWords + i], expected_path) << "word " << i << " (1: read via the view)";
+  }
+  if (imported != nullptr) t->buffer_free(imported);
+  t->buffer_free(in);
+  t->buffer_free(out);
+  t->stream_destroy(stream);
+}
+
+TEST(VulkanTexelViews, AKernelReadsItsBuffersThroughViews) {
+  Session session;
+  if (session.device_count() == 0) GTEST_SKIP() << "no Vulkan device: " << session.reason();
+  RunTexelCopy(session, false, 0, 1);
+}
+
+TEST(VulkanTexelViews, AnOffsetOfWholeTexelsGetsAViewFromThere) {
+  Session session;
+  if (session.device_count() == 0) GTEST_SKIP() << "no Vulkan device: " << session.reason();
+  // 256 bytes: a multiple of 16 and of every device's storage and texel offset alignments.
+  RunTexelCopy(session, false, 256, 1);
+}
+
+TEST(VulkanTexelViews, AnImportedBufferFallsBackToTheStorageBuffer) {
+  Session session;
+  if (session.device_count() == 0) GTEST_SKIP() << "no Vulkan device: " << session.reason();
+  RunTexelCopy(session, true, 0, 0);
+}
+
+TEST(VulkanTexelViews, DisabledViewsFallBackToTheStorageBuffer) {
+  ScopedEnv off("PORTA_VULKAN_DISABLE_TEXEL_VIEWS", "1");
+  Session session;
+  if (session.device_count() == 0) GTEST_SKIP() << "no Vulkan device: " << session.reason();
+  RunTexelCopy(session, false, 0, 0);
+}
+
+TEST(VulkanTexelViews, AKernelThatCannotFallBackNamesTheMissingView) {
+  Session session;
+  if (session.device_count() == 0) GTEST_SKIP() << "no Vulkan device: " << session.reason();
+  const porta_backend_table_t* t = session.t();
+  porta_be_device_t device = session.OpenDevice();
+  TexelCopy copy(session, device, true);
+  porta_be_stream_t stream = nullptr;
+  ASSERT_EQ(t->stream_create(device, &stream, session.msg()), PORTA_OK);
+  porta_be_buffer_t in = nullptr, out = nullptr, imported = nullptr;
+  ASSERT_EQ(t->buffer_alloc(device, kTexelWords * 4, PORTA_MEMORY_DEVICE, &in, session.msg()),
+            PORTA_OK);
+  ASSERT_EQ(t->buffer_alloc(device, 2 * kTexelWords * 4, PORTA_MEMORY_DEVICE, &out, session.msg()),
+            PORTA_OK);
+  porta_native_handles_t native{};
+  ASSERT_EQ(t->buffer_native_handles(in, &native, session.msg()), PORTA_OK);
+  ASSERT_EQ(t->buffer_import(device, &native, kTexelWords * 4, PORTA_MEMORY_DEVICE, &imported,
+                             session.msg()),
+            PORTA_OK);
+  // Its own buffer has a view; the import of the same VkBuffer cannot.
+  EXPECT_EQ(copy.Launch(stream, in, 0, out), PORTA_OK) << session.text();
+  EXPECT_EQ(copy.Launch(stream, imported, 0, out), PORTA_ERROR_UNSUPPORTED);
+  const std::string text = session.text();
+  EXPECT_NE(text.find("buffer argument 0 through a texel view (binding 16)"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("specialization constant 4"), std::string::npos) << text;
+  EXPECT_EQ(t->stream_synchronize(stream, session.msg()), PORTA_OK) << session.text();
+  t->buffer_free(imported);
+  t->buffer_free(in);
+  t->buffer_free(out);
+  t->stream_destroy(stream);
+}
+
+TEST(VulkanTexelViews, AViewOutsideItsBindingsIsRefusedAtLoad) {
+  Session session;
+  if (session.device_count() == 0) GTEST_SKIP() << "no Vulkan device: " << session.reason();
+  porta_be_device_t device = session.OpenDevice();
+  porta_module_source_t source{};
+  source.format = PORTA_FORMAT_SPIRV_SHADER;
+  source.data = porta_vulkan_test_texel_view_misplaced_spv;
+  source.size = porta_vulkan_test_texel_view_misplaced_spv_size;
+  porta_be_module_t module = nullptr;
+  EXPECT_EQ(session.t()->module_load(device, &source, &module, session.msg()),
+            PORTA_ERROR_BUILD_FAILED);
+  const std::string text = session.text();
+  EXPECT_NE(text.find("descriptor set 0 binding 3 is a uniform texel buffer"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("bindings 16 to 31"), std::string::npos) << text;
 }
 
 // ---- Native graphs ----------------------------------------------------------------------------

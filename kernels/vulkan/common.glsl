@@ -66,6 +66,18 @@ layout(local_size_x_id = 0, local_size_y_id = 1, local_size_z_id = 2) in;
     }                                                             \
   }
 
+// PORTA_TEXEL_VIEW(binding, name) declares name_tex, the same buffer's memory read as 16-byte
+// texels (uvec4, through texelFetch), which the Vulkan backend binds at binding 16 + |binding|;
+// the kernel needs GL_EXT_samplerless_texture_functions. PORTA_TEXEL_VIEWS declares
+// porta_texel_views (specialization constant 4): bit b is set when binding b's view is real. A
+// buffer may have none (one the application imported, an offset off the texel alignment), and
+// then the binding holds a 16-byte placeholder: kernels read a view only under its bit, and the
+// driver drops the other path when it compiles the pipeline. Some drivers load texels much
+// faster than storage buffers (lavapipe gathers them in vector code).
+#define PORTA_TEXEL_VIEW(b, name) \
+  layout(set = 0, binding = 16 + b) uniform utextureBuffer name##_tex;
+#define PORTA_TEXEL_VIEWS layout(constant_id = 4) const uint porta_texel_views = 0u;
+
 // PORTA_QBUFFER(binding, name) declares a read-only view name_w of 32-bit words of a buffer holding
 // a block-quantized tensor (params.h, PORTA_DT_Q4_0) and defines name_u16(at) (the 16-bit word at
 // even byte |at|), name_half(at) (the f16 there, as f32) and name_qelement(dtype, block, pos)

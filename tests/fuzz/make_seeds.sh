@@ -25,7 +25,7 @@ mkdir -p "${seeded[@]}"
 find "${seeded[@]}" -type f \
   ! -name 'regression-*' -delete
 
-shaders=(../../backends/vulkan/shaders/fill.comp ../../backends/vulkan/test_shaders/accumulate.comp
+shaders=(../../backends/vulkan/shaders/fill.comp ../../backends/vulkan/test_shaders/*.comp
          ../../conformance/kernels/vulkan/*.comp)
 for shader in "${shaders[@]}"; do
   name=$(basename "$shader" .comp)
