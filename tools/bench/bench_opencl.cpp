@@ -233,27 +233,26 @@ class DeviceBench {
 
   void Run(const std::string& device_name, const RowSink& sink) {
     const int repetitions = config_.repetitions;
-    // Each row measures Porta first and then the raw path, so both see the same warm state.
+    // Each row interleaves Porta's repetitions with the raw path's (MeasurePair).
     auto launch_row = [&](const char* name, int count, bool synchronize_each, bool calls_only) {
       if (!sink.Start(device_name, name)) return;
-      const Measure porta =
-          Scale(MeasureOf(repetitions,
-                          [&] { return PortaLaunches(count, synchronize_each, calls_only); }),
-                1e6 / count);
-      const Measure raw = Scale(
-          MeasureOf(repetitions, [&] { return RawLaunches(count, synchronize_each, calls_only); }),
-          1e6 / count);
-      sink.row(MakeRow(device_name, name, "us/launch", porta, "raw OpenCL", raw, kRawTarget));
+      Measure porta, raw;
+      MeasurePair(
+          repetitions, [&] { return PortaLaunches(count, synchronize_each, calls_only); },
+          [&] { return RawLaunches(count, synchronize_each, calls_only); }, &porta, &raw);
+      sink.row(MakeRow(device_name, name, "us/launch", Scale(porta, 1e6 / count), "raw OpenCL",
+                       Scale(raw, 1e6 / count), kRawTarget));
     };
     const double gigabytes = static_cast<double>(config_.copy_bytes) * config_.copies / 1e9;
     auto copy_row = [&](const char* name, const std::function<void()>& porta_copy,
                         const std::function<void()>& raw_copy) {
       if (!sink.Start(device_name, name)) return;
-      const Measure porta =
-          RateOf(gigabytes, MeasureOf(repetitions, [&] { return PortaCopies(porta_copy); }));
-      const Measure raw =
-          RateOf(gigabytes, MeasureOf(repetitions, [&] { return RawCopies(raw_copy); }));
-      sink.row(MakeRow(device_name, name, "GB/s", porta, "raw OpenCL", raw, kRawTarget));
+      Measure porta, raw;
+      MeasurePair(
+          repetitions, [&] { return PortaCopies(porta_copy); }, [&] { return RawCopies(raw_copy); },
+          &porta, &raw);
+      sink.row(MakeRow(device_name, name, "GB/s", RateOf(gigabytes, porta), "raw OpenCL",
+                       RateOf(gigabytes, raw), kRawTarget));
     };
 
     // Warm both paths (first launches page in driver code and build caches).

@@ -23,6 +23,22 @@ Measure MeasureOf(int repetitions, const std::function<double()>& sample) {
   return Summarize(samples);
 }
 
+bool MeasurePair(int repetitions, const std::function<double()>& a,
+                 const std::function<double()>& b, Measure* a_out, Measure* b_out) {
+  std::vector<double> a_samples, b_samples;
+  for (int rep = 0; rep < repetitions; ++rep) {
+    for (int turn = 0; turn < 2; ++turn) {
+      const bool a_turn = (turn == 0) == (rep % 2 == 0);
+      const double sample = a_turn ? a() : b();
+      if (sample < 0.0) return false;
+      (a_turn ? a_samples : b_samples).push_back(sample);
+    }
+  }
+  *a_out = Summarize(a_samples);
+  *b_out = Summarize(b_samples);
+  return true;
+}
+
 bool LowerIsBetter(const std::string& unit) {
   return unit.rfind("us", 0) == 0 || unit.rfind("ms", 0) == 0 || unit == "s";
 }

@@ -47,6 +47,13 @@ Measure Summarize(const std::vector<double>& samples);
 // Summarizes |repetitions| calls of |sample|, each of which returns one measurement.
 Measure MeasureOf(int repetitions, const std::function<double()>& sample);
 
+// Measures two paths (Porta's and its baseline's) in |repetitions| interleaved rounds, |a| first
+// in even rounds and |b| first in odd ones, so that a drift in the machine's load and any gain
+// from going second fall on both alike. Each call returns one measurement, or a negative value
+// for a failure, which ends the pair with false.
+bool MeasurePair(int repetitions, const std::function<double()>& a,
+                 const std::function<double()>& b, Measure* a_out, Measure* b_out);
+
 // |measure| with its median multiplied by |factor| (seconds of N launches to us per launch).
 inline Measure Scale(const Measure& measure, double factor) {
   return {measure.median * factor, measure.spread};

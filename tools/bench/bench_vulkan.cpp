@@ -376,17 +376,17 @@ void RawVulkan::DestroyBuffer(const RawBuffer& buffer) {
   if (buffer.memory != VK_NULL_HANDLE) vkFreeMemory(device_, buffer.memory, nullptr);
 }
 
-// Seconds of |repetitions| runs of |fn|; false as soon as one run fails.
-template <typename Fn>
-bool TimeRuns(int repetitions, Fn fn, Measure* out_seconds) {
-  std::vector<double> samples;
-  for (int i = 0; i < repetitions; ++i) {
-    const double start = NowSeconds();
-    if (!fn()) return false;
-    samples.push_back(NowSeconds() - start);
-  }
-  *out_seconds = Summarize(samples);
-  return true;
+// Seconds of Porta's |porta| and the raw path's |raw|, timed in interleaved rounds (MeasurePair).
+template <typename PortaFn, typename RawFn>
+bool TimePairs(int repetitions, PortaFn porta, RawFn raw, Measure* porta_seconds,
+               Measure* raw_seconds) {
+  auto timed = [](auto& fn) {
+    return [&fn] {
+      const double start = NowSeconds();
+      return fn() ? NowSeconds() - start : -1.0;
+    };
+  };
+  return MeasurePair(repetitions, timed(porta), timed(raw), porta_seconds, raw_seconds);
 }
 
 bool BenchDevice(porta_device_t device, const porta_device_info_t& info, const BenchConfig& config,
@@ -429,10 +429,9 @@ bool BenchDevice(porta_device_t device, const porta_device_info_t& info, const B
   Measure raw_s;
   const char* kThroughput = "empty dispatch throughput";
   if (sink.Start(label, kThroughput)) {
-    if (!TimeRuns(
-            config.repetitions, [&] { return porta_dispatches(config.launches); }, &porta_s) ||
-        !TimeRuns(
-            config.repetitions, [&] { return raw.Dispatches(config.launches); }, &raw_s)) {
+    if (!TimePairs(
+            config.repetitions, [&] { return porta_dispatches(config.launches); },
+            [&] { return raw.Dispatches(config.launches); }, &porta_s, &raw_s)) {
       if (error->empty()) *error = raw_failed;
       return false;
     }
@@ -452,10 +451,8 @@ bool BenchDevice(porta_device_t device, const porta_device_info_t& info, const B
   const int iterations = config.latency_iterations;
   const char* kLatency = "dispatch-to-completion latency";
   if (sink.Start(label, kLatency)) {
-    if (!TimeRuns(config.repetitions, repeat(iterations, [&] { return porta_dispatches(1); }),
-                  &porta_s) ||
-        !TimeRuns(config.repetitions, repeat(iterations, [&] { return raw.Dispatches(1); }),
-                  &raw_s)) {
+    if (!TimePairs(config.repetitions, repeat(iterations, [&] { return porta_dispatches(1); }),
+                   repeat(iterations, [&] { return raw.Dispatches(1); }), &porta_s, &raw_s)) {
       if (error->empty()) *error = raw_failed;
       return false;
     }
@@ -568,8 +565,8 @@ bool BenchDevice(porta_device_t device, const porta_device_info_t& info, const B
                   static_cast<unsigned long long>(bytes >> 20));
     if (!sink.Start(label, name)) continue;
     ok = copy.porta() && copy.raw() &&  // warm-up
-         TimeRuns(config.repetitions, repeat(config.copies, copy.porta), &porta_s) &&
-         TimeRuns(config.repetitions, repeat(config.copies, copy.raw), &raw_s);
+         TimePairs(config.repetitions, repeat(config.copies, copy.porta),
+                   repeat(config.copies, copy.raw), &porta_s, &raw_s);
     if (ok) row(name, "GB/s", RateOf(gigabytes, porta_s), RateOf(gigabytes, raw_s));
   }
   for (const RawBuffer& buffer : raw_device) raw.DestroyBuffer(buffer);
