@@ -456,7 +456,10 @@ porta_status_t Device::TexelView(Buffer* buffer, uint64_t offset, VkBufferView* 
   *out = VK_NULL_HANDLE;
   const VkPhysicalDeviceLimits& limits = physical->properties.limits;
   const uint64_t alignment = std::max<uint64_t>(16, limits.minTexelBufferOffsetAlignment);
-  if (!buffer->texel_usage || offset % alignment != 0 || buffer->padded_size < offset + 16) {
+  // A view covers every whole texel from the offset, or there is none: a kernel must not read
+  // a view that ends short of its buffer.
+  if (!buffer->texel_usage || offset % alignment != 0 || buffer->padded_size < offset + 16 ||
+      (buffer->padded_size - offset) / 16 > limits.maxTexelBufferElements) {
     return PORTA_OK;
   }
   std::lock_guard<std::mutex> lock(buffer->view_mutex);
@@ -470,8 +473,7 @@ porta_status_t Device::TexelView(Buffer* buffer, uint64_t offset, VkBufferView* 
   info.buffer = buffer->buffer;
   info.format = VK_FORMAT_R32G32B32A32_UINT;
   info.offset = offset;
-  info.range =
-      std::min<uint64_t>((buffer->padded_size - offset) / 16, limits.maxTexelBufferElements) * 16;
+  info.range = (buffer->padded_size - offset) / 16 * 16;
   VkBufferView view = VK_NULL_HANDLE;
   const porta_status_t status =
       Check(vk.vkCreateBufferView(device, &info, nullptr, &view), "vkCreateBufferView", msg);
@@ -493,7 +495,14 @@ porta_status_t Device::DummyView(VkBufferView* out, porta_be_msg msg) {
     info.range = 16;
     status = Check(vk.vkCreateBufferView(device, &info, nullptr, &dummy_view),
                    "vkCreateBufferView (placeholder view)", msg);
-    if (status != PORTA_OK) return status;
+    if (status != PORTA_OK) {
+      vk.vkDestroyBuffer(device, dummy_view_buffer, nullptr);
+      vk.vkFreeMemory(device, dummy_view_memory, nullptr);
+      dummy_view_buffer = VK_NULL_HANDLE;
+      dummy_view_memory = VK_NULL_HANDLE;
+      dummy_view = VK_NULL_HANDLE;
+      return status;
+    }
   }
   *out = dummy_view;
   return PORTA_OK;

@@ -191,13 +191,13 @@ porta_status_t PreparePipeline(Kernel* kernel, const porta_launch_config_t* conf
   if (texel_real != texel_declared && !(spec_mask & (1u << kTexelViewsSpecId))) {
     uint32_t missing = 0;
     while (((texel_declared & ~texel_real) & (1u << missing)) == 0) ++missing;
-    return Fail(
-        msg, PORTA_ERROR_UNSUPPORTED,
-        "vulkan: kernel '%s' reads buffer argument %u through a texel view (binding %u), "
-        "which that buffer cannot have (imported, an offset that is not a multiple of "
-        "16 bytes and the device's minTexelBufferOffsetAlignment, under 16 bytes, or a "
-        "device without such views), and declares no specialization constant %u to learn so",
-        name, missing, kTexelBindingBase + missing, kTexelViewsSpecId);
+    return Fail(msg, PORTA_ERROR_UNSUPPORTED,
+                "vulkan: kernel '%s' reads buffer argument %u through a texel view (binding %u), "
+                "which that buffer cannot have (imported, an offset that is not a multiple of "
+                "16 bytes and the device's minTexelBufferOffsetAlignment, under 16 bytes or over "
+                "maxTexelBufferElements texels from the offset, or a device without such views), "
+                "and declares no specialization constant %u to learn so",
+                name, missing, kTexelBindingBase + missing, kTexelViewsSpecId);
   }
   if (texel_declared != 0)
     key.append(reinterpret_cast<const char*>(&texel_real), sizeof(texel_real));

@@ -207,9 +207,9 @@ struct Device {
   // the mask |texel_views| and |push_bytes| of push constants.
   porta_status_t GetLayout(uint32_t buffer_count, uint32_t texel_views, uint32_t push_bytes,
                            const Layout** out, porta_be_msg msg);
-  // The texel view of |buffer| from byte |offset| (VK_NULL_HANDLE when it can have none: an
-  // imported buffer, a misaligned offset, fewer than 16 bytes); made on first use, kept until the
-  // buffer is freed.
+  // The texel view of |buffer| from byte |offset| to its last whole texel (VK_NULL_HANDLE when it
+  // can have none: an imported buffer, a misaligned offset, fewer than 16 bytes or more than
+  // maxTexelBufferElements texels); made on first use, kept until the buffer is freed.
   porta_status_t TexelView(Buffer* buffer, uint64_t offset, VkBufferView* out, porta_be_msg msg);
   // The dummy view, made on first use.
   porta_status_t DummyView(VkBufferView* out, porta_be_msg msg);
