@@ -268,11 +268,10 @@ class OpsMatmulTest : public OpsTest {
     // f16 or bf16 model weights with f32 activations are read); K = 96, a multiple of 32: the
     // path of Vulkan's subgroup tile that reads a and b through texel views; 17x260x254 with b
     // not transposed: the k-contiguous copy of b that OpenCL's direct tiles make first.
-    for (const MatmulShape& s :
-         {MatmulShape{7, 13, 5, {}, {}}, MatmulShape{33, 65, 17, {}, {}},
-          MatmulShape{1, 67, 129, {}, {}}, MatmulShape{3, 4, 5, {1}, {4}},
-          MatmulShape{9, 21, 48, {}, {}}, MatmulShape{9, 21, 96, {}, {}},
-          MatmulShape{17, 260, 254, {}, {}}}) {
+    for (const MatmulShape& s : {MatmulShape{7, 13, 5, {}, {}}, MatmulShape{33, 65, 17, {}, {}},
+                                 MatmulShape{1, 67, 129, {}, {}}, MatmulShape{3, 4, 5, {1}, {4}},
+                                 MatmulShape{9, 21, 48, {}, {}}, MatmulShape{9, 21, 96, {}, {}},
+                                 MatmulShape{17, 260, 254, {}, {}}}) {
       for (int flags = 0; flags < 4; ++flags) {
         Options o;
         o.transpose_a = (flags & 1) != 0;
